@@ -1,0 +1,35 @@
+"""Names that cross the wire: paths, cookies and headers shared by the gate,
+the portal, the proxy snippets and the tests. Change one here and every
+caller follows."""
+
+CHECK_PATH = "/forward-auth/check"
+START_PATH = "/forward-auth/start"
+AUTHORIZE_PATH = "/forward-auth/authorize"
+CALLBACK_PATH = "/forward-auth/callback"
+PORTAL_SIGN_OUT_PATH = "/forward-auth/sign-out"
+CADDY_CHECK_DOMAIN_PATH = "/caddy/check-domain"
+
+# Per-protected-domain cookie minted by the handshake (Domain=<protected domain>).
+FORWARD_AUTH_COOKIE = "_ostiary_fa"
+# Central session on the tenant host. Production uses the __Host- prefix;
+# development mode over plain http cannot (browsers refuse __Host- without Secure).
+SESSION_COOKIE = "__Host-ostiary_session"
+SESSION_COOKIE_DEV = "ostiary_session"
+# Handshake state on the portal host; the suffix is the first hex digits of the
+# nonce's hash, so two handshakes in one browser never overwrite each other.
+STATE_COOKIE_PREFIX = "__Host-ostiary_state_"
+STATE_COOKIE_PREFIX_DEV = "ostiary_state_"
+CSRF_COOKIE = "__Host-ostiary_csrf"
+CSRF_COOKIE_DEV = "ostiary_csrf"
+
+# Identity headers, keyed by the short names used in app settings and the CLI.
+IDENTITY_HEADERS = {
+    "user": "X-Forwarded-User",
+    "email": "X-Forwarded-Email",
+    "groups": "X-Forwarded-Groups",
+    "display_name": "X-Forwarded-Display-Name",
+}
+IDENTITY_HEADER_KEYS = tuple(IDENTITY_HEADERS)
+
+# Where a not-signed-in answer puts the sign-in target for 401 responses.
+LOCATION_HEADER = "X-Ostiary-Location"
