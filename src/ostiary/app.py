@@ -1,0 +1,61 @@
+"""The ASGI application one worker runs: the gate's two endpoints are
+dispatched before any framework routing; everything else is the portal."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from ostiary.config import Settings, load_settings
+from ostiary.gate.asgi import CheckDomainHandler, CheckHandler
+from ostiary.portal.app import HardenResponses, build_portal
+from ostiary.portal.context import Instance
+from ostiary.snapshot.follower import SnapshotHolder
+from ostiary.store import open_store
+from ostiary.wire import CADDY_CHECK_DOMAIN_PATH, CHECK_PATH
+
+log = logging.getLogger("ostiary")
+
+
+class OstiaryApp:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.store = open_store(settings.effective_database_url)
+        self.holder = SnapshotHolder(self.store, settings.change_poll_interval)
+        self.instance = Instance(settings=settings, store=self.store, holder=self.holder)
+        self.check = CheckHandler(self.holder, settings.public_url, allow_http=settings.dev)
+        self.check_domain = CheckDomainHandler(self.holder)
+        self.portal = HardenResponses(build_portal(self.instance, lifespan=self._lifespan))
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _app):
+        self.store.ensure_current()
+        try:
+            self.holder.load()
+        except Exception as exc:  # the follower keeps trying; readiness says "starting"
+            log.warning("snapshot not loaded at start: %s", exc)
+        self.holder.start()
+        try:
+            yield
+        finally:
+            self.holder.stop()
+            self.store.dispose()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            path = scope["path"]
+            if path == CHECK_PATH:
+                return await self.check(scope, receive, send)
+            if path == CADDY_CHECK_DOMAIN_PATH:
+                return await self.check_domain(scope, receive, send)
+        await self.portal(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> OstiaryApp:
+    return OstiaryApp(settings or load_settings())
+
+
+def create_app_from_env() -> OstiaryApp:
+    """Factory for granian and uvicorn workers: settings come from the environment."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return create_app()

@@ -1,0 +1,514 @@
+"""The `ostiary` command. Every command calls the service layer; bad input
+ends with a message naming the field and the rule, exit status 2, and
+nothing written."""
+
+from __future__ import annotations
+
+import sys
+from functools import wraps
+from pathlib import Path
+
+import click
+
+from ostiary.config import ConfigError, Settings, load_settings
+from ostiary.services import apps as apps_service
+from ostiary.services import domains as domains_service
+from ostiary.services import groups as groups_service
+from ostiary.services import keys as keys_service
+from ostiary.services import sessions as sessions_service
+from ostiary.services import tenants as tenants_service
+from ostiary.services import users as users_service
+from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.errors import InvalidInput, Problem, ServiceError
+from ostiary.store import Store, open_store
+
+
+class Context:
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._store: Store | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.settings.effective_database_url)
+            self._store.migrate()
+            keys_service.ensure_signing_key(self._store)
+        return self._store
+
+    def tenant_id(self, slug: str | None) -> int:
+        return tenants_service.resolve_tenant(self.store, slug).id
+
+
+def fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+def handles_errors(fn):
+    """Turns refusals into one clear message and exit status 2."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as exc:
+            fail(str(exc))
+        except InvalidInput as exc:
+            fail("\n  ".join(["the input is not valid:", *(str(p) for p in exc.problems)]))
+        except ServiceError as exc:
+            fail(str(exc))
+
+    return wrapper
+
+
+pass_ctx = click.make_pass_decorator(Context, ensure=True)
+tenant_option = click.option("--tenant", "tenant", default=None, help="Tenant slug (default: the only tenant).")
+
+
+def read_secret_file(path: str | None, what: str) -> str | None:
+    if path is None:
+        return None
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        fail(f"{what}: cannot read {path}: {exc.strerror}")
+    return text.rstrip("\r\n")
+
+
+@click.group()
+@click.version_option(package_name="ostiary")
+def main() -> None:
+    """Ostiary: single sign-on at the reverse proxy."""
+
+
+# --- serving -------------------------------------------------------------
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=9090, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--no-migrate", is_flag=True, help="Refuse to start unless the schema is already current.")
+@click.option("--server", type=click.Choice(["granian", "uvicorn"]), default="granian", show_default=True,
+              help="granian for production; uvicorn for development.")
+@pass_ctx
+@handles_errors
+def serve(ctx: Context, host: str, port: int, workers: int, no_migrate: bool, server: str) -> None:
+    """Serve Ostiary (SQLite under the data dir unless OSTIARY_DATABASE_URL is set)."""
+    from ostiary.serving import run_server
+
+    run_server(ctx.settings, host=host, port=port, workers=workers, migrate=not no_migrate, server=server)
+
+
+@main.command()
+@pass_ctx
+@handles_errors
+def migrate(ctx: Context) -> None:
+    """Bring the database schema up to date."""
+    ctx.store  # opening migrates
+    click.echo("the database schema is current")
+
+
+@main.command()
+@click.option("--base-domain", required=True, help="Tenant hosts are <slug>.<base-domain>.")
+@click.option("--tenant", "slug", required=True)
+@click.option("--admin-email", required=True)
+@click.option("--admin-password-file", default=None, help="File holding the first admin's password ('-' for stdin).")
+@pass_ctx
+@handles_errors
+def init(ctx: Context, base_domain: str, slug: str, admin_email: str, admin_password_file: str | None) -> None:
+    """Set up a tenant, its base domain and a first admin. Safe to run again."""
+    password = read_secret_file(admin_password_file, "admin_password_file")
+    result = tenants_service.init_installation(ctx.store, base_domain, slug, admin_email, password, CLI_ACTOR)
+    host = tenants_service.tenant_host(tenants_service.get_base_domain(ctx.store), result.tenant.slug)
+    click.echo(f"tenant {result.tenant.slug}: {'created' if result.tenant_created else 'already there'}")
+    click.echo(f"admin {admin_email}: {'created' if result.admin_created else 'already there'}")
+    click.echo(f"sign in at {ctx.settings.public_url(host, '/sign-in')}")
+
+
+# --- tenants ---------------------------------------------------------------
+
+@main.group()
+def tenant() -> None:
+    """Tenants (organisations)."""
+
+
+@tenant.command("add")
+@click.argument("slug")
+@click.option("--name", default=None)
+@pass_ctx
+@handles_errors
+def tenant_add(ctx: Context, slug: str, name: str | None) -> None:
+    row = tenants_service.add_tenant(ctx.store, slug, CLI_ACTOR, name=name)
+    base = tenants_service.get_base_domain(ctx.store)
+    click.echo(f"tenant {row.slug} added" + (f"; tenant host {row.slug}.{base}" if base else ""))
+
+
+@tenant.command("list")
+@pass_ctx
+@handles_errors
+def tenant_list(ctx: Context) -> None:
+    for row in tenants_service.list_tenants(ctx.store):
+        click.echo(row.slug)
+
+
+# --- users -----------------------------------------------------------------
+
+@main.group()
+def user() -> None:
+    """Users."""
+
+
+@user.command("add")
+@click.argument("email")
+@tenant_option
+@click.option("--username", default=None)
+@click.option("--name", "display_name", default=None)
+@click.option("--password-file", default=None, help="File holding the password ('-' for stdin).")
+@click.option("--admin", is_flag=True)
+@pass_ctx
+@handles_errors
+def user_add(ctx, email, tenant, username, display_name, password_file, admin) -> None:
+    password = read_secret_file(password_file, "password_file")
+    row = users_service.add_user(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, email=email, username=username,
+                                 display_name=display_name, password=password, is_admin=admin)
+    click.echo(f"user {row.email} added (username {row.username})")
+
+
+@user.command("disable")
+@click.argument("email")
+@tenant_option
+@pass_ctx
+@handles_errors
+def user_disable(ctx, email, tenant) -> None:
+    users_service.set_active(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, email, False)
+    click.echo(f"user {email} disabled; their sessions have ended")
+
+
+@user.command("enable")
+@click.argument("email")
+@tenant_option
+@pass_ctx
+@handles_errors
+def user_enable(ctx, email, tenant) -> None:
+    users_service.set_active(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, email, True)
+    click.echo(f"user {email} enabled")
+
+
+@user.command("password")
+@click.argument("email")
+@tenant_option
+@click.option("--password-file", required=True, help="File holding the new password ('-' for stdin).")
+@pass_ctx
+@handles_errors
+def user_password(ctx, email, tenant, password_file) -> None:
+    password = read_secret_file(password_file, "password_file")
+    users_service.set_password(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, email, password or "")
+    click.echo(f"password of {email} changed; their sessions have ended")
+
+
+@user.command("list")
+@tenant_option
+@click.option("--search", default="")
+@pass_ctx
+@handles_errors
+def user_list(ctx, tenant, search) -> None:
+    for row in users_service.list_users(ctx.store, ctx.tenant_id(tenant), search=search, limit=10000):
+        state = "active" if row.active else "disabled"
+        admin = "\tadmin" if row.is_admin else ""
+        click.echo(f"{row.email}\t{row.username}\t{row.display_name}\t{state}{admin}")
+
+
+# --- groups ----------------------------------------------------------------
+
+@main.group()
+def group() -> None:
+    """Groups (a tree) and their members."""
+
+
+@group.command("add")
+@click.argument("name")
+@click.option("--parent", default=None)
+@tenant_option
+@pass_ctx
+@handles_errors
+def group_add(ctx, name, parent, tenant) -> None:
+    row = groups_service.add_group(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, name, parent)
+    click.echo(f"group {row.name} added" + (f" under {parent}" if parent else ""))
+
+
+@group.command("move")
+@click.argument("name")
+@click.option("--parent", default=None, help="New parent; omit to make it a top-level group.")
+@tenant_option
+@pass_ctx
+@handles_errors
+def group_move(ctx, name, parent, tenant) -> None:
+    groups_service.move_group(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, name, parent)
+    click.echo(f"group {name} moved " + (f"under {parent}" if parent else "to the top"))
+
+
+@group.command("delete")
+@click.argument("name")
+@tenant_option
+@pass_ctx
+@handles_errors
+def group_delete(ctx, name, tenant) -> None:
+    groups_service.delete_group(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, name)
+    click.echo(f"group {name} deleted")
+
+
+@group.command("list")
+@tenant_option
+@pass_ctx
+@handles_errors
+def group_list(ctx, tenant) -> None:
+    rows = groups_service.list_groups(ctx.store, ctx.tenant_id(tenant))
+    names = {r.id: r.name for r in rows}
+    for r in rows:
+        click.echo(r.name + (f"\t(under {names.get(r.parent_id)})" if r.parent_id else ""))
+
+
+@group.group("member")
+def group_member() -> None:
+    """Who is in a group."""
+
+
+@group_member.command("add")
+@click.argument("group_name")
+@click.argument("email")
+@tenant_option
+@pass_ctx
+@handles_errors
+def member_add(ctx, group_name, email, tenant) -> None:
+    groups_service.add_member(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, group_name, email)
+    click.echo(f"{email} is in {group_name}")
+
+
+@group_member.command("remove")
+@click.argument("group_name")
+@click.argument("email")
+@tenant_option
+@pass_ctx
+@handles_errors
+def member_remove(ctx, group_name, email, tenant) -> None:
+    groups_service.remove_member(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, group_name, email)
+    click.echo(f"{email} is no longer in {group_name}")
+
+
+# --- domains ---------------------------------------------------------------
+
+@main.group()
+def domain() -> None:
+    """Protected domains and their DNS verification."""
+
+
+@domain.command("add")
+@click.argument("name")
+@click.option("--portal-host", required=True)
+@tenant_option
+@pass_ctx
+@handles_errors
+def domain_add(ctx, name, portal_host, tenant) -> None:
+    row = domains_service.add_domain(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, name, portal_host)
+    record, value = domains_service.txt_record(row)
+    click.echo(f"domain {row.name} added with portal host {row.portal_host}; status {row.status}")
+    click.echo("create this DNS TXT record, then run `ostiary domain verify " + row.name + "`:")
+    click.echo(f"  {record}  TXT  \"{value}\"")
+
+
+@domain.command("verify")
+@click.argument("name")
+@tenant_option
+@pass_ctx
+@handles_errors
+def domain_verify(ctx, name, tenant) -> None:
+    from ostiary.dns.verification import parse_resolvers
+
+    resolvers = parse_resolvers(ctx.settings.dns_resolvers) if ctx.settings.dns_resolvers else None
+    row = domains_service.verify_domain(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, name, resolvers,
+                                        ctx.settings.dns_timeout)
+    click.echo(f"domain {row.name}: {row.status}: {row.status_reason}")
+    if row.status != "verified":
+        sys.exit(1)
+
+
+@domain.command("list")
+@tenant_option
+@pass_ctx
+@handles_errors
+def domain_list(ctx, tenant) -> None:
+    for row in domains_service.list_domains(ctx.store, ctx.tenant_id(tenant)):
+        click.echo(f"{row.name}\tportal {row.portal_host}\t{row.status}\t{row.status_reason}")
+
+
+# --- apps ------------------------------------------------------------------
+
+@main.group()
+def app() -> None:
+    """Proxy apps: where they live and who may enter."""
+
+
+@app.command("add")
+@click.argument("name")
+@click.option("--url", required=True, help="External URL, e.g. https://grafana.acme-corp.com")
+@click.option("--public-path", "public_paths", multiple=True, help="Path open to all: /exact or /prefix/*")
+@click.option("--headers", default=None, help="Identity headers to send: user,email,groups,display_name or none")
+@click.option("--all", "all_users", is_flag=True, help="Every user of the tenant may enter.")
+@click.option("--group", "groups_granted", multiple=True, help="A group whose members (and subgroups) may enter.")
+@click.option("--require-2fa", is_flag=True)
+@tenant_option
+@pass_ctx
+@handles_errors
+def app_add(ctx, name, url, public_paths, headers, all_users, groups_granted, require_2fa, tenant) -> None:
+    row = apps_service.add_app(
+        ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, name=name, url=url, public_paths=public_paths, headers=headers,
+        all_users=all_users, groups_granted=groups_granted, require_2fa=require_2fa, allow_http=ctx.settings.dev,
+    )
+    click.echo(f"app {row.name} added at {row.url}")
+    if not all_users and not groups_granted:
+        click.echo("note: no one may enter yet: grant a group with `ostiary app grant` or use --all")
+
+
+def _app_toggle(name: str, **values):
+    @app.command(name)
+    @click.argument("app_name")
+    @tenant_option
+    @pass_ctx
+    @handles_errors
+    def command(ctx, app_name, tenant) -> None:
+        apps_service.update_app(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, app_name, **values)
+        click.echo(f"app {app_name}: {name}d")
+
+    command.__doc__ = f"{name.capitalize()} an app."
+    return command
+
+
+_app_toggle("enable", enabled=True)
+_app_toggle("disable", enabled=False)
+
+
+@app.command("grant")
+@click.argument("app_name")
+@click.argument("group_name")
+@tenant_option
+@pass_ctx
+@handles_errors
+def app_grant(ctx, app_name, group_name, tenant) -> None:
+    apps_service.grant(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, app_name, group_name)
+    click.echo(f"members of {group_name} (and its subgroups) may enter {app_name}")
+
+
+@app.command("revoke")
+@click.argument("app_name")
+@click.argument("group_name")
+@tenant_option
+@pass_ctx
+@handles_errors
+def app_revoke(ctx, app_name, group_name, tenant) -> None:
+    apps_service.revoke(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, app_name, group_name)
+    click.echo(f"{group_name} no longer grants {app_name}")
+
+
+@app.command("list")
+@tenant_option
+@pass_ctx
+@handles_errors
+def app_list(ctx, tenant) -> None:
+    tid = ctx.tenant_id(tenant)
+    for row in apps_service.list_apps(ctx.store, tid):
+        who = "all users" if row.all_users else ", ".join(apps_service.app_grant_names(ctx.store, tid, row.id)) or "no one"
+        click.echo(f"{row.name}\t{row.url}\t{'enabled' if row.enabled else 'disabled'}\t{who}")
+
+
+# --- sessions and keys -------------------------------------------------------
+
+@main.group()
+def session() -> None:
+    """Central sessions: who is signed in, and ending them."""
+
+
+@session.command("list")
+@click.option("--user", "email", default=None)
+@tenant_option
+@pass_ctx
+@handles_errors
+def session_list(ctx, email, tenant) -> None:
+    tid = ctx.tenant_id(tenant)
+    uid = users_service.get_user(ctx.store, tid, email).id if email else None
+    for row in sessions_service.list_sessions(ctx.store, tid, user_id=uid):
+        click.echo(f"{row.id}\tuser {row.user_id}\tfrom {row.client_addr or '?'}")
+
+
+@session.command("revoke")
+@click.argument("session_id", required=False)
+@click.option("--user", "email", default=None, help="End every session of this user.")
+@tenant_option
+@pass_ctx
+@handles_errors
+def session_revoke(ctx, session_id, email, tenant) -> None:
+    if bool(session_id) == bool(email):
+        raise InvalidInput([Problem("session", "name one session ID or --user EMAIL, not both or neither")])
+    tid = ctx.tenant_id(tenant)
+    if email:
+        user_row = users_service.get_user(ctx.store, tid, email)
+        count = sessions_service.end_user_sessions(ctx.store, tid, user_row.id, "revoked by admin", CLI_ACTOR)
+        click.echo(f"{count} session(s) of {email} ended")
+    else:
+        sessions_service.get_session(ctx.store, tid, session_id)
+        ended = sessions_service.end_session(ctx.store, tid, session_id, "revoked by admin", CLI_ACTOR)
+        click.echo(f"session {session_id} " + ("ended" if ended else "had already ended"))
+
+
+@main.group()
+def keys() -> None:
+    """Signing keys for forward-auth cookies and handshake tokens."""
+
+
+@keys.command("rotate")
+@pass_ctx
+@handles_errors
+def keys_rotate(ctx) -> None:
+    kid = keys_service.rotate_keys(ctx.store, CLI_ACTOR, ctx.settings.key_overlap_seconds)
+    click.echo(f"key {kid} now signs; older keys verify for {ctx.settings.key_overlap_seconds} s more")
+
+
+@keys.command("list")
+@pass_ctx
+@handles_errors
+def keys_list(ctx) -> None:
+    for row in keys_service.list_keys(ctx.store):
+        click.echo(f"{row.id}\t{'signing' if row.retire_at is None else f'verifies until {row.retire_at:.0f}'}")
+
+
+# --- commands whose capability lands later ---------------------------------------
+
+@main.command()
+@click.argument("app_name")
+@click.option("--proxy", type=click.Choice(["caddy", "traefik", "traefik-labels", "nginx"]), required=True)
+@tenant_option
+@pass_ctx
+@handles_errors
+def snippet(ctx, app_name, proxy, tenant) -> None:
+    """Print the proxy configuration for an app."""
+    from ostiary.services.snippets import snippet_for_app
+
+    click.echo(snippet_for_app(ctx.store, ctx.settings, ctx.tenant_id(tenant), app_name, proxy), nl=False)
+
+
+@main.command()
+@click.argument("domain_name", required=False)
+@tenant_option
+@pass_ctx
+@handles_errors
+def doctor(ctx, domain_name, tenant) -> None:
+    """Check domains and apps for what would break sign-in."""
+    from ostiary.services.doctor import run_doctor
+
+    sys.exit(run_doctor(ctx.store, ctx.settings, ctx.tenant_id(tenant), domain_name, click.echo))

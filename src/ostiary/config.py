@@ -1,0 +1,155 @@
+"""Settings: OSTIARY_* environment variables, or a TOML file named by
+OSTIARY_CONFIG (environment wins). Validated once at start-up; every problem
+is reported at once, each naming the setting, the rule and the fix."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class ConfigError(Exception):
+    """Settings are invalid; `problems` lists every one of them."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("invalid settings:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OSTIARY_", extra="forbid", frozen=True)
+
+    data_dir: Path = Path("ostiary-data")
+    database_url: str | None = None
+    dev: bool = False
+    # Port browsers use to reach tenant and portal hosts; None means the scheme's default.
+    public_port: int | None = None
+    forward_auth_cookie_ttl: int = 3600
+    # How long the handshake token lives; the SPEC caps it at 60 s.
+    handshake_token_ttl: int = 60
+    # How often each worker looks for changes in the change log, in seconds.
+    change_poll_interval: float = 0.2
+    # Old signing keys keep verifying for this long after a rotation.
+    key_overlap_seconds: int = 7 * 24 * 3600
+    dns_resolvers: str = ""
+    dns_timeout: float = 5.0
+    trusted_proxies: str = ""
+    log_level: str = "info"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_path = os.environ.get("OSTIARY_CONFIG")
+        if toml_path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(toml_path)))
+        return tuple(sources)
+
+    @field_validator("public_port")
+    @classmethod
+    def _port_in_range(cls, v: int | None) -> int | None:
+        if v is not None and not 1 <= v <= 65535:
+            raise ValueError("must be between 1 and 65535")
+        return v
+
+    @field_validator("forward_auth_cookie_ttl")
+    @classmethod
+    def _cookie_ttl(cls, v: int) -> int:
+        if not 60 <= v <= 7 * 24 * 3600:
+            raise ValueError("must be between 60 seconds and 7 days")
+        return v
+
+    @field_validator("handshake_token_ttl")
+    @classmethod
+    def _token_ttl(cls, v: int) -> int:
+        if not 5 <= v <= 60:
+            raise ValueError("must be between 5 and 60 seconds (the SPEC caps tokens at 60 s)")
+        return v
+
+    @field_validator("change_poll_interval")
+    @classmethod
+    def _poll(cls, v: float) -> float:
+        if not 0.02 <= v <= 0.5:
+            raise ValueError("must be between 0.02 and 0.5 seconds so changes apply within 1 s")
+        return v
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, v: str | None) -> str | None:
+        if v in (None, ""):
+            return None
+        if not v.startswith(("sqlite", "postgresql")):
+            raise ValueError("must start with sqlite:// or postgresql:// (postgresql+psycopg:// also works)")
+        return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, v: str) -> str:
+        for part in filter(None, (p.strip() for p in v.split(","))):
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f'"{part}" is not a CIDR such as 10.0.0.0/8 or ::1/128') from None
+        return v
+
+    @field_validator("dns_timeout")
+    @classmethod
+    def _dns_timeout(cls, v: float) -> float:
+        if not 0 < v <= 60:
+            raise ValueError("must be more than 0 and at most 60 seconds")
+        return v
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url[len("postgresql://"):]
+            return url
+        return f"sqlite:///{(self.data_dir / 'ostiary.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def public_scheme(self) -> str:
+        return "http" if self.dev else "https"
+
+    def public_url(self, host: str, path: str = "/") -> str:
+        """Absolute URL of `path` on one of Ostiary's own hosts, as browsers see it."""
+        default = 80 if self.public_scheme == "http" else 443
+        port = f":{self.public_port}" if self.public_port and self.public_port != default else ""
+        return f"{self.public_scheme}://{host}{port}{path}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate the settings, listing every problem at once."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "settings"
+            env = f"OSTIARY_{field.upper()}" if err["type"] != "extra_forbidden" else field
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "is not a known setting: check the spelling against docs/configuration.md"
+            problems.append(f"{env} {msg}")
+        raise ConfigError(problems) from None

@@ -1,0 +1,136 @@
+"""Rules for the names a tenant registers: the protected domain and its portal host.
+
+Each rule returns None when the name passes, or one sentence naming the field, the rule and the fix.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import re
+
+import idna
+from publicsuffixlist import PublicSuffixList
+
+MAX_NAME_LENGTH = 253
+_LDH_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+@functools.cache
+def _public_suffix_list() -> PublicSuffixList:
+    return PublicSuffixList()
+
+
+def is_public_suffix(name: str) -> bool:
+    """True for names anyone can register under, such as "com", "co.uk" or "github.io"."""
+    return _public_suffix_list().is_public(normalise_domain(name))
+
+
+def normalise_domain(name: str) -> str:
+    """Lowercase, without surrounding spaces or the trailing dot, and in IDNA A-labels where it converts.
+
+    A name that cannot be converted comes back only lowercased; `domain_problem` then says why.
+    """
+    name = name.strip().rstrip(".").lower()
+    if name.isascii():
+        return name
+    try:
+        return idna.encode(name, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        return name
+
+
+def is_ip_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def host_name_problem(name: str, field: str = "domain") -> str | None:
+    """Whether `name` is a DNS host name at all: not empty, not an IP, valid labels, two labels or more."""
+    raw = name
+    name = normalise_domain(name)
+    if not name:
+        return f"{field} is empty: enter a DNS name such as \"acme-corp.com\""
+    if is_ip_address(name):
+        return f'{field} "{raw}" is an IP address: enter a DNS name such as "acme-corp.com"'
+    if not name.isascii():
+        return (
+            f'{field} "{raw}" is not a valid internationalised name (IDNA): '
+            "check its spelling or enter its xn-- form"
+        )
+    if len(name) > MAX_NAME_LENGTH:
+        return f'{field} "{raw}" is longer than {MAX_NAME_LENGTH} characters: choose a shorter name'
+    for label in name.split("."):
+        problem = _label_problem(label)
+        if problem:
+            return f'{field} "{raw}" has {problem}'
+    if "." not in name:
+        return (
+            f'{field} "{raw}" is a single label (browsers share no cookie across it): '
+            f'enter the full domain name, such as "acme-corp.com"'
+        )
+    return None
+
+
+def _label_problem(label: str) -> str | None:
+    if not label:
+        return 'an empty label (two dots in a row): remove the extra "."'
+    if len(label) > 63:
+        return f'the label "{label[:20]}…" longer than 63 characters: shorten it'
+    if _LDH_LABEL.match(label):
+        if label[2:4] == "--" and not label.startswith("xn--"):
+            return f'the label "{label}" with "--" in third and fourth position: remove those hyphens'
+        if label.startswith("xn--"):
+            try:
+                idna.decode(label)
+            except idna.IDNAError:
+                return f'the label "{label}" that is not valid IDNA: check the xn-- form'
+        return None
+    if label.startswith("-") or label.endswith("-"):
+        return f'the label "{label}" starting or ending with a hyphen: remove the hyphen'
+    return (
+        f'the label "{label}" with characters other than letters, digits and hyphens: '
+        "use only a-z, 0-9 and \"-\""
+    )
+
+
+def domain_problem(domain: str) -> str | None:
+    """Why `domain` cannot be registered as a protected domain, or None."""
+    problem = host_name_problem(domain, "domain")
+    if problem:
+        return problem
+    name = normalise_domain(domain)
+    if is_public_suffix(name):
+        return (
+            f'domain "{domain}" is a public suffix (anyone can register names under it, '
+            "so browsers refuse cookies for it): register a domain under it that you control, "
+            f'such as "yourname.{name}"'
+        )
+    return None
+
+
+def portal_host_problem(portal_host: str, domain: str) -> str | None:
+    """Why `portal_host` cannot serve `domain`'s sign-in, or None. Assumes `domain` itself passed."""
+    problem = host_name_problem(portal_host, "portal host")
+    if problem:
+        return problem
+    host, base = normalise_domain(portal_host), normalise_domain(domain)
+    if host != base and not host.endswith("." + base):
+        return (
+            f'portal host "{portal_host}" is not under "{base}": '
+            f'choose "{base}" or a name ending in ".{base}", such as "login.{base}"'
+        )
+    return None
+
+
+def registration_problems(domain: str, portal_host: str) -> list[str]:
+    """Every reason the pair cannot be registered, all at once; empty when it can."""
+    problem = domain_problem(domain)
+    if problem:
+        host_problem = host_name_problem(portal_host, "portal host")
+        return [problem] + ([host_problem] if host_problem else [])
+    problem = portal_host_problem(portal_host, domain)
+    return [problem] if problem else []

@@ -1,0 +1,98 @@
+"""The thin ASGI layer over the decision: no framework, no database, no log
+line per allowed request, only counters."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from prometheus_client import Counter
+
+from ostiary.gate.decide import Decision, decide
+from ostiary.gate.forwarded import parse_forwarded_request
+from ostiary.hostnames import normalise_hostname
+from ostiary.snapshot.follower import SnapshotHolder
+from ostiary.wire import IDENTITY_HEADERS, LOCATION_HEADER
+
+CHECKS = Counter("ostiary_checks_total", "Forward-auth checks answered, by outcome", ["outcome"])
+_COUNTERS = {o: CHECKS.labels(o) for o in ("allowed", "public", "not_signed_in", "forbidden", "no_app", "unavailable", "error")}
+
+_HEADER_NAMES = {k: v.lower().encode("ascii") for k, v in IDENTITY_HEADERS.items()}
+_NO_STORE = (b"cache-control", b"no-store")
+_TEXT = (b"content-type", b"text/plain; charset=utf-8")
+_BODIES = {200: b"", 302: b"", 401: b"not signed in\n", 403: b"forbidden\n", 500: b"error\n", 503: b"unavailable\n"}
+
+
+def _header_value(text: str) -> bytes:
+    # CR/LF are refused when names are saved; strip again so none can ever reach a header.
+    return text.replace("\r", "").replace("\n", "").encode("utf-8")
+
+
+def _identity_headers(decision: Decision) -> list[tuple[bytes, bytes]]:
+    app, user = decision.app, decision.user
+    if app is None:
+        return []
+    out = []
+    for key in app.header_keys:
+        if user is None:
+            value = b""
+        elif key == "user":
+            value = _header_value(user.username)
+        elif key == "email":
+            value = _header_value(user.email)
+        elif key == "groups":
+            value = _header_value(user.groups_header)
+        else:
+            value = _header_value(user.display_name)
+        out.append((_HEADER_NAMES[key], value))
+    return out
+
+
+class CheckHandler:
+    def __init__(self, holder: SnapshotHolder, portal_url: Callable[[str, str], str], allow_http: bool):
+        self.holder = holder
+        self.portal_url = portal_url
+        self.allow_http = allow_http
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            req = parse_forwarded_request(scope["headers"], scope.get("query_string", b""))
+            decision = decide(self.holder.snapshot, req, time.time(), self.portal_url, self.allow_http)
+        except Exception:  # fail closed: no error path answers 2xx
+            _COUNTERS["error"].inc()
+            await _respond(send, 500, [_NO_STORE, _TEXT])
+            return
+        _COUNTERS[decision.outcome].inc()
+        headers = [_NO_STORE]
+        if decision.status == 200:
+            headers += _identity_headers(decision)
+        else:
+            headers.append(_TEXT)
+        if decision.location is not None:
+            loc = decision.location.encode("ascii")
+            headers.append((b"location" if decision.status == 302 else LOCATION_HEADER.lower().encode(), loc))
+        await _respond(send, decision.status, headers)
+
+
+class CheckDomainHandler:
+    """Caddy's on-demand TLS `ask`: may a certificate be issued for this name?"""
+
+    def __init__(self, holder: SnapshotHolder):
+        self.holder = holder
+
+    async def __call__(self, scope, receive, send) -> None:
+        snap = self.holder.snapshot
+        domain = b""
+        for part in scope.get("query_string", b"").split(b"&"):
+            if part.startswith(b"domain="):
+                domain = part[7:]
+        name = normalise_hostname(domain.decode("ascii", "replace")) if domain else None
+        known = name is not None and (name in snap.portal_hosts or name in snap.tenant_hosts)
+        await _respond(send, 200 if known else 404, [_NO_STORE, _TEXT])
+
+
+async def _respond(send, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+    body = _BODIES.get(status, b"")
+    await send({"type": "http.response.start", "status": status,
+                "headers": headers + [(b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

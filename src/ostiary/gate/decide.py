@@ -1,0 +1,95 @@
+"""The /check decision: one function whose branches follow SPEC section 3
+in order. Pure: a snapshot and a parsed request in, a decision out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from ostiary.access import may_enter
+from ostiary.gate.forwarded import ForwardedRequest
+from ostiary.gate.paths import is_public, normalise_request_path, under_prefix
+from ostiary.gate.signing import verify
+from ostiary.snapshot.model import AppView, DomainView, Snapshot, UserView
+from ostiary.wire import START_PATH
+
+FA_KIND = "fa"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    status: int
+    outcome: str  # allowed | public | not_signed_in | forbidden | no_app | unavailable
+    app: AppView | None = None
+    user: UserView | None = None
+    location: str | None = None
+
+
+def match_app(snap: Snapshot, req: ForwardedRequest, path: str | None) -> AppView | None:
+    """The enabled app the original request names: same scheme, host and port,
+    longest path prefix first. When the path cannot be normalised, only an
+    app that owns the whole host can be meant."""
+    candidates = snap.apps_by_host.get(req.host or "")
+    if not candidates:
+        return None
+    default_port = 443 if req.proto == "https" else 80
+    for app in candidates:
+        if not app.url.startswith(req.proto + "://"):
+            continue
+        if (app.port or default_port) != (req.port or default_port):
+            continue
+        if path is None:
+            return app if app.path_prefix == "/" and len(candidates) == 1 else None
+        if under_prefix(path, app.path_prefix):
+            return app
+    return None
+
+
+def identity_from_cookies(snap: Snapshot, req: ForwardedRequest, domain: DomainView, now: float) -> dict | None:
+    """The first forward-auth cookie that verifies for this domain and tenant."""
+    for value in req.cookies:
+        payload = verify(FA_KIND, value, snap.keys, now)
+        if payload is not None and payload.get("d") == domain.id and payload.get("tn") == domain.tenant_id:
+            return payload
+    return None
+
+
+def decide(
+    snap: Snapshot, req: ForwardedRequest, now: float, portal_url: Callable[[str, str], str], allow_http: bool
+) -> Decision:
+    if not snap.loaded:
+        return Decision(503, "unavailable")
+    domain = snap.portal_hosts.get(req.portal_host or "")
+    if domain is None or req.host is None or req.uri is None or req.proto is None:
+        return Decision(403, "no_app")
+    if req.proto == "http" and not allow_http:
+        return Decision(403, "no_app")
+    path = normalise_request_path(req.uri)
+    app = match_app(snap, req, path)
+    if app is None or app.domain_id != domain.id or app.tenant_id != domain.tenant_id:
+        return Decision(403, "no_app")
+    if is_public(path, app.public_exact, app.public_prefixes):
+        return Decision(200, "public", app=app)
+    not_signed_in = Decision(
+        302 if req.navigation and not req.nginx else 401,
+        "not_signed_in",
+        app=app,
+        location=portal_url(domain.portal_host, START_PATH + "?rd=" + quote(f"{req.proto}://{req.raw_host}{req.uri}", safe="")),
+    )
+    identity = identity_from_cookies(snap, req, domain, now)
+    if identity is None:
+        return not_signed_in
+    user = snap.users.get(identity.get("u"))
+    if (
+        identity.get("s") in snap.ended_sessions
+        or user is None
+        or not user.active
+        or user.tenant_id != domain.tenant_id
+    ):
+        return not_signed_in
+    if app.require_2fa and not identity.get("mf"):
+        return not_signed_in
+    if not may_enter(user.groups, app.all_users, app.granted):
+        return Decision(403, "forbidden", app=app, user=user)
+    return Decision(200, "allowed", app=app, user=user)

@@ -1,0 +1,101 @@
+"""Reading the proxy's subrequest: only the headers SPEC section 3 names,
+plus the browser's own request-kind signals that decide 302 versus 401."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ostiary.hostnames import split_host_port
+from ostiary.wire import FORWARD_AUTH_COOKIE
+
+_COOKIE_PREFIX = FORWARD_AUTH_COOKIE + "="
+MAX_HEADER = 16384
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardedRequest:
+    portal_host: str | None  # the subrequest's own Host: which portal it was sent to
+    proto: str | None
+    host: str | None  # the original request's host, normalised
+    port: int | None
+    raw_host: str  # as forwarded, for rebuilding the URL
+    uri: str | None
+    method: str
+    cookies: tuple[str, ...]  # every forward-auth cookie value, in order
+    navigation: bool
+    nginx: bool
+
+
+def _cookie_values(header: str) -> tuple[str, ...]:
+    if FORWARD_AUTH_COOKIE not in header:
+        return ()
+    return tuple(
+        part.strip()[len(_COOKIE_PREFIX):]
+        for part in header.split(";")
+        if part.strip().startswith(_COOKIE_PREFIX)
+    )
+
+
+def _is_navigation(method: str, headers: dict[bytes, bytes]) -> bool:
+    if method not in ("GET", "HEAD"):
+        return False
+    if b"x-requested-with" in headers:
+        return False
+    mode = headers.get(b"sec-fetch-mode")
+    if mode is not None and mode != b"navigate":
+        return False
+    return b"text/html" in headers.get(b"accept", b"")
+
+
+def parse_forwarded_request(raw_headers: list[tuple[bytes, bytes]], query_string: bytes) -> ForwardedRequest:
+    """Headers from the ASGI scope. Duplicated singleton headers are refused
+    by leaving the field empty (the decision then fails closed)."""
+    headers: dict[bytes, bytes] = {}
+    duplicated: set[bytes] = set()
+    cookie_parts: list[bytes] = []
+    for name, value in raw_headers:
+        if len(value) > MAX_HEADER:
+            duplicated.add(name)
+            continue
+        if name == b"cookie":
+            cookie_parts.append(value)
+        elif name in headers:
+            duplicated.add(name)
+        else:
+            headers[name] = value
+
+    def single(name: bytes) -> str | None:
+        if name in duplicated or name not in headers:
+            return None
+        try:
+            return headers[name].decode("ascii")
+        except UnicodeDecodeError:
+            return None
+
+    host_header = single(b"host")
+    portal = split_host_port(host_header) if host_header else None
+    raw_host = (single(b"x-forwarded-host") or "").strip()
+    original_url = single(b"x-original-url")
+    proto = (single(b"x-forwarded-proto") or "").strip().lower() or None
+    uri = single(b"x-forwarded-uri")
+    if not raw_host and original_url:
+        # nginx snippets may send only X-Original-URL: scheme://host[:port]/uri
+        scheme, sep, rest = original_url.partition("://")
+        if sep:
+            raw_host, slash, path = rest.partition("/")
+            proto, uri = proto or scheme.lower(), uri or slash + path
+    host_port = split_host_port(raw_host) if raw_host and not raw_host.endswith(".") else None
+    method = (single(b"x-forwarded-method") or "").strip().upper()
+    cookie_header = b"; ".join(cookie_parts).decode("latin-1") if cookie_parts else ""
+    return ForwardedRequest(
+        portal_host=portal[0] if portal else None,
+        proto=proto if proto in ("http", "https") else None,
+        host=host_port[0] if host_port else None,
+        port=host_port[1] if host_port else None,
+        raw_host=raw_host,
+        uri=uri if uri is not None and uri.startswith("/") else None,
+        method=method,
+        cookies=_cookie_values(cookie_header),
+        navigation=_is_navigation(method, headers),
+        nginx=b"proxy=nginx" in query_string.split(b"&"),
+    )

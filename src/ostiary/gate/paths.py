@@ -1,0 +1,47 @@
+"""Request paths as the public-path rules see them."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote_to_bytes
+
+
+def normalise_request_path(uri: str) -> str | None:
+    """The decoded, normalised path of a request URI, or None when the path
+    is one that must never count as public: `..` segments, `;` parameters,
+    backslashes, control characters, invalid UTF-8, or percent signs left
+    after one decoding (double encoding). The query is never part of it."""
+    path = uri.split("?", 1)[0].split("#", 1)[0]
+    if not path.startswith("/") or ";" in path or "\\" in path:
+        return None
+    try:
+        decoded = unquote_to_bytes(path).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if "%" in decoded or "\\" in decoded or ";" in decoded:
+        return None
+    if any(ord(c) < 32 or ord(c) == 127 for c in decoded):
+        return None
+    out: list[str] = []
+    for segment in decoded.split("/")[1:]:
+        if segment == "..":
+            return None
+        if segment in ("", "."):
+            continue
+        out.append(segment)
+    normalised = "/" + "/".join(out)
+    if decoded.endswith("/") and out:
+        normalised += "/"
+    return normalised
+
+
+def under_prefix(path: str, prefix: str) -> bool:
+    """`prefix` is "/" or "/x/y" without a trailing slash; matches whole segments."""
+    return prefix == "/" or path == prefix or path.startswith(prefix + "/")
+
+
+def is_public(path: str | None, exact: frozenset[str], prefixes: tuple[str, ...]) -> bool:
+    if path is None:
+        return False
+    if path in exact:
+        return True
+    return any(path.startswith(p) for p in prefixes)

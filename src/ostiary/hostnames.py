@@ -1,0 +1,50 @@
+"""Host names as Ostiary compares them: lowercase, no trailing dot, IDNA
+A-labels, port split off. One function so the gate, the portal and the
+services can never disagree about which host a request names."""
+
+from __future__ import annotations
+
+import re
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def normalise_hostname(name: str) -> str | None:
+    """Lowercase ASCII host name, or None when it is not a valid DNS name."""
+    if not name or len(name) > 253 + 1:
+        return None
+    name = name.strip().lower()
+    if name.endswith("."):
+        name = name[:-1]
+    try:
+        name.encode("ascii")
+    except UnicodeEncodeError:
+        try:
+            name = name.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
+    labels = name.split(".")
+    if not all(_LABEL.match(label) for label in labels):
+        return None
+    return name
+
+
+def split_host_port(value: str) -> tuple[str, int | None] | None:
+    """`host[:port]` → (normalised host, port). IPv6 literals are not app hosts."""
+    if not value or value.startswith("["):
+        return None
+    host, sep, port_text = value.rpartition(":")
+    if not sep:
+        host, port = value, None
+    else:
+        if not port_text.isdigit() or len(port_text) > 5:
+            return None
+        port = int(port_text)
+        if not 0 < port < 65536:
+            return None
+    norm = normalise_hostname(host)
+    return (norm, port) if norm else None
+
+
+def is_under(host: str, domain: str) -> bool:
+    return host == domain or host.endswith("." + domain)

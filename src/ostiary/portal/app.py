@@ -1,0 +1,68 @@
+"""The portal's Starlette application: routes and response hardening."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ostiary.portal import handshake, health, signin
+from ostiary.portal.context import Instance
+from ostiary.wire import AUTHORIZE_PATH, CALLBACK_PATH, PORTAL_SIGN_OUT_PATH, START_PATH
+
+SECURITY_HEADERS = [
+    (b"content-security-policy",
+     b"default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; form-action 'self'; "
+     b"frame-ancestors 'none'; base-uri 'none'"),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+
+
+class HardenResponses:
+    """Adds the security headers to every portal response, and no-store to
+    every one but static files (pages here are personal or one-time)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        static = scope["path"].startswith("/static/")
+
+        async def send_hardened(message):
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", []) if h[0] != b"cache-control" or not static]
+                names = {h[0] for h in headers}
+                headers += [h for h in SECURITY_HEADERS if h[0] not in names]
+                if not static and b"cache-control" not in names:
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_hardened)
+
+
+def build_portal(inst: Instance, lifespan=None) -> Starlette:
+    routes = [
+        Route("/", signin.home),
+        Route("/sign-in", signin.sign_in_page, methods=["GET"]),
+        Route("/sign-in", signin.sign_in_submit, methods=["POST"]),
+        Route("/sign-out", signin.sign_out_submit, methods=["POST"]),
+        Route(START_PATH, handshake.start),
+        Route(AUTHORIZE_PATH, handshake.authorize),
+        Route(CALLBACK_PATH, handshake.callback),
+        Route(PORTAL_SIGN_OUT_PATH, handshake.portal_sign_out),
+        Route("/healthz", health.healthz),
+        Route("/readyz", health.readyz),
+        Route("/metrics", health.metrics),
+        Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.instance = inst
+    return app

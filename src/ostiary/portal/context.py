@@ -1,0 +1,131 @@
+"""What every portal endpoint needs: the running instance, which kind of
+host a request came to, the client's address, CSRF, cookies, pages."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from ostiary.config import Settings
+from ostiary.hostnames import split_host_port
+from ostiary.snapshot.follower import SnapshotHolder
+from ostiary.snapshot.model import DomainView, TenantView
+from ostiary.store import Store
+from ostiary.wire import CSRF_COOKIE, CSRF_COOKIE_DEV, SESSION_COOKIE, SESSION_COOKIE_DEV
+
+TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
+
+
+@dataclass
+class Instance:
+    """The running Ostiary a portal request is served by."""
+
+    settings: Settings
+    store: Store
+    holder: SnapshotHolder
+
+    @property
+    def session_cookie(self) -> str:
+        return SESSION_COOKIE_DEV if self.settings.dev else SESSION_COOKIE
+
+    @property
+    def csrf_cookie(self) -> str:
+        return CSRF_COOKIE_DEV if self.settings.dev else CSRF_COOKIE
+
+
+def instance(request: Request) -> Instance:
+    return request.app.state.instance
+
+
+def request_host(request: Request) -> str | None:
+    hp = split_host_port(request.headers.get("host", ""))
+    return hp[0] if hp else None
+
+
+def tenant_for(request: Request) -> TenantView | None:
+    return instance(request).holder.snapshot.tenant_hosts.get(request_host(request) or "")
+
+
+def portal_domain_for(request: Request) -> DomainView | None:
+    return instance(request).holder.snapshot.portal_hosts.get(request_host(request) or "")
+
+
+def client_address(request: Request) -> str:
+    """The peer's address; behind trusted proxies, the first untrusted hop of
+    X-Forwarded-For read right to left."""
+    peer = request.client.host if request.client else ""
+    trusted = _trusted_networks(instance(request).settings.trusted_proxies)
+    if not trusted or not _in(peer, trusted):
+        return peer
+    hops = [h.strip() for h in ",".join(request.headers.getlist("x-forwarded-for")).split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _in(hop, trusted):
+            return hop
+    return hops[0] if hops else peer
+
+
+def _trusted_networks(value: str) -> tuple:
+    return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in value.split(",") if p.strip())
+
+
+def _in(addr: str, networks: tuple) -> bool:
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return False
+    return any(ip in n for n in networks)
+
+
+def cookie_flags(inst: Instance) -> dict:
+    return {"secure": not inst.settings.dev, "httponly": True, "samesite": "lax", "path": "/"}
+
+
+def csrf_token(request: Request) -> str:
+    """Double-submit token: the same random value in a host-only cookie and
+    in every form; set on the response by `render`."""
+    token = request.cookies.get(instance(request).csrf_cookie)
+    if not token or len(token) != 43:
+        token = request.state.__dict__.setdefault("new_csrf", secrets.token_urlsafe(32))
+    return token
+
+
+def csrf_ok(request: Request, form_value: str | None) -> bool:
+    cookie = request.cookies.get(instance(request).csrf_cookie)
+    if not cookie or not form_value or not hmac.compare_digest(cookie, form_value):
+        return False
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    if origin is not None and origin != "null":
+        expected = instance(request).settings.public_url(request_host(request) or "", "").rstrip("/")
+        if origin != expected:
+            return False
+    elif origin == "null":
+        return False
+    return True
+
+
+def render(request: Request, template: str, status: int = 200, **values) -> HTMLResponse:
+    inst = instance(request)
+    values.setdefault("csrf", csrf_token(request))
+    body = TEMPLATES.get_template(template).render(request=request, **values)
+    response = HTMLResponse(body, status_code=status)
+    new = request.state.__dict__.get("new_csrf")
+    if new:
+        response.set_cookie(inst.csrf_cookie, new, max_age=12 * 3600, **cookie_flags(inst))
+    return response
+
+
+def error_page(request: Request, status: int, title: str, message: str, **values) -> Response:
+    return render(request, "error.html", status=status, title=title, message=message, **values)

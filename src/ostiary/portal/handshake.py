@@ -1,0 +1,183 @@
+"""The browser legs of the forward-auth handshake (SPEC section 2):
+/start and /callback on the portal host, /authorize on the tenant host,
+and the portal host's sign-out."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from urllib.parse import urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from ostiary.access import may_enter
+from ostiary.gate.decide import FA_KIND, identity_from_cookies
+from ostiary.gate.forwarded import ForwardedRequest
+from ostiary.gate.signing import sign, verify
+from ostiary.portal.context import (
+    client_address, cookie_flags, error_page, instance, portal_domain_for, render, tenant_for,
+)
+from ostiary.redirects import RdRefused, validate_rd
+from ostiary.services import handshake_tokens
+from ostiary.services import sessions as sessions_service
+from ostiary.services.actor import Actor
+from ostiary.wire import (
+    AUTHORIZE_PATH, CALLBACK_PATH, FORWARD_AUTH_COOKIE, STATE_COOKIE_PREFIX, STATE_COOKIE_PREFIX_DEV,
+)
+
+HS_KIND = "hs"
+STATE_TTL = 600
+
+
+def _state_cookie_name(inst, nonce_hash: str) -> str:
+    prefix = STATE_COOKIE_PREFIX_DEV if inst.settings.dev else STATE_COOKIE_PREFIX
+    return prefix + nonce_hash[:16]
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+def _rd_refused(request: Request, exc: RdRefused) -> Response:
+    return error_page(request, 400, "This sign-in link is not valid",
+                      f"{exc}. Ostiary only returns you to the apps it protects; go back to the app and try again.")
+
+
+async def start(request: Request) -> Response:
+    inst = instance(request)
+    domain = portal_domain_for(request)
+    if domain is None:
+        return error_page(request, 404, "Unknown host", "This host is not a verified Ostiary portal host.")
+    rd = request.query_params.get("rd")
+    try:
+        validate_rd(rd, inst.holder.snapshot, domain, inst.settings.dev)
+    except RdRefused as exc:
+        return _rd_refused(request, exc)
+    tenant = inst.holder.snapshot.tenants.get(domain.tenant_id)
+    if tenant is None or not tenant.host:
+        return error_page(request, 503, "Not ready", "This installation has no base domain yet.")
+    nonce = secrets.token_urlsafe(32)
+    nonce_hash = hashlib.sha256(nonce.encode()).hexdigest()
+    target = inst.settings.public_url(tenant.host, AUTHORIZE_PATH) + "?" + urlencode(
+        {"portal": domain.portal_host, "rd": rd, "nh": nonce_hash}
+    )
+    response = _no_store(RedirectResponse(target, status_code=302))
+    response.set_cookie(_state_cookie_name(inst, nonce_hash), nonce, max_age=STATE_TTL, **cookie_flags(inst))
+    return response
+
+
+async def authorize(request: Request) -> Response:
+    inst = instance(request)
+    snap = inst.holder.snapshot
+    tenant = tenant_for(request)
+    if tenant is None:
+        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+    params = request.query_params
+    domain = snap.portal_hosts.get(params.get("portal", ""))
+    nonce_hash = params.get("nh", "")
+    if domain is None or domain.tenant_id != tenant.id or len(nonce_hash) != 64 or not all(
+        c in "0123456789abcdef" for c in nonce_hash
+    ):
+        return error_page(request, 400, "This sign-in link is not valid",
+                          "It does not name a protected domain of this organisation. Go back to the app and try again.")
+    try:
+        app = validate_rd(params.get("rd"), snap, domain, inst.settings.dev)
+    except RdRefused as exc:
+        return _rd_refused(request, exc)
+    token = request.cookies.get(inst.session_cookie)
+    session = await run_in_threadpool(sessions_service.session_for_token, inst.store, token, tenant.id)
+    if session is None:
+        here = request.url.path + "?" + request.url.query
+        return _no_store(RedirectResponse("/sign-in?" + urlencode({"next": here}), status_code=303))
+    user = snap.users.get(session.user_id)
+    if user is None or not may_enter(user.groups, app.all_users, app.granted):
+        return render(request, "forbidden.html", status=403, app=app, user=user)
+    if app.require_2fa and not session.second_factor:
+        return render(request, "forbidden.html", status=403, app=app, user=user, needs_2fa=True)
+    now = time.time()
+    payload = {
+        "tn": tenant.id, "d": domain.id, "ph": domain.portal_host, "u": user.id, "s": session.id,
+        "sx": session.expires_at, "rd": params["rd"], "nh": nonce_hash, "jti": secrets.token_hex(16),
+        "mf": session.second_factor, "exp": now + inst.settings.handshake_token_ttl,
+    }
+    if snap.signing_key is None:
+        return error_page(request, 503, "Not ready", "No signing key is loaded yet; try again in a moment.")
+    hs = sign(HS_KIND, payload, snap.signing_key)
+    target = inst.settings.public_url(domain.portal_host, CALLBACK_PATH) + "?" + urlencode({"token": hs})
+    return _no_store(RedirectResponse(target, status_code=302))
+
+
+async def callback(request: Request) -> Response:
+    inst = instance(request)
+    snap = inst.holder.snapshot
+    domain = portal_domain_for(request)
+    if domain is None:
+        return error_page(request, 404, "Unknown host", "This host is not a verified Ostiary portal host.")
+    now = time.time()
+    payload = verify(HS_KIND, request.query_params.get("token", ""), snap.keys, now)
+    invalid = ("This sign-in link is not valid",
+               "It has expired, was already used, or was made for another site. Go back to the app and try again.")
+    if payload is None or payload.get("ph") != domain.portal_host or payload.get("d") != domain.id \
+            or payload.get("tn") != domain.tenant_id:
+        return error_page(request, 400, *invalid)
+    state_name = _state_cookie_name(inst, payload["nh"])
+    nonce = request.cookies.get(state_name, "")
+    if not hmac.compare_digest(hashlib.sha256(nonce.encode()).hexdigest(), payload["nh"]):
+        return error_page(request, 400, "Sign-in started in another browser",
+                          "This browser did not start this sign-in, so it is refused. Open the app again here.")
+    try:
+        validate_rd(payload["rd"], snap, domain, inst.settings.dev)
+    except RdRefused as exc:
+        return _rd_refused(request, exc)
+    if payload["s"] in snap.ended_sessions:
+        return error_page(request, 400, *invalid)
+    if not await run_in_threadpool(handshake_tokens.consume, inst.store, payload["jti"], payload["exp"]):
+        return error_page(request, 400, *invalid)
+    expires = min(now + inst.settings.forward_auth_cookie_ttl, payload["sx"])
+    cookie = sign(FA_KIND, {"tn": payload["tn"], "d": payload["d"], "s": payload["s"], "u": payload["u"],
+                            "mf": payload["mf"], "exp": expires}, snap.signing_key)
+    response = _no_store(RedirectResponse(payload["rd"], status_code=302))
+    response.set_cookie(FORWARD_AUTH_COOKIE, cookie, max_age=int(expires - now), domain=domain.name,
+                        **cookie_flags(inst))
+    response.delete_cookie(state_name, path="/", secure=not inst.settings.dev, httponly=True, samesite="lax")
+    return response
+
+
+async def portal_sign_out(request: Request) -> Response:
+    """Clears this domain's cookie and ends the central session it came from,
+    which the gate then refuses everywhere within a second."""
+    inst = instance(request)
+    snap = inst.holder.snapshot
+    domain = portal_domain_for(request)
+    if domain is None:
+        return error_page(request, 404, "Unknown host", "This host is not a verified Ostiary portal host.")
+    cookies = tuple(v for k, v in _all_cookies(request) if k == FORWARD_AUTH_COOKIE)
+    req = ForwardedRequest(domain.portal_host, None, None, None, "", None, "GET", cookies, True, False)
+    identity = identity_from_cookies(snap, req, domain, time.time())
+    if identity is not None:
+        actor = Actor(name=f"user:{identity['u']}", addr=client_address(request), user_id=identity["u"])
+        await run_in_threadpool(sessions_service.end_session, inst.store, identity["tn"], identity["s"], "sign-out", actor)
+    rd = request.query_params.get("rd")
+    try:
+        validate_rd(rd, snap, domain, inst.settings.dev)
+        response: Response = RedirectResponse(rd, status_code=302)
+    except RdRefused:
+        response = render(request, "signed_out.html")
+    response.delete_cookie(FORWARD_AUTH_COOKIE, path="/", domain=domain.name, secure=not inst.settings.dev,
+                           httponly=True, samesite="lax")
+    return _no_store(response)
+
+
+def _all_cookies(request: Request) -> list[tuple[str, str]]:
+    """Every cookie pair, duplicates kept (Starlette's dict keeps only one)."""
+    out = []
+    for part in request.headers.get("cookie", "").split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep:
+            out.append((name, value))
+    return out

@@ -1,0 +1,45 @@
+"""Liveness, readiness and metrics, on any host."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ostiary.portal.context import instance
+
+SNAPSHOT_AGE = Gauge("ostiary_snapshot_seconds_since_sync", "Seconds since this worker last read the change log")
+CHANGES = Gauge("ostiary_snapshot_changes_applied", "Changes this worker applied to its snapshot")
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"}, headers={"cache-control": "no-store"})
+
+
+def _database_reachable(inst) -> bool:
+    try:
+        with inst.store.read() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+
+
+async def readyz(request: Request) -> Response:
+    inst = instance(request)
+    loaded = inst.holder.snapshot.loaded
+    database = await run_in_threadpool(_database_reachable, inst)
+    status = "ready" if loaded and database else ("degraded" if loaded else "starting")
+    body = {"status": status, "snapshot_loaded": loaded, "database_reachable": database}
+    return JSONResponse(body, status_code=200 if status == "ready" else 503, headers={"cache-control": "no-store"})
+
+
+async def metrics(request: Request) -> Response:
+    holder = instance(request).holder
+    SNAPSHOT_AGE.set(time.time() - holder.last_poll_ok_at if holder.last_poll_ok_at else -1)
+    CHANGES.set(holder.changes_applied)
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

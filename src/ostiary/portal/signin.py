@@ -1,0 +1,109 @@
+"""Sign-in, sign-out and the signed-in person's home page, on the tenant host."""
+
+from __future__ import annotations
+
+import time
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from ostiary.access import may_enter
+from ostiary.portal.context import client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for
+from ostiary.services import sessions as sessions_service
+from ostiary.services import users as users_service
+from ostiary.services.actor import Actor
+
+FAILED = "The email or password is not right."
+
+
+def safe_next(value: str | None) -> str:
+    """Only paths on this host: never another host, scheme or a `//` trick."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")) or "\\" in value:
+        return "/"
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return "/"
+    return value
+
+
+async def current_session(request: Request):
+    inst = instance(request)
+    tenant = tenant_for(request)
+    if tenant is None:
+        return None
+    token = request.cookies.get(inst.session_cookie)
+    return await run_in_threadpool(sessions_service.session_for_token, inst.store, token, tenant.id)
+
+
+async def sign_in_page(request: Request) -> Response:
+    tenant = tenant_for(request)
+    if tenant is None:
+        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+    next_url = safe_next(request.query_params.get("next"))
+    if await current_session(request) is not None:
+        return RedirectResponse(next_url, status_code=303)
+    return render(request, "sign_in.html", next=next_url, tenant=tenant, error=None)
+
+
+async def sign_in_submit(request: Request) -> Response:
+    inst = instance(request)
+    tenant = tenant_for(request)
+    if tenant is None:
+        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+    form = await request.form()
+    next_url = safe_next(form.get("next"))
+    if not csrf_ok(request, form.get("csrf")):
+        return render(request, "sign_in.html", status=403, next=next_url, tenant=tenant,
+                      error="This form expired or came from another site. Please sign in again.")
+    login, password = str(form.get("login", ""))[:320], str(form.get("password", ""))[:1024]
+    user = await run_in_threadpool(users_service.authenticate, inst.store, tenant.id, login, password)
+    if user is None:
+        return render(request, "sign_in.html", status=401, next=next_url, tenant=tenant, error=FAILED, login=login)
+    # A fresh session id at every sign-in; the one this browser had before ends.
+    old = await current_session(request)
+    if old is not None:
+        await run_in_threadpool(sessions_service.end_session, inst.store, tenant.id, old.id, "replaced at sign-in",
+                                Actor(f"user:{user.id}", client_address(request), user.id))
+    session = await run_in_threadpool(
+        sessions_service.create_session, inst.store, tenant.id, user.id,
+        client_addr=client_address(request), user_agent=request.headers.get("user-agent", ""),
+    )
+    response = RedirectResponse(next_url, status_code=303)
+    response.set_cookie(inst.session_cookie, session.token, max_age=int(session.expires_at - time.time()),
+                        **cookie_flags(inst))
+    return response
+
+
+async def sign_out_submit(request: Request) -> Response:
+    inst = instance(request)
+    tenant = tenant_for(request)
+    if tenant is None:
+        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+    form = await request.form()
+    if not csrf_ok(request, form.get("csrf")):
+        return error_page(request, 403, "Sign-out refused", "This form expired or came from another site.")
+    session = await current_session(request)
+    if session is not None:
+        await run_in_threadpool(sessions_service.end_session, inst.store, tenant.id, session.id, "sign-out",
+                                Actor(f"user:{session.user_id}", client_address(request), session.user_id))
+    response = render(request, "signed_out.html")
+    response.delete_cookie(inst.session_cookie, path="/", secure=not inst.settings.dev, httponly=True, samesite="lax")
+    return response
+
+
+async def home(request: Request) -> Response:
+    inst = instance(request)
+    tenant = tenant_for(request)
+    if tenant is None:
+        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+    session = await current_session(request)
+    if session is None:
+        return RedirectResponse("/sign-in", status_code=303)
+    snap = inst.holder.snapshot
+    user = snap.users.get(session.user_id)
+    apps = sorted(
+        (a for a in snap.apps.values()
+         if a.tenant_id == tenant.id and a.enabled and user is not None and may_enter(user.groups, a.all_users, a.granted)),
+        key=lambda a: a.name.lower(),
+    )
+    return render(request, "home.html", user=user, apps=apps, tenant=tenant)

@@ -1,0 +1,68 @@
+"""Caddyfile site block for one proxy app (Caddy 2.6.2 and 2.11.x, unchanged).
+
+Version notes that shape the text (see docs/proxies/caddy.md):
+
+- Caddy sorts directives; ``request_header`` sorts *after* ``forward_auth``,
+  so outside a ``route`` it would delete the identity headers just copied.
+  Everything sits in one ``route`` block, which keeps the written order.
+- ``copy_headers`` sets each header unconditionally on 2.6 (empty when the
+  check did not send it) but deletes-then-sets-if-non-empty on 2.11. Either
+  way the client's copy would survive for a header the check leaves out, so
+  all four identity headers (and their ``_`` spellings, which Go does not
+  fold into ``-``) are deleted first.
+- ``header_up Field <regexp> ""`` (empty replacement) is read as "set the
+  field to <regexp>" by 2.6. The replacement here is ``$1`` pointing at an
+  empty capture group: empty on both versions.
+"""
+
+from __future__ import annotations
+
+from ostiary import wire
+from ostiary.proxies.facts import AppFacts
+
+
+def cookie_strip_patterns(cookie: str) -> tuple[str, str]:
+    """Two RE2 patterns whose ``$1`` replacement removes ``cookie`` from a Cookie header."""
+    name = cookie.replace(".", r"\.")
+    # 1: the pair and the separator before it; 2: a separator left at the start.
+    return rf"(?:^|;\s*){name}=[^;]*()", r"^;\s*()"
+
+
+def render(facts: AppFacts) -> str:
+    remove = [name for header in wire.IDENTITY_HEADERS.values() for name in (header, header.replace("-", "_"))]
+    lines = [
+        f"# Ostiary forward auth for {facts.app_name!r}: {facts.external_url}",
+        "# Works unchanged on Caddy 2.6.2 and 2.11.x. Paste as a site block, or merge",
+        "# the route into the existing site block for this host.",
+        f"{facts.scheme}://{facts.external_hostport} {{",
+    ]
+    inner = "\t"
+    if facts.path_prefix:
+        matcher = f"@ostiary_{facts.slug.replace('-', '_')}"
+        lines.append(f"\t{matcher} path {facts.path_prefix} {facts.path_prefix}/*")
+        lines.append(f"\troute {matcher} {{")
+    else:
+        lines.append("\troute {")
+    inner = "\t\t"
+    lines.append(f"{inner}# Only Ostiary may set identity headers: drop every client-sent copy,")
+    lines.append(f"{inner}# including the X_Forwarded_* spellings some app servers treat as the same.")
+    lines += [f"{inner}request_header -{name}" for name in remove]
+    lines.append("")
+    lines.append(f"{inner}# Ask Ostiary; 2xx lets the request through, anything else goes back to the browser.")
+    lines.append(f"{inner}forward_auth {facts.ostiary_base} {{")
+    lines.append(f"{inner}\turi {wire.CHECK_PATH}")
+    lines.append(f"{inner}\t# /check recognises the portal host by the Host header.")
+    lines.append(f"{inner}\theader_up Host {facts.portal_host}")
+    if facts.header_names:
+        lines.append(f"{inner}\tcopy_headers {' '.join(facts.header_names)}")
+    lines.append(f"{inner}}}")
+    lines.append("")
+    first, second = cookie_strip_patterns(facts.forward_auth_cookie)
+    lines.append(f"{inner}reverse_proxy {facts.upstream_url} {{")
+    lines.append(f"{inner}\t# The app never sees the forward-auth cookie; other cookies pass.")
+    lines.append(f'{inner}\theader_up Cookie "{first}" "$1"')
+    lines.append(f'{inner}\theader_up Cookie "{second}" "$1"')
+    lines.append(f"{inner}}}")
+    lines.append("\t}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"

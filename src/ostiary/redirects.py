@@ -1,0 +1,59 @@
+"""Which `rd` targets Ostiary will redirect to (SPEC section 4). One
+function, used by /start, /authorize, /callback and the portal sign-out."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from ostiary.gate.decide import match_app
+from ostiary.gate.forwarded import ForwardedRequest
+from ostiary.gate.paths import normalise_request_path
+from ostiary.hostnames import split_host_port
+from ostiary.snapshot.model import AppView, DomainView, Snapshot
+
+MAX_RD = 4096
+
+
+class RdRefused(Exception):
+    """`rd` is not a target Ostiary redirects to; the message says why."""
+
+
+def validate_rd(rd: str | None, snap: Snapshot, domain: DomainView, allow_http: bool) -> AppView:
+    """The app `rd` names, or RdRefused. `rd` must be an absolute https URL
+    (http only in development mode) on an enabled app of `domain`."""
+    if not rd:
+        raise RdRefused("the address to return to (rd) is missing")
+    if len(rd) > MAX_RD:
+        raise RdRefused("the address to return to is too long")
+    if any(ord(c) <= 32 or ord(c) >= 127 for c in rd):
+        raise RdRefused("the address to return to contains spaces, control or non-ASCII characters")
+    if "\\" in rd:
+        raise RdRefused("the address to return to contains a backslash")
+    schemes = ("https", "http") if allow_http else ("https",)
+    scheme = rd.split("://", 1)[0] if "://" in rd else ""
+    if scheme not in schemes:
+        raise RdRefused("the address to return to must be an absolute https:// URL")
+    rest = rd[len(scheme) + 3:]
+    netloc = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    if not netloc or "@" in netloc:
+        raise RdRefused("the address to return to has no host, or has a user name in it")
+    try:
+        parts = urlsplit(rd)
+    except ValueError:
+        raise RdRefused("the address to return to is not a valid URL") from None
+    if parts.netloc != netloc:
+        raise RdRefused("the address to return to is not a valid URL")
+    hp = split_host_port(netloc)
+    host_text = netloc.rsplit(":", 1)[0] if ":" in netloc else netloc
+    if hp is None or hp[0] != host_text:
+        raise RdRefused(f'"{netloc}" is not a plain lowercase host name')
+    path = parts.path or "/"
+    uri = path + ("?" + parts.query if parts.query else "")
+    req = ForwardedRequest(
+        portal_host=domain.portal_host, proto=scheme, host=hp[0], port=hp[1], raw_host=netloc, uri=uri,
+        method="GET", cookies=(), navigation=True, nginx=False,
+    )
+    app = match_app(snap, req, normalise_request_path(uri))
+    if app is None or app.domain_id != domain.id or app.tenant_id != domain.tenant_id:
+        raise RdRefused(f'"{netloc}" is not an app that {domain.portal_host} signs in to')
+    return app

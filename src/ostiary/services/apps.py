@@ -1,0 +1,195 @@
+"""Proxy apps: where each lives, what is public, which identity headers it
+gets, and who may enter."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+
+from sqlalchemy import Row
+
+from ostiary.hostnames import is_under
+from ostiary.services.actor import Actor
+from ostiary.services.errors import Conflict, NotFound, Problems
+from ostiary.services.text_rules import control_character_problem
+from ostiary.store import Store, TenantScope
+from ostiary.store.tables import app_grants, apps, domains, groups
+from ostiary.urlrules import parse_app_url, path_pattern_problem
+from ostiary.wire import IDENTITY_HEADER_KEYS
+
+
+def parse_header_keys(value: str | Sequence[str] | None, problems: Problems) -> list[str]:
+    if value is None:
+        return list(IDENTITY_HEADER_KEYS)
+    items = value.split(",") if isinstance(value, str) else list(value)
+    keys = [k.strip().replace("-", "_").lower() for k in items if k.strip()]
+    if keys == ["none"]:
+        return []
+    unknown = [k for k in keys if k not in IDENTITY_HEADER_KEYS]
+    if unknown:
+        problems.add("headers", f"unknown identity header {', '.join(unknown)}: choose from {', '.join(IDENTITY_HEADER_KEYS)} or none")
+    # Keep the canonical order, without duplicates.
+    return [k for k in IDENTITY_HEADER_KEYS if k in keys]
+
+
+def _validate_name(name: str, problems: Problems) -> str:
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        problems.add("name", "must be 1-100 characters")
+    elif control_character_problem(name):
+        problems.add("name", control_character_problem(name))
+    return name
+
+
+def _validate_public_paths(paths: Sequence[str], problems: Problems) -> list[str]:
+    out = []
+    for p in paths:
+        problem = path_pattern_problem(p.strip())
+        if problem:
+            problems.add("public_path", f'"{p}" {problem}')
+        else:
+            out.append(p.strip())
+    return out
+
+
+def _by_name(scope: TenantScope, name: str) -> Row:
+    row = scope.one(apps, apps.c.name == name.strip())
+    if row is None:
+        raise NotFound(f'app: no proxy app "{name}" in this tenant: see `ostiary app list`')
+    return row
+
+
+def get_app(store: Store, tenant_id: int, name: str) -> Row:
+    with store.read() as conn:
+        return _by_name(TenantScope(conn, tenant_id), name)
+
+
+def list_apps(store: Store, tenant_id: int, search: str = "", limit: int = 1000, offset: int = 0) -> list[Row]:
+    where = [apps.c.name.like(f"%{search}%")] if search else []
+    with store.read() as conn:
+        return TenantScope(conn, tenant_id).rows(apps, *where, order_by=apps.c.name, limit=limit, offset=offset)
+
+
+def app_grant_names(store: Store, tenant_id: int, app_id: int) -> list[str]:
+    with store.read() as conn:
+        scope = TenantScope(conn, tenant_id)
+        ids = {r.group_id for r in scope.rows(app_grants, app_grants.c.app_id == app_id)}
+        return sorted(r.name for r in scope.rows(groups) if r.id in ids)
+
+
+def add_app(
+    store: Store,
+    tenant_id: int,
+    actor: Actor,
+    *,
+    name: str,
+    url: str,
+    public_paths: Sequence[str] = (),
+    headers: str | Sequence[str] | None = None,
+    all_users: bool = False,
+    groups_granted: Sequence[str] = (),
+    require_2fa: bool = False,
+    allow_http: bool = False,
+) -> Row:
+    problems = Problems()
+    name = _validate_name(name, problems)
+    location, reason = parse_app_url(url, allow_http)
+    if reason:
+        problems.add("url", f'"{url}" {reason}')
+    paths = _validate_public_paths(public_paths, problems)
+    header_keys = parse_header_keys(headers, problems)
+    if all_users and groups_granted:
+        problems.add("groups", "an app available to all takes no group grants: pass --all or --group, not both")
+    problems.raise_if_any()
+    now = time.time()
+    with store.write() as conn:
+        scope = TenantScope(conn, tenant_id)
+        if scope.one(apps, apps.c.name == name):
+            raise Conflict(f'name: a proxy app "{name}" already exists in this tenant')
+        candidates = [d for d in scope.rows(domains) if is_under(location.host, d.name)]
+        if not candidates:
+            raise NotFound(
+                f'url: "{location.host}" is not under any protected domain of this tenant: '
+                "register it first with `ostiary domain add`"
+            )
+        domain = max(candidates, key=lambda d: len(d.name))
+        clash = scope.one(apps, apps.c.host == location.host, apps.c.port.is_(location.port) if location.port is None
+                          else apps.c.port == location.port, apps.c.path_prefix == location.path_prefix)
+        if clash is not None:
+            raise Conflict(f'url: proxy app "{clash.name}" already serves {location.url}')
+        group_rows = [_group(scope, g) for g in groups_granted]
+        app_id = scope.insert(
+            apps, domain_id=domain.id, name=name, url=location.url, host=location.host, port=location.port,
+            path_prefix=location.path_prefix, public_paths=json.dumps(paths), identity_headers=",".join(header_keys),
+            all_users=all_users, enabled=True, require_2fa=require_2fa, created_at=now, updated_at=now,
+        )
+        for g in group_rows:
+            scope.insert(app_grants, app_id=app_id, group_id=g.id)
+        scope.audit(actor.name, "app.add", "app", app_id, actor.addr, name=name, url=location.url,
+                    groups=[g.name for g in group_rows], all_users=all_users)
+        scope.changed("app", app_id)
+        return scope.one(apps, apps.c.id == app_id)
+
+
+def _group(scope: TenantScope, name: str) -> Row:
+    row = scope.one(groups, groups.c.name == name.strip())
+    if row is None:
+        raise NotFound(f'group: no group "{name}" in this tenant: create it with `ostiary group add`')
+    return row
+
+
+def update_app(
+    store: Store, tenant_id: int, actor: Actor, name: str, *, public_paths: Sequence[str] | None = None,
+    headers: str | Sequence[str] | None = None, all_users: bool | None = None, enabled: bool | None = None,
+    require_2fa: bool | None = None,
+) -> Row:
+    problems = Problems()
+    values: dict = {}
+    if public_paths is not None:
+        values["public_paths"] = json.dumps(_validate_public_paths(public_paths, problems))
+    if headers is not None:
+        values["identity_headers"] = ",".join(parse_header_keys(headers, problems))
+    problems.raise_if_any()
+    for key, val in (("all_users", all_users), ("enabled", enabled), ("require_2fa", require_2fa)):
+        if val is not None:
+            values[key] = val
+    with store.write() as conn:
+        scope = TenantScope(conn, tenant_id)
+        app = _by_name(scope, name)
+        scope.update(apps, apps.c.id == app.id, updated_at=time.time(), **values)
+        scope.audit(actor.name, "app.update", "app", app.id, actor.addr,
+                    **{k: (json.loads(v) if k == "public_paths" else v) for k, v in values.items()})
+        scope.changed("app", app.id)
+        return scope.one(apps, apps.c.id == app.id)
+
+
+def grant(store: Store, tenant_id: int, actor: Actor, app_name: str, group: str) -> None:
+    with store.write() as conn:
+        scope = TenantScope(conn, tenant_id)
+        app, g = _by_name(scope, app_name), _group(scope, group)
+        if scope.one(app_grants, app_grants.c.app_id == app.id, app_grants.c.group_id == g.id):
+            return
+        scope.insert(app_grants, app_id=app.id, group_id=g.id)
+        scope.audit(actor.name, "app.grant", "app", app.id, actor.addr, group=g.name)
+        scope.changed("app", app.id)
+
+
+def revoke(store: Store, tenant_id: int, actor: Actor, app_name: str, group: str) -> None:
+    with store.write() as conn:
+        scope = TenantScope(conn, tenant_id)
+        app, g = _by_name(scope, app_name), _group(scope, group)
+        if not scope.delete(app_grants, app_grants.c.app_id == app.id, app_grants.c.group_id == g.id):
+            raise NotFound(f'group: "{g.name}" has no grant on "{app.name}"')
+        scope.audit(actor.name, "app.revoke", "app", app.id, actor.addr, group=g.name)
+        scope.changed("app", app.id)
+
+
+def delete_app(store: Store, tenant_id: int, actor: Actor, name: str) -> None:
+    with store.write() as conn:
+        scope = TenantScope(conn, tenant_id)
+        app = _by_name(scope, name)
+        scope.delete(app_grants, app_grants.c.app_id == app.id)
+        scope.delete(apps, apps.c.id == app.id)
+        scope.audit(actor.name, "app.delete", "app", app.id, actor.addr, name=app.name)
+        scope.changed("app", app.id)

@@ -1,0 +1,120 @@
+"""Groups: a tree per tenant, and who is in each."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import Row
+
+from ostiary.access import would_create_cycle
+from ostiary.services.actor import Actor
+from ostiary.services.errors import Conflict, InvalidInput, NotFound, Problem, Problems
+from ostiary.services.text_rules import control_character_problem
+from ostiary.services.users import get_user
+from ostiary.store import Store, TenantScope
+from ostiary.store.tables import app_grants, groups, memberships
+
+
+def validate_group_name(name: str, problems: Problems, field: str = "name") -> str:
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        problems.add(field, "must be 1-100 characters")
+    elif "," in name:
+        problems.add(field, f'"{name}" contains a comma, which would split X-Forwarded-Groups: remove it')
+    elif control_character_problem(name):
+        problems.add(field, control_character_problem(name))
+    return name
+
+
+def _by_name(scope: TenantScope, name: str, field: str = "group") -> Row:
+    row = scope.one(groups, groups.c.name == name.strip())
+    if row is None:
+        raise NotFound(f'{field}: no group "{name}" in this tenant: see `ostiary group list`')
+    return row
+
+
+def get_group(store: Store, tenant_id: int, name: str) -> Row:
+    with store.read() as conn:
+        return _by_name(TenantScope(conn, tenant_id), name)
+
+
+def list_groups(store: Store, tenant_id: int, search: str = "", limit: int = 1000, offset: int = 0) -> list[Row]:
+    where = [groups.c.name.like(f"%{search}%")] if search else []
+    with store.read() as conn:
+        return TenantScope(conn, tenant_id).rows(groups, *where, order_by=groups.c.name, limit=limit, offset=offset)
+
+
+def add_group(store: Store, tenant_id: int, actor: Actor, name: str, parent: str | None = None) -> Row:
+    problems = Problems()
+    name = validate_group_name(name, problems)
+    problems.raise_if_any()
+    with store.write() as conn:
+        scope = TenantScope(conn, tenant_id)
+        if scope.one(groups, groups.c.name == name):
+            raise Conflict(f'name: group "{name}" already exists in this tenant')
+        parent_id = _by_name(scope, parent, "parent").id if parent else None
+        gid = scope.insert(groups, name=name, parent_id=parent_id, created_at=time.time())
+        scope.audit(actor.name, "group.add", "group", gid, actor.addr, name=name, parent=parent)
+        scope.changed("group", gid)
+        return scope.one(groups, groups.c.id == gid)
+
+
+def move_group(store: Store, tenant_id: int, actor: Actor, name: str, new_parent: str | None) -> Row:
+    with store.write() as conn:
+        scope = TenantScope(conn, tenant_id)
+        group = _by_name(scope, name)
+        parent_id = _by_name(scope, new_parent, "parent").id if new_parent else None
+        parent_of = {r.id: r.parent_id for r in scope.rows(groups)}
+        if would_create_cycle(group.id, parent_id, parent_of):
+            raise InvalidInput([Problem(
+                "parent", f'moving "{name}" under "{new_parent}" would make a group its own ancestor: choose a group outside its subtree'
+            )])
+        scope.update(groups, groups.c.id == group.id, parent_id=parent_id)
+        scope.audit(actor.name, "group.move", "group", group.id, actor.addr, parent=new_parent)
+        scope.changed("group", group.id)
+        return scope.one(groups, groups.c.id == group.id)
+
+
+def delete_group(store: Store, tenant_id: int, actor: Actor, name: str) -> None:
+    with store.write() as conn:
+        scope = TenantScope(conn, tenant_id)
+        group = _by_name(scope, name)
+        if scope.count(groups, groups.c.parent_id == group.id):
+            raise Conflict(f'group: "{name}" has child groups: move or delete them first')
+        scope.delete(memberships, memberships.c.group_id == group.id)
+        for grant in scope.rows(app_grants, app_grants.c.group_id == group.id):
+            scope.changed("app", grant.app_id)
+        scope.delete(app_grants, app_grants.c.group_id == group.id)
+        scope.delete(groups, groups.c.id == group.id)
+        scope.audit(actor.name, "group.delete", "group", group.id, actor.addr, name=name)
+        scope.changed("group", group.id)
+
+
+def add_member(store: Store, tenant_id: int, actor: Actor, group: str, email: str) -> None:
+    user = get_user(store, tenant_id, email)
+    with store.write() as conn:
+        scope = TenantScope(conn, tenant_id)
+        g = _by_name(scope, group)
+        if scope.one(memberships, memberships.c.group_id == g.id, memberships.c.user_id == user.id):
+            return  # already a member: adding again changes nothing
+        scope.insert(memberships, group_id=g.id, user_id=user.id)
+        scope.audit(actor.name, "group.member_add", "group", g.id, actor.addr, user=user.email)
+        scope.changed("user", user.id)
+
+
+def remove_member(store: Store, tenant_id: int, actor: Actor, group: str, email: str) -> None:
+    user = get_user(store, tenant_id, email)
+    with store.write() as conn:
+        scope = TenantScope(conn, tenant_id)
+        g = _by_name(scope, group)
+        if not scope.delete(memberships, memberships.c.group_id == g.id, memberships.c.user_id == user.id):
+            raise NotFound(f'member: "{email}" is not a direct member of "{group}"')
+        scope.audit(actor.name, "group.member_remove", "group", g.id, actor.addr, user=user.email)
+        scope.changed("user", user.id)
+
+
+def members(store: Store, tenant_id: int, group: str) -> list[int]:
+    with store.read() as conn:
+        scope = TenantScope(conn, tenant_id)
+        g = _by_name(scope, group)
+        return [r.user_id for r in scope.rows(memberships, memberships.c.group_id == g.id)]

@@ -1,0 +1,34 @@
+"""Password hashing with argon2id (argon2-cffi's RFC 9106 low-memory profile)."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+_hasher = PasswordHasher()  # argon2id by default
+# Verified against when the account does not exist, so both paths cost the same.
+_DUMMY_HASH = _hasher.hash("ostiary-timing-equaliser")
+
+MIN_LENGTH = 10
+MAX_LENGTH = 1024
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(stored_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def password_problem(password: str) -> str | None:
+    if len(password) < MIN_LENGTH:
+        return f"must be at least {MIN_LENGTH} characters long: choose a longer passphrase"
+    if len(password) > MAX_LENGTH:
+        return f"must be at most {MAX_LENGTH} characters long"
+    if any(ord(c) < 32 or ord(c) == 127 for c in password):
+        return "must not contain control characters (check for a trailing newline in the file)"
+    return None

@@ -1,0 +1,147 @@
+"""Central sessions: created at sign-in, found by the browser's cookie,
+ended by sign-out, revocation, a password change or disabling the user.
+Ending one writes to the change log so every gate refuses its forward-auth
+cookies within a second."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Row, select, update
+
+from ostiary.services.actor import Actor
+from ostiary.services.errors import NotFound
+from ostiary.store import Store, TenantScope
+from ostiary.store.scoped import record_change
+from ostiary.store.tables import sessions, tenants, users
+
+# last_seen_at is written at most this often per session: never a write per request.
+TOUCH_INTERVAL = 60.0
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewSession:
+    id: str
+    token: str
+    expires_at: float
+
+
+def create_session(
+    store: Store, tenant_id: int, user_id: int, *, client_addr: str = "", user_agent: str = "",
+    second_factor: bool = False,
+) -> NewSession:
+    now = time.time()
+    session_id, token = secrets.token_hex(16), secrets.token_urlsafe(32)
+    with store.write() as conn:
+        tenant = conn.execute(select(tenants).where(tenants.c.id == tenant_id)).one()
+        expires = now + tenant.session_absolute_seconds
+        TenantScope(conn, tenant_id).insert(
+            sessions, id=session_id, user_id=user_id, token_hash=hash_token(token), created_at=now,
+            last_seen_at=now, expires_at=expires, client_addr=client_addr[:64], user_agent=user_agent[:300],
+            second_factor=second_factor,
+        )
+        scope = TenantScope(conn, tenant_id)
+        scope.audit(f"user:{user_id}", "session.start", "session", session_id, client_addr)
+    return NewSession(id=session_id, token=token, expires_at=expires)
+
+
+@dataclass(frozen=True)
+class LiveSession:
+    id: str
+    tenant_id: int
+    user_id: int
+    expires_at: float
+    second_factor: bool
+
+
+def session_for_token(store: Store, token: str | None, tenant_id: int) -> LiveSession | None:
+    """The live session the browser's cookie names, on this tenant; None when
+    the cookie is unknown, ended, past its absolute limit or idle too long."""
+    if not token or len(token) > 200:
+        return None
+    now = time.time()
+    with store.read() as conn:
+        row = conn.execute(
+            select(sessions, tenants.c.session_idle_seconds, users.c.active)
+            .join(tenants, tenants.c.id == sessions.c.tenant_id)
+            .join(users, users.c.id == sessions.c.user_id)
+            .where(sessions.c.token_hash == hash_token(token), sessions.c.tenant_id == tenant_id)
+        ).first()
+    if row is None or row.ended_at is not None or not row.active:
+        return None
+    if row.expires_at <= now:
+        return None
+    if row.last_seen_at + row.session_idle_seconds <= now:
+        end_session(store, tenant_id, row.id, "idle", Actor("system"))
+        return None
+    if now - row.last_seen_at >= TOUCH_INTERVAL:
+        with store.write() as conn:
+            conn.execute(update(sessions).where(sessions.c.id == row.id).values(last_seen_at=now))
+    return LiveSession(row.id, row.tenant_id, row.user_id, row.expires_at, bool(row.second_factor))
+
+
+def end_session(store: Store, tenant_id: int, session_id: str, reason: str, actor: Actor) -> bool:
+    with store.write() as conn:
+        scope = TenantScope(conn, tenant_id)
+        ended = scope.update(
+            sessions, sessions.c.id == session_id, sessions.c.ended_at.is_(None),
+            ended_at=time.time(), ended_reason=reason[:64],
+        )
+        if ended:
+            scope.audit(actor.name, "session.end", "session", session_id, actor.addr, reason=reason)
+            scope.changed("session", session_id)
+        return bool(ended)
+
+
+def end_session_by_id(store: Store, session_id: str, reason: str, actor: Actor) -> bool:
+    """For the portal's sign-out, which knows the session only from a signed cookie."""
+    with store.read() as conn:
+        tenant_id = conn.execute(select(sessions.c.tenant_id).where(sessions.c.id == session_id)).scalar()
+    if tenant_id is None:
+        return False
+    return end_session(store, tenant_id, session_id, reason, actor)
+
+
+def end_user_sessions_in(scope: TenantScope, user_id: int, reason: str) -> int:
+    live = scope.rows(sessions, sessions.c.user_id == user_id, sessions.c.ended_at.is_(None))
+    now = time.time()
+    for row in live:
+        scope.update(sessions, sessions.c.id == row.id, ended_at=now, ended_reason=reason[:64])
+        scope.changed("session", row.id)
+    return len(live)
+
+
+def end_user_sessions(store: Store, tenant_id: int, user_id: int, reason: str, actor: Actor) -> int:
+    with store.write() as conn:
+        scope = TenantScope(conn, tenant_id)
+        count = end_user_sessions_in(scope, user_id, reason)
+        scope.audit(actor.name, "session.end_all", "user", user_id, actor.addr, reason=reason, count=count)
+        return count
+
+
+def list_sessions(store: Store, tenant_id: int, user_id: int | None = None, live_only: bool = True,
+                  limit: int = 100, offset: int = 0) -> list[Row]:
+    where = []
+    if user_id is not None:
+        where.append(sessions.c.user_id == user_id)
+    if live_only:
+        where += [sessions.c.ended_at.is_(None), sessions.c.expires_at > time.time()]
+    with store.read() as conn:
+        return TenantScope(conn, tenant_id).rows(
+            sessions, *where, order_by=sessions.c.created_at.desc(), limit=limit, offset=offset
+        )
+
+
+def get_session(store: Store, tenant_id: int, session_id: str) -> Row:
+    with store.read() as conn:
+        row = TenantScope(conn, tenant_id).one(sessions, sessions.c.id == session_id)
+    if row is None:
+        raise NotFound(f'session: no session "{session_id}" in this tenant: see `ostiary session list`')
+    return row

@@ -1,0 +1,155 @@
+"""Tenants, the installation's base domain, and `ostiary init`."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Row, insert, select, update
+
+from ostiary.hostnames import normalise_hostname
+from ostiary.services.actor import Actor
+from ostiary.services.errors import Conflict, InvalidInput, NotFound, Problem, Problems
+from ostiary.store import Store
+from ostiary.store.scoped import record_change
+from ostiary.store.tables import audit_log, installation, tenants
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+DEFAULT_IDLE = 8 * 3600
+DEFAULT_ABSOLUTE = 14 * 24 * 3600
+
+
+def get_base_domain(store: Store) -> str | None:
+    with store.read() as conn:
+        return conn.execute(select(installation.c.value).where(installation.c.key == "base_domain")).scalar()
+
+
+def validate_slug(slug: str, problems: Problems) -> str:
+    slug = (slug or "").strip().lower()
+    if not SLUG_RE.match(slug):
+        problems.add(
+            "slug",
+            f'"{slug}" is not a valid tenant slug: use 1-63 lowercase letters, digits and inner hyphens, e.g. "acme"',
+        )
+    return slug
+
+
+def add_tenant(store: Store, slug: str, actor: Actor, name: str | None = None) -> Row:
+    problems = Problems()
+    slug = validate_slug(slug, problems)
+    problems.raise_if_any()
+    with store.write() as conn:
+        if conn.execute(select(tenants.c.id).where(tenants.c.slug == slug)).first():
+            raise Conflict(f'slug: tenant "{slug}" already exists: choose another slug')
+        now = time.time()
+        tid = conn.execute(
+            insert(tenants).values(
+                slug=slug,
+                name=name or slug,
+                session_idle_seconds=DEFAULT_IDLE,
+                session_absolute_seconds=DEFAULT_ABSOLUTE,
+                created_at=now,
+            )
+        ).inserted_primary_key[0]
+        conn.execute(
+            insert(audit_log).values(
+                tenant_id=tid, at=now, actor=actor.name, actor_addr=actor.addr,
+                action="tenant.add", entity="tenant", entity_id=str(tid), detail="{}",
+            )
+        )
+        record_change(conn, tid, "tenant", tid)
+        return conn.execute(select(tenants).where(tenants.c.id == tid)).one()
+
+
+def set_session_limits(store: Store, tenant_id: int, actor: Actor, idle_seconds: int, absolute_seconds: int) -> None:
+    problems = Problems()
+    if not 60 <= idle_seconds <= 30 * 24 * 3600:
+        problems.add("idle_seconds", "must be between 60 seconds and 30 days")
+    if not 300 <= absolute_seconds <= 366 * 24 * 3600:
+        problems.add("absolute_seconds", "must be between 5 minutes and 366 days")
+    if idle_seconds > absolute_seconds:
+        problems.add("idle_seconds", "must not exceed the absolute limit")
+    problems.raise_if_any()
+    with store.write() as conn:
+        conn.execute(
+            update(tenants).where(tenants.c.id == tenant_id).values(
+                session_idle_seconds=idle_seconds, session_absolute_seconds=absolute_seconds
+            )
+        )
+        record_change(conn, tenant_id, "tenant", tenant_id)
+
+
+def list_tenants(store: Store) -> list[Row]:
+    with store.read() as conn:
+        return list(conn.execute(select(tenants).order_by(tenants.c.slug)))
+
+
+def tenant_by_slug(store: Store, slug: str) -> Row:
+    with store.read() as conn:
+        row = conn.execute(select(tenants).where(tenants.c.slug == slug.strip().lower())).first()
+    if row is None:
+        raise NotFound(f'tenant: no tenant "{slug}": see `ostiary tenant list`')
+    return row
+
+
+def resolve_tenant(store: Store, slug: str | None) -> Row:
+    """The tenant a command means: the one named, or the only one there is."""
+    if slug:
+        return tenant_by_slug(store, slug)
+    rows = list_tenants(store)
+    if len(rows) == 1:
+        return rows[0]
+    if not rows:
+        raise NotFound("tenant: there is no tenant yet: run `ostiary init` first")
+    raise InvalidInput([Problem("tenant", f"there are {len(rows)} tenants: name one with --tenant SLUG")])
+
+
+def tenant_host(base_domain: str, slug: str) -> str:
+    return f"{slug}.{base_domain}"
+
+
+@dataclass(frozen=True)
+class InitResult:
+    tenant: Row
+    admin_created: bool
+    tenant_created: bool
+
+
+def init_installation(
+    store: Store, base_domain: str, slug: str, admin_email: str, admin_password: str | None, actor: Actor
+) -> InitResult:
+    """Set the base domain, a tenant and its first admin. Running it again with
+    the same values changes nothing; a different base domain is refused."""
+    from ostiary.services import users as users_service
+
+    problems = Problems()
+    base = normalise_hostname(base_domain)
+    if base is None or ("." not in base and base != "localhost"):
+        problems.add("base_domain", f'"{base_domain}" is not a DNS name such as id.example.net')
+    slug = validate_slug(slug, problems)
+    users_service.validate_email(admin_email, problems)
+    problems.raise_if_any()
+    current = get_base_domain(store)
+    if current and current != base:
+        raise Conflict(
+            f'base_domain: this installation already uses "{current}"; '
+            "changing it would move every tenant host, so it is refused"
+        )
+    if not current:
+        with store.write() as conn:
+            conn.execute(insert(installation).values(key="base_domain", value=base))
+            record_change(conn, None, "installation", "base_domain")
+    try:
+        tenant = tenant_by_slug(store, slug)
+        tenant_created = False
+    except NotFound:
+        tenant = add_tenant(store, slug, actor)
+        tenant_created = True
+    existing = users_service.find_user(store, tenant.id, admin_email)
+    if existing is not None:
+        return InitResult(tenant=tenant, admin_created=False, tenant_created=tenant_created)
+    if not admin_password:
+        raise InvalidInput([Problem("admin_password", "is required to create the first admin: pass --admin-password-file")])
+    users_service.add_user(store, tenant.id, actor, email=admin_email, password=admin_password, is_admin=True)
+    return InitResult(tenant=tenant, admin_created=True, tenant_created=tenant_created)

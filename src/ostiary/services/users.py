@@ -1,0 +1,169 @@
+"""Users: adding, disabling, passwords, and finding who signs in."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from sqlalchemy import Row, func, or_
+
+from ostiary.services import sessions as sessions_service
+from ostiary.services.actor import Actor
+from ostiary.services.errors import Conflict, NotFound, Problem, Problems, InvalidInput
+from ostiary.services.passwords import hash_password, password_problem, verify_password
+from ostiary.services.text_rules import control_character_problem
+from ostiary.store import Store, TenantScope
+from ostiary.store.tables import memberships, users
+
+EMAIL_RE = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+$")
+USERNAME_RE = re.compile(r"^[\w.@+-]{1,100}$")
+
+
+def validate_email(email: str, problems: Problems) -> str:
+    email = (email or "").strip()
+    if len(email) > 320 or not EMAIL_RE.match(email) or control_character_problem(email):
+        problems.add("email", f'"{email}" is not an email address: use the form name@example.com')
+    return email
+
+
+def _validate_username(username: str, problems: Problems) -> str:
+    username = (username or "").strip()
+    if not USERNAME_RE.match(username):
+        problems.add(
+            "username",
+            f'"{username}" is not a valid username: use 1-100 letters, digits and . _ @ + - (no spaces or commas)',
+        )
+    return username
+
+
+def _validate_display_name(name: str, problems: Problems) -> str:
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        problems.add("display_name", "must be 1-200 characters")
+    elif control_character_problem(name):
+        problems.add("display_name", control_character_problem(name))
+    return name
+
+
+def find_user(store: Store, tenant_id: int, email_or_username: str) -> Row | None:
+    key = (email_or_username or "").strip()
+    with store.read() as conn:
+        return TenantScope(conn, tenant_id).one(
+            users, or_(func.lower(users.c.email) == key.lower(), users.c.username == key)
+        )
+
+
+def get_user(store: Store, tenant_id: int, email_or_username: str) -> Row:
+    row = find_user(store, tenant_id, email_or_username)
+    if row is None:
+        raise NotFound(f'user: no user "{email_or_username}" in this tenant: see `ostiary user list`')
+    return row
+
+
+def get_user_by_id(store: Store, tenant_id: int, user_id: int) -> Row | None:
+    with store.read() as conn:
+        return TenantScope(conn, tenant_id).one(users, users.c.id == user_id)
+
+
+def list_users(store: Store, tenant_id: int, search: str = "", limit: int = 50, offset: int = 0) -> list[Row]:
+    where = []
+    if search:
+        like = f"%{search.lower()}%"
+        where.append(or_(func.lower(users.c.email).like(like), func.lower(users.c.username).like(like),
+                         func.lower(users.c.display_name).like(like)))
+    with store.read() as conn:
+        return TenantScope(conn, tenant_id).rows(users, *where, order_by=users.c.email, limit=limit, offset=offset)
+
+
+def add_user(
+    store: Store,
+    tenant_id: int,
+    actor: Actor,
+    *,
+    email: str,
+    username: str | None = None,
+    display_name: str | None = None,
+    password: str | None = None,
+    is_admin: bool = False,
+) -> Row:
+    problems = Problems()
+    email = validate_email(email, problems)
+    local = email.split("@", 1)[0]
+    username = _validate_username(username if username is not None else local.lower(), problems)
+    display_name = _validate_display_name(display_name if display_name is not None else local, problems)
+    if password is not None:
+        problem = password_problem(password)
+        if problem:
+            problems.add("password", problem)
+    problems.raise_if_any()
+    now = time.time()
+    with store.write() as conn:
+        scope = TenantScope(conn, tenant_id)
+        if scope.one(users, func.lower(users.c.email) == email.lower()):
+            raise Conflict(f'email: a user with "{email}" already exists in this tenant')
+        if scope.one(users, users.c.username == username):
+            raise Conflict(f'username: "{username}" is taken in this tenant: pass another with --username')
+        uid = scope.insert(
+            users,
+            email=email,
+            username=username,
+            display_name=display_name,
+            password_hash=hash_password(password) if password else None,
+            is_admin=is_admin,
+            active=True,
+            created_at=now,
+            updated_at=now,
+        )
+        scope.audit(actor.name, "user.add", "user", uid, actor.addr, email=email, admin=is_admin)
+        scope.changed("user", uid)
+        return scope.one(users, users.c.id == uid)
+
+
+def set_active(store: Store, tenant_id: int, actor: Actor, email: str, active: bool) -> Row:
+    user = get_user(store, tenant_id, email)
+    with store.write() as conn:
+        scope = TenantScope(conn, tenant_id)
+        scope.update(users, users.c.id == user.id, active=active, updated_at=time.time())
+        if not active:
+            sessions_service.end_user_sessions_in(scope, user.id, "user disabled")
+        scope.audit(actor.name, "user.enable" if active else "user.disable", "user", user.id, actor.addr)
+        scope.changed("user", user.id)
+        return scope.one(users, users.c.id == user.id)
+
+
+def set_password(store: Store, tenant_id: int, actor: Actor, email: str, password: str) -> None:
+    problem = password_problem(password)
+    if problem:
+        raise InvalidInput([Problem("password", problem)])
+    user = get_user(store, tenant_id, email)
+    with store.write() as conn:
+        scope = TenantScope(conn, tenant_id)
+        scope.update(users, users.c.id == user.id, password_hash=hash_password(password), updated_at=time.time())
+        # A new password ends every session: whoever knew the old one is out.
+        sessions_service.end_user_sessions_in(scope, user.id, "password changed")
+        scope.audit(actor.name, "user.password", "user", user.id, actor.addr)
+        scope.changed("user", user.id)
+
+
+def set_admin(store: Store, tenant_id: int, actor: Actor, email: str, is_admin: bool) -> None:
+    user = get_user(store, tenant_id, email)
+    with store.write() as conn:
+        scope = TenantScope(conn, tenant_id)
+        scope.update(users, users.c.id == user.id, is_admin=is_admin, updated_at=time.time())
+        scope.audit(actor.name, "user.admin", "user", user.id, actor.addr, admin=is_admin)
+        scope.changed("user", user.id)
+
+
+def authenticate(store: Store, tenant_id: int, login: str, password: str) -> Row | None:
+    """The user whose login and password match and who is active; None
+    otherwise, after the same amount of hashing work either way."""
+    user = find_user(store, tenant_id, login) if login else None
+    ok = verify_password(user.password_hash if user is not None else None, password)
+    if user is None or not ok or not user.active:
+        return None
+    return user
+
+
+def user_group_ids(store: Store, tenant_id: int, user_id: int) -> list[int]:
+    with store.read() as conn:
+        return [r.group_id for r in TenantScope(conn, tenant_id).rows(memberships, memberships.c.user_id == user_id)]

@@ -1,0 +1,49 @@
+"""Starting the server: migrations once in the parent, then granian (or
+uvicorn for development) with one snapshot per worker."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from ostiary.config import Settings
+from ostiary.services import keys as keys_service
+from ostiary.store import open_store
+from ostiary.store.engine import SchemaNotCurrent
+
+APP_FACTORY = "ostiary.app:create_app_from_env"
+
+
+def prepare_database(settings: Settings, migrate: bool) -> None:
+    store = open_store(settings.effective_database_url)
+    try:
+        if migrate:
+            store.migrate()
+        else:
+            store.ensure_current()
+        keys_service.ensure_signing_key(store)
+    except SchemaNotCurrent as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.dispose()
+
+
+def run_server(settings: Settings, *, host: str, port: int, workers: int, migrate: bool, server: str) -> None:
+    prepare_database(settings, migrate)
+    if settings.dev:
+        click.echo("warning: OSTIARY_DEV=1: http targets and insecure cookies are allowed; never use this in production",
+                   err=True)
+    # Workers re-read the settings from the environment; make the data dir absolute for them.
+    os.environ.setdefault("OSTIARY_DATA_DIR", str(settings.data_dir.resolve()))
+    if server == "uvicorn":
+        import uvicorn
+
+        uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers, log_level=settings.log_level,
+                    proxy_headers=False, access_log=False)
+        return
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    Granian(APP_FACTORY, address=host, port=port, interface=Interfaces.ASGI, workers=workers, factory=True,
+            log_access=False, respawn_failed_workers=True).serve()

@@ -1,0 +1,211 @@
+"""Filling the snapshot from the store: all at once at start, then entry by
+entry as the change log names what changed."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+
+from sqlalchemy import Connection, func, select
+
+from ostiary.access import with_ancestors
+from ostiary.gate.signing import SigningKey
+from ostiary.snapshot.model import AppView, DomainView, GroupView, Snapshot, TenantView, UserView
+from ostiary.store.tables import (
+    app_grants, apps, change_log, domains, groups, installation, memberships, sessions, signing_keys, tenants, users,
+)
+
+
+def _tenant_view(row, base_domain: str | None) -> TenantView:
+    host = f"{row.slug}.{base_domain}" if base_domain else ""
+    return TenantView(row.id, row.slug, host, row.session_idle_seconds, row.session_absolute_seconds)
+
+
+def _domain_view(row) -> DomainView:
+    return DomainView(row.id, row.tenant_id, row.name, row.portal_host, row.status == "verified")
+
+
+def _app_view(row, granted: frozenset[int]) -> AppView:
+    patterns = json.loads(row.public_paths or "[]")
+    exact = frozenset(p for p in patterns if not p.endswith("/*"))
+    prefixes = tuple(p[:-1] for p in patterns if p.endswith("/*"))
+    keys = tuple(k for k in row.identity_headers.split(",") if k)
+    return AppView(
+        row.id, row.tenant_id, row.domain_id, row.name, row.url, row.host, row.port, row.path_prefix, exact,
+        prefixes, keys, bool(row.all_users), granted, bool(row.enabled), bool(row.require_2fa),
+    )
+
+
+def _user_view(snap: Snapshot, row) -> UserView:
+    parent_of = {gid: g.parent_id for gid, g in snap.groups.items() if g.tenant_id == row.tenant_id}
+    closure = with_ancestors(snap.user_direct_groups.get(row.id, frozenset()), parent_of)
+    names = sorted(snap.groups[g].name for g in closure if g in snap.groups)
+    return UserView(row.id, row.tenant_id, row.username, row.email, row.display_name, bool(row.active),
+                    closure, ",".join(names))
+
+
+def _reindex_host(snap: Snapshot, host: str) -> None:
+    serving = [
+        a for a in snap.apps.values()
+        if a.host == host and a.enabled and snap.domains.get(a.domain_id) is not None
+        and snap.domains[a.domain_id].verified
+    ]
+    if serving:
+        snap.apps_by_host[host] = tuple(sorted(serving, key=lambda a: len(a.path_prefix), reverse=True))
+    else:
+        snap.apps_by_host.pop(host, None)
+
+
+def _load_keys(snap: Snapshot, conn: Connection) -> None:
+    keys = {r.id: SigningKey(r.id, bytes.fromhex(r.secret), r.retire_at) for r in conn.execute(select(signing_keys))}
+    active = [k for k in keys.values() if k.retire_at is None]
+    snap.keys = keys
+    snap.signing_key = active[0] if active else None
+
+
+def load_full(conn: Connection) -> Snapshot:
+    """Everything, read in one transaction. The change-log position is read
+    first, so any change racing the load is applied again afterwards."""
+    snap = Snapshot()
+    snap.last_change_id = conn.execute(select(func.coalesce(func.max(change_log.c.id), 0))).scalar_one()
+    snap.base_domain = conn.execute(select(installation.c.value).where(installation.c.key == "base_domain")).scalar()
+    for row in conn.execute(select(tenants)):
+        view = _tenant_view(row, snap.base_domain)
+        snap.tenants[row.id] = view
+        if view.host:
+            snap.tenant_hosts[view.host] = view
+    for row in conn.execute(select(domains)):
+        view = _domain_view(row)
+        snap.domains[row.id] = view
+        if view.verified:
+            snap.portal_hosts[view.portal_host] = view
+    grants: dict[int, set[int]] = defaultdict(set)
+    for row in conn.execute(select(app_grants.c.app_id, app_grants.c.group_id)):
+        grants[row.app_id].add(row.group_id)
+    for row in conn.execute(select(apps)):
+        snap.apps[row.id] = _app_view(row, frozenset(grants.get(row.id, ())))
+    for host in {a.host for a in snap.apps.values()}:
+        _reindex_host(snap, host)
+    for row in conn.execute(select(groups)):
+        snap.groups[row.id] = GroupView(row.id, row.tenant_id, row.name, row.parent_id)
+    direct: dict[int, set[int]] = defaultdict(set)
+    for row in conn.execute(select(memberships.c.user_id, memberships.c.group_id)):
+        direct[row.user_id].add(row.group_id)
+    snap.user_direct_groups = {uid: frozenset(g) for uid, g in direct.items()}
+    _load_users(snap, conn.execute(select(users)))
+    now = time.time()
+    for row in conn.execute(
+        select(sessions.c.id, sessions.c.expires_at).where(sessions.c.ended_at.is_not(None), sessions.c.expires_at > now)
+    ):
+        snap.ended_sessions[row.id] = row.expires_at
+    _load_keys(snap, conn)
+    snap.loaded = True
+    return snap
+
+
+def _load_users(snap: Snapshot, rows) -> None:
+    # Group closures per tenant are computed once, not once per user.
+    parent_by_tenant: dict[int, dict[int, int | None]] = defaultdict(dict)
+    for g in snap.groups.values():
+        parent_by_tenant[g.tenant_id][g.id] = g.parent_id
+    cache: dict[frozenset[int], tuple[frozenset[int], str]] = {}
+    for row in rows:
+        direct = snap.user_direct_groups.get(row.id, frozenset())
+        key = direct
+        if key not in cache:
+            closure = with_ancestors(direct, parent_by_tenant[row.tenant_id])
+            cache[key] = (closure, ",".join(sorted(snap.groups[g].name for g in closure if g in snap.groups)))
+        closure, header = cache[key]
+        snap.users[row.id] = UserView(row.id, row.tenant_id, row.username, row.email, row.display_name,
+                                      bool(row.active), closure, header)
+
+
+def apply_change(snap: Snapshot, conn: Connection, entity: str, entity_id: str, tenant_id: int | None) -> None:
+    """Bring the entries one change touched up to date."""
+    if entity == "user":
+        uid = int(entity_id)
+        snap.user_direct_groups[uid] = frozenset(
+            r.group_id for r in conn.execute(select(memberships.c.group_id).where(memberships.c.user_id == uid))
+        )
+        row = conn.execute(select(users).where(users.c.id == uid)).first()
+        if row is None:
+            snap.users.pop(uid, None)
+            snap.user_direct_groups.pop(uid, None)
+        else:
+            snap.users[uid] = _user_view(snap, row)
+    elif entity == "session":
+        row = conn.execute(select(sessions.c.expires_at, sessions.c.ended_at).where(sessions.c.id == entity_id)).first()
+        if row is not None and row.ended_at is not None:
+            snap.ended_sessions[entity_id] = row.expires_at
+    elif entity == "app":
+        aid = int(entity_id)
+        old = snap.apps.get(aid)
+        row = conn.execute(select(apps).where(apps.c.id == aid)).first()
+        if row is None:
+            snap.apps.pop(aid, None)
+        else:
+            granted = frozenset(r.group_id for r in conn.execute(
+                select(app_grants.c.group_id).where(app_grants.c.app_id == aid)))
+            snap.apps[aid] = _app_view(row, granted)
+        for host in {a.host for a in (old, snap.apps.get(aid)) if a is not None}:
+            _reindex_host(snap, host)
+    elif entity == "group":
+        # A move or rename changes closures and names of everyone below: redo the tenant.
+        for gid in [g for g, v in snap.groups.items() if v.tenant_id == tenant_id]:
+            del snap.groups[gid]
+        for row in conn.execute(select(groups).where(groups.c.tenant_id == tenant_id)):
+            snap.groups[row.id] = GroupView(row.id, row.tenant_id, row.name, row.parent_id)
+        tenant_user_rows = list(conn.execute(select(users).where(users.c.tenant_id == tenant_id)))
+        tenant_user_ids = [r.id for r in tenant_user_rows]
+        direct: dict[int, set[int]] = defaultdict(set)
+        for r in conn.execute(select(memberships.c.user_id, memberships.c.group_id).where(memberships.c.tenant_id == tenant_id)):
+            direct[r.user_id].add(r.group_id)
+        for uid in tenant_user_ids:
+            snap.user_direct_groups[uid] = frozenset(direct.get(uid, ()))
+        _load_users(snap, tenant_user_rows)
+    elif entity == "domain":
+        did = int(entity_id)
+        old = snap.domains.get(did)
+        row = conn.execute(select(domains).where(domains.c.id == did)).first()
+        if old is not None and snap.portal_hosts.get(old.portal_host) is old:
+            del snap.portal_hosts[old.portal_host]
+        if row is None:
+            snap.domains.pop(did, None)
+        else:
+            view = _domain_view(row)
+            snap.domains[did] = view
+            if view.verified:
+                snap.portal_hosts[view.portal_host] = view
+        for host in {a.host for a in snap.apps.values() if a.domain_id == did}:
+            _reindex_host(snap, host)
+    elif entity == "tenant":
+        tid = int(entity_id)
+        old_t = snap.tenants.get(tid)
+        row = conn.execute(select(tenants).where(tenants.c.id == tid)).first()
+        if old_t is not None:
+            snap.tenant_hosts.pop(old_t.host, None)
+        if row is None:
+            snap.tenants.pop(tid, None)
+        else:
+            view = _tenant_view(row, snap.base_domain)
+            snap.tenants[tid] = view
+            if view.host:
+                snap.tenant_hosts[view.host] = view
+    elif entity == "key":
+        _load_keys(snap, conn)
+    elif entity == "installation":
+        snap.base_domain = conn.execute(
+            select(installation.c.value).where(installation.c.key == "base_domain")).scalar()
+        snap.tenant_hosts.clear()
+        for row in conn.execute(select(tenants)):
+            view = _tenant_view(row, snap.base_domain)
+            snap.tenants[row.id] = view
+            if view.host:
+                snap.tenant_hosts[view.host] = view
+
+
+def prune_ended_sessions(snap: Snapshot, now: float) -> None:
+    """Ended sessions past their absolute limit can no longer back any cookie."""
+    for sid in [s for s, exp in snap.ended_sessions.items() if exp <= now]:
+        snap.ended_sessions.pop(sid, None)

@@ -1,0 +1,91 @@
+"""What the gate knows, held in plain dicts of frozen records.
+
+Only the follower thread writes. It replaces whole entries (never mutates a
+record in place), and a dict lookup or assignment is atomic under CPython's
+GIL, so a reader sees each entry either before or after a change, never
+half-way. Small changes therefore cost a few dict writes, not a rebuild."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ostiary.gate.signing import SigningKey
+
+
+@dataclass(frozen=True, slots=True)
+class TenantView:
+    id: int
+    slug: str
+    host: str
+    idle_seconds: int
+    absolute_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class DomainView:
+    id: int
+    tenant_id: int
+    name: str
+    portal_host: str
+    verified: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AppView:
+    id: int
+    tenant_id: int
+    domain_id: int
+    name: str
+    url: str
+    host: str
+    port: int | None
+    path_prefix: str
+    public_exact: frozenset[str]
+    public_prefixes: tuple[str, ...]  # each ends with "/"
+    header_keys: tuple[str, ...]
+    all_users: bool
+    granted: frozenset[int]
+    enabled: bool
+    require_2fa: bool
+
+
+@dataclass(frozen=True, slots=True)
+class UserView:
+    id: int
+    tenant_id: int
+    username: str
+    email: str
+    display_name: str
+    active: bool
+    groups: frozenset[int]  # direct groups and all their ancestors
+    groups_header: str  # their names, comma-separated, sorted
+
+
+@dataclass(frozen=True, slots=True)
+class GroupView:
+    id: int
+    tenant_id: int
+    name: str
+    parent_id: int | None
+
+
+@dataclass
+class Snapshot:
+    base_domain: str | None = None
+    tenants: dict[int, TenantView] = field(default_factory=dict)
+    tenant_hosts: dict[str, TenantView] = field(default_factory=dict)
+    domains: dict[int, DomainView] = field(default_factory=dict)
+    # Verified domains only: an unverified domain serves nothing.
+    portal_hosts: dict[str, DomainView] = field(default_factory=dict)
+    apps: dict[int, AppView] = field(default_factory=dict)
+    # Enabled apps of verified domains, longest path prefix first.
+    apps_by_host: dict[str, tuple[AppView, ...]] = field(default_factory=dict)
+    groups: dict[int, GroupView] = field(default_factory=dict)
+    user_direct_groups: dict[int, frozenset[int]] = field(default_factory=dict)
+    users: dict[int, UserView] = field(default_factory=dict)
+    # Ended central sessions that have not yet expired: session id -> expires_at.
+    ended_sessions: dict[str, float] = field(default_factory=dict)
+    keys: dict[str, SigningKey] = field(default_factory=dict)
+    signing_key: SigningKey | None = None
+    last_change_id: int = 0
+    loaded: bool = False

@@ -1,0 +1,89 @@
+"""Tenant scoping in one place: every read and write of a tenant-owned table
+goes through a TenantScope, which adds `tenant_id = ?` itself. Callers
+cannot forget it, because they never build the query's WHERE on their own."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from sqlalchemy import Connection, Row, Table, delete, func, insert, select, update
+from sqlalchemy.sql import ColumnElement
+
+from ostiary.store.tables import audit_log, change_log
+
+
+class TenantScope:
+    def __init__(self, conn: Connection, tenant_id: int):
+        self.conn = conn
+        self.tenant_id = tenant_id
+
+    def _scoped(self, table: Table, where: tuple[ColumnElement[bool], ...]) -> list[ColumnElement[bool]]:
+        if "tenant_id" not in table.c:
+            raise TypeError(f"table {table.name} is not tenant-owned")
+        return [table.c.tenant_id == self.tenant_id, *where]
+
+    def rows(
+        self,
+        table: Table,
+        *where: ColumnElement[bool],
+        order_by: Any = None,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> list[Row]:
+        stmt = select(table).where(*self._scoped(table, where))
+        if order_by is not None:
+            stmt = stmt.order_by(*(order_by if isinstance(order_by, (list, tuple)) else [order_by]))
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        if offset:
+            stmt = stmt.offset(offset)
+        return list(self.conn.execute(stmt))
+
+    def one(self, table: Table, *where: ColumnElement[bool]) -> Row | None:
+        return self.conn.execute(select(table).where(*self._scoped(table, where))).first()
+
+    def count(self, table: Table, *where: ColumnElement[bool]) -> int:
+        stmt = select(func.count()).select_from(table).where(*self._scoped(table, where))
+        return int(self.conn.execute(stmt).scalar_one())
+
+    def insert(self, table: Table, **values: Any) -> Any:
+        result = self.conn.execute(insert(table).values(tenant_id=self.tenant_id, **values))
+        pk = result.inserted_primary_key
+        return pk[0] if pk else None
+
+    def update(self, table: Table, *where: ColumnElement[bool], **values: Any) -> int:
+        stmt = update(table).where(*self._scoped(table, where)).values(**values)
+        return self.conn.execute(stmt).rowcount
+
+    def delete(self, table: Table, *where: ColumnElement[bool]) -> int:
+        return self.conn.execute(delete(table).where(*self._scoped(table, where))).rowcount
+
+    def changed(self, entity: str, entity_id: Any) -> None:
+        """Append to the change log, in the caller's transaction, so every
+        worker's snapshot picks the change up."""
+        record_change(self.conn, self.tenant_id, entity, entity_id)
+
+    def audit(self, actor: str, action: str, entity: str, entity_id: Any, actor_addr: str = "", **detail: Any) -> None:
+        self.conn.execute(
+            insert(audit_log).values(
+                tenant_id=self.tenant_id,
+                at=time.time(),
+                actor=actor,
+                actor_addr=actor_addr,
+                action=action,
+                entity=entity,
+                entity_id=str(entity_id),
+                detail=json.dumps(detail, ensure_ascii=False, sort_keys=True),
+            )
+        )
+
+
+def record_change(conn: Connection, tenant_id: int | None, entity: str, entity_id: Any) -> None:
+    conn.execute(
+        insert(change_log).values(tenant_id=tenant_id, entity=entity, entity_id=str(entity_id), at=time.time())
+    )
+    if conn.dialect.name == "postgresql":
+        # Wake followers at once; the catch-up poll covers a missed notification.
+        conn.exec_driver_sql("SELECT pg_notify('ostiary_changes', '')")

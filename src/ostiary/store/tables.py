@@ -1,0 +1,201 @@
+"""The schema, in SQLAlchemy Core. Every tenant-owned table has `tenant_id`;
+migrations in store/migrations create exactly this."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# Times are UNIX seconds (float): one representation on SQLite and PostgreSQL.
+
+installation = Table(
+    "installation",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("slug", String(63), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("session_idle_seconds", Integer, nullable=False),
+    Column("session_absolute_seconds", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("username", String(100), nullable=False),
+    Column("display_name", String(200), nullable=False),
+    Column("password_hash", Text, nullable=True),
+    Column("totp_secret", String(64), nullable=True),
+    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("tenant_id", "email", name="uq_users_tenant_email"),
+    UniqueConstraint("tenant_id", "username", name="uq_users_tenant_username"),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("parent_id", Integer, ForeignKey("groups.id", ondelete="RESTRICT"), nullable=True),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("tenant_id", "name", name="uq_groups_tenant_name"),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("group_id", Integer, ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_memberships_user", "user_id"),
+)
+
+domains = Table(
+    "domains",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(253), nullable=False),
+    # A portal host belongs to one tenant only: unique across the installation.
+    Column("portal_host", String(253), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),  # pending | verified | failed
+    Column("verification_token", String(64), nullable=False),
+    Column("status_reason", Text, nullable=False, default=""),
+    Column("verified_at", Float, nullable=True),
+    Column("last_checked_at", Float, nullable=True),
+    # Set when re-verification no longer finds the record; cleared when it returns.
+    Column("flagged_at", Float, nullable=True),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("tenant_id", "name", name="uq_domains_tenant_name"),
+)
+
+apps = Table(
+    "apps",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("domain_id", Integer, ForeignKey("domains.id", ondelete="RESTRICT"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("host", String(253), nullable=False),
+    Column("port", Integer, nullable=True),
+    Column("path_prefix", Text, nullable=False),
+    Column("public_paths", Text, nullable=False, default="[]"),  # JSON list of patterns
+    Column("identity_headers", String(100), nullable=False),  # comma-separated keys
+    Column("all_users", Boolean, nullable=False, default=False),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("require_2fa", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("tenant_id", "name", name="uq_apps_tenant_name"),
+    Index("ix_apps_host", "host"),
+)
+
+app_grants = Table(
+    "app_grants",
+    metadata,
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("app_id", Integer, ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True),
+    Column("group_id", Integer, ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    # Public id, carried by forward-auth cookies; never enough to act as the session.
+    Column("id", String(32), primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    # SHA-256 of the secret held in the browser's session cookie.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("last_seen_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("ended_at", Float, nullable=True),
+    Column("ended_reason", String(64), nullable=True),
+    Column("client_addr", String(64), nullable=False, default=""),
+    Column("user_agent", String(300), nullable=False, default=""),
+    Column("second_factor", Boolean, nullable=False, default=False),
+    Index("ix_sessions_user", "user_id"),
+    Index("ix_sessions_ended", "ended_at"),
+)
+
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    # Installation-wide: every token and cookie names its tenant and domain
+    # inside the signed payload, so a key shared by tenants cannot cross them.
+    Column("id", String(16), primary_key=True),
+    Column("secret", String(128), nullable=False),
+    Column("created_at", Float, nullable=False),
+    # Null while the key signs; set at rotation to when it stops verifying.
+    Column("retire_at", Float, nullable=True),
+)
+
+consumed_tokens = Table(
+    "consumed_tokens",
+    metadata,
+    Column("jti", String(32), primary_key=True),
+    Column("expires_at", Float, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=True),
+    Column("at", Float, nullable=False),
+    Column("actor", String(320), nullable=False),
+    Column("actor_addr", String(64), nullable=False, default=""),
+    Column("action", String(64), nullable=False),
+    Column("entity", String(32), nullable=False),
+    Column("entity_id", String(64), nullable=False),
+    Column("detail", Text, nullable=False, default="{}"),
+    Index("ix_audit_tenant_at", "tenant_id", "at"),
+)
+
+change_log = Table(
+    "change_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", Integer, nullable=True),
+    Column("entity", String(32), nullable=False),
+    Column("entity_id", String(64), nullable=False),
+    Column("at", Float, nullable=False),
+)
+
+TENANT_TABLES = (users, groups, memberships, domains, apps, app_grants, sessions, audit_log)

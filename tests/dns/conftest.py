@@ -1,0 +1,140 @@
+"""Real DNS servers on loopback for the DNS tests: one dnsmasq for the session, plus misbehaving servers."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:  # so `tests.support` imports however pytest is started
+    sys.path.insert(0, _ROOT)
+
+from tests.support.dnsserver import Dnsmasq, SilentDnsServer, SlowDnsServer  # noqa: E402
+
+SLOW_DELAY = 3.0  # seconds the slow server sleeps before each answer
+
+TOKENS = {
+    "acme-corp.test": "tok-acme",
+    "homelab.test": "tok-home",
+    "split.test": "tok-split-0123456789",
+    "wrong.test": "tok-wrong",
+    "absent.test": "tok-absent",
+    "slow.test": "tok-slow",
+}
+
+RECORDS = {
+    "_ostiary-challenge.acme-corp.test": ["ostiary-domain-verification=tok-acme"],
+    # several TXT records on one name; only one is ours
+    "_ostiary-challenge.homelab.test": [
+        "v=spf1 -all",
+        "ostiary-domain-verification=an-older-token",
+        "ostiary-domain-verification=tok-home",
+    ],
+    # one record in several character-strings, as long values arrive
+    "_ostiary-challenge.split.test": [("ostiary-domain-", "verification=tok-split-", "0123456789")],
+    "_ostiary-challenge.wrong.test": ["ostiary-domain-verification=someone-elses-token"],
+}
+
+HOSTS = {
+    "portal.acme-corp.test": ["127.0.0.10", "fd00::10"],
+    "app.acme-corp.test": ["127.0.0.11"],
+    "stray.acme-corp.test": ["127.0.0.10", "127.0.0.99"],
+    "elsewhere.acme-corp.test": ["127.0.0.99"],
+    # the challenge name exists (it has an A record) but holds no TXT record
+    "_ostiary-challenge.absent.test": ["127.0.0.12"],
+}
+
+GOOD_DOMAINS = [f"good{i}.test" for i in range(6)]
+
+
+@pytest.fixture(scope="session")
+def slow_dns():
+    with SlowDnsServer(
+        SLOW_DELAY, txt={"_ostiary-challenge.slow.test": ["ostiary-domain-verification=tok-slow"]}
+    ) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def dns_server(slow_dns):
+    """dnsmasq with the records above; queries for slow.test are forwarded to the slow server."""
+    records = dict(RECORDS)
+    for domain in GOOD_DOMAINS:
+        records[f"_ostiary-challenge.{domain}"] = [f"ostiary-domain-verification=tok-{domain}"]
+    with Dnsmasq(txt=records, hosts=HOSTS, forward={"slow.test": slow_dns.address}) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def resolvers(dns_server):
+    return dns_server.resolvers
+
+
+@pytest.fixture(scope="session")
+def silent_dns():
+    with SilentDnsServer() as server:
+        yield server
+
+
+@pytest.fixture
+def own_dns():
+    """A dnsmasq of the test's own, to restart with changed records."""
+    with Dnsmasq(txt={"_ostiary-challenge.moving.test": ["ostiary-domain-verification=tok-moving"]}) as server:
+        yield server
+
+
+class NtpServer:
+    """A tiny SNTP server on loopback whose clock runs `skew` seconds from this machine's."""
+
+    def __init__(self, skew: float = 0.0) -> None:
+        import ntplib
+
+        self._ntplib = ntplib
+        self.skew = skew
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.settimeout(0.1)
+        self.address = f"127.0.0.1:{self._socket.getsockname()[1]}"
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        ntplib = self._ntplib
+        while not self._stopping.is_set():
+            try:
+                data, peer = self._socket.recvfrom(256)
+            except socket.timeout:
+                continue
+            query = ntplib.NTPPacket()
+            query.from_data(data)
+            now = ntplib.system_to_ntp_time(time.time() + self.skew)
+            reply = ntplib.NTPPacket(version=query.version, mode=4, tx_timestamp=now)
+            reply.stratum = 2
+            reply.orig_timestamp = query.tx_timestamp
+            reply.recv_timestamp = now
+            reply.ref_timestamp = now
+            self._socket.sendto(reply.to_data(), peer)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=2)
+        self._socket.close()
+
+
+@pytest.fixture
+def ntp_server_factory():
+    servers: list[NtpServer] = []
+
+    def start(skew: float = 0.0) -> NtpServer:
+        servers.append(NtpServer(skew))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -1,0 +1,195 @@
+"""The generated snippets, unchanged, in real Caddy (2.6 and 2.11) and real nginx.
+
+A stand-in check server plays Ostiary (tests/proxies/check_standin.py); the
+upstream is the echo app, so each test sees exactly what the app received.
+The app enables user, groups and display_name; email is disabled.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from ostiary.proxies import AppFacts, render_snippet
+from ostiary.proxies.nginx import render_parts
+from tests.proxies.check_standin import IDENTITY
+from tests.proxies.matrix import APP_HOST, CADDY_BINARIES, PORTAL_URL
+from tests.support.echo_app import EchoedRequest
+from tests.support.proxies import (
+    CaddyServer,
+    NginxServer,
+    ProxyError,
+    caddy_global_options,
+    free_port,
+    loopback_request,
+)
+
+pytestmark = pytest.mark.slow
+
+SPOOFED = [
+    ("X-Forwarded-User", "mallory"),
+    ("X_Forwarded_User", "mallory"),
+    ("x-forwarded-user", "mallory2"),
+    ("X-Forwarded-Groups", "admins"),
+    ("X_Forwarded_Groups", "admins"),
+    ("X-Forwarded-Email", "mallory@evil.test"),
+    ("X_Forwarded_Email", "mallory@evil.test"),
+    ("X-Forwarded-Display-Name", "Mallory"),
+    ("X_Forwarded_Display_Name", "Mallory"),
+]
+
+
+class Proxied:
+    """A running proxy in front of the echo app, and an HTTPS client trusting it."""
+
+    def __init__(self, server, base_url: str, ca: str) -> None:
+        self.server = server
+        self.base_url = base_url
+        self.client = httpx.Client(verify=ssl.create_default_context(cafile=ca), follow_redirects=False, timeout=10)
+
+    def get(self, path: str, *, headers=(), method: str = "GET") -> httpx.Response:
+        return loopback_request(self.client, method, self.base_url + path, headers=list(headers))
+
+    def echoed(self, path: str, *, headers=()) -> EchoedRequest:
+        response = self.get(path, headers=headers)
+        assert response.status_code == 200, f"{response.status_code} {response.text}\n{self.server.logs()}"
+        return EchoedRequest.from_json(response.json())
+
+
+def _facts(port: int, check_standin, echo_app, **extra) -> AppFacts:
+    return AppFacts(
+        app_name="Grafana",
+        host=APP_HOST,
+        port=port,
+        portal_url=PORTAL_URL,
+        ostiary_address=check_standin.url,
+        upstream=echo_app.url,
+        identity_headers=("user", "groups", "display_name"),
+        **extra,
+    )
+
+
+def _wait_for_tls(proxied: Proxied) -> None:
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            proxied.get("/public/ready")
+            return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise ProxyError(f"no TLS handshake with the proxy\n{proxied.server.logs()}") from None
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="module", params=[*sorted(CADDY_BINARIES), "nginx"])
+def proxied(request, check_standin, echo_app, test_tls, tmp_path_factory):
+    port = free_port()
+    if request.param == "nginx":
+        facts = _facts(
+            port, check_standin, echo_app,
+            tls_certificate=str(test_tls.cert_chain), tls_certificate_key=str(test_tls.private_key),
+        )
+        # Both parts exactly as generated, side by side inside http { }.
+        snippet = render_snippet(facts, "nginx")
+        assert snippet == render_parts(facts).text
+        server = NginxServer(snippet, ports=[port], workdir=tmp_path_factory.mktemp("nginx"))
+        ca = str(test_tls.ca_cert)
+        server.start()
+    else:
+        facts = _facts(port, check_standin, echo_app)
+        caddyfile = caddy_global_options(http_port=free_port(), https_port=port) + render_snippet(facts, "caddy")
+        server = CaddyServer(
+            caddyfile, binary=CADDY_BINARIES[request.param], ports=[port],
+            workdir=tmp_path_factory.mktemp(request.param),
+        )
+        server.start()
+        ca = str(server.wait_for_local_ca())
+    proxied = Proxied(server, f"https://{APP_HOST}:{port}", ca)
+    try:
+        _wait_for_tls(proxied)
+        yield proxied
+    finally:
+        proxied.client.close()
+        server.cleanup()
+
+
+def test_signed_in_request_reaches_app_with_enabled_identity_headers_only(proxied):
+    echoed = proxied.echoed("/d/x?y=1", headers=[("Cookie", "_ostiary_fa=good")])
+    assert echoed.path == "/d/x?y=1"
+    assert echoed.values("X-Forwarded-User") == [b"zoe"]
+    assert echoed.values("X-Forwarded-Groups") == [b"staff,ops"]
+    assert echoed.values("X-Forwarded-Email") == []  # disabled for this app
+
+
+def test_non_ascii_display_name_reaches_app_byte_exact(proxied):
+    echoed = proxied.echoed("/profile", headers=[("Cookie", "_ostiary_fa=good")])
+    assert echoed.values("X-Forwarded-Display-Name") == [IDENTITY["X-Forwarded-Display-Name"].encode("utf-8")]
+
+
+def test_spoofed_identity_headers_never_reach_app_when_check_allows(proxied):
+    echoed = proxied.echoed("/d/x", headers=[("Cookie", "_ostiary_fa=good"), *SPOOFED])
+    assert echoed.values("X-Forwarded-User") == [b"zoe"]
+    assert echoed.values("X-Forwarded-Groups") == [b"staff,ops"]
+    assert echoed.values("X-Forwarded-Email") == []
+    assert echoed.values("X-Forwarded-Display-Name") == [IDENTITY["X-Forwarded-Display-Name"].encode()]
+    assert not [name for name in echoed.names() if name.startswith("x_forwarded")]
+    assert b"mallory" not in repr(echoed.headers).encode().lower()
+
+
+def test_spoofed_identity_headers_never_reach_app_on_public_path(proxied):
+    echoed = proxied.echoed("/public/page", headers=SPOOFED)
+    for header in IDENTITY:
+        # Ostiary sends enabled headers present and empty here; an empty copy may pass.
+        assert echoed.values(header) in ([], [b""]), (header, echoed.values(header))
+    assert not [name for name in echoed.names() if name.startswith("x_forwarded")]
+
+
+@pytest.mark.parametrize(
+    "cookie_header, expected",
+    [
+        ("theme=dark; _ostiary_fa=good; lang=en", "theme=dark; lang=en"),
+        ("_ostiary_fa=good; lang=en", "lang=en"),
+        ("theme=dark; _ostiary_fa=good", "theme=dark"),
+        ("x_ostiary_fa=keep; _ostiary_fa=good; _ostiary_fa=other; b=2", "x_ostiary_fa=keep; b=2"),
+    ],
+    ids=["middle", "first", "last", "two-copies-and-a-lookalike"],
+)
+def test_forward_auth_cookie_never_reaches_app_while_other_cookies_do(proxied, cookie_header, expected):
+    echoed = proxied.echoed("/d/x", headers=[("Cookie", cookie_header)])
+    assert echoed.cookie_headers() == [expected]
+
+
+def test_only_forward_auth_cookie_leaves_app_without_its_value(proxied):
+    echoed = proxied.echoed("/d/x", headers=[("Cookie", "_ostiary_fa=good")])
+    assert all("_ostiary_fa" not in header for header in echoed.cookie_headers())
+    assert echoed.values("X-Forwarded-User") == [b"zoe"]
+
+
+def test_not_signed_in_browser_is_redirected_to_portal_start_with_original_url(proxied):
+    response = proxied.get("/d/x?y=1", headers=[("Accept", "text/html")])
+    original = f"{proxied.base_url}/d/x?y=1"
+    assert response.status_code == 302, proxied.server.logs()
+    assert response.headers["location"] == f"{PORTAL_URL}/forward-auth/start?rd={quote(original, safe='')}"
+
+
+def test_check_refusal_403_passes_through_to_the_browser(proxied):
+    response = proxied.get("/forbidden/x", headers=[("Cookie", "_ostiary_fa=good")])
+    assert response.status_code == 403
+
+
+def test_check_subrequest_carries_portal_host_and_forwarded_request(proxied, check_standin):
+    marker = f"/marker-{id(proxied)}-{time.monotonic_ns()}?q=1"
+    proxied.echoed(marker, headers=[("Cookie", "_ostiary_fa=good")])
+    seen = [dict((k.lower(), v) for k, v in headers) for path, headers in check_standin.requests]
+    matching = [h for h in seen if h.get("x-forwarded-uri") == marker]
+    assert len(matching) == 1, seen[-3:]
+    subrequest = matching[0]
+    assert subrequest["host"] == "auth.acme-corp.test"
+    assert subrequest["x-forwarded-host"] == proxied.base_url.removeprefix("https://")
+    assert subrequest["x-forwarded-proto"] == "https"
+    assert subrequest["x-forwarded-method"] == "GET"
+    assert "_ostiary_fa=good" in subrequest["cookie"]
