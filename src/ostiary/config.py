@@ -44,6 +44,17 @@ class Settings(BaseSettings):
     dns_resolvers: str = ""
     dns_timeout: float = 5.0
     trusted_proxies: str = ""
+    # Where operators' proxies reach Ostiary for /check (e.g. http://127.0.0.1:9090);
+    # empty: the snippets use each domain's portal URL.
+    proxy_upstream: str = ""
+    # This instance's public addresses, for `ostiary doctor` (comma-separated IPs).
+    public_addresses: str = ""
+    # An NTP server for `ostiary doctor`'s clock check; empty: no network call.
+    ntp_server: str = ""
+    # How often domains are re-verified, and how long a vanished record is
+    # tolerated (flagged) before the domain is disabled.
+    reverify_interval: int = 6 * 3600
+    domain_grace_seconds: int = 72 * 3600
     log_level: str = "info"
 
     @classmethod
@@ -106,6 +117,23 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(part, strict=False)
             except ValueError:
                 raise ValueError(f'"{part}" is not a CIDR such as 10.0.0.0/8 or ::1/128') from None
+        return v
+
+    @field_validator("proxy_upstream")
+    @classmethod
+    def _upstream(cls, v: str) -> str:
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL such as http://127.0.0.1:9090")
+        return v.rstrip("/")
+
+    @field_validator("public_addresses")
+    @classmethod
+    def _addresses(cls, v: str) -> str:
+        for part in filter(None, (p.strip() for p in v.split(","))):
+            try:
+                ipaddress.ip_address(part)
+            except ValueError:
+                raise ValueError(f'"{part}" is not an IP address') from None
         return v
 
     @field_validator("dns_timeout")

@@ -29,7 +29,8 @@ def prepare_database(settings: Settings, migrate: bool) -> None:
         store.dispose()
 
 
-def run_server(settings: Settings, *, host: str, port: int, workers: int, migrate: bool, server: str) -> None:
+def run_server(settings: Settings, *, host: str, port: int, workers: int, migrate: bool, server: str,
+               tls: tuple[str, str] | None = None) -> None:
     prepare_database(settings, migrate)
     if settings.dev:
         click.echo("warning: OSTIARY_DEV=1: http targets and insecure cookies are allowed; never use this in production",
@@ -40,10 +41,14 @@ def run_server(settings: Settings, *, host: str, port: int, workers: int, migrat
         import uvicorn
 
         uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers, log_level=settings.log_level,
-                    proxy_headers=False, access_log=False)
+                    proxy_headers=False, access_log=False, ssl_certfile=tls[0] if tls else None,
+                    ssl_keyfile=tls[1] if tls else None)
         return
     from granian import Granian
     from granian.constants import Interfaces
 
+    from pathlib import Path
+
+    ssl = {"ssl_cert": Path(tls[0]), "ssl_key": Path(tls[1])} if tls else {}
     Granian(APP_FACTORY, address=host, port=port, interface=Interfaces.ASGI, workers=workers, factory=True,
-            log_access=False, respawn_failed_workers=True).serve()
+            log_access=False, respawn_failed_workers=True, **ssl).serve()

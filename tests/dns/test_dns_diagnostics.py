@@ -1,3 +1,4 @@
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -38,6 +39,11 @@ def test_verified_domain_is_healthy_and_says_when():
     assert finding.ok and "verified on 2026-03-01T09:30:00+00:00" in finding.message
 
 
+def test_verified_time_may_be_epoch_seconds_as_the_store_keeps_it():
+    at = datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc).timestamp()
+    assert "verified on 2026-03-01T09:30:00+00:00" in doctor.check_domain_verified("acme-corp.test", "verified", at).message
+
+
 @pytest.mark.parametrize("state, severity", [("pending", "error"), ("failed", "error"), ("disabled", "error"), ("flagged", "warning")])
 def test_unverified_domain_is_reported_with_the_verify_command(state, severity):
     finding = doctor.check_domain_verified("acme-corp.test", state, None, reason="NXDOMAIN")
@@ -70,8 +76,10 @@ def test_name_with_no_address_records_is_reported_as_such(resolvers):
     assert "has no A or AAAA record" in resolution.problem
 
 
-def test_unreachable_resolver_is_named_in_the_resolution_problem(silent_dns):
+def test_unreachable_resolver_is_named_and_waited_for_only_once(silent_dns):
+    started = time.monotonic()
     finding = doctor.check_host_resolves("portal.acme-corp.test", [silent_dns.address], 0.4)
+    assert time.monotonic() - started < 0.75
     assert_broken(finding, "error", f"127.0.0.1:{silent_dns.port}", "OSTIARY_DNS_RESOLVERS")
 
 
@@ -110,6 +118,11 @@ def test_portal_host_without_addresses_cannot_reach_the_instance():
 def test_instance_without_configured_public_addresses_skips_the_comparison():
     finding = doctor.check_resolves_to_instance("portal.acme-corp.test", ["127.0.0.10"], [])
     assert finding.ok and finding.severity == "info" and "not checked" in finding.message
+
+
+def test_configured_public_address_that_is_not_an_ip_is_reported():
+    finding = doctor.check_resolves_to_instance("p.test", ["127.0.0.10"], ["proxy.acme-corp.test"])
+    assert_broken(finding, "error", '"proxy.acme-corp.test" is not an IP address')
 
 
 def test_public_addresses_compare_by_value_not_spelling():

@@ -97,9 +97,15 @@ def test_portal_host_problem_refuses_names_that_cannot_serve_the_domain(portal_h
 
 def test_registration_problems_lists_every_problem_at_once():
     problems = registration_problems("github.io", "127.0.0.1")
-    assert len(problems) == 2
-    assert "public suffix" in problems[0]
-    assert "portal host" in problems[1] and "IP address" in problems[1]
+    assert [field for field, _ in problems] == ["domain", "portal_host"]
+    assert "public suffix" in problems[0][1]
+    assert "portal host" in problems[1][1] and "IP address" in problems[1][1]
+
+
+def test_registration_problems_names_the_portal_host_field_when_only_it_is_wrong():
+    assert registration_problems("acme-corp.com", "login.other.com") == [
+        ("portal_host", portal_host_problem("login.other.com", "acme-corp.com"))
+    ]
 
 
 def test_registration_problems_is_empty_for_a_good_pair():

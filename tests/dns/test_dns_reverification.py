@@ -116,5 +116,16 @@ def test_recheck_pass_over_many_domains_flags_only_the_one_whose_record_is_gone(
     assert all(transitions[d].state == "verified" and not transitions[d].changed for d in GOOD_DOMAINS)
 
 
+def test_transitions_work_on_epoch_seconds_as_the_store_keeps_them(own_dns):
+    own_dns.restart(txt={})
+    result = check_challenge("moving.test", "tok-moving", own_dns.resolvers, 1)
+    t0 = T0.timestamp()
+    flagged = next_state(TrackedDomain("moving.test", "tok-moving", "verified"), result, t0, 3600.0)
+    assert (flagged.state, flagged.flagged_since) == ("flagged", t0)
+    assert next_state(TrackedDomain("moving.test", "tok-moving", "flagged", t0), result, t0 + 3599, 3600).state == "flagged"
+    disabled = next_state(TrackedDomain("moving.test", "tok-moving", "flagged", t0), result, t0 + 3600, timedelta(hours=1))
+    assert disabled.state == "disabled" and "2026-01-01T12:00:00+00:00" in disabled.reason
+
+
 def test_check_many_of_nothing_returns_nothing_at_once(resolvers):
     assert check_many([], resolvers=resolvers, timeout=1, overall_timeout=1) == {}

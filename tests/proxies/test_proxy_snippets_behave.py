@@ -193,3 +193,16 @@ def test_check_subrequest_carries_portal_host_and_forwarded_request(proxied, che
     assert subrequest["x-forwarded-proto"] == "https"
     assert subrequest["x-forwarded-method"] == "GET"
     assert "_ostiary_fa=good" in subrequest["cookie"]
+
+
+def test_forward_auth_cookie_in_a_second_cookie_header_never_reaches_app(proxied):
+    echoed = proxied.echoed("/d/x", headers=[("Cookie", "a=1"), ("Cookie", "_ostiary_fa=good; b=2")])
+    assert all("_ostiary_fa" not in header for header in echoed.cookie_headers()), echoed.cookie_headers()
+    assert echoed.cookies() == {"a": "1", "b": "2"}
+    assert echoed.values("X-Forwarded-User") == [b"zoe"]
+
+
+def test_not_signed_in_request_never_reaches_app_even_with_spoofed_identity(proxied):
+    response = proxied.get("/d/secret", headers=SPOOFED)
+    assert response.status_code == 302
+    assert "x-forwarded-user" not in response.text.lower()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Sequence
 from urllib.parse import urlsplit
 
@@ -53,10 +53,12 @@ def check_portal_host_under_domain(portal_host: str, domain: str) -> Finding:
     return _ok("portal-host-under-domain", f'portal host "{portal_host}" is under "{normalise_domain(domain)}"')
 
 
-def check_domain_verified(domain: str, state: str, verified_at: datetime | None, reason: str = "") -> Finding:
-    """Reports the stored verification state; the doctor reads it from the store."""
+def check_domain_verified(domain: str, state: str, verified_at: datetime | float | None, reason: str = "") -> Finding:
+    """Reports the stored verification state; the doctor reads it from the store (times as datetime or epoch seconds)."""
     check = "domain-verified"
     if state == "verified":
+        if verified_at is not None and not isinstance(verified_at, datetime):
+            verified_at = datetime.fromtimestamp(verified_at, tz=timezone.utc)
         when = f" on {verified_at.isoformat(timespec='seconds')}" if verified_at else ""
         return _ok(check, f'domain "{domain}" is verified{when}')
     fix = f"publish the TXT record shown for the domain, then run `ostiary domain verify {domain}`"
@@ -70,7 +72,8 @@ def check_domain_verified(domain: str, state: str, verified_at: datetime | None,
 class Resolution:
     host: str
     addresses: tuple[str, ...]
-    problem: str  # empty when at least one address was found
+    problem: str = ""  # empty when at least one address was found
+    fix: str = ""  # for a resolver that did not answer; empty for an answer without addresses
 
 
 def resolve_host(host: str, resolvers: Resolvers | None, timeout: float = DEFAULT_TIMEOUT) -> Resolution:
@@ -83,8 +86,10 @@ def resolve_host(host: str, resolvers: Resolvers | None, timeout: float = DEFAUL
             found.extend(rdata.address for rdata in answer.records)
         else:
             failures.append(answer)
+            if not answer.definitive:
+                break  # the server did not answer A; asking for AAAA would only double the wait
     if found:
-        return Resolution(host, tuple(found), "")
+        return Resolution(host, tuple(found))
     # Prefer the most telling failure: a server error over "no AAAA record".
     worst = next((f for f in failures if not f.definitive), failures[0])
     reason = dnslookup.describe_failure(worst)
@@ -92,7 +97,7 @@ def resolve_host(host: str, resolvers: Resolvers | None, timeout: float = DEFAUL
         reason = f'"{host}" has no A or AAAA record'
     elif worst.outcome == dnslookup.NXDOMAIN:
         reason = f'"{host}" does not exist in DNS (NXDOMAIN)'
-    return Resolution(host, (), reason)
+    return Resolution(host, (), reason, dnslookup.resolver_fix(worst))
 
 
 def check_host_resolves(host: str, resolvers: Resolvers | None, timeout: float = DEFAULT_TIMEOUT, *, role: str = "host") -> Finding:
@@ -100,15 +105,8 @@ def check_host_resolves(host: str, resolvers: Resolvers | None, timeout: float =
     check = f"{role.replace(' ', '-')}-resolves"
     if resolution.addresses:
         return _ok(check, f'{role} "{host}" resolves to {", ".join(resolution.addresses)}')
-    fix = f'add an A or AAAA record for "{host}" pointing at your reverse proxy'
-    answer_fix = _fix_for_reason(resolution.problem)
-    return _bad(check, ERROR, f'{role} "{host}" does not resolve: {resolution.problem}', answer_fix or fix)
-
-
-def _fix_for_reason(problem: str) -> str:
-    if "no answer" in problem or "could not answer" in problem:
-        return "check that the DNS servers in OSTIARY_DNS_RESOLVERS are reachable and answer, then run the doctor again"
-    return ""
+    fix = resolution.fix or f'add an A or AAAA record for "{host}" pointing at your reverse proxy'
+    return _bad(check, ERROR, f'{role} "{host}" does not resolve: {resolution.problem}', fix)
 
 
 def check_resolves_to_instance(host: str, resolved: Sequence[str], public_addresses: Sequence[str]) -> Finding:
@@ -116,7 +114,10 @@ def check_resolves_to_instance(host: str, resolved: Sequence[str], public_addres
     check = "portal-host-points-here"
     if not public_addresses:
         return _ok(check, f'no public addresses configured for this instance; not checked where "{host}" points', INFO)
-    ours = {ipaddress.ip_address(a) for a in public_addresses}
+    bad = [a for a in public_addresses if not is_ip_address(a)]
+    if bad:
+        return _bad(check, ERROR, f'configured public address "{bad[0]}" is not an IP address', "list this instance's public IPv4/IPv6 addresses")
+    ours = {ipaddress.ip_address(a.strip("[]")) for a in public_addresses}
     theirs = {ipaddress.ip_address(a) for a in resolved}
     listed = ", ".join(public_addresses)
     if not theirs:

@@ -7,7 +7,6 @@ from typing import Any
 
 import dns.exception
 import dns.name
-import dns.rdatatype
 import dns.resolver
 
 from ostiary.dns.resolvers import Resolvers, format_resolvers, make_resolver

@@ -126,11 +126,14 @@ def portal_host_problem(portal_host: str, domain: str) -> str | None:
     return None
 
 
-def registration_problems(domain: str, portal_host: str) -> list[str]:
-    """Every reason the pair cannot be registered, all at once; empty when it can."""
+def registration_problems(domain: str, portal_host: str) -> list[tuple[str, str]]:
+    """Every (field, reason) why the pair cannot be registered, all at once; empty when it can.
+
+    Fields are "domain" and "portal_host". Store the names as `normalise_domain` returns them.
+    """
     problem = domain_problem(domain)
     if problem:
         host_problem = host_name_problem(portal_host, "portal host")
-        return [problem] + ([host_problem] if host_problem else [])
+        return [("domain", problem)] + ([("portal_host", host_problem)] if host_problem else [])
     problem = portal_host_problem(portal_host, domain)
-    return [problem] if problem else []
+    return [("portal_host", problem)] if problem else []

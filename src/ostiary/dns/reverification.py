@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import concurrent.futures
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Callable, Iterable, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterable, Sequence, Union
 
 from ostiary.dns import verification
 from ostiary.dns.resolvers import Resolvers
@@ -27,12 +27,17 @@ DISABLED = "disabled"
 RECHECKED_STATES = frozenset({VERIFIED, FLAGGED})
 
 
+# Times are either aware datetimes or epoch seconds (as the store keeps them); use one kind throughout.
+Moment = Union[datetime, float]
+Span = Union[timedelta, float]  # a timedelta, or seconds
+
+
 @dataclass(frozen=True)
 class TrackedDomain:
     domain: str
     token: str
     state: str
-    flagged_since: datetime | None = None
+    flagged_since: Moment | None = None
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,7 @@ class Transition:
     domain: str
     previous_state: str
     state: str
-    flagged_since: datetime | None
+    flagged_since: Moment | None
     reason: str
     result: ChallengeResult | None = None
 
@@ -49,15 +54,16 @@ class Transition:
         return self.state != self.previous_state
 
 
-def next_state(tracked: TrackedDomain, result: ChallengeResult, now: datetime, grace: timedelta) -> Transition:
+def next_state(tracked: TrackedDomain, result: ChallengeResult, now: Moment, grace: Span) -> Transition:
     """The state after a fresh check. Pure: the time is passed in.
 
     A timeout or server error says nothing about the record, so it never flags or disables;
     it is only reported.
     """
-    def move(state: str, flagged_since: datetime | None, reason: str) -> Transition:
+    def move(state: str, flagged_since: Moment | None, reason: str) -> Transition:
         return Transition(tracked.domain, tracked.state, state, flagged_since, reason, result)
 
+    grace_seconds = grace.total_seconds() if isinstance(grace, timedelta) else float(grace)
     if tracked.state not in RECHECKED_STATES:
         return move(tracked.state, tracked.flagged_since, f"{tracked.state} domains are not re-checked")
     if result.verified:
@@ -65,15 +71,27 @@ def next_state(tracked: TrackedDomain, result: ChallengeResult, now: datetime, g
     if not result.conclusive:
         return move(tracked.state, tracked.flagged_since, f"could not re-check, state kept: {result.reason}")
     if tracked.state == VERIFIED:
-        return move(FLAGGED, now, f"record missing, flagged; disabled after {_duration(grace)} unless it returns: {result.reason}")
-    since = tracked.flagged_since or now
-    if now - since >= grace:
-        return move(DISABLED, since, f"record missing since {since.isoformat()} (grace {_duration(grace)}), disabled: {result.reason}")
-    return move(FLAGGED, since, f"record missing since {since.isoformat()}; disabled after {(since + grace).isoformat()}: {result.reason}")
+        return move(FLAGGED, now, f"record missing, flagged; disabled after {_duration(grace_seconds)} unless it returns: {result.reason}")
+    since = tracked.flagged_since if tracked.flagged_since is not None else now
+    if _seconds_between(since, now) >= grace_seconds:
+        return move(DISABLED, since, f"record missing since {_when(since)} (grace {_duration(grace_seconds)}), disabled: {result.reason}")
+    return move(FLAGGED, since, f"record missing since {_when(since)}; disabled after {_duration(grace_seconds)}: {result.reason}")
 
 
-def _duration(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
+def _seconds_between(earlier: Moment, later: Moment) -> float:
+    if isinstance(earlier, datetime) and isinstance(later, datetime):
+        return (later - earlier).total_seconds()
+    return float(later) - float(earlier)  # type: ignore[arg-type]
+
+
+def _when(moment: Moment) -> str:
+    if not isinstance(moment, datetime):
+        moment = datetime.fromtimestamp(moment, tz=timezone.utc)
+    return moment.isoformat(timespec="seconds")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
     if seconds % 86400 == 0 and seconds:
         return f"{seconds // 86400} d"
     if seconds % 3600 == 0 and seconds:
@@ -131,8 +149,8 @@ def _unfinished(domain: str, token: str, future: concurrent.futures.Future, boun
 def recheck_domains(
     tracked: Sequence[TrackedDomain],
     *,
-    now: datetime,
-    grace: timedelta,
+    now: Moment,
+    grace: Span,
     resolvers: Resolvers | None,
     timeout: float,
     overall_timeout: float,

@@ -36,7 +36,6 @@ def render(facts: AppFacts) -> str:
         "# the route into the existing site block for this host.",
         f"{facts.scheme}://{facts.external_hostport} {{",
     ]
-    inner = "\t"
     if facts.path_prefix:
         matcher = f"@ostiary_{facts.slug.replace('-', '_')}"
         lines.append(f"\t{matcher} path {facts.path_prefix} {facts.path_prefix}/*")
@@ -55,6 +54,11 @@ def render(facts: AppFacts) -> str:
     lines.append(f"{inner}\theader_up Host {facts.portal_host}")
     if facts.header_names:
         lines.append(f"{inner}\tcopy_headers {' '.join(facts.header_names)}")
+    if facts.ostiary_scheme == "https" and not facts.reaches_portal_by_name:
+        lines.append(f"{inner}\t# Ostiary's certificate names the portal host, not the address dialled.")
+        lines.append(f"{inner}\ttransport http {{")
+        lines.append(f"{inner}\t\ttls_server_name {facts.portal_hostname}")
+        lines.append(f"{inner}\t}}")
     lines.append(f"{inner}}}")
     lines.append("")
     first, second = cookie_strip_patterns(facts.forward_auth_cookie)

@@ -15,22 +15,6 @@ from ostiary.store.tables import apps, domains
 PENDING, VERIFIED, FAILED = "pending", "verified", "failed"
 
 
-def registration_problems(name: str, portal_host: str) -> tuple[str, str, list[tuple[str, str]]]:
-    # TODO(lead): replace with ostiary.dns rules once landed
-    from ostiary.hostnames import is_under, normalise_hostname
-
-    found = []
-    d = normalise_hostname(name) or ""
-    p = normalise_hostname(portal_host) or ""
-    if not d or "." not in d:
-        found.append(("domain", f'"{name}" is not a DNS name such as acme-corp.com'))
-    if not p:
-        found.append(("portal_host", f'"{portal_host}" is not a DNS name such as auth.acme-corp.com'))
-    elif d and not is_under(p, d):
-        found.append(("portal_host", f'portal host "{p}" is not under "{d}": choose a name ending in ".{d}"'))
-    return d, p, found
-
-
 def txt_record(domain: Row) -> tuple[str, str]:
     from ostiary.dns.verification import challenge_name, expected_value
 
@@ -57,11 +41,13 @@ def list_domains(store: Store, tenant_id: int, limit: int = 1000, offset: int = 
 
 
 def add_domain(store: Store, tenant_id: int, actor: Actor, name: str, portal_host: str) -> Row:
+    from ostiary.dns.names import normalise_domain, registration_problems
+
     problems = Problems()
-    domain_name, portal, found = registration_problems(name, portal_host)
-    for field, message in found:
+    for field, message in registration_problems(name, portal_host):
         problems.add(field, message)
     problems.raise_if_any()
+    domain_name, portal = normalise_domain(name), normalise_domain(portal_host)
     with store.write() as conn:
         scope = TenantScope(conn, tenant_id)
         if scope.one(domains, domains.c.name == domain_name):

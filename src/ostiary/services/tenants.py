@@ -11,7 +11,7 @@ from sqlalchemy import Row, insert, select, update
 from ostiary.hostnames import normalise_hostname
 from ostiary.services.actor import Actor
 from ostiary.services.errors import Conflict, InvalidInput, NotFound, Problem, Problems
-from ostiary.store import Store
+from ostiary.store import Store, TenantScope
 from ostiary.store.scoped import record_change
 from ostiary.store.tables import audit_log, installation, tenants
 
@@ -40,26 +40,27 @@ def add_tenant(store: Store, slug: str, actor: Actor, name: str | None = None) -
     slug = validate_slug(slug, problems)
     problems.raise_if_any()
     with store.write() as conn:
-        if conn.execute(select(tenants.c.id).where(tenants.c.slug == slug)).first():
-            raise Conflict(f'slug: tenant "{slug}" already exists: choose another slug')
-        now = time.time()
-        tid = conn.execute(
-            insert(tenants).values(
-                slug=slug,
-                name=name or slug,
-                session_idle_seconds=DEFAULT_IDLE,
-                session_absolute_seconds=DEFAULT_ABSOLUTE,
-                created_at=now,
-            )
-        ).inserted_primary_key[0]
-        conn.execute(
-            insert(audit_log).values(
-                tenant_id=tid, at=now, actor=actor.name, actor_addr=actor.addr,
-                action="tenant.add", entity="tenant", entity_id=str(tid), detail="{}",
-            )
+        return _insert_tenant(conn, slug, name or slug, actor)
+
+
+def _insert_tenant(conn, slug: str, name: str, actor: Actor) -> Row:
+    if conn.execute(select(tenants.c.id).where(tenants.c.slug == slug)).first():
+        raise Conflict(f'slug: tenant "{slug}" already exists: choose another slug')
+    now = time.time()
+    tid = conn.execute(
+        insert(tenants).values(
+            slug=slug, name=name, session_idle_seconds=DEFAULT_IDLE, session_absolute_seconds=DEFAULT_ABSOLUTE,
+            created_at=now,
         )
-        record_change(conn, tid, "tenant", tid)
-        return conn.execute(select(tenants).where(tenants.c.id == tid)).one()
+    ).inserted_primary_key[0]
+    conn.execute(
+        insert(audit_log).values(
+            tenant_id=tid, at=now, actor=actor.name, actor_addr=actor.addr,
+            action="tenant.add", entity="tenant", entity_id=str(tid), detail="{}",
+        )
+    )
+    record_change(conn, tid, "tenant", tid)
+    return conn.execute(select(tenants).where(tenants.c.id == tid)).one()
 
 
 def set_session_limits(store: Store, tenant_id: int, actor: Actor, idle_seconds: int, absolute_seconds: int) -> None:
@@ -119,37 +120,40 @@ class InitResult:
 def init_installation(
     store: Store, base_domain: str, slug: str, admin_email: str, admin_password: str | None, actor: Actor
 ) -> InitResult:
-    """Set the base domain, a tenant and its first admin. Running it again with
-    the same values changes nothing; a different base domain is refused."""
+    """Set the base domain, a tenant and its first admin, in one transaction.
+    Running it again with the same values changes nothing; a different base
+    domain is refused."""
     from ostiary.services import users as users_service
+    from ostiary.services.passwords import password_problem
 
     problems = Problems()
     base = normalise_hostname(base_domain)
     if base is None or ("." not in base and base != "localhost"):
         problems.add("base_domain", f'"{base_domain}" is not a DNS name such as id.example.net')
     slug = validate_slug(slug, problems)
-    users_service.validate_email(admin_email, problems)
+    admin_email = users_service.validate_email(admin_email, problems)
+    if admin_password is not None and password_problem(admin_password):
+        problems.add("admin_password", password_problem(admin_password))
     problems.raise_if_any()
-    current = get_base_domain(store)
-    if current and current != base:
-        raise Conflict(
-            f'base_domain: this installation already uses "{current}"; '
-            "changing it would move every tenant host, so it is refused"
-        )
-    if not current:
-        with store.write() as conn:
+    with store.write() as conn:
+        current = conn.execute(select(installation.c.value).where(installation.c.key == "base_domain")).scalar()
+        if current and current != base:
+            raise Conflict(
+                f'base_domain: this installation already uses "{current}"; '
+                "changing it would move every tenant host, so it is refused"
+            )
+        if not current:
             conn.execute(insert(installation).values(key="base_domain", value=base))
             record_change(conn, None, "installation", "base_domain")
-    try:
-        tenant = tenant_by_slug(store, slug)
-        tenant_created = False
-    except NotFound:
-        tenant = add_tenant(store, slug, actor)
-        tenant_created = True
-    existing = users_service.find_user(store, tenant.id, admin_email)
-    if existing is not None:
-        return InitResult(tenant=tenant, admin_created=False, tenant_created=tenant_created)
-    if not admin_password:
-        raise InvalidInput([Problem("admin_password", "is required to create the first admin: pass --admin-password-file")])
-    users_service.add_user(store, tenant.id, actor, email=admin_email, password=admin_password, is_admin=True)
+        tenant = conn.execute(select(tenants).where(tenants.c.slug == slug)).first()
+        tenant_created = tenant is None
+        if tenant is None:
+            tenant = _insert_tenant(conn, slug, slug, actor)
+        scope = TenantScope(conn, tenant.id)
+        if users_service.find_user_in(scope, admin_email) is not None:
+            return InitResult(tenant=tenant, admin_created=False, tenant_created=tenant_created)
+        if not admin_password:
+            raise InvalidInput([Problem("admin_password", "is required to create the first admin: pass --admin-password-file")])
+        users_service.insert_user(scope, actor, email=admin_email, username=admin_email.split("@")[0].lower(),
+                                  display_name=admin_email.split("@")[0], password=admin_password, is_admin=True)
     return InitResult(tenant=tenant, admin_created=True, tenant_created=tenant_created)

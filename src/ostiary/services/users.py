@@ -45,12 +45,14 @@ def _validate_display_name(name: str, problems: Problems) -> str:
     return name
 
 
-def find_user(store: Store, tenant_id: int, email_or_username: str) -> Row | None:
+def find_user_in(scope: TenantScope, email_or_username: str) -> Row | None:
     key = (email_or_username or "").strip()
+    return scope.one(users, or_(func.lower(users.c.email) == key.lower(), users.c.username == key))
+
+
+def find_user(store: Store, tenant_id: int, email_or_username: str) -> Row | None:
     with store.read() as conn:
-        return TenantScope(conn, tenant_id).one(
-            users, or_(func.lower(users.c.email) == key.lower(), users.c.username == key)
-        )
+        return find_user_in(TenantScope(conn, tenant_id), email_or_username)
 
 
 def get_user(store: Store, tenant_id: int, email_or_username: str) -> Row:
@@ -96,27 +98,27 @@ def add_user(
         if problem:
             problems.add("password", problem)
     problems.raise_if_any()
-    now = time.time()
     with store.write() as conn:
-        scope = TenantScope(conn, tenant_id)
-        if scope.one(users, func.lower(users.c.email) == email.lower()):
-            raise Conflict(f'email: a user with "{email}" already exists in this tenant')
-        if scope.one(users, users.c.username == username):
-            raise Conflict(f'username: "{username}" is taken in this tenant: pass another with --username')
-        uid = scope.insert(
-            users,
-            email=email,
-            username=username,
-            display_name=display_name,
-            password_hash=hash_password(password) if password else None,
-            is_admin=is_admin,
-            active=True,
-            created_at=now,
-            updated_at=now,
-        )
-        scope.audit(actor.name, "user.add", "user", uid, actor.addr, email=email, admin=is_admin)
-        scope.changed("user", uid)
-        return scope.one(users, users.c.id == uid)
+        return insert_user(TenantScope(conn, tenant_id), actor, email=email, username=username,
+                           display_name=display_name, password=password, is_admin=is_admin)
+
+
+def insert_user(scope: TenantScope, actor: Actor, *, email: str, username: str, display_name: str,
+                password: str | None, is_admin: bool) -> Row:
+    """The write half of add_user, for callers already inside a transaction."""
+    if scope.one(users, func.lower(users.c.email) == email.lower()):
+        raise Conflict(f'email: a user with "{email}" already exists in this tenant')
+    if scope.one(users, users.c.username == username):
+        raise Conflict(f'username: "{username}" is taken in this tenant: pass another with --username')
+    now = time.time()
+    uid = scope.insert(
+        users, email=email, username=username, display_name=display_name,
+        password_hash=hash_password(password) if password else None, is_admin=is_admin, active=True,
+        created_at=now, updated_at=now,
+    )
+    scope.audit(actor.name, "user.add", "user", uid, actor.addr, email=email, admin=is_admin)
+    scope.changed("user", uid)
+    return scope.one(users, users.c.id == uid)
 
 
 def set_active(store: Store, tenant_id: int, actor: Actor, email: str, active: bool) -> Row:

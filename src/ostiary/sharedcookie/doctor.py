@@ -200,7 +200,8 @@ def _cookie_findings(cookie: SetCookie, setter: Site, sites: list[Site]) -> list
         return [refused]
     findings: list[Finding] = []
     receivers = []
-    for site in sites:
+    # A clearing line delivers nothing; _sign_out_findings checks that it hits the shared copy.
+    for site in ([] if cookie.clears else sites):
         problem = _delivery_problem(cookie, setter, site)
         if problem:
             findings.append(problem)
@@ -210,8 +211,8 @@ def _cookie_findings(cookie: SetCookie, setter: Site, sites: list[Site]) -> list
     if cookie.same_site == "strict" and siblings and not cookie.clears:
         findings.append(Finding(
             Severity.BREAKS, "samesite_strict_from_outside_links",
-            "SameSite=Strict: a link from any other site (mail, chat, a bookmark opened from another "
-            f"tab's page) to {', '.join(sorted(siblings))} arrives without the cookie, so the first page "
+            "SameSite=Strict: a link on any other site (a mail, a chat message, a search result) "
+            f"to {', '.join(sorted(siblings))} arrives without the cookie, so the first page "
             "looks signed out", "have the proxy rewrite SameSite=Strict to SameSite=Lax (the sibling-"
             "subdomain snippet does), or use the same-origin layout", cookie.name))
     if cookie.same_site is None and not cookie.clears:

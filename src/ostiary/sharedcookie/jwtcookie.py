@@ -24,8 +24,10 @@ MIN_SECRET_BYTES = 32
 # Secrets shipped in LibreChat's .env.example (unchanged across its history):
 # anyone can mint a valid cookie for an install that kept them.
 PUBLISHED_DEFAULT_SECRETS: Mapping[str, str] = {
-    "16f8c0ef4a5d391b26034086c628469d3f9f497f08163ab9b40137092f2909ef": "JWT_SECRET from LibreChat's .env.example",
-    "eaa5191f2914e30b9387fd84e254e4ba6fc51b4654968a9b0803b456a54b8418": "JWT_REFRESH_SECRET from LibreChat's .env.example",
+    "16f8c0ef4a5d391b26034086c628469d3f9f497f08163ab9b40137092f2909ef":
+        "JWT_SECRET from LibreChat's .env.example",
+    "eaa5191f2914e30b9387fd84e254e4ba6fc51b4654968a9b0803b456a54b8418":
+        "JWT_REFRESH_SECRET from LibreChat's .env.example",
 }
 
 # Refusal reasons, stable strings for logs, metrics and tests.

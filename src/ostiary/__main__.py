@@ -1,0 +1,3 @@
+from ostiary.cli import main
+
+main()

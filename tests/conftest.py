@@ -1,0 +1,56 @@
+"""Fixtures shared by every test: fresh databases on SQLite and on the local
+PostgreSQL (each store test runs on both), and a migrated store."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from ostiary.store import open_store
+from tests.support.database import copy_sqlite, create_pg_database, drop_pg_database, pg_url
+
+ARTIFACTS = Path(os.environ.get("OSTIARY_TEST_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts"))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "ostiary.db"
+    store = open_store(f"sqlite:///{path}")
+    store.migrate()
+    store.engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template():
+    name = create_pg_database()
+    store = open_store(pg_url(name))
+    store.migrate()
+    store.dispose()
+    yield name
+    drop_pg_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        yield copy_sqlite(request.getfixturevalue("sqlite_template"), tmp_path)
+        return
+    name = create_pg_database(template=request.getfixturevalue("pg_template"))
+    yield pg_url(name)
+    drop_pg_database(name)
+
+
+@pytest.fixture
+def store(db_url):
+    s = open_store(db_url)
+    yield s
+    s.dispose()
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS

@@ -1,0 +1,134 @@
+"""Every CLI command refuses bad input with a message naming the field and
+the rule, exits 2, and writes nothing."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from ostiary.cli import main
+from ostiary.store.tables import metadata
+
+
+def _row_counts(store) -> dict[str, int]:
+    with store.read() as conn:
+        return {name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+                for name, t in metadata.tables.items()}
+
+
+@pytest.fixture
+def cli(store, db_url, tmp_path):
+    runner = CliRunner()
+    env = {"OSTIARY_DATABASE_URL": db_url, "OSTIARY_DATA_DIR": str(tmp_path)}
+    good = tmp_path / "good-password"
+    good.write_text("correct horse battery\n")
+    short = tmp_path / "short-password"
+    short.write_text("short\n")
+
+    def run(*args: str):
+        args = [a.replace("GOOD", str(good)).replace("SHORT", str(short)) for a in args]
+        return runner.invoke(main, list(args), env=env, catch_exceptions=False)
+
+    r = run("init", "--base-domain", "id.example.test", "--tenant", "acme", "--admin-email", "admin@acme.test",
+            "--admin-password-file", "GOOD")
+    assert r.exit_code == 0, r.output
+    for args in (("group", "add", "staff"), ("user", "add", "bob@acme.test"),
+                 ("domain", "add", "acme-corp.test", "--portal-host", "auth.acme-corp.test"),
+                 ("app", "add", "wiki", "--url", "https://wiki.acme-corp.test", "--group", "staff")):
+        assert run(*args).exit_code == 0
+    return run
+
+
+BAD_INPUT = [
+    (("init", "--base-domain", "not a domain", "--tenant", "acme", "--admin-email", "a@acme.test"), "base_domain"),
+    (("init", "--base-domain", "id.example.test", "--tenant", "Bad Slug!", "--admin-email", "a@acme.test"), "slug"),
+    (("init", "--base-domain", "other.example.test", "--tenant", "acme", "--admin-email", "a@acme.test"), "base_domain"),
+    (("init", "--base-domain", "id.example.test", "--tenant", "acme", "--admin-email", "not-an-email"), "email"),
+    (("init", "--base-domain", "id.example.test", "--tenant", "newco", "--admin-email", "new@newco.test",
+      "--admin-password-file", "SHORT"), "password"),
+    (("tenant", "add", "bad-"), "slug"),
+    (("tenant", "add", "acme"), "already exists"),
+    (("user", "add", "not-an-email"), "email"),
+    (("user", "add", "carol@acme.test", "--username", "has space"), "username"),
+    (("user", "add", "carol@acme.test", "--name", "two\nlines"), "display_name"),
+    (("user", "add", "carol@acme.test", "--password-file", "SHORT"), "password"),
+    (("user", "add", "carol@acme.test", "--password-file", "/nonexistent/file"), "password_file"),
+    (("user", "add", "bob@acme.test"), "already exists"),
+    (("user", "add", "carol@acme.test", "--tenant", "nosuch"), "tenant"),
+    (("user", "disable", "nobody@acme.test"), "user"),
+    (("user", "password", "bob@acme.test", "--password-file", "SHORT"), "password"),
+    (("group", "add", "a,b"), "comma"),
+    (("group", "add", "ops", "--parent", "nosuch"), "parent"),
+    (("group", "move", "staff", "--parent", "staff"), "ancestor"),
+    (("group", "delete", "nosuch"), "group"),
+    (("group", "member", "add", "staff", "nobody@acme.test"), "user"),
+    (("group", "member", "add", "nosuch", "bob@acme.test"), "group"),
+    (("group", "member", "remove", "staff", "bob@acme.test"), "member"),
+    (("domain", "add", "acme-corp.test", "--portal-host", "login.other.test"), "portal_host"),
+    (("domain", "add", "nodots", "--portal-host", "nodots"), "domain"),
+    (("domain", "add", "acme-corp.test", "--portal-host", "auth.acme-corp.test"), "already registered"),
+    (("domain", "verify", "nosuch.test"), "domain"),
+    (("app", "add", "plain", "--url", "http://plain.acme-corp.test"), "https"),
+    (("app", "add", "creds", "--url", "https://user:pw@x.acme-corp.test"), "user name"),
+    (("app", "add", "elsewhere", "--url", "https://x.elsewhere.test"), "protected domain"),
+    (("app", "add", "pp", "--url", "https://pp.acme-corp.test", "--public-path", "static/*"), "public_path"),
+    (("app", "add", "pp", "--url", "https://pp.acme-corp.test", "--public-path", "/a/../b"), "public_path"),
+    (("app", "add", "hd", "--url", "https://hd.acme-corp.test", "--headers", "user,password"), "headers"),
+    (("app", "add", "both", "--url", "https://b.acme-corp.test", "--all", "--group", "staff"), "groups"),
+    (("app", "add", "ng", "--url", "https://ng.acme-corp.test", "--group", "nosuch"), "group"),
+    (("app", "add", "wiki", "--url", "https://wiki2.acme-corp.test"), "already exists"),
+    (("app", "add", "dup", "--url", "https://wiki.acme-corp.test"), "already serves"),
+    (("app", "grant", "wiki", "nosuch"), "group"),
+    (("app", "revoke", "nosuch", "staff"), "app"),
+    (("app", "disable", "nosuch"), "app"),
+    (("session", "revoke"), "session"),
+    (("session", "revoke", "nosuchsession"), "session"),
+    (("session", "list", "--user", "nobody@acme.test"), "user"),
+    (("snippet", "nosuch", "--proxy", "caddy"), "app"),
+]
+
+
+@pytest.mark.parametrize("args,field", BAD_INPUT, ids=[" ".join(a[:3]) + f" [{f}]" for a, f in BAD_INPUT])
+def test_bad_input_is_refused_clearly_and_writes_nothing(cli, store, args, field):
+    before = _row_counts(store)
+    result = cli(*args)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: ") or "error:" in result.output
+    assert field in result.output
+    assert _row_counts(store) == before
+
+
+def test_invalid_settings_are_all_listed_at_once(tmp_path):
+    runner = CliRunner()
+    env = {"OSTIARY_PUBLIC_PORT": "70000", "OSTIARY_DATABASE_URL": "mysql://x", "OSTIARY_TRUSTED_PROXIES": "nonsense",
+           "OSTIARY_DATA_DIR": str(tmp_path)}
+    result = runner.invoke(main, ["tenant", "list"], env=env)
+    assert result.exit_code == 2
+    for name in ("OSTIARY_PUBLIC_PORT", "OSTIARY_DATABASE_URL", "OSTIARY_TRUSTED_PROXIES"):
+        assert name in result.output
+
+
+def test_settings_come_from_a_toml_file_and_the_environment_wins(tmp_path):
+    from ostiary.config import load_settings
+    import os
+
+    toml = tmp_path / "ostiary.toml"
+    toml.write_text('public_port = 8443\nforward_auth_cookie_ttl = 600\n')
+    old = dict(os.environ)
+    try:
+        os.environ["OSTIARY_CONFIG"] = str(toml)
+        os.environ["OSTIARY_FORWARD_AUTH_COOKIE_TTL"] = "900"
+        s = load_settings()
+        assert s.public_port == 8443 and s.forward_auth_cookie_ttl == 900
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+
+
+def test_init_twice_changes_nothing(cli, store):
+    before = _row_counts(store)
+    result = cli("init", "--base-domain", "id.example.test", "--tenant", "acme", "--admin-email", "admin@acme.test")
+    assert result.exit_code == 0 and "already there" in result.output
+    after = _row_counts(store)
+    assert after == before
