@@ -519,3 +519,12 @@ def doctor(ctx, domain_name, tenant) -> None:
     from ostiary.services.doctor import run_doctor
 
     sys.exit(run_doctor(ctx.store, ctx.settings, ctx.tenant_id(tenant), domain_name, click.echo))
+
+
+def _register_cookie_doctor() -> None:
+    from ostiary.sharedcookie.cli import cookie_doctor_command
+
+    main.add_command(cookie_doctor_command, "cookie-doctor")
+
+
+_register_cookie_doctor()

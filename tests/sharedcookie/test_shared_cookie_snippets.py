@@ -126,6 +126,7 @@ def cookie_setting_chat():
     server.server_close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("caddy", ["caddy-2.6", "caddy-2.11"])
 def test_caddy_rewrites_each_chat_cookie_including_the_sign_out_ones(caddy_binaries, caddy_run, tmp_path,
                                                                     cookie_setting_chat, caddy):

@@ -26,10 +26,12 @@ class LoopbackTransport(httpx.HTTPTransport):
     --host-resolver-rules="MAP * 127.0.0.1"."""
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        host = request.url.host
-        request.url = request.url.copy_with(host="127.0.0.1")
-        request.extensions = {**request.extensions, "sni_hostname": host}
-        return super().handle_request(request)
+        # A copy: the client reads cookies' domains from the original request.
+        sent = httpx.Request(
+            request.method, request.url.copy_with(host="127.0.0.1"), headers=request.headers,
+            stream=request.stream, extensions={**request.extensions, "sni_hostname": request.url.host},
+        )
+        return super().handle_request(sent)
 
 
 def loopback_client(ca_cert: Path | None = None, **kwargs) -> httpx.Client:
