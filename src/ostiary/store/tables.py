@@ -56,6 +56,8 @@ users = Table(
     Column("display_name", String(200), nullable=False),
     Column("password_hash", Text, nullable=True),
     Column("totp_secret", String(64), nullable=True),
+    # Set when the person has confirmed a code: only then does TOTP apply.
+    Column("totp_enabled_at", Float, nullable=True),
     Column("is_admin", Boolean, nullable=False, default=False),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", Float, nullable=False),
@@ -99,6 +101,8 @@ domains = Table(
     Column("last_checked_at", Float, nullable=True),
     # Set when re-verification no longer finds the record; cleared when it returns.
     Column("flagged_at", Float, nullable=True),
+    # JSON: take identity from an external JWT cookie instead of the handshake (SPEC 9).
+    Column("external_identity", Text, nullable=True),
     Column("created_at", Float, nullable=False),
     UniqueConstraint("tenant_id", "name", name="uq_domains_tenant_name"),
 )
@@ -119,6 +123,8 @@ apps = Table(
     Column("all_users", Boolean, nullable=False, default=False),
     Column("enabled", Boolean, nullable=False, default=True),
     Column("require_2fa", Boolean, nullable=False, default=False),
+    # JSON: take identity from an external JWT cookie instead of the handshake (SPEC 9).
+    Column("external_identity", Text, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     UniqueConstraint("tenant_id", "name", name="uq_apps_tenant_name"),
@@ -198,4 +204,42 @@ change_log = Table(
     Column("at", Float, nullable=False),
 )
 
-TENANT_TABLES = (users, groups, memberships, domains, apps, app_grants, sessions, audit_log)
+recovery_codes = Table(
+    "recovery_codes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("code_hash", String(128), nullable=False),
+    Column("used_at", Float, nullable=True),
+    Index("ix_recovery_codes_user", "user_id"),
+)
+
+# Sign-in throttling, shared by every worker and instance: one row per key
+# ("account:<tenant>:<login>" or "address:<ip>").
+throttle = Table(
+    "throttle",
+    metadata,
+    Column("key", String(400), primary_key=True),
+    Column("window_start", Float, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("blocked_until", Float, nullable=True),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    # SHA-256 of the bearer token; the token itself is shown once.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("scopes", String(64), nullable=False),  # "read" or "read,write"
+    Column("created_by", String(320), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float, nullable=True),
+    Column("expires_at", Float, nullable=True),
+    Column("revoked_at", Float, nullable=True),
+)
+
+TENANT_TABLES = (users, groups, memberships, domains, apps, app_grants, sessions, audit_log, recovery_codes, api_tokens)

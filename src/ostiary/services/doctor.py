@@ -1,0 +1,155 @@
+"""`ostiary doctor`: every protected domain and app checked for what would break sign-in.
+
+The checks themselves live in ostiary.dns.diagnostics; this module picks the ones that apply to
+each domain and app, runs the DNS ones in parallel, and prints one line per finding.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from sqlalchemy import Row
+
+from ostiary.config import Settings
+from ostiary.dns import diagnostics
+from ostiary.dns.diagnostics import Finding
+from ostiary.dns.resolvers import ResolverConfigError, Resolvers, parse_resolvers
+from ostiary.services import apps as apps_service
+from ostiary.services import domains as domains_service
+from ostiary.services.errors import InvalidInput, NotFound, Problem
+from ostiary.store import Store
+
+MARKS = {diagnostics.OK: "✓", diagnostics.INFO: "·", diagnostics.WARNING: "!", diagnostics.ERROR: "✗"}
+MAX_PARALLEL_CHECKS = 8
+
+Echo = Callable[[str], object]
+
+
+@dataclass(frozen=True)
+class Line:
+    subject: str  # what the finding is about: a domain, "<domain> app <name>", or "clock"
+    finding: Finding
+
+    def render(self) -> str:
+        mark = MARKS.get(self.finding.severity, "?")
+        fix = f" — fix: {self.finding.fix}" if self.finding.fix and not self.finding.ok else ""
+        return f"{mark} {self.subject}: {self.finding.message}{fix}"
+
+
+def run_doctor(store: Store, settings: Settings, tenant_id: int, domain_name: str | None, echo: Echo) -> int:
+    """Print every finding for the tenant's domains (or the one named) and return the exit status:
+    0 when nothing would break sign-in, 1 otherwise."""
+    resolvers = _resolvers(settings)
+    if domain_name:
+        try:
+            rows = [domains_service.get_domain(store, tenant_id, domain_name)]
+        except NotFound:
+            raise NotFound(
+                f'domain: "{domain_name}" is not a protected domain of this tenant: '
+                "see `ostiary domain list`, or run `ostiary doctor` without a name to check them all"
+            ) from None
+    else:
+        rows = domains_service.list_domains(store, tenant_id, limit=100_000)
+    apps_by_domain: dict[int, list[Row]] = {}
+    for app in apps_service.list_apps(store, tenant_id, limit=100_000):
+        apps_by_domain.setdefault(app.domain_id, []).append(app)
+
+    lines: list[Line] = []
+
+    def emit(line: Line) -> None:
+        lines.append(line)
+        echo(line.render())
+
+    if not rows:
+        emit(Line("tenant", Finding(
+            "protected-domain-exists", False, diagnostics.ERROR,
+            "this tenant has no protected domain, so no app can be signed in to",
+            "register one with `ostiary domain add DOMAIN --portal-host HOST`, then publish its TXT record",
+        )))
+    with concurrent.futures.ThreadPoolExecutor(MAX_PARALLEL_CHECKS, thread_name_prefix="ostiary-doctor") as pool:
+        for domain in rows:
+            checks = domain_checks(domain, apps_by_domain.get(domain.id, []), settings, resolvers)
+            # map() keeps the order, so each domain's findings print together as they arrive.
+            for line in pool.map(lambda check: check(), checks):
+                emit(line)
+    emit(Line("clock", diagnostics.check_clock(settings.ntp_server or None)))
+    echo(summary(lines))
+    return 1 if any(line.finding.breaks_sign_in for line in lines) else 0
+
+
+def _resolvers(settings: Settings) -> Resolvers | None:
+    try:
+        return parse_resolvers(settings.dns_resolvers)
+    except ResolverConfigError as exc:
+        raise InvalidInput([Problem("OSTIARY_DNS_RESOLVERS", str(exc))]) from None
+
+
+def _public_addresses(settings: Settings) -> list[str]:
+    return [a.strip() for a in settings.public_addresses.split(",") if a.strip()]
+
+
+Check = Callable[[], Line]
+
+
+def domain_checks(domain: Row, apps: Sequence[Row], settings: Settings, resolvers: Resolvers | None) -> list[Check]:
+    """The checks for one domain and its apps, in the order they are printed."""
+    name, portal, timeout = domain.name, domain.portal_host, settings.dns_timeout
+    state = "flagged" if domain.status == domains_service.VERIFIED and domain.flagged_at else domain.status
+    checks: list[Check] = [
+        lambda: Line(name, diagnostics.check_portal_host_under_domain(portal, name)),
+        lambda: Line(name, diagnostics.check_domain_verified(name, state, domain.verified_at, domain.status_reason)),
+        lambda: Line(name, diagnostics.check_record_present(name, domain.verification_token, resolvers, timeout)),
+        lambda: Line(name, _portal_host_reachable(portal, settings, resolvers)),
+        lambda: Line(name, diagnostics.check_cookie_domain(name, portal)),
+    ]
+    for app in apps:
+        subject = f"{name} app {app.name}"
+        checks += [
+            lambda app=app, subject=subject: Line(
+                subject, diagnostics.check_host_resolves(app.host, resolvers, timeout, role="app host")
+            ),
+            lambda app=app, subject=subject: Line(subject, diagnostics.check_cookie_domain(name, app.host)),
+            lambda app=app, subject=subject: Line(subject, _https_check(app.url, settings.dev)),
+        ]
+    return checks
+
+
+def _portal_host_reachable(portal: str, settings: Settings, resolvers: Resolvers | None) -> Finding:
+    """Whether the portal host resolves and, when public addresses are configured, to this instance."""
+    resolution = diagnostics.resolve_host(portal, resolvers, settings.dns_timeout)
+    if not resolution.addresses:
+        fix = resolution.fix or f'create an A (or AAAA) record for "{portal}" pointing at the reverse proxy in front of Ostiary'
+        return Finding("portal-host-resolves", False, diagnostics.ERROR,
+                       f'portal host "{portal}" does not resolve: {resolution.problem}', fix)
+    public = _public_addresses(settings)
+    if public:
+        return diagnostics.check_resolves_to_instance(portal, resolution.addresses, public)
+    return Finding(
+        "portal-host-resolves", True, diagnostics.OK,
+        f'portal host "{portal}" resolves to {", ".join(resolution.addresses)} '
+        "(set OSTIARY_PUBLIC_ADDRESSES to check that this is this instance)",
+    )
+
+
+def _https_check(url: str, dev: bool) -> Finding:
+    finding = diagnostics.check_https(url)
+    if finding.ok or not dev or not url.lower().startswith("http://"):
+        return finding
+    return Finding(
+        finding.check, False, diagnostics.WARNING,
+        f'app URL "{url}" uses http; accepted only because OSTIARY_DEV is on (development mode)',
+        f'serve it over https and change the URL to "https://{url.split("://", 1)[1]}" before turning OSTIARY_DEV off',
+    )
+
+
+def summary(lines: Sequence[Line]) -> str:
+    errors = sum(1 for line in lines if line.finding.breaks_sign_in)
+    warnings = sum(1 for line in lines if line.finding.severity == diagnostics.WARNING)
+    passed = sum(1 for line in lines if line.finding.ok)
+    warned = f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""
+    if errors:
+        return (f"{errors} problem{'s' if errors != 1 else ''} would break sign-in{warned}; "
+                f"{passed} check{'s' if passed != 1 else ''} passed")
+    return f"nothing would break sign-in{warned}; {passed} check{'s' if passed != 1 else ''} passed"
