@@ -35,9 +35,14 @@ class OstiaryApp:
         except Exception as exc:  # the follower keeps trying; readiness says "starting"
             log.warning("snapshot not loaded at start: %s", exc)
         self.holder.start()
+        from ostiary.services.reverification import Reverifier
+
+        reverifier = Reverifier(self.store, self.settings)  # its own thread and connections; never on /check
+        reverifier.start()
         try:
             yield
         finally:
+            reverifier.stop()
             self.holder.stop()
             self.store.dispose()
 

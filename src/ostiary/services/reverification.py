@@ -114,8 +114,9 @@ def _parse_lease(value: str) -> dict:
 def due_domains(store: Store) -> list[Due]:
     """Every verified domain of every tenant (flagged ones included), as the round will check them."""
     due: list[Due] = []
+    tenants = list_tenants(store)
     with store.read() as conn:
-        for tenant in list_tenants(store):
+        for tenant in tenants:
             for row in TenantScope(conn, tenant.id).rows(domains, domains.c.status == rules.VERIFIED, order_by=domains.c.id):
                 if _never_in_dns(row.name):
                     continue

@@ -1,0 +1,143 @@
+"""A tenant with protected domains in a real store, a dnsmasq of the test's own, and a fake NTP server."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from ostiary.cli import main
+from ostiary.services import apps as apps_service
+from ostiary.services import domains as domains_service
+from ostiary.services import tenants as tenants_service
+from ostiary.services.actor import CLI_ACTOR
+from tests.support.dnsserver import Dnsmasq, SilentDnsServer, SlowDnsServer
+
+PORTAL_ADDRESS = "127.0.0.10"
+ELSEWHERE_ADDRESS = "127.0.0.99"
+
+
+def challenge(domain_row) -> dict[str, list[str]]:
+    """The TXT record that verifies `domain_row`, as dnsmasq takes it."""
+    name, value = domains_service.txt_record(domain_row)
+    return {name: [value]}
+
+
+@pytest.fixture
+def tenant_id(store) -> int:
+    return tenants_service.add_tenant(store, "acme", CLI_ACTOR).id
+
+
+@pytest.fixture
+def dns():
+    """A dnsmasq answering only for .test, with no records yet; tests restart it with theirs."""
+    with Dnsmasq() as server:
+        yield server
+
+
+@pytest.fixture
+def add_domain(store, tenant_id):
+    def add(name: str, portal_host: str):
+        return domains_service.add_domain(store, tenant_id, CLI_ACTOR, name, portal_host)
+
+    return add
+
+
+@pytest.fixture
+def add_app(store, tenant_id):
+    def add(name: str, url: str, allow_http: bool = False):
+        return apps_service.add_app(store, tenant_id, CLI_ACTOR, name=name, url=url, all_users=True,
+                                    allow_http=allow_http)
+
+    return add
+
+
+@pytest.fixture
+def doctor(db_url, dns, tmp_path):
+    """Runs `ostiary doctor` through the real CLI; settings as environment variables."""
+    runner = CliRunner()
+
+    def run(*args: str, **settings: str):
+        env = {
+            "OSTIARY_DATABASE_URL": db_url,
+            "OSTIARY_DATA_DIR": str(tmp_path),
+            "OSTIARY_DNS_RESOLVERS": dns.resolvers_env,
+            "OSTIARY_DNS_TIMEOUT": "2",
+            "OSTIARY_PUBLIC_ADDRESSES": PORTAL_ADDRESS,
+            "OSTIARY_NTP_SERVER": "",
+            "OSTIARY_DEV": "false",
+        }
+        env.update({f"OSTIARY_{k.upper()}": v for k, v in settings.items()})
+        return runner.invoke(main, ["doctor", *args], env=env, catch_exceptions=False)
+
+    return run
+
+
+@pytest.fixture
+def silent_dns():
+    with SilentDnsServer() as server:
+        yield server
+
+
+@pytest.fixture
+def slow_dns():
+    with SlowDnsServer(3.0) as server:
+        yield server
+
+
+class NtpServer:
+    """A tiny SNTP server on loopback whose clock runs `skew` seconds from this machine's
+    (the same as tests/dns/conftest.py's)."""
+
+    def __init__(self, skew: float = 0.0) -> None:
+        import ntplib
+
+        self._ntplib = ntplib
+        self.skew = skew
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.settimeout(0.1)
+        self.address = f"127.0.0.1:{self._socket.getsockname()[1]}"
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        ntplib = self._ntplib
+        while not self._stopping.is_set():
+            try:
+                data, peer = self._socket.recvfrom(256)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            query = ntplib.NTPPacket()
+            query.from_data(data)
+            now = ntplib.system_to_ntp_time(time.time() + self.skew)
+            reply = ntplib.NTPPacket(version=query.version, mode=4, tx_timestamp=now)
+            reply.stratum = 2
+            reply.orig_timestamp = query.tx_timestamp
+            reply.recv_timestamp = now
+            reply.ref_timestamp = now
+            self._socket.sendto(reply.to_data(), peer)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=2)
+        self._socket.close()
+
+
+@pytest.fixture
+def ntp_server_factory():
+    servers: list[NtpServer] = []
+
+    def start(skew: float = 0.0) -> NtpServer:
+        servers.append(NtpServer(skew))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
