@@ -1,4 +1,11 @@
-"""Liveness, readiness and metrics, on any host."""
+"""Liveness, readiness and metrics, on any host.
+
+Readiness: "starting" (503) until this worker's snapshot is loaded, so a
+restarted instance gets no traffic before it can decide; "ready" (200);
+"degraded" (200) when the database is unreachable but the snapshot is
+loaded: the gate still answers signed-in people, and taking every instance
+out of the load balancer during a database outage would turn it into a
+full outage."""
 
 from __future__ import annotations
 
@@ -34,8 +41,13 @@ async def readyz(request: Request) -> Response:
     loaded = inst.holder.snapshot.loaded
     database = await run_in_threadpool(_database_reachable, inst)
     status = "ready" if loaded and database else ("degraded" if loaded else "starting")
-    body = {"status": status, "snapshot_loaded": loaded, "database_reachable": database}
-    return JSONResponse(body, status_code=200 if status == "ready" else 503, headers={"cache-control": "no-store"})
+    holder = inst.holder
+    body = {
+        "status": status, "snapshot_loaded": loaded, "database_reachable": database,
+        "seconds_since_sync": round(time.time() - holder.last_poll_ok_at, 3) if holder.last_poll_ok_at else None,
+        "change_listener": "listening" if holder.listening else ("off" if not inst.store.is_postgresql else "reconnecting"),
+    }
+    return JSONResponse(body, status_code=503 if status == "starting" else 200, headers={"cache-control": "no-store"})
 
 
 async def metrics(request: Request) -> Response:

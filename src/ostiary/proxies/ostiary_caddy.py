@@ -26,12 +26,17 @@ def render_ostiary_caddyfile(
     https_port: int | None = None,
     http_port: int | None = None,
     admin: str | None = None,
+    local_certs: bool = False,
 ) -> str:
     """A complete Caddyfile putting Caddy in front of Ostiary at ``ostiary_upstream`` (host:port).
 
     ``internal_tls`` issues certificates from Caddy's own CA (tests, private
     networks); ``https_port``/``http_port``/``admin`` override Caddy's
     defaults (443, 80, localhost:2019; ``admin="off"`` disables the API).
+    ``local_certs`` gives *every* site in the file — also app snippets pasted
+    below it — a certificate from Caddy's internal CA, and keeps that CA out
+    of the system trust store (private networks, names no public CA issues
+    for, tests).
     """
     upstream = ostiary_upstream.removeprefix("http://").rstrip("/")
     if not _UPSTREAM.match(upstream):
@@ -47,6 +52,8 @@ def render_ostiary_caddyfile(
         options.append(f"\thttp_port {int(http_port)}")
     if https_port is not None:
         options.append(f"\thttps_port {int(https_port)}")
+    if local_certs:
+        options += ["\tlocal_certs", "\tskip_install_trust"]
     lines = [
         "# Caddy in front of Ostiary: tenant hosts and portal hosts, any name, with a",
         "# certificate issued on demand only for names Ostiary vouches for.",

@@ -142,10 +142,15 @@ def _group(scope: TenantScope, name: str) -> Row:
 def update_app(
     store: Store, tenant_id: int, actor: Actor, name: str, *, public_paths: Sequence[str] | None = None,
     headers: str | Sequence[str] | None = None, all_users: bool | None = None, enabled: bool | None = None,
-    require_2fa: bool | None = None,
+    require_2fa: bool | None = None, url: str | None = None, allow_http: bool = False,
 ) -> Row:
     problems = Problems()
     values: dict = {}
+    location = None
+    if url is not None:
+        location, reason = parse_app_url(url, allow_http)
+        if reason:
+            problems.add("url", f'"{url}" {reason}')
     if public_paths is not None:
         values["public_paths"] = json.dumps(_validate_public_paths(public_paths, problems))
     if headers is not None:
@@ -157,11 +162,29 @@ def update_app(
     with store.write() as conn:
         scope = TenantScope(conn, tenant_id)
         app = _by_name(scope, name)
+        if location is not None and location.url != app.url:
+            values.update(_relocation(scope, app, location))
         scope.update(apps, apps.c.id == app.id, updated_at=time.time(), **values)
         scope.audit(actor.name, "app.update", "app", app.id, actor.addr,
                     **{k: (json.loads(v) if k == "public_paths" else v) for k, v in values.items()})
         scope.changed("app", app.id)
         return scope.one(apps, apps.c.id == app.id)
+
+
+def _relocation(scope: TenantScope, app: Row, location) -> dict:
+    """The columns that move an app to a new URL, under a protected domain
+    of the tenant and not already served by another app."""
+    candidates = [d for d in scope.rows(domains) if is_under(location.host, d.name)]
+    if not candidates:
+        raise NotFound(f'url: "{location.host}" is not under any protected domain of this tenant: register it first')
+    port_match = apps.c.port.is_(None) if location.port is None else apps.c.port == location.port
+    clash = scope.one(apps, apps.c.host == location.host, port_match, apps.c.path_prefix == location.path_prefix,
+                      apps.c.id != app.id)
+    if clash is not None:
+        raise Conflict(f'url: proxy app "{clash.name}" already serves {location.url}')
+    domain = max(candidates, key=lambda d: len(d.name))
+    return dict(url=location.url, host=location.host, port=location.port, path_prefix=location.path_prefix,
+                domain_id=domain.id)
 
 
 def grant(store: Store, tenant_id: int, actor: Actor, app_name: str, group: str) -> None:

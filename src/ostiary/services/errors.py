@@ -49,3 +49,14 @@ class Problems:
     def raise_if_any(self) -> None:
         if self.items:
             raise InvalidInput(self.items)
+
+
+def problems_of(exc: ServiceError) -> list[Problem]:
+    """Every refusal as field-named problems: InvalidInput has them; the
+    others' messages start with "field: " by convention."""
+    if isinstance(exc, InvalidInput):
+        return list(exc.problems)
+    field, sep, message = str(exc).partition(": ")
+    if sep and field.replace("_", "").isalnum() and len(field) <= 40:
+        return [Problem(field, message)]
+    return [Problem("", str(exc))]

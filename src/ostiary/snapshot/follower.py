@@ -4,7 +4,12 @@ A background thread reads the change log every `poll_interval` and applies
 each new entry. Change-log ids can commit out of order on PostgreSQL (two
 transactions take ids 10 and 11, 11 commits first), so the follower keeps a
 low-water mark below any id it has not yet seen and re-reads above it;
-a gap still open after GAP_TIMEOUT belongs to a rolled-back transaction."""
+a gap still open after GAP_TIMEOUT belongs to a rolled-back transaction.
+
+On PostgreSQL a second thread LISTENs on the channel every writer NOTIFYs
+in its transaction (store/scoped.py) and wakes the poll at once; the poll
+keeps its interval, so a missed notification (the listener reconnecting
+after an outage, say) costs at most one interval."""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ import logging
 import threading
 import time
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, make_url, select
 
 from ostiary.snapshot.build import apply_change, load_full, prune_ended_sessions
 from ostiary.snapshot.model import Snapshot
@@ -24,6 +29,8 @@ log = logging.getLogger("ostiary.snapshot")
 GAP_TIMEOUT = 10.0
 PRUNE_INTERVAL = 60.0
 CHANGE_LOG_RETENTION = 24 * 3600
+CHANGE_CHANNEL = "ostiary_changes"
+LISTEN_RETRY_MAX = 5.0
 
 
 class SnapshotHolder:
@@ -42,6 +49,9 @@ class SnapshotHolder:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._listener: ChangeListener | None = (
+            ChangeListener(store.url, self._wake) if store.is_postgresql else None
+        )
         self._last_prune = time.time()
 
     def load(self) -> None:
@@ -93,6 +103,13 @@ class SnapshotHolder:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="ostiary-snapshot-follower", daemon=True)
         self._thread.start()
+        if self._listener is not None:
+            self._listener.start()
+
+    @property
+    def listening(self) -> bool:
+        """True while a LISTEN connection is open (always False on SQLite)."""
+        return self._listener is not None and self._listener.connected
 
     def wake(self) -> None:
         self._wake.set()
@@ -100,11 +117,15 @@ class SnapshotHolder:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        if self._listener is not None:
+            self._listener.stop()
         if self._thread is not None:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            # Cleared before reading, so a notification arriving mid-poll wakes the next one.
+            self._wake.clear()
             try:
                 if not self.snapshot.loaded:
                     self.load()
@@ -122,4 +143,62 @@ class SnapshotHolder:
                     log.warning("cannot read the change log, serving the last snapshot: %s", exc)
                 self.database_ok = False
             self._wake.wait(self.poll_interval)
-            self._wake.clear()
+
+
+def _libpq_dsn(sqlalchemy_url: str) -> str:
+    return make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class ChangeListener:
+    """A dedicated psycopg connection LISTENing on CHANGE_CHANNEL; every
+    notification sets `wake`. Reconnects with backoff after any failure and
+    wakes the poll on reconnecting, since notifications sent meanwhile are lost."""
+
+    def __init__(self, sqlalchemy_url: str, wake: threading.Event):
+        self.dsn = _libpq_dsn(sqlalchemy_url)
+        self.wake = wake
+        self.connected = False
+        self.notifications = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="ostiary-change-listener", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=3)
+
+    def _run(self) -> None:
+        retry = 0.2
+        while not self._stop.is_set():
+            try:
+                self._listen()
+                retry = 0.2
+            except Exception as exc:
+                if self.connected:
+                    log.warning("change listener lost its connection, reconnecting: %s", exc)
+                self.connected = False
+                self._stop.wait(retry)
+                retry = min(retry * 2, LISTEN_RETRY_MAX)
+
+    def _listen(self) -> None:
+        import psycopg
+
+        # Keepalives notice a vanished server; connect_timeout bounds each attempt.
+        with psycopg.connect(self.dsn, autocommit=True, connect_timeout=5, keepalives=1, keepalives_idle=5,
+                             keepalives_interval=2, keepalives_count=3,
+                             application_name="ostiary-change-listener") as conn:
+            conn.execute(f"LISTEN {CHANGE_CHANNEL}")
+            self.connected = True
+            self.wake.set()  # catch up on whatever happened while not listening
+            while not self._stop.is_set():
+                # A short timeout so stop() is noticed; each batch wakes the poll once.
+                for _ in conn.notifies(timeout=1.0, stop_after=1):
+                    self.notifications += 1
+                    self.wake.set()
+                if conn.closed:
+                    raise psycopg.OperationalError("connection closed")
+        self.connected = False

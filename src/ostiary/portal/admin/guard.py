@@ -1,0 +1,143 @@
+"""Who may use the admin pages, and what every admin handler needs: the
+tenant, the admin (as an audit Actor), CSRF-checked forms, service calls
+off the event loop, and refusals turned into field-named problems."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Awaitable, Callable
+from urllib.parse import quote, urlencode
+
+from sqlalchemy import Row
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from ostiary.portal.context import Instance, client_address, csrf_ok, error_page, instance, render, tenant_for
+from ostiary.portal.signin import current_session
+from ostiary.services import admin_views
+from ostiary.services.actor import Actor
+from ostiary.services.errors import NotFound, Problem, ServiceError, problems_of
+from ostiary.services.listing import Page
+from ostiary.snapshot.model import TenantView
+
+
+@dataclass(frozen=True)
+class AdminContext:
+    request: Request
+    inst: Instance
+    tenant: TenantView
+    user: Row
+    actor: Actor
+
+    async def call(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+        """A service call, in a worker thread (services block on the database)."""
+        return await run_in_threadpool(fn, *args, **kwargs)
+
+    def page(self, template: str, status: int = 200, **values: Any) -> Response:
+        values.setdefault("notice", self.request.query_params.get("notice", "")[:200])
+        return render(self.request, template, status=status, tenant=self.tenant, me=self.user, when=when,
+                      link=functools.partial(page_link, self.request), section=template.split("/")[-1][:-5],
+                      **values)
+
+    def back(self, path: str, notice: str | None = None) -> Response:
+        return RedirectResponse(path + (f"?{urlencode({'notice': notice})}" if notice else ""), status_code=303)
+
+
+Handler = Callable[[AdminContext], Awaitable[Response]]
+
+
+async def admin_context(request: Request) -> AdminContext | Response:
+    tenant = tenant_for(request)
+    if tenant is None:
+        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+    session = await current_session(request)
+    if session is None:
+        return RedirectResponse(f"/sign-in?next={quote(request.url.path)}", status_code=303)
+    inst = instance(request)
+    user = await run_in_threadpool(admin_views.user_by_id, inst.store, tenant.id, session.user_id)
+    if not user.is_admin:
+        return error_page(request, 403, "Administrators only",
+                          "Your account may not use the admin pages. Ask an administrator of this organisation.",
+                          tenant=tenant)
+    actor = Actor(user.email, client_address(request), user.id)
+    return AdminContext(request, inst, tenant, user, actor)
+
+
+def admin_page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """GET pages: admins only; a NotFound from a service is a 404 page."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        ctx = await admin_context(request)
+        if isinstance(ctx, Response):
+            return ctx
+        try:
+            return await handler(ctx)
+        except NotFound as exc:
+            return error_page(request, 404, "Not found", str(exc), tenant=ctx.tenant)
+
+    return endpoint
+
+
+def admin_action(handler: Callable[[AdminContext, Any], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    """POST forms: admins only, with a valid CSRF token; the handler gets the form."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        ctx = await admin_context(request)
+        if isinstance(ctx, Response):
+            return ctx
+        form = await request.form()
+        if not csrf_ok(request, form.get("csrf")):
+            return error_page(request, 403, "Form refused",
+                              "This form expired or came from another site. Go back, reload the page and try again.",
+                              tenant=ctx.tenant)
+        try:
+            return await handler(ctx, form)
+        except NotFound as exc:
+            return error_page(request, 404, "Not found", str(exc), tenant=ctx.tenant)
+
+    return endpoint
+
+
+def problems(exc: ServiceError) -> list[Problem]:
+    return problems_of(exc)
+
+
+def listing_args(request: Request) -> dict:
+    """`q`, `limit` and `offset` from the query string, forgiving bad numbers."""
+    q = request.query_params
+    return {"search": q.get("q", "")[:200], "limit": _int(q.get("limit")), "offset": _int(q.get("offset"))}
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def page_link(request: Request, page: Page, offset: int | None) -> str | None:
+    if offset is None:
+        return None
+    params = dict(request.query_params)
+    params.pop("notice", None)
+    params.update(offset=str(offset), limit=str(page.limit))
+    return f"{request.url.path}?{urlencode(params)}"
+
+
+def when(ts: float | None) -> str:
+    if ts is None:
+        return "—"
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def checked(form, name: str) -> bool:
+    return form.get(name) in ("on", "1", "true", "yes")
+
+
+def lines(value: str | None) -> list[str]:
+    return [line.strip() for line in (value or "").replace(",", "\n").splitlines() if line.strip()]

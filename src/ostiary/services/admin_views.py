@@ -1,0 +1,225 @@
+"""What the admin pages and the API read: pages of users, groups, apps,
+domains and sessions (search and paging in SQL), and the details of one."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Row, func, select
+
+from ostiary.access import with_ancestors
+from ostiary.services.errors import NotFound
+from ostiary.services.listing import Page, clamp, matches
+from ostiary.store import Store, TenantScope
+from ostiary.store.tables import app_grants, apps, domains, groups, memberships, sessions, users
+
+
+def users_page(store: Store, tenant_id: int, search: str = "", limit: int | None = None,
+               offset: int | None = None) -> Page:
+    limit, offset = clamp(limit, offset)
+    where = matches(search, users.c.email, users.c.username, users.c.display_name)
+    with store.read() as conn:
+        scope = TenantScope(conn, tenant_id)
+        return Page(scope.rows(users, *where, order_by=users.c.email, limit=limit, offset=offset),
+                    scope.count(users, *where), limit, offset)
+
+
+def user_by_id(store: Store, tenant_id: int, user_id: int) -> Row:
+    with store.read() as conn:
+        row = TenantScope(conn, tenant_id).one(users, users.c.id == user_id)
+    if row is None:
+        raise NotFound(f"user: no user {user_id} in this tenant")
+    return row
+
+
+def user_groups(store: Store, tenant_id: int, user_id: int) -> list[Row]:
+    """The groups the user is a direct member of, by name."""
+    with store.read() as conn:
+        scope = TenantScope(conn, tenant_id)
+        ids = [m.group_id for m in scope.rows(memberships, memberships.c.user_id == user_id)]
+        return scope.rows(groups, groups.c.id.in_(ids), order_by=groups.c.name) if ids else []
+
+
+@dataclass(frozen=True)
+class GroupNode:
+    id: int
+    name: str
+    parent_id: int | None
+    parent: str | None
+    depth: int
+    path: str  # "staff / ops"
+
+
+def group_tree(store: Store, tenant_id: int) -> list[GroupNode]:
+    """Every group, depth first, children by name: the order the tree is drawn in."""
+    with store.read() as conn:
+        rows = list(conn.execute(select(groups.c.id, groups.c.name, groups.c.parent_id)
+                                 .where(groups.c.tenant_id == tenant_id).order_by(groups.c.name)))
+    names = {r.id: r.name for r in rows}
+    children: dict[int | None, list] = {}
+    for r in rows:
+        children.setdefault(r.parent_id if r.parent_id in names else None, []).append(r)
+    out: list[GroupNode] = []
+    stack = [(r, 0, r.name) for r in reversed(children.get(None, []))]
+    while stack:
+        r, depth, path = stack.pop()
+        out.append(GroupNode(r.id, r.name, r.parent_id, names.get(r.parent_id), depth, path))
+        stack += [(c, depth + 1, f"{path} / {c.name}") for c in reversed(children.get(r.id, []))]
+    return out
+
+
+def groups_page(store: Store, tenant_id: int, search: str = "", limit: int | None = None,
+                offset: int | None = None) -> Page:
+    """The tree, depth first; with a search, the matching groups (each with its path)."""
+    limit, offset = clamp(limit, offset)
+    nodes = group_tree(store, tenant_id)
+    if search.strip():
+        needle = search.strip().lower()
+        nodes = [n for n in nodes if needle in n.name.lower()]
+    return Page(nodes[offset:offset + limit], len(nodes), limit, offset)
+
+
+@dataclass(frozen=True)
+class GroupDetail:
+    group: Row
+    parent: str | None
+    path: str
+    children: list[str]
+    direct_grants: list[str]  # apps granted to this group
+    inherited_grants: list[tuple[str, str]]  # (app, ancestor group) reaching members through an ancestor
+
+
+def group_detail(store: Store, tenant_id: int, key: int | str) -> GroupDetail:
+    """By id (an int) or by name."""
+    with store.read() as conn:
+        scope = TenantScope(conn, tenant_id)
+        where = groups.c.id == key if isinstance(key, int) else groups.c.name == (key or "").strip()
+        group = scope.one(groups, where)
+        if group is None:
+            raise NotFound(f'group: no group "{key}" in this tenant')
+        all_groups = {r.id: r for r in scope.rows(groups)}
+        parent_of = {gid: r.parent_id for gid, r in all_groups.items()}
+        ancestors = with_ancestors([group.id], parent_of) - {group.id}
+        grants = scope.rows(app_grants, app_grants.c.group_id.in_([group.id, *ancestors]))
+        app_names = {r.id: r.name for r in scope.rows(apps, apps.c.id.in_({g.app_id for g in grants}))} if grants else {}
+    path, node = [], group.id
+    while node is not None and node in all_groups and len(path) < 1000:
+        path.append(all_groups[node].name)
+        node = all_groups[node].parent_id
+    return GroupDetail(
+        group=group,
+        parent=all_groups[group.parent_id].name if group.parent_id in all_groups else None,
+        path=" / ".join(reversed(path)),
+        children=sorted(r.name for r in all_groups.values() if r.parent_id == group.id),
+        direct_grants=sorted(app_names[g.app_id] for g in grants if g.group_id == group.id),
+        inherited_grants=sorted((app_names[g.app_id], all_groups[g.group_id].name) for g in grants
+                                if g.group_id != group.id),
+    )
+
+
+def members_page(store: Store, tenant_id: int, group_id: int, search: str = "", limit: int | None = None,
+                 offset: int | None = None) -> Page:
+    """Direct members of a group."""
+    limit, offset = clamp(limit, offset)
+    where = [users.c.tenant_id == tenant_id, memberships.c.tenant_id == tenant_id, memberships.c.group_id == group_id,
+             *matches(search, users.c.email, users.c.username, users.c.display_name)]
+    joined = users.join(memberships, memberships.c.user_id == users.c.id)
+    with store.read() as conn:
+        total = conn.execute(select(func.count()).select_from(joined).where(*where)).scalar_one()
+        rows = list(conn.execute(select(users).select_from(joined).where(*where).order_by(users.c.email)
+                                 .limit(limit).offset(offset)))
+    return Page(rows, int(total), limit, offset)
+
+
+@dataclass(frozen=True)
+class AppSummary:
+    app: Row
+    domain: str
+    public_paths: list[str]
+    header_keys: list[str]
+    grants: list[str]
+
+
+def apps_page(store: Store, tenant_id: int, search: str = "", limit: int | None = None,
+              offset: int | None = None) -> Page:
+    limit, offset = clamp(limit, offset)
+    where = matches(search, apps.c.name, apps.c.url)
+    with store.read() as conn:
+        scope = TenantScope(conn, tenant_id)
+        total = scope.count(apps, *where)
+        rows = scope.rows(apps, *where, order_by=apps.c.name, limit=limit, offset=offset)
+        items = _summaries(scope, rows)
+    return Page(items, total, limit, offset)
+
+
+def app_summary(store: Store, tenant_id: int, key: int | str) -> AppSummary:
+    """By id (an int) or by name."""
+    with store.read() as conn:
+        scope = TenantScope(conn, tenant_id)
+        row = scope.one(apps, apps.c.id == key if isinstance(key, int) else apps.c.name == (key or "").strip())
+        if row is None:
+            raise NotFound(f'app: no proxy app "{key}" in this tenant')
+        return _summaries(scope, [row])[0]
+
+
+def _summaries(scope: TenantScope, rows: list[Row]) -> list[AppSummary]:
+    if not rows:
+        return []
+    ids = [r.id for r in rows]
+    grants = scope.rows(app_grants, app_grants.c.app_id.in_(ids))
+    group_names = {g.id: g.name for g in scope.rows(groups, groups.c.id.in_({g.group_id for g in grants}))} if grants else {}
+    domain_names = {d.id: d.name for d in scope.rows(domains, domains.c.id.in_({r.domain_id for r in rows}))}
+    by_app: dict[int, list[str]] = {}
+    for g in grants:
+        by_app.setdefault(g.app_id, []).append(group_names.get(g.group_id, "?"))
+    return [AppSummary(r, domain_names.get(r.domain_id, "?"), json.loads(r.public_paths or "[]"),
+                       [k for k in r.identity_headers.split(",") if k], sorted(by_app.get(r.id, [])))
+            for r in rows]
+
+
+def domains_page(store: Store, tenant_id: int, search: str = "", limit: int | None = None,
+                 offset: int | None = None) -> Page:
+    limit, offset = clamp(limit, offset)
+    where = matches(search, domains.c.name, domains.c.portal_host)
+    with store.read() as conn:
+        scope = TenantScope(conn, tenant_id)
+        return Page(scope.rows(domains, *where, order_by=domains.c.name, limit=limit, offset=offset),
+                    scope.count(domains, *where), limit, offset)
+
+
+@dataclass(frozen=True)
+class SessionEntry:
+    id: str
+    user_id: int
+    email: str
+    username: str
+    created_at: float
+    last_seen_at: float
+    expires_at: float
+    client_addr: str
+    user_agent: str
+    second_factor: bool
+
+
+def sessions_page(store: Store, tenant_id: int, search: str = "", user_id: int | None = None,
+                  limit: int | None = None, offset: int | None = None) -> Page:
+    """Live sessions, newest first; search matches the user's email or
+    username, or the client address."""
+    limit, offset = clamp(limit, offset)
+    joined = sessions.join(users, users.c.id == sessions.c.user_id)
+    where = [sessions.c.tenant_id == tenant_id, users.c.tenant_id == tenant_id, sessions.c.ended_at.is_(None),
+             sessions.c.expires_at > time.time(),
+             *matches(search, users.c.email, users.c.username, sessions.c.client_addr)]
+    if user_id is not None:
+        where.append(sessions.c.user_id == user_id)
+    cols = [sessions.c.id, sessions.c.user_id, users.c.email, users.c.username, sessions.c.created_at,
+            sessions.c.last_seen_at, sessions.c.expires_at, sessions.c.client_addr, sessions.c.user_agent,
+            sessions.c.second_factor]
+    with store.read() as conn:
+        total = conn.execute(select(func.count()).select_from(joined).where(*where)).scalar_one()
+        rows = conn.execute(select(*cols).select_from(joined).where(*where)
+                            .order_by(sessions.c.created_at.desc()).limit(limit).offset(offset))
+        items = [SessionEntry(*r[:9], bool(r[9])) for r in rows]
+    return Page(items, int(total), limit, offset)

@@ -1,0 +1,48 @@
+"""Pages of a list: search, LIMIT and OFFSET pushed into SQL, with the total,
+so the admin UI and the API stay fast at tens of thousands of rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, or_
+from sqlalchemy.sql import ColumnElement
+
+MAX_LIMIT = 500
+DEFAULT_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    total: int
+    limit: int
+    offset: int
+
+    @property
+    def next_offset(self) -> int | None:
+        return self.offset + self.limit if self.offset + self.limit < self.total else None
+
+    @property
+    def previous_offset(self) -> int | None:
+        return max(0, self.offset - self.limit) if self.offset > 0 else None
+
+
+def clamp(limit: int | None, offset: int | None) -> tuple[int, int]:
+    limit = DEFAULT_LIMIT if limit is None else max(1, min(int(limit), MAX_LIMIT))
+    return limit, max(0, int(offset or 0))
+
+
+def escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def matches(search: str, *columns: ColumnElement) -> list[ColumnElement[bool]]:
+    """A case-insensitive substring match on any of `columns`; nothing when
+    the search is empty."""
+    search = (search or "").strip().lower()
+    if not search:
+        return []
+    like = f"%{escape_like(search)}%"
+    return [or_(*(func.lower(c).like(like, escape="\\") for c in columns))]

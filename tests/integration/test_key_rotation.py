@@ -1,0 +1,30 @@
+"""Signing keys rotate without signing anyone out; a retired key stops
+verifying when its overlap ends."""
+
+from __future__ import annotations
+
+from ostiary.services import keys
+from ostiary.services.actor import CLI_ACTOR
+from tests.integration.conftest import wait_until
+
+
+def test_rotation_keeps_old_cookies_valid_during_the_overlap(world):
+    v = world.signed_in("alice@acme.test")
+    url = world.url("grafana.acme-corp.test", "/")
+    old_cookie = v.cookies_for(url)
+    keys.rotate_keys(world.store, CLI_ACTOR, overlap_seconds=3600)
+    fresh = world.signed_in("alice@acme.test")
+    new_cookie = fresh.cookies_for(url)
+    wait_until(lambda: fresh.check(url, cookie=new_cookie).status_code == 200, timeout=2)
+    assert old_cookie.split(".")[1] != new_cookie.split(".")[1]  # signed by another key id
+    assert v.check(url, cookie=old_cookie).status_code == 200
+
+
+def test_a_cookie_signed_with_a_retired_key_is_refused_after_the_overlap(world):
+    v = world.signed_in("bob@acme.test", "wiki.acme-corp.test")
+    url = world.url("wiki.acme-corp.test", "/")
+    assert v.check(url).status_code == 200
+    keys.rotate_keys(world.store, CLI_ACTOR, overlap_seconds=0)
+    wait_until(lambda: all(v.check(url).status_code == 302 for _ in range(4)))
+    # A new handshake signs a new cookie with the current key and works again.
+    assert v.open(url).reached_app
