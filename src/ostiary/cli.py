@@ -434,6 +434,68 @@ def app_list(ctx, tenant) -> None:
         click.echo(f"{row.name}\t{row.url}\t{'enabled' if row.enabled else 'disabled'}\t{who}")
 
 
+def _external_identity_options(fn):
+    for option in reversed([
+        click.option("--sign-in-url", default=None, help="The chat's sign-in page, e.g. https://chat.example.com/login"),
+        click.option("--cookie", "cookie_name", default="refreshToken", show_default=True),
+        click.option("--secret-env", default=None, help="Environment variable holding the secret [JWT_REFRESH_SECRET]"),
+        click.option("--secret-file", default=None, help="File holding the secret (instead of --secret-env)."),
+        click.option("--user-claim", default="id", show_default=True),
+        click.option("--require-claim", "required_claims", multiple=True, help="Repeat; default: id and sessionId."),
+        click.option("--off", is_flag=True, help="Go back to Ostiary's own handshake."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
+def _external_settings(sign_in_url, cookie_name, secret_env, secret_file, user_claim, required_claims, off):
+    from ostiary.sharedcookie.source_config import ExternalIdentitySettings
+
+    if off:
+        return None
+    if not sign_in_url:
+        raise InvalidInput([Problem("sign_in_url", "is required (or pass --off): the chat's sign-in page")])
+    return ExternalIdentitySettings(
+        sign_in_url=sign_in_url, cookie_name=cookie_name,
+        secret_env=None if secret_file else (secret_env or "JWT_REFRESH_SECRET"), secret_file=secret_file,
+        user_id_claim=user_claim, required_claims=tuple(required_claims) or ("id", "sessionId"),
+    )
+
+
+@app.command("external-identity")
+@click.argument("app_name")
+@_external_identity_options
+@tenant_option
+@pass_ctx
+@handles_errors
+def app_external_identity(ctx, app_name, tenant, **options) -> None:
+    """Take identity for APP from a chat's JWT cookie (LibreChat defaults)."""
+    from ostiary.services import external_identity
+
+    settings = _external_settings(**options)
+    external_identity.set_for_app(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, app_name, settings,
+                                  allow_http=ctx.settings.dev)
+    click.echo(f"app {app_name}: " + ("identity from the cookie " + settings.cookie_name if settings
+                                      else "identity from Ostiary's handshake"))
+
+
+@domain.command("external-identity")
+@click.argument("domain_name")
+@_external_identity_options
+@tenant_option
+@pass_ctx
+@handles_errors
+def domain_external_identity(ctx, domain_name, tenant, **options) -> None:
+    """Take identity for every app of DOMAIN from a chat's JWT cookie."""
+    from ostiary.services import external_identity
+
+    settings = _external_settings(**options)
+    external_identity.set_for_domain(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, domain_name, settings,
+                                     allow_http=ctx.settings.dev)
+    click.echo(f"domain {domain_name}: " + ("identity from the cookie " + settings.cookie_name if settings
+                                            else "identity from Ostiary's handshake"))
+
+
 # --- sessions and keys -------------------------------------------------------
 
 @main.group()

@@ -8,6 +8,7 @@ import os
 import click
 
 from ostiary.config import Settings
+from ostiary.services import external_identity
 from ostiary.services import keys as keys_service
 from ostiary.store import open_store
 from ostiary.store.engine import SchemaNotCurrent
@@ -23,6 +24,9 @@ def prepare_database(settings: Settings, migrate: bool) -> None:
         else:
             store.ensure_current()
         keys_service.ensure_signing_key(store)
+        refused = external_identity.startup_problems(store)
+        if refused:
+            raise click.ClickException("external identity sources refused:\n  " + "\n  ".join(refused))
     except SchemaNotCurrent as exc:
         raise click.ClickException(str(exc)) from None
     finally:

@@ -20,6 +20,8 @@ from tests.support.tls import issue_certificates
 from tests.support.visitor import Visitor
 
 PASSWORD = "correct horse battery"
+# The chat's refresh-token secret, as the chat app and every Ostiary instance share it.
+CHAT_SECRET = "integration-chat-secret-0123456789abcdef0123456789"
 ACME = "acme.id.example.test"
 GLOBEX = "globex.id.example.test"
 PORTALS = {
@@ -28,6 +30,7 @@ PORTALS = {
     "tools.acme-corp.test": "auth.acme-corp.test",
     "nas.homelab.test": "login.homelab.test",
     "app.globex.test": "auth.globex.test",
+    "console.acme-corp.test": "auth.acme-corp.test",
 }
 
 
@@ -120,7 +123,7 @@ def world(request, tmp_path_factory):
     with Dnsmasq() as dns:
         acme, globex = _populate(store, dns, port)
     env = {"OSTIARY_DATABASE_URL": url, "OSTIARY_PUBLIC_PORT": str(port), "OSTIARY_DATA_DIR": str(tmp),
-           "OSTIARY_KEY_OVERLAP_SECONDS": "3600"}
+           "OSTIARY_KEY_OVERLAP_SECONDS": "3600", "JWT_REFRESH_SECRET": CHAT_SECRET}
     server = OstiaryServer(env, port, workers=2, tls=(tls.cert_chain, tls.private_key), log_path=tmp / "server.log")
     server.start(ready_host=ACME, ca_cert=tls.ca_cert)
     w = World(store, server, port, tls.ca_cert, acme, globex)

@@ -34,7 +34,9 @@ def _identity_headers(decision: Decision) -> list[tuple[bytes, bytes]]:
         return []
     out = []
     for key in app.header_keys:
-        if user is None:
+        if decision.external_user is not None:
+            value = _header_value(decision.external_user) if key == "user" else b""
+        elif user is None:
             value = b""
         elif key == "user":
             value = _header_value(user.username)

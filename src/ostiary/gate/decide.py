@@ -24,6 +24,7 @@ class Decision:
     app: AppView | None = None
     user: UserView | None = None
     location: str | None = None
+    external_user: str | None = None  # the user id an external JWT cookie carries
 
 
 def match_app(snap: Snapshot, req: ForwardedRequest, path: str | None) -> AppView | None:
@@ -71,6 +72,9 @@ def decide(
         return Decision(403, "no_app")
     if is_public(path, app.public_exact, app.public_prefixes):
         return Decision(200, "public", app=app)
+    external = app.external or domain.external
+    if external is not None:
+        return decide_external(external, req, app)
     not_signed_in = Decision(
         302 if req.navigation and not req.nginx else 401,
         "not_signed_in",
@@ -93,3 +97,20 @@ def decide(
     if not may_enter(user.groups, app.all_users, app.granted):
         return Decision(403, "forbidden", app=app, user=user)
     return Decision(200, "allowed", app=app, user=user)
+
+
+def decide_external(source, req: ForwardedRequest, app: AppView) -> Decision:
+    """Identity from the chat's JWT cookie (SPEC 9): whoever the chat has
+    signed in may enter; not signed in goes to the chat's sign-in page with
+    a link back."""
+    from ostiary.sharedcookie.jwtcookie import SharedCookieIdentity
+    from ostiary.sharedcookie.notsignedin import sign_in_link
+    from ostiary.sharedcookie.source_config import BrokenSource
+
+    if isinstance(source, BrokenSource):
+        return Decision(503, "unavailable", app=app)
+    result = source.verify(req.cookie_header)
+    if isinstance(result, SharedCookieIdentity):
+        return Decision(200, "allowed", app=app, external_user=result.user_id)
+    location = sign_in_link(source, f"{req.proto}://{req.raw_host}", req.uri)
+    return Decision(302 if req.navigation and not req.nginx else 401, "not_signed_in", app=app, location=location)

@@ -22,6 +22,7 @@ class ForwardedRequest:
     uri: str | None
     method: str
     cookies: tuple[str, ...]  # every forward-auth cookie value, in order
+    cookie_header: str  # the whole Cookie header, for an external identity source
     navigation: bool
     nginx: bool
 
@@ -96,6 +97,7 @@ def parse_forwarded_request(raw_headers: list[tuple[bytes, bytes]], query_string
         uri=uri if uri is not None and uri.startswith("/") else None,
         method=method,
         cookies=_cookie_values(cookie_header),
+        cookie_header=cookie_header,
         navigation=_is_navigation(method, headers),
         nginx=b"proxy=nginx" in query_string.split(b"&"),
     )

@@ -157,7 +157,7 @@ async def portal_sign_out(request: Request) -> Response:
     if domain is None:
         return error_page(request, 404, "Unknown host", "This host is not a verified Ostiary portal host.")
     cookies = tuple(v for k, v in _all_cookies(request) if k == FORWARD_AUTH_COOKIE)
-    req = ForwardedRequest(domain.portal_host, None, None, None, "", None, "GET", cookies, True, False)
+    req = ForwardedRequest(domain.portal_host, None, None, None, "", None, "GET", cookies, "", True, False)
     identity = identity_from_cookies(snap, req, domain, time.time())
     if identity is not None:
         actor = Actor(name=f"user:{identity['u']}", addr=client_address(request), user_id=identity["u"])

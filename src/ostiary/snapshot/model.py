@@ -28,6 +28,8 @@ class DomainView:
     name: str
     portal_host: str
     verified: bool
+    # An external JWT cookie source (sharedcookie) when the domain uses one.
+    external: object | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,7 @@ class AppView:
     granted: frozenset[int]
     enabled: bool
     require_2fa: bool
+    external: object | None = None  # overrides the domain's source
 
 
 @dataclass(frozen=True, slots=True)

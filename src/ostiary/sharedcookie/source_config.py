@@ -1,0 +1,79 @@
+"""An external JWT cookie as the identity source of a protected domain or an
+app (SPEC section 9): the settings stored in the database, and the verifier
+built from them. The secret never enters the database: only the name of the
+environment variable or file that holds it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+
+from ostiary.sharedcookie.jwtcookie import ExternalJwtSource, SharedCookieConfigError
+
+_COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_CLAIM = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class ExternalIdentitySettings:
+    sign_in_url: str
+    cookie_name: str = "refreshToken"
+    secret_env: str | None = "JWT_REFRESH_SECRET"
+    secret_file: str | None = None
+    user_id_claim: str = "id"
+    required_claims: tuple[str, ...] = ("id", "sessionId")
+    provider_cookie: str | None = "token_provider"
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ExternalIdentitySettings":
+        data = json.loads(text)
+        data["required_claims"] = tuple(data.get("required_claims", ()))
+        return cls(**data)
+
+
+def settings_problems(s: ExternalIdentitySettings, allow_http: bool) -> list[tuple[str, str]]:
+    """(field, message) for everything wrong with the settings themselves."""
+    out = []
+    schemes = ("https://", "http://") if allow_http else ("https://",)
+    if not s.sign_in_url.startswith(schemes) or any(ord(c) <= 32 for c in s.sign_in_url):
+        out.append(("sign_in_url", f'"{s.sign_in_url}" must be the chat\'s absolute https sign-in URL, e.g. https://chat.example.com/login'))
+    if not _COOKIE_NAME.match(s.cookie_name):
+        out.append(("cookie_name", f'"{s.cookie_name}" is not a cookie name (letters, digits and !#$%&\'*+-.^_`|~)'))
+    if bool(s.secret_env) == bool(s.secret_file):
+        out.append(("secret", "name exactly one of --secret-env or --secret-file"))
+    if s.secret_env and not _ENV_NAME.match(s.secret_env):
+        out.append(("secret_env", f'"{s.secret_env}" is not an environment variable name'))
+    bad_claims = [c for c in (s.user_id_claim, *s.required_claims) if not _CLAIM.match(c)]
+    if bad_claims:
+        out.append(("claims", f"not claim names: {', '.join(bad_claims)}"))
+    if s.user_id_claim not in s.required_claims:
+        out.append(("user_id_claim", f'"{s.user_id_claim}" must also be a required claim'))
+    return out
+
+
+@dataclass(frozen=True)
+class BrokenSource:
+    """Settings whose secret cannot be used: every check refuses (fail closed)."""
+
+    problem: str
+    sign_in_url: str = field(default="")
+
+
+def build_source(s: ExternalIdentitySettings, environ=None) -> ExternalJwtSource | BrokenSource:
+    """The verifier, or BrokenSource naming why it cannot be built (missing
+    secret, a published default secret, a too-short secret)."""
+    options = dict(cookie_name=s.cookie_name, user_id_claim=s.user_id_claim, required_claims=s.required_claims,
+                   provider_cookie=s.provider_cookie,
+                   session_id_claim="sessionId" if "sessionId" in s.required_claims else None)
+    try:
+        if s.secret_file:
+            return ExternalJwtSource.from_file(s.sign_in_url, s.secret_file, **options)
+        return ExternalJwtSource.from_env(s.sign_in_url, s.secret_env, environ=environ or os.environ, **options)
+    except SharedCookieConfigError as exc:
+        return BrokenSource(str(exc), s.sign_in_url)

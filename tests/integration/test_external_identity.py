@@ -1,0 +1,84 @@
+"""A chat's JWT cookie as the identity source of an app (SPEC 9), with
+tokens minted by Node's real jsonwebtoken as LibreChat mints them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from ostiary.services import apps, external_identity
+from ostiary.services.actor import CLI_ACTOR
+from ostiary.sharedcookie.source_config import ExternalIdentitySettings
+from tests.integration.conftest import CHAT_SECRET, wait_until
+from tests.support.librechat import librechat_ids, mint
+
+
+@pytest.fixture(scope="module")
+def console(world):
+    apps.add_app(world.store, world.acme, CLI_ACTOR, name="console", url=f"https://console.acme-corp.test:{world.port}",
+                 all_users=True, public_paths=["/unauthorized"])
+    external_identity.set_for_app(world.store, world.acme, CLI_ACTOR, "console",
+                                  ExternalIdentitySettings(sign_in_url="https://chat.acme-corp.test/login"))
+    url = world.url("console.acme-corp.test", "/dash?x=1")
+    v = world.visitor()
+    wait_until(lambda: v.check(url).status_code == 302, timeout=2)
+    return url
+
+
+def test_a_valid_chat_cookie_lets_its_user_in_with_the_user_id_as_identity(world, console):
+    ids = librechat_ids()
+    token = mint(ids, CHAT_SECRET)
+    r = world.visitor().check(console, cookie=f"token_provider=librechat; refreshToken={token}")
+    assert r.status_code == 200
+    assert r.headers["x-forwarded-user"] == ids["id"]
+    assert r.headers["x-forwarded-email"] == "" and r.headers["x-forwarded-groups"] == ""
+
+
+def test_not_signed_in_goes_to_the_chats_sign_in_with_a_link_back(world, console):
+    r = world.visitor().check(console)
+    assert r.status_code == 302
+    location = urlsplit(r.headers["location"])
+    assert (location.scheme, location.netloc, location.path) == ("https", "chat.acme-corp.test", "/login")
+    assert parse_qs(location.query)["redirect_to"] == [console]
+    xhr = world.visitor().check(console, headers={"X-Requested-With": "XMLHttpRequest"})
+    assert xhr.status_code == 401 and xhr.headers["x-ostiary-location"].startswith("https://chat.acme-corp.test/login")
+
+
+@pytest.mark.parametrize("case", ["expired", "wrong secret", "HS512", "none", "no sessionId", "openid provider"])
+def test_chat_cookies_that_must_not_sign_anyone_in_are_refused(world, console, case):
+    ids = librechat_ids()
+    cookie_prefix = ""
+    if case == "expired":
+        token = mint(ids, CHAT_SECRET, expires_in=-10)
+    elif case == "wrong secret":
+        token = mint(ids, "another-secret-of-enough-length-0123456789abcdef")
+    elif case == "HS512":
+        token = mint(ids, CHAT_SECRET, algorithm="HS512")
+    elif case == "none":
+        token = mint(ids, CHAT_SECRET, algorithm="none")
+    elif case == "no sessionId":
+        token = mint({"id": ids["id"]}, CHAT_SECRET)
+    else:
+        token = mint(ids, CHAT_SECRET)
+        cookie_prefix = "token_provider=openid; "
+    r = world.visitor().check(console, cookie=f"{cookie_prefix}refreshToken={token}")
+    assert r.status_code == 302, case
+    assert "x-forwarded-user" not in r.headers
+
+
+def test_a_public_path_stays_open_under_an_external_source(world, console):
+    r = world.visitor().check(world.url("console.acme-corp.test", "/unauthorized"))
+    assert r.status_code == 200 and r.headers["x-forwarded-user"] == ""
+
+
+def test_serve_refuses_to_start_with_a_published_default_secret(world, console, tmp_path):
+    env = {**os.environ, "OSTIARY_DATABASE_URL": world.store.url,
+           "JWT_REFRESH_SECRET": "eaa5191f2914e30b9387fd84e254e4ba6fc51b4654968a9b0803b456a54b8418"}
+    done = subprocess.run([sys.executable, "-m", "ostiary", "serve", "--port", "1"], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode != 0
+    assert "app console" in done.stderr and "published" in done.stderr
