@@ -82,3 +82,25 @@ def test_serve_refuses_to_start_with_a_published_default_secret(world, console, 
                           text=True, timeout=60)
     assert done.returncode != 0
     assert "app console" in done.stderr and "published" in done.stderr
+
+
+def test_an_app_with_group_grants_cannot_take_a_chat_cookie_as_identity(world, console):
+    from ostiary.services.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="available to all"):
+        external_identity.set_for_app(world.store, world.acme, CLI_ACTOR, "grafana",
+                                      ExternalIdentitySettings(sign_in_url="https://chat.acme-corp.test/login"))
+
+
+def test_a_domain_wide_chat_cookie_never_opens_an_app_that_admits_by_group(world, console):
+    """homelab.test takes identity from the chat; its "nas" app admits only staff."""
+    external_identity.set_for_domain(world.store, world.acme, CLI_ACTOR, "homelab.test",
+                                     ExternalIdentitySettings(sign_in_url="https://chat.homelab.test/login"))
+    try:
+        token = mint(librechat_ids(), CHAT_SECRET)
+        v = world.visitor()
+        url = world.url("nas.homelab.test", "/")
+        wait_until(lambda: v.check(url).headers.get("location", "").startswith("https://chat.homelab.test/"), timeout=2)
+        assert v.check(url, cookie=f"refreshToken={token}").status_code == 403
+    finally:
+        external_identity.set_for_domain(world.store, world.acme, CLI_ACTOR, "homelab.test", None)

@@ -101,8 +101,9 @@ def decide(
 
 def decide_external(source, req: ForwardedRequest, app: AppView) -> Decision:
     """Identity from the chat's JWT cookie (SPEC 9): whoever the chat has
-    signed in may enter; not signed in goes to the chat's sign-in page with
-    a link back."""
+    signed in may enter an app available to all; not signed in goes to the
+    chat's sign-in page with a link back. Such an identity has no groups and
+    no second factor, so an app with group grants or require_2fa refuses it."""
     from ostiary.sharedcookie.jwtcookie import SharedCookieIdentity
     from ostiary.sharedcookie.notsignedin import sign_in_link
     from ostiary.sharedcookie.source_config import BrokenSource
@@ -111,6 +112,8 @@ def decide_external(source, req: ForwardedRequest, app: AppView) -> Decision:
         return Decision(503, "unavailable", app=app)
     result = source.verify(req.cookie_header)
     if isinstance(result, SharedCookieIdentity):
+        if not app.all_users or app.require_2fa:
+            return Decision(403, "forbidden", app=app)
         return Decision(200, "allowed", app=app, external_user=result.user_id)
     location = sign_in_link(source, f"{req.proto}://{req.raw_host}", req.uri)
     return Decision(302 if req.navigation and not req.nginx else 401, "not_signed_in", app=app, location=location)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import Row, select
 
 from ostiary.services.actor import Actor
-from ostiary.services.errors import NotFound, Problems
+from ostiary.services.errors import InvalidInput, NotFound, Problem, Problems
 from ostiary.sharedcookie.source_config import (
     BrokenSource, ExternalIdentitySettings, build_source, settings_problems,
 )
@@ -32,6 +32,11 @@ def set_for_app(store: Store, tenant_id: int, actor: Actor, app_name: str,
         app = scope.one(apps, apps.c.name == app_name.strip())
         if app is None:
             raise NotFound(f'app: no proxy app "{app_name}" in this tenant: see `ostiary app list`')
+        if value is not None and (not app.all_users or app.require_2fa):
+            raise InvalidInput([Problem(
+                "app", f'"{app.name}" admits by group or requires a second factor, which a chat\'s cookie cannot '
+                "prove: make it available to all (`ostiary app add --all`) and without --require-2fa first",
+            )])
         scope.update(apps, apps.c.id == app.id, external_identity=value)
         scope.audit(actor.name, "app.external_identity", "app", app.id, actor.addr, settings=value)
         scope.changed("app", app.id)

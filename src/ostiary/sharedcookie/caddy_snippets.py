@@ -21,7 +21,9 @@ def caddy_same_origin(chat_address: str, chat_upstream: str, consoles: Mapping[s
 
     ``consoles`` maps a path prefix (``/console``) to its upstream. The prefix
     is kept on the request, so each console must serve under it (configure its
-    middleware with ``unauthorized_path="/console/unauthorized"``).
+    middleware with ``unauthorized_path="/console/unauthorized"``). A console
+    gated by Ostiary's ``/check`` instead: paste the body of its generated
+    Caddy snippet (the matcher and the ``route``) into this site block.
     """
     lines = [f"{chat_address} {{"] + _tls(tls)
     for index, (prefix, upstream) in enumerate(check_path_prefixes(consoles).items()):
@@ -30,7 +32,9 @@ def caddy_same_origin(chat_address: str, chat_upstream: str, consoles: Mapping[s
                   f"\thandle {matcher} {{",
                   f"\t\treverse_proxy {upstream}",
                   "\t}"]
-    lines += ["\thandle {", f"\t\treverse_proxy {chat_upstream}", "\t}", "}"]
+    # Not in a `handle`: Caddy orders a bare reverse_proxy after `handle` and `route`, so the
+    # forward-auth `route` Ostiary generates for a gated /console can be pasted into this block.
+    lines += [f"\treverse_proxy {chat_upstream}", "}"]
     return "\n".join(lines) + "\n"
 
 
