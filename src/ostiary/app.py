@@ -12,6 +12,7 @@ from ostiary.portal.app import HardenResponses, build_portal
 from ostiary.portal.context import Instance
 from ostiary.snapshot.follower import SnapshotHolder
 from ostiary.store import open_store
+from ostiary.store.engine import SchemaNotCurrent
 from ostiary.wire import CADDY_CHECK_DOMAIN_PATH, CHECK_PATH
 
 log = logging.getLogger("ostiary")
@@ -29,10 +30,12 @@ class OstiaryApp:
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app):
-        self.store.ensure_current()
         try:
+            self.store.ensure_current()
             self.holder.load()
-        except Exception as exc:  # the follower keeps trying; readiness says "starting"
+        except SchemaNotCurrent:
+            raise
+        except Exception as exc:  # database unreachable: the follower keeps trying; readiness says "starting"
             log.warning("snapshot not loaded at start: %s", exc)
         self.holder.start()
         from ostiary.services.reverification import Reverifier

@@ -14,7 +14,7 @@ from ostiary.services import apps as apps_service
 from ostiary.services import domains as domains_service
 from ostiary.services import tenants as tenants_service
 from ostiary.services.actor import CLI_ACTOR
-from tests.support.dnsserver import Dnsmasq, SilentDnsServer, SlowDnsServer
+from tests.support.dnsserver import Dnsmasq, SilentDnsServer, SlowDnsServer, free_udp_port
 
 PORTAL_ADDRESS = "127.0.0.10"
 ELSEWHERE_ADDRESS = "127.0.0.99"
@@ -31,11 +31,33 @@ def tenant_id(store) -> int:
     return tenants_service.add_tenant(store, "acme", CLI_ACTOR).id
 
 
+class QuickDnsmasq(Dnsmasq):
+    """Dnsmasq, waiting for it with short probes: these tests restart it often with new records."""
+
+    def _wait_until_answering(self, deadline: float) -> bool:
+        import dns.exception
+        import dns.message
+        import dns.query
+
+        probe = dns.message.make_query("version.bind", "TXT", "CH")
+        while time.monotonic() < deadline:
+            if self._process is None or self._process.poll() is not None:
+                return False
+            try:
+                dns.query.udp(probe, self.host, port=self.port, timeout=0.02)
+                return True
+            except (dns.exception.Timeout, OSError):
+                time.sleep(0.005)
+        return False
+
+
 @pytest.fixture
 def dns():
-    """A dnsmasq answering only for .test, with no records yet; tests restart it with theirs."""
-    with Dnsmasq() as server:
-        yield server
+    """A dnsmasq answering only for .test on a port chosen now; `dns.restart(txt=..., hosts=...)`
+    starts it (again) with the test's records."""
+    server = QuickDnsmasq(port=free_udp_port())
+    yield server
+    server.close()
 
 
 @pytest.fixture
@@ -84,7 +106,7 @@ def silent_dns():
 
 @pytest.fixture
 def slow_dns():
-    with SlowDnsServer(3.0) as server:
+    with SlowDnsServer(6.0) as server:
         yield server
 
 

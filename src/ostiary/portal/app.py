@@ -18,7 +18,9 @@ SECURITY_HEADERS = [
      b"frame-ancestors 'none'; base-uri 'none'"),
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    # Never a Referer off-site (tokens in URLs stay private); "no-referrer" would
+    # also make Chromium send "Origin: null" on our own forms and break CSRF checks.
+    (b"referrer-policy", b"same-origin"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
 

@@ -147,7 +147,7 @@ def _https_check(url: str, dev: bool) -> Finding:
 def summary(lines: Sequence[Line]) -> str:
     errors = sum(1 for line in lines if line.finding.breaks_sign_in)
     warnings = sum(1 for line in lines if line.finding.severity == diagnostics.WARNING)
-    passed = sum(1 for line in lines if line.finding.ok)
+    passed = sum(1 for line in lines if line.finding.severity == diagnostics.OK)
     warned = f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""
     if errors:
         return (f"{errors} problem{'s' if errors != 1 else ''} would break sign-in{warned}; "

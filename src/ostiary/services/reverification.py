@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import secrets
 import threading
 import time
@@ -165,13 +166,19 @@ def record_recheck(store: Store, tenant_id: int, domain_id: int, checked: Tracke
         return scope.one(domains, domains.c.id == domain_id)
 
 
-def reverify_round(store: Store, settings: Settings, *, max_workers: int = 16,
+def reverify_round(store: Store, settings: Settings, *, max_workers: int = 16, max_seconds: float | None = None,
                    now: Callable[[], float] = time.time) -> list[Transition]:
-    """Re-check every verified domain once and store each change. Returns the transitions."""
+    """Re-check every verified domain once and store each change. Returns the transitions.
+
+    The DNS checks of a batch end within `max_seconds` (when given); any still unanswered then
+    count as timeouts, which change nothing.
+    """
     resolvers = parse_resolvers(settings.dns_resolvers)
     due = due_domains(store)
     transitions: list[Transition] = []
     for batch in _unique_name_batches(due):
+        # Every check is bounded by the DNS timeout; max_workers of them run at once.
+        bound = settings.dns_timeout * math.ceil(len(batch) / max_workers) + 1.0
         started = now()
         decided = rules.recheck_domains(
             [d.tracked for d in batch],
@@ -179,7 +186,7 @@ def reverify_round(store: Store, settings: Settings, *, max_workers: int = 16,
             grace=settings.domain_grace_seconds,
             resolvers=resolvers,
             timeout=settings.dns_timeout,
-            overall_timeout=settings.dns_timeout + 1.0,
+            overall_timeout=min(bound, max_seconds) if max_seconds else bound,
             max_workers=max_workers,
         )
         for item, transition in zip(batch, decided):
@@ -234,8 +241,8 @@ class Reverifier:
         self.interval = float(interval if interval is not None else settings.reverify_interval)
         # Not at once: a worker that restarts in a loop should not hammer DNS.
         self.first_delay = float(first_delay if first_delay is not None else min(60.0, self.interval))
-        # Long enough for a round (every check is bounded by the DNS timeout) plus the writes.
-        self.lease_seconds = float(lease_seconds if lease_seconds is not None else 2 * settings.dns_timeout + 60)
+        # Half of it bounds the round's DNS checks; the rest leaves time for the writes.
+        self.lease_seconds = float(lease_seconds if lease_seconds is not None else max(600.0, 4 * settings.dns_timeout))
         self.max_workers = max_workers
         self.holder_id = holder_id or f"reverifier-{secrets.token_hex(6)}"
         self.rounds: list[tuple[float, float]] = []  # (start, end) of each round this worker ran
@@ -252,7 +259,9 @@ class Reverifier:
         started = time.time()
         finished = None
         try:
-            transitions = reverify_round(store, self.settings, max_workers=self.max_workers)
+            # The checks end well before the lease does, so no other worker starts a round meanwhile.
+            transitions = reverify_round(store, self.settings, max_workers=self.max_workers,
+                                         max_seconds=max(self.settings.dns_timeout + 1.0, self.lease_seconds / 2))
             finished = time.time()
             return transitions
         finally:
@@ -283,4 +292,4 @@ class Reverifier:
                 self.run_once()
             except Exception:  # the database may be away for a moment; try again next time
                 log.exception("re-verification round failed")
-            wait = self.interval
+            wait = max(self.interval, 0.05)  # never a busy loop, whatever the setting says
