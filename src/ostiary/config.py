@@ -136,6 +136,20 @@ class Settings(BaseSettings):
                 raise ValueError(f'"{part}" is not an IP address') from None
         return v
 
+    @field_validator("reverify_interval")
+    @classmethod
+    def _reverify(cls, v: int) -> int:
+        if not 60 <= v <= 7 * 24 * 3600:
+            raise ValueError("must be between 60 seconds and 7 days")
+        return v
+
+    @field_validator("domain_grace_seconds")
+    @classmethod
+    def _grace(cls, v: int) -> int:
+        if not 0 <= v <= 90 * 24 * 3600:
+            raise ValueError("must be between 0 and 90 days")
+        return v
+
     @field_validator("dns_timeout")
     @classmethod
     def _dns_timeout(cls, v: float) -> float:

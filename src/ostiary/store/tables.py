@@ -94,7 +94,7 @@ domains = Table(
     Column("name", String(253), nullable=False),
     # A portal host belongs to one tenant only: unique across the installation.
     Column("portal_host", String(253), nullable=False, unique=True),
-    Column("status", String(16), nullable=False),  # pending | verified | failed
+    Column("status", String(16), nullable=False),  # pending | verified | failed | disabled
     Column("verification_token", String(64), nullable=False),
     Column("status_reason", Text, nullable=False, default=""),
     Column("verified_at", Float, nullable=True),
