@@ -10,6 +10,7 @@ from starlette.staticfiles import StaticFiles
 
 from ostiary.portal import handshake, health, signin
 from ostiary.portal.context import Instance
+from ostiary.portal.unavailable import EXCEPTION_HANDLERS
 from ostiary.wire import AUTHORIZE_PATH, CALLBACK_PATH, PORTAL_SIGN_OUT_PATH, START_PATH
 
 SECURITY_HEADERS = [
@@ -65,6 +66,6 @@ def build_portal(inst: Instance, lifespan=None) -> Starlette:
         Route("/metrics", health.metrics),
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
     app.state.instance = inst
     return app

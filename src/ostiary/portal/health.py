@@ -12,12 +12,12 @@ from __future__ import annotations
 import time
 
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
-from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ostiary.portal.context import instance
+from ostiary.services.availability import database_reachable
 
 SNAPSHOT_AGE = Gauge("ostiary_snapshot_seconds_since_sync", "Seconds since this worker last read the change log")
 CHANGES = Gauge("ostiary_snapshot_changes_applied", "Changes this worker applied to its snapshot")
@@ -27,19 +27,10 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"}, headers={"cache-control": "no-store"})
 
 
-def _database_reachable(inst) -> bool:
-    try:
-        with inst.store.read() as conn:
-            conn.execute(text("SELECT 1"))
-        return True
-    except Exception:
-        return False
-
-
 async def readyz(request: Request) -> Response:
     inst = instance(request)
     loaded = inst.holder.snapshot.loaded
-    database = await run_in_threadpool(_database_reachable, inst)
+    database = await run_in_threadpool(database_reachable, inst.store)
     status = "ready" if loaded and database else ("degraded" if loaded else "starting")
     holder = inst.holder
     body = {

@@ -69,14 +69,15 @@ def session_for_token(store: Store, token: str | None, tenant_id: int) -> LiveSe
     now = time.time()
     with store.read() as conn:
         row = conn.execute(
-            select(sessions, tenants.c.session_idle_seconds, users.c.active)
+            select(sessions, tenants.c.session_idle_seconds, tenants.c.session_absolute_seconds, users.c.active)
             .join(tenants, tenants.c.id == sessions.c.tenant_id)
             .join(users, users.c.id == sessions.c.user_id)
             .where(sessions.c.token_hash == hash_token(token), sessions.c.tenant_id == tenant_id)
         ).first()
     if row is None or row.ended_at is not None or not row.active:
         return None
-    if row.expires_at <= now:
+    # The tenant's limits as they are now: shortening them applies to sessions already open.
+    if row.expires_at <= now or row.created_at + row.session_absolute_seconds <= now:
         return None
     if row.last_seen_at + row.session_idle_seconds <= now:
         end_session(store, tenant_id, row.id, "idle", Actor("system"))
@@ -110,15 +111,19 @@ def end_session_by_id(store: Store, session_id: str, reason: str, actor: Actor) 
 
 
 def end_user_sessions_in(scope: TenantScope, user_id: int, reason: str) -> int:
-    live = scope.rows(sessions, sessions.c.user_id == user_id, sessions.c.ended_at.is_(None))
-    now = time.time()
-    for row in live:
-        scope.update(sessions, sessions.c.id == row.id, ended_at=now, ended_reason=reason[:64])
-        scope.changed("session", row.id)
+    """Ends every live session of one user in one statement (found through
+    ix_sessions_user), inside the caller's transaction."""
+    live = [row.id for row in scope.rows(sessions, sessions.c.user_id == user_id, sessions.c.ended_at.is_(None))]
+    if live:
+        scope.update(sessions, sessions.c.id.in_(live), sessions.c.ended_at.is_(None),
+                     ended_at=time.time(), ended_reason=reason[:64])
+    for session_id in live:
+        scope.changed("session", session_id)
     return len(live)
 
 
 def end_user_sessions(store: Store, tenant_id: int, user_id: int, reason: str, actor: Actor) -> int:
+    """Sign out everywhere, and an admin revoking a user's sessions: one operation."""
     with store.write() as conn:
         scope = TenantScope(conn, tenant_id)
         count = end_user_sessions_in(scope, user_id, reason)

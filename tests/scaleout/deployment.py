@@ -1,0 +1,436 @@
+"""A deployment made of real parts: N `ostiary serve` processes (granian,
+several workers each, HTTPS) on one database, optionally behind a real nginx
+that round-robins to them, plus the tools to watch a change reach every one:
+a visitor that can be pinned to one instance, a probe that checks a cookie on
+each instance directly and through nginx's auth_request with fresh
+connections (so every worker is reached), and a throwaway PostgreSQL cluster
+that a test may stop and start."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from ostiary.services import apps, domains, groups, sessions, tenants, users
+from ostiary.services.actor import CLI_ACTOR
+from ostiary.store import Store
+from ostiary.wire import PORTAL_SIGN_OUT_PATH, SESSION_COOKIE
+from tests.support.dnsserver import Dnsmasq
+from tests.support.proxies import NginxServer
+from tests.support.server import LoopbackTransport, OstiaryServer, free_port
+from tests.support.tls import issue_certificates
+from tests.support.visitor import Visitor
+
+PASSWORD = "correct horse battery"
+TENANT_HOST = "acme.id.example.test"
+PORTAL = "auth.acme-corp.test"
+APP_HOST = "grafana.acme-corp.test"
+PORTALS = {APP_HOST: PORTAL}
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+# -- the data every deployment starts with -------------------------------------------------
+
+
+@contextmanager
+def cheap_password_hashing():
+    """Argon2 with minimal cost while test people are created: the servers
+    verify with the parameters stored in each hash, so sign-ins stay real
+    but take milliseconds (the production cost is about a second on a busy CI box)."""
+    from argon2 import PasswordHasher
+
+    from ostiary.services import passwords
+
+    saved = passwords._hasher
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    try:
+        yield
+    finally:
+        passwords._hasher = saved
+
+
+def populate(store: Store, public_port: int) -> int:
+    """One tenant, one verified domain, a group "staff" that grants grafana,
+    and the people the tests sign in. Returns the tenant id."""
+    tenants.init_installation(store, "id.example.test", "acme", "admin@acme.test", PASSWORD, CLI_ACTOR)
+    acme = tenants.tenant_by_slug(store, "acme").id
+    row = domains.add_domain(store, acme, CLI_ACTOR, "acme-corp.test", PORTAL)
+    txt = {"_ostiary-challenge.acme-corp.test": [f"ostiary-domain-verification={row.verification_token}"]}
+    with Dnsmasq(txt=txt) as dns:
+        assert domains.verify_domain(store, acme, CLI_ACTOR, "acme-corp.test", dns.resolvers, 3).status == "verified"
+    groups.add_group(store, acme, CLI_ACTOR, "staff")
+    groups.add_group(store, acme, CLI_ACTOR, "viewers")
+    for name in ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"):
+        users.add_user(store, acme, CLI_ACTOR, email=f"{name}@acme.test", password=PASSWORD)
+        groups.add_member(store, acme, CLI_ACTOR, "viewers" if name == "grace" else "staff", f"{name}@acme.test")
+    apps.add_app(store, acme, CLI_ACTOR, name="grafana", url=f"https://{APP_HOST}:{public_port}",
+                 groups_granted=["staff"])
+    return acme
+
+
+# -- reaching one instance or the proxy ------------------------------------------------------
+
+
+class RoutedTransport(LoopbackTransport):
+    """Sends every request to 127.0.0.1 on `route()` (or the URL's own port
+    when it returns None), keeping the Host header, port included, and SNI."""
+
+    def __init__(self, route, **kwargs):
+        super().__init__(**kwargs)
+        self.route = route
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        sent = httpx.Request(
+            request.method, request.url.copy_with(host="127.0.0.1", port=self.route() or request.url.port),
+            headers=request.headers, stream=request.stream,
+            extensions={**request.extensions, "sni_hostname": request.url.host},
+        )
+        return httpx.HTTPTransport.handle_request(self, sent)
+
+
+def routed_client(ca_cert: Path, route) -> httpx.Client:
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=str(ca_cert))
+    return httpx.Client(transport=RoutedTransport(route, verify=ctx), follow_redirects=False, timeout=10)
+
+
+class RoutedVisitor(Visitor):
+    """A Visitor whose browser and proxy legs go wherever `via` says: an
+    instance's port, or None for the public port (nginx)."""
+
+    def __init__(self, public_port: int, ca_cert: Path, login: str | None = None, password: str = PASSWORD):
+        super().__init__(public_port, ca_cert, dict(PORTALS), login=login, password=password)
+        self.browser.close()
+        self.proxy.close()
+        self.via: int | None = None
+        self.browser = routed_client(ca_cert, lambda: self.via)
+        self.proxy = routed_client(ca_cert, lambda: self.via)
+
+    def forward_auth_cookie(self) -> str:
+        return self.cookies_for(f"https://{APP_HOST}:{self.port}/")
+
+
+@dataclass
+class Probe:
+    """Checks one cookie on every target at once, each request on a fresh
+    connection so that the workers behind a port are all reached."""
+
+    ca_cert: Path
+    public_port: int
+    instance_ports: list[int]
+    through_nginx: bool
+    per_target: int = 2
+    _pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(16))
+
+    def __post_init__(self):
+        import ssl
+
+        self._ctx = ssl.create_default_context(cafile=str(self.ca_cert))
+        self._client = httpx.Client(transport=LoopbackTransport(verify=self._ctx), timeout=5)
+
+    def close(self) -> None:
+        self._pool.shutdown()
+        self._client.close()
+
+    def check_instance(self, port: int, cookie: str) -> int:
+        """The /check subrequest, sent straight to one instance."""
+        headers = {
+            "X-Forwarded-Proto": "https", "X-Forwarded-Host": f"{APP_HOST}:{self.public_port}",
+            "X-Forwarded-Uri": "/", "X-Forwarded-Method": "GET", "Accept": "text/html",
+            "Sec-Fetch-Mode": "navigate", "Cookie": cookie, "Connection": "close",
+        }
+        return self._client.get(f"https://{PORTAL}:{port}/forward-auth/check", headers=headers).status_code
+
+    def open_app(self, cookie: str) -> int:
+        """The app through nginx, whose auth_request asks one of the instances."""
+        headers = {"Accept": "text/html", "Cookie": cookie, "Connection": "close"}
+        return self._client.get(f"https://{APP_HOST}:{self.public_port}/", headers=headers).status_code
+
+    def statuses(self, cookie: str) -> list[tuple[str, int]]:
+        jobs = []
+        for _ in range(self.per_target):
+            for port in self.instance_ports:
+                jobs.append((f"instance:{port}", self._pool.submit(self.check_instance, port, cookie)))
+            if self.through_nginx:
+                jobs.append(("nginx", self._pool.submit(self.open_app, cookie)))
+        return [(name, job.result()) for name, job in jobs]
+
+    def all_allowed(self, cookie: str) -> bool:
+        return all(status == 200 for _, status in self.statuses(cookie))
+
+    def wait_until_allowed(self, cookie: str, timeout: float = 3.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.all_allowed(cookie):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not allowed everywhere after {timeout} s: {self.statuses(cookie)}")
+            time.sleep(0.02)
+
+    def refusal_delay(self, cookie: str, since: float, refused: set[int], limit: float = 3.0,
+                      confirm: int = 1) -> float:
+        """Seconds from `since` (time.monotonic) until a round in which every
+        target refused; `confirm` more rounds must refuse too. Conservative:
+        the end of the first fully-refusing round, not the first refusal."""
+        first_refusing_end = None
+        streak = 0
+        while True:
+            answers = self.statuses(cookie)
+            now = time.monotonic()
+            unexpected = [(n, s) for n, s in answers if s != 200 and s not in refused]
+            assert not unexpected, f"unexpected answers: {unexpected}"
+            if all(s in refused for _, s in answers):
+                if first_refusing_end is None:
+                    first_refusing_end = now
+                streak += 1
+                if streak > confirm:
+                    return first_refusing_end - since
+            else:
+                assert first_refusing_end is None or now - since < limit, f"allowed again after refusing: {answers}"
+                first_refusing_end, streak = None, 0
+            if now - since > limit:
+                raise AssertionError(f"still allowed {limit} s after the change: {answers}")
+
+
+def summarise(label: str, delays: list[float]) -> str:
+    ordered = sorted(delays)
+    median = ordered[len(ordered) // 2]
+    line = (f"{label}: {len(delays)} trials, worst {max(delays) * 1000:.0f} ms, "
+            f"median {median * 1000:.0f} ms, best {min(delays) * 1000:.0f} ms")
+    print("\n" + line)
+    return line
+
+
+# -- the processes ----------------------------------------------------------------------
+
+
+def nginx_http_block(listen_port: int, instance_ports: list[int], cert: Path, key: Path, www: Path) -> str:
+    """Round-robin to every instance; a failed connection is retried on the
+    next one. Ostiary's own hosts are proxied whole; the app is guarded by
+    auth_request as in the nginx snippet (401 carries the sign-in target)."""
+    servers = "\n".join(f"\t\tserver 127.0.0.1:{p} max_fails=1 fail_timeout=2s;" for p in instance_ports)
+    upstream_common = (
+        "\t\tproxy_next_upstream error timeout;\n"
+        "\t\tproxy_next_upstream_tries 0;\n"
+        "\t\tproxy_connect_timeout 2s;\n"
+        "\t\tproxy_http_version 1.1;\n"
+        "\t\tproxy_ssl_protocols TLSv1.2 TLSv1.3;\n"  # granian speaks nothing older
+    )
+    return f"""
+\tupstream ostiary {{
+{servers}
+\t}}
+\tserver {{
+\t\tlisten 127.0.0.1:{listen_port} ssl;
+\t\tserver_name {PORTAL} {TENANT_HOST};
+\t\tssl_certificate {cert};
+\t\tssl_certificate_key {key};
+\t\tlocation / {{
+\t\t\tproxy_pass https://ostiary;
+\t\t\tproxy_set_header Host $http_host;
+\t\t\tproxy_set_header X-Forwarded-For $remote_addr;
+{upstream_common}\t\t}}
+\t}}
+\tserver {{
+\t\tlisten 127.0.0.1:{listen_port} ssl;
+\t\tserver_name {APP_HOST};
+\t\tssl_certificate {cert};
+\t\tssl_certificate_key {key};
+\t\troot {www};
+\t\tlocation = /_ostiary_check {{
+\t\t\tinternal;
+\t\t\tproxy_pass https://ostiary/forward-auth/check?proxy=nginx;
+\t\t\tproxy_pass_request_body off;
+\t\t\tproxy_set_header Content-Length "";
+\t\t\tproxy_set_header Host {PORTAL}:{listen_port};
+\t\t\tproxy_set_header X-Forwarded-Proto $scheme;
+\t\t\tproxy_set_header X-Forwarded-Host $http_host;
+\t\t\tproxy_set_header X-Forwarded-Uri $request_uri;
+\t\t\tproxy_set_header X-Forwarded-Method $request_method;
+\t\t\tproxy_set_header Cookie $http_cookie;
+{upstream_common}\t\t}}
+\t\tlocation / {{
+\t\t\tauth_request /_ostiary_check;
+\t\t\ttry_files /index.html =404;
+\t\t}}
+\t}}
+"""
+
+
+@dataclass
+class Deployment:
+    store: Store
+    tenant_id: int
+    ca_cert: Path
+    public_port: int
+    instances: list[OstiaryServer]
+    nginx: NginxServer | None
+    ready_timeout: float = 30
+
+    @property
+    def instance_ports(self) -> list[int]:
+        return [s.port for s in self.instances]
+
+    def visitor(self, login: str | None = None) -> RoutedVisitor:
+        return RoutedVisitor(self.public_port, self.ca_cert, login)
+
+    def probe(self, per_target: int = 2) -> Probe:
+        return Probe(self.ca_cert, self.public_port, self.instance_ports, self.nginx is not None, per_target)
+
+    def app_url(self, path: str = "/") -> str:
+        return f"https://{APP_HOST}:{self.public_port}{path}"
+
+    def portal_url(self, path: str) -> str:
+        return f"https://{PORTAL}:{self.public_port}{path}"
+
+    def sign_in(self, login: str, via: int | None = None) -> RoutedVisitor:
+        """A person signed in by walking the handshake (password included) on one instance."""
+        v = self.visitor(login)
+        v.via = via
+        visit = v.open(self.app_url("/"))
+        assert visit.reached_app, [(s.url, s.status) for s in visit.steps]
+        return v
+
+    def handshake(self, login: str, via: int | None = None) -> RoutedVisitor:
+        """A central session made by the service layer (no password hashing, to
+        keep many trials fast), then the real handshake on one instance."""
+        user = users.get_user(self.store, self.tenant_id, login)
+        session = sessions.create_session(self.store, self.tenant_id, user.id)
+        v = self.visitor()
+        v.browser.cookies.set(SESSION_COOKIE, session.token, domain=TENANT_HOST, path="/")
+        v.via = via
+        visit = v.open(self.app_url("/"))
+        assert visit.reached_app, [(s.url, s.status) for s in visit.steps]
+        return v
+
+    def sign_out(self, v: RoutedVisitor, via: int | None = None) -> float:
+        """Signs out on the portal host through `via`; returns time.monotonic() at the answer."""
+        v.via = via
+        r = v.browser.get(self.portal_url(PORTAL_SIGN_OUT_PATH))
+        assert r.status_code == 200 and "signed out" in r.text.lower(), (r.status_code, r.text[:300])
+        return time.monotonic()
+
+    def kill(self, index: int) -> None:
+        proc = self.instances[index].proc
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    def start(self, index: int) -> None:
+        self.instances[index].start(ready_host=TENANT_HOST, ca_cert=self.ca_cert, timeout=self.ready_timeout)
+
+    def readiness(self, port: int) -> httpx.Response:
+        with routed_client(self.ca_cert, lambda: port) as client:
+            return client.get(f"https://{TENANT_HOST}:{port}/readyz", headers={"Connection": "close"})
+
+
+@contextmanager
+def deployment(tmp: Path, database_url: str, store: Store, *, instances: int = 2, workers: int = 2,
+               with_nginx: bool = True):
+    tls = issue_certificates(tmp / "tls", ["localhost", "*.id.example.test", "*.acme-corp.test"])
+    public_port = free_port()
+    ports = [free_port() for _ in range(instances)]
+    if not with_nginx:
+        public_port = ports[0]  # one instance, reached directly: its port is the public one
+    with cheap_password_hashing():
+        tenant_id = populate(store, public_port)
+    servers = []
+    for i, port in enumerate(ports):
+        data = tmp / f"instance-{i}"
+        data.mkdir()
+        env = {"OSTIARY_DATABASE_URL": database_url, "OSTIARY_PUBLIC_PORT": str(public_port),
+               "OSTIARY_DATA_DIR": str(data), "OSTIARY_KEY_OVERLAP_SECONDS": "3600"}
+        servers.append(OstiaryServer(env, port, workers=workers, tls=(tls.cert_chain, tls.private_key),
+                                     log_path=tmp / f"instance-{i}.log"))
+    nginx = None
+    try:
+        for server in servers:
+            server.start(ready_host=TENANT_HOST, ca_cert=tls.ca_cert)
+        if with_nginx:
+            www = tmp / "www"
+            www.mkdir()
+            (www / "index.html").write_text("the app\n")
+            nginx = NginxServer(nginx_http_block(public_port, ports, tls.cert_chain, tls.private_key, www),
+                                ports=[public_port], workdir=tmp / "nginx")
+            nginx.start()
+        yield Deployment(store, tenant_id, tls.ca_cert, public_port, servers, nginx)
+    finally:
+        if nginx is not None:
+            nginx.stop()
+        for server in servers:
+            server.stop()
+
+
+# -- a PostgreSQL cluster of the test's own -----------------------------------------------
+
+
+@dataclass
+class ThrowawayPostgres:
+    """`initdb` in a temporary directory, on its own port: the test may stop
+    and start it. Never the machine's shared server."""
+
+    directory: Path
+    port: int
+
+    @property
+    def data(self) -> Path:
+        return self.directory / "data"
+
+    @property
+    def admin_dsn(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def url(self, database: str) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, *args: str) -> None:
+        # initdb and postgres refuse to run as root.
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        done = subprocess.run(prefix + list(args), capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+
+    def init(self) -> None:
+        self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                  "--no-sync")
+
+    def start(self) -> None:
+        options = (f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off "
+                   "-c synchronous_commit=off -c full_page_writes=off")
+        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l",
+                  str(self.directory / "postgres.log"), "-w", "-t", "30", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", "30", "stop")
+
+    def create_database(self, name: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+@contextmanager
+def throwaway_postgres():
+    directory = Path(tempfile.mkdtemp(prefix="ostiary-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(directory, "postgres", "postgres")
+    cluster = ThrowawayPostgres(directory, free_port())
+    try:
+        cluster.init()
+        cluster.start()
+        yield cluster
+    finally:
+        try:
+            cluster.stop("immediate")
+        except RuntimeError:
+            pass  # already stopped
+        shutil.rmtree(directory, ignore_errors=True)
