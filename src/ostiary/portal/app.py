@@ -8,7 +8,9 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ostiary.portal import handshake, health, signin
+from ostiary.portal import account, handshake, health, signin
+from ostiary.portal.admin import admin_routes
+from ostiary.portal.api import build_api
 from ostiary.portal.context import Instance
 from ostiary.portal.unavailable import EXCEPTION_HANDLERS
 from ostiary.wire import AUTHORIZE_PATH, CALLBACK_PATH, PORTAL_SIGN_OUT_PATH, START_PATH
@@ -64,6 +66,12 @@ def build_portal(inst: Instance, lifespan=None) -> Starlette:
         Route("/healthz", health.healthz),
         Route("/readyz", health.readyz),
         Route("/metrics", health.metrics),
+        Route("/account", account.account_page, methods=["GET"]),
+        Route("/account/sessions/end", account.end_everywhere, methods=["POST"]),
+        Route("/account/sessions/{session_id}/end", account.end_one, methods=["POST"]),
+        Route("/account/password", account.change_password, methods=["POST"]),
+        *admin_routes,
+        Mount("/api/v1", build_api(inst)),
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)

@@ -10,7 +10,6 @@ from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 from urllib.parse import quote, urlencode
 
-from sqlalchemy import Row
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -29,7 +28,7 @@ class AdminContext:
     request: Request
     inst: Instance
     tenant: TenantView
-    user: Row
+    user: Any  # the admin's users row
     actor: Actor
 
     async def call(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:

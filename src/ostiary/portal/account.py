@@ -1,0 +1,123 @@
+"""A signed-in person's own page on the tenant host: the apps they may
+enter, their sessions (and signing out everywhere), their password."""
+
+from __future__ import annotations
+
+import time
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from ostiary.access import may_enter
+from ostiary.portal.admin.guard import when
+from ostiary.portal.context import client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for
+from ostiary.portal.signin import current_session
+from ostiary.services import admin_views, sessions, users
+from ostiary.services.actor import Actor
+from ostiary.services.errors import Problem, ServiceError, problems_of
+
+
+async def _me(request: Request):
+    tenant = tenant_for(request)
+    if tenant is None:
+        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host."), None, None
+    session = await current_session(request)
+    if session is None:
+        return RedirectResponse("/sign-in?next=/account", status_code=303), None, None
+    return None, tenant, session
+
+
+def visible_apps(request: Request, tenant_id: int, user_id: int) -> list:
+    """The enabled apps this user may enter, by the one access rule, from the snapshot."""
+    snap = instance(request).holder.snapshot
+    user = snap.users.get(user_id)
+    if user is None:
+        return []
+    return sorted((a for a in snap.apps.values()
+                   if a.tenant_id == tenant_id and a.enabled and may_enter(user.groups, a.all_users, a.granted)),
+                  key=lambda a: a.name.lower())
+
+
+async def _page(request: Request, tenant, session, status: int = 200, errors=(), notice: str = "") -> Response:
+    inst = instance(request)
+    user = await run_in_threadpool(admin_views.user_by_id, inst.store, tenant.id, session.user_id)
+    live = await run_in_threadpool(admin_views.sessions_page, inst.store, tenant.id, user_id=user.id, limit=100)
+    return render(request, "account.html", status=status, tenant=tenant, me=user, apps=visible_apps(request, tenant.id, user.id),
+                  live=live, current=session.id, when=when, errors=list(errors),
+                  notice=notice or request.query_params.get("notice", "")[:200])
+
+
+async def account_page(request: Request) -> Response:
+    refusal, tenant, session = await _me(request)
+    return refusal or await _page(request, tenant, session)
+
+
+async def _form(request: Request):
+    form = await request.form()
+    if not csrf_ok(request, form.get("csrf")):
+        return None, error_page(request, 403, "Form refused", "This form expired or came from another site. Reload the page and try again.")
+    return form, None
+
+
+async def end_everywhere(request: Request) -> Response:
+    refusal, tenant, session = await _me(request)
+    if refusal:
+        return refusal
+    form, refusal = await _form(request)
+    if refusal:
+        return refusal
+    inst = instance(request)
+    actor = Actor(f"user:{session.user_id}", client_address(request), session.user_id)
+    await run_in_threadpool(sessions.end_user_sessions, inst.store, tenant.id, session.user_id, "signed out everywhere", actor)
+    response = render(request, "signed_out.html", tenant=tenant)
+    response.delete_cookie(inst.session_cookie, path="/", secure=not inst.settings.dev, httponly=True, samesite="lax")
+    return response
+
+
+async def end_one(request: Request) -> Response:
+    refusal, tenant, session = await _me(request)
+    if refusal:
+        return refusal
+    form, refusal = await _form(request)
+    if refusal:
+        return refusal
+    inst = instance(request)
+    sid = request.path_params["session_id"]
+    try:
+        row = await run_in_threadpool(sessions.get_session, inst.store, tenant.id, sid)
+    except ServiceError:
+        row = None
+    if row is None or row.user_id != session.user_id:
+        return error_page(request, 404, "Not found", "That is not one of your sessions.", tenant=tenant)
+    actor = Actor(f"user:{session.user_id}", client_address(request), session.user_id)
+    await run_in_threadpool(sessions.end_session, inst.store, tenant.id, sid, "signed out by its user", actor)
+    return RedirectResponse("/account?notice=Session+ended.", status_code=303)
+
+
+async def change_password(request: Request) -> Response:
+    refusal, tenant, session = await _me(request)
+    if refusal:
+        return refusal
+    form, refusal = await _form(request)
+    if refusal:
+        return refusal
+    inst = instance(request)
+    user = await run_in_threadpool(admin_views.user_by_id, inst.store, tenant.id, session.user_id)
+    current, new, again = (str(form.get(k, ""))[:1024] for k in ("current_password", "new_password", "new_password_again"))
+    if await run_in_threadpool(users.authenticate, inst.store, tenant.id, user.email, current) is None:
+        return await _page(request, tenant, session, 422, [Problem("current_password", "is not your current password")])
+    if new != again:
+        return await _page(request, tenant, session, 422, [Problem("new_password_again", "does not match the new password")])
+    actor = Actor(f"user:{user.id}", client_address(request), user.id)
+    try:
+        await run_in_threadpool(users.set_password, inst.store, tenant.id, actor, user.email, new)
+    except ServiceError as exc:
+        return await _page(request, tenant, session, 422, problems_of(exc))
+    # The change ended every session, this one too: start a fresh one for this browser.
+    fresh = await run_in_threadpool(sessions.create_session, inst.store, tenant.id, user.id,
+                                    client_addr=client_address(request), user_agent=request.headers.get("user-agent", ""),
+                                    second_factor=session.second_factor)
+    response = RedirectResponse("/account?notice=Password+changed%3A+every+other+session+has+ended.", status_code=303)
+    response.set_cookie(inst.session_cookie, fresh.token, max_age=int(fresh.expires_at - time.time()), **cookie_flags(inst))
+    return response

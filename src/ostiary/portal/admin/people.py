@@ -1,0 +1,178 @@
+"""Users and groups: create, disable, reset passwords, memberships, the group tree."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, checked, listing_args, problems
+from ostiary.services import admin_views, groups, sessions, users
+from ostiary.services.errors import Problem, ServiceError
+
+
+# --- users ---------------------------------------------------------------------------------
+
+@admin_page
+async def user_list(ctx: AdminContext) -> Response:
+    return await _users(ctx)
+
+
+async def _users(ctx: AdminContext, status: int = 200, errors=(), form=None) -> Response:
+    args = listing_args(ctx.request) if status == 200 else {}
+    page = await ctx.call(admin_views.users_page, ctx.inst.store, ctx.tenant.id, **args)
+    return ctx.page("admin/users.html", status=status, page=page, q=ctx.request.query_params.get("q", ""),
+                    errors=list(errors), form=form or {})
+
+
+@admin_action
+async def user_add(ctx: AdminContext, form) -> Response:
+    values = {"email": str(form.get("email", "")), "username": str(form.get("username", "")).strip() or None,
+              "display_name": str(form.get("display_name", "")).strip() or None,
+              "password": str(form.get("password", "")) or None, "is_admin": checked(form, "is_admin")}
+    try:
+        row = await ctx.call(users.add_user, ctx.inst.store, ctx.tenant.id, ctx.actor, **values)
+    except ServiceError as exc:
+        return await _users(ctx, 422, problems(exc), {**values, "password": ""})
+    return ctx.back(f"/admin/users/{row.id}", f"User {row.email} created.")
+
+
+@admin_page
+async def user_detail(ctx: AdminContext) -> Response:
+    return await _user(ctx)
+
+
+async def _user(ctx: AdminContext, status: int = 200, errors=()) -> Response:
+    uid = int(ctx.request.path_params["user_id"])
+    user = await ctx.call(admin_views.user_by_id, ctx.inst.store, ctx.tenant.id, uid)
+    member_of = await ctx.call(admin_views.user_groups, ctx.inst.store, ctx.tenant.id, uid)
+    live = await ctx.call(admin_views.sessions_page, ctx.inst.store, ctx.tenant.id, user_id=uid, limit=100)
+    return ctx.page("admin/user.html", status=status, u=user, member_of=member_of, live=live, errors=list(errors))
+
+
+async def _target(ctx: AdminContext):
+    return await ctx.call(admin_views.user_by_id, ctx.inst.store, ctx.tenant.id, int(ctx.request.path_params["user_id"]))
+
+
+@admin_action
+async def user_active(ctx: AdminContext, form) -> Response:
+    user = await _target(ctx)
+    active = form.get("active") == "1"
+    if not active and user.id == ctx.user.id:
+        return await _user(ctx, 422, [Problem("active", "you cannot disable your own account here: ask another admin")])
+    await ctx.call(users.set_active, ctx.inst.store, ctx.tenant.id, ctx.actor, user.email, active)
+    return ctx.back(f"/admin/users/{user.id}", "User enabled." if active else "User disabled and signed out everywhere.")
+
+
+@admin_action
+async def user_admin(ctx: AdminContext, form) -> Response:
+    user = await _target(ctx)
+    make = form.get("is_admin") == "1"
+    if not make and user.id == ctx.user.id:
+        return await _user(ctx, 422, [Problem("is_admin", "you cannot remove your own admin rights: ask another admin")])
+    await ctx.call(users.set_admin, ctx.inst.store, ctx.tenant.id, ctx.actor, user.email, make)
+    return ctx.back(f"/admin/users/{user.id}", "Admin rights granted." if make else "Admin rights removed.")
+
+
+@admin_action
+async def user_password(ctx: AdminContext, form) -> Response:
+    user = await _target(ctx)
+    try:
+        await ctx.call(users.set_password, ctx.inst.store, ctx.tenant.id, ctx.actor, user.email, str(form.get("password", "")))
+    except ServiceError as exc:
+        return await _user(ctx, 422, problems(exc))
+    return ctx.back(f"/admin/users/{user.id}", "Password set; the user's sessions have ended.")
+
+
+@admin_action
+async def user_membership(ctx: AdminContext, form) -> Response:
+    user = await _target(ctx)
+    group, remove = str(form.get("group", "")), form.get("remove") == "1"
+    try:
+        await ctx.call(groups.remove_member if remove else groups.add_member, ctx.inst.store, ctx.tenant.id,
+                       ctx.actor, group, user.email)
+    except ServiceError as exc:
+        return await _user(ctx, 422, problems(exc))
+    return ctx.back(f"/admin/users/{user.id}", f"Removed from {group}." if remove else f"Added to {group}.")
+
+
+@admin_action
+async def user_sessions_end(ctx: AdminContext, form) -> Response:
+    user = await _target(ctx)
+    count = await ctx.call(sessions.end_user_sessions, ctx.inst.store, ctx.tenant.id, user.id, "revoked by admin", ctx.actor)
+    back = str(form.get("back", ""))
+    target = back if back in ("/admin/sessions",) else f"/admin/users/{user.id}"
+    return ctx.back(target, f"Ended {count} session(s) of {user.email}.")
+
+
+# --- groups --------------------------------------------------------------------------------
+
+@admin_page
+async def group_list(ctx: AdminContext) -> Response:
+    return await _groups(ctx)
+
+
+async def _groups(ctx: AdminContext, status: int = 200, errors=(), form=None) -> Response:
+    args = listing_args(ctx.request) if status == 200 else {}
+    page = await ctx.call(admin_views.groups_page, ctx.inst.store, ctx.tenant.id, **args)
+    return ctx.page("admin/groups.html", status=status, page=page, q=ctx.request.query_params.get("q", ""),
+                    errors=list(errors), form=form or {})
+
+
+@admin_action
+async def group_add(ctx: AdminContext, form) -> Response:
+    name, parent = str(form.get("name", "")), str(form.get("parent", "")).strip() or None
+    try:
+        row = await ctx.call(groups.add_group, ctx.inst.store, ctx.tenant.id, ctx.actor, name, parent)
+    except ServiceError as exc:
+        return await _groups(ctx, 422, problems(exc), {"name": name, "parent": parent or ""})
+    return ctx.back(f"/admin/groups/{row.id}", f"Group {row.name} created.")
+
+
+@admin_page
+async def group_detail(ctx: AdminContext) -> Response:
+    return await _group(ctx)
+
+
+async def _group(ctx: AdminContext, status: int = 200, errors=()) -> Response:
+    detail = await ctx.call(admin_views.group_detail, ctx.inst.store, ctx.tenant.id, int(ctx.request.path_params["group_id"]))
+    args = listing_args(ctx.request) if status == 200 else {}
+    page = await ctx.call(admin_views.members_page, ctx.inst.store, ctx.tenant.id, detail.group.id, **args)
+    return ctx.page("admin/group.html", status=status, d=detail, g=detail.group, page=page,
+                    q=ctx.request.query_params.get("q", ""), errors=list(errors))
+
+
+async def _group_row(ctx: AdminContext):
+    return (await ctx.call(admin_views.group_detail, ctx.inst.store, ctx.tenant.id,
+                           int(ctx.request.path_params["group_id"]))).group
+
+
+@admin_action
+async def group_move(ctx: AdminContext, form) -> Response:
+    group = await _group_row(ctx)
+    parent = str(form.get("parent", "")).strip() or None
+    try:
+        await ctx.call(groups.move_group, ctx.inst.store, ctx.tenant.id, ctx.actor, group.name, parent)
+    except ServiceError as exc:
+        return await _group(ctx, 422, problems(exc))
+    return ctx.back(f"/admin/groups/{group.id}", f"Moved under {parent}." if parent else "Moved to the top level.")
+
+
+@admin_action
+async def group_membership(ctx: AdminContext, form) -> Response:
+    group = await _group_row(ctx)
+    email, remove = str(form.get("email", "")), form.get("remove") == "1"
+    try:
+        await ctx.call(groups.remove_member if remove else groups.add_member, ctx.inst.store, ctx.tenant.id,
+                       ctx.actor, group.name, email)
+    except ServiceError as exc:
+        return await _group(ctx, 422, problems(exc))
+    return ctx.back(f"/admin/groups/{group.id}", f"Removed {email}." if remove else f"Added {email}.")
+
+
+@admin_action
+async def group_delete(ctx: AdminContext, form) -> Response:
+    group = await _group_row(ctx)
+    try:
+        await ctx.call(groups.delete_group, ctx.inst.store, ctx.tenant.id, ctx.actor, group.name)
+    except ServiceError as exc:
+        return await _group(ctx, 422, problems(exc))
+    return ctx.back("/admin/groups", f"Group {group.name} deleted.")

@@ -1,0 +1,55 @@
+"""Where each admin page lives. Reads are GET; every change is a POST form
+with a CSRF token."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from ostiary.portal.admin import apps, domains, people, security
+
+
+def _get(path: str, endpoint) -> Route:
+    return Route(path, endpoint, methods=["GET"])
+
+
+def _post(path: str, endpoint) -> Route:
+    return Route(path, endpoint, methods=["POST"])
+
+
+admin_routes = [
+    _get("/admin", security.overview),
+    _get("/admin/domains", domains.domain_list),
+    _post("/admin/domains", domains.domain_add),
+    _get("/admin/domains/{name}", domains.domain_detail),
+    _post("/admin/domains/{name}/verify", domains.domain_verify),
+    _post("/admin/domains/{name}/delete", domains.domain_delete),
+    _get("/admin/apps", apps.app_list),
+    _post("/admin/apps", apps.app_add),
+    _get("/admin/apps/{app_id:int}", apps.app_detail),
+    _post("/admin/apps/{app_id:int}", apps.app_edit),
+    _post("/admin/apps/{app_id:int}/enabled", apps.app_enabled),
+    _post("/admin/apps/{app_id:int}/grants", apps.app_grant),
+    _post("/admin/apps/{app_id:int}/delete", apps.app_delete),
+    _get("/admin/users", people.user_list),
+    _post("/admin/users", people.user_add),
+    _get("/admin/users/{user_id:int}", people.user_detail),
+    _post("/admin/users/{user_id:int}/active", people.user_active),
+    _post("/admin/users/{user_id:int}/admin", people.user_admin),
+    _post("/admin/users/{user_id:int}/password", people.user_password),
+    _post("/admin/users/{user_id:int}/groups", people.user_membership),
+    _post("/admin/users/{user_id:int}/sessions/end", people.user_sessions_end),
+    _get("/admin/groups", people.group_list),
+    _post("/admin/groups", people.group_add),
+    _get("/admin/groups/{group_id:int}", people.group_detail),
+    _post("/admin/groups/{group_id:int}/move", people.group_move),
+    _post("/admin/groups/{group_id:int}/members", people.group_membership),
+    _post("/admin/groups/{group_id:int}/delete", people.group_delete),
+    _get("/admin/sessions", security.session_list),
+    _post("/admin/sessions/{session_id}/revoke", security.session_revoke),
+    _get("/admin/audit", security.audit_list),
+    _get("/admin/keys", security.key_list),
+    _post("/admin/keys/rotate", security.key_rotate),
+    _get("/admin/tokens", security.token_list),
+    _post("/admin/tokens", security.token_add),
+    _post("/admin/tokens/{token_id:int}/revoke", security.token_revoke),
+]

@@ -1,0 +1,99 @@
+"""Sessions (who is signed in where), the audit log, signing keys and API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from starlette.responses import Response
+
+from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, listing_args, problems
+from ostiary.services import admin_views, api_tokens, audit, keys, sessions
+from ostiary.services.errors import ServiceError
+
+
+@admin_page
+async def session_list(ctx: AdminContext) -> Response:
+    page = await ctx.call(admin_views.sessions_page, ctx.inst.store, ctx.tenant.id, **listing_args(ctx.request))
+    return ctx.page("admin/sessions.html", page=page, q=ctx.request.query_params.get("q", ""))
+
+
+@admin_action
+async def session_revoke(ctx: AdminContext, form) -> Response:
+    sid = ctx.request.path_params["session_id"]
+    await ctx.call(sessions.get_session, ctx.inst.store, ctx.tenant.id, sid)  # NotFound for another tenant's id
+    ended = await ctx.call(sessions.end_session, ctx.inst.store, ctx.tenant.id, sid, "revoked by admin", ctx.actor)
+    return ctx.back("/admin/sessions", "Session revoked: its apps refuse it within a second." if ended
+                    else "That session had already ended.")
+
+
+def _day(value: str, end: bool = False) -> float | None:
+    """A YYYY-MM-DD date (UTC) as a timestamp; the day after it for an end bound."""
+    try:
+        day = datetime.strptime(value.strip(), "%Y-%m-%d").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+    return day.timestamp() + (86400 if end else 0)
+
+
+@admin_page
+async def audit_list(ctx: AdminContext) -> Response:
+    q = ctx.request.query_params
+    args = listing_args(ctx.request)
+    filters = {"actor": q.get("actor", "")[:200], "entity": q.get("entity", "")[:32], "entity_id": q.get("entity_id", "")[:64],
+               "since": q.get("since", "")[:10], "until": q.get("until", "")[:10]}
+    page = await ctx.call(audit.audit_page, ctx.inst.store, ctx.tenant.id, actor=filters["actor"],
+                          entity=filters["entity"], entity_id=filters["entity_id"],
+                          since=_day(filters["since"]), until=_day(filters["until"], end=True),
+                          limit=args["limit"], offset=args["offset"])
+    return ctx.page("admin/audit.html", page=page, filters=filters, entities=audit.ENTITIES)
+
+
+@admin_page
+async def key_list(ctx: AdminContext) -> Response:
+    rows = await ctx.call(keys.list_keys, ctx.inst.store)
+    return ctx.page("admin/keys.html", keys=list(reversed(rows)), overlap=ctx.inst.settings.key_overlap_seconds)
+
+
+@admin_action
+async def key_rotate(ctx: AdminContext, form) -> Response:
+    kid = await ctx.call(keys.rotate_keys, ctx.inst.store, ctx.actor, ctx.inst.settings.key_overlap_seconds)
+    return ctx.back("/admin/keys", f"Key {kid} now signs; older keys keep verifying until they retire.")
+
+
+@admin_page
+async def token_list(ctx: AdminContext) -> Response:
+    return await _tokens(ctx)
+
+
+async def _tokens(ctx: AdminContext, status: int = 200, errors=(), form=None, new=None) -> Response:
+    args = listing_args(ctx.request) if status == 200 and new is None else {}
+    page = await ctx.call(api_tokens.tokens_page, ctx.inst.store, ctx.tenant.id, **args)
+    return ctx.page("admin/tokens.html", status=status, page=page, q=ctx.request.query_params.get("q", ""),
+                    errors=list(errors), form=form or {"scope": "read"}, new=new)
+
+
+@admin_action
+async def token_add(ctx: AdminContext, form) -> Response:
+    name, scope, days = str(form.get("name", "")), str(form.get("scope", "")), str(form.get("expires_in_days", "")).strip()
+    try:
+        expires = int(days) if days else None
+    except ValueError:
+        expires = -1
+    try:
+        new = await ctx.call(api_tokens.create_token, ctx.inst.store, ctx.tenant.id, ctx.actor, name, scope, expires)
+    except ServiceError as exc:
+        return await _tokens(ctx, 422, problems(exc), {"name": name, "scope": scope, "expires_in_days": days})
+    # Shown in this response only: the store keeps its hash.
+    return await _tokens(ctx, 201, new=new)
+
+
+@admin_action
+async def token_revoke(ctx: AdminContext, form) -> Response:
+    row = await ctx.call(api_tokens.revoke_token, ctx.inst.store, ctx.tenant.id, ctx.actor,
+                         int(ctx.request.path_params["token_id"]))
+    return ctx.back("/admin/tokens", f"Token {row.name} revoked.")
+
+
+@admin_page
+async def overview(ctx: AdminContext) -> Response:
+    return ctx.page("admin/index.html")

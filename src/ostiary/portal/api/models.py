@@ -1,0 +1,203 @@
+"""The API's request and response shapes (and so its OpenAPI schema)."""
+
+from __future__ import annotations
+
+import json
+from typing import Generic, Literal, Optional, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+HeaderKey = Literal["user", "email", "groups", "display_name"]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class ProblemOut(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    error: str
+    message: str = ""
+    problems: list[ProblemOut] = []
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DomainIn(Strict):
+    name: str = Field(description="the protected domain, e.g. acme-corp.com")
+    portal_host: str = Field(description="the domain or a name under it that points at Ostiary")
+
+
+class DomainOut(BaseModel):
+    id: int
+    name: str
+    portal_host: str
+    status: str
+    status_reason: str
+    txt_name: str
+    txt_value: str
+    verified_at: Optional[float]
+    last_checked_at: Optional[float]
+    flagged_at: Optional[float]
+
+    @classmethod
+    def of(cls, row) -> "DomainOut":
+        from ostiary.services.domains import txt_record
+
+        name, value = txt_record(row)
+        return cls(id=row.id, name=row.name, portal_host=row.portal_host, status=row.status,
+                   status_reason=row.status_reason or "", txt_name=name, txt_value=value, verified_at=row.verified_at,
+                   last_checked_at=row.last_checked_at, flagged_at=row.flagged_at)
+
+
+class AppIn(Strict):
+    name: str
+    url: str
+    public_paths: list[str] = []
+    headers: list[HeaderKey] = Field(default=["user", "email", "groups", "display_name"])
+    all_users: bool = False
+    groups: list[str] = Field(default=[], description="groups granted; members of their descendants enter too")
+
+
+class AppPatch(Strict):
+    url: Optional[str] = None
+    public_paths: Optional[list[str]] = None
+    headers: Optional[list[HeaderKey]] = None
+    all_users: Optional[bool] = None
+    enabled: Optional[bool] = None
+
+
+class AppOut(BaseModel):
+    id: int
+    name: str
+    url: str
+    domain: str
+    public_paths: list[str]
+    headers: list[str]
+    all_users: bool
+    enabled: bool
+    groups: list[str]
+
+    @classmethod
+    def of(cls, s) -> "AppOut":
+        a = s.app
+        return cls(id=a.id, name=a.name, url=a.url, domain=s.domain, public_paths=s.public_paths,
+                   headers=s.header_keys, all_users=bool(a.all_users), enabled=bool(a.enabled), groups=s.grants)
+
+
+class SnippetOut(BaseModel):
+    app: str
+    proxy: str
+    text: str
+
+
+class UserIn(Strict):
+    email: str
+    username: Optional[str] = None
+    display_name: Optional[str] = None
+    password: Optional[str] = Field(default=None, description="omit to create a user who cannot sign in with a password yet")
+    is_admin: bool = False
+
+
+class UserPatch(Strict):
+    active: Optional[bool] = None
+    is_admin: Optional[bool] = None
+    password: Optional[str] = Field(default=None, description="a new password; ends every session of the user")
+
+
+class UserOut(BaseModel):
+    id: int
+    email: str
+    username: str
+    display_name: str
+    is_admin: bool
+    active: bool
+    totp_enabled: bool
+    groups: Optional[list[str]] = None
+
+    @classmethod
+    def of(cls, row, groups: list[str] | None = None) -> "UserOut":
+        return cls(id=row.id, email=row.email, username=row.username, display_name=row.display_name,
+                   is_admin=bool(row.is_admin), active=bool(row.active), totp_enabled=row.totp_enabled_at is not None,
+                   groups=groups)
+
+
+class GroupIn(Strict):
+    name: str
+    parent: Optional[str] = None
+
+
+class GroupPatch(Strict):
+    parent: Optional[str] = Field(default=None, description="the new parent's name; null moves the group to the top")
+
+
+class GroupOut(BaseModel):
+    id: int
+    name: str
+    parent: Optional[str]
+    path: str
+
+
+class GroupDetailOut(GroupOut):
+    children: list[str]
+    apps: list[str] = Field(description="apps granted to this group")
+    inherited_apps: list[str] = Field(description="apps granted to an ancestor, which this group's members enter too")
+
+
+class SessionOut(BaseModel):
+    id: str
+    user_id: int
+    email: str
+    username: str
+    created_at: float
+    last_seen_at: float
+    expires_at: float
+    client_addr: str
+    user_agent: str
+    second_factor: bool
+
+
+class EndedOut(BaseModel):
+    ended: int
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: float
+    actor: str
+    actor_addr: str
+    action: str
+    entity: str
+    entity_id: str
+    detail: dict
+
+
+class KeyOut(BaseModel):
+    id: str
+    created_at: float
+    retire_at: Optional[float]
+    signing: bool
+
+
+class RotatedOut(BaseModel):
+    id: str
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    scopes: list[str]
+
+
+def loads(text: str) -> list:
+    return json.loads(text or "[]")

@@ -1,0 +1,284 @@
+"""The API's operations: the same service calls, and so the same rules and
+audit entries, as the admin pages and the CLI."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from ostiary.dns.resolvers import parse_resolvers
+from ostiary.portal.api.auth import Caller, reader, writer
+from ostiary.portal.api.models import (
+    AppIn, AppOut, AppPatch, AuditOut, DomainIn, DomainOut, EndedOut, ErrorOut, GroupDetailOut, GroupIn, GroupOut,
+    GroupPatch, KeyOut, Page, RotatedOut, SessionOut, SnippetOut, TokenOut, UserIn, UserOut, UserPatch,
+)
+from ostiary.proxies import PROXIES
+from ostiary.services import admin_views, apps, audit, domains, groups, keys, sessions, users
+from ostiary.services.errors import InvalidInput, Problem
+from ostiary.services.snippets import snippet_for_app
+
+ERRORS = {401: {"model": ErrorOut, "description": "no token, or an unknown, revoked or expired one"},
+          403: {"model": ErrorOut, "description": "the token's scope does not allow this call"},
+          404: {"model": ErrorOut}, 409: {"model": ErrorOut},
+          422: {"model": ErrorOut, "description": "bad input: each problem names its field"}}
+
+Limit = Query(50, ge=1, le=500)
+Offset = Query(0, ge=0)
+Search = Query("", max_length=200, description="case-insensitive substring")
+
+
+def _page(page, convert) -> dict:
+    return {"items": [convert(i) for i in page.items], "total": page.total, "limit": page.limit, "offset": page.offset}
+
+
+# --- the caller ---------------------------------------------------------------------------
+
+me = APIRouter(tags=["token"], responses=ERRORS)
+
+
+@me.get("/me", response_model=TokenOut, summary="The token making this call")
+def whoami(c: Caller = Depends(reader)):
+    return TokenOut(id=c.token.id, name=c.token.name, scopes=sorted(c.token.scopes))
+
+
+# --- domains ------------------------------------------------------------------------------
+
+dom = APIRouter(prefix="/domains", tags=["domains"], responses=ERRORS)
+
+
+@dom.get("", response_model=Page[DomainOut])
+def list_domains(q: str = Search, limit: int = Limit, offset: int = Offset, c: Caller = Depends(reader)):
+    return _page(admin_views.domains_page(c.store, c.tenant_id, q, limit, offset), DomainOut.of)
+
+
+@dom.post("", response_model=DomainOut, status_code=201, summary="Register a domain; answers the TXT record to create")
+def add_domain(body: DomainIn, c: Caller = Depends(writer)):
+    return DomainOut.of(domains.add_domain(c.store, c.tenant_id, c.actor, body.name, body.portal_host))
+
+
+@dom.get("/{name}", response_model=DomainOut)
+def get_domain(name: str, c: Caller = Depends(reader)):
+    return DomainOut.of(domains.get_domain(c.store, c.tenant_id, name))
+
+
+@dom.post("/{name}/verify", response_model=DomainOut, summary="Query DNS for the TXT record now; the result and reason are stored")
+def verify_domain(name: str, c: Caller = Depends(writer)):
+    return DomainOut.of(domains.verify_domain(c.store, c.tenant_id, c.actor, name,
+                                              parse_resolvers(c.settings.dns_resolvers), c.settings.dns_timeout))
+
+
+@dom.delete("/{name}", status_code=204, response_class=Response)
+def delete_domain(name: str, c: Caller = Depends(writer)):
+    domains.delete_domain(c.store, c.tenant_id, c.actor, name)
+    return Response(status_code=204)
+
+
+# --- apps ---------------------------------------------------------------------------------
+
+app_router = APIRouter(prefix="/apps", tags=["apps"], responses=ERRORS)
+
+
+@app_router.get("", response_model=Page[AppOut])
+def list_apps(q: str = Search, limit: int = Limit, offset: int = Offset, c: Caller = Depends(reader)):
+    return _page(admin_views.apps_page(c.store, c.tenant_id, q, limit, offset), AppOut.of)
+
+
+@app_router.post("", response_model=AppOut, status_code=201)
+def add_app(body: AppIn, c: Caller = Depends(writer)):
+    row = apps.add_app(c.store, c.tenant_id, c.actor, name=body.name, url=body.url, public_paths=body.public_paths,
+                       headers=list(body.headers) or ["none"], all_users=body.all_users, groups_granted=body.groups,
+                       allow_http=c.settings.dev)
+    return AppOut.of(admin_views.app_summary(c.store, c.tenant_id, row.id))
+
+
+@app_router.get("/{name}", response_model=AppOut)
+def get_app(name: str, c: Caller = Depends(reader)):
+    return AppOut.of(admin_views.app_summary(c.store, c.tenant_id, name))
+
+
+@app_router.patch("/{name}", response_model=AppOut)
+def edit_app(name: str, body: AppPatch, c: Caller = Depends(writer)):
+    headers = None if body.headers is None else (list(body.headers) or ["none"])
+    row = apps.update_app(c.store, c.tenant_id, c.actor, name, url=body.url, public_paths=body.public_paths,
+                          headers=headers, all_users=body.all_users, enabled=body.enabled, allow_http=c.settings.dev)
+    return AppOut.of(admin_views.app_summary(c.store, c.tenant_id, row.id))
+
+
+@app_router.delete("/{name}", status_code=204, response_class=Response)
+def delete_app(name: str, c: Caller = Depends(writer)):
+    apps.delete_app(c.store, c.tenant_id, c.actor, name)
+    return Response(status_code=204)
+
+
+@app_router.put("/{name}/grants/{group}", response_model=AppOut, summary="Let a group (and its descendants) enter")
+def grant(name: str, group: str, c: Caller = Depends(writer)):
+    apps.grant(c.store, c.tenant_id, c.actor, name, group)
+    return AppOut.of(admin_views.app_summary(c.store, c.tenant_id, name))
+
+
+@app_router.delete("/{name}/grants/{group}", response_model=AppOut)
+def revoke(name: str, group: str, c: Caller = Depends(writer)):
+    apps.revoke(c.store, c.tenant_id, c.actor, name, group)
+    return AppOut.of(admin_views.app_summary(c.store, c.tenant_id, name))
+
+
+@app_router.get("/{name}/snippets/{proxy}", response_model=SnippetOut,
+                summary="The proxy configuration the admin page shows and the CLI prints")
+def snippet(name: str, proxy: str, c: Caller = Depends(reader)):
+    if proxy not in PROXIES:
+        raise InvalidInput([Problem("proxy", f'"{proxy}" is not a proxy: choose one of {", ".join(PROXIES)}')])
+    app = admin_views.app_summary(c.store, c.tenant_id, name).app
+    return SnippetOut(app=app.name, proxy=proxy, text=snippet_for_app(c.store, c.settings, c.tenant_id, app.name, proxy))
+
+
+# --- users --------------------------------------------------------------------------------
+
+usr = APIRouter(prefix="/users", tags=["users"], responses=ERRORS)
+
+
+@usr.get("", response_model=Page[UserOut])
+def list_users(q: str = Search, limit: int = Limit, offset: int = Offset, c: Caller = Depends(reader)):
+    return _page(admin_views.users_page(c.store, c.tenant_id, q, limit, offset), UserOut.of)
+
+
+def _user_out(c: Caller, row) -> UserOut:
+    return UserOut.of(row, [g.name for g in admin_views.user_groups(c.store, c.tenant_id, row.id)])
+
+
+@usr.post("", response_model=UserOut, status_code=201)
+def add_user(body: UserIn, c: Caller = Depends(writer)):
+    row = users.add_user(c.store, c.tenant_id, c.actor, email=body.email, username=body.username,
+                         display_name=body.display_name, password=body.password, is_admin=body.is_admin)
+    return _user_out(c, row)
+
+
+@usr.get("/{login}", response_model=UserOut, summary="A user by email or username, with their direct groups")
+def get_user(login: str, c: Caller = Depends(reader)):
+    return _user_out(c, users.get_user(c.store, c.tenant_id, login))
+
+
+@usr.patch("/{login}", response_model=UserOut, summary="Enable or disable, grant or remove admin, set a password")
+def edit_user(login: str, body: UserPatch, c: Caller = Depends(writer)):
+    user = users.get_user(c.store, c.tenant_id, login)
+    if body.password is not None:  # first: the one change that can be refused for its value
+        users.set_password(c.store, c.tenant_id, c.actor, user.email, body.password)
+    if body.active is not None:
+        users.set_active(c.store, c.tenant_id, c.actor, user.email, body.active)
+    if body.is_admin is not None:
+        users.set_admin(c.store, c.tenant_id, c.actor, user.email, body.is_admin)
+    return _user_out(c, users.get_user(c.store, c.tenant_id, user.email))
+
+
+@usr.delete("/{login}/sessions", response_model=EndedOut, summary="Sign the user out everywhere")
+def end_user_sessions(login: str, c: Caller = Depends(writer)):
+    user = users.get_user(c.store, c.tenant_id, login)
+    return EndedOut(ended=sessions.end_user_sessions(c.store, c.tenant_id, user.id, "revoked by admin", c.actor))
+
+
+# --- groups -------------------------------------------------------------------------------
+
+grp = APIRouter(prefix="/groups", tags=["groups"], responses=ERRORS)
+
+
+def _group_out(n) -> GroupOut:
+    return GroupOut(id=n.id, name=n.name, parent=n.parent, path=n.path)
+
+
+@grp.get("", response_model=Page[GroupOut], summary="The tree, depth first; with q, the matching groups")
+def list_groups(q: str = Search, limit: int = Limit, offset: int = Offset, c: Caller = Depends(reader)):
+    return _page(admin_views.groups_page(c.store, c.tenant_id, q, limit, offset), _group_out)
+
+
+def _detail_out(c: Caller, name: str) -> GroupDetailOut:
+    d = admin_views.group_detail(c.store, c.tenant_id, name)
+    return GroupDetailOut(id=d.group.id, name=d.group.name, parent=d.parent, path=d.path, children=d.children,
+                          apps=d.direct_grants, inherited_apps=sorted({a for a, _ in d.inherited_grants}))
+
+
+@grp.post("", response_model=GroupDetailOut, status_code=201)
+def add_group(body: GroupIn, c: Caller = Depends(writer)):
+    row = groups.add_group(c.store, c.tenant_id, c.actor, body.name, body.parent)
+    return _detail_out(c, row.name)
+
+
+@grp.get("/{name}", response_model=GroupDetailOut)
+def get_group(name: str, c: Caller = Depends(reader)):
+    return _detail_out(c, name)
+
+
+@grp.patch("/{name}", response_model=GroupDetailOut, summary="Move the group under another (or to the top with null)")
+def move_group(name: str, body: GroupPatch, c: Caller = Depends(writer)):
+    if "parent" not in body.model_fields_set:
+        raise InvalidInput([Problem("parent", "is required: a group name, or null for the top level")])
+    groups.move_group(c.store, c.tenant_id, c.actor, name, body.parent)
+    return _detail_out(c, name)
+
+
+@grp.delete("/{name}", status_code=204, response_class=Response)
+def delete_group(name: str, c: Caller = Depends(writer)):
+    groups.delete_group(c.store, c.tenant_id, c.actor, name)
+    return Response(status_code=204)
+
+
+@grp.get("/{name}/members", response_model=Page[UserOut], summary="Direct members")
+def group_members(name: str, q: str = Search, limit: int = Limit, offset: int = Offset, c: Caller = Depends(reader)):
+    g = admin_views.group_detail(c.store, c.tenant_id, name).group
+    return _page(admin_views.members_page(c.store, c.tenant_id, g.id, q, limit, offset), UserOut.of)
+
+
+@grp.put("/{name}/members/{login}", status_code=204, response_class=Response)
+def add_member(name: str, login: str, c: Caller = Depends(writer)):
+    groups.add_member(c.store, c.tenant_id, c.actor, name, login)
+    return Response(status_code=204)
+
+
+@grp.delete("/{name}/members/{login}", status_code=204, response_class=Response)
+def remove_member(name: str, login: str, c: Caller = Depends(writer)):
+    groups.remove_member(c.store, c.tenant_id, c.actor, name, login)
+    return Response(status_code=204)
+
+
+# --- sessions, audit, keys ----------------------------------------------------------------
+
+sec = APIRouter(tags=["sessions, audit and keys"], responses=ERRORS)
+
+
+@sec.get("/sessions", response_model=Page[SessionOut], summary="Live sessions, newest first")
+def list_sessions(q: str = Search, user: Optional[str] = Query(None, description="email or username"),
+                  limit: int = Limit, offset: int = Offset, c: Caller = Depends(reader)):
+    user_id = users.get_user(c.store, c.tenant_id, user).id if user else None
+    page = admin_views.sessions_page(c.store, c.tenant_id, q, user_id, limit, offset)
+    return _page(page, lambda s: SessionOut(**s.__dict__))
+
+
+@sec.delete("/sessions/{session_id}", response_model=EndedOut, summary="End one session: its apps refuse it within a second")
+def end_session(session_id: str, c: Caller = Depends(writer)):
+    sessions.get_session(c.store, c.tenant_id, session_id)
+    return EndedOut(ended=int(sessions.end_session(c.store, c.tenant_id, session_id, "revoked by admin", c.actor)))
+
+
+@sec.get("/audit", response_model=Page[AuditOut], summary="Newest first")
+def list_audit(actor: str = Query("", max_length=200, description="substring of the actor"),
+               entity: str = Query("", max_length=32), entity_id: str = Query("", max_length=64),
+               action: str = Query("", max_length=64, description="prefix, e.g. app. or app.grant"),
+               since: Optional[float] = Query(None, description="UNIX seconds, inclusive"),
+               until: Optional[float] = Query(None, description="UNIX seconds, exclusive"),
+               limit: int = Limit, offset: int = Offset, c: Caller = Depends(reader)):
+    page = audit.audit_page(c.store, c.tenant_id, actor=actor, entity=entity, entity_id=entity_id, action=action,
+                            since=since, until=until, limit=limit, offset=offset)
+    return _page(page, lambda e: AuditOut(**e.__dict__))
+
+
+@sec.get("/keys", response_model=list[KeyOut], summary="Signing keys (never their secrets)")
+def list_keys(c: Caller = Depends(reader)):
+    return [KeyOut(id=k.id, created_at=k.created_at, retire_at=k.retire_at, signing=k.retire_at is None)
+            for k in keys.list_keys(c.store)]
+
+
+@sec.post("/keys/rotate", response_model=RotatedOut, summary="A new key signs; older ones verify until their overlap ends")
+def rotate_keys(c: Caller = Depends(writer)):
+    return RotatedOut(id=keys.rotate_keys(c.store, c.actor, c.settings.key_overlap_seconds))
+
+
+ROUTERS = [me, dom, app_router, usr, grp, sec]
