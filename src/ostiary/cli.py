@@ -351,8 +351,14 @@ def domain_verify(ctx, name, tenant) -> None:
 @pass_ctx
 @handles_errors
 def domain_list(ctx, tenant) -> None:
+    import datetime
+
     for row in domains_service.list_domains(ctx.store, ctx.tenant_id(tenant)):
-        click.echo(f"{row.name}\tportal {row.portal_host}\t{row.status}\t{row.status_reason}")
+        state = row.status
+        if row.flagged_at is not None and row.status == "verified":
+            since = datetime.datetime.fromtimestamp(row.flagged_at, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            state = f"verified, flagged since {since}"
+        click.echo(f"{row.name}\tportal {row.portal_host}\t{state}\t{row.status_reason}")
 
 
 # --- apps ------------------------------------------------------------------
@@ -590,3 +596,56 @@ def _register_cookie_doctor() -> None:
 
 
 _register_cookie_doctor()
+
+
+def _register_user_totp() -> None:
+    """`ostiary user totp status|enrol|reset EMAIL`: the second factor, for admins."""
+    from ostiary.services import second_factor as second_factor_service
+
+    @user.group("totp")
+    def user_totp() -> None:
+        """A user's second factor (TOTP and recovery codes)."""
+
+    @user_totp.command("status")
+    @click.argument("email")
+    @tenant_option
+    @pass_ctx
+    @handles_errors
+    def user_totp_status(ctx, email, tenant) -> None:
+        tid = ctx.tenant_id(tenant)
+        row = users_service.get_user(ctx.store, tid, email)
+        enabled, left = second_factor_service.status(ctx.store, tid, row.id)
+        click.echo(f"{row.email}: TOTP {'on' if enabled else 'off'}, {left} recovery codes left")
+
+    @user_totp.command("enrol")
+    @click.argument("email")
+    @tenant_option
+    @pass_ctx
+    @handles_errors
+    def user_totp_enrol(ctx, email, tenant) -> None:
+        """Provision a new secret now (replacing any) and print it with fresh recovery codes."""
+        tid = ctx.tenant_id(tenant)
+        row = users_service.get_user(ctx.store, tid, email)
+        secret = second_factor_service.new_secret()
+        enrolment = second_factor_service.enrol(ctx.store, tid, row.id, CLI_ACTOR, secret, None)
+        click.echo(f"secret: {secret}")
+        click.echo(f"otpauth: {second_factor_service.provisioning_uri(secret, row.email)}")
+        click.echo("recovery codes (each works once):")
+        for code in enrolment.recovery_codes:
+            click.echo(f"  {code}")
+
+    @user_totp.command("reset")
+    @click.argument("email")
+    @tenant_option
+    @pass_ctx
+    @handles_errors
+    def user_totp_reset(ctx, email, tenant) -> None:
+        """Turn the second factor off (a lost device); the user enrols again at next need."""
+        tid = ctx.tenant_id(tenant)
+        row = users_service.get_user(ctx.store, tid, email)
+        second_factor_service.reset(ctx.store, tid, row.id, CLI_ACTOR)
+        click.echo(f"second factor of {row.email} turned off; recovery codes removed")
+
+
+_register_user_totp()
+

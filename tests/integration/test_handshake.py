@@ -162,3 +162,29 @@ def test_a_new_app_is_served_within_a_second(world):
     apps.add_app(world.store, world.acme, CLI_ACTOR, name="metrics", url=f"https://metrics.acme-corp.test:{world.port}",
                  all_users=True)
     wait_until(lambda: all(v.check(url).status_code == 200 for _ in range(4)))
+
+
+def test_post_and_xhr_after_the_session_ended_get_401_with_the_target(world):
+    from ostiary.services import sessions
+
+    v = world.signed_in("alice@acme.test")
+    url = world.url("grafana.acme-corp.test", "/api/dashboards")
+    assert v.check(url, method="POST").status_code == 200
+    alice = users.find_user(world.store, world.acme, "alice@acme.test")
+    for s in sessions.list_sessions(world.store, world.acme, user_id=alice.id):
+        sessions.end_session(world.store, world.acme, s.id, "test: expire", CLI_ACTOR)
+    wait_until(lambda: v.check(url, method="POST").status_code == 401)
+    xhr = v.check(url, headers={"X-Requested-With": "XMLHttpRequest"})
+    assert xhr.status_code == 401
+    rd = parse_qs(urlsplit(xhr.headers["x-ostiary-location"]).query)["rd"]
+    assert rd == [url]
+
+
+def test_health_readiness_and_metrics_answer_on_any_host(world):
+    v = world.visitor()
+    for host in (ACME, "auth.acme-corp.test"):
+        assert v.browser.get(world.url(host, "/healthz")).json() == {"status": "ok"}
+        ready = v.browser.get(world.url(host, "/readyz"))
+        assert ready.status_code == 200 and ready.json()["snapshot_loaded"] is True
+    metrics = v.browser.get(world.url(ACME, "/metrics")).text
+    assert "ostiary_checks_total" in metrics

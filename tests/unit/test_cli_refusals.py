@@ -132,3 +132,13 @@ def test_init_twice_changes_nothing(cli, store):
     assert result.exit_code == 0 and "already there" in result.output
     after = _row_counts(store)
     assert after == before
+
+
+def test_serve_without_migrations_refuses_an_old_schema_with_the_fix(tmp_path):
+    from tests.support.database import copy_sqlite  # noqa: F401  (the SQLite default path is used instead)
+
+    runner = CliRunner()
+    env = {"OSTIARY_DATA_DIR": str(tmp_path)}
+    result = runner.invoke(main, ["serve", "--no-migrate", "--port", "1"], env=env)
+    assert result.exit_code != 0
+    assert "ostiary migrate" in result.output

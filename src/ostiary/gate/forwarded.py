@@ -3,6 +3,7 @@ plus the browser's own request-kind signals that decide 302 versus 401."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ostiary.hostnames import split_host_port
@@ -10,6 +11,9 @@ from ostiary.wire import FORWARD_AUTH_COOKIE
 
 _COOKIE_PREFIX = FORWARD_AUTH_COOKIE + "="
 MAX_HEADER = 16384
+# A forwarded host as browsers send it: letters, digits, dots and hyphens, an
+# optional port. No trailing dot, spaces, userinfo, brackets or lists.
+_PLAIN_HOST = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +89,7 @@ def parse_forwarded_request(raw_headers: list[tuple[bytes, bytes]], query_string
         if sep:
             raw_host, slash, path = rest.partition("/")
             proto, uri = proto or scheme.lower(), uri or slash + path
-    host_port = split_host_port(raw_host) if raw_host and not raw_host.endswith(".") else None
+    host_port = split_host_port(raw_host) if _PLAIN_HOST.match(raw_host) else None
     method = (single(b"x-forwarded-method") or "").strip().upper()
     cookie_header = b"; ".join(cookie_parts).decode("latin-1") if cookie_parts else ""
     return ForwardedRequest(

@@ -11,8 +11,9 @@ from starlette.staticfiles import StaticFiles
 from ostiary.portal import account, handshake, health, signin
 from ostiary.portal.admin import admin_routes
 from ostiary.portal.api import build_api
-from ostiary.portal.context import Instance
+from ostiary.portal import second_factor
 from ostiary.portal.unavailable import EXCEPTION_HANDLERS
+from ostiary.portal.context import Instance
 from ostiary.wire import AUTHORIZE_PATH, CALLBACK_PATH, PORTAL_SIGN_OUT_PATH, START_PATH
 
 SECURITY_HEADERS = [
@@ -59,6 +60,10 @@ def build_portal(inst: Instance, lifespan=None) -> Starlette:
         Route("/sign-in", signin.sign_in_page, methods=["GET"]),
         Route("/sign-in", signin.sign_in_submit, methods=["POST"]),
         Route("/sign-out", signin.sign_out_submit, methods=["POST"]),
+        Route("/second-factor", second_factor.verify_page, methods=["GET"]),
+        Route("/second-factor", second_factor.verify_submit, methods=["POST"]),
+        Route("/second-factor/enrol", second_factor.enrol_page, methods=["GET"]),
+        Route("/second-factor/enrol", second_factor.enrol_submit, methods=["POST"]),
         Route(START_PATH, handshake.start),
         Route(AUTHORIZE_PATH, handshake.authorize),
         Route(CALLBACK_PATH, handshake.callback),

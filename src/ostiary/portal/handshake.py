@@ -98,7 +98,9 @@ async def authorize(request: Request) -> Response:
     if user is None or not may_enter(user.groups, app.all_users, app.granted):
         return render(request, "forbidden.html", status=403, app=app, user=user)
     if app.require_2fa and not session.second_factor:
-        return render(request, "forbidden.html", status=403, app=app, user=user, needs_2fa=True)
+        # The second-factor step (enrolling first if need be), then back here.
+        here = request.url.path + "?" + request.url.query
+        return _no_store(RedirectResponse("/second-factor?" + urlencode({"next": here}), status_code=303))
     now = time.time()
     payload = {
         "tn": tenant.id, "d": domain.id, "ph": domain.portal_host, "u": user.id, "s": session.id,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
+import random
 import time
 
 from starlette.concurrency import run_in_threadpool
@@ -11,10 +14,27 @@ from starlette.responses import RedirectResponse, Response
 from ostiary.access import may_enter
 from ostiary.portal.context import client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for
 from ostiary.services import sessions as sessions_service
+from ostiary.services import throttle
 from ostiary.services import users as users_service
 from ostiary.services.actor import Actor
 
 FAILED = "The email or password is not right."
+# Every refused sign-in takes at least this long, measured from the request's
+# start: unknown user, wrong password, disabled user and throttled look alike.
+MIN_FAILED_SECONDS = 0.4
+
+
+async def fail_slowly(started: float) -> None:
+    """Sleep until MIN_FAILED_SECONDS after `started` (time.monotonic()), with
+    a little jitter, without holding a worker thread."""
+    remaining = MIN_FAILED_SECONDS - (time.monotonic() - started)
+    await asyncio.sleep(max(0.0, remaining) + random.uniform(0, 0.02))
+
+
+def throttled_message(retry_after: float) -> str:
+    minutes = max(1, math.ceil(retry_after / 60))
+    unit = "minute" if minutes == 1 else "minutes"
+    return f"Too many failed sign-ins. Wait {minutes} {unit}, then try again."
 
 
 def safe_next(value: str | None) -> str:
@@ -46,6 +66,7 @@ async def sign_in_page(request: Request) -> Response:
 
 
 async def sign_in_submit(request: Request) -> Response:
+    started = time.monotonic()
     inst = instance(request)
     tenant = tenant_for(request)
     if tenant is None:
@@ -56,17 +77,29 @@ async def sign_in_submit(request: Request) -> Response:
         return render(request, "sign_in.html", status=403, next=next_url, tenant=tenant,
                       error="This form expired or came from another site. Please sign in again.")
     login, password = str(form.get("login", ""))[:320], str(form.get("password", ""))[:1024]
+    addr = client_address(request)
+    verdict = await run_in_threadpool(throttle.begin_sign_in, inst.store, tenant.id, login, addr)
+    if not verdict.allowed:
+        await fail_slowly(started)
+        response = render(request, "sign_in.html", status=429, next=next_url, tenant=tenant,
+                          error=throttled_message(verdict.retry_after), login=login)
+        response.headers["retry-after"] = str(math.ceil(verdict.retry_after))
+        return response
     user = await run_in_threadpool(users_service.authenticate, inst.store, tenant.id, login, password)
     if user is None:
+        if random.random() < 0.01:
+            await run_in_threadpool(throttle.prune, inst.store)
+        await fail_slowly(started)
         return render(request, "sign_in.html", status=401, next=next_url, tenant=tenant, error=FAILED, login=login)
+    await run_in_threadpool(throttle.sign_in_succeeded, inst.store, tenant.id, login, addr)
     # A fresh session id at every sign-in; the one this browser had before ends.
     old = await current_session(request)
     if old is not None:
         await run_in_threadpool(sessions_service.end_session, inst.store, tenant.id, old.id, "replaced at sign-in",
-                                Actor(f"user:{user.id}", client_address(request), user.id))
+                                Actor(f"user:{user.id}", addr, user.id))
     session = await run_in_threadpool(
         sessions_service.create_session, inst.store, tenant.id, user.id,
-        client_addr=client_address(request), user_agent=request.headers.get("user-agent", ""),
+        client_addr=addr, user_agent=request.headers.get("user-agent", ""),
     )
     response = RedirectResponse(next_url, status_code=303)
     response.set_cookie(inst.session_cookie, session.token, max_age=int(session.expires_at - time.time()),

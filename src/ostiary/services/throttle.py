@@ -4,7 +4,7 @@
 - per (account, client address): 5 failures in 15 minutes, then blocked,
   the block doubling with every further failure (1 min, 2, 4 ... 1 hour);
 - per client address, whatever the account: 20 failures, then the same;
-- per account, from everywhere: a *soft* limit of 50 failures. It never
+- per account, from everywhere: a *soft* limit of 20 failures. It never
   locks the account; past it the account is "under attack" and every
   (account, address) pair gets a single try before its block starts.
   The real person, from an address that has not failed, still signs in.
@@ -28,7 +28,7 @@ WINDOW = 15 * 60
 PAIR_LIMIT = 5
 PAIR_LIMIT_UNDER_ATTACK = 1
 ADDRESS_LIMIT = 20
-ACCOUNT_SOFT_LIMIT = 50
+ACCOUNT_SOFT_LIMIT = 20
 SECOND_FACTOR_LIMIT = 5
 BASE_BLOCK = 60.0
 MAX_BLOCK = 3600.0
@@ -72,7 +72,15 @@ def _stale(row, now: float) -> bool:
     return now - quiet_since > WINDOW
 
 
-def _lock_rows(conn: Connection, keys: list[str], now: float) -> dict[str, object]:
+@dataclass
+class _Counter:
+    key: str
+    window_start: float
+    failures: int
+    blocked_until: float | None
+
+
+def _lock_rows(conn: Connection, keys: list[str], now: float) -> dict[str, _Counter]:
     """The current rows for `keys`, created when missing and reset when stale,
     locked for this transaction (SQLite: the write transaction itself)."""
     insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
@@ -81,12 +89,12 @@ def _lock_rows(conn: Connection, keys: list[str], now: float) -> dict[str, objec
     stmt = select(throttle).where(throttle.c.key.in_(keys))
     if conn.dialect.name == "postgresql":
         stmt = stmt.order_by(throttle.c.key).with_for_update()
-    rows = {r.key: r for r in conn.execute(stmt)}
-    for key, row in list(rows.items()):
+    rows = {r.key: _Counter(r.key, r.window_start, r.failures, r.blocked_until) for r in conn.execute(stmt)}
+    for key, row in rows.items():
         if _stale(row, now):
             conn.execute(update(throttle).where(throttle.c.key == key)
                          .values(window_start=now, failures=0, blocked_until=None))
-            rows[key] = row._replace(window_start=now, failures=0, blocked_until=None)
+            row.window_start, row.failures, row.blocked_until = now, 0, None
     return rows
 
 
@@ -94,6 +102,13 @@ def _charge(conn: Connection, limits: dict[str, int], now: float) -> Verdict:
     """Refuse when any key is blocked; otherwise count one attempt on every key."""
     keys = sorted(limits)
     rows = _lock_rows(conn, keys, now)
+    for key in keys:
+        row = rows[key]
+        if row.blocked_until is None and row.failures >= limits[key]:
+            # Over a limit that has just tightened (an account under attack): block from now.
+            until = now + block_seconds(row.failures, limits[key])
+            conn.execute(update(throttle).where(throttle.c.key == key).values(blocked_until=until))
+            row.blocked_until = until
     blocked = [rows[k].blocked_until - now for k in keys if rows[k].blocked_until and rows[k].blocked_until > now]
     if blocked:
         return Verdict(False, max(blocked), tuple(keys))

@@ -1,0 +1,179 @@
+"""The second factor in the browser, on the tenant host: enrolling an
+authenticator (a QR-less otpauth link plus the key as text), the recovery
+codes shown once, and the step that asks for a code when an app requires it."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from ostiary.gate.signing import sign, verify
+from ostiary.portal.context import client_address, csrf_ok, error_page, instance, render, tenant_for
+from ostiary.portal.signin import current_session, fail_slowly, safe_next, throttled_message
+from ostiary.services import second_factor as second_factor_service
+from ostiary.services import throttle
+from ostiary.services import users as users_service
+from ostiary.services.actor import Actor
+from ostiary.services.errors import InvalidInput
+
+PENDING_KIND = "te"  # a signed, not-yet-confirmed TOTP secret carried by the enrol form
+PENDING_TTL = 900
+WRONG_CODE = "That code is not right, or was already used."
+
+
+def _sign_in_first(request: Request) -> Response:
+    here = request.url.path + ("?" + request.url.query if request.url.query else "")
+    return RedirectResponse("/sign-in?" + urlencode({"next": here}), status_code=303)
+
+
+async def _context(request: Request):
+    """(instance, tenant, session, user row) or a response to send instead."""
+    inst = instance(request)
+    tenant = tenant_for(request)
+    if tenant is None:
+        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+    session = await current_session(request)
+    if session is None:
+        return _sign_in_first(request)
+    user = await run_in_threadpool(users_service.get_user_by_id, inst.store, tenant.id, session.user_id)
+    if user is None or not user.active:
+        return _sign_in_first(request)
+    return inst, tenant, session, user
+
+
+def _actor(request: Request, user) -> Actor:
+    return Actor(f"user:{user.id}", client_address(request), user.id)
+
+
+async def verify_page(request: Request) -> Response:
+    ctx = await _context(request)
+    if isinstance(ctx, Response):
+        return ctx
+    inst, tenant, session, user = ctx
+    next_url = safe_next(request.query_params.get("next"))
+    if not second_factor_service.is_enrolled(user):
+        return RedirectResponse("/second-factor/enrol?" + _next_query(next_url), status_code=303)
+    if session.second_factor:
+        return RedirectResponse(next_url, status_code=303)
+    return render(request, "second_factor_verify.html", next=next_url, tenant=tenant, error=None)
+
+
+async def verify_submit(request: Request) -> Response:
+    started = time.monotonic()
+    ctx = await _context(request)
+    if isinstance(ctx, Response):
+        return ctx
+    inst, tenant, session, user = ctx
+    form = await request.form()
+    next_url = safe_next(form.get("next"))
+    if not csrf_ok(request, form.get("csrf")):
+        return render(request, "second_factor_verify.html", status=403, next=next_url, tenant=tenant,
+                      error="This form expired or came from another site. Please try again.")
+    if not second_factor_service.is_enrolled(user):
+        return RedirectResponse("/second-factor/enrol?" + _next_query(next_url), status_code=303)
+    verdict = await run_in_threadpool(throttle.begin_second_factor, inst.store, tenant.id, user.id)
+    if not verdict.allowed:
+        await fail_slowly(started)
+        return render(request, "second_factor_verify.html", status=429, next=next_url, tenant=tenant,
+                      error=throttled_message(verdict.retry_after))
+    code = str(form.get("code", ""))[:64]
+    actor = _actor(request, user)
+    ok = await run_in_threadpool(second_factor_service.verify_second_factor, inst.store, tenant.id, user, code, actor)
+    if not ok:
+        await fail_slowly(started)
+        return render(request, "second_factor_verify.html", status=401, next=next_url, tenant=tenant,
+                      error=WRONG_CODE)
+    await run_in_threadpool(throttle.second_factor_succeeded, inst.store, tenant.id, user.id)
+    await run_in_threadpool(second_factor_service.mark_session, inst.store, tenant.id, session.id, actor)
+    return RedirectResponse(next_url, status_code=303)
+
+
+def _next_query(next_url: str) -> str:
+    return urlencode({"next": next_url})
+
+
+def _pending_token(inst, tenant_id: int, user_id: int, session_id: str, secret: str) -> str | None:
+    key = inst.holder.snapshot.signing_key
+    if key is None:
+        return None
+    payload = {"tn": tenant_id, "u": user_id, "s": session_id, "sec": secret, "exp": time.time() + PENDING_TTL}
+    return sign(PENDING_KIND, payload, key)
+
+
+def _enrol_page(request: Request, inst, tenant, session, user, next_url: str, secret: str,
+                status: int = 200, error: str | None = None) -> Response:
+    pending = _pending_token(inst, tenant.id, user.id, session.id, secret)
+    if pending is None:
+        return error_page(request, 503, "Not ready", "No signing key is loaded yet; try again in a moment.")
+    uri = second_factor_service.provisioning_uri(secret, user.email, f"Ostiary {tenant.slug}")
+    grouped = " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
+    return render(request, "second_factor_enrol.html", status=status, next=next_url, tenant=tenant, error=error,
+                  secret_grouped=grouped, uri=uri, pending=pending, needs_password=True)
+
+
+def _may_enrol(session, user) -> bool:
+    # Replacing a working second factor needs that factor first: a stolen
+    # password alone must not swap the authenticator.
+    return not second_factor_service.is_enrolled(user) or session.second_factor
+
+
+async def enrol_page(request: Request) -> Response:
+    ctx = await _context(request)
+    if isinstance(ctx, Response):
+        return ctx
+    inst, tenant, session, user = ctx
+    next_url = safe_next(request.query_params.get("next"))
+    if not _may_enrol(session, user):
+        return RedirectResponse("/second-factor?" + _next_query("/second-factor/enrol?" + _next_query(next_url)),
+                                status_code=303)
+    return _enrol_page(request, inst, tenant, session, user, next_url, second_factor_service.new_secret())
+
+
+async def enrol_submit(request: Request) -> Response:
+    started = time.monotonic()
+    ctx = await _context(request)
+    if isinstance(ctx, Response):
+        return ctx
+    inst, tenant, session, user = ctx
+    form = await request.form()
+    next_url = safe_next(form.get("next"))
+    pending = verify(PENDING_KIND, str(form.get("pending", "")), inst.holder.snapshot.keys, time.time())
+    if pending is None or pending.get("u") != user.id or pending.get("s") != session.id \
+            or pending.get("tn") != tenant.id or not isinstance(pending.get("sec"), str):
+        return error_page(request, 400, "This set-up form expired",
+                          "Open the second-factor set-up again; it makes a new key.")
+    secret = pending["sec"]
+    if not csrf_ok(request, form.get("csrf")):
+        return _enrol_page(request, inst, tenant, session, user, next_url, secret, 403,
+                           "This form expired or came from another site. Please try again.")
+    if not _may_enrol(session, user):
+        return error_page(request, 403, "Second factor needed",
+                          "Confirm your current second factor before replacing it.")
+    # The password again: a session left open on a shared computer must not enrol a stranger's phone.
+    addr = client_address(request)
+    verdict = await run_in_threadpool(throttle.begin_sign_in, inst.store, tenant.id, user.email, addr)
+    if not verdict.allowed:
+        await fail_slowly(started)
+        return _enrol_page(request, inst, tenant, session, user, next_url, secret, 429,
+                           throttled_message(verdict.retry_after))
+    password = str(form.get("password", ""))[:1024]
+    checked = await run_in_threadpool(users_service.authenticate, inst.store, tenant.id, user.email, password)
+    if checked is None or checked.id != user.id:
+        await fail_slowly(started)
+        return _enrol_page(request, inst, tenant, session, user, next_url, secret, 401, "That password is not right.")
+    await run_in_threadpool(throttle.sign_in_succeeded, inst.store, tenant.id, user.email, addr)
+    actor = _actor(request, user)
+    try:
+        enrolment = await run_in_threadpool(second_factor_service.enrol, inst.store, tenant.id, user.id, actor,
+                                            secret, str(form.get("code", ""))[:64])
+    except InvalidInput:
+        await fail_slowly(started)
+        return _enrol_page(request, inst, tenant, session, user, next_url, secret, 400,
+                           "That code is not the one the app shows now. Check the device's clock and try again.")
+    # The code just proved the authenticator: this session has passed the second factor.
+    await run_in_threadpool(second_factor_service.mark_session, inst.store, tenant.id, session.id, actor)
+    return render(request, "second_factor_confirm.html", next=next_url, tenant=tenant, codes=enrolment.recovery_codes)
