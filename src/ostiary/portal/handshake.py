@@ -140,7 +140,11 @@ async def callback(request: Request) -> Response:
         return error_page(request, 400, *invalid)
     if not await run_in_threadpool(handshake_tokens.consume, inst.store, payload["jti"], payload["exp"]):
         return error_page(request, 400, *invalid)
-    expires = min(now + inst.settings.forward_auth_cookie_ttl, payload["sx"])
+    # Never outlive the central session, nor its idle limit (the portal is
+    # where activity is recorded, so a cookie must come back for a fresh one).
+    tenant = snap.tenants.get(domain.tenant_id)
+    idle = tenant.idle_seconds if tenant is not None else inst.settings.forward_auth_cookie_ttl
+    expires = min(now + inst.settings.forward_auth_cookie_ttl, now + idle, payload["sx"])
     cookie = sign(FA_KIND, {"tn": payload["tn"], "d": payload["d"], "s": payload["s"], "u": payload["u"],
                             "mf": payload["mf"], "exp": expires}, snap.signing_key)
     response = _no_store(RedirectResponse(payload["rd"], status_code=302))
