@@ -26,7 +26,7 @@ class OstiaryApp:
         self.instance = Instance(settings=settings, store=self.store, holder=self.holder)
         self.check = CheckHandler(self.holder, settings.public_url, allow_http=settings.dev)
         self.check_domain = CheckDomainHandler(self.holder)
-        self.portal = HardenResponses(build_portal(self.instance, lifespan=self._lifespan))
+        self.portal = HardenResponses(build_portal(self.instance, lifespan=self._lifespan), allow_http=settings.dev)
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app):

@@ -567,14 +567,17 @@ def keys_list(ctx) -> None:
 @main.command()
 @click.argument("app_name")
 @click.option("--proxy", type=click.Choice(["caddy", "traefik", "traefik-labels", "nginx"]), required=True)
+@click.option("--upstream", default=None, help="Where the proxy reaches the app, e.g. http://grafana:3000 "
+              "(default: a placeholder to replace).")
 @tenant_option
 @pass_ctx
 @handles_errors
-def snippet(ctx, app_name, proxy, tenant) -> None:
+def snippet(ctx, app_name, proxy, upstream, tenant) -> None:
     """Print the proxy configuration for an app."""
     from ostiary.services.snippets import snippet_for_app
 
-    click.echo(snippet_for_app(ctx.store, ctx.settings, ctx.tenant_id(tenant), app_name, proxy), nl=False)
+    text = snippet_for_app(ctx.store, ctx.settings, ctx.tenant_id(tenant), app_name, proxy, upstream=upstream)
+    click.echo(text, nl=False)
 
 
 @main.command()
@@ -649,3 +652,11 @@ def _register_user_totp() -> None:
 
 _register_user_totp()
 
+
+def _register_demo() -> None:
+    from ostiary.demo import demo_command
+
+    main.add_command(demo_command, "demo")
+
+
+_register_demo()

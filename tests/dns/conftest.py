@@ -10,22 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.dns.dns_cases import GOOD_DOMAINS, SLOW_DELAY, TOKENS  # noqa: F401
+
 _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:  # so `tests.support` imports however pytest is started
     sys.path.insert(0, _ROOT)
 
 from tests.support.dnsserver import Dnsmasq, SilentDnsServer, SlowDnsServer  # noqa: E402
 
-SLOW_DELAY = 3.0  # seconds the slow server sleeps before each answer
-
-TOKENS = {
-    "acme-corp.test": "tok-acme",
-    "homelab.test": "tok-home",
-    "split.test": "tok-split-0123456789",
-    "wrong.test": "tok-wrong",
-    "absent.test": "tok-absent",
-    "slow.test": "tok-slow",
-}
 
 RECORDS = {
     "_ostiary-challenge.acme-corp.test": ["ostiary-domain-verification=tok-acme"],
@@ -49,7 +41,6 @@ HOSTS = {
     "_ostiary-challenge.absent.test": ["127.0.0.12"],
 }
 
-GOOD_DOMAINS = [f"good{i}.test" for i in range(6)]
 
 
 @pytest.fixture(scope="session")

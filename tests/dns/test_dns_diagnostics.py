@@ -5,7 +5,7 @@ import pytest
 
 from ostiary.dns import diagnostics as doctor
 
-from conftest import TOKENS
+from tests.dns.dns_cases import TOKENS
 
 
 def assert_broken(finding, severity, *words):

@@ -5,7 +5,7 @@ import pytest
 
 from ostiary.dns import TrackedDomain, check_challenge, check_many, next_state, recheck_domains
 
-from conftest import GOOD_DOMAINS, SLOW_DELAY
+from tests.dns.dns_cases import GOOD_DOMAINS, SLOW_DELAY
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
 GRACE = timedelta(hours=24)

@@ -5,7 +5,7 @@ import pytest
 from ostiary.dns import challenge_name, check_challenge, expected_value
 from ostiary.dns import verification as v
 
-from conftest import TOKENS
+from tests.dns.dns_cases import TOKENS
 
 
 def test_challenge_name_and_value_follow_the_spec():

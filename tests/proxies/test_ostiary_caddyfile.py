@@ -51,7 +51,8 @@ def ostiary_caddy(request, check_standin, tmp_path_factory):
     binary = require_binary(CADDY_BINARIES[request.param])
     port = free_port()
     text = render_ostiary_caddyfile(
-        check_standin.hostport, internal_tls=True, https_port=port, http_port=free_port(), admin="off"
+        check_standin.hostport, internal_tls=True, https_port=port, http_port=free_port(), admin="off",
+        skip_install_trust=True,  # never touch the machine's trust store
     )
     with CaddyServer(text, binary=binary, ports=[port], workdir=tmp_path_factory.mktemp("ostiary-caddy")) as caddy:
         yield caddy, port

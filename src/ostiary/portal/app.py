@@ -16,10 +16,20 @@ from ostiary.portal.unavailable import EXCEPTION_HANDLERS
 from ostiary.portal.context import Instance
 from ostiary.wire import AUTHORIZE_PATH, CALLBACK_PATH, PORTAL_SIGN_OUT_PATH, START_PATH
 
-SECURITY_HEADERS = [
-    (b"content-security-policy",
-     b"default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; form-action 'self'; "
-     b"frame-ancestors 'none'; base-uri 'none'"),
+def security_headers(allow_http: bool) -> list[tuple[bytes, bytes]]:
+    # form-action also governs every redirect after a form's POST, and signing
+    # in redirects on to a portal host of another domain: allow https targets
+    # (http too in development mode), never javascript: or data:.
+    form_targets = b"'self' https:" + (b" http:" if allow_http else b"")
+    return [
+        (b"content-security-policy",
+         b"default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; form-action " + form_targets
+         + b"; frame-ancestors 'none'; base-uri 'none'"),
+        *COMMON_HEADERS,
+    ]
+
+
+COMMON_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),
     # Never a Referer off-site (tokens in URLs stay private); "no-referrer" would
@@ -33,8 +43,9 @@ class HardenResponses:
     """Adds the security headers to every portal response, and no-store to
     every one but static files (pages here are personal or one-time)."""
 
-    def __init__(self, app):
+    def __init__(self, app, allow_http: bool = False):
         self.app = app
+        self.headers = security_headers(allow_http)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -45,7 +56,7 @@ class HardenResponses:
             if message["type"] == "http.response.start":
                 headers = [h for h in message.get("headers", []) if h[0] != b"cache-control" or not static]
                 names = {h[0] for h in headers}
-                headers += [h for h in SECURITY_HEADERS if h[0] not in names]
+                headers += [h for h in self.headers if h[0] not in names]
                 if not static and b"cache-control" not in names:
                     headers.append((b"cache-control", b"no-store"))
                 message = {**message, "headers": headers}

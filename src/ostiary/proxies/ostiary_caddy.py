@@ -27,6 +27,7 @@ def render_ostiary_caddyfile(
     http_port: int | None = None,
     admin: str | None = None,
     local_certs: bool = False,
+    skip_install_trust: bool = False,
 ) -> str:
     """A complete Caddyfile putting Caddy in front of Ostiary at ``ostiary_upstream`` (host:port).
 
@@ -34,9 +35,10 @@ def render_ostiary_caddyfile(
     networks); ``https_port``/``http_port``/``admin`` override Caddy's
     defaults (443, 80, localhost:2019; ``admin="off"`` disables the API).
     ``local_certs`` gives *every* site in the file — also app snippets pasted
-    below it — a certificate from Caddy's internal CA, and keeps that CA out
-    of the system trust store (private networks, names no public CA issues
-    for, tests).
+    below it — a certificate from Caddy's internal CA (private networks,
+    names no public CA issues for, tests). ``skip_install_trust`` stops Caddy
+    adding its internal CA to the system trust store, which it otherwise
+    does (silently, when run as root) the first time it uses that CA.
     """
     upstream = ostiary_upstream.removeprefix("http://").rstrip("/")
     if not _UPSTREAM.match(upstream):
@@ -53,7 +55,9 @@ def render_ostiary_caddyfile(
     if https_port is not None:
         options.append(f"\thttps_port {int(https_port)}")
     if local_certs:
-        options += ["\tlocal_certs", "\tskip_install_trust"]
+        options.append("\tlocal_certs")
+    if skip_install_trust:
+        options.append("\tskip_install_trust")
     lines = [
         "# Caddy in front of Ostiary: tenant hosts and portal hosts, any name, with a",
         "# certificate issued on demand only for names Ostiary vouches for.",
