@@ -32,8 +32,8 @@ def render(facts: AppFacts) -> str:
     remove = [name for header in wire.IDENTITY_HEADERS.values() for name in (header, header.replace("-", "_"))]
     lines = [
         f"# Ostiary forward auth for {facts.app_name!r}: {facts.external_url}",
-        "# Works unchanged on Caddy 2.6.2 and 2.11.x. Paste as a site block, or merge",
-        "# the route into the existing site block for this host.",
+        "# Works unchanged on Caddy 2.6.2 and 2.11.x. Paste as a site block; if this",
+        "# host already has one, move the route into it (a second block never runs).",
         f"{facts.scheme}://{facts.external_hostport} {{",
     ]
     if facts.path_prefix:
