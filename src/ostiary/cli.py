@@ -562,6 +562,74 @@ def keys_list(ctx) -> None:
         click.echo(f"{row.id}\t{'signing' if row.retire_at is None else f'verifies until {row.retire_at:.0f}'}")
 
 
+# --- API tokens and the audit log ---------------------------------------------
+
+@main.group()
+def token() -> None:
+    """Bearer tokens for the JSON API (/api/v1)."""
+
+
+@token.command("add")
+@click.argument("name")
+@click.option("--scope", type=click.Choice(["read", "write"]), default="read", show_default=True,
+              help="write includes read")
+@click.option("--expires-in-days", type=int, default=None)
+@tenant_option
+@pass_ctx
+@handles_errors
+def token_add(ctx, name, scope, expires_in_days, tenant) -> None:
+    from ostiary.services import api_tokens
+
+    new = api_tokens.create_token(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, name, scope, expires_in_days)
+    click.echo(f"token {new.row.id} ({new.row.name}, {new.row.scopes}) — shown once, store it now:")
+    click.echo(new.token)
+
+
+@token.command("list")
+@tenant_option
+@pass_ctx
+@handles_errors
+def token_list(ctx, tenant) -> None:
+    from ostiary.services import api_tokens
+
+    for row in api_tokens.tokens_page(ctx.store, ctx.tenant_id(tenant), limit=500).items:
+        state = "revoked" if row.revoked_at else "live"
+        click.echo(f"{row.id}\t{row.name}\t{row.scopes}\t{state}\tby {row.created_by}")
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@tenant_option
+@pass_ctx
+@handles_errors
+def token_revoke(ctx, token_id, tenant) -> None:
+    from ostiary.services import api_tokens
+
+    api_tokens.revoke_token(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, token_id)
+    click.echo(f"token {token_id} revoked")
+
+
+@main.command()
+@click.option("--actor", default="")
+@click.option("--entity", default="", help="user, group, domain, app, session, token, key, tenant")
+@click.option("--action", default="", help="e.g. user.disable, or a prefix such as app.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 500))
+@tenant_option
+@pass_ctx
+@handles_errors
+def audit(ctx, actor, entity, action, limit, tenant) -> None:
+    """The audit log, newest first: who changed what, when and from where."""
+    import datetime
+
+    from ostiary.services.audit import audit_page
+
+    page = audit_page(ctx.store, ctx.tenant_id(tenant), actor=actor, entity=entity, action=action, limit=limit)
+    for e in page.items:
+        at = datetime.datetime.fromtimestamp(e.at, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        click.echo(f"{at}\t{e.actor}\t{e.actor_addr or '-'}\t{e.action}\t{e.entity} {e.entity_id}")
+    click.echo(f"({len(page.items)} of {page.total})")
+
+
 # --- commands whose capability lands later ---------------------------------------
 
 @main.command()

@@ -142,3 +142,30 @@ def test_serve_without_migrations_refuses_an_old_schema_with_the_fix(tmp_path):
     result = runner.invoke(main, ["serve", "--no-migrate", "--port", "1"], env=env)
     assert result.exit_code != 0
     assert "ostiary migrate" in result.output
+
+
+def test_an_api_token_made_on_the_command_line_works_once_and_stops_when_revoked(cli, store, db_url, tmp_path):
+    import asyncio
+
+    import httpx
+
+    from ostiary.app import create_app
+    from ostiary.config import Settings
+
+    made = cli("token", "add", "terraform", "--scope", "write")
+    assert made.exit_code == 0, made.output
+    token_id, secret = made.output.split()[1], made.output.strip().splitlines()[-1]
+    listed = cli("token", "list").output
+    assert "terraform" in listed and secret not in listed
+    app = create_app(Settings(database_url=db_url, data_dir=tmp_path))
+    app.holder.load()
+
+    async def me():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://acme.id.example.test") as c:
+            return (await c.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})).status_code
+
+    assert asyncio.run(me()) == 200
+    assert cli("token", "revoke", token_id).exit_code == 0
+    assert asyncio.run(me()) == 401
+    assert "token.revoke" in cli("audit", "--entity", "token").output
+    app.store.dispose()
