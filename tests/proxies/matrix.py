@@ -11,6 +11,5 @@ PORTAL_URL = "https://auth.acme-corp.test"
 CADDY_BINARIES = {"caddy-2.6": CADDY_DEBIAN, "caddy-2.11": CADDY_PYPI}
 
 _ROOT = Path(__file__).resolve().parents[2]
-TRAEFIK_SCHEMA = Path("/work/shared/reference/traefik/traefik-v3-file-provider.schema.json")
-if not TRAEFIK_SCHEMA.exists():
-    TRAEFIK_SCHEMA = _ROOT.parent / "shared" / "reference" / "traefik" / "traefik-v3-file-provider.schema.json"
+# A copy of shared/reference/traefik (SchemaStore, Apache-2.0; see its NOTICE.md).
+TRAEFIK_SCHEMA = _ROOT / "tests" / "reference" / "traefik" / "traefik-v3-file-provider.schema.json"

@@ -21,7 +21,7 @@ MINT_SCRIPT = NODE_DIR / "mint-librechat-token.js"
 VENV_CADDY = REPO / ".venv" / "bin" / "caddy"
 DEBIAN_CADDY = Path("/usr/bin/caddy")
 CHROMIUM = Path("/usr/bin/chromium")
-TRAEFIK_SCHEMA = REPO.parent / "shared" / "reference" / "traefik" / "traefik-v3-file-provider.schema.json"
+TRAEFIK_SCHEMA = REPO / "tests" / "reference" / "traefik" / "traefik-v3-file-provider.schema.json"
 
 
 def require_binary(path: Path | str, install_hint: str) -> str:
