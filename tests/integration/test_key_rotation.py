@@ -3,6 +3,8 @@ verifying when its overlap ends."""
 
 from __future__ import annotations
 
+import time
+
 from ostiary.services import keys
 from ostiary.services.actor import CLI_ACTOR
 from tests.integration.conftest import wait_until
@@ -13,6 +15,7 @@ def test_rotation_keeps_old_cookies_valid_during_the_overlap(world):
     url = world.url("grafana.acme-corp.test", "/")
     old_cookie = v.cookies_for(url)
     keys.rotate_keys(world.store, CLI_ACTOR, overlap_seconds=3600)
+    time.sleep(keys.PUBLISH_AHEAD + 0.2)  # the new key starts signing once every worker knows it
     fresh = world.signed_in("alice@acme.test")
     new_cookie = fresh.cookies_for(url)
     wait_until(lambda: fresh.check(url, cookie=new_cookie).status_code == 200, timeout=2)
@@ -25,6 +28,9 @@ def test_a_cookie_signed_with_a_retired_key_is_refused_after_the_overlap(world):
     url = world.url("wiki.acme-corp.test", "/")
     assert v.check(url).status_code == 200
     keys.rotate_keys(world.store, CLI_ACTOR, overlap_seconds=0)
-    wait_until(lambda: all(v.check(url).status_code == 302 for _ in range(4)))
+    # The old key keeps signing and verifying while the new one is published (2 s), then retires.
+    time.sleep(1.0)
+    assert v.check(url).status_code == 200
+    wait_until(lambda: all(v.check(url).status_code == 302 for _ in range(8)), timeout=3.0)
     # A new handshake signs a new cookie with the current key and works again.
     assert v.open(url).reached_app

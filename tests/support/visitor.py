@@ -80,6 +80,8 @@ class Visitor:
             "Accept": "text/html,application/xhtml+xml",
             "Sec-Fetch-Mode": "navigate",
         }
+        # A new connection for every check, so successive checks reach different workers.
+        sent["Connection"] = "close"
         sent.update(headers or {})
         cookie_header = self.cookies_for(url) if cookie is None else cookie
         if cookie_header:

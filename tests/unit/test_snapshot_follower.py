@@ -81,3 +81,22 @@ def test_changes_committed_out_of_order_are_not_missed(store):
     holder.poll_once()
     assert not holder.snapshot.users[alice.id].active
     assert holder._low_water == base + 2
+
+
+def test_a_rotated_key_is_published_before_it_signs(store):
+    import time
+
+    from ostiary.services import keys
+
+    _setup(store)
+    keys.ensure_signing_key(store)
+    holder = SnapshotHolder(store)
+    holder.load()
+    old = holder.snapshot.signing_key
+    new_kid = keys.rotate_keys(store, CLI_ACTOR, overlap_seconds=0)
+    holder.poll_once()
+    snap = holder.snapshot
+    assert new_kid in snap.keys  # every worker can verify it...
+    assert snap.signing_key.kid == old.kid  # ...before anyone signs with it
+    time.sleep(keys.PUBLISH_AHEAD + 0.1)
+    assert snap.signing_key.kid == new_kid

@@ -75,15 +75,19 @@ def decide(
     external = app.external or domain.external
     if external is not None:
         return decide_external(external, req, app)
-    not_signed_in = Decision(
-        302 if req.navigation and not req.nginx else 401,
-        "not_signed_in",
-        app=app,
-        location=portal_url(domain.portal_host, START_PATH + "?rd=" + quote(f"{req.proto}://{req.raw_host}{req.uri}", safe="")),
-    )
+
+    def not_signed_in() -> Decision:  # built only when needed: the allowed path never quotes a URL
+        return Decision(
+            302 if req.navigation and not req.nginx else 401,
+            "not_signed_in",
+            app=app,
+            location=portal_url(domain.portal_host,
+                                START_PATH + "?rd=" + quote(f"{req.proto}://{req.raw_host}{req.uri}", safe="")),
+        )
+
     identity = identity_from_cookies(snap, req, domain, now)
     if identity is None:
-        return not_signed_in
+        return not_signed_in()
     user = snap.users.get(identity.get("u"))
     if (
         identity.get("s") in snap.ended_sessions
@@ -91,9 +95,9 @@ def decide(
         or not user.active
         or user.tenant_id != domain.tenant_id
     ):
-        return not_signed_in
+        return not_signed_in()
     if app.require_2fa and not identity.get("mf"):
-        return not_signed_in
+        return not_signed_in()
     if not may_enter(user.groups, app.all_users, app.granted):
         return Decision(403, "forbidden", app=app, user=user)
     return Decision(200, "allowed", app=app, user=user)

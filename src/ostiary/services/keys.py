@@ -21,6 +21,7 @@ def list_keys(store: Store) -> list[Row]:
 
 
 def _new_key(conn, now: float) -> str:
+    # created_at is when the key starts signing.
     kid = secrets.token_hex(4)
     conn.execute(insert(signing_keys).values(id=kid, secret=secrets.token_hex(32), created_at=now, retire_at=None))
     return kid
@@ -34,16 +35,24 @@ def ensure_signing_key(store: Store) -> None:
             record_change(conn, None, "key", "*")
 
 
+# A new key is published this long before it signs, so every worker of every
+# instance knows it (changes reach them within a second) before a cookie
+# signed with it can arrive.
+PUBLISH_AHEAD = 2.0
+
+
 def rotate_keys(store: Store, actor: Actor, overlap_seconds: int) -> str:
-    """A new key signs from now on; the old ones verify for `overlap_seconds` more."""
+    """A new key signs from a moment from now; the old ones keep signing
+    until then and verify for `overlap_seconds` more (at least that moment)."""
     now = time.time()
     with store.write() as conn:
         conn.execute(
-            update(signing_keys).where(signing_keys.c.retire_at.is_(None)).values(retire_at=now + overlap_seconds)
+            update(signing_keys).where(signing_keys.c.retire_at.is_(None))
+            .values(retire_at=now + max(overlap_seconds, PUBLISH_AHEAD))
         )
         # Keys whose overlap ended long ago serve no purpose.
         conn.execute(delete(signing_keys).where(signing_keys.c.retire_at < now - 86400))
-        kid = _new_key(conn, now)
+        kid = _new_key(conn, now + PUBLISH_AHEAD)
         conn.execute(insert(audit_log).values(
             tenant_id=None, at=now, actor=actor.name, actor_addr=actor.addr, action="keys.rotate",
             entity="key", entity_id=kid, detail="{}",

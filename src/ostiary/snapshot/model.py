@@ -7,6 +7,7 @@ half-way. Small changes therefore cost a few dict writes, not a rebuild."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from ostiary.gate.signing import SigningKey
@@ -89,6 +90,13 @@ class Snapshot:
     # Ended central sessions that have not yet expired: session id -> expires_at.
     ended_sessions: dict[str, float] = field(default_factory=dict)
     keys: dict[str, SigningKey] = field(default_factory=dict)
-    signing_key: SigningKey | None = None
     last_change_id: int = 0
     loaded: bool = False
+
+    @property
+    def signing_key(self) -> SigningKey | None:
+        """The newest key that has started signing and is not retired."""
+        now = time.time()
+        usable = [k for k in self.keys.values()
+                  if k.signs_from <= now and (k.retire_at is None or k.retire_at > now)]
+        return max(usable, key=lambda k: k.signs_from, default=None)

@@ -1,0 +1,193 @@
+"""`bench/run`: every figure in BENCHMARKS.md, in one run (about 7 minutes
+on two cores). `--quick` makes every phase short, to check the setup."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from bench import cases
+from bench.cases import log
+from bench.nginx_config import BenchNginx, http_block
+from bench.servers import ROOT, BareServer, descendants, free_port, ostiary, worker_pids
+from bench.world import APP_HOST, PORTAL, add_bulk, build_small, check_headers, mint_cookie
+from ostiary.config import load_settings
+from ostiary.services.snippets import snippet_for_app
+from ostiary.store import open_store
+from tests.support.tls import issue_certificates
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def machine() -> dict:
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")), platform.processor())
+    mem_kb = int(next(ln.split()[1] for ln in Path("/proc/meminfo").read_text().splitlines()
+                      if ln.startswith("MemTotal")))
+    nginx = subprocess.run(["/usr/sbin/nginx", "-v"], capture_output=True, text=True).stderr.strip()
+    wrk = subprocess.run(["/usr/bin/wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0]
+    from importlib.metadata import version
+
+    return {"nproc": os.cpu_count(), "cpu": cpu, "memory_gb": round(mem_kb / 1024 / 1024, 1),
+            "kernel": platform.release(), "python": platform.python_version(), "granian": version("granian"),
+            "nginx": nginx, "wrk": wrk.split(" [")[0], "load_average_at_start": os.getloadavg()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench/run")
+    parser.add_argument("--quick", action="store_true", help="short phases: check the setup, not the figures")
+    parser.add_argument("--only", default="12345", help="which cases to run, e.g. 13")
+    args = parser.parse_args()
+    q = args.quick
+    rounds, seconds = (1, 1) if q else (5, 3)
+    concurrencies = [1, 4, 16, 64]
+    started = time.time()
+    work = Path(tempfile.mkdtemp(prefix="ostiary-bench-"))
+    results: dict = {"machine": machine(), "quick": q, "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    log(f"working in {work}; machine {results['machine']}")
+
+    ports = {k: free_port() for k in ("ostiary", "large", "bare", "bare_headers", "nginx", "floor", "backend", "tls")}
+    small_url = f"sqlite:///{work / 'small.db'}"
+    large_url = f"sqlite:///{work / 'large.db'}"
+    world = build_small(small_url, ports["nginx"])
+    running = []
+    try:
+        server = ostiary(small_url, ports["ostiary"], 1, work, OSTIARY_PROXY_UPSTREAM=f"http://127.0.0.1:{ports['ostiary']}")
+        running.append(server)
+        small_store = open_store(small_url)
+        _, cookie = mint_cookie(small_store, world)
+        headers = check_headers(world, cookie)
+        check_url = f"http://127.0.0.1:{ports['ostiary']}/forward-auth/check?proxy=nginx"
+
+        if "1" in args.only:
+            log("case 1: /check against the bare handler, one granian worker")
+            bare = BareServer(ports["bare"], work)
+            running.append(bare)
+            reading = BareServer(ports["bare_headers"], work, factory="create_bare_reading_headers")
+            running.append(reading)
+            runs = cases.interleaved({
+                "check": (check_url, headers, worker_pids(server.proc.pid, server.port)),
+                "bare": (f"http://127.0.0.1:{ports['bare']}/forward-auth/check", headers,
+                         worker_pids(bare.proc.pid, bare.port)),
+                "bare_headers": (f"http://127.0.0.1:{ports['bare_headers']}/forward-auth/check", headers,
+                                 worker_pids(reading.proc.pid, reading.port)),
+            }, concurrencies, rounds, seconds)
+            results["case1"] = {"runs": runs, "table": cases.summarise(runs, "check", "bare"),
+                                "headers_table": cases.summarise(runs, "bare_headers", "bare")}
+            for s in (bare, reading):
+                s.stop()
+                running.remove(s)
+
+        if "2" in args.only:
+            log("case 2: a protected request through nginx with the snippet, against nginx answering itself")
+            tls = issue_certificates(work / "tls-nginx", [APP_HOST])
+            settings = load_settings(database_url=small_url, data_dir=work, public_port=ports["nginx"],
+                                     proxy_upstream=f"http://127.0.0.1:{ports['ostiary']}")
+            snippet = snippet_for_app(small_store, settings, world.tenant_id, "app", "nginx")
+            block = http_block(snippet, app_host=APP_HOST, app_port=ports["nginx"], floor_port=ports["floor"],
+                               backend_port=ports["backend"], cert=tls.cert_chain, key=tls.private_key, workdir=work)
+            (RESULTS / "nginx-bench.conf.txt").write_text(block)
+            app_headers = {"Host": f"{APP_HOST}:{ports['nginx']}", "Accept": "text/html",
+                           "Cookie": headers["Cookie"]}
+            with BenchNginx(block, [ports["nginx"], ports["floor"], ports["backend"]], work / "nginx") as nginx:
+                nginx_pids = descendants(nginx.process.pid)
+                ostiary_pids = worker_pids(server.proc.pid, server.port)
+                runs = cases.interleaved({
+                    "nginx_ostiary": (f"https://127.0.0.1:{ports['nginx']}/", app_headers, nginx_pids + ostiary_pids),
+                    "nginx_floor": (f"https://127.0.0.1:{ports['floor']}/", app_headers, nginx_pids),
+                }, concurrencies, rounds, seconds)
+            results["case2"] = {"runs": runs, "table": cases.summarise(runs, "nginx_ostiary", "nginx_floor")}
+
+        if "3" in args.only:
+            log("case 3: scale — building the large installation")
+            # Built afresh, never copied: opening and closing a live SQLite file in this
+            # process would drop the POSIX locks the process's own connections hold.
+            build_small(large_url, ports["nginx"])
+            t = time.time()
+            counts = add_bulk(large_url)
+            log(f"  bulk insert {time.time() - t:.1f} s: {counts}")
+            load = cases.snapshot_load(large_url, 1 if q else 3)
+            log(f"  snapshot load {load}")
+            large = ostiary(large_url, ports["large"], 1, work)
+            running.append(large)
+            large_store = open_store(large_url)
+            _, large_cookie = mint_cookie(large_store, world)
+            large_headers = check_headers(world, large_cookie)
+            runs = cases.interleaved({
+                "large": (f"http://127.0.0.1:{ports['large']}/forward-auth/check?proxy=nginx", large_headers,
+                          worker_pids(large.proc.pid, large.port)),
+                "small": (check_url, headers, worker_pids(server.proc.pid, server.port)),
+            }, [16], 2 if q else 7, seconds)
+            table = cases.summarise(runs, "large", "small")
+            change = cases.small_change(large_url, 5 if q else 20)
+            rss = {"large": cases.worker_rss(large), "small": cases.worker_rss(server)}
+            large.stop()
+            running.remove(large)
+            large_store.dispose()
+            results["case3"] = {"counts": counts, "runs": runs, "table": table, "snapshot_load": load,
+                                "small_change": change, "worker_rss_mb": rss}
+            log(f"  {table[16]['ratio']:.3f} of small; rss {rss}; change {change['median_ms']:.1f} ms")
+        server.stop()
+        running.remove(server)
+
+        if "4" in args.only:
+            trials = 8 if q else 30
+            log("case 4a: propagation, SQLite, one instance of 4 workers")
+            four = ostiary(small_url, ports["ostiary"], 4, work)
+            running.append(four)
+            results["case4_sqlite"] = cases.propagation(small_url, world, [four], trials)
+            four.stop()
+            running.remove(four)
+            log(f"  {results['case4_sqlite']}")
+            log("case 4b: propagation, PostgreSQL, two instances of 2 workers")
+            from tests.support.database import create_pg_database, drop_pg_database, pg_url
+
+            name = create_pg_database()
+            try:
+                pg = pg_url(name)
+                pg_world = build_small(pg, ports["nginx"])
+                a = ostiary(pg, ports["ostiary"], 2, work)
+                running.append(a)
+                b = ostiary(pg, ports["large"], 2, work)
+                running.append(b)
+                results["case4_postgresql"] = cases.propagation(pg, pg_world, [a, b], trials)
+                for s in (a, b):
+                    s.stop()
+                    running.remove(s)
+            finally:
+                drop_pg_database(name)
+            log(f"  {results['case4_postgresql']}")
+
+        if "5" in args.only:
+            log("case 5: the handshake for a signed-in user, over HTTPS")
+            tls = issue_certificates(work / "tls-ostiary", ["localhost", "*.id.bench.test", PORTAL, f"*.bench.test"])
+            from tests.support.server import OstiaryServer
+
+            hs = OstiaryServer({"OSTIARY_DATABASE_URL": small_url, "OSTIARY_DATA_DIR": str(work),
+                                "OSTIARY_PUBLIC_PORT": str(ports["tls"])}, ports["tls"], workers=1,
+                               tls=(tls.cert_chain, tls.private_key), log_path=work / "ostiary-tls.log")
+            hs.start(ready_host=PORTAL, ca_cert=tls.ca_cert, timeout=60)
+            running.append(hs)
+            results["case5"] = cases.handshake(world, ports["tls"], tls.ca_cert, 5 if q else 30)
+            log(f"  {results['case5']}")
+    finally:
+        for s in running:
+            s.stop()
+    results["elapsed_s"] = round(time.time() - started, 1)
+    out = RESULTS / ("results-quick.json" if q else "results.json")
+    out.write_text(json.dumps(results, indent=1, default=str))
+    log(f"wrote {out} in {results['elapsed_s']} s")
+    from bench import report
+
+    if q or set("12345") <= set(args.only):
+        report.write(results, quick=q)
+
+
+if __name__ == "__main__":
+    main()

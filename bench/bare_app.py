@@ -1,0 +1,52 @@
+"""The floor for /check: an ASGI handler that answers 200 with no body,
+served by granian exactly as `ostiary serve` serves Ostiary."""
+
+from __future__ import annotations
+
+import sys
+
+_START = {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0")]}
+_BODY = {"type": "http.response.body", "body": b""}
+
+
+async def bare(scope, receive, send) -> None:
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    await send(_START)
+    await send(_BODY)
+
+
+async def bare_reading_headers(scope, receive, send) -> None:
+    """The floor plus what any forward-auth check must do: read every request header."""
+    if scope["type"] == "http":
+        for _name, _value in scope["headers"]:
+            pass
+        scope.get("query_string")
+    await bare(scope, receive, send)
+
+
+def create_bare():
+    return bare
+
+
+def create_bare_reading_headers():
+    return bare_reading_headers
+
+
+def serve(port: int, workers: int, factory: str = "create_bare") -> None:
+    # The same Granian call as ostiary.serving.run_server, with the bare handler.
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    Granian(f"bench.bare_app:{factory}", address="127.0.0.1", port=port, interface=Interfaces.ASGI,
+            workers=workers, factory=True, log_access=False, respawn_failed_workers=True).serve()
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]), int(sys.argv[2]), *sys.argv[3:4])

@@ -1,0 +1,84 @@
+"""`bench/profile`: where one granian worker's time goes under the /check
+load of case 1, sampled by py-spy (collapsed stacks in bench/results/,
+a summary by function on stdout). Not part of `bench/run`: it needs root
+or ptrace rights, and py-spy."""
+
+from __future__ import annotations
+
+import collections
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from bench.servers import ROOT, free_port, ostiary, worker_pids
+from bench.world import build_small, check_headers, mint_cookie
+from bench.wrk import run_wrk
+from ostiary.store import open_store
+
+OUT = ROOT / "bench" / "results" / "profile-check.collapsed.txt"
+
+
+def main(seconds: int = 12) -> None:
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    work = Path(tempfile.mkdtemp(prefix="ostiary-profile-"))
+    url = f"sqlite:///{work / 'small.db'}"
+    world = build_small(url, 8443)
+    _, cookie = mint_cookie(open_store(url), world)
+    port = free_port()
+    server = ostiary(url, port, 1, work)
+    try:
+        pid = worker_pids(server.proc.pid, port)[0]
+        load = threading.Thread(target=run_wrk, args=(f"http://127.0.0.1:{port}/forward-auth/check?proxy=nginx",
+                                                       check_headers(world, cookie), 16, seconds + 2))
+        load.start()
+        subprocess.run([py_spy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "250",
+                        "--format", "raw", "--output", str(OUT), "--nonblocking"], check=True,
+                       capture_output=True)
+        load.join()
+    finally:
+        server.stop()
+    summarise(OUT)
+
+
+def _name(frame: str) -> str:
+    return frame.split(" (")[0]
+
+
+def summarise(path: Path, top: int = 12) -> str:
+    """Samples by where the worker was: Ostiary's handler, the asyncio loop
+    granian drives, granian's native threads (no Python frames), or else."""
+    groups: collections.Counter = collections.Counter()
+    ours: collections.Counter = collections.Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        n = int(count)
+        total += n
+        frames = [_name(f) for f in stack.split(";") if f]
+        if not frames:
+            groups["granian's native threads (Rust: HTTP parsing, I/O; no Python frames)"] += n
+        elif "OstiaryApp.__call__" in frames:
+            groups["Ostiary's /check handler and everything it calls"] += n
+            ours[frames[-1]] += n
+        elif any(f in ("BaseSelectorEventLoop._write_to_self", "EpollSelector.select") for f in frames):
+            groups["asyncio loop: waiting in epoll and self-pipe wake-ups (call_soon_threadsafe)"] += n
+        elif "SnapshotHolder._run" in frames or "Reverifier" in stack:
+            groups["background threads (snapshot follower, re-verifier)"] += n
+        else:
+            groups["asyncio loop: scheduling, tasks, futures"] += n
+    lines = [f"{total} samples (py-spy, 250 Hz, idle threads excluded)", "", "| where | share |", "|---|---:|"]
+    lines += [f"| {g} | {100 * n / total:.1f} % |" for g, n in groups.most_common()]
+    lines += ["", "Inside the handler, by innermost Python function:", "", "| function | share of all samples |",
+              "|---|---:|"]
+    lines += [f"| `{f}` | {100 * n / total:.1f} % |" for f, n in ours.most_common(top)]
+    text = "\n".join(lines)
+    path.with_name("profile-check.md").write_text(text + "\n")
+    print(text)
+    return text
+
+
+if __name__ == "__main__":
+    main()
