@@ -32,10 +32,28 @@ def _identity_headers(decision: Decision) -> list[tuple[bytes, bytes]]:
     app, user = decision.app, decision.user
     if app is None:
         return []
+    if user is not None and decision.external_user is None:
+        # Users and apps are immutable records: encode their headers once.
+        cache_key = (id(user), app.header_keys)
+        cached = _ENCODED.get(cache_key)
+        if cached is not None and cached[0] is user:
+            return cached[1]
+        headers = _encode(app.header_keys, user, None)
+        if len(_ENCODED) >= 10_000:
+            _ENCODED.clear()
+        _ENCODED[cache_key] = (user, headers)
+        return headers
+    return _encode(app.header_keys, user, decision.external_user)
+
+
+_ENCODED: dict[tuple[int, tuple[str, ...]], tuple[object, list[tuple[bytes, bytes]]]] = {}
+
+
+def _encode(keys: tuple[str, ...], user, external_user: str | None) -> list[tuple[bytes, bytes]]:
     out = []
-    for key in app.header_keys:
-        if decision.external_user is not None:
-            value = _header_value(decision.external_user) if key == "user" else b""
+    for key in keys:
+        if external_user is not None:
+            value = _header_value(external_user) if key == "user" else b""
         elif user is None:
             value = b""
         elif key == "user":
@@ -67,7 +85,7 @@ class CheckHandler:
         _COUNTERS[decision.outcome].inc()
         headers = [_NO_STORE]
         if decision.status == 200:
-            headers += _identity_headers(decision)
+            headers.extend(_identity_headers(decision))
         else:
             headers.append(_TEXT)
         if decision.location is not None:

@@ -4,6 +4,7 @@ plus the browser's own request-kind signals that decide 302 versus 401."""
 from __future__ import annotations
 
 import re
+import functools
 from dataclasses import dataclass
 
 from ostiary.hostnames import split_host_port
@@ -52,6 +53,15 @@ def _is_navigation(method: str, headers: dict[bytes, bytes]) -> bool:
     return b"text/html" in headers.get(b"accept", b"")
 
 
+# The only request headers /check reads (besides Cookie).
+_READ = frozenset({
+    b"host", b"x-forwarded-host", b"x-original-url", b"x-forwarded-proto", b"x-forwarded-uri",
+    b"x-forwarded-method", b"x-requested-with", b"sec-fetch-mode", b"accept",
+})
+# The same few hosts arrive on every request: parse each once.
+_host_port = functools.lru_cache(maxsize=8192)(split_host_port)
+
+
 def parse_forwarded_request(raw_headers: list[tuple[bytes, bytes]], query_string: bytes) -> ForwardedRequest:
     """Headers from the ASGI scope. Duplicated singleton headers are refused
     by leaving the field empty (the decision then fails closed)."""
@@ -59,15 +69,14 @@ def parse_forwarded_request(raw_headers: list[tuple[bytes, bytes]], query_string
     duplicated: set[bytes] = set()
     cookie_parts: list[bytes] = []
     for name, value in raw_headers:
-        if len(value) > MAX_HEADER:
-            duplicated.add(name)
-            continue
         if name == b"cookie":
-            cookie_parts.append(value)
-        elif name in headers:
-            duplicated.add(name)
-        else:
-            headers[name] = value
+            if len(value) <= MAX_HEADER:
+                cookie_parts.append(value)
+        elif name in _READ:
+            if len(value) > MAX_HEADER or name in headers:
+                duplicated.add(name)
+            else:
+                headers[name] = value
 
     def single(name: bytes) -> str | None:
         if name in duplicated or name not in headers:
@@ -78,7 +87,7 @@ def parse_forwarded_request(raw_headers: list[tuple[bytes, bytes]], query_string
             return None
 
     host_header = single(b"host")
-    portal = split_host_port(host_header) if host_header else None
+    portal = _host_port(host_header) if host_header else None
     raw_host = (single(b"x-forwarded-host") or "").strip()
     original_url = single(b"x-original-url")
     proto = (single(b"x-forwarded-proto") or "").strip().lower() or None
@@ -89,7 +98,7 @@ def parse_forwarded_request(raw_headers: list[tuple[bytes, bytes]], query_string
         if sep:
             raw_host, slash, path = rest.partition("/")
             proto, uri = proto or scheme.lower(), uri or slash + path
-    host_port = split_host_port(raw_host) if _PLAIN_HOST.match(raw_host) else None
+    host_port = _host_port(raw_host) if _PLAIN_HOST.match(raw_host) else None
     method = (single(b"x-forwarded-method") or "").strip().upper()
     cookie_header = b"; ".join(cookie_parts).decode("latin-1") if cookie_parts else ""
     return ForwardedRequest(

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote_to_bytes
+
+
+# Non-empty segments of unreserved and sub-delimiter characters other than ";",
+# none of them "." or "..": such a path decodes and normalises to itself.
+_ALREADY_NORMAL = re.compile(r"(?:/(?!\.\.?(?:/|$))[A-Za-z0-9\-._~!$&'()*+,=:@]+)+/?|/")
 
 
 def normalise_request_path(uri: str) -> str | None:
@@ -11,6 +17,12 @@ def normalise_request_path(uri: str) -> str | None:
     backslashes, control characters, invalid UTF-8, or percent signs left
     after one decoding (double encoding). The query is never part of it."""
     path = uri.split("?", 1)[0].split("#", 1)[0]
+    if _ALREADY_NORMAL.fullmatch(path):
+        return path  # the common case: nothing to decode, no empty, "." or ".." segment
+    return _normalise_slowly(path)
+
+
+def _normalise_slowly(path: str) -> str | None:
     if not path.startswith("/") or ";" in path or "\\" in path:
         return None
     try:
@@ -44,4 +56,4 @@ def is_public(path: str | None, exact: frozenset[str], prefixes: tuple[str, ...]
         return False
     if path in exact:
         return True
-    return any(path.startswith(p) for p in prefixes)
+    return bool(prefixes) and path.startswith(prefixes)
