@@ -4,6 +4,7 @@ and the portal host's sign-out."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -94,7 +95,7 @@ async def authorize(request: Request) -> Response:
     if session is None:
         here = request.url.path + "?" + request.url.query
         return _no_store(RedirectResponse("/sign-in?" + urlencode({"next": here}), status_code=303))
-    user = snap.users.get(session.user_id)
+    user = snap.users.get(session.user_id) or await _user_once_followed(inst, session.user_id)
     if user is None or not may_enter(user.groups, app.all_users, app.granted):
         return render(request, "forbidden.html", status=403, app=app, user=user)
     if app.require_2fa and not session.second_factor:
@@ -112,6 +113,20 @@ async def authorize(request: Request) -> Response:
     hs = sign(HS_KIND, payload, snap.signing_key)
     target = inst.settings.public_url(domain.portal_host, CALLBACK_PATH) + "?" + urlencode({"token": hs})
     return _no_store(RedirectResponse(target, status_code=302))
+
+
+async def _user_once_followed(inst, user_id: int, timeout: float = 1.5):
+    """A user created a moment ago may not be in this worker's snapshot yet,
+    though their session is in the database: wake the follower and wait for
+    the change (at most `timeout`) rather than refuse them."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        inst.holder.wake()
+        await asyncio.sleep(0.05)
+        user = inst.holder.snapshot.users.get(user_id)
+        if user is not None:
+            return user
+    return None
 
 
 async def callback(request: Request) -> Response:
