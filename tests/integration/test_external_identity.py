@@ -4,6 +4,7 @@ tokens minted by Node's real jsonwebtoken as LibreChat mints them."""
 from __future__ import annotations
 
 import os
+import time
 import subprocess
 import sys
 from urllib.parse import parse_qs, urlsplit
@@ -26,6 +27,7 @@ def console(world):
     url = world.url("console.acme-corp.test", "/dash?x=1")
     v = world.visitor()
     wait_until(lambda: v.check(url).status_code == 302, timeout=2)
+    time.sleep(1.0)  # every worker, not just the first one asked, knows the app now
     return url
 
 
@@ -101,6 +103,7 @@ def test_a_domain_wide_chat_cookie_never_opens_an_app_that_admits_by_group(world
         v = world.visitor()
         url = world.url("nas.homelab.test", "/")
         wait_until(lambda: v.check(url).headers.get("location", "").startswith("https://chat.homelab.test/"), timeout=2)
+        time.sleep(1.0)
         assert v.check(url, cookie=f"refreshToken={token}").status_code == 403
     finally:
         external_identity.set_for_domain(world.store, world.acme, CLI_ACTOR, "homelab.test", None)
