@@ -145,6 +145,10 @@ def test_apps_create_edit_grant_snippets_and_delete(api_world):
             assert s.status_code == 200 and "auth.acme-corp.test" in s.json()["text"], proxy
         unknown = api.get("/apps/status/snippets/apache")
         assert unknown.status_code == 422 and fields(unknown) == ["proxy"]
+        placed = api.get("/apps/status/snippets/caddy", params={"upstream": "http://10.9.8.7:4000"})
+        assert "reverse_proxy http://10.9.8.7:4000" in placed.json()["text"]
+        bad = api.get("/apps/status/snippets/caddy", params={"upstream": "not a url"})
+        assert bad.status_code == 422 and fields(bad) == ["upstream"]
         assert api.delete("/apps/status").status_code == 204
 
 

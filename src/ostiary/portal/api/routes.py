@@ -125,11 +125,13 @@ def revoke(name: str, group: str, c: Caller = Depends(writer)):
 
 @app_router.get("/{name}/snippets/{proxy}", response_model=SnippetOut,
                 summary="The proxy configuration the admin page shows and the CLI prints")
-def snippet(name: str, proxy: str, c: Caller = Depends(reader)):
+def snippet(name: str, proxy: str, upstream: str | None = None, c: Caller = Depends(reader)):
+    """`upstream`: where the proxy reaches the app (default: a placeholder to replace)."""
     if proxy not in PROXIES:
         raise InvalidInput([Problem("proxy", f'"{proxy}" is not a proxy: choose one of {", ".join(PROXIES)}')])
     app = admin_views.app_summary(c.store, c.tenant_id, name).app
-    return SnippetOut(app=app.name, proxy=proxy, text=snippet_for_app(c.store, c.settings, c.tenant_id, app.name, proxy))
+    text = snippet_for_app(c.store, c.settings, c.tenant_id, app.name, proxy, upstream=upstream)
+    return SnippetOut(app=app.name, proxy=proxy, text=text)
 
 
 # --- users --------------------------------------------------------------------------------
