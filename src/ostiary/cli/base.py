@@ -1,0 +1,83 @@
+"""What every command shares: settings and store opened on first use, one
+way to refuse bad input (a message naming the field and the rule, exit
+status 2, nothing written), and the `--tenant` option."""
+
+from __future__ import annotations
+
+import sys
+from functools import wraps
+from pathlib import Path
+
+import click
+
+from ostiary.config import ConfigError, Settings, load_settings
+from ostiary.services import keys as keys_service
+from ostiary.services import tenants as tenants_service
+from ostiary.services.errors import InvalidInput, ServiceError
+from ostiary.store import Store, open_store
+
+
+class Context:
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._store: Store | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.settings.effective_database_url)
+            self._store.migrate()
+            keys_service.ensure_signing_key(self._store)
+        return self._store
+
+    def tenant_id(self, slug: str | None) -> int:
+        return tenants_service.resolve_tenant(self.store, slug).id
+
+
+def fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+def handles_errors(fn):
+    """Turns refusals into one clear message and exit status 2."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as exc:
+            fail(str(exc))
+        except InvalidInput as exc:
+            fail("\n  ".join(["the input is not valid:", *(str(p) for p in exc.problems)]))
+        except ServiceError as exc:
+            fail(str(exc))
+
+    return wrapper
+
+
+pass_ctx = click.make_pass_decorator(Context, ensure=True)
+tenant_option = click.option("--tenant", "tenant", default=None, help="Tenant slug (default: the only tenant).")
+
+
+def read_secret_file(path: str | None, what: str) -> str | None:
+    if path is None:
+        return None
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        fail(f"{what}: cannot read {path}: {exc.strerror}")
+    return text.rstrip("\r\n")
+
+
+@click.group()
+@click.version_option(package_name="ostiary")
+def main() -> None:
+    """Ostiary: single sign-on at the reverse proxy."""
+

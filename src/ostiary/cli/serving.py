@@ -1,0 +1,60 @@
+"""Serving Ostiary, migrating its database, and `ostiary init`."""
+
+from __future__ import annotations
+
+import click
+
+from ostiary.cli.base import Context, fail, handles_errors, main, pass_ctx, read_secret_file
+from ostiary.services import tenants as tenants_service
+from ostiary.services.actor import CLI_ACTOR
+
+
+# --- serving -------------------------------------------------------------
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=9090, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--no-migrate", is_flag=True, help="Refuse to start unless the schema is already current.")
+@click.option("--server", type=click.Choice(["granian", "uvicorn"]), default="granian", show_default=True,
+              help="granian for production; uvicorn for development.")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Serve HTTPS directly with this certificate chain (PEM); usually the proxy terminates TLS.")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), default=None)
+@pass_ctx
+@handles_errors
+def serve(ctx: Context, host: str, port: int, workers: int, no_migrate: bool, server: str,
+          tls_cert: str | None, tls_key: str | None) -> None:
+    """Serve Ostiary (SQLite under the data dir unless OSTIARY_DATABASE_URL is set)."""
+    from ostiary.serving import run_server
+
+    if bool(tls_cert) != bool(tls_key):
+        fail("tls: pass both --tls-cert and --tls-key, or neither")
+    run_server(ctx.settings, host=host, port=port, workers=workers, migrate=not no_migrate, server=server,
+               tls=(tls_cert, tls_key) if tls_cert else None)
+
+
+@main.command()
+@pass_ctx
+@handles_errors
+def migrate(ctx: Context) -> None:
+    """Bring the database schema up to date."""
+    ctx.store  # opening migrates
+    click.echo("the database schema is current")
+
+
+@main.command()
+@click.option("--base-domain", required=True, help="Tenant hosts are <slug>.<base-domain>.")
+@click.option("--tenant", "slug", required=True)
+@click.option("--admin-email", required=True)
+@click.option("--admin-password-file", default=None, help="File holding the first admin's password ('-' for stdin).")
+@pass_ctx
+@handles_errors
+def init(ctx: Context, base_domain: str, slug: str, admin_email: str, admin_password_file: str | None) -> None:
+    """Set up a tenant, its base domain and a first admin. Safe to run again."""
+    password = read_secret_file(admin_password_file, "admin_password_file")
+    result = tenants_service.init_installation(ctx.store, base_domain, slug, admin_email, password, CLI_ACTOR)
+    host = tenants_service.tenant_host(tenants_service.get_base_domain(ctx.store), result.tenant.slug)
+    click.echo(f"tenant {result.tenant.slug}: {'created' if result.tenant_created else 'already there'}")
+    click.echo(f"admin {admin_email}: {'created' if result.admin_created else 'already there'}")
+    click.echo(f"sign in at {ctx.settings.public_url(host, '/sign-in')}")
