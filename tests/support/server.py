@@ -44,7 +44,6 @@ class LoopbackTransport(httpx.HTTPTransport):
 
 
 def loopback_client(ca_cert: Path | None = None, **kwargs) -> httpx.Client:
-    verify = str(ca_cert) if ca_cert else True
     import ssl
 
     ctx = ssl.create_default_context(cafile=str(ca_cert)) if ca_cert else ssl.create_default_context()

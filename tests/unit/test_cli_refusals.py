@@ -135,8 +135,6 @@ def test_init_twice_changes_nothing(cli, store):
 
 
 def test_serve_without_migrations_refuses_an_old_schema_with_the_fix(tmp_path):
-    from tests.support.database import copy_sqlite  # noqa: F401  (the SQLite default path is used instead)
-
     runner = CliRunner()
     env = {"OSTIARY_DATA_DIR": str(tmp_path)}
     result = runner.invoke(main, ["serve", "--no-migrate", "--port", "1"], env=env)

@@ -15,7 +15,6 @@ from sqlalchemy import Row, select, update
 from ostiary.services.actor import Actor
 from ostiary.services.errors import NotFound
 from ostiary.store import Store, TenantScope
-from ostiary.store.scoped import record_change
 from ostiary.store.tables import sessions, tenants, users
 
 # last_seen_at is written at most this often per session: never a write per request.
