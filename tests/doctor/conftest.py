@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 
 import pytest
+
+from tests.support.ntpserver import NtpServer
 from click.testing import CliRunner
 
 from ostiary.cli import main
@@ -108,48 +108,6 @@ def silent_dns():
 def slow_dns():
     with SlowDnsServer(6.0) as server:
         yield server
-
-
-class NtpServer:
-    """A tiny SNTP server on loopback whose clock runs `skew` seconds from this machine's
-    (the same as tests/dns/conftest.py's)."""
-
-    def __init__(self, skew: float = 0.0) -> None:
-        import ntplib
-
-        self._ntplib = ntplib
-        self.skew = skew
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._socket.bind(("127.0.0.1", 0))
-        self._socket.settimeout(0.1)
-        self.address = f"127.0.0.1:{self._socket.getsockname()[1]}"
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        ntplib = self._ntplib
-        while not self._stopping.is_set():
-            try:
-                data, peer = self._socket.recvfrom(256)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            query = ntplib.NTPPacket()
-            query.from_data(data)
-            now = ntplib.system_to_ntp_time(time.time() + self.skew)
-            reply = ntplib.NTPPacket(version=query.version, mode=4, tx_timestamp=now)
-            reply.stratum = 2
-            reply.orig_timestamp = query.tx_timestamp
-            reply.recv_timestamp = now
-            reply.ref_timestamp = now
-            self._socket.sendto(reply.to_data(), peer)
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=2)
-        self._socket.close()
 
 
 @pytest.fixture
