@@ -52,7 +52,7 @@ class OstiaryApp:
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
             path = scope["path"]
-            if path == CHECK_PATH:
+            if path == CHECK_PATH or path.startswith(CHECK_PATH + "/"):
                 return await self.check(scope, receive, send)
             if path == CADDY_CHECK_DOMAIN_PATH:
                 return await self.check_domain(scope, receive, send)

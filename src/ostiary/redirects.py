@@ -51,7 +51,7 @@ def validate_rd(rd: str | None, snap: Snapshot, domain: DomainView, allow_http: 
     uri = path + ("?" + parts.query if parts.query else "")
     req = ForwardedRequest(
         portal_host=domain.portal_host, proto=scheme, host=hp[0], port=hp[1], raw_host=netloc, uri=uri,
-        method="GET", cookies=(), cookie_header="", navigation=True, nginx=False,
+        method="GET", cookies=(), cookie_header="", navigation=True,
     )
     app = match_app(snap, req, normalise_request_path(uri))
     if app is None or app.domain_id != domain.id or app.tenant_id != domain.tenant_id:

@@ -33,3 +33,5 @@ IDENTITY_HEADER_KEYS = tuple(IDENTITY_HEADERS)
 
 # Where a not-signed-in answer puts the sign-in target for 401 responses.
 LOCATION_HEADER = "X-Ostiary-Location"
+# With a 401 asked for by ?not-signed-in=401 (nginx): "1" when the browser should be redirected.
+NAVIGATION_HEADER = "X-Ostiary-Navigation"

@@ -4,8 +4,10 @@ It follows SPEC section 3 closely enough to exercise the snippets without
 Ostiary: the portal host is recognised by the Host header, the forward-auth
 cookie ``_ostiary_fa=good`` means "signed in as Zoë", paths under /public are
 public (identity headers present and empty), paths under /forbidden are 403,
-and ``?proxy=nginx`` turns every not-signed-in answer into 401 with
-``X-Ostiary-Location``. Every request it receives is recorded for assertions.
+and ``?not-signed-in=401`` (or the older ``?proxy=nginx``) turns every
+not-signed-in answer into 401 with ``X-Ostiary-Location`` (and
+``X-Ostiary-Navigation: 1`` when the browser asked for a page). A portal
+host named in the path (``/forward-auth/check/<host>``) stands in for Host. Every request it receives is recorded for assertions.
 Header values are written as raw UTF-8 bytes.
 """
 
@@ -38,10 +40,16 @@ class _CheckHandler(BaseHTTPRequestHandler):
             domain = parse_qs(parts.query).get("domain", [""])[0]
             self._answer(200 if domain in standin.allowed_domains else 404, {})
             return
-        if parts.path != wire.CHECK_PATH or self.headers.get("Host") != standin.portal_host:
+        portal = self.headers.get("Host")
+        if parts.path.startswith(wire.CHECK_PATH + "/"):
+            portal = parts.path[len(wire.CHECK_PATH) + 1:]
+        elif parts.path != wire.CHECK_PATH:
+            portal = None
+        if portal != standin.portal_host:
             self._answer(403, {"X-Standin-Refused": f"path {parts.path} host {self.headers.get('Host')}"})
             return
-        nginx = parse_qs(parts.query).get("proxy") == ["nginx"]
+        query = parse_qs(parts.query)
+        nginx = query.get("proxy") == ["nginx"] or query.get("not-signed-in") == ["401"]
         uri = self.headers.get("X-Forwarded-Uri", "")
         path = urlsplit(uri).path
         if path.startswith("/public"):
@@ -53,7 +61,8 @@ class _CheckHandler(BaseHTTPRequestHandler):
             )
             target = f"https://{standin.portal_host}{wire.START_PATH}?rd={quote(original, safe='')}"
             if nginx:
-                self._answer(401, {wire.LOCATION_HEADER: target})
+                page = "text/html" in self.headers.get("Accept", "")
+                self._answer(401, {wire.LOCATION_HEADER: target, **({wire.NAVIGATION_HEADER: "1"} if page else {})})
             else:
                 self._answer(302, {"Location": target, wire.LOCATION_HEADER: target})
             return

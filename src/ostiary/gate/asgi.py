@@ -3,21 +3,28 @@ line per allowed request, only counters."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
 from prometheus_client import Counter
 
 from ostiary.gate.decide import Decision, decide
-from ostiary.gate.forwarded import parse_forwarded_request
+from ostiary.gate.forwarded import ForwardedRequest, parse_forwarded_request
 from ostiary.hostnames import normalise_hostname
 from ostiary.snapshot.follower import SnapshotHolder
-from ostiary.wire import IDENTITY_HEADERS, LOCATION_HEADER
+from ostiary.wire import IDENTITY_HEADERS, LOCATION_HEADER, NAVIGATION_HEADER
+
+log = logging.getLogger(__name__)
 
 CHECKS = Counter("ostiary_checks_total", "Forward-auth checks answered, by outcome", ["outcome"])
 _COUNTERS = {o: CHECKS.labels(o) for o in ("allowed", "public", "not_signed_in", "forbidden", "no_app", "unavailable", "error")}
 
 _HEADER_NAMES = {k: v.lower().encode("ascii") for k, v in IDENTITY_HEADERS.items()}
+_NAVIGATION = (NAVIGATION_HEADER.lower().encode("ascii"), b"1")
+# A check without the forwarded request cannot be answered; say why, at most once a minute.
+_INCOMPLETE_EVERY = 60.0
+_incomplete_logged = {"at": -_INCOMPLETE_EVERY}
 _NO_STORE = (b"cache-control", b"no-store")
 _TEXT = (b"content-type", b"text/plain; charset=utf-8")
 _BODIES = {200: b"", 302: b"", 401: b"not signed in\n", 403: b"forbidden\n", 500: b"error\n", 503: b"unavailable\n"}
@@ -50,9 +57,14 @@ _ENCODED: dict[tuple[int, tuple[str, ...]], tuple[object, list[tuple[bytes, byte
 
 
 def _encode(keys: tuple[str, ...], user, external_user: str | None) -> list[tuple[bytes, bytes]]:
+    """Every identity header, empty unless the app enables it: a snippet pasted
+    before the app's headers were narrowed still copies a defined (empty)
+    value, never a placeholder of its own (docs/proxies/caddy.md)."""
     out = []
-    for key in keys:
-        if external_user is not None:
+    for key in _HEADER_NAMES:
+        if key not in keys:
+            value = b""
+        elif external_user is not None:
             value = _header_value(external_user) if key == "user" else b""
         elif user is None:
             value = b""
@@ -76,13 +88,15 @@ class CheckHandler:
 
     async def __call__(self, scope, receive, send) -> None:
         try:
-            req = parse_forwarded_request(scope["headers"], scope.get("query_string", b""))
+            req = parse_forwarded_request(scope["headers"], scope.get("query_string", b""), scope["path"])
             decision = decide(self.holder.snapshot, req, time.time(), self.portal_url, self.allow_http)
         except Exception:  # fail closed: no error path answers 2xx
             _COUNTERS["error"].inc()
             await _respond(send, 500, [_NO_STORE, _TEXT])
             return
         _COUNTERS[decision.outcome].inc()
+        if decision.outcome == "no_app":
+            _explain_incomplete(req, self.holder.snapshot)
         headers = [_NO_STORE]
         if decision.status == 200:
             headers.extend(_identity_headers(decision))
@@ -91,7 +105,26 @@ class CheckHandler:
         if decision.location is not None:
             loc = decision.location.encode("ascii")
             headers.append((b"location" if decision.status == 302 else LOCATION_HEADER.lower().encode(), loc))
+            if decision.status == 401 and req.answer_401 and req.navigation:
+                headers.append(_NAVIGATION)  # the proxy turns this 401 into the redirect
         await _respond(send, decision.status, headers)
+
+
+def _explain_incomplete(req: ForwardedRequest, snap) -> None:
+    portal = req.portal_host if req.portal_host in snap.portal_hosts else None
+    missing = [name for name, value in (("Host header (or /forward-auth/check/<host>) naming a portal host", portal),
+                                        ("X-Forwarded-Host", req.host), ("X-Forwarded-Uri", req.uri),
+                                        ("X-Forwarded-Proto", req.proto)) if value is None]
+    if not missing:
+        return  # a complete request for an app Ostiary does not know: nothing to explain
+    now = time.monotonic()
+    if now - _incomplete_logged["at"] < _INCOMPLETE_EVERY:
+        return
+    _incomplete_logged["at"] = now
+    log.warning(
+        "forward-auth check refused (403): it arrived without a valid %s. The proxy must send them "
+        "straight to Ostiary; a hop that does not trust the proxy (e.g. Traefik's own entry point) "
+        "deletes or rewrites them. See docs/proxies/ for your proxy.", ", ".join(missing))
 
 
 class CheckDomainHandler:

@@ -78,7 +78,7 @@ def decide(
 
     def not_signed_in() -> Decision:  # built only when needed: the allowed path never quotes a URL
         return Decision(
-            302 if req.navigation and not req.nginx else 401,
+            302 if req.navigation and not req.answer_401 else 401,
             "not_signed_in",
             app=app,
             location=portal_url(domain.portal_host,
@@ -120,4 +120,4 @@ def decide_external(source, req: ForwardedRequest, app: AppView) -> Decision:
             return Decision(403, "forbidden", app=app)
         return Decision(200, "allowed", app=app, external_user=result.user_id)
     location = sign_in_link(source, f"{req.proto}://{req.raw_host}", req.uri)
-    return Decision(302 if req.navigation and not req.nginx else 401, "not_signed_in", app=app, location=location)
+    return Decision(302 if req.navigation and not req.answer_401 else 401, "not_signed_in", app=app, location=location)

@@ -8,7 +8,8 @@ import functools
 from dataclasses import dataclass
 
 from ostiary.hostnames import split_host_port
-from ostiary.wire import FORWARD_AUTH_COOKIE
+from ostiary.proxies.registry import status_401_queries
+from ostiary.wire import CHECK_PATH, FORWARD_AUTH_COOKIE
 
 _COOKIE_PREFIX = FORWARD_AUTH_COOKIE + "="
 MAX_HEADER = 16384
@@ -29,7 +30,9 @@ class ForwardedRequest:
     cookies: tuple[str, ...]  # every forward-auth cookie value, in order
     cookie_header: str  # the whole Cookie header, for an external identity source
     navigation: bool
-    nginx: bool
+    # The proxy wants "not signed in" as 401 + location even for navigations
+    # (ostiary.proxies.registry.NotSignedIn.STATUS_401).
+    answer_401: bool = False
 
 
 def _cookie_values(header: str) -> tuple[str, ...]:
@@ -60,11 +63,24 @@ _READ = frozenset({
 })
 # The same few hosts arrive on every request: parse each once.
 _host_port = functools.lru_cache(maxsize=8192)(split_host_port)
+_ANSWER_401 = status_401_queries()
+# /forward-auth/check/<portal host>: for proxies that cannot set the Host header
+# of their check (Traefik's forwardAuth); see docs/proxies/traefik.md.
+_PORTAL_IN_PATH = CHECK_PATH + "/"
 
 
-def parse_forwarded_request(raw_headers: list[tuple[bytes, bytes]], query_string: bytes) -> ForwardedRequest:
+def portal_in_path(path: str) -> str | None:
+    """The portal host a check path names after ``/forward-auth/check/``, if any."""
+    if not path.startswith(_PORTAL_IN_PATH):
+        return None
+    return path[len(_PORTAL_IN_PATH):] or None
+
+
+def parse_forwarded_request(raw_headers: list[tuple[bytes, bytes]], query_string: bytes,
+                            path: str = CHECK_PATH) -> ForwardedRequest:
     """Headers from the ASGI scope. Duplicated singleton headers are refused
-    by leaving the field empty (the decision then fails closed)."""
+    by leaving the field empty (the decision then fails closed). A portal
+    host named in the path stands in for the Host header."""
     headers: dict[bytes, bytes] = {}
     duplicated: set[bytes] = set()
     cookie_parts: list[bytes] = []
@@ -86,7 +102,7 @@ def parse_forwarded_request(raw_headers: list[tuple[bytes, bytes]], query_string
         except UnicodeDecodeError:
             return None
 
-    host_header = single(b"host")
+    host_header = portal_in_path(path) or single(b"host")
     portal = _host_port(host_header) if host_header else None
     raw_host = (single(b"x-forwarded-host") or "").strip()
     original_url = single(b"x-original-url")
@@ -112,5 +128,5 @@ def parse_forwarded_request(raw_headers: list[tuple[bytes, bytes]], query_string
         cookies=_cookie_values(cookie_header),
         cookie_header=cookie_header,
         navigation=_is_navigation(method, headers),
-        nginx=b"proxy=nginx" in query_string.split(b"&"),
+        answer_401=bool(_ANSWER_401.intersection(query_string.split(b"&"))) if query_string else False,
     )

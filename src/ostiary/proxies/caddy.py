@@ -5,11 +5,17 @@ Version notes that shape the text (see docs/proxies/caddy.md):
 - Caddy sorts directives; ``request_header`` sorts *after* ``forward_auth``,
   so outside a ``route`` it would delete the identity headers just copied.
   Everything sits in one ``route`` block, which keeps the written order.
-- ``copy_headers`` sets each header unconditionally on 2.6 (empty when the
-  check did not send it) but deletes-then-sets-if-non-empty on 2.11. Either
-  way the client's copy would survive for a header the check leaves out, so
-  all four identity headers (and their ``_`` spellings, which Go does not
-  fold into ``-``) are deleted first.
+- ``copy_headers`` sets each header unconditionally on 2.6 (a literal
+  placeholder when the check did not send it, which is why /check always
+  sends all four, empty when not enabled) but deletes-then-sets-if-non-empty
+  on 2.11. Either way the client's copy would survive for a header the check
+  leaves out, so all four identity headers are deleted first.
+- Go folds case (``X-FORWARDED-USER`` is ``X-Forwarded-User``) but keeps
+  ``X_Forwarded-User`` or ``X.Forwarded.User`` as headers of their own, which
+  Caddy 2.6 forwards (2.11 drops some, not all). ``request_header -*_*``
+  deletes every header whose name contains ``_`` (prefix and suffix
+  wildcards, both versions): one line per separator in
+  `ostiary.proxies.aliases.ALIAS_SEPARATORS`, as nginx does by default.
 - ``header_up Field <regexp> ""`` (empty replacement) is read as "set the
   field to <regexp>" by 2.6. The replacement here is ``$1`` pointing at an
   empty capture group: empty on both versions.
@@ -18,6 +24,7 @@ Version notes that shape the text (see docs/proxies/caddy.md):
 from __future__ import annotations
 
 from ostiary import wire
+from ostiary.proxies.aliases import ALIAS_SEPARATORS
 from ostiary.proxies.facts import AppFacts
 
 
@@ -29,7 +36,9 @@ def cookie_strip_patterns(cookie: str) -> tuple[str, str]:
 
 
 def render(facts: AppFacts) -> str:
-    remove = [name for header in wire.IDENTITY_HEADERS.values() for name in (header, header.replace("-", "_"))]
+    remove = list(wire.IDENTITY_HEADERS.values())
+    # Quoted: the separators include ` and ' that Caddyfile reads as quotes at a token's start.
+    aliases = [f'"-*{c}*"' for c in ALIAS_SEPARATORS]
     lines = [
         f"# Ostiary forward auth for {facts.app_name!r}: {facts.external_url}",
         "# Works unchanged on Caddy 2.6.2 and 2.11.x. Paste as a site block; if this",
@@ -43,9 +52,11 @@ def render(facts: AppFacts) -> str:
     else:
         lines.append("\troute {")
     inner = "\t\t"
-    lines.append(f"{inner}# Only Ostiary may set identity headers: drop every client-sent copy,")
-    lines.append(f"{inner}# including the X_Forwarded_* spellings some app servers treat as the same.")
+    lines.append(f"{inner}# Only Ostiary may set identity headers: drop every client-sent copy (any case),")
+    lines.append(f"{inner}# and every header whose name has a character app servers fold into \"_\"")
+    lines.append(f"{inner}# (X_Forwarded-User, X.Forwarded.User... would read as X-Forwarded-User).")
     lines += [f"{inner}request_header -{name}" for name in remove]
+    lines += [f"{inner}request_header {alias}" for alias in aliases]
     lines.append("")
     lines.append(f"{inner}# Ask Ostiary; 2xx lets the request through, anything else goes back to the browser.")
     lines.append(f"{inner}forward_auth {facts.ostiary_base} {{")

@@ -2,9 +2,11 @@
 
 nginx's ``auth_request`` passes only 2xx, 401 and 403 on (anything else is a
 500), so it cannot relay the check's 302. The subrequest therefore asks with
-``?proxy=nginx``, Ostiary answers "not signed in" with 401 and the target in
-``X-Ostiary-Location``, and ``error_page 401 =302 $ostiary_location`` turns
-that into the redirect. An outage of Ostiary stays a 500, never "sign in".
+``?not-signed-in=401`` (the registry's STATUS_401 mode): Ostiary answers "not
+signed in" with 401, the target in ``X-Ostiary-Location`` and, for a page
+navigation, ``X-Ostiary-Navigation: 1``. A named location turns that into the
+302; XHR, fetch and POST get the 401 with the location, as through Caddy. An
+outage of Ostiary stays a 500, never "sign in".
 
 ``map`` and ``upstream`` are only valid inside ``http { }``, so the text has
 two parts, marked by comments; both are needed, each once per app (all names
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 
 from ostiary import wire
 from ostiary.proxies.facts import AppFacts
+from ostiary.proxies.registry import STATUS_401_QUERY
 
 CHECK_LOCATION = "/_ostiary_check"
 SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
@@ -111,10 +114,13 @@ def _server_part(facts: AppFacts) -> str:
     for header in facts.header_names:
         lines.append(f"\t\tauth_request_set ${_header_var(header)} $upstream_http_{header.lower().replace('-', '_')};")
     location_var = "$upstream_http_" + wire.LOCATION_HEADER.lower().replace("-", "_")
+    navigation_var = "$upstream_http_" + wire.NAVIGATION_HEADER.lower().replace("-", "_")
+    not_signed_in = f"@ostiary_{facts.slug.replace('-', '_')}_not_signed_in"
     lines += [
         f"\t\tauth_request_set $ostiary_location {location_var};",
-        "\t\t# Not signed in: the check said 401 with the sign-in URL; send the browser there.",
-        "\t\terror_page 401 =302 $ostiary_location;",
+        f"\t\tauth_request_set $ostiary_navigation {navigation_var};",
+        "\t\t# Not signed in: the check said 401 with the sign-in URL (see the named location).",
+        f"\t\terror_page 401 = {not_signed_in};",
         "",
         f"\t\tproxy_pass {facts.upstream_url};",
         "\t\tproxy_set_header Host $host;",
@@ -131,9 +137,19 @@ def _server_part(facts: AppFacts) -> str:
         f"\t\tproxy_set_header Cookie ${_var(facts, 'cookie')};",
         "\t}",
         "",
+        f"\tlocation {not_signed_in} {{",
+        "\t\t# A page navigation goes to the sign-in page; XHR, fetch and POST get the 401",
+        "\t\t# with the sign-in URL in X-Ostiary-Location, as through Caddy.",
+        "\t\tif ($ostiary_navigation) {",
+        "\t\t\treturn 302 $ostiary_location;",
+        "\t\t}",
+        f"\t\tadd_header {wire.LOCATION_HEADER} $ostiary_location always;",
+        "\t\treturn 401;",
+        "\t}",
+        "",
         f"\tlocation = {CHECK_LOCATION} {{",
         "\t\tinternal;",
-        f"\t\tproxy_pass {facts.ostiary_scheme}://{_var(facts, 'upstream')}{wire.CHECK_PATH}?proxy=nginx;",
+        f"\t\tproxy_pass {facts.ostiary_scheme}://{_var(facts, 'upstream')}{wire.CHECK_PATH}?{STATUS_401_QUERY};",
         "\t\tproxy_http_version 1.1;",
         '\t\tproxy_set_header Connection "";',
         "\t\tproxy_pass_request_body off;",

@@ -4,21 +4,46 @@ Both come from one dict (`dynamic_config`), so they cannot drift apart;
 `ostiary.proxies.traefik_labels.labels_to_dynamic_config` reads labels back
 into that dict for the tests.
 
-Traefik cannot rewrite one cookie out of the Cookie header without a plugin
-(its headers middleware only sets or deletes whole headers), so with Traefik
-the app does receive the forward-auth cookie; docs/proxies/traefik.md says so.
-Traefik also cannot set the Host header of the forwardAuth request: the
-address is always the portal host's own URL.
+Traefik cannot remove one cookie from the Cookie header by itself (its
+headers middleware only sets or deletes whole headers), so Ostiary ships a
+small middleware as source, loaded as a *local plugin* that Traefik
+interprets itself (``experimental.localPlugins``, nothing downloaded):
+``ostiary/proxies/shipped/traefik_plugin``. The snippet's last middleware
+uses it to drop the forward-auth cookie before the app.
+
+The check goes straight to Ostiary (``OSTIARY_PROXY_UPSTREAM``), never back
+through Traefik's own public entry point, which does not trust Traefik's
+check and would delete ``X-Forwarded-Uri``. Traefik cannot set the Host header
+of its check, so the address names the portal host in its path:
+``/forward-auth/check/<portal host>``. Alias spellings of identity headers
+(``X_Forwarded-User``) are removed by the entry point's
+``http.aliasHeadersStrategy: delete`` (Traefik >= 3.7.12), which the static
+configuration must set (`static_config`).
 """
 
 from __future__ import annotations
 
 import json
+from importlib import resources
+from pathlib import Path
 
 from ostiary import wire
 from ostiary.proxies.facts import AppFacts
 
 ENTRY_POINT = "websecure"
+# The local plugin: its name in the static configuration and its Go module path.
+PLUGIN_NAME = "ostiary"
+PLUGIN_MODULE = "github.com/ostiary/ostiarycookie"
+_PLUGIN_FILES = ("ostiarycookie.go", "go.mod", ".traefik.yml")
+# What /check reads from the browser's request besides the X-Forwarded-* Traefik writes.
+AUTH_REQUEST_HEADERS = ("Cookie", "Accept", "Sec-Fetch-Mode", "X-Requested-With")
+# Ostiary's refusals are a line of text; anything longer is not Ostiary's.
+MAX_RESPONSE_BODY = 65536
+
+
+def check_address(facts: AppFacts) -> str:
+    """Ostiary's check at the address Traefik reaches it, naming the portal host in the path."""
+    return f"{facts.check_url}/{facts.portal_host}"
 
 
 def names(facts: AppFacts) -> dict[str, str]:
@@ -29,6 +54,7 @@ def names(facts: AppFacts) -> dict[str, str]:
         "service": slug,
         "strip": f"ostiary-{slug}-strip",
         "auth": f"ostiary-{slug}-auth",
+        "cookie": f"ostiary-{slug}-cookie",
     }
 
 
@@ -42,14 +68,19 @@ def _rule(facts: AppFacts) -> str:
 def dynamic_config(facts: AppFacts) -> dict:
     """The dynamic configuration as a plain dict (what the YAML and labels express)."""
     n = names(facts)
-    strip = {name: "" for header in wire.IDENTITY_HEADERS.values() for name in (header, header.replace("-", "_"))}
-    auth: dict = {"address": facts.portal_check_url, "trustForwardHeader": False}
+    strip = {name: "" for name in wire.IDENTITY_HEADERS.values()}
+    auth: dict = {
+        "address": check_address(facts),
+        "trustForwardHeader": False,
+        "authRequestHeaders": list(AUTH_REQUEST_HEADERS),
+        "maxResponseBodySize": MAX_RESPONSE_BODY,
+    }
     if facts.header_names:
         auth["authResponseHeaders"] = list(facts.header_names)
     router: dict = {
         "rule": _rule(facts),
         "entryPoints": [ENTRY_POINT],
-        "middlewares": [n["strip"], n["auth"]],
+        "middlewares": [n["strip"], n["auth"], n["cookie"]],
         "service": n["service"],
     }
     if facts.scheme == "https":
@@ -60,6 +91,7 @@ def dynamic_config(facts: AppFacts) -> dict:
             "middlewares": {
                 n["strip"]: {"headers": {"customRequestHeaders": strip}},
                 n["auth"]: {"forwardAuth": auth},
+                n["cookie"]: {"plugin": {PLUGIN_NAME: {"stripCookies": [facts.forward_auth_cookie]}}},
             },
             "services": {n["service"]: {"loadBalancer": {"servers": [{"url": facts.upstream_url}]}}},
         }
@@ -80,16 +112,17 @@ def render(facts: AppFacts) -> str:
     auth = config["middlewares"][n["auth"]]["forwardAuth"]
     lines = [
         f"# Ostiary forward auth for {facts.app_name!r}: {facts.external_url}",
-        "# Traefik v3 dynamic configuration (file provider).",
-        "# Traefik cannot strip one cookie: the app also receives the forward-auth",
-        f"# cookie {facts.forward_auth_cookie} (see the Ostiary docs on Traefik).",
+        "# Traefik v3 dynamic configuration (file provider). Needs Ostiary's static",
+        "# configuration: `ostiary snippet --ostiary --proxy traefik` (entry point, local plugin).",
         "http:",
         "  routers:",
         f"    {n['router']}:",
         f"      rule: {_q(router['rule'])}",
-        f"      entryPoints: [{_q(ENTRY_POINT)}]  # your HTTPS entry point",
-        "      # Order matters: strip client copies first, then ask Ostiary.",
-        f"      middlewares: [{_q(n['strip'])}, {_q(n['auth'])}]",
+        f"      # Your HTTPS entry point; its static configuration must say",
+        "      # http: {aliasHeadersStrategy: delete} (Traefik >= 3.7.12).",
+        f"      entryPoints: [{_q(ENTRY_POINT)}]",
+        "      # Order matters: strip client copies, ask Ostiary, then drop its cookie.",
+        f"      middlewares: [{_q(n['strip'])}, {_q(n['auth'])}, {_q(n['cookie'])}]",
         f"      service: {_q(n['service'])}",
     ]
     if "tls" in router:
@@ -98,23 +131,34 @@ def render(facts: AppFacts) -> str:
         "  middlewares:",
         f"    {n['strip']}:",
         "      headers:",
-        "        # An empty value removes the header: only Ostiary may set identity headers,",
-        "        # including the X_Forwarded_* spellings some app servers treat as the same.",
+        "        # An empty value removes the header (any case): only Ostiary may set identity",
+        "        # headers. Spellings like X_Forwarded-User go at the entry point (aliasHeadersStrategy).",
         "        customRequestHeaders:",
     ]
     lines += [f"          {name}: {_q(value)}" for name, value in strip.items()]
     lines += [
         f"    {n['auth']}:",
         "      forwardAuth:",
+        "        # Straight to Ostiary, never through this Traefik's public entry point (it would",
+        "        # delete X-Forwarded-Uri); the path names the portal host, as Host cannot.",
         f"        address: {_q(auth['address'])}",
         "        # Traefik writes X-Forwarded-* for the check itself instead of passing on",
         "        # whatever the client (or an untrusted hop) sent.",
         "        trustForwardHeader: false",
+        "        # Only what Ostiary reads: the cookies and the request-kind headers.",
+        f"        authRequestHeaders: [{', '.join(_q(h) for h in auth['authRequestHeaders'])}]",
+        "        # Ostiary's refusals are short; a longer body is not Ostiary's answer.",
+        f"        maxResponseBodySize: {auth['maxResponseBodySize']}",
     ]
     if "authResponseHeaders" in auth:
         lines.append("        # Copied from Ostiary's answer; client copies are replaced.")
         lines.append(f"        authResponseHeaders: [{', '.join(_q(h) for h in auth['authResponseHeaders'])}]")
     lines += [
+        f"    {n['cookie']}:",
+        "      # Ostiary's local plugin: the app never sees the forward-auth cookie; other cookies pass.",
+        "      plugin:",
+        f"        {PLUGIN_NAME}:",
+        f"          stripCookies: [{_q(facts.forward_auth_cookie)}]",
         "  services:",
         f"    {n['service']}:",
         "      loadBalancer:",
@@ -146,8 +190,11 @@ def labels(facts: AppFacts) -> dict[str, str]:
     out.update({f"{s}.{name}": value for name, value in strip.items()})
     out[f"{a}.address"] = auth["address"]
     out[f"{a}.trustForwardHeader"] = "false"
+    out[f"{a}.authRequestHeaders"] = ",".join(auth["authRequestHeaders"])
+    out[f"{a}.maxResponseBodySize"] = str(auth["maxResponseBodySize"])
     if "authResponseHeaders" in auth:
         out[f"{a}.authResponseHeaders"] = ",".join(auth["authResponseHeaders"])
+    out[f"traefik.http.middlewares.{n['cookie']}.plugin.{PLUGIN_NAME}.stripCookies"] = facts.forward_auth_cookie
     svc = f"traefik.http.services.{n['service']}.loadbalancer.server"
     if facts.upstream_scheme != "http":
         out[f"{svc}.scheme"] = facts.upstream_scheme
@@ -159,10 +206,26 @@ def render_labels(facts: AppFacts) -> str:
     """Docker Compose ``labels:`` list for the app's container."""
     lines = [
         f"# Ostiary forward auth for {facts.app_name!r}: {facts.external_url}",
-        "# Docker labels for the app's container (Traefik v3, Docker provider).",
-        "# Traefik cannot strip one cookie: the app also receives the forward-auth",
-        f"# cookie {facts.forward_auth_cookie} (see the Ostiary docs on Traefik).",
+        "# Docker labels for the app's container (Traefik v3, Docker provider). Needs",
+        "# Ostiary's static configuration: `ostiary snippet --ostiary --proxy traefik`.",
         "labels:",
     ]
     lines += [f"  - {_q(f'{key}={value}')}" for key, value in labels(facts).items()]
     return "\n".join(lines) + "\n"
+
+
+def plugin_source() -> dict[str, str]:
+    """The local plugin's files (name -> text), as shipped."""
+    folder = resources.files("ostiary.proxies").joinpath("shipped", "traefik_plugin")
+    return {name: folder.joinpath(name).read_text(encoding="utf-8") for name in _PLUGIN_FILES}
+
+
+def write_plugin(directory: str | Path) -> Path:
+    """Write the plugin where Traefik looks for it: ``<directory>/plugins-local/src/<module>/``.
+
+    ``directory`` is Traefik's working directory (``/`` in the official image)."""
+    target = Path(directory) / "plugins-local" / "src" / PLUGIN_MODULE
+    target.mkdir(parents=True, exist_ok=True)
+    for name, text in plugin_source().items():
+        (target / name).write_text(text, encoding="utf-8")
+    return target

@@ -1,0 +1,3 @@
+module github.com/ostiary/ostiarycookie
+
+go 1.22
