@@ -16,8 +16,19 @@ def _facts(**overrides) -> AppFacts:
 
 
 def test_render_snippet_refuses_unknown_proxy_naming_the_choices():
-    with pytest.raises(ValueError, match="unknown proxy \"haproxy\": choose one of caddy, nginx, traefik, traefik-labels"):
-        render_snippet(_facts(), "haproxy")
+    with pytest.raises(ValueError, match="unknown proxy \"envoy\": choose one of caddy, nginx, traefik, traefik-labels, haproxy"):
+        render_snippet(_facts(), "envoy")
+
+
+def test_the_registry_says_how_each_kind_wants_not_signed_in_answered():
+    from ostiary.proxies import NotSignedIn, proxy_kind
+    from ostiary.proxies.registry import status_401_queries
+
+    assert proxy_kind("nginx").not_signed_in is NotSignedIn.STATUS_401
+    assert {k: proxy_kind(k).not_signed_in for k in ("caddy", "traefik", "haproxy")} == dict.fromkeys(
+        ("caddy", "traefik", "haproxy"), NotSignedIn.REDIRECT)
+    # Snippets pasted before the parameter existed ask with ?proxy=nginx: still 401.
+    assert status_401_queries() == {b"not-signed-in=401", b"proxy=nginx"}
 
 
 @pytest.mark.parametrize("proxy", PROXIES)

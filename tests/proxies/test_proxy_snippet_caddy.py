@@ -7,6 +7,7 @@ import re
 import pytest
 
 from ostiary import wire
+from ostiary.proxies.aliases import ALIAS_SEPARATORS
 from ostiary.proxies import AppFacts, render_snippet
 from tests.proxies.matrix import PORTAL_URL
 from tests.proxies.variants import facts_variants
@@ -40,12 +41,11 @@ def test_caddy_deletes_client_identity_headers_before_asking_and_copies_after(ca
     facts = VARIANTS["all-headers-internal-http"]
     handlers = _route_handlers(caddy_adapt(caddy_binary, render_snippet(facts, "caddy")))
     kinds = [h["handler"] for h in handlers]
-    assert kinds == ["headers"] * 8 + ["reverse_proxy", "reverse_proxy"], kinds
-    deleted = [name for h in handlers[:8] for name in h["request"]["delete"]]
-    assert sorted(deleted) == sorted(
-        [*wire.IDENTITY_HEADERS.values(), *(h.replace("-", "_") for h in wire.IDENTITY_HEADERS.values())]
-    )
-    check, upstream = handlers[8], handlers[9]
+    deletes = 4 + len(ALIAS_SEPARATORS)
+    assert kinds == ["headers"] * deletes + ["reverse_proxy", "reverse_proxy"], kinds
+    deleted = [name for h in handlers[:deletes] for name in h["request"]["delete"]]
+    assert sorted(deleted) == sorted([*wire.IDENTITY_HEADERS.values(), *(f"*{c}*" for c in ALIAS_SEPARATORS)])
+    check, upstream = handlers[deletes], handlers[deletes + 1]
     assert check["rewrite"]["uri"] == wire.CHECK_PATH
     assert check["upstreams"] == [{"dial": "127.0.0.1:9000"}]
     assert check["headers"]["request"]["set"]["Host"] == ["auth.acme-corp.test"]
@@ -72,6 +72,6 @@ def test_caddy_snippet_reaches_portal_by_name_when_no_internal_address():
 def test_caddy_checks_ostiary_certificate_against_portal_name_when_dialling_another(caddy_binary):
     facts = VARIANTS["https-ostiary-by-other-name"]
     handlers = _route_handlers(caddy_adapt(caddy_binary, render_snippet(facts, "caddy")))
-    check = handlers[8]
+    check = handlers[4 + len(ALIAS_SEPARATORS)]
     assert check["transport"]["tls"]["server_name"] == "auth.acme-corp.test"
     assert check["upstreams"] == [{"dial": "localhost:9443"}]

@@ -54,7 +54,7 @@ def test_nginx_snippet_passes_exactly_the_enabled_identity_headers(variants, var
     assert sorted(cleared) == sorted(facts.disabled_header_names)
 
 
-def test_nginx_check_location_asks_with_proxy_nginx_and_portal_host(variants):
+def test_nginx_check_location_asks_for_401_answers_with_the_portal_host(variants):
     facts = variants["prefix-port-some-headers"]
     text = render_snippet(facts, "nginx")
     assert f"{wire.CHECK_PATH}?proxy=nginx;" in text
@@ -67,6 +67,6 @@ def test_nginx_check_location_asks_with_proxy_nginx_and_portal_host(variants):
 
 def test_nginx_check_over_https_verifies_the_portal_name(variants):
     text = render_snippet(variants["https-ostiary-by-other-name"], "nginx")
-    assert "proxy_pass https://ostiary_chat_upstream/forward-auth/check?proxy=nginx;" in text
+    assert "proxy_pass https://ostiary_chat_upstream/forward-auth/check?not-signed-in=401;" in text
     assert "proxy_ssl_name auth.acme-corp.test;" in text
     assert "proxy_ssl_verify on;" in text

@@ -42,19 +42,19 @@ def test_traefik_forward_auth_copies_exactly_the_enabled_headers(variant):
     (auth,) = [m["forwardAuth"] for m in config["http"]["middlewares"].values() if "forwardAuth" in m]
     assert auth.get("authResponseHeaders", []) == list(facts.header_names)
     assert auth["trustForwardHeader"] is False
-    assert auth["address"] == facts.portal_check_url
+    assert auth["address"] == f"{facts.check_url}/{facts.portal_host}"
+    assert auth["authRequestHeaders"] == ["Cookie", "Accept", "Sec-Fetch-Mode", "X-Requested-With"]
 
 
 def test_traefik_strips_every_client_identity_header_before_forward_auth():
     config = yaml.safe_load(render_snippet(VARIANTS["no-headers"], "traefik"))["http"]
     (router,) = config["routers"].values()
-    strip, auth = router["middlewares"]
+    strip, auth, cookie = router["middlewares"]
     assert "forwardAuth" in config["middlewares"][auth]
+    assert config["middlewares"][cookie] == {"plugin": {"ostiary": {"stripCookies": "_ostiary_fa"}}}
     removed = config["middlewares"][strip]["headers"]["customRequestHeaders"]
-    assert removed == {
-        name: "" for base in ("User", "Email", "Groups", "Display-Name")
-        for name in (f"X-Forwarded-{base}", f"X_Forwarded_{base.replace('-', '_')}")
-    }
+    # Alias spellings (X_Forwarded-User...) go at the entry point: aliasHeadersStrategy: delete.
+    assert removed == {f"X-Forwarded-{base}": "" for base in ("User", "Email", "Groups", "Display-Name")}
 
 
 def test_label_translator_refuses_an_option_traefik_does_not_have(traefik_schema):

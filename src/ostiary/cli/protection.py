@@ -7,6 +7,7 @@ import sys
 import click
 
 from ostiary.cli.base import handles_errors, main, pass_ctx, tenant_option
+from ostiary.proxies import PROXIES
 from ostiary.services import apps as apps_service
 from ostiary.services import domains as domains_service
 from ostiary.services.actor import CLI_ACTOR
@@ -209,19 +210,42 @@ def domain_external_identity(ctx, domain_name, tenant, **options) -> None:
 # --- commands whose capability lands later ---------------------------------------
 
 @main.command()
-@click.argument("app_name")
-@click.option("--proxy", type=click.Choice(["caddy", "traefik", "traefik-labels", "nginx"]), required=True)
+@click.argument("app_name", required=False)
+@click.option("--proxy", type=click.Choice(PROXIES), required=True)
 @click.option("--upstream", default=None, help="Where the proxy reaches the app, e.g. http://grafana:3000 "
               "(default: a placeholder to replace).")
+@click.option("--ostiary", "for_ostiary", is_flag=True,
+              help="Print the configuration for Ostiary's own hosts (tenant and portal hosts) instead of an app's.")
 @tenant_option
 @pass_ctx
 @handles_errors
-def snippet(ctx, app_name, proxy, upstream, tenant) -> None:
-    """Print the proxy configuration for an app."""
-    from ostiary.services.snippets import snippet_for_app
+def snippet(ctx, app_name, proxy, upstream, for_ostiary, tenant) -> None:
+    """Print the proxy configuration for an app, or with --ostiary for Ostiary itself."""
+    from ostiary.services.snippets import ostiary_hosts_config, snippet_for_app
 
-    text = snippet_for_app(ctx.store, ctx.settings, ctx.tenant_id(tenant), app_name, proxy, upstream=upstream)
+    if for_ostiary == bool(app_name):
+        raise click.UsageError("name an APP_NAME, or give --ostiary for Ostiary's own hosts (not both)")
+    if for_ostiary:
+        text = ostiary_hosts_config(ctx.store, ctx.settings, ctx.tenant_id(tenant), proxy)
+    else:
+        text = snippet_for_app(ctx.store, ctx.settings, ctx.tenant_id(tenant), app_name, proxy, upstream=upstream)
     click.echo(text, nl=False)
+
+
+@main.command("proxy-files")
+@click.argument("directory", type=click.Path(file_okay=False))
+def proxy_files(directory) -> None:
+    """Write the files the proxies load into DIRECTORY: HAProxy's Lua action
+    (ostiary_forward_auth.lua) and Traefik's local plugin (plugins-local/...)."""
+    from pathlib import Path
+
+    from ostiary.proxies import haproxy, traefik
+
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    (target / haproxy.LUA_FILE).write_text(haproxy.lua_script(), encoding="utf-8")
+    plugin = traefik.write_plugin(target)
+    click.echo(f"wrote {target / haproxy.LUA_FILE} (HAProxy) and {plugin} (Traefik: run Traefik in {target})")
 
 
 @main.command()

@@ -22,9 +22,9 @@ _COUNTERS = {o: CHECKS.labels(o) for o in ("allowed", "public", "not_signed_in",
 
 _HEADER_NAMES = {k: v.lower().encode("ascii") for k, v in IDENTITY_HEADERS.items()}
 _NAVIGATION = (NAVIGATION_HEADER.lower().encode("ascii"), b"1")
-# A check without the forwarded request cannot be answered; say why, at most once a minute.
+# A check without the forwarded request cannot be answered; say why, at most once a minute per reason.
 _INCOMPLETE_EVERY = 60.0
-_incomplete_logged = {"at": -_INCOMPLETE_EVERY}
+_incomplete_logged: dict[tuple[str, ...], float] = {}
 _NO_STORE = (b"cache-control", b"no-store")
 _TEXT = (b"content-type", b"text/plain; charset=utf-8")
 _BODIES = {200: b"", 302: b"", 401: b"not signed in\n", 403: b"forbidden\n", 500: b"error\n", 503: b"unavailable\n"}
@@ -117,10 +117,10 @@ def _explain_incomplete(req: ForwardedRequest, snap) -> None:
                                         ("X-Forwarded-Proto", req.proto)) if value is None]
     if not missing:
         return  # a complete request for an app Ostiary does not know: nothing to explain
-    now = time.monotonic()
-    if now - _incomplete_logged["at"] < _INCOMPLETE_EVERY:
+    now, reason = time.monotonic(), tuple(missing)
+    if now - _incomplete_logged.get(reason, -_INCOMPLETE_EVERY) < _INCOMPLETE_EVERY:
         return
-    _incomplete_logged["at"] = now
+    _incomplete_logged[reason] = now  # at most 15 reasons: subsets of four names
     log.warning(
         "forward-auth check refused (403): it arrived without a valid %s. The proxy must send them "
         "straight to Ostiary; a hop that does not trust the proxy (e.g. Traefik's own entry point) "

@@ -180,3 +180,30 @@ def _app_location(facts: AppFacts) -> str:
         return "/"
     # Matches /prefix and /prefix/..., never /prefixother.
     return f"~ ^{facts.path_prefix.replace('.', chr(92) + '.')}(/|$)"
+
+
+def render_ostiary_server(hosts: list[str], ostiary_upstream: str, *, listen: str = "443",
+                          certificate: str = "/etc/ssl/ostiary/fullchain.pem",
+                          certificate_key: str = "/etc/ssl/ostiary/privkey.pem") -> str:
+    """The server block for Ostiary's own hosts: the tenant host and every portal host."""
+    upstream = ostiary_upstream.removeprefix("http://").rstrip("/")
+    lines = [
+        "# Ostiary's own hosts: the tenant host and every portal host (inside http { }).",
+        "server {",
+        f"\tlisten {listen} ssl;",
+        f"\tserver_name {' '.join(hosts)};",
+        f"\tssl_certificate {certificate};",
+        f"\tssl_certificate_key {certificate_key};",
+        "",
+        "\tlocation / {",
+        f"\t\tproxy_pass http://{upstream};",
+        "\t\tproxy_http_version 1.1;",
+        '\t\tproxy_set_header Connection "";',
+        "\t\tproxy_set_header Host $host;",
+        "\t\tproxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        "\t\tproxy_set_header X-Forwarded-Proto $scheme;",
+        "\t\tproxy_set_header X-Forwarded-Host $host;",
+        "\t}",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"

@@ -91,7 +91,7 @@ def dynamic_config(facts: AppFacts) -> dict:
             "middlewares": {
                 n["strip"]: {"headers": {"customRequestHeaders": strip}},
                 n["auth"]: {"forwardAuth": auth},
-                n["cookie"]: {"plugin": {PLUGIN_NAME: {"stripCookies": [facts.forward_auth_cookie]}}},
+                n["cookie"]: {"plugin": {PLUGIN_NAME: {"stripCookies": facts.forward_auth_cookie}}},
             },
             "services": {n["service"]: {"loadBalancer": {"servers": [{"url": facts.upstream_url}]}}},
         }
@@ -158,7 +158,7 @@ def render(facts: AppFacts) -> str:
         "      # Ostiary's local plugin: the app never sees the forward-auth cookie; other cookies pass.",
         "      plugin:",
         f"        {PLUGIN_NAME}:",
-        f"          stripCookies: [{_q(facts.forward_auth_cookie)}]",
+        f"          stripCookies: {_q(facts.forward_auth_cookie)}",
         "  services:",
         f"    {n['service']}:",
         "      loadBalancer:",

@@ -70,6 +70,9 @@ def _child(schema: dict, node: dict, segment: str, label: str) -> tuple[str, dic
     extra = node.get("additionalProperties")
     if isinstance(extra, dict):
         return segment, extra
+    if node.get("type") == "object" and "properties" not in node and "oneOf" not in node:
+        # A free-form object (a plugin's own configuration): names and string values as written.
+        return segment, {"type": "string"}
     raise ValueError(f'label "{label}": Traefik has no option "{segment}" there')
 
 
@@ -80,7 +83,7 @@ def _leaf(schema: dict, node: dict, value: str, label: str) -> object:
         if value.lower() not in ("true", "false"):
             raise ValueError(f'label "{label}": expected true or false, got "{value}"')
         return value.lower() == "true"
-    if kind == "integer":
+    if kind in ("integer", "number"):
         return int(value)
     if kind == "array":
         return [item.strip() for item in value.split(",") if item.strip()]

@@ -34,3 +34,32 @@ def snippet_for_app(store: Store, settings: Settings, tenant_id: int, app_name: 
     except ValueError as exc:
         raise InvalidInput([Problem("upstream" if upstream and "upstream" in str(exc) else "app", str(exc))]) from None
     return render_snippet(facts, proxy)
+
+
+DEFAULT_OSTIARY_UPSTREAM = "127.0.0.1:9090"
+
+
+def ostiary_hosts_config(store: Store, settings: Settings, tenant_id: int, proxy: str) -> str:
+    """The proxy configuration for Ostiary's own hosts (the tenant host and the
+    tenant's verified portal hosts), reaching Ostiary at OSTIARY_PROXY_UPSTREAM."""
+    from ostiary.proxies import haproxy, nginx, proxy_kind, render_ostiary_caddyfile
+    from ostiary.proxies.ostiary_traefik import render_ostiary_traefik_dynamic, render_ostiary_traefik_static
+    from ostiary.services.domains import list_domains
+    from ostiary.services.tenants import get_base_domain, tenant_host
+    from ostiary.store.tables import tenants
+
+    kind = proxy_kind(proxy)
+    upstream = (settings.proxy_upstream or DEFAULT_OSTIARY_UPSTREAM).removeprefix("http://").rstrip("/")
+    with store.read() as conn:
+        slug = conn.execute(tenants.select().where(tenants.c.id == tenant_id)).one().slug
+    hosts = [tenant_host(get_base_domain(store) or "", slug)]
+    hosts += [d.portal_host for d in list_domains(store, tenant_id) if d.status == "verified"]
+    name = kind.variant_of or kind.name
+    if name == "caddy":
+        return render_ostiary_caddyfile(upstream)
+    if name == "nginx":
+        return nginx.render_ostiary_server(hosts, upstream)
+    if name == "haproxy":
+        return haproxy.render_ostiary_haproxy(upstream)
+    return ("# ---- traefik.yml (static configuration) ----\n" + render_ostiary_traefik_static()
+            + "\n# ---- a file in the dynamic directory ----\n" + render_ostiary_traefik_dynamic(hosts, upstream))

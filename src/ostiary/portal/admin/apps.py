@@ -5,14 +5,11 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, checked, lines, listing_args, problems
-from ostiary.proxies import PROXIES
+from ostiary.proxies import KINDS
 from ostiary.services import admin_views, apps
 from ostiary.services.errors import ServiceError
 from ostiary.services.snippets import snippet_for_app
 from ostiary.wire import IDENTITY_HEADER_KEYS, IDENTITY_HEADERS
-
-PROXY_LABELS = {"caddy": "Caddy", "nginx": "nginx", "traefik": "Traefik (file provider)",
-                "traefik-labels": "Traefik (Docker labels)"}
 
 
 @admin_page
@@ -53,9 +50,10 @@ async def _detail(ctx: AdminContext, status: int = 200, errors=(), form=None) ->
     summary = await ctx.call(admin_views.app_summary, ctx.inst.store, ctx.tenant.id,
                              int(ctx.request.path_params["app_id"]))
     snippets = []
-    for proxy in PROXIES:
-        text = await ctx.call(snippet_for_app, ctx.inst.store, ctx.inst.settings, ctx.tenant.id, summary.app.name, proxy)
-        snippets.append((proxy, PROXY_LABELS.get(proxy, proxy), text))
+    for kind in KINDS:
+        text = await ctx.call(snippet_for_app, ctx.inst.store, ctx.inst.settings, ctx.tenant.id, summary.app.name,
+                              kind.name)
+        snippets.append((kind.name, kind.label, text))
     form = form or {"url": summary.app.url, "public_paths": "\n".join(summary.public_paths),
                     "headers": summary.header_keys, "all_users": summary.app.all_users}
     return ctx.page("admin/app.html", status=status, s=summary, a=summary.app, snippets=snippets,

@@ -3,8 +3,9 @@
 // nothing is downloaded. It does the two cookie jobs Traefik's own
 // middlewares cannot (see Ostiary's docs/proxies/traefik.md):
 //
-//   - stripCookies: remove named cookies from the request's Cookie headers
-//     (the forward-auth cookie never reaches the app), keeping the others;
+//   - stripCookies: remove these cookies (comma-separated names, one string so
+//     that a Docker label says it the same way) from the request's Cookie
+//     headers: the forward-auth cookie never reaches the app; others pass;
 //   - rewrites: apply a Go regexp to each value of a response header (the
 //     chat's Set-Cookie gains Domain= for shared-cookie sign-on).
 package ostiarycookie
@@ -28,7 +29,7 @@ type Rewrite struct {
 
 // Config is the middleware's dynamic configuration.
 type Config struct {
-	StripCookies []string  `json:"stripCookies,omitempty"`
+	StripCookies string    `json:"stripCookies,omitempty"`
 	Rewrites     []Rewrite `json:"rewrites,omitempty"`
 }
 
@@ -52,8 +53,10 @@ type middleware struct {
 // New builds the middleware; a bad regexp refuses the configuration.
 func New(ctx context.Context, next http.Handler, config *Config, name string) (http.Handler, error) {
 	m := &middleware{next: next, strip: map[string]bool{}}
-	for _, cookie := range config.StripCookies {
-		m.strip[cookie] = true
+	for _, cookie := range strings.Split(config.StripCookies, ",") {
+		if name := strings.TrimSpace(cookie); name != "" {
+			m.strip[name] = true
+		}
 	}
 	for _, r := range config.Rewrites {
 		re, err := regexp.Compile(r.Regex)
