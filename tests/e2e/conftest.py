@@ -8,11 +8,11 @@ served by the proxy under test on one port (`E2E.port`), which is also
 Ostiary's OSTIARY_PUBLIC_PORT; OSTIARY_PROXY_UPSTREAM tells the snippets
 where the proxy reaches Ostiary.
 
-Two fixed facts of the generated text shape the set-up, so that the text
-runs unchanged:
+The snippets are generated with the echo app's address as upstream (the
+CLI's ``--upstream``; the admin page shows the same text with a placeholder
+instead), on a free port. One fixed fact of the generated text shapes the
+set-up, so that the text runs unchanged:
 
-- the app's upstream is the snippet's placeholder ``http://127.0.0.1:3000``,
-  so the echo app listens there (`echo_app_on_placeholder`);
 - the nginx server block names certbot's files
   ``/etc/letsencrypt/live/<app host>/{fullchain,privkey}.pem``, so nginx runs
   in a private mount namespace whose /etc (a copy) holds the test
@@ -49,10 +49,13 @@ ACME_PORTAL = "auth.acme-corp.test"
 HOMELAB_PORTAL = "login.homelab.test"
 PENDING_PORTAL = "auth.pending.test"  # registered, never verified
 ALICE_NAME = "Alice Ørsted-Ünal"
-APP_HOSTS = ("grafana.acme-corp.test", "wiki.acme-corp.test", "nas.homelab.test")
+# metrics: its snippet was pasted before its identity headers were narrowed.
+# status: its snippet reaches Ostiary at an address where nothing listens (Ostiary down).
+APP_HOSTS = ("grafana.acme-corp.test", "wiki.acme-corp.test", "nas.homelab.test", "metrics.acme-corp.test",
+             "status.acme-corp.test")
+APPS = ("grafana", "wiki", "nas", "metrics", "status")
 OSTIARY_HOSTS = (TENANT_HOST, ACME_PORTAL, HOMELAB_PORTAL)
-PLACEHOLDER_UPSTREAM_PORT = 3000  # ostiary.proxies.facts.DEFAULT_UPSTREAM
-PROXIES = ("nginx", "caddy")
+PROXIES = ("nginx", "caddy", "traefik", "traefik-labels", "haproxy")
 
 
 @dataclass
@@ -64,6 +67,7 @@ class E2E:
     ostiary_port: int  # plain http on 127.0.0.1, reached only by the proxies
     tenant_id: int
     tls: TestTLS
+    echo: EchoApp
     snippets: dict[tuple[str, str], str] = field(default_factory=dict)  # (app, proxy) -> text
 
     def url(self, host: str, path: str = "/") -> str:
@@ -99,11 +103,20 @@ def _populate(store: Store, dns: Dnsmasq, port: int) -> int:
     apps.add_app(store, acme, CLI_ACTOR, name="wiki", url=f"https://wiki.acme-corp.test:{port}",
                  groups_granted=["sales"])
     apps.add_app(store, acme, CLI_ACTOR, name="nas", url=f"https://nas.homelab.test:{port}", groups_granted=["staff"])
+    apps.add_app(store, acme, CLI_ACTOR, name="metrics", url=f"https://metrics.acme-corp.test:{port}", all_users=True)
+    apps.add_app(store, acme, CLI_ACTOR, name="status", url=f"https://status.acme-corp.test:{port}", all_users=True)
     return acme
 
 
 @pytest.fixture(scope="session")
-def e2e(tmp_path_factory) -> E2E:
+def echo_app():
+    """The echo app every generated snippet sends the app's traffic to (a free port)."""
+    with EchoApp() as app:
+        yield app
+
+
+@pytest.fixture(scope="session")
+def e2e(tmp_path_factory, echo_app) -> E2E:
     tmp = tmp_path_factory.mktemp("e2e")
     url = f"sqlite:///{tmp / 'ostiary.db'}"
     store = open_store(url)
@@ -123,25 +136,18 @@ def e2e(tmp_path_factory) -> E2E:
     server = OstiaryServer(env, ostiary_port, workers=2, log_path=tmp / "server.log")
     server.start(ready_host=TENANT_HOST)
     tls = issue_certificates(tmp / "tls", [*APP_HOSTS, *OSTIARY_HOSTS])
-    world = E2E(store, settings, server, port, ostiary_port, tenant_id, tls)
-    for app in ("grafana", "wiki", "nas"):
+    world = E2E(store, settings, server, port, ostiary_port, tenant_id, tls, echo_app)
+    # Ostiary down, as the proxy sees it: a check address where nothing listens.
+    down = settings.model_copy(update={"proxy_upstream": f"http://127.0.0.1:{free_port()}"})
+    for app in APPS:
         for proxy in PROXIES:
-            world.snippets[(app, proxy)] = snippet_for_app(store, settings, tenant_id, app, proxy)
+            world.snippets[(app, proxy)] = snippet_for_app(store, down if app == "status" else settings, tenant_id,
+                                                           app, proxy, upstream=echo_app.url)
+    # Narrowed after its snippets were pasted: they still copy all four headers.
+    apps.update_app(store, tenant_id, CLI_ACTOR, "metrics", headers=["user"])
     yield world
     server.stop()
     store.dispose()
-
-
-@pytest.fixture(scope="module")
-def echo_app_on_placeholder():
-    """The echo app where every generated snippet sends the app's traffic."""
-    try:
-        app = EchoApp(port=PLACEHOLDER_UPSTREAM_PORT)
-    except OSError as error:
-        pytest.fail(f"127.0.0.1:{PLACEHOLDER_UPSTREAM_PORT} is busy ({error}); the snippets' placeholder "
-                    "upstream is http://127.0.0.1:3000 and the end-to-end tests run them unchanged")
-    with app:
-        yield app
 
 
 # -- nginx with certbot's certificate paths ------------------------------------
@@ -192,25 +198,11 @@ def nginx_test_with_certificates(http_block: str, tls: TestTLS, hosts) -> subpro
 
 
 def nginx_ostiary_server(world: E2E) -> str:
-    """The server block that serves Ostiary's own hosts (docs/proxies/nginx.md recommends it)."""
-    return f"""# Ostiary's own hosts: the tenant host and every portal host.
-server {{
-	listen {world.port} ssl;
-	server_name {' '.join(OSTIARY_HOSTS)};
-	ssl_certificate {world.tls.cert_chain};
-	ssl_certificate_key {world.tls.private_key};
+    """The server block that serves Ostiary's own hosts, as `ostiary snippet --ostiary` prints it."""
+    from ostiary.proxies.nginx import render_ostiary_server
 
-	location / {{
-		proxy_pass http://{world.ostiary_hostport};
-		proxy_http_version 1.1;
-		proxy_set_header Connection "";
-		proxy_set_header Host $host;
-		proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-		proxy_set_header X-Forwarded-Proto $scheme;
-		proxy_set_header X-Forwarded-Host $host;
-	}}
-}}
-"""
+    return render_ostiary_server(list(OSTIARY_HOSTS), world.ostiary_hostport, listen=str(world.port),
+                                 certificate=str(world.tls.cert_chain), certificate_key=str(world.tls.private_key))
 
 
 # -- clients ---------------------------------------------------------------------
