@@ -22,7 +22,7 @@ from tests.support.proxies import (
 
 @pytest.mark.parametrize("internal_tls", [False, True], ids=["acme", "internal"])
 def test_ostiary_caddyfile_passes_caddy_validate(caddy_binary, internal_tls):
-    text = render_ostiary_caddyfile("127.0.0.1:9000", internal_tls=internal_tls, email="ops@example.com")
+    text = render_ostiary_caddyfile("127.0.0.1:9090", internal_tls=internal_tls, email="ops@example.com")
     done = caddy_validate(caddy_binary, text)
     assert done.returncode == 0, done.stderr[-4000:]
 
@@ -36,7 +36,7 @@ def test_ostiary_caddyfile_asks_check_domain_before_any_certificate(caddy_binary
 
 
 def test_shipped_ostiary_caddyfile_is_the_generated_default(caddy_binary):
-    assert shipped_ostiary_caddyfile() == render_ostiary_caddyfile("127.0.0.1:9000", email="ops@example.com")
+    assert shipped_ostiary_caddyfile() == render_ostiary_caddyfile("127.0.0.1:9090", email="ops@example.com")
     done = caddy_validate(caddy_binary, shipped_ostiary_caddyfile())
     assert done.returncode == 0, done.stderr[-4000:]
 

@@ -47,7 +47,7 @@ def test_caddy_deletes_client_identity_headers_before_asking_and_copies_after(ca
     assert sorted(deleted) == sorted([*wire.IDENTITY_HEADERS.values(), *(f"*{c}*" for c in ALIAS_SEPARATORS)])
     check, upstream = handlers[deletes], handlers[deletes + 1]
     assert check["rewrite"]["uri"] == wire.CHECK_PATH
-    assert check["upstreams"] == [{"dial": "127.0.0.1:9000"}]
+    assert check["upstreams"] == [{"dial": "127.0.0.1:9090"}]
     assert check["headers"]["request"]["set"]["Host"] == ["auth.acme-corp.test"]
     assert upstream["headers"]["request"]["replace"]["Cookie"][0]["search_regexp"].endswith("_ostiary_fa=[^;]*()")
 

@@ -57,12 +57,12 @@ def test_nginx_snippet_passes_exactly_the_enabled_identity_headers(variants, var
 def test_nginx_check_location_asks_for_401_answers_with_the_portal_host(variants):
     facts = variants["prefix-port-some-headers"]
     text = render_snippet(facts, "nginx")
-    assert f"{wire.CHECK_PATH}?proxy=nginx;" in text
+    assert f"{wire.CHECK_PATH}?not-signed-in=401;" in text
     assert "proxy_set_header Host auth.homelab.test:8443;" in text
     assert "proxy_set_header X-Forwarded-Host $host:8443;" in text
     assert "error_page 401 =302 $ostiary_location;" in text
     assert "location ~ ^/console(/|$) {" in text
-    assert "server [::1]:9000;" in text
+    assert "server [::1]:9090;" in text
 
 
 def test_nginx_check_over_https_verifies_the_portal_name(variants):

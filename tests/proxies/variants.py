@@ -11,15 +11,15 @@ def facts_variants(cert: str, key: str) -> dict[str, AppFacts]:
     tls = {"tls_certificate": cert, "tls_certificate_key": key}
     return {
         "all-headers-internal-http": AppFacts.for_app(
-            "Grafana", "https://grafana.acme-corp.test", PORTAL_URL, ostiary_address="http://127.0.0.1:9000", **tls
+            "Grafana", "https://grafana.acme-corp.test", PORTAL_URL, ostiary_address="http://127.0.0.1:9090", **tls
         ),
         "no-headers": AppFacts.for_app(
             "Wiki", "https://wiki.acme-corp.test", PORTAL_URL,
-            identity_headers=(), ostiary_address="http://127.0.0.1:9000", **tls,
+            identity_headers=(), ostiary_address="http://127.0.0.1:9090", **tls,
         ),
         "prefix-port-some-headers": AppFacts.for_app(
             "Console (admin)", "https://tools.homelab.test:8443/console", "https://auth.homelab.test:8443",
-            identity_headers=("email", "user"), ostiary_address="http://[::1]:9000",
+            identity_headers=("email", "user"), ostiary_address="http://[::1]:9090",
             upstream="http://10.0.0.7:8080", **tls,
         ),
         "https-ostiary-by-other-name": AppFacts.for_app(

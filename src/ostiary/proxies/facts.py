@@ -38,7 +38,7 @@ class AppFacts:
       the portal host only from that header.
     - ``ostiary_address``: where the proxy opens the connection for the check
       subrequest when that is not the portal URL itself, e.g. an internal
-      ``http://127.0.0.1:9000``. The ``Host`` header stays the portal host.
+      ``http://127.0.0.1:9090``. The ``Host`` header stays the portal host.
     - ``upstream``: the app's own address (placeholder the operator edits).
     - ``tls_certificate``/``tls_certificate_key``: certificate files for the
       nginx server block (Caddy and Traefik manage certificates themselves).

@@ -19,7 +19,7 @@ _EMAIL = re.compile(r"^[^\s{}\"'@]+@[^\s{}\"'@]+$")
 
 
 def render_ostiary_caddyfile(
-    ostiary_upstream: str = "127.0.0.1:9000",
+    ostiary_upstream: str = "127.0.0.1:9090",
     *,
     internal_tls: bool = False,
     email: str | None = None,
@@ -42,7 +42,7 @@ def render_ostiary_caddyfile(
     """
     upstream = ostiary_upstream.removeprefix("http://").rstrip("/")
     if not _UPSTREAM.match(upstream):
-        raise ValueError(f'Ostiary upstream "{ostiary_upstream}" must be host:port (plain http), e.g. 127.0.0.1:9000')
+        raise ValueError(f'Ostiary upstream "{ostiary_upstream}" must be host:port (plain http), e.g. 127.0.0.1:9090')
     if email is not None and not _EMAIL.match(email):
         raise ValueError(f'ACME email "{email}" is not an email address')
     options = []

@@ -229,3 +229,20 @@ def write_plugin(directory: str | Path) -> Path:
     for name, text in plugin_source().items():
         (target / name).write_text(text, encoding="utf-8")
     return target
+
+
+def middleware_crds(facts: AppFacts, namespace: str = "default") -> str:
+    """The snippet's three middlewares as Traefik's Kubernetes ``Middleware``
+    resources (traefik.io/v1alpha1), from the same `dynamic_config`; an
+    IngressRoute lists them in the same order (docs/proxies/kubernetes.md)."""
+    import yaml
+
+    config = dynamic_config(facts)["http"]
+    n = names(facts)
+    documents = [
+        {"apiVersion": "traefik.io/v1alpha1", "kind": "Middleware",
+         "metadata": {"name": name, "namespace": namespace}, "spec": config["middlewares"][name]}
+        for name in (n["strip"], n["auth"], n["cookie"])
+    ]
+    header = f"# Ostiary forward auth for {facts.app_name!r}: {facts.external_url} (Traefik CRDs)\n"
+    return header + yaml.safe_dump_all(documents, sort_keys=False, default_flow_style=False, allow_unicode=True)
