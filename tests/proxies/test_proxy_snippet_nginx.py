@@ -60,7 +60,8 @@ def test_nginx_check_location_asks_for_401_answers_with_the_portal_host(variants
     assert f"{wire.CHECK_PATH}?not-signed-in=401;" in text
     assert "proxy_set_header Host auth.homelab.test:8443;" in text
     assert "proxy_set_header X-Forwarded-Host $host:8443;" in text
-    assert "error_page 401 =302 $ostiary_location;" in text
+    assert "error_page 401 = @ostiary_console_admin_not_signed_in;" in text
+    assert "\t\tif ($ostiary_navigation) {\n\t\t\treturn 302 $ostiary_location;\n\t\t}" in text
     assert "location ~ ^/console(/|$) {" in text
     assert "server [::1]:9090;" in text
 
