@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -67,12 +68,12 @@ def test_traefik_sibling_snippet_matches_the_schema_and_rewrites_every_cookie_wi
     config = yaml.safe_load(snippet.dynamic_yaml)
     traefik_validator.validate(config)
     assert config["http"]["routers"]["chat"]["middlewares"] == ["chat-shared-cookie"]
-    rewrites = config["http"]["middlewares"]["chat-shared-cookie"]["plugin"]["rewriteHeaders"]["rewrites"]
+    rewrites = config["http"]["middlewares"]["chat-shared-cookie"]["plugin"]["ostiary"]["rewrites"]
     assert {r["header"] for r in rewrites} == {"Set-Cookie"}
     assert all("refreshToken|token_provider" in r["regex"] for r in rewrites)
     assert any("Domain=acme.test" in r["replacement"] for r in rewrites)
     static = yaml.safe_load(snippet.static_yaml)
-    assert static["experimental"]["plugins"]["rewriteHeaders"]["moduleName"] == REWRITE_PLUGIN_MODULE
+    assert static["experimental"]["localPlugins"]["ostiary"]["moduleName"] == REWRITE_PLUGIN_MODULE
 
 
 def test_sibling_snippet_refuses_a_host_outside_the_cookie_domain():
@@ -146,3 +147,34 @@ def test_caddy_rewrites_each_chat_cookie_including_the_sign_out_ones(caddy_binar
         "refreshToken=; Domain=acme.test; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
         "token_provider=; Domain=acme.test; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
     ]
+
+
+@pytest.mark.slow
+def test_traefik_rewrites_each_chat_cookie_with_ostiarys_local_plugin(tmp_path, cookie_setting_chat):
+    """The sibling snippet in a real Traefik 3.7, the plugin interpreted from Ostiary's source."""
+    from ostiary.proxies.traefik import write_plugin
+    from tests.support.proxies import TraefikServer
+
+    port = free_port()
+    snippet = traefik_sibling_subdomains("chat.acme.test", cookie_setting_chat, {"console.acme.test": "127.0.0.1:9"},
+                                         entry_points=("web",))
+    static = yaml.safe_load(snippet.static_yaml)
+    static.update({"entryPoints": {"web": {"address": f"127.0.0.1:{port}"}},
+                   "providers": {"file": {"directory": "{dynamic_dir}"}}, "log": {"level": "INFO", "noColor": True}})
+    write_plugin(tmp_path)
+    with TraefikServer(yaml.safe_dump(static), {"chat.yml": snippet.dynamic_yaml}, ports=[port],
+                       workdir=tmp_path) as traefik:
+        deadline = time.monotonic() + 15
+        while (response := httpx.get(f"http://127.0.0.1:{port}/", headers={"Host": "chat.acme.test"})).status_code == 404:
+            assert time.monotonic() < deadline, traefik.logs()
+            time.sleep(0.1)
+        assert response.status_code == 200, traefik.logs()
+        assert response.headers.get_list("set-cookie") == [
+            "refreshToken=eyJhbGciOiJIUzI1NiJ9.e30.sig; Domain=acme.test; Path=/; Expires=Thu, 01 Jan 2037 00:00:00 "
+            "GMT; HttpOnly; Secure; SameSite=Lax",
+            "token_provider=librechat; Domain=acme.test; Path=/; Expires=Thu, 01 Jan 2037 00:00:00 GMT; HttpOnly; "
+            "Secure; SameSite=Lax",
+            "unrelated=1; Path=/; SameSite=Strict",
+            "refreshToken=; Domain=acme.test; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+            "token_provider=; Domain=acme.test; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+        ]

@@ -2,10 +2,10 @@
 
 Traefik has no built-in way to rewrite a ``Set-Cookie`` value: its ``headers``
 middleware can only set or delete a whole header, which would drop every other
-cookie. The sibling-subdomain layout therefore needs a plugin (the
-rewrite-headers plugin, which applies Go regexps to each value, like Caddy);
-the plugin-free alternatives are the same-origin layout or Ostiary's
-forward-auth handshake. See docs/shared-cookie.md.
+cookie. The sibling-subdomain layout therefore uses Ostiary's own middleware,
+shipped as source and loaded as a Traefik *local plugin* (interpreted by
+Traefik, nothing downloaded; ``ostiary.proxies.traefik``): it applies the same
+Go regexps to each value as Caddy does. See docs/shared-cookie.md.
 """
 
 from __future__ import annotations
@@ -25,9 +25,8 @@ from ostiary.sharedcookie.setcookie_rewrite import (
     shared_cookie_domain,
 )
 
-REWRITE_PLUGIN_NAME = "rewriteHeaders"
-REWRITE_PLUGIN_MODULE = "github.com/XciD/traefik-plugin-rewrite-headers"
-REWRITE_PLUGIN_VERSION = "v0.0.3"
+from ostiary.proxies.traefik import PLUGIN_MODULE as REWRITE_PLUGIN_MODULE
+from ostiary.proxies.traefik import PLUGIN_NAME as REWRITE_PLUGIN_NAME
 
 
 @dataclass(frozen=True)
@@ -53,9 +52,9 @@ def traefik_same_origin(chat_host: str, chat_upstream: str, consoles: Mapping[st
 def traefik_sibling_subdomains(chat_host: str, chat_upstream: str, siblings: Mapping[str, str], *,
                                cookie_domain: str | None = None,
                                cookie_names: Sequence[str] = DEFAULT_COOKIE_NAMES,
-                               entry_points: Sequence[str] = (), cert_resolver: str | None = None,
-                               plugin_version: str = REWRITE_PLUGIN_VERSION) -> TraefikSnippet:
-    """Consoles on sibling subdomains, with the Set-Cookie rewrite done by the rewrite-headers plugin."""
+                               entry_points: Sequence[str] = (), cert_resolver: str | None = None) -> TraefikSnippet:
+    """Consoles on sibling subdomains, with the Set-Cookie rewrite done by Ostiary's local plugin
+    (write its source next to Traefik with ``ostiary proxy-files DIR``)."""
     domain = shared_cookie_domain([chat_host, *siblings], cookie_domain)
     rewrites = [{"header": "Set-Cookie", "regex": r.regex, "replacement": r.replacement}
                 for r in set_cookie_rewrites(cookie_names, domain)]
@@ -69,10 +68,10 @@ def traefik_sibling_subdomains(chat_host: str, chat_upstream: str, siblings: Map
         services[name] = _service(upstream)
     middlewares = {"chat-shared-cookie": {"plugin": {REWRITE_PLUGIN_NAME: {"rewrites": rewrites}}}}
     dynamic = {"http": {"routers": routers, "services": services, "middlewares": middlewares}}
-    static = {"experimental": {"plugins": {REWRITE_PLUGIN_NAME: {
-        "moduleName": REWRITE_PLUGIN_MODULE, "version": plugin_version}}}}
+    static = {"experimental": {"localPlugins": {REWRITE_PLUGIN_NAME: {"moduleName": REWRITE_PLUGIN_MODULE}}}}
     header = (f"# Shares the chat's cookies ({', '.join(cookie_names)}) with every host under {domain}.\n"
-              "# Needs the rewrite-headers plugin in the static configuration (see static_yaml).\n")
+              "# Needs Ostiary's local plugin in the static configuration (see static_yaml) and its\n"
+              "# source in Traefik's working directory: `ostiary proxy-files DIR`.\n")
     return TraefikSnippet(header + _dump(dynamic), _dump(static))
 
 
