@@ -187,7 +187,7 @@ class AppFacts:
 
     @property
     def portal_check_url(self) -> str:
-        """The check endpoint by the portal's public name (for proxies that cannot set Host)."""
+        """The check endpoint by the portal's public name."""
         return f"{self._portal[0]}://{self.portal_host}{wire.CHECK_PATH}"
 
     # -- the app's own server ------------------------------------------------

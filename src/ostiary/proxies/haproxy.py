@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 
-from ostiary import wire
 from ostiary.proxies.facts import AppFacts
 
 LUA_FILE = "ostiary_forward_auth.lua"
