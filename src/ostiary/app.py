@@ -12,7 +12,7 @@ from ostiary.portal.app import HardenResponses, build_portal
 from ostiary.portal.context import Instance
 from ostiary.snapshot.follower import SnapshotHolder
 from ostiary.store import open_store
-from ostiary.store.engine import SchemaNotCurrent
+from ostiary.store.engine import DatabaseNotReady
 from ostiary.wire import CADDY_CHECK_DOMAIN_PATH, CHECK_PATH
 
 log = logging.getLogger("ostiary")
@@ -33,7 +33,7 @@ class OstiaryApp:
         try:
             self.store.ensure_current()
             self.holder.load()
-        except SchemaNotCurrent:
+        except DatabaseNotReady:
             raise
         except Exception as exc:  # database unreachable: the follower keeps trying; readiness says "starting"
             log.warning("snapshot not loaded at start: %s", exc)

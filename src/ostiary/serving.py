@@ -11,15 +11,17 @@ from ostiary.config import Settings
 from ostiary.services import external_identity
 from ostiary.services import keys as keys_service
 from ostiary.store import open_store
-from ostiary.store.engine import SchemaNotCurrent
 
 APP_FACTORY = "ostiary.app:create_app_from_env"
 
 
 def prepare_database(settings: Settings, migrate: bool) -> None:
+    """Migrate an existing installation (or refuse one not current with --no-migrate);
+    a missing one is refused: `ostiary init` creates it (docs/upgrading.md)."""
     store = open_store(settings.effective_database_url)
     try:
         if migrate:
+            store.ensure_installed()
             store.migrate()
         else:
             store.ensure_current()
@@ -27,8 +29,6 @@ def prepare_database(settings: Settings, migrate: bool) -> None:
         refused = external_identity.startup_problems(store)
         if refused:
             raise click.ClickException("external identity sources refused:\n  " + "\n  ".join(refused))
-    except SchemaNotCurrent as exc:
-        raise click.ClickException(str(exc)) from None
     finally:
         store.dispose()
 

@@ -135,6 +135,14 @@ def test_init_twice_changes_nothing(cli, store):
 
 
 def test_serve_without_migrations_refuses_an_old_schema_with_the_fix(tmp_path):
+    from alembic import command
+
+    from ostiary.store import open_store
+    from ostiary.store.engine import alembic_config
+
+    old = open_store(f"sqlite:///{tmp_path / 'ostiary.db'}")
+    command.upgrade(alembic_config(old.engine), "0001")
+    old.dispose()
     runner = CliRunner()
     env = {"OSTIARY_DATA_DIR": str(tmp_path)}
     result = runner.invoke(main, ["serve", "--no-migrate", "--port", "1"], env=env)

@@ -147,3 +147,53 @@ def test_each_migration_goes_up_down_and_up_again_keeping_every_row(empty_url, d
         _assert_kept(full, _contents(store.engine), shared, lower, f"upgrading {down} to {revision} again")
     finally:
         store.dispose()
+
+
+def test_ostiary_migrate_down_and_up_keeps_memberships_and_sessions(store, db_url, tmp_path):
+    """The reported case, through the command an operator runs: 0002 -> 0001 -> 0002 with people in groups
+    and signed in."""
+    import os
+
+    from click.testing import CliRunner
+
+    from ostiary.cli import main
+    from ostiary.services import groups, sessions, tenants, users
+    from ostiary.services.actor import CLI_ACTOR
+
+    tenants.init_installation(store, "id.example.test", "acme", "admin@acme.test", "correct horse battery", CLI_ACTOR)
+    tid = tenants.tenant_by_slug(store, "acme").id
+    groups.add_group(store, tid, CLI_ACTOR, "staff")
+    for i in range(3):
+        row = users.add_user(store, tid, CLI_ACTOR, email=f"u{i}@acme.test")
+        groups.add_member(store, tid, CLI_ACTOR, "staff", f"u{i}@acme.test")
+        sessions.create_session(store, tid, row.id)
+    before = _contents(store.engine)
+    first, head = STEPS[0][1], STEPS[-1][1]
+    env = {**{k: None for k in os.environ if k.startswith("OSTIARY_")},
+           "OSTIARY_DATABASE_URL": db_url, "OSTIARY_DATA_DIR": str(tmp_path)}
+    down = CliRunner().invoke(main, ["migrate", "--to", first], env=env)
+    assert down.exit_code == 0, down.output
+    assert f"went down from schema {head} to {first}" in down.output
+    assert current_revision(store.engine) == first
+    assert before["memberships"][0] == before["sessions"][0] == 3
+    for name in ("users", "groups", "memberships", "sessions"):
+        assert _contents(store.engine)[name][0] == before[name][0], name
+    up = CliRunner().invoke(main, ["migrate"], env=env)
+    assert up.exit_code == 0, up.output
+    after = _contents(store.engine)
+    lower = {name: columns for name, (_, columns, _) in _contents(store.engine).items()}
+    _assert_kept(before, after, {"users", "groups", "memberships", "sessions", "audit_log"}, lower, "down and up")
+
+
+def test_migrate_to_an_unknown_revision_is_refused_naming_the_known_ones(store, db_url, tmp_path):
+    import os
+
+    from click.testing import CliRunner
+
+    from ostiary.cli import main
+
+    env = {**{k: None for k in os.environ if k.startswith("OSTIARY_")}, "OSTIARY_DATABASE_URL": db_url}
+    result = CliRunner().invoke(main, ["migrate", "--to", "0999"], env=env)
+    assert result.exit_code == 2
+    assert "0999" in result.output and STEPS[0][1] in result.output
+    assert current_revision(store.engine) == STEPS[-1][1]
