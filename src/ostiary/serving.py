@@ -54,5 +54,8 @@ def run_server(settings: Settings, *, host: str, port: int, workers: int, migrat
     from pathlib import Path
 
     ssl = {"ssl_cert": Path(tls[0]), "ssl_key": Path(tls[1])} if tls else {}
+    from granian.log import LogLevels
+
+    # Workers read OSTIARY_LOG_LEVEL themselves (create_app_from_env); this sets granian's own logger.
     Granian(APP_FACTORY, address=host, port=port, interface=Interfaces.ASGI, workers=workers, factory=True,
-            log_access=False, respawn_failed_workers=True, **ssl).serve()
+            log_access=False, log_level=LogLevels(settings.log_level), respawn_failed_workers=True, **ssl).serve()
