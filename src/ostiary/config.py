@@ -103,6 +103,13 @@ class Settings(BaseSettings):
             return v.strip().lower()
         raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
 
+    @field_validator("key_overlap_seconds")
+    @classmethod
+    def _overlap(cls, v: int) -> int:
+        if not 0 <= v <= 365 * 86400:
+            raise ValueError("must be between 0 and 31536000 seconds (365 days)")
+        return v
+
     @field_validator("public_port")
     @classmethod
     def _port_in_range(cls, v: int | None) -> int | None:

@@ -26,6 +26,7 @@ def prepare_database(settings: Settings, migrate: bool) -> None:
         else:
             store.ensure_current()
         keys_service.ensure_signing_key(store)
+        keys_service.record_overlap(store, settings.key_overlap_seconds)
         refused = external_identity.startup_problems(store)
         if refused:
             raise click.ClickException("external identity sources refused:\n  " + "\n  ".join(refused))
