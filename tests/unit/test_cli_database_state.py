@@ -19,6 +19,7 @@ from ostiary.cli import main
 from ostiary.store import open_store
 from ostiary.store.engine import alembic_config, current_revision, head_revision
 from tests.support.database import create_pg_database, drop_pg_database, pg_url
+from tests.support.server import free_port
 
 # Commands that create or migrate by design, or use no installation database.
 CREATING = {("init",), ("migrate",)}
@@ -161,7 +162,7 @@ def test_migrate_brings_an_old_schema_up(old_url):
 
 def test_serve_refuses_a_missing_database_without_creating_it(tmp_path):
     data_dir = tmp_path / "nothing-here"
-    done = subprocess.run([sys.executable, "-m", "ostiary", "serve", "--port", "1"],
+    done = subprocess.run([sys.executable, "-m", "ostiary", "serve", "--port", str(free_port())],
                           env=_clean_env(OSTIARY_DATA_DIR=str(data_dir)), capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert not data_dir.exists()
@@ -171,7 +172,7 @@ def test_serve_refuses_a_missing_database_without_creating_it(tmp_path):
 
 def test_serve_without_migrations_refuses_an_old_schema_and_leaves_it(old_url):
     url, first = old_url
-    done = subprocess.run([sys.executable, "-m", "ostiary", "serve", "--no-migrate", "--port", "1"],
+    done = subprocess.run([sys.executable, "-m", "ostiary", "serve", "--no-migrate", "--port", str(free_port())],
                           env=_clean_env(OSTIARY_DATABASE_URL=url), capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     line, = done.stderr.strip().splitlines()

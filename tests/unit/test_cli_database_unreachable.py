@@ -30,7 +30,7 @@ FAULTS = {
                     ["refused", "no_such_role_ostiary", "user name and password"]),
     "no database": (lambda: f"{SERVER}/no_such_database_ostiary", ["does not exist", "no_such_database_ostiary", "createdb"]),
 }
-COMMANDS = [["serve", "--port", "1"], ["serve", "--no-migrate", "--port", "1"], ["migrate"],
+COMMANDS = [["serve", "--port", "PORT"], ["serve", "--no-migrate", "--port", "PORT"], ["migrate"],
             ["init", "--base-domain", "id.example.test", "--tenant", "acme", "--admin-email", "a@acme.test"],
             ["user", "list"], ["keys", "rotate"], ["doctor"]]
 
@@ -51,6 +51,7 @@ def test_a_wrong_database_url_gets_one_line_with_the_fix(fault, args, tmp_path):
     url = _with_password(make_url())
     env = {k: v for k, v in os.environ.items() if not k.startswith("OSTIARY_")}
     env.update(OSTIARY_DATABASE_URL=url, OSTIARY_DATA_DIR=str(tmp_path))
+    args = [str(free_port()) if a == "PORT" else a for a in args]
     done = subprocess.run([sys.executable, "-m", "ostiary", *args], env=env, capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 1, done.stderr

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from ostiary.cli import main
 from ostiary.store.tables import metadata
+from tests.support.server import free_port
 
 
 def _row_counts(store) -> dict[str, int]:
@@ -145,7 +146,7 @@ def test_serve_without_migrations_refuses_an_old_schema_with_the_fix(tmp_path):
     old.dispose()
     runner = CliRunner()
     env = {"OSTIARY_DATA_DIR": str(tmp_path)}
-    result = runner.invoke(main, ["serve", "--no-migrate", "--port", "1"], env=env)
+    result = runner.invoke(main, ["serve", "--no-migrate", "--port", str(free_port())], env=env)
     assert result.exit_code != 0
     assert "ostiary migrate" in result.output
 

@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from ostiary.config import ConfigError, load_settings
+from tests.support.server import free_port
 
 
 @pytest.fixture
@@ -87,10 +88,11 @@ def test_a_readable_config_file_is_used(environment, tmp_path):
     assert settings.log_level == "warning" and settings.public_port == 8443
 
 
-@pytest.mark.parametrize("args", [["serve", "--port", "1"], ["user", "list"], ["migrate"]])
+@pytest.mark.parametrize("args", [["serve", "--port", "PORT"], ["user", "list"], ["migrate"]])
 def test_commands_stop_at_a_missing_config_file_before_touching_a_database(tmp_path, args):
     env = {k: v for k, v in os.environ.items() if not k.startswith("OSTIARY_")}
     env.update(OSTIARY_CONFIG=str(tmp_path / "missing.toml"), OSTIARY_DATA_DIR=str(tmp_path / "data"))
+    args = [str(free_port()) if a == "PORT" else a for a in args]
     done = subprocess.run([sys.executable, "-m", "ostiary", *args], env=env, capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 2, done.stderr
