@@ -21,6 +21,13 @@ from tests.support.server import free_port
 pytestmark = pytest.mark.slow
 
 
+def _ctrl_c_as_from_a_terminal() -> None:
+    """A shell starts background jobs with SIGINT ignored, and a child inherits that:
+    give the demo the default disposition a terminal gives it, so Ctrl-C reaches it
+    however this suite itself was started."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class DemoRun:
     """`ostiary demo` in a subprocess; its output lines arrive on a queue."""
 
@@ -29,6 +36,7 @@ class DemoRun:
             [sys.executable, "-m", "ostiary", "demo", "--data-dir", str(data_dir), "--port", str(port),
              "--app-port", str(app_port)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
+            preexec_fn=_ctrl_c_as_from_a_terminal,
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.output: list[str] = []
