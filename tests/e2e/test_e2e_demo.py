@@ -65,7 +65,7 @@ class DemoRun:
         """Ctrl-C, and the exit status."""
         self.proc.send_signal(signal.SIGINT)
         try:
-            return self.proc.wait(timeout=20)
+            return self.proc.wait(timeout=60)  # stopping three processes can be slow on a loaded machine
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
