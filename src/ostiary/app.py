@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 
 from ostiary.config import Settings, load_settings
 from ostiary.gate.asgi import CheckDomainHandler, CheckHandler
@@ -12,7 +13,7 @@ from ostiary.portal.app import HardenResponses, build_portal
 from ostiary.portal.context import Instance
 from ostiary.snapshot.follower import SnapshotHolder
 from ostiary.store import open_store
-from ostiary.store.engine import SchemaNotCurrent
+from ostiary.store.engine import DatabaseNotReady
 from ostiary.wire import CADDY_CHECK_DOMAIN_PATH, CHECK_PATH
 
 log = logging.getLogger("ostiary")
@@ -33,11 +34,13 @@ class OstiaryApp:
         try:
             self.store.ensure_current()
             self.holder.load()
-        except SchemaNotCurrent:
+            log.info("worker %d ready: snapshot at change %d", os.getpid(), self.holder.snapshot.last_change_id)
+        except DatabaseNotReady:
             raise
         except Exception as exc:  # database unreachable: the follower keeps trying; readiness says "starting"
             log.warning("snapshot not loaded at start: %s", exc)
         self.holder.start()
+        log.debug("worker %d following the change log every %.2f s", os.getpid(), self.settings.change_poll_interval)
         from ostiary.services.reverification import Reverifier
 
         reverifier = Reverifier(self.store, self.settings)  # its own thread and connections; never on /check
@@ -64,6 +67,7 @@ def create_app(settings: Settings | None = None) -> OstiaryApp:
 
 
 def create_app_from_env() -> OstiaryApp:
-    """Factory for granian and uvicorn workers: settings come from the environment."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    return create_app()
+    """Factory for granian and uvicorn workers: settings (OSTIARY_LOG_LEVEL too) come from the environment."""
+    settings = load_settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return create_app(settings)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,29 @@ class ConfigError(Exception):
     def __init__(self, problems: list[str]):
         self.problems = problems
         super().__init__("invalid settings:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def config_file_problem() -> str | None:
+    """Why the file OSTIARY_CONFIG names cannot be used, or None when it can
+    (or none is named): a file that is silently skipped would be worse."""
+    named = os.environ.get("OSTIARY_CONFIG")
+    if not named:
+        return None
+    path = Path(named).absolute()
+    if not path.exists():
+        return f"OSTIARY_CONFIG names {path}, which does not exist: fix the path, or unset OSTIARY_CONFIG"
+    if not path.is_file():
+        return f"OSTIARY_CONFIG names {path}, which is not a file: name the TOML file itself"
+    try:
+        tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        return f"OSTIARY_CONFIG names {path}, which cannot be read ({exc.strerror}): check its permissions"
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        return f"OSTIARY_CONFIG names {path}, which is not valid TOML ({exc}): see docs/configuration.md"
+    return None
 
 
 class Settings(BaseSettings):
@@ -68,9 +92,23 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         toml_path = os.environ.get("OSTIARY_CONFIG")
-        if toml_path:
+        if toml_path and config_file_problem() is None:  # a bad file is reported by load_settings
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(toml_path)))
         return tuple(sources)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level(cls, v: object) -> object:
+        if isinstance(v, str) and v.strip().lower() in LOG_LEVELS:
+            return v.strip().lower()
+        raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+
+    @field_validator("key_overlap_seconds")
+    @classmethod
+    def _overlap(cls, v: int) -> int:
+        if not 0 <= v <= 365 * 86400:
+            raise ValueError("must be between 0 and 31536000 seconds (365 days)")
+        return v
 
     @field_validator("public_port")
     @classmethod
@@ -183,10 +221,11 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides: Any) -> Settings:
     """Read and validate the settings, listing every problem at once."""
+    file_problem = config_file_problem()
+    problems = [file_problem] if file_problem else []
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
-        problems = []
         for err in exc.errors():
             field = ".".join(str(p) for p in err["loc"]) or "settings"
             env = f"OSTIARY_{field.upper()}" if err["type"] != "extra_forbidden" else field
@@ -195,3 +234,6 @@ def load_settings(**overrides: Any) -> Settings:
                 msg = "is not a known setting: check the spelling against docs/configuration.md"
             problems.append(f"{env} {msg}")
         raise ConfigError(problems) from None
+    if problems:
+        raise ConfigError(problems)
+    return settings

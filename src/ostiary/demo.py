@@ -41,7 +41,7 @@ APP_HOST = "app.example.localhost"
 APP_NAME = "demo-app"
 GROUP = "staff"
 USER_EMAIL = "demo@example.localhost"
-# The snippet's placeholder upstream: the demo app listens there, so the snippet runs unchanged.
+# The snippet's placeholder upstream: by default the demo app listens there, so the snippet runs unchanged.
 APP_UPSTREAM_HOST, APP_UPSTREAM_PORT = DEFAULT_UPSTREAM.removeprefix("http://").split(":")
 
 
@@ -53,6 +53,12 @@ class DemoError(click.ClickException):
 class DemoLayout:
     port: int
     ostiary_port: int
+    app_port: int = int(APP_UPSTREAM_PORT)
+
+    @property
+    def app_upstream(self) -> str | None:
+        """The snippet's --upstream, or None when the app is on the placeholder itself."""
+        return None if self.app_port == int(APP_UPSTREAM_PORT) else f"http://{APP_UPSTREAM_HOST}:{self.app_port}"
 
     @property
     def tenant_host(self) -> str:
@@ -148,7 +154,7 @@ def set_up(store: Store, settings: Settings, new_password: bool, say) -> str | N
 def caddyfile(store: Store, settings: Settings, layout: DemoLayout) -> str:
     """Global options, a site for Ostiary's own hosts, and the app's snippet unchanged."""
     tenant_id = tenants.tenant_by_slug(store, TENANT).id
-    snippet = snippet_for_app(store, settings, tenant_id, APP_NAME, "caddy")
+    snippet = snippet_for_app(store, settings, tenant_id, APP_NAME, "caddy", upstream=layout.app_upstream)
     return "\n".join([
         "# Written by `ostiary demo`; rewritten on every run.",
         "{",
@@ -162,7 +168,8 @@ def caddyfile(store: Store, settings: Settings, layout: DemoLayout) -> str:
         f"\treverse_proxy 127.0.0.1:{layout.ostiary_port}",
         "}",
         "",
-        "# The demo app, exactly as `ostiary snippet demo-app --proxy caddy` prints it.",
+        "# The demo app, exactly as `ostiary snippet demo-app --proxy caddy"
+        + (f" --upstream {layout.app_upstream}" if layout.app_upstream else "") + "` prints it.",
         snippet,
     ])
 
@@ -219,16 +226,18 @@ def _wait_for(url: str, host: str, processes: Processes, timeout: float = 30) ->
               show_default=True, help="Where the demo keeps its SQLite database, Caddy's files and logs.")
 @click.option("--port", type=click.IntRange(1024, 65535), default=8080, show_default=True,
               help="The one port your browser uses for every demo host.")
+@click.option("--app-port", type=click.IntRange(1024, 65535), default=int(APP_UPSTREAM_PORT), show_default=True,
+              help="Where the demo app listens on 127.0.0.1 (by default the snippets' placeholder upstream).")
 @click.option("--new-password", is_flag=True, help="Give the demo user a new password (printed once).")
-def demo_command(data_dir: Path, port: int, new_password: bool) -> None:
+def demo_command(data_dir: Path, port: int, app_port: int, new_password: bool) -> None:
     """Run Ostiary, Caddy and a protected demo app on *.localhost until Ctrl-C."""
     caddy = find_caddy()
     _require_free(port, "choose another with --port")
-    _require_free(int(APP_UPSTREAM_PORT), "the demo app listens there (the snippet's placeholder upstream "
-                  f"{DEFAULT_UPSTREAM}); stop what uses it and try again")
+    _require_free(app_port, "the demo app listens there (by default the snippets' placeholder upstream "
+                  f"{DEFAULT_UPSTREAM}); choose another with --app-port, or stop what uses it")
     data_dir = data_dir.resolve()
     (data_dir / "logs").mkdir(parents=True, exist_ok=True)
-    layout = DemoLayout(port=port, ostiary_port=_free_port())
+    layout = DemoLayout(port=port, ostiary_port=_free_port(), app_port=app_port)
     settings, env = demo_settings(data_dir, layout)
 
     store = open_store(settings.effective_database_url)
@@ -240,7 +249,7 @@ def demo_command(data_dir: Path, port: int, new_password: bool) -> None:
     (data_dir / "Caddyfile").write_text(config, encoding="utf-8")
 
     processes = Processes(data_dir / "logs")
-    upstream = DemoUpstream(APP_UPSTREAM_HOST, int(APP_UPSTREAM_PORT), layout.sign_out_url)
+    upstream = DemoUpstream(APP_UPSTREAM_HOST, layout.app_port, layout.sign_out_url)
     stopping = False
 
     def on_term(signum, frame):

@@ -11,24 +11,25 @@ from ostiary.config import Settings
 from ostiary.services import external_identity
 from ostiary.services import keys as keys_service
 from ostiary.store import open_store
-from ostiary.store.engine import SchemaNotCurrent
 
 APP_FACTORY = "ostiary.app:create_app_from_env"
 
 
 def prepare_database(settings: Settings, migrate: bool) -> None:
+    """Migrate an existing installation (or refuse one not current with --no-migrate);
+    a missing one is refused: `ostiary init` creates it (docs/upgrading.md)."""
     store = open_store(settings.effective_database_url)
     try:
         if migrate:
+            store.ensure_installed()
             store.migrate()
         else:
             store.ensure_current()
         keys_service.ensure_signing_key(store)
+        keys_service.record_overlap(store, settings.key_overlap_seconds)
         refused = external_identity.startup_problems(store)
         if refused:
             raise click.ClickException("external identity sources refused:\n  " + "\n  ".join(refused))
-    except SchemaNotCurrent as exc:
-        raise click.ClickException(str(exc)) from None
     finally:
         store.dispose()
 
@@ -54,5 +55,8 @@ def run_server(settings: Settings, *, host: str, port: int, workers: int, migrat
     from pathlib import Path
 
     ssl = {"ssl_cert": Path(tls[0]), "ssl_key": Path(tls[1])} if tls else {}
+    from granian.log import LogLevels
+
+    # Workers read OSTIARY_LOG_LEVEL themselves (create_app_from_env); this sets granian's own logger.
     Granian(APP_FACTORY, address=host, port=port, interface=Interfaces.ASGI, workers=workers, factory=True,
-            log_access=False, respawn_failed_workers=True, **ssl).serve()
+            log_access=False, log_level=LogLevels(settings.log_level), respawn_failed_workers=True, **ssl).serve()

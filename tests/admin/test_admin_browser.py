@@ -393,3 +393,23 @@ def test_lists_stay_fast_at_ten_thousand_users(admin, sqlite_world):
         r = api.get("/users", params={"q": "bulk", "limit": 500, "offset": 9500})
         assert r.json()["total"] == 10_000 and len(r.json()["items"]) == 500
         assert time.monotonic() - started < 1.0
+
+
+def test_admin_rotates_keys_in_an_emergency_and_every_older_key_ends(admin, sqlite_world):
+    """Last in this module: an overlap of 0 ends every older key, and the page shows each one's window."""
+    w = sqlite_world
+    admin.goto(w.url("/admin/keys"))
+    csrf = admin.locator("input[name=csrf]").first.input_value()
+    assert post_form(admin, "/admin/keys/rotate", csrf=csrf, overlap_seconds="-3") == 422  # past the browser's own check
+    assert "overlap_seconds" in admin.inner_text("#form-errors")
+    assert admin.input_value("#overlap_seconds") == "-3"
+    rows = admin.locator("tbody tr").count()
+    admin.fill("#overlap_seconds", "0")
+    start = time.time()
+    admin.click("button:text-is('Rotate keys')")
+    assert "every older key verifies for at most 2 s more" in admin.inner_text("main")
+    assert admin.locator("tbody tr").count() == rows + 1
+    from ostiary.services import keys
+
+    older = [k for k in keys.list_keys(w.store) if k.retire_at is not None]
+    assert len(older) == rows and all(k.retire_at <= start + 3 for k in older)

@@ -268,3 +268,30 @@ def test_unknown_paths_and_methods_answer_json(api_world):
     with api_world.api(api_world.write_token) as api:
         assert api.get("/nothing").json()["error"] == "not_found"
         assert api.put("/users").status_code == 405
+
+
+def test_rotating_keys_with_an_overlap_sets_every_older_keys_window(api_world):
+    """Last in this module: an emergency rotation ends every cookie signed so far."""
+    with api_world.api(api_world.write_token) as api:
+        assert api.post("/keys/rotate", json={"overlap_seconds": 3600}).status_code == 200
+        start = time.time()
+        r = api.post("/keys/rotate", json={"overlap_seconds": 0})
+        listed = api.get("/keys").json()
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["overlap_seconds"] == 0
+    assert {k["id"] for k in body["keys"]} == {k["id"] for k in listed}
+    older = [k for k in body["keys"] if k["id"] != body["id"]]
+    assert len(older) >= 2 and all(k["retire_at"] <= start + 3 for k in older), older
+    assert next(k for k in body["keys"] if k["id"] == body["id"])["signing"]
+
+
+@pytest.mark.parametrize("body", [{"overlap_seconds": -1}, {"overlap_seconds": "60"}, {"overlap_seconds": 1.5},
+                                  {"overlap_seconds": True}, {"overlap_seconds": 10**9}, {"overlap": 60}])
+def test_rotating_keys_refuses_a_bad_overlap_naming_the_field(api_world, body):
+    with api_world.api(api_world.write_token) as api:
+        before = api.get("/keys").json()
+        r = api.post("/keys/rotate", json=body)
+        assert api.get("/keys").json() == before
+    assert r.status_code == 422, r.text
+    assert fields(r) == [next(iter(body))]

@@ -1,5 +1,7 @@
 """`ostiary demo` as a newcomer runs it: one command, then Chromium signs in
-with the printed credentials and sees the demo app showing who they are."""
+with the printed credentials and sees the demo app showing who they are.
+Every port is a free one (--port, --app-port), so the tests pass while
+something else holds 8080 or 3000."""
 
 from __future__ import annotations
 
@@ -19,13 +21,22 @@ from tests.support.server import free_port
 pytestmark = pytest.mark.slow
 
 
+def _ctrl_c_as_from_a_terminal() -> None:
+    """A shell starts background jobs with SIGINT ignored, and a child inherits that:
+    give the demo the default disposition a terminal gives it, so Ctrl-C reaches it
+    however this suite itself was started."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class DemoRun:
     """`ostiary demo` in a subprocess; its output lines arrive on a queue."""
 
-    def __init__(self, data_dir, port: int) -> None:
+    def __init__(self, data_dir, port: int, app_port: int) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ostiary", "demo", "--data-dir", str(data_dir), "--port", str(port)],
+            [sys.executable, "-m", "ostiary", "demo", "--data-dir", str(data_dir), "--port", str(port),
+             "--app-port", str(app_port)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
+            preexec_fn=_ctrl_c_as_from_a_terminal,
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.output: list[str] = []
@@ -54,7 +65,7 @@ class DemoRun:
         """Ctrl-C, and the exit status."""
         self.proc.send_signal(signal.SIGINT)
         try:
-            return self.proc.wait(timeout=20)
+            return self.proc.wait(timeout=60)  # stopping three processes can be slow on a loaded machine
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
@@ -66,8 +77,8 @@ def demo_data(tmp_path_factory):
 
 
 def test_demo_signs_in_with_the_printed_credentials_and_shows_the_identity(demo_data, artifacts_dir):
-    port = free_port()
-    run = DemoRun(demo_data, port)
+    port, app_port = free_port(), free_port()
+    run = DemoRun(demo_data, port, app_port)
     try:
         assert run.wait_for(r"DEMO ONLY: DNS verification of example\.localhost was skipped")
         url = run.wait_for(r"Open:\s+(\S+)").group(1)
@@ -75,6 +86,9 @@ def test_demo_signs_in_with_the_printed_credentials_and_shows_the_identity(demo_
         password = run.wait_for(r"Password:\s+(\S+)\s+\(shown once").group(1)
         sign_out = run.wait_for(r"Sign out:\s+(\S+)").group(1)
         assert url == f"http://app.example.localhost:{port}/"
+        caddyfile = (demo_data / "Caddyfile").read_text()
+        assert f"--upstream http://127.0.0.1:{app_port}" in caddyfile  # the snippet, for the app's own port
+        assert f"127.0.0.1:{app_port}" in caddyfile.split("`ostiary snippet", 1)[1]
         with chromium() as browser:
             context = browser.new_context()
             page = context.new_page()
@@ -106,7 +120,7 @@ def test_demo_signs_in_with_the_printed_credentials_and_shows_the_identity(demo_
 
 def test_demo_runs_again_on_the_same_data_without_a_new_password(demo_data):
     port = free_port()  # another port than the first run: the app's URL follows it
-    run = DemoRun(demo_data, port)
+    run = DemoRun(demo_data, port, free_port())
     try:
         assert run.wait_for(r"Open:\s+(\S+)").group(1) == f"http://app.example.localhost:{port}/"
         assert run.wait_for(r"Password:\s+the one printed on the first run")

@@ -91,7 +91,7 @@ def test_stopping_the_server_lets_a_request_in_flight_finish(sqlite_deployment):
             while chunk := tls.recv(65536):
                 answer += chunk
     assert answer.startswith(b"HTTP/1.1 403"), answer[:200]  # the form's CSRF check answered it
-    assert server.proc.wait(timeout=15) == 0
+    assert server.proc.wait(timeout=60) == 0  # a clean exit is the claim; on a loaded machine it can be slow
     # Nothing new is accepted once it has stopped; start it again for whoever runs next.
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", server.port), timeout=2).close()

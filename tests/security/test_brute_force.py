@@ -5,7 +5,6 @@ trusts 127.0.0.1 as its proxy; the other instance must ignore it."""
 
 from __future__ import annotations
 
-import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -80,12 +79,16 @@ def test_the_throttled_page_says_when_to_try_again(sec):
     assert "Wait 1 minute" in r.text
 
 
-def test_unknown_user_and_wrong_password_look_the_same_in_message_status_and_time(sec):
+def test_unknown_user_and_wrong_password_look_the_same_and_neither_answers_before_the_floor(sec):
+    """Message and status match, and both wait at least MIN_FAILED_SECONDS: a lower
+    bound holds on a loaded machine. How close their times are is measured side by side
+    in bench/signin_timing.py; the equal work behind it is checked in
+    test_sign_in_work.py without a clock."""
     known = _new_user(sec, "timed")
     client = sec.client()
     timings: dict[str, list[float]] = {"unknown": [], "wrong": []}
     bodies = {}
-    for i in range(6):
+    for i in range(3):
         for kind, login in (("unknown", f"nobody{i}-{fresh_address()}@acme.test"), ("wrong", known)):
             start = time.perf_counter()
             r = sign_in_attempt(client, sec, login, WRONG, fresh_address())
@@ -96,7 +99,6 @@ def test_unknown_user_and_wrong_password_look_the_same_in_message_status_and_tim
     assert bodies["unknown"].split('name="csrf"')[0] == bodies["wrong"].split('name="csrf"')[0]
     for kind in timings:
         assert min(timings[kind]) >= MIN_FAILED_SECONDS
-    assert abs(statistics.median(timings["unknown"]) - statistics.median(timings["wrong"])) < 0.1
 
 
 def test_throttling_is_shared_by_every_instance(sec):

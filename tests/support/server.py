@@ -50,6 +50,10 @@ def loopback_client(ca_cert: Path | None = None, **kwargs) -> httpx.Client:
     return httpx.Client(transport=LoopbackTransport(verify=ctx), follow_redirects=False, timeout=10, **kwargs)
 
 
+# ostiary.app logs this once per worker, at info level, when its snapshot is loaded.
+WORKER_READY = b"ready: snapshot at change"
+
+
 class OstiaryServer:
     def __init__(self, env: dict[str, str], port: int, workers: int = 2, tls: tuple[Path, Path] | None = None,
                  log_path: Path | None = None, server: str = "granian"):
@@ -66,6 +70,7 @@ class OstiaryServer:
                "--server", self.server]
         if self.tls:
             cmd += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
+        offset = self.log_path.stat().st_size if self.log_path and self.log_path.exists() else 0
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         scheme = "https" if self.tls else "http"
@@ -77,13 +82,23 @@ class OstiaryServer:
                 try:
                     # Every worker must be ready; a few probes reach different workers.
                     if all(client.get(f"{scheme}://{ready_host}:{self.port}/readyz").status_code == 200
-                           for _ in range(self.workers * 2)):
+                           for _ in range(self.workers * 2)) and self._every_worker_said_ready(offset):
                         return self
                 except httpx.HTTPError:
                     pass
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"ostiary serve did not become ready in {timeout} s; see {self.log_path}")
+
+    def _every_worker_said_ready(self, offset: int) -> bool:
+        """The probes can all land on the workers already up while another is still
+        starting (a test that then stops the database or the server meets it half
+        started); each worker's own log line since this start settles it."""
+        if self.log_path is None or self.env.get("OSTIARY_LOG_LEVEL", "info").lower() not in ("info", "debug"):
+            return True
+        with open(self.log_path, "rb") as written:
+            written.seek(offset)
+            return written.read().count(WORKER_READY) >= self.workers
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from ostiary.cli import main
 from ostiary.store.tables import metadata
+from tests.support.server import free_port
 
 
 def _row_counts(store) -> dict[str, int]:
@@ -135,9 +136,17 @@ def test_init_twice_changes_nothing(cli, store):
 
 
 def test_serve_without_migrations_refuses_an_old_schema_with_the_fix(tmp_path):
+    from alembic import command
+
+    from ostiary.store import open_store
+    from ostiary.store.engine import alembic_config
+
+    old = open_store(f"sqlite:///{tmp_path / 'ostiary.db'}")
+    command.upgrade(alembic_config(old.engine), "0001")
+    old.dispose()
     runner = CliRunner()
     env = {"OSTIARY_DATA_DIR": str(tmp_path)}
-    result = runner.invoke(main, ["serve", "--no-migrate", "--port", "1"], env=env)
+    result = runner.invoke(main, ["serve", "--no-migrate", "--port", str(free_port())], env=env)
     assert result.exit_code != 0
     assert "ostiary migrate" in result.output
 

@@ -1,6 +1,7 @@
 """What every command shares: settings and store opened on first use, one
 way to refuse bad input (a message naming the field and the rule, exit
-status 2, nothing written), and the `--tenant` option."""
+status 2, nothing written), one way to say the database is not ready (a
+line naming it and the fix, exit status 1), and the `--tenant` option."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ from functools import wraps
 from pathlib import Path
 
 import click
+from sqlalchemy.exc import DBAPIError
 
 from ostiary.config import ConfigError, Settings, load_settings
 from ostiary.services import keys as keys_service
 from ostiary.services import tenants as tenants_service
 from ostiary.services.errors import InvalidInput, ServiceError
 from ostiary.store import Store, open_store
+from ostiary.store.connection_errors import explain_database_error
+from ostiary.store.engine import DatabaseNotReady
 
 
 class Context:
@@ -30,23 +34,47 @@ class Context:
 
     @property
     def store(self) -> Store:
+        """The installation's database as it is: only `init` and `migrate`
+        create or migrate one (docs/upgrading.md)."""
         if self._store is None:
-            self._store = open_store(self.settings.effective_database_url)
-            self._store.migrate()
-            keys_service.ensure_signing_key(self._store)
+            store = open_store(self.settings.effective_database_url)
+            try:
+                store.ensure_current()
+            except BaseException:
+                store.dispose()
+                raise
+            self._store = store
+        return self._store
+
+    def migrated_store(self) -> Store:
+        """For `init` and `migrate`: the database, created when missing, at the current schema."""
+        if self._store is None:
+            store = open_store(self.settings.effective_database_url)
+            try:
+                store.migrate()
+                keys_service.ensure_signing_key(store)
+            except BaseException:
+                store.dispose()
+                raise
+            self._store = store
         return self._store
 
     def tenant_id(self, slug: str | None) -> int:
         return tenants_service.resolve_tenant(self.store, slug).id
 
 
-def fail(message: str) -> None:
+def fail(message: str, status: int = 2) -> None:
     click.echo(f"error: {message}", err=True)
-    sys.exit(2)
+    sys.exit(status)
+
+
+def _database_url() -> str:
+    return click.get_current_context().ensure_object(Context).settings.effective_database_url
 
 
 def handles_errors(fn):
-    """Turns refusals into one clear message and exit status 2."""
+    """Turns refusals into one clear message and exit status 2, and a database
+    that is missing, behind or unreachable into one line and exit status 1."""
 
     @wraps(fn)
     def wrapper(*args, **kwargs):
@@ -58,6 +86,13 @@ def handles_errors(fn):
             fail("\n  ".join(["the input is not valid:", *(str(p) for p in exc.problems)]))
         except ServiceError as exc:
             fail(str(exc))
+        except DatabaseNotReady as exc:
+            fail(str(exc), status=1)
+        except DBAPIError as exc:
+            message = explain_database_error(exc, _database_url())
+            if message is None:
+                raise
+            fail(message, status=1)
 
     return wrapper
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 
 from ostiary.cli.base import handles_errors, main, pass_ctx, tenant_option
@@ -56,20 +58,66 @@ def keys() -> None:
     """Signing keys for forward-auth cookies and handshake tokens."""
 
 
+def _utc(at: float) -> str:
+    import datetime
+
+    return datetime.datetime.fromtimestamp(at, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _span(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds} s"
+
+
+def _key_state(row, now: float) -> str:
+    if row.retire_at is None:
+        return f"signs from {_utc(row.created_at)} (in {_span(row.created_at - now)})" if row.created_at > now \
+            else "signing"
+    if row.retire_at > now:
+        return f"verifies until {_utc(row.retire_at)} ({_span(row.retire_at - now)} from now)"
+    return f"retired at {_utc(row.retire_at)}"
+
+
+def _rotation_overlap(ctx) -> int:
+    """The servers' OSTIARY_KEY_OVERLAP_SECONDS as they recorded it at start; this
+    shell's own only when no server has started, or when it says the same."""
+    servers = keys_service.recorded_overlap(ctx.store)
+    own = ctx.settings.key_overlap_seconds
+    if servers is None:
+        return own
+    if "key_overlap_seconds" in ctx.settings.model_fields_set and own != servers:
+        raise InvalidInput([Problem("overlap", f"OSTIARY_KEY_OVERLAP_SECONDS is {own} s here but the servers run with "
+                                               f"{servers} s: pass --overlap SECONDS to choose this rotation's window")])
+    return servers
+
+
 @keys.command("rotate")
+@click.option("--overlap", "overlap", type=int, default=None, metavar="SECONDS",
+              help="Every older key verifies for at most this long (0: they stop within 2 s, for a leaked key). "
+                   "Default: the servers' OSTIARY_KEY_OVERLAP_SECONDS.")
 @pass_ctx
 @handles_errors
-def keys_rotate(ctx) -> None:
-    kid = keys_service.rotate_keys(ctx.store, CLI_ACTOR, ctx.settings.key_overlap_seconds)
-    click.echo(f"key {kid} now signs; older keys verify for {ctx.settings.key_overlap_seconds} s more")
+def keys_rotate(ctx, overlap) -> None:
+    """Make a new key sign, and set how long every older key still verifies."""
+    overlap = _rotation_overlap(ctx) if overlap is None else overlap
+    kid = keys_service.rotate_keys(ctx.store, CLI_ACTOR, overlap)
+    now = time.time()
+    click.echo(f"key {kid} signs in {keys_service.PUBLISH_AHEAD:.0f} s; every older key verifies for "
+               f"at most {_span(max(overlap, keys_service.PUBLISH_AHEAD))} more:")
+    for row in reversed(keys_service.list_keys(ctx.store)):
+        click.echo(f"  {row.id}\t{_key_state(row, now)}")
 
 
 @keys.command("list")
 @pass_ctx
 @handles_errors
 def keys_list(ctx) -> None:
+    now = time.time()
     for row in keys_service.list_keys(ctx.store):
-        click.echo(f"{row.id}\t{'signing' if row.retire_at is None else f'verifies until {row.retire_at:.0f}'}")
+        click.echo(f"{row.id}\t{_key_state(row, now)}")
 
 
 # --- API tokens and the audit log ---------------------------------------------

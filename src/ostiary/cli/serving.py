@@ -35,12 +35,33 @@ def serve(ctx: Context, host: str, port: int, workers: int, no_migrate: bool, se
 
 
 @main.command()
+@click.option("--to", "revision", default=None, metavar="REVISION",
+              help="Move the schema to this revision, up or down (default: this Ostiary's, the newest).")
 @pass_ctx
 @handles_errors
-def migrate(ctx: Context) -> None:
-    """Bring the database schema up to date."""
-    ctx.store  # opening migrates
-    click.echo("the database schema is current")
+def migrate(ctx: Context, revision: str | None) -> None:
+    """Create the database if missing and bring its schema up to date (or to --to)."""
+    from ostiary.services.errors import InvalidInput, Problem
+    from ostiary.store import open_store
+    from ostiary.store.engine import current_revision, revisions
+
+    if revision is None:
+        store = ctx.migrated_store()
+        click.echo(f"the database {store.name} is at schema {current_revision(store.engine)}, the current one")
+        return
+    if revision not in revisions():
+        raise InvalidInput([Problem("to", f"{revision!r} is not a schema revision of this Ostiary: "
+                                          f"choose one of {', '.join(revisions())}")])
+    store = open_store(ctx.settings.effective_database_url)
+    try:
+        was = store.move_to(revision)
+    finally:
+        store.dispose()
+    if revisions().index(revision) < revisions().index(was):
+        click.echo(f"the database {store.name} went down from schema {was} to {revision}: what the later "
+                   "revisions added is gone (docs/upgrading.md); run the Ostiary release whose schema this is")
+    else:
+        click.echo(f"the database {store.name} is at schema {revision} (it was at {was})")
 
 
 @main.command()
@@ -53,6 +74,7 @@ def migrate(ctx: Context) -> None:
 def init(ctx: Context, base_domain: str, slug: str, admin_email: str, admin_password_file: str | None) -> None:
     """Set up a tenant, its base domain and a first admin. Safe to run again."""
     password = read_secret_file(admin_password_file, "admin_password_file")
+    ctx.migrated_store()  # init is where an installation begins: it creates and migrates the database
     result = tenants_service.init_installation(ctx.store, base_domain, slug, admin_email, password, CLI_ACTOR)
     host = tenants_service.tenant_host(tenants_service.get_base_domain(ctx.store), result.tenant.slug)
     click.echo(f"tenant {result.tenant.slug}: {'created' if result.tenant_created else 'already there'}")

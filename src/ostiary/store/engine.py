@@ -1,5 +1,6 @@
-"""Opening the database (SQLite with WAL by default, PostgreSQL by URL) and
-bringing its schema to the current migration."""
+"""Opening the database (SQLite with WAL by default, PostgreSQL by URL),
+bringing its schema to the current migration, and refusing one that is
+missing or not current with the command that fixes it (docs/upgrading.md)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,41 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-class SchemaNotCurrent(Exception):
-    pass
+class DatabaseNotReady(Exception):
+    """The database cannot be used as it is; the message names it and the fix, in one line."""
+
+
+class DatabaseMissing(DatabaseNotReady):
+    """No Ostiary installation there: no SQLite file, or no schema."""
+
+
+class SchemaNotCurrent(DatabaseNotReady):
+    """The schema is behind this Ostiary (run `ostiary migrate`) or ahead of it."""
+
+
+def describe_database(url: str) -> str:
+    """How messages name a database: SQLite's absolute path, or the URL without its password."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            return "the in-memory SQLite database"
+        return str(Path(parsed.database).resolve())
+    shown = URL.create(parsed.get_backend_name(), username=parsed.username, host=parsed.host, port=parsed.port,
+                       database=parsed.database)  # no password, no query string
+    return shown.render_as_string(hide_password=False)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The SQLite database file, or None for PostgreSQL and in-memory SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -33,9 +62,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        path = url.removeprefix("sqlite:///")
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # Opening creates nothing yet; only `migrate` creates the file (and its directory).
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
         # Take the write lock at BEGIN so concurrent writers queue instead of deadlocking.
@@ -53,7 +80,7 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args={"connect_timeout": 5})
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine | None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["engine"] = engine
@@ -62,6 +89,12 @@ def alembic_config(engine: Engine) -> Config:
 
 def head_revision(engine: Engine) -> str | None:
     return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+def revisions() -> list[str]:
+    """Every schema revision this Ostiary knows, oldest first."""
+    script = ScriptDirectory.from_config(alembic_config(None))
+    return [rev.revision for rev in reversed(list(script.walk_revisions()))]
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -89,19 +122,63 @@ class Store:
         with self.engine.connect() as conn:
             yield conn.execution_options(ostiary_read_only=True)
 
+    @property
+    def name(self) -> str:
+        return describe_database(self.url)
+
     def migrate(self) -> None:
+        """Create the database when missing and bring its schema up to date:
+        for `ostiary init`, `ostiary migrate` and `ostiary serve` only."""
+        path = sqlite_file(self.url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         command.upgrade(alembic_config(self.engine), "head")
 
     def downgrade(self, revision: str) -> None:
         command.downgrade(alembic_config(self.engine), revision)
 
-    def ensure_current(self) -> None:
-        current, head = current_revision(self.engine), head_revision(self.engine)
-        if current != head:
-            raise SchemaNotCurrent(
-                f"the database schema is at {current or 'empty'} but this Ostiary needs {head}: "
-                "run `ostiary migrate`, or start `ostiary serve` without --no-migrate"
+    def move_to(self, revision: str) -> str:
+        """Upgrade or downgrade an installed database to `revision`, one of
+        `revisions()`; returns the revision it was at."""
+        self.ensure_installed()
+        order, was = revisions(), current_revision(self.engine)
+        if was not in order:
+            self.ensure_current()  # names the unknown (newer) schema
+        if order.index(revision) < order.index(was):
+            self.downgrade(revision)
+        else:
+            command.upgrade(alembic_config(self.engine), revision)
+        return was
+
+    def ensure_installed(self) -> None:
+        """Refuse a database Ostiary never set up, without creating it."""
+        path = sqlite_file(self.url)
+        if path is not None and not path.exists():  # connecting would create it
+            raise DatabaseMissing(
+                f"no Ostiary database at {self.name}: run `ostiary init` to set up a new installation there, "
+                "or set OSTIARY_DATA_DIR (or OSTIARY_DATABASE_URL) to where yours is"
             )
+        if current_revision(self.engine) is None:
+            raise DatabaseMissing(
+                f"the database {self.name} has no Ostiary schema: run `ostiary init` to set up a new "
+                "installation there (or `ostiary migrate` for the schema alone)"
+            )
+
+    def ensure_current(self) -> None:
+        """Refuse a database that is missing or whose schema is not this Ostiary's; change nothing."""
+        self.ensure_installed()
+        current, head = current_revision(self.engine), head_revision(self.engine)
+        if current == head:
+            return
+        if current not in revisions():
+            raise SchemaNotCurrent(
+                f"the database {self.name} is at schema {current}, which this Ostiary (schema {head}) does not "
+                "know: a newer Ostiary migrated it; run that version, or downgrade the schema with it first "
+                "(docs/upgrading.md)"
+            )
+        raise SchemaNotCurrent(
+            f"the database {self.name} is at schema {current} but this Ostiary needs {head}: run `ostiary migrate`"
+        )
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -50,14 +50,29 @@ async def audit_list(ctx: AdminContext) -> Response:
 
 @admin_page
 async def key_list(ctx: AdminContext) -> Response:
+    return await _keys(ctx)
+
+
+async def _keys(ctx: AdminContext, status: int = 200, errors=(), overlap: str | None = None) -> Response:
     rows = await ctx.call(keys.list_keys, ctx.inst.store)
-    return ctx.page("admin/keys.html", keys=list(reversed(rows)), overlap=ctx.inst.settings.key_overlap_seconds)
+    return ctx.page("admin/keys.html", status=status, keys=list(reversed(rows)), errors=list(errors),
+                    overlap=ctx.inst.settings.key_overlap_seconds,
+                    overlap_field=str(ctx.inst.settings.key_overlap_seconds) if overlap is None else overlap)
 
 
 @admin_action
 async def key_rotate(ctx: AdminContext, form) -> Response:
-    kid = await ctx.call(keys.rotate_keys, ctx.inst.store, ctx.actor, ctx.inst.settings.key_overlap_seconds)
-    return ctx.back("/admin/keys", f"Key {kid} now signs; older keys keep verifying until they retire.")
+    given = str(form.get("overlap_seconds", "")).strip()
+    try:
+        overlap = int(given) if given else ctx.inst.settings.key_overlap_seconds
+    except ValueError:
+        overlap = given  # refused below, naming the field
+    try:
+        kid = await ctx.call(keys.rotate_keys, ctx.inst.store, ctx.actor, overlap)
+    except ServiceError as exc:
+        return await _keys(ctx, 422, problems(exc), given)
+    return ctx.back("/admin/keys", f"Key {kid} signs in {keys.PUBLISH_AHEAD:.0f} s; every older key verifies for "
+                                   f"at most {max(overlap, keys.PUBLISH_AHEAD):.0f} s more (see each key below).")
 
 
 @admin_page

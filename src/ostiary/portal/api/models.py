@@ -189,8 +189,16 @@ class KeyOut(BaseModel):
     signing: bool
 
 
+class RotateIn(Strict):
+    overlap_seconds: Optional[int] = Field(
+        None, strict=True, description="every older key verifies for at most this long (0: they stop within 2 s); "
+        "default: this server's OSTIARY_KEY_OVERLAP_SECONDS")
+
+
 class RotatedOut(BaseModel):
     id: str
+    overlap_seconds: int
+    keys: list[KeyOut] = Field(description="every key after the rotation, with the window it now has")
 
 
 class TokenOut(BaseModel):

@@ -11,7 +11,7 @@ from ostiary.dns.resolvers import parse_resolvers
 from ostiary.portal.api.auth import Caller, reader, writer
 from ostiary.portal.api.models import (
     AppIn, AppOut, AppPatch, AuditOut, DomainIn, DomainOut, EndedOut, ErrorOut, GroupDetailOut, GroupIn, GroupOut,
-    GroupPatch, KeyOut, Page, RotatedOut, SessionOut, SnippetOut, TokenOut, UserIn, UserOut, UserPatch,
+    GroupPatch, KeyOut, Page, RotatedOut, RotateIn, SessionOut, SnippetOut, TokenOut, UserIn, UserOut, UserPatch,
 )
 from ostiary.proxies import PROXIES
 from ostiary.services import admin_views, apps, audit, domains, groups, keys, sessions, users
@@ -278,9 +278,12 @@ def list_keys(c: Caller = Depends(reader)):
             for k in keys.list_keys(c.store)]
 
 
-@sec.post("/keys/rotate", response_model=RotatedOut, summary="A new key signs; older ones verify until their overlap ends")
-def rotate_keys(c: Caller = Depends(writer)):
-    return RotatedOut(id=keys.rotate_keys(c.store, c.actor, c.settings.key_overlap_seconds))
+@sec.post("/keys/rotate", response_model=RotatedOut,
+          summary="A new key signs; every older key verifies for overlap_seconds at most")
+def rotate_keys(body: Optional[RotateIn] = None, c: Caller = Depends(writer)):
+    overlap = c.settings.key_overlap_seconds if body is None or body.overlap_seconds is None else body.overlap_seconds
+    kid = keys.rotate_keys(c.store, c.actor, overlap)
+    return RotatedOut(id=kid, overlap_seconds=overlap, keys=list_keys(c))
 
 
 ROUTERS = [me, dom, app_router, usr, grp, sec]
