@@ -23,7 +23,8 @@ from tests.support.server import free_port
 
 # Commands that create or migrate by design, or use no installation database.
 CREATING = {("init",), ("migrate",)}
-NOT_THE_INSTALLATION = {("demo",), ("cookie-doctor",)}  # the demo keeps its own database; cookie-doctor has none
+# The demo keeps its own database; cookie-doctor and proxy-files (files shipped in the package) use none.
+NOT_THE_INSTALLATION = {("demo",), ("cookie-doctor",), ("proxy-files",)}
 
 
 def _leaf_commands(group: click.Group, prefix: tuple[str, ...] = ()):
