@@ -35,3 +35,12 @@ IDENTITY_HEADER_KEYS = tuple(IDENTITY_HEADERS)
 LOCATION_HEADER = "X-Ostiary-Location"
 # With a 401 asked for by ?not-signed-in=401 (nginx): "1" when the browser should be redirected.
 NAVIGATION_HEADER = "X-Ostiary-Navigation"
+
+# How the check answers "not signed in" for a proxy that can pass on only 2xx,
+# 401 and 403 (docs/contract.md §3): the snippet adds this to the check URL.
+STATUS_401_QUERY = "not-signed-in=401"
+# Query parts that ask for that answer: the parameter, and the ?proxy=nginx
+# that nginx snippets pasted before the parameter existed still send. The
+# gate reads this set; ostiary.proxies.registry derives the same set from the
+# proxy kinds, and a test keeps the two equal.
+STATUS_401_QUERIES = frozenset({STATUS_401_QUERY.encode("ascii"), b"proxy=nginx"})

@@ -29,6 +29,9 @@ def test_the_registry_says_how_each_kind_wants_not_signed_in_answered():
         ("caddy", "traefik", "haproxy"), NotSignedIn.REDIRECT)
     # Snippets pasted before the parameter existed ask with ?proxy=nginx: still 401.
     assert status_401_queries() == {b"not-signed-in=401", b"proxy=nginx"}
+    # the gate reads wire's copy (it never imports the renderers): the two agree
+    from ostiary.wire import STATUS_401_QUERIES
+    assert STATUS_401_QUERIES == status_401_queries()
 
 
 @pytest.mark.parametrize("proxy", PROXIES)

@@ -35,3 +35,12 @@ def test_the_portal_never_touches_tables_directly():
     for module, names in _imports("portal").items():
         bad = {n for n in names if n.startswith(("sqlalchemy", "ostiary.store", "psycopg", "sqlite3")) and n not in allowed}
         assert not bad, f"{module} imports {bad}: go through ostiary.services"
+
+
+def test_the_gate_imports_nothing_above_it():
+    """The gate answers every request: it must not pull in the proxy renderers,
+    the portal or the CLI (their imports would load into every worker's hot path)."""
+    above = ("ostiary.proxies", "ostiary.portal", "ostiary.cli", "ostiary.demo", "ostiary.app")
+    for module, names in _imports("gate").items():
+        bad = {n for n in names if n == "ostiary.app" or n.startswith(above[:-1])}
+        assert not bad, f"{module} imports {bad}"

@@ -8,8 +8,7 @@ import functools
 from dataclasses import dataclass
 
 from ostiary.hostnames import split_host_port
-from ostiary.proxies.registry import status_401_queries
-from ostiary.wire import CHECK_PATH, FORWARD_AUTH_COOKIE
+from ostiary.wire import CHECK_PATH, FORWARD_AUTH_COOKIE, STATUS_401_QUERIES
 
 _COOKIE_PREFIX = FORWARD_AUTH_COOKIE + "="
 MAX_HEADER = 16384
@@ -31,7 +30,7 @@ class ForwardedRequest:
     cookie_header: str  # the whole Cookie header, for an external identity source
     navigation: bool
     # The proxy wants "not signed in" as 401 + location even for navigations
-    # (ostiary.proxies.registry.NotSignedIn.STATUS_401).
+    # (wire.STATUS_401_QUERIES; ostiary.proxies.registry.NotSignedIn.STATUS_401).
     answer_401: bool = False
 
 
@@ -63,7 +62,7 @@ _READ = frozenset({
 })
 # The same few hosts arrive on every request: parse each once.
 _host_port = functools.lru_cache(maxsize=8192)(split_host_port)
-_ANSWER_401 = status_401_queries()
+_ANSWER_401 = STATUS_401_QUERIES
 # /forward-auth/check/<portal host>: for proxies that cannot set the Host header
 # of their check (Traefik's forwardAuth); see docs/proxies/traefik.md.
 _PORTAL_IN_PATH = CHECK_PATH + "/"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from ostiary import wire
 from ostiary.proxies.facts import AppFacts
-from ostiary.proxies.registry import STATUS_401_QUERY
+from ostiary.wire import STATUS_401_QUERY
 
 CHECK_LOCATION = "/_ostiary_check"
 SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"

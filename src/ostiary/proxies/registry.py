@@ -20,16 +20,12 @@ from dataclasses import dataclass
 from enum import Enum
 
 from ostiary.proxies.facts import AppFacts
+from ostiary.wire import STATUS_401_QUERY
 
 
 class NotSignedIn(Enum):
     REDIRECT = "redirect"
     STATUS_401 = "401"
-
-
-# The check URL's query parameter that asks for STATUS_401 (the gate reads it).
-NOT_SIGNED_IN_PARAM = "not-signed-in"
-STATUS_401_QUERY = f"{NOT_SIGNED_IN_PARAM}={NotSignedIn.STATUS_401.value}"
 
 
 @dataclass(frozen=True)
@@ -72,7 +68,8 @@ def proxy_kind(name: str) -> ProxyKind:
 def status_401_queries() -> frozenset[bytes]:
     """Query-string parts that ask the check for STATUS_401: the parameter, and
     ``proxy=<kind>`` for every kind that wants it (snippets pasted before the
-    parameter existed say ``?proxy=nginx``)."""
+    parameter existed say ``?proxy=nginx``). The gate reads the same set
+    from ``ostiary.wire.STATUS_401_QUERIES``, so it never imports the renderers."""
     parts = {STATUS_401_QUERY.encode("ascii")}
     parts.update(f"proxy={k.name}".encode("ascii") for k in KINDS if k.not_signed_in is NotSignedIn.STATUS_401)
     return frozenset(parts)
