@@ -207,7 +207,7 @@ def domain_external_identity(ctx, domain_name, tenant, **options) -> None:
                                             else "identity from Ostiary's handshake"))
 
 
-# --- commands whose capability lands later ---------------------------------------
+# --- proxy configuration and diagnostics ------------------------------------------
 
 @main.command()
 @click.argument("app_name", required=False)
