@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     # Port browsers use to reach tenant and portal hosts; None means the scheme's default.
     public_port: int | None = None
     forward_auth_cookie_ttl: int = 3600
-    # How long the handshake token lives; the SPEC caps it at 60 s.
+    # How long the handshake token lives; the contract caps it at 60 s.
     handshake_token_ttl: int = 60
     # How often each worker looks for changes in the change log, in seconds.
     change_poll_interval: float = 0.2
@@ -128,7 +128,7 @@ class Settings(BaseSettings):
     @classmethod
     def _token_ttl(cls, v: int) -> int:
         if not 5 <= v <= 60:
-            raise ValueError("must be between 5 and 60 seconds (the SPEC caps tokens at 60 s)")
+            raise ValueError("must be between 5 and 60 seconds (the contract caps tokens at 60 s)")
         return v
 
     @field_validator("change_poll_interval")

@@ -1,5 +1,5 @@
 """The forward-auth handshake walked over real HTTP against a running
-Ostiary (SPEC sections 2, 3 and 7)."""
+Ostiary (docs/contract.md §2, §3 and §7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The browser legs of the forward-auth handshake (SPEC section 2):
+"""The browser legs of the forward-auth handshake (docs/contract.md §2):
 /start and /callback on the portal host, /authorize on the tenant host,
 and the portal host's sign-out."""
 

@@ -1,4 +1,4 @@
-"""Background re-verification of protected domains (SPEC section 6).
+"""Background re-verification of protected domains (docs/contract.md §6).
 
 Every `reverify_interval` seconds one worker of the installation — whichever takes the lease —
 re-checks the TXT record of every verified domain, in parallel. A domain whose record is gone is

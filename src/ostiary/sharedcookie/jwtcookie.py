@@ -1,4 +1,4 @@
-"""An identity taken from a chat app's own JWT session cookie (SPEC section 9).
+"""An identity taken from a chat app's own JWT session cookie (docs/contract.md §9).
 
 Defaults match LibreChat's refresh cookie: ``refreshToken``, HS256 keyed with
 the raw UTF-8 bytes of ``JWT_REFRESH_SECRET``, claims ``id`` and ``sessionId``.

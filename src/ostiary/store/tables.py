@@ -101,7 +101,7 @@ domains = Table(
     Column("last_checked_at", Float, nullable=True),
     # Set when re-verification no longer finds the record; cleared when it returns.
     Column("flagged_at", Float, nullable=True),
-    # JSON: take identity from an external JWT cookie instead of the handshake (SPEC 9).
+    # JSON: take identity from an external JWT cookie instead of the handshake (docs/contract.md §9).
     Column("external_identity", Text, nullable=True),
     Column("created_at", Float, nullable=False),
     UniqueConstraint("tenant_id", "name", name="uq_domains_tenant_name"),
@@ -123,7 +123,7 @@ apps = Table(
     Column("all_users", Boolean, nullable=False, default=False),
     Column("enabled", Boolean, nullable=False, default=True),
     Column("require_2fa", Boolean, nullable=False, default=False),
-    # JSON: take identity from an external JWT cookie instead of the handshake (SPEC 9).
+    # JSON: take identity from an external JWT cookie instead of the handshake (docs/contract.md §9).
     Column("external_identity", Text, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
