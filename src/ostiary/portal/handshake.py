@@ -95,6 +95,10 @@ async def authorize(request: Request) -> Response:
     if session is None:
         here = request.url.path + "?" + request.url.query
         return _no_store(RedirectResponse("/sign-in?" + urlencode({"next": here}), status_code=303))
+    if session.second_factor_due:
+        # A user who has a second factor passes it at every sign-in, whatever the app.
+        here = request.url.path + "?" + request.url.query
+        return _no_store(RedirectResponse("/second-factor?" + urlencode({"next": here}), status_code=303))
     user = snap.users.get(session.user_id) or await _user_once_followed(inst, session.user_id)
     if user is None or not may_enter(user.groups, app.all_users, app.granted):
         return render(request, "forbidden.html", status=403, app=app, user=user)
