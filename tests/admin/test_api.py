@@ -295,3 +295,18 @@ def test_rotating_keys_refuses_a_bad_overlap_naming_the_field(api_world, body):
         assert api.get("/keys").json() == before
     assert r.status_code == 422, r.text
     assert fields(r) == [next(iter(body))]
+
+
+def test_the_api_refuses_to_demote_or_disable_the_last_active_admin(api_world):
+    """Fault: PATCH is_admin/active on a tenant's only admin left it with none."""
+    w = api_world
+    users.set_admin(w.store, w.globex_id, CLI_ACTOR, "zed@globex.test", True)  # globex's only admin
+    zed_url = f"https://globex.id.example.test:{w.port}/api/v1/users/zed"
+    with w.api(w.globex_token) as api:
+        for change in ({"is_admin": False}, {"active": False}, {"password": "a whole new passphrase", "is_admin": False}):
+            r = api.patch(zed_url, json=change)
+            assert r.status_code == 409, (change, r.text)
+            assert "last active administrator" in r.text and fields(r) == [next(k for k in change if k != "password")]
+    zed = users.get_user(w.store, w.globex_id, "zed")
+    assert zed.is_admin and zed.active
+    assert users.authenticate(w.store, w.globex_id, "zed", PASSWORD) is not None  # nothing half-written

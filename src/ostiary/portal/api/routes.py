@@ -163,6 +163,7 @@ def get_user(login: str, c: Caller = Depends(reader)):
 @usr.patch("/{login}", response_model=UserOut, summary="Enable or disable, grant or remove admin, set a password")
 def edit_user(login: str, body: UserPatch, c: Caller = Depends(writer)):
     user = users.get_user(c.store, c.tenant_id, login)
+    users.check_admin_change(c.store, c.tenant_id, user.email, active=body.active, is_admin=body.is_admin)
     if body.password is not None:  # first: the one change that can be refused for its value
         users.set_password(c.store, c.tenant_id, c.actor, user.email, body.password)
     if body.active is not None:
