@@ -56,8 +56,14 @@ def test_the_cli_refuses_to_disable_the_last_active_admin(store, db_url, acme, t
     env = {"OSTIARY_DATABASE_URL": db_url, "OSTIARY_DATA_DIR": str(tmp_path)}
     r = CliRunner().invoke(main, ["user", "disable", "root@acme.test", "--tenant", "acme"], env=env)
     assert r.exit_code == 2
-    assert "last active administrator" in r.output and "--admin" in r.output
+    assert "last active administrator" in r.output and "ostiary user admin EMAIL" in r.output
+    r = CliRunner().invoke(main, ["user", "admin", "root@acme.test", "--remove", "--tenant", "acme"], env=env)
+    assert r.exit_code == 2 and "last active administrator" in r.output
     assert _admin(store, acme, "root@acme.test") == (True, True)
+    # Another admin first (the command the refusal names), then root may step down.
+    assert CliRunner().invoke(main, ["user", "admin", "bob@acme.test", "--tenant", "acme"], env=env).exit_code == 0
+    r = CliRunner().invoke(main, ["user", "admin", "root@acme.test", "--remove", "--tenant", "acme"], env=env)
+    assert r.exit_code == 0 and "no longer an administrator" in r.output
 
 
 def test_two_admins_demoting_each_other_at_once_leave_one_admin(store, acme):

@@ -136,7 +136,7 @@ def _refuse_removing_last_admin(scope: TenantScope, user: Row, field: str) -> No
     if user.is_admin and user.active and _other_active_admins(scope, user.id) == 0:
         action = "disabled" if field == "active" else "demoted"
         raise Conflict(f'{field}: "{user.email}" is the last active administrator of this tenant and cannot be '
-                       f"{action}: first make another user an administrator (`ostiary user add EMAIL --admin`, "
+                       f"{action}: first make another user an administrator (`ostiary user admin EMAIL`, "
                        "or the admin flag on their page)")
 
 
