@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from ostiary.services import api_tokens, sessions, users
+from ostiary.services import api_tokens, domains, sessions, users
 from ostiary.services.actor import CLI_ACTOR, Actor
 from tests.admin.conftest import PASSWORD
 
@@ -310,3 +310,21 @@ def test_the_api_refuses_to_demote_or_disable_the_last_active_admin(api_world):
     zed = users.get_user(w.store, w.globex_id, "zed")
     assert zed.is_admin and zed.active
     assert users.authenticate(w.store, w.globex_id, "zed", PASSWORD) is not None  # nothing half-written
+
+
+def test_verify_during_a_dns_outage_answers_503_and_leaves_the_domain_verified(api_world):
+    """Fault: a verify while DNS does not answer turned a verified domain `failed`."""
+    w = api_world
+    before = domains.get_domain(w.store, w.tenant_id, "acme-corp.test")
+    assert before.status == "verified"
+    w.dns.stop()  # nothing answers on the resolver's port now: every query times out
+    try:
+        with w.api(w.write_token) as api:
+            r = api.post("/domains/acme-corp.test/verify")
+    finally:
+        w.dns.start()
+    assert r.status_code == 503 and r.headers["retry-after"] and r.json()["error"] == "dns_unanswered"
+    assert "nothing changed" in r.json()["message"] and fields(r) == ["dns"]
+    after = domains.get_domain(w.store, w.tenant_id, "acme-corp.test")
+    assert (after.status, after.status_reason, after.last_checked_at) == (
+        "verified", before.status_reason, before.last_checked_at)
