@@ -139,7 +139,7 @@ def test_removing_a_membership_or_a_grant_takes_effect_within_a_second(world):
 def test_sign_out_on_one_domain_ends_access_on_every_domain_within_a_second(world):
     v = world.signed_in("erin@acme.test")
     assert v.open(world.url("nas.homelab.test", "/")).reached_app
-    r = v.browser.get(f"https://auth.acme-corp.test:{world.port}/forward-auth/sign-out")
+    r = v.sign_out("auth.acme-corp.test")
     assert r.status_code == 200
     assert "signed out" in r.text.lower()
     nas_cookie = v.cookies_for(world.url("nas.homelab.test", "/"))

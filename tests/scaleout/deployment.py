@@ -24,7 +24,7 @@ import httpx
 from ostiary.services import apps, domains, groups, sessions, tenants, users
 from ostiary.services.actor import CLI_ACTOR
 from ostiary.store import Store
-from ostiary.wire import PORTAL_SIGN_OUT_PATH, SESSION_COOKIE
+from ostiary.wire import SESSION_COOKIE
 from tests.support.dnsserver import Dnsmasq
 from tests.support.proxies import NginxServer
 from tests.support.server import LoopbackTransport, OstiaryServer, free_port
@@ -327,7 +327,7 @@ class Deployment:
     def sign_out(self, v: RoutedVisitor, via: int | None = None) -> float:
         """Signs out on the portal host through `via`; returns time.monotonic() at the answer."""
         v.via = via
-        r = v.browser.get(self.portal_url(PORTAL_SIGN_OUT_PATH))
+        r = v.sign_out(PORTAL)
         assert r.status_code == 200 and "signed out" in r.text.lower(), (r.status_code, r.text[:300])
         return time.monotonic()
 

@@ -80,6 +80,18 @@ def user_enable(ctx, email, tenant) -> None:
     click.echo(f"user {email} enabled")
 
 
+@user.command("admin")
+@click.argument("email")
+@tenant_option
+@click.option("--remove", is_flag=True, help="Take the admin rights away instead.")
+@pass_ctx
+@handles_errors
+def user_admin(ctx, email, tenant, remove) -> None:
+    """Grant a user admin rights (or remove them; never from the last active admin)."""
+    users_service.set_admin(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, email, not remove)
+    click.echo(f"user {email} is {'no longer' if remove else 'now'} an administrator")
+
+
 @user.command("password")
 @click.argument("email")
 @tenant_option

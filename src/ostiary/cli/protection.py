@@ -31,7 +31,8 @@ def domain_add(ctx, name, portal_host, tenant) -> None:
     row = domains_service.add_domain(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, name, portal_host)
     record, value = domains_service.txt_record(row)
     click.echo(f"domain {row.name} added with portal host {row.portal_host}; status {row.status}")
-    click.echo("create this DNS TXT record, then run `ostiary domain verify " + row.name + "`:")
+    click.echo(f"create this DNS TXT record, then run `ostiary domain verify {row.name}` before "
+               f"{_utc(domains_service.expires_at(row))} (an unverified registration then expires):")
     click.echo(f"  {record}  TXT  \"{value}\"")
 
 
@@ -44,11 +45,33 @@ def domain_verify(ctx, name, tenant) -> None:
     from ostiary.dns.verification import parse_resolvers
 
     resolvers = parse_resolvers(ctx.settings.dns_resolvers) if ctx.settings.dns_resolvers else None
-    row = domains_service.verify_domain(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, name, resolvers,
-                                        ctx.settings.dns_timeout)
+    try:
+        row = domains_service.verify_domain(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, name, resolvers,
+                                            ctx.settings.dns_timeout)
+    except domains_service.DnsUnanswered as exc:
+        # A timeout proves nothing about the record: say so, and leave the domain as it was.
+        click.echo(f"domain {exc.domain.name}: learned nothing, nothing changed: {exc}")
+        sys.exit(1)
     click.echo(f"domain {row.name}: {row.status}: {row.status_reason}")
     if row.status != "verified":
         sys.exit(1)
+
+
+@domain.command("delete")
+@click.argument("name")
+@tenant_option
+@pass_ctx
+@handles_errors
+def domain_delete(ctx, name, tenant) -> None:
+    """Delete a protected domain (a pending registration, say); refused while apps use it."""
+    domains_service.delete_domain(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, name)
+    click.echo(f"domain {name} deleted")
+
+
+def _utc(ts: float) -> str:
+    import datetime
+
+    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @domain.command("list")
@@ -63,6 +86,9 @@ def domain_list(ctx, tenant) -> None:
         if row.flagged_at is not None and row.status == "verified":
             since = datetime.datetime.fromtimestamp(row.flagged_at, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
             state = f"verified, flagged since {since}"
+        expires = domains_service.expires_at(row)
+        if expires is not None:
+            state = f"{state}, expires {_utc(expires)} unless verified"
         click.echo(f"{row.name}\tportal {row.portal_host}\t{state}\t{row.status_reason}")
 
 

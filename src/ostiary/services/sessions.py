@@ -58,6 +58,13 @@ class LiveSession:
     user_id: int
     expires_at: float
     second_factor: bool
+    # The user has a second factor and this session has not passed it yet:
+    # it may only complete that step or sign out (docs/how-it-works.md).
+    second_factor_due: bool = False
+
+    @property
+    def complete(self) -> bool:
+        return not self.second_factor_due
 
 
 def session_for_token(store: Store, token: str | None, tenant_id: int) -> LiveSession | None:
@@ -68,7 +75,8 @@ def session_for_token(store: Store, token: str | None, tenant_id: int) -> LiveSe
     now = time.time()
     with store.read() as conn:
         row = conn.execute(
-            select(sessions, tenants.c.session_idle_seconds, tenants.c.session_absolute_seconds, users.c.active)
+            select(sessions, tenants.c.session_idle_seconds, tenants.c.session_absolute_seconds, users.c.active,
+                   users.c.totp_secret, users.c.totp_enabled_at)
             .join(tenants, tenants.c.id == sessions.c.tenant_id)
             .join(users, users.c.id == sessions.c.user_id)
             .where(sessions.c.token_hash == hash_token(token), sessions.c.tenant_id == tenant_id)
@@ -84,7 +92,9 @@ def session_for_token(store: Store, token: str | None, tenant_id: int) -> LiveSe
     if now - row.last_seen_at >= TOUCH_INTERVAL:
         with store.write() as conn:
             conn.execute(update(sessions).where(sessions.c.id == row.id).values(last_seen_at=now))
-    return LiveSession(row.id, row.tenant_id, row.user_id, row.expires_at, bool(row.second_factor))
+    enrolled = bool(row.totp_secret and row.totp_enabled_at)
+    return LiveSession(row.id, row.tenant_id, row.user_id, row.expires_at, bool(row.second_factor),
+                       second_factor_due=enrolled and not row.second_factor)
 
 
 def end_session(store: Store, tenant_id: int, session_id: str, reason: str, actor: Actor) -> bool:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
     UniqueConstraint,
 )
 
@@ -92,8 +93,9 @@ domains = Table(
     Column("id", Integer, primary_key=True),
     Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
     Column("name", String(253), nullable=False),
-    # A portal host belongs to one tenant only: unique across the installation.
-    Column("portal_host", String(253), nullable=False, unique=True),
+    # A portal host is served for one tenant only: unique among *verified*
+    # domains (the first to verify owns it); pending ones never block anyone.
+    Column("portal_host", String(253), nullable=False),
     Column("status", String(16), nullable=False),  # pending | verified | failed | disabled
     Column("verification_token", String(64), nullable=False),
     Column("status_reason", Text, nullable=False, default=""),
@@ -105,6 +107,9 @@ domains = Table(
     Column("external_identity", Text, nullable=True),
     Column("created_at", Float, nullable=False),
     UniqueConstraint("tenant_id", "name", name="uq_domains_tenant_name"),
+    UniqueConstraint("tenant_id", "portal_host", name="uq_domains_tenant_portal_host"),
+    Index("uq_domains_verified_portal_host", "portal_host", unique=True,
+          sqlite_where=text("status = 'verified'"), postgresql_where=text("status = 'verified'")),
 )
 
 apps = Table(

@@ -58,7 +58,10 @@ async def user_active(ctx: AdminContext, form) -> Response:
     active = form.get("active") == "1"
     if not active and user.id == ctx.user.id:
         return await _user(ctx, 422, [Problem("active", "you cannot disable your own account here: ask another admin")])
-    await ctx.call(users.set_active, ctx.inst.store, ctx.tenant.id, ctx.actor, user.email, active)
+    try:
+        await ctx.call(users.set_active, ctx.inst.store, ctx.tenant.id, ctx.actor, user.email, active)
+    except ServiceError as exc:
+        return await _user(ctx, 409, problems(exc))
     return ctx.back(f"/admin/users/{user.id}", "User enabled." if active else "User disabled and signed out everywhere.")
 
 
@@ -68,7 +71,10 @@ async def user_admin(ctx: AdminContext, form) -> Response:
     make = form.get("is_admin") == "1"
     if not make and user.id == ctx.user.id:
         return await _user(ctx, 422, [Problem("is_admin", "you cannot remove your own admin rights: ask another admin")])
-    await ctx.call(users.set_admin, ctx.inst.store, ctx.tenant.id, ctx.actor, user.email, make)
+    try:
+        await ctx.call(users.set_admin, ctx.inst.store, ctx.tenant.id, ctx.actor, user.email, make)
+    except ServiceError as exc:
+        return await _user(ctx, 409, problems(exc))
     return ctx.back(f"/admin/users/{user.id}", "Admin rights granted." if make else "Admin rights removed.")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Optional
 
 from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import JSONResponse
 
 from ostiary.dns.resolvers import parse_resolvers
 from ostiary.portal.api.auth import Caller, reader, writer
@@ -64,8 +65,13 @@ def get_domain(name: str, c: Caller = Depends(reader)):
 
 @dom.post("/{name}/verify", response_model=DomainOut, summary="Query DNS for the TXT record now; the result and reason are stored")
 def verify_domain(name: str, c: Caller = Depends(writer)):
-    return DomainOut.of(domains.verify_domain(c.store, c.tenant_id, c.actor, name,
-                                              parse_resolvers(c.settings.dns_resolvers), c.settings.dns_timeout))
+    try:
+        return DomainOut.of(domains.verify_domain(c.store, c.tenant_id, c.actor, name,
+                                                  parse_resolvers(c.settings.dns_resolvers), c.settings.dns_timeout))
+    except domains.DnsUnanswered as exc:  # nothing learned, nothing changed: try again later
+        return JSONResponse({"error": "dns_unanswered", "message": str(exc),
+                             "problems": [{"field": "dns", "message": str(exc).partition(": ")[2]}]},
+                            status_code=503, headers={"retry-after": "30"})
 
 
 @dom.delete("/{name}", status_code=204, response_class=Response)
@@ -163,6 +169,7 @@ def get_user(login: str, c: Caller = Depends(reader)):
 @usr.patch("/{login}", response_model=UserOut, summary="Enable or disable, grant or remove admin, set a password")
 def edit_user(login: str, body: UserPatch, c: Caller = Depends(writer)):
     user = users.get_user(c.store, c.tenant_id, login)
+    users.check_admin_change(c.store, c.tenant_id, user.email, active=body.active, is_admin=body.is_admin)
     if body.password is not None:  # first: the one change that can be refused for its value
         users.set_password(c.store, c.tenant_id, c.actor, user.email, body.password)
     if body.active is not None:
