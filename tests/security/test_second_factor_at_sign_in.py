@@ -115,3 +115,12 @@ def test_the_json_api_does_not_accept_a_portal_session_instead_of_a_token(sec):
     v, _ = _password_only(sec, email)
     _pass_second_factor(sec, v, secret)
     assert v.browser.get(_tenant(sec, "/api/v1/users")).status_code == 401
+
+
+def test_a_session_waiting_for_its_second_factor_can_sign_out_and_use_another_account(sec):
+    email, _ = _enrolled_user(sec, "switch")
+    v, _ = _password_only(sec, email)
+    assert v.browser.get(_tenant(sec, "/sign-in")).status_code == 303  # sent on to the code step
+    r = _post(v, _tenant(sec, "/sign-out"), {"csrf": _csrf(sec, v)})
+    assert r.status_code == 200 and "signed out" in r.text.lower()
+    assert v.browser.get(_tenant(sec, "/sign-in")).status_code == 200
