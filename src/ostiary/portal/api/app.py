@@ -10,6 +10,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ostiary.portal.api import routes
 from ostiary.portal.api.auth import ApiRefusal
+from ostiary.portal.unavailable import RETRY_AFTER_SECONDS, log_unreachable
+from ostiary.services.availability import DATABASE_UNREACHABLE
 from ostiary.services.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError, problems_of
 
 DESCRIPTION = """Everything the admin pages do, for scripts. Authenticate with a bearer API
@@ -56,6 +58,16 @@ def build_api(inst) -> FastAPI:
         status, error = {InvalidInput: (422, "invalid_input"), NotFound: (404, "not_found"),
                          Conflict: (409, "conflict"), Forbidden: (403, "forbidden")}.get(type(exc), (400, "refused"))
         return _error(status, error, str(exc), problems_of(exc))
+
+    async def database_unreachable(request: Request, exc: Exception):
+        # Handled here, inside the API: an exception leaving FastAPI has already
+        # been answered with a 500 by its own error middleware.
+        log_unreachable(request, exc)
+        return _error(503, "unavailable", "Ostiary cannot reach its database at the moment: try again shortly",
+                      headers={"Retry-After": RETRY_AFTER_SECONDS})
+
+    for kind in DATABASE_UNREACHABLE:
+        api.add_exception_handler(kind, database_unreachable)
 
     @api.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException):
