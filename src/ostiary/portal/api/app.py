@@ -17,7 +17,7 @@ from ostiary.services.errors import Conflict, Forbidden, InvalidInput, NotFound,
 DESCRIPTION = """Everything the admin pages do, for scripts. Authenticate with a bearer API
 token an admin creates at `/admin/tokens` (`Authorization: Bearer ost_...`).
 A `read` token may call every GET; a `write` token may call everything.
-Lists take `limit` (1-500, default 50), `offset` and often `q`, and answer
+Lists take `limit` (1-500, default 50), `offset` (0-1000000000) and often `q`, and answer
 `{"items": [...], "total": N, "limit": L, "offset": O}`. Refusals answer
 `{"error": "...", "message": "...", "problems": [{"field": ..., "message": ...}]}`.
 Every change is written to the audit log with the token as the actor."""

@@ -16,6 +16,7 @@ from ostiary.portal.api.models import (
 from ostiary.proxies import PROXIES
 from ostiary.services import admin_views, apps, audit, domains, groups, keys, sessions, users
 from ostiary.services.errors import InvalidInput, Problem
+from ostiary.services.listing import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
 from ostiary.services.snippets import snippet_for_app
 
 ERRORS = {401: {"model": ErrorOut, "description": "no token, or an unknown, revoked or expired one"},
@@ -23,8 +24,8 @@ ERRORS = {401: {"model": ErrorOut, "description": "no token, or an unknown, revo
           404: {"model": ErrorOut}, 409: {"model": ErrorOut},
           422: {"model": ErrorOut, "description": "bad input: each problem names its field"}}
 
-Limit = Query(50, ge=1, le=500)
-Offset = Query(0, ge=0)
+Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+Offset = Query(0, ge=0, le=MAX_OFFSET)
 Search = Query("", max_length=200, description="case-insensitive substring")
 
 
