@@ -61,3 +61,28 @@ def test_an_admin_list_with_an_offset_of_2_to_the_63_shows_the_first_page(api_wo
             r = browser.get(path, params={"offset": offset, "limit": 2**64})
             assert r.status_code == 200, (offset, r.text[:300])
         assert r.text.count("<tr") == first.text.count("<tr")
+
+
+# --- 14.6: strict types --------------------------------------------------------------------
+
+@pytest.mark.parametrize("method,path,body,field", [
+    ("POST", "/users", {"email": "strict1@acme.test", "is_admin": "yes"}, "is_admin"),
+    ("POST", "/users", {"email": "strict2@acme.test", "is_admin": 1}, "is_admin"),
+    ("PATCH", "/users/bob@acme.test", {"active": "false"}, "active"),
+    ("PATCH", "/users/bob@acme.test", {"is_admin": "true"}, "is_admin"),
+    ("PATCH", "/users/bob@acme.test", {"active": 0}, "active"),
+    ("POST", "/apps", {"name": "strict", "url": "https://strict.acme-corp.test", "all_users": "true"}, "all_users"),
+    ("PATCH", "/apps/tools", {"enabled": "false"}, "enabled"),
+    ("POST", "/groups", {"name": 42}, "name"),
+    ("POST", "/keys/rotate", {"overlap_seconds": "60"}, "overlap_seconds"),
+    ("POST", "/users", {"email": "strict3@acme.test", "admin": True}, "admin"),  # unknown fields stay refused
+])
+def test_a_value_of_the_wrong_type_is_refused_with_422_naming_the_field(api_world, method, path, body, field):
+    w = api_world
+    with w.api(w.write_token) as api:
+        r = api.request(method, path, json=body)
+        assert r.status_code == 422, r.text
+        assert r.json()["error"] == "invalid_input" and fields(r) == [field]
+    bob = users.get_user(w.store, w.tenant_id, "bob@acme.test")
+    assert bob.active and not bob.is_admin  # nothing converted, nothing changed
+    assert not any(u.email.startswith("strict") for u in users.list_users(w.store, w.tenant_id, search="strict"))
