@@ -86,3 +86,74 @@ def test_a_value_of_the_wrong_type_is_refused_with_422_naming_the_field(api_worl
     bob = users.get_user(w.store, w.tenant_id, "bob@acme.test")
     assert bob.active and not bob.is_admin  # nothing converted, nothing changed
     assert not any(u.email.startswith("strict") for u in users.list_users(w.store, w.tenant_id, search="strict"))
+
+
+# --- 14.7: every field and every body has a limit ------------------------------------------
+
+def test_an_app_url_over_2048_characters_is_refused_naming_url(api_world):
+    url = "https://long.acme-corp.test/" + "a" * 3000
+    with api_world.api(api_world.write_token) as api:
+        r = api.post("/apps", json={"name": "long", "url": url})
+        assert r.status_code == 422 and fields(r) == ["url"] and "2048" in r.json()["message"]
+        r = api.patch("/apps/tools", json={"url": url})
+        assert r.status_code == 422 and fields(r) == ["url"]
+        assert api.get("/apps/long").status_code == 404
+
+
+def test_more_than_100_public_paths_are_refused_naming_public_paths(api_world):
+    with api_world.api(api_world.write_token) as api:
+        r = api.post("/apps", json={"name": "many", "url": "https://many.acme-corp.test", "public_paths": ["/p"] * 10_000})
+        assert r.status_code == 422 and fields(r) == ["public_paths"] and "100" in r.json()["message"]
+        r = api.patch("/apps/tools", json={"public_paths": [f"/p{i}" for i in range(101)]})
+        assert r.status_code == 422 and fields(r) == ["public_paths"]
+        r = api.patch("/apps/tools", json={"public_paths": ["/" + "p" * 2000]})
+        assert r.status_code == 422 and fields(r) == ["public_path"]
+        assert api.get("/apps/tools").json()["public_paths"] == []
+
+
+def _raw_request(w, head: bytes, body: bytes) -> bytes:
+    """Sends the head and only the start of a body over TLS; the answer as it came."""
+    import socket
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=str(w.ca))
+    with socket.create_connection(("127.0.0.1", w.port), timeout=20) as raw:
+        with ctx.wrap_socket(raw, server_hostname=TENANT_HOST) as tls:
+            tls.sendall(head + body)
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                chunk = tls.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+            return answer
+
+
+def test_a_10_mb_body_is_refused_with_413_before_it_is_read(api_world):
+    w = api_world
+    for path, kind, extra in (("/api/v1/groups", b"application/json", f"authorization: Bearer {w.write_token}\r\n"),
+                              ("/sign-in", b"application/x-www-form-urlencoded", "")):
+        head = (f"POST {path} HTTP/1.1\r\nhost: {TENANT_HOST}:{w.port}\r\n{extra}content-type: ".encode() + kind
+                + b"\r\ncontent-length: 10485760\r\n\r\n")
+        answer = _raw_request(w, head, b'{"name": "' + b"x" * 1000)  # the other 10 MB never come
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+
+
+def test_a_chunked_body_growing_past_the_limit_is_refused_with_413(api_world):
+    w = api_world
+
+    def chunks():
+        for _ in range(20):
+            yield b"x" * 8192
+
+    with w.api(w.write_token) as api:
+        r = api.post("/groups", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["error"] == "too_large" and "65536" in r.json()["message"]
+
+
+@pytest.mark.parametrize("depth,status", [(20_000, 422), (100_000, 413)])
+def test_deeply_nested_json_gets_the_documented_error_shape(api_world, depth, status):
+    with api_world.api(api_world.write_token) as api:
+        r = api.post("/groups", content=b"[" * depth + b"]" * depth, headers={"content-type": "application/json"})
+    assert r.status_code == status, r.text[:300]
+    assert set(r.json()) == {"error", "message", "problems"} and r.json()["problems"][0]["field"] == "body"

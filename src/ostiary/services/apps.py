@@ -12,6 +12,7 @@ from sqlalchemy import Row
 from ostiary.hostnames import is_under
 from ostiary.services.actor import Actor
 from ostiary.services.errors import Conflict, NotFound, Problems
+from ostiary.services.input_limits import MAX_PUBLIC_PATH_LENGTH, MAX_PUBLIC_PATHS, MAX_URL_LENGTH
 from ostiary.services.text_rules import control_character_problem
 from ostiary.store import Store, TenantScope
 from ostiary.store.tables import app_grants, apps, domains, groups
@@ -42,9 +43,26 @@ def _validate_name(name: str, problems: Problems) -> str:
     return name
 
 
+def _validate_url(url: str, allow_http: bool, problems: Problems):
+    if len(url) > MAX_URL_LENGTH:
+        problems.add("url", f"is {len(url)} characters long: at most {MAX_URL_LENGTH} are allowed")
+        return None
+    location, reason = parse_app_url(url, allow_http)
+    if reason:
+        problems.add("url", f'"{url}" {reason}')
+    return location
+
+
 def _validate_public_paths(paths: Sequence[str], problems: Problems) -> list[str]:
+    if len(paths) > MAX_PUBLIC_PATHS:
+        problems.add("public_paths", f"{len(paths)} given: at most {MAX_PUBLIC_PATHS} public paths per app "
+                     "(a wildcard such as /static/* covers many)")
+        return []
     out = []
     for p in paths:
+        if len(p) > MAX_PUBLIC_PATH_LENGTH:
+            problems.add("public_path", f"a public path of {len(p)} characters: at most {MAX_PUBLIC_PATH_LENGTH}")
+            continue
         problem = path_pattern_problem(p.strip())
         if problem:
             problems.add("public_path", f'"{p}" {problem}')
@@ -94,9 +112,7 @@ def add_app(
 ) -> Row:
     problems = Problems()
     name = _validate_name(name, problems)
-    location, reason = parse_app_url(url, allow_http)
-    if reason:
-        problems.add("url", f'"{url}" {reason}')
+    location = _validate_url(url, allow_http, problems)
     paths = _validate_public_paths(public_paths, problems)
     header_keys = parse_header_keys(headers, problems)
     if all_users and groups_granted:
@@ -148,9 +164,7 @@ def update_app(
     values: dict = {}
     location = None
     if url is not None:
-        location, reason = parse_app_url(url, allow_http)
-        if reason:
-            problems.add("url", f'"{url}" {reason}')
+        location = _validate_url(url, allow_http, problems)
     if public_paths is not None:
         values["public_paths"] = json.dumps(_validate_public_paths(public_paths, problems))
     if headers is not None:
