@@ -157,3 +157,40 @@ def test_deeply_nested_json_gets_the_documented_error_shape(api_world, depth, st
         r = api.post("/groups", content=b"[" * depth + b"]" * depth, headers={"content-type": "application/json"})
     assert r.status_code == status, r.text[:300]
     assert set(r.json()) == {"error", "message", "problems"} and r.json()["problems"][0]["field"] == "body"
+
+
+# --- 14.8: deleting a group in use, and names regardless of case ---------------------------
+
+def test_deleting_a_group_in_use_through_the_api_needs_force_and_says_what_it_removes(api_world):
+    w = api_world
+    with w.api(w.write_token) as api:
+        assert api.post("/groups", json={"name": "night-shift"}).status_code == 201
+        assert api.put("/groups/night-shift/members/carol").status_code == 204
+        assert api.put("/apps/wiki/grants/night-shift").status_code == 200
+        r = api.delete("/groups/night-shift")
+        assert r.status_code == 409 and fields(r) == ["group"]
+        assert "removes 1 membership and its grant on wiki" in r.json()["message"] and "force=true" in r.json()["message"]
+        assert api.get("/groups/night-shift").status_code == 200
+        assert api.delete("/groups/night-shift", params={"force": "true"}).status_code == 204
+        assert "night-shift" not in api.get("/apps/wiki").json()["groups"]
+        clash = api.post("/groups", json={"name": "STAFF"})
+        assert clash.status_code == 409 and "regardless of case" in clash.json()["message"]
+
+
+def test_deleting_a_group_in_use_in_the_admin_pages_needs_a_confirmation(api_world):
+    from ostiary.services import groups
+    from ostiary.services.actor import CLI_ACTOR
+
+    w = api_world
+    row = groups.add_group(w.store, w.tenant_id, CLI_ACTOR, "weekend")
+    groups.add_member(w.store, w.tenant_id, CLI_ACTOR, "weekend", "bob@acme.test")
+    with admin_client(w) as browser:
+        page = browser.get(f"/admin/groups/{row.id}")
+        assert "Deleting weekend removes 1 membership" in page.text and 'name="confirm"' in page.text
+        token = csrf(browser, f"/admin/groups/{row.id}")
+        refused = browser.post(f"/admin/groups/{row.id}/delete", data={"csrf": token})
+        assert refused.status_code == 409 and "is in use" in refused.text
+        assert groups.get_group(w.store, w.tenant_id, "weekend")
+        done = browser.post(f"/admin/groups/{row.id}/delete", data={"csrf": token, "confirm": "1"})
+        assert done.status_code == 303
+    assert "weekend" not in [g.name for g in groups.list_groups(w.store, w.tenant_id)]

@@ -29,6 +29,10 @@ class DatabaseMissing(DatabaseNotReady):
     """No Ostiary installation there: no SQLite file, or no schema."""
 
 
+class MigrationRefused(DatabaseNotReady):
+    """A migration found data it cannot carry over as it is; the message names the rows and the fix."""
+
+
 class SchemaNotCurrent(DatabaseNotReady):
     """The schema is behind this Ostiary (run `ostiary migrate`) or ahead of it."""
 

@@ -218,9 +218,11 @@ def move_group(name: str, body: GroupPatch, c: Caller = Depends(writer)):
     return _detail_out(c, name)
 
 
-@grp.delete("/{name}", status_code=204, response_class=Response)
-def delete_group(name: str, c: Caller = Depends(writer)):
-    groups.delete_group(c.store, c.tenant_id, c.actor, name)
+@grp.delete("/{name}", status_code=204, response_class=Response,
+            summary="Refused (409, naming what it would remove) while it has members or grants, unless force=true")
+def delete_group(name: str, force: bool = Query(False, description="delete it with its memberships and grants"),
+                 c: Caller = Depends(writer)):
+    groups.delete_group(c.store, c.tenant_id, c.actor, name, force=force)
     return Response(status_code=204)
 
 
