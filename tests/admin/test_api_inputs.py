@@ -194,3 +194,44 @@ def test_deleting_a_group_in_use_in_the_admin_pages_needs_a_confirmation(api_wor
         done = browser.post(f"/admin/groups/{row.id}/delete", data={"csrf": token, "confirm": "1"})
         assert done.status_code == 303
     assert "weekend" not in [g.name for g in groups.list_groups(w.store, w.tenant_id)]
+
+
+# --- 14.13: every resource by id as well as by name; names holding "/" ---------------------
+
+def test_a_group_named_with_a_slash_is_reachable_by_name_and_by_id(api_world):
+    from urllib.parse import quote
+
+    w = api_world
+    with w.api(w.write_token) as api:
+        made = api.post("/groups", json={"name": "Ops/Ærø"})
+        assert made.status_code == 201, made.text
+        gid = made.json()["id"]
+        by_name = f"/groups/{quote('Ops/Ærø', safe='')}"
+        assert api.get(by_name).json()["id"] == gid
+        assert api.get(f"/groups/id:{gid}").json()["name"] == "Ops/Ærø"
+        assert api.put(f"{by_name}/members/carol@acme.test").status_code == 204
+        assert [u["email"] for u in api.get(f"/groups/id:{gid}/members").json()["items"]] == ["carol@acme.test"]
+        assert api.put(f"/apps/tools/grants/{quote('Ops/Ærø', safe='')}").status_code == 200
+        assert "Ops/Ærø" in api.get("/apps/tools").json()["groups"]
+        assert api.delete(f"/apps/tools/grants/id:{gid}").status_code == 200
+        assert api.delete(f"/groups/id:{gid}", params={"force": "true"}).status_code == 204
+        assert api.get(by_name).status_code == 404
+
+
+def test_every_resource_is_addressable_by_id(api_world):
+    w = api_world
+    with w.api(w.write_token) as api:
+        domain = api.get("/domains/acme-corp.test").json()
+        assert api.get(f"/domains/id:{domain['id']}").json()["name"] == "acme-corp.test"
+        app = api.get("/apps/wiki").json()
+        assert api.get(f"/apps/id:{app['id']}").json()["name"] == "wiki"
+        assert api.get(f"/apps/id:{app['id']}/snippets/caddy").json()["app"] == "wiki"
+        user = api.get("/users/bob@acme.test").json()
+        assert api.get(f"/users/id:{user['id']}").json()["email"] == "bob@acme.test"
+        assert api.get("/sessions", params={"user": f"id:{user['id']}"}).status_code == 200
+        assert api.get("/groups/id:999999").status_code == 404
+        bad = api.get("/groups/id:x")
+        assert bad.status_code == 422 and fields(bad) == ["path"] and "name:id:x" in bad.json()["message"]
+        assert api.post("/groups", json={"name": "id:7"}).status_code == 201
+        assert api.get("/groups/name:id:7").json()["name"] == "id:7"
+        assert api.get("/groups/name:sales").json()["name"] == "sales"

@@ -30,7 +30,7 @@ def user_by_id(store: Store, tenant_id: int, user_id: int) -> Row:
     with store.read() as conn:
         row = TenantScope(conn, tenant_id).one(users, users.c.id == user_id)
     if row is None:
-        raise NotFound(f"user: no user {user_id} in this tenant")
+        raise NotFound(f"user: no user with id {user_id} in this tenant")
     return row
 
 
@@ -177,6 +177,14 @@ def _summaries(scope: TenantScope, rows: list[Row]) -> list[AppSummary]:
     return [AppSummary(r, domain_names.get(r.domain_id, "?"), json.loads(r.public_paths or "[]"),
                        [k for k in r.identity_headers.split(",") if k], sorted(by_app.get(r.id, [])))
             for r in rows]
+
+
+def domain_by_id(store: Store, tenant_id: int, domain_id: int) -> Row:
+    with store.read() as conn:
+        row = TenantScope(conn, tenant_id).one(domains, domains.c.id == domain_id)
+    if row is None:
+        raise NotFound(f"domain: no domain with id {domain_id} in this tenant")
+    return row
 
 
 def domains_page(store: Store, tenant_id: int, search: str = "", limit: int | None = None,

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ostiary.portal.api import routes
+from ostiary.portal.api.addressing import SegmentsFromRawPath
 from ostiary.portal.api.auth import ApiRefusal
 from ostiary.portal.unavailable import RETRY_AFTER_SECONDS, log_unreachable
 from ostiary.services.availability import DATABASE_UNREACHABLE
@@ -34,7 +35,7 @@ def _field(loc) -> str:
     return ".".join(parts) or "body"
 
 
-def build_api(inst) -> FastAPI:
+def build_api(inst) -> SegmentsFromRawPath:
     api = FastAPI(title="Ostiary API", version="1", description=DESCRIPTION, docs_url=None, redoc_url=None,
                   openapi_url="/openapi.json")
     api.state.instance = inst
@@ -74,4 +75,4 @@ def build_api(inst) -> FastAPI:
         return _error(exc.status_code, {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error"),
                       str(exc.detail))
 
-    return api
+    return SegmentsFromRawPath(api)
