@@ -13,7 +13,7 @@ from ostiary.hostnames import is_under
 from ostiary.services.actor import Actor
 from ostiary.services.errors import Conflict, NotFound, Problems
 from ostiary.services.input_limits import MAX_PUBLIC_PATH_LENGTH, MAX_PUBLIC_PATHS, MAX_URL_LENGTH
-from ostiary.services.text_rules import control_character_problem
+from ostiary.services.text_rules import control_character_problem, nfc
 from ostiary.store import Store, TenantScope
 from ostiary.store.tables import app_grants, apps, domains, groups
 from ostiary.urlrules import parse_app_url, path_pattern_problem
@@ -35,7 +35,7 @@ def parse_header_keys(value: str | Sequence[str] | None, problems: Problems) -> 
 
 
 def _validate_name(name: str, problems: Problems) -> str:
-    name = (name or "").strip()
+    name = nfc(name).strip()
     if not name or len(name) > 100:
         problems.add("name", "must be 1-100 characters")
     elif control_character_problem(name):
@@ -72,7 +72,7 @@ def _validate_public_paths(paths: Sequence[str], problems: Problems) -> list[str
 
 
 def _by_name(scope: TenantScope, name: str) -> Row:
-    row = scope.one(apps, apps.c.name == name.strip())
+    row = scope.one(apps, apps.c.name == nfc(name).strip())
     if row is None:
         raise NotFound(f'app: no proxy app "{name}" in this tenant: see `ostiary app list`')
     return row
@@ -149,7 +149,7 @@ def add_app(
 
 
 def _group(scope: TenantScope, name: str) -> Row:
-    row = scope.one(groups, groups.c.name == name.strip())
+    row = scope.one(groups, groups.c.name == nfc(name).strip())
     if row is None:
         raise NotFound(f'group: no group "{name}" in this tenant: create it with `ostiary group add`')
     return row

@@ -9,14 +9,14 @@ from sqlalchemy import Row
 from ostiary.access import would_create_cycle
 from ostiary.services.actor import Actor
 from ostiary.services.errors import Conflict, InvalidInput, NotFound, Problem, Problems
-from ostiary.services.text_rules import control_character_problem
+from ostiary.services.text_rules import control_character_problem, nfc
 from ostiary.services.users import get_user
 from ostiary.store import Store, TenantScope
 from ostiary.store.tables import app_grants, apps, groups, memberships
 
 
 def validate_group_name(name: str, problems: Problems, field: str = "name") -> str:
-    name = (name or "").strip()
+    name = nfc(name).strip()
     if not name or len(name) > 100:
         problems.add(field, "must be 1-100 characters")
     elif "," in name:
@@ -27,7 +27,7 @@ def validate_group_name(name: str, problems: Problems, field: str = "name") -> s
 
 
 def _by_name(scope: TenantScope, name: str, field: str = "group") -> Row:
-    row = scope.one(groups, groups.c.name == name.strip())
+    row = scope.one(groups, groups.c.name == nfc(name).strip())
     if row is None:
         raise NotFound(f'{field}: no group "{name}" in this tenant: see `ostiary group list`')
     return row
