@@ -11,7 +11,7 @@ from ostiary.services import sessions as sessions_service
 from ostiary.services.actor import Actor
 from ostiary.services.errors import Conflict, NotFound, Problem, Problems, InvalidInput
 from ostiary.services.passwords import hash_password, password_problem, verify_password
-from ostiary.services.text_rules import control_character_problem
+from ostiary.services.text_rules import control_character_problem, nfc
 from ostiary.store import Store, TenantScope
 from ostiary.store.tables import memberships, users
 
@@ -20,14 +20,14 @@ USERNAME_RE = re.compile(r"^[\w.@+-]{1,100}$")
 
 
 def validate_email(email: str, problems: Problems) -> str:
-    email = (email or "").strip()
+    email = nfc(email).strip()
     if len(email) > 320 or not EMAIL_RE.match(email) or control_character_problem(email):
         problems.add("email", f'"{email}" is not an email address: use the form name@example.com')
     return email
 
 
 def _validate_username(username: str, problems: Problems) -> str:
-    username = (username or "").strip()
+    username = nfc(username).strip()
     if not USERNAME_RE.match(username):
         problems.add(
             "username",
@@ -37,7 +37,7 @@ def _validate_username(username: str, problems: Problems) -> str:
 
 
 def _validate_display_name(name: str, problems: Problems) -> str:
-    name = (name or "").strip()
+    name = nfc(name).strip()
     if not name or len(name) > 200:
         problems.add("display_name", "must be 1-200 characters")
     elif control_character_problem(name):
@@ -46,7 +46,7 @@ def _validate_display_name(name: str, problems: Problems) -> str:
 
 
 def find_user_in(scope: TenantScope, email_or_username: str) -> Row | None:
-    key = (email_or_username or "").strip()
+    key = nfc(email_or_username).strip()
     return scope.one(users, or_(func.lower(users.c.email) == key.lower(), users.c.username == key))
 
 

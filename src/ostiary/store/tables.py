@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     text,
     UniqueConstraint,
+    func,
 )
 
 metadata = MetaData(
@@ -77,6 +78,8 @@ groups = Table(
     Column("created_at", Float, nullable=False),
     UniqueConstraint("tenant_id", "name", name="uq_groups_tenant_name"),
 )
+# "STAFF" beside "staff" is refused (migration 0004); the service layer compares case-folded names first.
+Index("uq_groups_tenant_lower_name", groups.c.tenant_id, func.lower(groups.c.name), unique=True)
 
 memberships = Table(
     "memberships",

@@ -6,7 +6,7 @@ from starlette.responses import Response
 
 from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, checked, listing_args, problems
 from ostiary.services import admin_views, groups, sessions, users
-from ostiary.services.errors import Problem, ServiceError
+from ostiary.services.errors import Conflict, Problem, ServiceError
 
 
 # --- users ---------------------------------------------------------------------------------
@@ -142,8 +142,10 @@ async def _group(ctx: AdminContext, status: int = 200, errors=()) -> Response:
     detail = await ctx.call(admin_views.group_detail, ctx.inst.store, ctx.tenant.id, int(ctx.request.path_params["group_id"]))
     args = listing_args(ctx.request) if status == 200 else {}
     page = await ctx.call(admin_views.members_page, ctx.inst.store, ctx.tenant.id, detail.group.id, **args)
+    members, granted = await ctx.call(groups.group_usage, ctx.inst.store, ctx.tenant.id, detail.group.name)
+    in_use = groups.in_use_text(members, granted) if members or granted else ""
     return ctx.page("admin/group.html", status=status, d=detail, g=detail.group, page=page,
-                    q=ctx.request.query_params.get("q", ""), errors=list(errors))
+                    q=ctx.request.query_params.get("q", ""), errors=list(errors), in_use=in_use)
 
 
 async def _group_row(ctx: AdminContext):
@@ -178,7 +180,8 @@ async def group_membership(ctx: AdminContext, form) -> Response:
 async def group_delete(ctx: AdminContext, form) -> Response:
     group = await _group_row(ctx)
     try:
-        await ctx.call(groups.delete_group, ctx.inst.store, ctx.tenant.id, ctx.actor, group.name)
+        await ctx.call(groups.delete_group, ctx.inst.store, ctx.tenant.id, ctx.actor, group.name,
+                       force=checked(form, "confirm"))
     except ServiceError as exc:
-        return await _group(ctx, 422, problems(exc))
+        return await _group(ctx, 409 if isinstance(exc, Conflict) else 422, problems(exc))
     return ctx.back("/admin/groups", f"Group {group.name} deleted.")
