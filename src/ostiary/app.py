@@ -9,6 +9,7 @@ import os
 
 from ostiary.config import Settings, load_settings
 from ostiary.gate.asgi import CheckDomainHandler, CheckHandler
+from ostiary.gate.operators import operator_networks
 from ostiary.portal.app import HardenResponses, build_portal
 from ostiary.portal.context import Instance
 from ostiary.snapshot.follower import SnapshotHolder
@@ -26,7 +27,8 @@ class OstiaryApp:
         self.holder = SnapshotHolder(self.store, settings.change_poll_interval)
         self.instance = Instance(settings=settings, store=self.store, holder=self.holder)
         self.check = CheckHandler(self.holder, settings.public_url, allow_http=settings.dev)
-        self.check_domain = CheckDomainHandler(self.holder)
+        self.check_domain = CheckDomainHandler(
+            self.holder, operator_networks(settings.trusted_proxies, settings.operator_networks))
         self.portal = HardenResponses(build_portal(self.instance, lifespan=self._lifespan), allow_http=settings.dev)
 
     @contextlib.asynccontextmanager

@@ -11,6 +11,7 @@ from prometheus_client import Counter
 
 from ostiary.gate.decide import Decision, decide
 from ostiary.gate.forwarded import ForwardedRequest, parse_forwarded_request
+from ostiary.gate.operators import asks_directly
 from ostiary.hostnames import normalise_hostname
 from ostiary.snapshot.follower import SnapshotHolder
 from ostiary.wire import IDENTITY_HEADERS, LOCATION_HEADER, NAVIGATION_HEADER
@@ -128,12 +129,19 @@ def _explain_incomplete(req: ForwardedRequest, snap) -> None:
 
 
 class CheckDomainHandler:
-    """Caddy's on-demand TLS `ask`: may a certificate be issued for this name?"""
+    """Caddy's on-demand TLS `ask`: may a certificate be issued for this name?
+    Only the proxy itself asks (gate/operators.py): anyone else gets the
+    answer for an unknown name, so the hosts Ostiary serves cannot be listed."""
 
-    def __init__(self, holder: SnapshotHolder):
+    def __init__(self, holder: SnapshotHolder, operators: tuple):
         self.holder = holder
+        self.operators = operators
 
     async def __call__(self, scope, receive, send) -> None:
+        if not asks_directly(scope, self.operators):
+            _explain_indirect_ask(scope)
+            await _respond(send, 404, [_NO_STORE, _TEXT])
+            return
         snap = self.holder.snapshot
         domain = b""
         for part in scope.get("query_string", b"").split(b"&"):
@@ -142,6 +150,17 @@ class CheckDomainHandler:
         name = normalise_hostname(domain.decode("ascii", "replace")) if domain else None
         known = name is not None and (name in snap.portal_hosts or name in snap.tenant_hosts)
         await _respond(send, 200 if known else 404, [_NO_STORE, _TEXT])
+
+
+def _explain_indirect_ask(scope) -> None:
+    now = time.monotonic()
+    if now - _incomplete_logged.get(("ask",), -_INCOMPLETE_EVERY) < _INCOMPLETE_EVERY:
+        return
+    _incomplete_logged[("ask",)] = now
+    peer = (scope.get("client") or ("unknown",))[0]
+    log.warning("on-demand TLS ask from %s refused (404): it was forwarded by a proxy or came from a peer outside "
+                "loopback and OSTIARY_TRUSTED_PROXIES. Point the proxy's `ask` straight at Ostiary "
+                "(docs/operations.md, \"Operator endpoints\").", peer)
 
 
 async def _respond(send, status: int, headers: list[tuple[bytes, bytes]]) -> None:

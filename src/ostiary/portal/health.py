@@ -1,4 +1,10 @@
-"""Liveness, readiness and metrics, on any host.
+"""Liveness, readiness and metrics.
+
+`/healthz` and the status of `/readyz` answer anyone (load balancers and
+orchestrators probe them); the details of `/readyz` and `/metrics` answer
+only requests straight from loopback, the trusted proxies or the operator's
+networks, never through the public proxy (gate/operators.py,
+docs/operations.md "Operator endpoints").
 
 Readiness: "starting" (503) until this worker's snapshot is loaded, so a
 restarted instance gets no traffic before it can decide; "ready" (200);
@@ -13,14 +19,21 @@ import time
 
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ostiary.gate.operators import asks_directly, operator_networks
 from ostiary.portal.context import instance
 from ostiary.services.availability import database_reachable
 
 SNAPSHOT_AGE = Gauge("ostiary_snapshot_seconds_since_sync", "Seconds since this worker last read the change log")
 CHANGES = Gauge("ostiary_snapshot_changes_applied", "Changes this worker applied to its snapshot")
+
+
+def from_operator(request: Request) -> bool:
+    settings = instance(request).settings
+    return asks_directly(request.scope, operator_networks(settings.trusted_proxies, settings.operator_networks))
 
 
 async def healthz(request: Request) -> Response:
@@ -33,15 +46,19 @@ async def readyz(request: Request) -> Response:
     database = await run_in_threadpool(database_reachable, inst.store)
     status = "ready" if loaded and database else ("degraded" if loaded else "starting")
     holder = inst.holder
-    body = {
-        "status": status, "snapshot_loaded": loaded, "database_reachable": database,
-        "seconds_since_sync": round(time.time() - holder.last_poll_ok_at, 3) if holder.last_poll_ok_at else None,
-        "change_listener": "listening" if holder.listening else ("off" if not inst.store.is_postgresql else "reconnecting"),
-    }
+    body = {"status": status}
+    if from_operator(request):
+        body.update({
+            "snapshot_loaded": loaded, "database_reachable": database,
+            "seconds_since_sync": round(time.time() - holder.last_poll_ok_at, 3) if holder.last_poll_ok_at else None,
+            "change_listener": "listening" if holder.listening else ("off" if not inst.store.is_postgresql else "reconnecting"),
+        })
     return JSONResponse(body, status_code=503 if status == "starting" else 200, headers={"cache-control": "no-store"})
 
 
 async def metrics(request: Request) -> Response:
+    if not from_operator(request):
+        raise HTTPException(status_code=404)  # the answer for a path that does not exist
     holder = instance(request).holder
     SNAPSHOT_AGE.set(time.time() - holder.last_poll_ok_at if holder.last_poll_ok_at else -1)
     CHANGES.set(holder.changes_applied)
