@@ -98,6 +98,8 @@ class CheckHandler:
         _COUNTERS[decision.outcome].inc()
         if decision.outcome == "no_app":
             _explain_incomplete(req, self.holder.snapshot)
+        elif decision.outcome == "unavailable" and decision.app is not None:
+            _explain_broken_source(decision.app, self.holder.snapshot)
         headers = [_NO_STORE]
         if decision.status == 200:
             headers.extend(_identity_headers(decision))
@@ -150,6 +152,28 @@ class CheckDomainHandler:
         name = normalise_hostname(domain.decode("ascii", "replace")) if domain else None
         known = name is not None and (name in snap.portal_hosts or name in snap.tenant_hosts)
         await _respond(send, 200 if known else 404, [_NO_STORE, _TEXT])
+
+
+_broken_logged: set[tuple[str, str]] = set()
+
+
+def _explain_broken_source(app, snap) -> None:
+    domain = snap.domains.get(app.domain_id)
+    source = app.external or (domain.external if domain else None)
+    problem = getattr(source, "problem", None)
+    if problem is not None:
+        log_broken_source_once(f"app {app.name}", problem)
+
+
+def log_broken_source_once(subject: str, problem: str) -> None:
+    """Once per worker and problem: why a chat-cookie identity source answers 503 to every check
+    (logged at the first such check, or when /readyz finds it, whichever comes first)."""
+    if (subject, problem) in _broken_logged:
+        return
+    _broken_logged.add((subject, problem))
+    log.error("%s answers 503 to every request: its chat-cookie identity source cannot verify: %s "
+              "(docs/shared-cookie.md; /readyz and `ostiary doctor` name it until it is fixed)",
+              subject, problem.replace("\n", " "))
 
 
 def _explain_indirect_ask(scope) -> None:

@@ -9,7 +9,8 @@ docs/operations.md "Operator endpoints").
 Readiness: "starting" (503) until this worker's snapshot is loaded, so a
 restarted instance gets no traffic before it can decide; "ready" (200);
 "degraded" (200) when the database is unreachable but the snapshot is
-loaded: the gate still answers signed-in people, and taking every instance
+loaded, or when a chat-cookie identity source cannot verify (its app
+answers 503): the gate still answers signed-in people, and taking every instance
 out of the load balancer during a database outage would turn it into a
 full outage."""
 
@@ -23,9 +24,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ostiary.gate.asgi import log_broken_source_once
 from ostiary.gate.operators import asks_directly, operator_networks
 from ostiary.portal.context import instance
 from ostiary.services.availability import database_reachable
+from ostiary.sharedcookie.source_config import BrokenSource
 
 SNAPSHOT_AGE = Gauge("ostiary_snapshot_seconds_since_sync", "Seconds since this worker last read the change log")
 CHANGES = Gauge("ostiary_snapshot_changes_applied", "Changes this worker applied to its snapshot")
@@ -44,16 +47,29 @@ async def readyz(request: Request) -> Response:
     inst = instance(request)
     loaded = inst.holder.snapshot.loaded
     database = await run_in_threadpool(database_reachable, inst.store)
-    status = "ready" if loaded and database else ("degraded" if loaded else "starting")
+    broken = broken_identity_sources(inst.holder.snapshot)
+    for subject, problem in broken.items():
+        log_broken_source_once(subject, problem)
+    status = "ready" if loaded and database and not broken else ("degraded" if loaded else "starting")
     holder = inst.holder
     body = {"status": status}
     if from_operator(request):
         body.update({
+            "identity_sources_broken": broken,
             "snapshot_loaded": loaded, "database_reachable": database,
             "seconds_since_sync": round(time.time() - holder.last_poll_ok_at, 3) if holder.last_poll_ok_at else None,
             "change_listener": "listening" if holder.listening else ("off" if not inst.store.is_postgresql else "reconnecting"),
         })
     return JSONResponse(body, status_code=503 if status == "starting" else 200, headers={"cache-control": "no-store"})
+
+
+def broken_identity_sources(snap) -> dict[str, str]:
+    """"app NAME" / "domain NAME" -> why its chat-cookie source cannot verify (every check 503s)."""
+    broken = {f"domain {d.name}": d.external.problem for d in snap.domains.values()
+              if isinstance(d.external, BrokenSource)}
+    broken.update({f"app {a.name}": a.external.problem for a in snap.apps.values()
+                   if isinstance(a.external, BrokenSource)})
+    return broken
 
 
 async def metrics(request: Request) -> Response:
