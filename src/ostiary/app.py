@@ -42,6 +42,7 @@ class OstiaryApp:
         except Exception as exc:  # database unreachable: the follower keeps trying; readiness says "starting"
             log.warning("snapshot not loaded at start: %s", exc)
         self.holder.start()
+        _warn_about_clock(self.store)
         log.debug("worker %d following the change log every %.2f s", os.getpid(), self.settings.change_poll_interval)
         from ostiary.services.reverification import Reverifier
 
@@ -62,6 +63,19 @@ class OstiaryApp:
             if path == CADDY_CHECK_DOMAIN_PATH:
                 return await self.check_domain(scope, receive, send)
         await self.portal(scope, receive, send)
+
+
+def _warn_about_clock(store) -> None:
+    from ostiary.services.clock import CLOCK_LEEWAY, database_clock_offset, describe_offset
+
+    try:
+        offset = database_clock_offset(store)
+    except Exception:  # unreachable: readiness says so, and /readyz measures again later
+        return
+    if offset is not None and abs(offset) > CLOCK_LEEWAY:
+        log.warning("%s, more than the %d s leeway: cookies and sign-in links another instance signs may be "
+                    "refused here (and the reverse). Synchronise the clocks (docs/operations.md, \"Clocks\").",
+                    describe_offset(offset), CLOCK_LEEWAY)
 
 
 def create_app(settings: Settings | None = None) -> OstiaryApp:

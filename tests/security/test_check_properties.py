@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from ostiary.access import may_enter
 from ostiary.gate.decide import FA_KIND, decide
 from ostiary.gate.forwarded import parse_forwarded_request
-from ostiary.gate.signing import sign, verify
+from ostiary.gate.signing import CLOCK_LEEWAY, sign, verify
 
 APP_HOSTS = ["grafana.acme-corp.test", "tools.acme-corp.test", "wiki.acme-corp.test", "vault.acme-corp.test",
              "nas.homelab.test", "app.globex.test", "evil.test", "auth.acme-corp.test"]
@@ -106,7 +106,7 @@ def cookies(sec, snapshot, alice_cookie):
         sign(FA_KIND, {**body, "d": 2}, key),
         sign(FA_KIND, {**body, "tn": 2}, key),
         sign(FA_KIND, {**body, "mf": True}, key),
-        sign(FA_KIND, {**body, "exp": time.time() - 5}, key),
+        sign(FA_KIND, {**body, "exp": time.time() - CLOCK_LEEWAY - 5}, key),
         alice_cookie[:-3],
         alice_cookie.replace(".", "..", 1),
     ]

@@ -9,8 +9,9 @@ docs/operations.md "Operator endpoints").
 Readiness: "starting" (503) until this worker's snapshot is loaded, so a
 restarted instance gets no traffic before it can decide; "ready" (200);
 "degraded" (200) when the database is unreachable but the snapshot is
-loaded, or when a chat-cookie identity source cannot verify (its app
-answers 503): the gate still answers signed-in people, and taking every instance
+loaded, when a chat-cookie identity source cannot verify (its app
+answers 503), or when this instance's clock is further from the database's
+than the signing leeway (services/clock.py): the gate still answers signed-in people, and taking every instance
 out of the load balancer during a database outage would turn it into a
 full outage."""
 
@@ -28,6 +29,7 @@ from ostiary.gate.asgi import log_broken_source_once
 from ostiary.gate.operators import asks_directly, operator_networks
 from ostiary.portal.context import instance
 from ostiary.services.availability import database_reachable
+from ostiary.services.clock import CLOCK_LEEWAY, database_clock_offset
 from ostiary.sharedcookie.source_config import BrokenSource
 
 SNAPSHOT_AGE = Gauge("ostiary_snapshot_seconds_since_sync", "Seconds since this worker last read the change log")
@@ -47,20 +49,32 @@ async def readyz(request: Request) -> Response:
     inst = instance(request)
     loaded = inst.holder.snapshot.loaded
     database = await run_in_threadpool(database_reachable, inst.store)
+    offset = await run_in_threadpool(_clock_offset, inst.store) if database else None
+    skewed = offset is not None and abs(offset) > CLOCK_LEEWAY
     broken = broken_identity_sources(inst.holder.snapshot)
     for subject, problem in broken.items():
         log_broken_source_once(subject, problem)
-    status = "ready" if loaded and database and not broken else ("degraded" if loaded else "starting")
+    healthy = database and not broken and not skewed
+    status = "ready" if loaded and healthy else ("degraded" if loaded else "starting")
     holder = inst.holder
     body = {"status": status}
     if from_operator(request):
         body.update({
             "identity_sources_broken": broken,
+            "clock_offset_seconds": None if offset is None else round(offset, 3),
+            "clock_leeway_seconds": CLOCK_LEEWAY,
             "snapshot_loaded": loaded, "database_reachable": database,
             "seconds_since_sync": round(time.time() - holder.last_poll_ok_at, 3) if holder.last_poll_ok_at else None,
             "change_listener": "listening" if holder.listening else ("off" if not inst.store.is_postgresql else "reconnecting"),
         })
     return JSONResponse(body, status_code=503 if status == "starting" else 200, headers={"cache-control": "no-store"})
+
+
+def _clock_offset(store) -> float | None:
+    try:
+        return database_clock_offset(store)
+    except Exception:  # the database went away between the two queries: readiness already says so
+        return None
 
 
 def broken_identity_sources(snap) -> dict[str, str]:

@@ -75,6 +75,7 @@ def run_doctor(store: Store, settings: Settings, tenant_id: int, domain_name: st
             for line in pool.map(lambda check: check(), checks):
                 emit(line)
     emit(Line("clock", diagnostics.check_clock(settings.ntp_server or None)))
+    emit(Line("clock", database_clock_finding(store)))
     echo(summary(lines))
     return 1 if any(line.finding.breaks_sign_in for line in lines) else 0
 
@@ -118,6 +119,24 @@ def domain_checks(domain: Row, apps: Sequence[Row], settings: Settings, resolver
         if app.external_identity:
             checks.append(lambda app=app, subject=subject: Line(subject, identity_source_finding(app.external_identity)))
     return checks
+
+
+def database_clock_finding(store: Store) -> Finding:
+    """This machine's clock against the database's, the clock every instance shares."""
+    from ostiary.services.clock import CLOCK_LEEWAY, database_clock_offset, describe_offset
+
+    offset = database_clock_offset(store)
+    if offset is None:
+        return Finding("database-clock", True, diagnostics.INFO,
+                       "SQLite: the database's clock is this machine's; nothing to compare")
+    if abs(offset) > CLOCK_LEEWAY:
+        return Finding("database-clock", False, diagnostics.WARNING,
+                       f"{describe_offset(offset)} (more than the {CLOCK_LEEWAY} s leeway): cookies and sign-in "
+                       "links one instance signs may be refused by another",
+                       "synchronise the clocks of every instance and of the database server "
+                       "(for example chrony or systemd-timesyncd)")
+    return Finding("database-clock", True, diagnostics.OK,
+                   f"{describe_offset(offset)} (within the {CLOCK_LEEWAY} s leeway)")
 
 
 def identity_source_finding(settings_json: str, environ=None) -> Finding:
