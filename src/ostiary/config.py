@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     dns_resolvers: str = ""
     dns_timeout: float = 5.0
     trusted_proxies: str = ""
+    # Besides loopback and the trusted proxies, where direct requests may read
+    # /metrics and /readyz details (e.g. a Prometheus server); docs/operations.md.
+    operator_networks: str = ""
     # Where operators' proxies reach Ostiary for /check (e.g. http://127.0.0.1:9090);
     # empty: the snippets use each domain's portal URL.
     proxy_upstream: str = ""
@@ -147,7 +150,7 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite:// or postgresql:// (postgresql+psycopg:// also works)")
         return v
 
-    @field_validator("trusted_proxies")
+    @field_validator("trusted_proxies", "operator_networks")
     @classmethod
     def _cidrs(cls, v: str) -> str:
         for part in filter(None, (p.strip() for p in v.split(","))):

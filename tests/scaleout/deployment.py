@@ -346,7 +346,7 @@ class Deployment:
 
 @contextmanager
 def deployment(tmp: Path, database_url: str, store: Store, *, instances: int = 2, workers: int = 2,
-               with_nginx: bool = True):
+               with_nginx: bool = True, instance_env: tuple[dict, ...] = ()):
     tls = issue_certificates(tmp / "tls", ["localhost", "*.id.example.test", "*.acme-corp.test"])
     public_port = free_port()
     ports = [free_port() for _ in range(instances)]
@@ -359,7 +359,8 @@ def deployment(tmp: Path, database_url: str, store: Store, *, instances: int = 2
         data = tmp / f"instance-{i}"
         data.mkdir()
         env = {"OSTIARY_DATABASE_URL": database_url, "OSTIARY_PUBLIC_PORT": str(public_port),
-               "OSTIARY_DATA_DIR": str(data), "OSTIARY_KEY_OVERLAP_SECONDS": "3600"}
+               "OSTIARY_DATA_DIR": str(data), "OSTIARY_KEY_OVERLAP_SECONDS": "3600",
+               **(instance_env[i] if i < len(instance_env) else {})}
         servers.append(OstiaryServer(env, port, workers=workers, tls=(tls.cert_chain, tls.private_key),
                                      log_path=tmp / f"instance-{i}.log"))
     nginx = None

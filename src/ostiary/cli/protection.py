@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -199,6 +200,17 @@ def _external_settings(sign_in_url, cookie_name, secret_env, secret_file, user_c
     )
 
 
+def _warn_secret_unseen(settings) -> None:
+    """The servers, not this shell, must hold the secret: say so when this shell cannot check it."""
+    from ostiary.services import external_identity
+
+    missing = settings and external_identity.secret_missing_here(settings, os.environ)
+    if missing:
+        click.echo(f"warning: {missing}, so its value was not checked. Every `ostiary serve` must have it, "
+                   "or the app answers 503; /readyz and `ostiary doctor` (run with the servers' environment) "
+                   "name the app until it is fixed.", err=True)
+
+
 @app.command("external-identity")
 @click.argument("app_name")
 @_external_identity_options
@@ -211,7 +223,8 @@ def app_external_identity(ctx, app_name, tenant, **options) -> None:
 
     settings = _external_settings(**options)
     external_identity.set_for_app(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, app_name, settings,
-                                  allow_http=ctx.settings.dev)
+                                  allow_http=ctx.settings.dev, environ=os.environ)
+    _warn_secret_unseen(settings)
     click.echo(f"app {app_name}: " + ("identity from the cookie " + settings.cookie_name if settings
                                       else "identity from Ostiary's handshake"))
 
@@ -228,7 +241,8 @@ def domain_external_identity(ctx, domain_name, tenant, **options) -> None:
 
     settings = _external_settings(**options)
     external_identity.set_for_domain(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, domain_name, settings,
-                                     allow_http=ctx.settings.dev)
+                                     allow_http=ctx.settings.dev, environ=os.environ)
+    _warn_secret_unseen(settings)
     click.echo(f"domain {domain_name}: " + ("identity from the cookie " + settings.cookie_name if settings
                                             else "identity from Ostiary's handshake"))
 

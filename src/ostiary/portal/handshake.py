@@ -20,12 +20,14 @@ from ostiary.gate.decide import FA_KIND, identity_from_cookies
 from ostiary.gate.forwarded import ForwardedRequest
 from ostiary.gate.signing import sign, verify
 from ostiary.portal.context import (
-    client_address, cookie_flags, csrf_ok, error_page, instance, portal_domain_for, render, tenant_for,
+    client_address, cookie_flags, csrf_ok, error_page, instance, portal_domain_for, render, request_host,
+    tenant_for,
 )
 from ostiary.redirects import RdRefused, validate_rd
 from ostiary.services import handshake_tokens
 from ostiary.services import sessions as sessions_service
 from ostiary.services.actor import Actor
+from ostiary.snapshot.model import DomainView
 from ostiary.wire import (
     AUTHORIZE_PATH, CALLBACK_PATH, FORWARD_AUTH_COOKIE, PORTAL_SIGN_OUT_PATH, STATE_COOKIE_PREFIX,
     STATE_COOKIE_PREFIX_DEV,
@@ -52,9 +54,9 @@ def _rd_refused(request: Request, exc: RdRefused) -> Response:
 
 async def start(request: Request) -> Response:
     inst = instance(request)
-    domain = portal_domain_for(request)
-    if domain is None:
-        return error_page(request, 404, "Unknown host", "This host is not a verified Ostiary portal host.")
+    # On a host that is no portal, every rd is refused exactly as an rd naming
+    # no app of this portal would be: the answer tells no app or portal host.
+    domain = portal_domain_for(request) or DomainView(-1, -1, "", request_host(request) or "", False)
     rd = request.query_params.get("rd")
     try:
         validate_rd(rd, inst.holder.snapshot, domain, inst.settings.dev)
