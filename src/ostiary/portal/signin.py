@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ostiary.access import may_enter
+from ostiary.identity.method import PASSWORD
 from ostiary.portal.context import client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for
 from ostiary.services import sessions as sessions_service
 from ostiary.services import throttle
@@ -99,7 +100,7 @@ async def sign_in_submit(request: Request) -> Response:
                                 Actor(f"user:{user.id}", addr, user.id))
     session = await run_in_threadpool(
         sessions_service.create_session, inst.store, tenant.id, user.id,
-        client_addr=addr, user_agent=request.headers.get("user-agent", ""),
+        client_addr=addr, user_agent=request.headers.get("user-agent", ""), method=PASSWORD,
     )
     response = RedirectResponse(next_url, status_code=303)
     response.set_cookie(inst.session_cookie, session.token, max_age=int(session.expires_at - time.time()),

@@ -156,6 +156,8 @@ sessions = Table(
     Column("client_addr", String(64), nullable=False, default=""),
     Column("user_agent", String(300), nullable=False, default=""),
     Column("second_factor", Boolean, nullable=False, default=False),
+    # JSON list of {"amr": RFC 8176 method, "at": UNIX seconds, "via": provider}: how the person signed in.
+    Column("methods", Text, nullable=False, default="[]", server_default="[]"),
     Index("ix_sessions_user", "user_id"),
     Index("ix_sessions_ended", "ended_at"),
 )
