@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from ostiary.access import may_enter
 from ostiary.identity.method import PASSWORD
 from ostiary.portal.context import client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for
+from ostiary.services import providers as providers_service
 from ostiary.services import sessions as sessions_service
 from ostiary.services import throttle
 from ostiary.services import users as users_service
@@ -87,6 +88,8 @@ async def sign_in_submit(request: Request) -> Response:
         response.headers["retry-after"] = str(math.ceil(verdict.retry_after))
         return response
     user = await run_in_threadpool(users_service.authenticate, inst.store, tenant.id, login, password)
+    if user is not None and await run_in_threadpool(providers_service.password_refused, inst.store, tenant.id, user):
+        user = None  # password sign-in is off here, and this is no administrator (docs/identity-providers.md)
     if user is None:
         if random.random() < 0.01:
             await run_in_threadpool(throttle.prune, inst.store)

@@ -1,0 +1,100 @@
+"""Signing in through a real OpenID provider (scripted browser): the
+account policy, linking, group mapping and the provider's errors."""
+
+from __future__ import annotations
+
+from ostiary.identity.method import amr_values
+from ostiary.services import admin_views, sessions, users
+from tests.identity.conftest import TENANT_HOST, sign_in_with
+
+
+def _user(world, email):
+    return users.get_user(world.store, world.tenant_id, email)
+
+
+def test_an_existing_user_with_a_verified_email_in_a_trusted_domain_is_linked_and_signed_in(identity_world):
+    w = identity_world
+    with w.browser() as b:
+        r = sign_in_with(w, b, "idp", "alice", "/account")
+        assert r.status_code == 303 and r.headers["location"] == "/account", r.text
+        page = b.get(w.url("/account"))
+        assert page.status_code == 200 and "alice@acme.test" in page.text and "Test IdP" in page.text
+    alice = _user(w, "alice@acme.test")
+    newest = sessions.list_sessions(w.store, w.tenant_id, alice.id)[0]
+    assert amr_values(newest.methods) == ["fed"]
+    assert "staff" in [g.name for g in admin_views.user_groups(w.store, w.tenant_id, alice.id)]
+
+
+def _audit_actions(world, action_prefix: str) -> list:
+    from ostiary.services import audit
+
+    return audit.audit_page(world.store, world.tenant_id, action=action_prefix, limit=500).items
+
+
+def test_an_unverified_email_matching_an_existing_user_never_links_to_them(identity_world):
+    """nOAuth: mallory's account at the provider claims bob's address, unverified."""
+    w = identity_world
+    bob = _user(w, "bob@acme.test")
+    refusals = len(_audit_actions(w, "identity.link_refused"))
+    with w.browser() as b:
+        r = sign_in_with(w, b, "idp", "mallory", "/account")
+        assert r.status_code == 403 and "cannot vouch" in r.text, r.text
+        assert b.get(w.url("/account")).status_code == 303  # not signed in
+    assert sessions.list_sessions(w.store, w.tenant_id, bob.id) == []
+    from ostiary.identity.linking import linked_for_user
+
+    assert linked_for_user(w.store, w.tenant_id, bob.id) == []
+    assert len(_audit_actions(w, "identity.link_refused")) == refusals + 1
+
+
+def test_a_provider_not_trusted_for_the_domain_cannot_link_by_a_verified_email(identity_world):
+    w = identity_world
+    with w.browser() as b:
+        r = sign_in_with(w, b, "other", "alice", "/")
+        assert r.status_code == 403 and "Another IdP cannot vouch" in r.text
+
+
+def test_first_sign_in_creates_the_account_and_group_changes_upstream_apply_at_the_next(identity_world):
+    w = identity_world
+    with w.browser() as b:
+        r = sign_in_with(w, b, "idp", "newbie", "/")
+        assert r.status_code == 303, r.text
+    newbie = _user(w, "newbie@acme.test")
+    assert newbie.username == "newbie" and newbie.display_name == "New Person" and newbie.password_hash is None
+    assert [g.name for g in admin_views.user_groups(w.store, w.tenant_id, newbie.id)] == ["staff"]
+    w.idp.set_account("newbie", groups=["unmapped"])  # removed from engineering upstream
+    with w.browser() as b:
+        assert sign_in_with(w, b, "idp", "newbie", "/").status_code == 303
+    assert admin_views.user_groups(w.store, w.tenant_id, newbie.id) == []
+
+
+def test_accounts_are_created_only_for_the_listed_domains(identity_world):
+    w = identity_world
+    with w.browser() as b:
+        r = sign_in_with(w, b, "idp", "outsider", "/")
+        assert r.status_code == 403 and "only for acme.test addresses" in r.text
+    assert users.find_user(w.store, w.tenant_id, "someone@elsewhere.test") is None
+
+
+def test_a_provider_renaming_the_email_of_a_linked_identity_does_not_move_it_to_another_user(identity_world):
+    w = identity_world
+    with w.browser() as b:
+        assert sign_in_with(w, b, "idp", "renamer", "/").status_code == 303
+    renamer, bob = _user(w, "renamer@acme.test"), _user(w, "bob@acme.test")
+    w.idp.set_account("renamer", email="bob@acme.test")
+    with w.browser() as b:
+        assert sign_in_with(w, b, "idp", "renamer", "/").status_code == 303
+    assert sessions.list_sessions(w.store, w.tenant_id, bob.id) == []
+    assert len(sessions.list_sessions(w.store, w.tenant_id, renamer.id)) == 2
+    assert _user(w, "renamer@acme.test").email == "renamer@acme.test"  # the account keeps its own email
+    changed = _audit_actions(w, "identity.email_changed")
+    assert any(e.detail.get("after") == "bob@acme.test" for e in changed)
+
+
+def test_the_sign_in_page_shows_one_button_per_provider(identity_world):
+    w = identity_world
+    with w.browser() as b:
+        page = b.get(w.url("/sign-in?next=/account"))
+    assert page.text.count('class="provider-button"') == 2
+    assert 'href="/sign-in/with/idp?next=/account"' in page.text and "Sign in with Another IdP" in page.text
+    assert 'id="password"' in page.text
