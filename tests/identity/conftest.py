@@ -68,7 +68,11 @@ def start_provider_flow(world: IdentityWorld, client: httpx.Client, provider: st
     form, and answers the callback URL the provider sends the browser back to (not yet followed)."""
     r = client.get(world.url(f"/sign-in/with/{provider}"), params={"next": next_url})
     assert r.status_code == 303, r.text
-    url = r.headers["location"]
+    return sign_in_at_provider(client, r.headers["location"], login)
+
+
+def sign_in_at_provider(client: httpx.Client, url: str, login: str) -> str:
+    """From the provider's authorization URL, through its login form, to the callback URL it sends back."""
     for _ in range(10):
         if urlsplit(url).hostname == TENANT_HOST:
             return url
@@ -82,6 +86,18 @@ def start_provider_flow(world: IdentityWorld, client: httpx.Client, provider: st
         assert r.status_code in (302, 303), r.text
         url = urljoin(action, r.headers["location"])
     raise AssertionError("the provider never sent the browser back")
+
+
+def same_origin(world: IdentityWorld) -> dict:
+    return {"origin": world.url("").rstrip("/"), "sec-fetch-site": "same-origin"}
+
+
+def password_sign_in(world: IdentityWorld, client: httpx.Client, login: str, next_url: str = "/",
+                     query: str = "") -> httpx.Response:
+    page = client.get(world.url("/sign-in" + query))
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    return client.post(world.url("/sign-in"), headers=same_origin(world),
+                       data={"login": login, "password": PASSWORD, "csrf": csrf, "next": next_url})
 
 
 def sign_in_with(world: IdentityWorld, client: httpx.Client, provider: str, login: str,

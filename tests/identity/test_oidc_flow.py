@@ -98,3 +98,101 @@ def test_the_sign_in_page_shows_one_button_per_provider(identity_world):
     assert page.text.count('class="provider-button"') == 2
     assert 'href="/sign-in/with/idp?next=/account"' in page.text and "Sign in with Another IdP" in page.text
     assert 'id="password"' in page.text
+
+
+def test_a_provider_that_is_down_gets_a_clear_page_never_a_500(identity_world):
+    from ostiary.services import providers
+    from ostiary.services.actor import CLI_ACTOR
+    from ostiary.services.providers import ProviderSettings
+    from tests.support.server import free_port
+
+    w = identity_world
+    providers.add_provider(w.store, w.tenant_id, CLI_ACTOR, "down", ProviderSettings(
+        preset="oidc", display_name="Down IdP", issuer=f"https://127.0.0.1:{free_port()}", client_id="x",
+        client_secret_ref="env:OTHER_IDP_SECRET"))
+    try:
+        with w.browser() as b:
+            r = b.get(w.url("/sign-in/with/down?next=/account"))
+        assert r.status_code == 502 and "Down IdP is not answering" in r.text
+        assert 'href="/sign-in/with/down?next=%2Faccount"' in r.text and 'href="/sign-in?next=%2Faccount"' in r.text
+    finally:
+        providers.remove_provider(w.store, w.tenant_id, CLI_ACTOR, "down")
+
+
+def test_a_token_endpoint_that_fails_gets_a_clear_page_and_nothing_changes(identity_world):
+    w = identity_world
+    alice = _user(w, "alice@acme.test")
+    before = len(sessions.list_sessions(w.store, w.tenant_id, alice.id))
+    with w.browser() as b:
+        from tests.identity.conftest import start_provider_flow
+
+        callback = start_provider_flow(w, b, "idp", "alice", "/")
+        w.idp.mangle_next_token("token-error")
+        r = b.get(callback)
+    assert r.status_code == 502 and "Test IdP is not answering" in r.text and "Nothing has changed" in r.text
+    assert len(sessions.list_sessions(w.store, w.tenant_id, alice.id)) == before
+
+
+def test_a_provider_answering_an_error_gets_a_page_naming_it(identity_world):
+    from urllib.parse import parse_qs, urlencode, urlsplit
+
+    w = identity_world
+    with w.browser() as b:
+        r = b.get(w.url("/sign-in/with/idp"), params={"next": "/"})
+        state = parse_qs(urlsplit(r.headers["location"]).query)["state"][0]
+        r = b.get(w.url("/sign-in/with/idp/callback?" + urlencode(
+            {"error": "access_denied", "error_description": "End-User aborted interaction", "state": state})))
+    assert r.status_code == 400 and "Test IdP did not sign you in" in r.text and "access_denied" in r.text
+
+
+def test_a_person_links_and_unlinks_a_provider_from_their_account_page(identity_world):
+    import re
+
+    from tests.identity.conftest import password_sign_in, same_origin, sign_in_at_provider
+
+    w = identity_world
+    carol = _user(w, "carol@acme.test")
+    with w.browser() as b:
+        assert password_sign_in(w, b, "carol@acme.test", "/account").status_code == 303
+        page = b.get(w.url("/account"))
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        r = b.post(w.url("/account/identities/link"), headers=same_origin(w), data={"csrf": csrf, "provider": "other"})
+        assert r.status_code == 303, r.text
+        r = b.get(sign_in_at_provider(b, r.headers["location"], "carol"))
+        assert r.status_code == 303 and r.headers["location"].startswith("/account?notice=Another+IdP+is+linked")
+        page = b.get(w.url("/account"))
+        assert "Another IdP" in page.text and "carol@acme.test" in page.text
+    with w.browser() as b:  # the provider signs carol in, though it is trusted for no domain: she linked it
+        assert sign_in_with(w, b, "other", "carol", "/").status_code == 303
+        page = b.get(w.url("/account"))
+        link_id = re.search(r'action="/account/identities/(\d+)/remove"', page.text).group(1)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        r = b.post(w.url(f"/account/identities/{link_id}/remove"), headers=same_origin(w), data={"csrf": csrf})
+        assert r.status_code == 303 and "no+longer+linked" in r.headers["location"]
+    with w.browser() as b:
+        assert sign_in_with(w, b, "other", "carol", "/").status_code == 403
+    newest = sessions.list_sessions(w.store, w.tenant_id, carol.id)[0]
+    assert amr_values(newest.methods) == ["fed"]
+
+
+def test_with_password_sign_in_off_only_administrators_use_a_password_and_only_by_the_break_glass_form(identity_world):
+    from ostiary.services import providers
+    from ostiary.services.actor import CLI_ACTOR
+    from tests.identity.conftest import password_sign_in
+
+    w = identity_world
+    providers.set_password_sign_in(w.store, w.tenant_id, CLI_ACTOR, False)
+    try:
+        with w.browser() as b:
+            page = b.get(w.url("/sign-in"))
+            assert 'id="password"' not in page.text and "Sign in with Test IdP" in page.text
+            assert 'id="password"' in b.get(w.url("/sign-in?with=password")).text
+            refused = password_sign_in(w, b, "bob@acme.test", "/", "?with=password")
+            assert refused.status_code == 401 and "not right" in refused.text
+        with w.browser() as b:
+            assert password_sign_in(w, b, "admin@acme.test", "/admin", "?with=password").status_code == 303
+            assert b.get(w.url("/admin")).status_code == 200
+        with w.browser() as b:  # providers still sign people in
+            assert sign_in_with(w, b, "idp", "alice", "/").status_code == 303
+    finally:
+        providers.set_password_sign_in(w.store, w.tenant_id, CLI_ACTOR, True)
