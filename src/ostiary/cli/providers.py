@@ -45,8 +45,15 @@ def _claims(pairs: tuple[str, ...]) -> dict | None:
 
 
 def _settings(preset, display_name, issuer, directory, allowed_directory, client_id, secret_file, secret_env,
-              scopes, claim, policy, create_domain, trust_domain, enabled=None) -> ProviderSettings:
+              scopes, claim, policy, create_domain, trust_domain, enabled=None, ldap=None) -> ProviderSettings:
+    ldap = ldap or {}
+    if ldap.get("bind_dn") is not None:
+        client_id = ldap["bind_dn"]
+    secret_file = secret_file or ldap.get("bind_password_file")
+    secret_env = secret_env or ldap.get("bind_password_env")
     return ProviderSettings(
+        start_tls=ldap.get("start_tls"), ca_file=ldap.get("ca_file"), user_base=ldap.get("user_base"),
+        user_filter=ldap.get("user_filter"), group_base=ldap.get("group_base"), group_filter=ldap.get("group_filter"),
         preset=preset, display_name=display_name, issuer=issuer, directory=directory,
         allowed_directories=list(allowed_directory) or None, client_id=client_id,
         client_secret_ref=_secret_ref(secret_file, secret_env), scopes=scopes, claims=_claims(claim),
@@ -72,6 +79,15 @@ def provider_options(fn):
         click.option("--create-domain", multiple=True, help="With --policy create: only for this email domain (repeat)."),
         click.option("--trust-domain", multiple=True,
                      help="Link existing users by a verified email in this domain (repeat)."),
+        click.option("--bind-dn", default=None, help="ldap: the service account that searches (omit: anonymous)."),
+        click.option("--bind-password-file", default=None, help="ldap: file the server reads the bind password from."),
+        click.option("--bind-password-env", default=None, help="ldap: environment variable holding the bind password."),
+        click.option("--start-tls/--no-start-tls", default=None, help="ldap: StartTLS on an ldap:// URL."),
+        click.option("--ca-file", default=None, help="ldap: CA certificate file to verify the directory with."),
+        click.option("--user-base", default=None, help="ldap: DN people are searched under."),
+        click.option("--user-filter", default=None, help="ldap: filter with {login}, e.g. (uid={login})."),
+        click.option("--group-base", default=None, help="ldap: DN groups are searched under (omit: memberOf)."),
+        click.option("--group-filter", default=None, help="ldap: group filter with {dn}, default (member={dn})."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -94,14 +110,15 @@ def _redirect_uri(ctx: Context, tenant_id: int, name: str) -> str:
 @handles_errors
 def provider_add(ctx, name, preset, display_name, issuer, directory, allowed_directory, client_id,
                  client_secret_file, client_secret_env, scopes, claim, policy, create_domain, trust_domain,
-                 tenant) -> None:
-    """Add a provider; prints the redirect URI to register at it."""
+                 tenant, **ldap) -> None:
+    """Add a provider (or, with --preset ldap, a directory); prints the redirect URI to register at it."""
     tid = ctx.tenant_id(tenant)
     settings = _settings(preset, display_name, issuer, directory, allowed_directory, client_id, client_secret_file,
-                         client_secret_env, scopes, claim, policy, create_domain, trust_domain)
+                         client_secret_env, scopes, claim, policy, create_domain, trust_domain, ldap=ldap)
     row = providers_service.add_provider(ctx.store, tid, CLI_ACTOR, name, settings, allow_http=ctx.settings.dev)
     click.echo(f"provider {row.name} added ({row.display_name})")
-    click.echo(f"register this redirect URI at the provider: {_redirect_uri(ctx, tid, row.name)}")
+    if row.preset != "ldap":
+        click.echo(f"register this redirect URI at the provider: {_redirect_uri(ctx, tid, row.name)}")
 
 
 @provider.command("change")
@@ -112,10 +129,11 @@ def provider_add(ctx, name, preset, display_name, issuer, directory, allowed_dir
 @pass_ctx
 @handles_errors
 def provider_change(ctx, name, display_name, issuer, directory, allowed_directory, client_id, client_secret_file,
-                    client_secret_env, scopes, claim, policy, create_domain, trust_domain, enabled, tenant) -> None:
+                    client_secret_env, scopes, claim, policy, create_domain, trust_domain, enabled, tenant,
+                    **ldap) -> None:
     """Change what is given; everything else stays."""
     settings = _settings(None, display_name, issuer, directory, allowed_directory, client_id, client_secret_file,
-                         client_secret_env, scopes, claim, policy, create_domain, trust_domain, enabled)
+                         client_secret_env, scopes, claim, policy, create_domain, trust_domain, enabled, ldap=ldap)
     row = providers_service.update_provider(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, name, settings,
                                             allow_http=ctx.settings.dev)
     click.echo(f"provider {row.name} changed")
@@ -149,8 +167,11 @@ def provider_show(ctx, name, tenant) -> None:
         ("links verified emails in", ", ".join(json.loads(row.trusted_domains)) or "no domain"),
         ("allowed directories", ", ".join(json.loads(row.allowed_directories)) or "-"),
         ("enabled", "yes" if row.enabled else "no"),
-        ("redirect URI", _redirect_uri(ctx, tid, row.name)),
     ]
+    if row.preset == "ldap":
+        lines += [(f"directory {k.replace('_', ' ')}", v) for k, v in sorted(json.loads(row.options).items())]
+    else:
+        lines.append(("redirect URI", _redirect_uri(ctx, tid, row.name)))
     for upstream, group in providers_service.mappings(ctx.store, tid, row.id):
         lines.append(("group mapping", f"{upstream} -> {group}"))
     for key, value in lines:

@@ -28,6 +28,9 @@ PRESETS = {
     "entra": Preset("entra", "Microsoft", "", "openid email profile", STANDARD_CLAIMS),
     "gitlab": Preset("gitlab", "GitLab", "https://gitlab.com", "openid email profile",
                      {**STANDARD_CLAIMS, "username": "nickname", "groups": "groups"}),
+    # LDAP / Active Directory: the issuer is the directory's ldaps:// or ldap:// URL (docs/identity-providers.md).
+    "ldap": Preset("ldap", "Directory", "", "", {"username": "uid", "email": "mail", "display_name": "cn",
+                                                 "groups": "memberOf"}, "ldap"),
     "github": Preset("github", "GitHub", "https://github.com", "read:user user:email",
                      {"username": "login", "email": "email", "display_name": "name", "groups": ""}, "github"),
 }

@@ -4,7 +4,7 @@ vouched for."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ostiary.identity.presets import PRESETS
 
@@ -26,6 +26,7 @@ class ProviderConfig:
     create_domains: tuple[str, ...]
     trusted_domains: tuple[str, ...]
     enabled: bool
+    options: dict = field(default_factory=dict)  # LDAP: identity.ldap.DirectoryOptions
 
     @property
     def protocol(self) -> str:
@@ -39,6 +40,7 @@ class ProviderConfig:
             claims=json.loads(row.claims or "{}"), allowed_directories=tuple(json.loads(row.allowed_directories or "[]")),
             account_policy=row.account_policy, create_domains=tuple(json.loads(row.create_domains or "[]")),
             trusted_domains=tuple(json.loads(row.trusted_domains or "[]")), enabled=bool(row.enabled),
+            options=json.loads(row.options or "{}"),
         )
 
 

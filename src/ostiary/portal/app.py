@@ -11,7 +11,7 @@ from starlette.staticfiles import StaticFiles
 from ostiary.portal import account, handshake, health, signin
 from ostiary.portal.admin import admin_routes
 from ostiary.portal.api import build_api
-from ostiary.portal import second_factor, upstream
+from ostiary.portal import directory, second_factor, upstream
 from ostiary.portal.unavailable import EXCEPTION_HANDLERS
 from ostiary.portal.context import Instance
 from ostiary.wire import AUTHORIZE_PATH, CALLBACK_PATH, PORTAL_SIGN_OUT_PATH, START_PATH
@@ -73,6 +73,8 @@ def build_portal(inst: Instance, lifespan=None) -> Starlette:
         Route("/sign-out", signin.sign_out_submit, methods=["POST"]),
         Route("/sign-in/with/{name}", upstream.start, methods=["GET"]),
         Route("/sign-in/with/{name}/callback", upstream.callback, methods=["GET"]),
+        Route("/sign-in/directory/{name}", directory.form_page, methods=["GET"]),
+        Route("/sign-in/directory/{name}", directory.form_submit, methods=["POST"]),
         Route("/second-factor", second_factor.verify_page, methods=["GET"]),
         Route("/second-factor", second_factor.verify_submit, methods=["POST"]),
         Route("/second-factor/enrol", second_factor.enrol_page, methods=["GET"]),

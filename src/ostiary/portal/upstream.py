@@ -65,7 +65,7 @@ def sign_in_options(request: Request):
     options = providers.sign_in_options(instance(request).store, tenant.id)
     if not options.password and request.query_params.get("with") == "password":
         # The documented break-glass way in: the form, for administrators only.
-        return providers.SignInOptions(True, options.providers)
+        return providers.SignInOptions(True, options.providers, options.directories)
     return options
 
 
@@ -115,7 +115,7 @@ async def link_start(request: Request) -> Response:
 
 async def _leave_for_provider(request, inst, tenant, name: str, next_url: str, link_to: int | None) -> Response:
     config = await run_in_threadpool(providers.config_for, inst.store, tenant.id, name[:63])
-    if config is None:
+    if config is None or config.protocol == "ldap":
         return problem_page(request, 404, None, "No such way to sign in",
                             f'This organisation has no provider "{name[:63]}".', next_url)
     key = inst.holder.snapshot.signing_key
@@ -148,6 +148,7 @@ async def callback(request: Request) -> Response:
         return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
     name = request.path_params["name"][:63]
     config = await run_in_threadpool(providers.config_for, inst.store, tenant.id, name)
+    config = None if config is not None and config.protocol == "ldap" else config
     pending = verify(PENDING_KIND, request.cookies.get(_cookie_name(inst), ""), inst.holder.snapshot.keys, time.time())
     next_url = safe_next(pending.get("next")) if pending else "/"
     if config is None:
@@ -189,7 +190,7 @@ async def callback(request: Request) -> Response:
         response = RedirectResponse("/account?" + urlencode({"notice": f"{config.display_name} is linked."}),
                                     status_code=303)
     else:
-        response = await _signed_in(request, inst, tenant, config, admitted.user_id, next_url)
+        response = await signed_in_response(request, inst, tenant, config, admitted.user_id, next_url)
     response.delete_cookie(_cookie_name(inst), path="/", secure=not inst.settings.dev, httponly=True, samesite="lax")
     return response
 
@@ -206,7 +207,7 @@ async def _refused(request, inst, config, what: str, why: str, next_url: str) ->
                         "start again from the sign-in page.", next_url)
 
 
-async def _signed_in(request, inst, tenant, config, user_id: int, next_url: str) -> Response:
+async def signed_in_response(request, inst, tenant, config, user_id: int, next_url: str, method: str = FEDERATED) -> Response:
     """The same ending as a password sign-in: a fresh central session, the old one ended."""
     addr = client_address(request)
     old = await current_session(request)
@@ -215,7 +216,7 @@ async def _signed_in(request, inst, tenant, config, user_id: int, next_url: str)
                                 Actor(f"user:{user_id}", addr, user_id))
     session = await run_in_threadpool(
         sessions_service.create_session, inst.store, tenant.id, user_id, client_addr=addr,
-        user_agent=request.headers.get("user-agent", ""), method=FEDERATED, via=config.name)
+        user_agent=request.headers.get("user-agent", ""), method=method, via=config.name)
     response = RedirectResponse(next_url, status_code=303)
     response.set_cookie(inst.session_cookie, session.token, max_age=int(session.expires_at - time.time()),
                         **cookie_flags(inst))

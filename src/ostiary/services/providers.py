@@ -28,6 +28,7 @@ NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 CLAIM_RE = re.compile(r"^[A-Za-z0-9_:.\-/]{1,100}$")
 DIRECTORY_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 CLAIM_KEYS = ("username", "email", "display_name", "groups")
+LDAP_OPTIONS = ("start_tls", "ca_file", "user_base", "user_filter", "group_base", "group_filter")
 POLICIES = ("existing", "create")
 
 
@@ -48,6 +49,16 @@ class ProviderSettings:
     create_domains: list[str] | None = None
     trusted_domains: list[str] | None = None
     enabled: bool | None = None
+    # LDAP only (the issuer is the ldaps:// or ldap:// URL, client_id the bind DN, the secret its password).
+    start_tls: bool | None = None
+    ca_file: str | None = None
+    user_base: str | None = None
+    user_filter: str | None = None
+    group_base: str | None = None
+    group_filter: str | None = None
+
+    def directory_options(self) -> dict:
+        return {k: getattr(self, k) for k in LDAP_OPTIONS if getattr(self, k) is not None}
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -135,8 +146,9 @@ def _values(current: dict, s: ProviderSettings, problems: Problems, allow_http: 
         if v["preset"] != "entra":
             problems.add("directory", "is only for the entra preset: give other providers an issuer")
         v["issuer"] = _entra_issuer(s.directory, problems)
+    ldap = PRESETS[v["preset"]].protocol == "ldap"
     if s.issuer is not None:
-        v["issuer"] = _validate_issuer(s.issuer, problems, allow_http)
+        v["issuer"] = _validate_ldap_url(s.issuer, problems) if ldap else _validate_issuer(s.issuer, problems, allow_http)
     if not v["issuer"]:
         problems.add("directory" if v["preset"] == "entra" else "issuer",
                      "is required: " + ("the Entra directory (tenant) id" if v["preset"] == "entra"
@@ -151,12 +163,18 @@ def _values(current: dict, s: ProviderSettings, problems: Problems, allow_http: 
                                             "Microsoft directory: list each admitted directory id")
     if s.client_id is not None:
         v["client_id"] = s.client_id.strip()
-    if not v["client_id"] or len(v["client_id"]) > 255 or control_character_problem(v["client_id"]):
+    if (not v["client_id"] and not ldap) or len(v["client_id"]) > 255 or control_character_problem(v["client_id"]):
         problems.add("client_id", "is required: the client (application) id the provider gave, at most 255 characters")
     if s.client_secret_ref is not None:
         v["client_secret_ref"] = _check_secret(s.client_secret_ref, problems)
-    elif not v["client_secret_ref"]:
-        problems.add("client_secret", "is required: --client-secret-file PATH or --client-secret-env NAME")
+    elif not v["client_secret_ref"] and (v["client_id"] or not ldap):
+        problems.add("client_secret", "is required: --client-secret-file PATH or --client-secret-env NAME"
+                     + (" (the bind DN's password)" if ldap else ""))
+    if ldap:
+        v["options"] = json.dumps(_directory_options({**json.loads(v["options"]), **settings_options(s)}, v["issuer"],
+                                                     problems), sort_keys=True)
+    elif settings_options(s):
+        problems.add(next(iter(settings_options(s))), "is only for LDAP directories (preset ldap)")
     if s.scopes is not None:
         v["scopes"] = " ".join(s.scopes.replace(",", " ").split())
     if PRESETS[v["preset"]].protocol == "oidc" and "openid" not in v["scopes"].split():
@@ -179,12 +197,52 @@ def _values(current: dict, s: ProviderSettings, problems: Problems, allow_http: 
     return v
 
 
+def settings_options(s: ProviderSettings) -> dict:
+    return s.directory_options()
+
+
+def _validate_ldap_url(value: str, problems: Problems) -> str:
+    value = (value or "").strip().rstrip("/")
+    scheme, sep, rest = value.partition("://")
+    host = rest.rsplit(":", 1)[0] if sep else ""
+    port = rest.rsplit(":", 1)[1] if sep and ":" in rest else "389"
+    if scheme.lower() not in ("ldap", "ldaps") or not normalise_hostname(host.strip("[]")) and not host.startswith("[") \
+            or "/" in rest or not port.isdigit() or control_character_problem(value):
+        problems.add("issuer", f'"{value}" is not a directory URL: use ldaps://host[:port] or ldap://host[:port] '
+                               "(with StartTLS)")
+    return value
+
+
+def _directory_options(o: dict, url: str, problems: Problems) -> dict:
+    o = {k: (v.strip() if isinstance(v, str) else v) for k, v in o.items() if k in LDAP_OPTIONS}
+    o["start_tls"] = bool(o.get("start_tls"))
+    if url.lower().startswith("ldap://") and not o["start_tls"]:
+        problems.add("start_tls", "ldap:// sends passwords in the clear: turn StartTLS on, or use ldaps://")
+    if url.lower().startswith("ldaps://") and o["start_tls"]:
+        problems.add("start_tls", "ldaps:// is already TLS: StartTLS is for ldap:// only")
+    if o.get("ca_file"):
+        from pathlib import Path
+
+        if not Path(o["ca_file"]).is_absolute() or not Path(o["ca_file"]).is_file():
+            problems.add("ca_file", f'"{o["ca_file"]}" is not a readable file given by its absolute path')
+    if not o.get("user_base"):
+        problems.add("user_base", "is required: the DN people are searched under, e.g. ou=people,dc=example,dc=com")
+    if "{login}" not in (o.get("user_filter") or "") or not o["user_filter"].startswith("("):
+        problems.add("user_filter", 'must be an LDAP filter with {login}, e.g. (&(objectClass=inetOrgPerson)(uid={login}))')
+    if o.get("group_filter") and "{dn}" not in o["group_filter"]:
+        problems.add("group_filter", "must contain {dn}, e.g. (member={dn})")
+    for key in ("user_base", "user_filter", "group_base", "group_filter", "ca_file"):
+        if o.get(key) and (len(o[key]) > 1000 or control_character_problem(o[key])):
+            problems.add(key, "must be at most 1000 characters without control characters")
+    return o
+
+
 def _defaults(preset_name: str) -> dict:
     preset = PRESETS.get(preset_name) or PRESETS["oidc"]
     return {"preset": preset.name, "display_name": preset.display_name, "issuer": preset.issuer, "client_id": "",
             "client_secret_ref": "", "scopes": preset.scopes, "claims": json.dumps(preset.claims, sort_keys=True),
             "allowed_directories": "[]", "account_policy": "existing", "create_domains": "[]",
-            "trusted_domains": "[]", "enabled": True}
+            "trusted_domains": "[]", "enabled": True, "options": "{}"}
 
 
 # --- reads -----------------------------------------------------------------------------------
@@ -265,7 +323,7 @@ def add_provider(store: Store, tenant_id: int, actor: Actor, name: str, settings
 def _audit_detail(name: str, values: dict) -> dict:
     # The secret's reference is recorded (where it is read from), never a secret.
     return {"name": name, **{k: values[k] for k in ("preset", "issuer", "client_id", "client_secret_ref", "scopes",
-                                                      "account_policy", "enabled") if k in values}}
+                                                      "account_policy", "enabled", "options") if k in values}}
 
 
 def update_provider(store: Store, tenant_id: int, actor: Actor, name: str, settings: ProviderSettings,
@@ -356,6 +414,7 @@ def password_refused(store: Store, tenant_id: int, user: Row) -> bool:
 class SignInOptions:
     password: bool
     providers: list[tuple[str, str]]  # (name, display name) of enabled providers
+    directories: list[tuple[str, str]] = ()  # the same, for LDAP directories (a form of their own)
 
 
 def sign_in_options(store: Store, tenant_id: int) -> SignInOptions:
@@ -364,4 +423,5 @@ def sign_in_options(store: Store, tenant_id: int) -> SignInOptions:
         rows = scope.rows(identity_providers, identity_providers.c.enabled.is_(True),
                           order_by=identity_providers.c.display_name)
         on = conn.execute(select(tenants.c.password_sign_in).where(tenants.c.id == tenant_id)).scalar()
-    return SignInOptions(bool(on), [(r.name, r.display_name) for r in rows])
+    return SignInOptions(bool(on), [(r.name, r.display_name) for r in rows if r.preset != "ldap"],
+                         [(r.name, r.display_name) for r in rows if r.preset == "ldap"])

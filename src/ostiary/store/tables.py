@@ -256,7 +256,7 @@ identity_providers = Table(
     Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
     Column("name", String(63), nullable=False),  # in the redirect URI: /sign-in/with/<name>/callback
     Column("display_name", String(100), nullable=False),
-    Column("preset", String(16), nullable=False),  # oidc | google | entra | gitlab | github
+    Column("preset", String(16), nullable=False),  # oidc | google | entra | gitlab | github | ldap
     Column("issuer", Text, nullable=False),  # OIDC discovery base; GitHub: its web base URL
     Column("client_id", String(255), nullable=False),
     # Where the secret is read at use: "file:/path" or "env:NAME"; the secret itself is never stored.
@@ -267,6 +267,9 @@ identity_providers = Table(
     Column("account_policy", String(16), nullable=False),  # create | existing
     Column("create_domains", Text, nullable=False, default="[]"),  # JSON: empty = any domain
     Column("trusted_domains", Text, nullable=False, default="[]"),  # JSON: emails it may link by
+    # JSON, LDAP only: start_tls, ca_file, user_base, user_filter, group_base, group_filter. For LDAP
+    # the issuer is the ldaps:// or ldap:// URL, client_id the bind DN and the secret its password.
+    Column("options", Text, nullable=False, default="{}", server_default="{}"),
     Column("enabled", Boolean, nullable=False, default=True),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),

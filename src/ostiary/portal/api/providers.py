@@ -19,7 +19,7 @@ from ostiary.services.providers import ProviderSettings
 
 ERRORS = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut}, 409: {"model": ErrorOut},
           422: {"model": ErrorOut, "description": "bad input: each problem names its field"}}
-Preset = Literal["oidc", "google", "entra", "gitlab", "github"]
+Preset = Literal["oidc", "google", "entra", "gitlab", "github", "ldap"]
 ClaimKey = Literal["username", "email", "display_name", "groups"]
 
 
@@ -37,6 +37,12 @@ class _Common(Strict):
     create_domains: Optional[list[str]] = Field(None, description="with policy create: only these email domains (empty: any)")
     trusted_domains: Optional[list[str]] = Field(
         None, description="existing users are linked by an email the provider says is verified, only in these domains")
+    start_tls: Optional[bool] = Field(None, description="ldap: StartTLS on an ldap:// URL (required there)")
+    ca_file: Optional[str] = Field(None, description="ldap: CA certificate file the directory is verified with")
+    user_base: Optional[str] = Field(None, description="ldap: DN people are searched under")
+    user_filter: Optional[str] = Field(None, description="ldap: search filter with {login}")
+    group_base: Optional[str] = Field(None, description="ldap: DN groups are searched under (omit: memberOf)")
+    group_filter: Optional[str] = Field(None, description="ldap: group filter with {dn}")
 
     @model_validator(mode="after")
     def one_secret_source(self):
@@ -55,7 +61,9 @@ class _Common(Strict):
             allowed_directories=self.allowed_directories, client_id=self.client_id,
             client_secret_ref=self.secret_ref(), scopes=self.scopes, claims=self.claims,
             account_policy=self.account_policy, create_domains=self.create_domains,
-            trusted_domains=self.trusted_domains, enabled=enabled)
+            trusted_domains=self.trusted_domains, enabled=enabled, start_tls=self.start_tls, ca_file=self.ca_file,
+            user_base=self.user_base, user_filter=self.user_filter, group_base=self.group_base,
+            group_filter=self.group_filter)
 
 
 class ProviderIn(_Common):
@@ -88,7 +96,8 @@ class ProviderOut(BaseModel):
     create_domains: list[str]
     trusted_domains: list[str]
     enabled: bool
-    redirect_uri: str
+    redirect_uri: str = Field(description="to register at the provider (LDAP directories have none: empty)")
+    directory_options: dict = Field(description="ldap: start_tls, ca_file, user_base, user_filter, group_base, group_filter")
     mappings: list[MappingOut]
 
     @classmethod
@@ -103,7 +112,8 @@ class ProviderOut(BaseModel):
             claims=json.loads(row.claims), allowed_directories=json.loads(row.allowed_directories),
             account_policy=row.account_policy, create_domains=json.loads(row.create_domains),
             trusted_domains=json.loads(row.trusted_domains), enabled=bool(row.enabled),
-            redirect_uri=c.settings.public_url(host, providers.redirect_path(row.name)),
+            redirect_uri="" if row.preset == "ldap" else c.settings.public_url(host, providers.redirect_path(row.name)),
+            directory_options=json.loads(row.options or "{}"),
             mappings=[MappingOut(upstream_group=u, group=g) for u, g in providers.mappings(c.store, c.tenant_id, row.id)])
 
 

@@ -34,6 +34,7 @@ def upgrade() -> None:
     sa.Column('account_policy', sa.String(length=16), nullable=False),
     sa.Column('create_domains', sa.Text(), nullable=False),
     sa.Column('trusted_domains', sa.Text(), nullable=False),
+    sa.Column('options', sa.Text(), nullable=False, server_default='{}'),
     sa.Column('enabled', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.Float(), nullable=False),
     sa.Column('updated_at', sa.Float(), nullable=False),
