@@ -74,6 +74,12 @@ class OidcProvider:
         return httpx.Client(base_url=self.issuer, verify=self.tls.ssl_context(), timeout=10,
                             transport=httpx.HTTPTransport(verify=self.tls.ssl_context(), local_address="127.0.0.1"))
 
+    def rotate_key(self) -> None:
+        """The provider signs with a new key from now on (restarted on the same port with it)."""
+        self.stop()
+        self.key = RSAKey.generate_key(2048, parameters={"kid": f"key-{time.time_ns()}", "use": "sig", "alg": "RS256"})
+        self.start()
+
     def mangle_next_token(self, mode: str) -> None:
         """TEST-ONLY: the next token response carries a forged ID token (or fails), see the module doc."""
         with self.client() as c:

@@ -90,3 +90,22 @@ def test_a_replayed_code_is_refused_by_the_provider_and_signs_nobody_in(identity
         r = b.get(replay)
         assert r.status_code == 400 and "refused the code" in r.text, r.text
     assert _alice_sessions(w) == before
+
+
+def test_a_provider_that_rotates_its_signing_key_is_followed_by_fetching_its_keys_again(identity_world):
+    """The other side of the unknown-kid refusal: a cached JWKS is fetched again when a token names a
+    new key, so a real rotation keeps working. ("other" is trusted for no domain, so carol's verified
+    token ends at the account policy: a 403 that names the provider, reached only after the ID token
+    verified.)"""
+    import time
+
+    w = identity_world
+    for _ in range(4):  # the requests reach both workers, which cache the current keys
+        with w.browser() as b:
+            assert "Another IdP cannot vouch" in sign_in_with(w, b, "other", "carol", "/").text
+    w.other.rotate_key()
+    time.sleep(2.1)  # past JWKS_REFETCH_INTERVAL since any worker last fetched the keys
+    for _ in range(4):
+        with w.browser() as b:
+            r = sign_in_with(w, b, "other", "carol", "/")
+        assert r.status_code == 403 and "Another IdP cannot vouch" in r.text, r.text
