@@ -52,7 +52,9 @@ async def provider_list(ctx: AdminContext) -> Response:
 async def _list(ctx: AdminContext, status: int = 200, errors=(), form=None) -> Response:
     rows = await ctx.call(providers.list_providers, ctx.inst.store, ctx.tenant.id)
     password_on = await ctx.call(providers.password_sign_in, ctx.inst.store, ctx.tenant.id)
-    return ctx.page("admin/providers.html", status=status, rows=rows, presets=PRESETS, password_on=password_on,
+    # Directories (preset ldap) need their own settings: ostiary provider add --preset ldap, or the API.
+    presets = {k: p for k, p in PRESETS.items() if p.protocol != "ldap"}
+    return ctx.page("admin/providers.html", status=status, rows=rows, presets=presets, password_on=password_on,
                     errors=list(errors), form=form or {}, redirect_base=_redirect_uri(ctx, "NAME"))
 
 
@@ -93,7 +95,8 @@ async def _detail(ctx: AdminContext, status: int = 200, errors=()) -> Response:
     return ctx.page("admin/provider.html", status=status, p=row, maps=maps, errors=list(errors),
                     claims=json.loads(row.claims), create_domains=json.loads(row.create_domains),
                     trusted_domains=json.loads(row.trusted_domains),
-                    allowed_directories=json.loads(row.allowed_directories), redirect_uri=_redirect_uri(ctx, row.name))
+                    allowed_directories=json.loads(row.allowed_directories), redirect_uri=_redirect_uri(ctx, row.name),
+                    directory_options=json.loads(row.options or "{}"))
 
 
 @admin_action
