@@ -196,3 +196,18 @@ def test_with_password_sign_in_off_only_administrators_use_a_password_and_only_b
             assert sign_in_with(w, b, "idp", "alice", "/").status_code == 303
     finally:
         providers.set_password_sign_in(w.store, w.tenant_id, CLI_ACTOR, True)
+
+
+def test_a_wrong_client_secret_gets_a_page_that_points_at_the_settings_not_the_person(identity_world):
+    from tests.identity.conftest import start_provider_flow
+    from tests.identity.oidc_provider import CLIENT_SECRET
+
+    w = identity_world
+    secret = w.tmp / "idp-secret"  # read by the server at every sign-in
+    secret.write_text("not-the-secret-the-provider-registered")
+    try:
+        with w.browser() as b:
+            r = b.get(start_provider_flow(w, b, "idp", "alice", "/"))
+        assert r.status_code == 502 and "refused Ostiary&#39;s client id or secret" in r.text, r.text
+    finally:
+        secret.write_text(CLIENT_SECRET + "\n")

@@ -163,9 +163,13 @@ def redeem_code(endpoint: str, config: ProviderConfig, redirect_uri: str, code: 
         token = None
     if not isinstance(token, dict):
         raise ProviderUnavailable(f"the token endpoint answered HTTP {response.status_code} without JSON")
-    if response.status_code in (400, 401) and "error" in token:
-        raise AnswerRefused(f"the token endpoint refused the code: {str(token['error'])[:100]}")
-    if response.status_code != 200 or "error" in token:
+    error = str(token.get("error", ""))[:100]
+    if error in ("invalid_client", "unauthorized_client", "incorrect_client_credentials"):
+        raise ProviderUnavailable(f"the provider refused Ostiary's client id or secret ({error}): check its settings")
+    # RFC 6749 §5.2 answers 400/401; GitHub answers 200 with an error member.
+    if error and response.status_code < 500:
+        raise AnswerRefused(f"the token endpoint refused the code: {error}")
+    if response.status_code != 200 or error:
         raise ProviderUnavailable(f"the token endpoint answered HTTP {response.status_code}")
     return token
 

@@ -30,7 +30,7 @@ from ostiary.identity import linking, oauth_github, oidc
 from ostiary.identity.method import FEDERATED
 from ostiary.identity.provider import AnswerRefused, ProviderConfig, ProviderUnavailable
 from ostiary.portal.context import (
-    TEMPLATES, client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for,
+    TEMPLATES, client_address, cookie_flags, csrf_ok, error_page, instance, render, request_host, tenant_for,
 )
 from ostiary.portal.signin import current_session, safe_next
 from ostiary.services import handshake_tokens, providers
@@ -50,8 +50,6 @@ def _cookie_name(inst) -> str:
 
 
 def redirect_uri(inst, request: Request, name: str) -> str:
-    from ostiary.portal.context import request_host
-
     return inst.settings.public_url(request_host(request) or "", providers.redirect_path(name))
 
 
