@@ -96,7 +96,7 @@ def password_sign_in(world: IdentityWorld, client: httpx.Client, login: str, nex
                      query: str = "") -> httpx.Response:
     page = client.get(world.url("/sign-in" + query))
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-    return client.post(world.url("/sign-in"), headers=same_origin(world),
+    return client.post(world.url("/sign-in" + query), headers=same_origin(world),
                        data={"login": login, "password": PASSWORD, "csrf": csrf, "next": next_url})
 
 

@@ -189,6 +189,7 @@ def test_with_password_sign_in_off_only_administrators_use_a_password_and_only_b
             assert 'id="password"' in b.get(w.url("/sign-in?with=password")).text
             refused = password_sign_in(w, b, "bob@acme.test", "/", "?with=password")
             assert refused.status_code == 401 and "not right" in refused.text
+            assert 'action="/sign-in?with=password"' in refused.text  # the break-glass form stays after a typo
         with w.browser() as b:
             assert password_sign_in(w, b, "admin@acme.test", "/admin", "?with=password").status_code == 303
             assert b.get(w.url("/admin")).status_code == 200
