@@ -63,7 +63,7 @@ def main() -> None:
         small_store = open_store(small_url)
         _, cookie = mint_cookie(small_store, world)
         headers = check_headers(world, cookie)
-        check_url = f"http://127.0.0.1:{ports['ostiary']}/forward-auth/check?proxy=nginx"
+        check_url = f"http://127.0.0.1:{ports['ostiary']}/forward-auth/check?not-signed-in=401"
 
         if "1" in args.only:
             log("case 1: /check against the bare handler, one granian worker")
@@ -120,7 +120,7 @@ def main() -> None:
             _, large_cookie = mint_cookie(large_store, world)
             large_headers = check_headers(world, large_cookie)
             runs = cases.interleaved({
-                "large": (f"http://127.0.0.1:{ports['large']}/forward-auth/check?proxy=nginx", large_headers,
+                "large": (f"http://127.0.0.1:{ports['large']}/forward-auth/check?not-signed-in=401", large_headers,
                           worker_pids(large.proc.pid, large.port)),
                 "small": (check_url, headers, worker_pids(server.proc.pid, server.port)),
             }, [16], 2 if q else 7, seconds)

@@ -31,7 +31,7 @@ def main(seconds: int = 12) -> None:
     server = ostiary(url, port, 1, work)
     try:
         pid = worker_pids(server.proc.pid, port)[0]
-        load = threading.Thread(target=run_wrk, args=(f"http://127.0.0.1:{port}/forward-auth/check?proxy=nginx",
+        load = threading.Thread(target=run_wrk, args=(f"http://127.0.0.1:{port}/forward-auth/check?not-signed-in=401",
                                                        check_headers(world, cookie), 16, seconds + 2))
         load.start()
         subprocess.run([py_spy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "250",

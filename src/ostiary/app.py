@@ -9,6 +9,7 @@ import os
 
 from ostiary.config import Settings, load_settings
 from ostiary.gate.asgi import CheckDomainHandler, CheckHandler
+from ostiary.gate.operators import operator_networks
 from ostiary.portal.app import HardenResponses, build_portal
 from ostiary.portal.context import Instance
 from ostiary.snapshot.follower import SnapshotHolder
@@ -26,7 +27,8 @@ class OstiaryApp:
         self.holder = SnapshotHolder(self.store, settings.change_poll_interval)
         self.instance = Instance(settings=settings, store=self.store, holder=self.holder)
         self.check = CheckHandler(self.holder, settings.public_url, allow_http=settings.dev)
-        self.check_domain = CheckDomainHandler(self.holder)
+        self.check_domain = CheckDomainHandler(
+            self.holder, operator_networks(settings.trusted_proxies, settings.operator_networks))
         self.portal = HardenResponses(build_portal(self.instance, lifespan=self._lifespan), allow_http=settings.dev)
 
     @contextlib.asynccontextmanager
@@ -40,6 +42,7 @@ class OstiaryApp:
         except Exception as exc:  # database unreachable: the follower keeps trying; readiness says "starting"
             log.warning("snapshot not loaded at start: %s", exc)
         self.holder.start()
+        _warn_about_clock(self.store)
         log.debug("worker %d following the change log every %.2f s", os.getpid(), self.settings.change_poll_interval)
         from ostiary.services.reverification import Reverifier
 
@@ -60,6 +63,19 @@ class OstiaryApp:
             if path == CADDY_CHECK_DOMAIN_PATH:
                 return await self.check_domain(scope, receive, send)
         await self.portal(scope, receive, send)
+
+
+def _warn_about_clock(store) -> None:
+    from ostiary.services.clock import CLOCK_LEEWAY, database_clock_offset, describe_offset
+
+    try:
+        offset = database_clock_offset(store)
+    except Exception:  # unreachable: readiness says so, and /readyz measures again later
+        return
+    if offset is not None and abs(offset) > CLOCK_LEEWAY:
+        log.warning("%s, more than the %d s leeway: cookies and sign-in links another instance signs may be "
+                    "refused here (and the reverse). Synchronise the clocks (docs/operations.md, \"Clocks\").",
+                    describe_offset(offset), CLOCK_LEEWAY)
 
 
 def create_app(settings: Settings | None = None) -> OstiaryApp:

@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     # Port browsers use to reach tenant and portal hosts; None means the scheme's default.
     public_port: int | None = None
     forward_auth_cookie_ttl: int = 3600
-    # How long the handshake token lives; the SPEC caps it at 60 s.
+    # How long the handshake token lives; the contract caps it at 60 s.
     handshake_token_ttl: int = 60
     # How often each worker looks for changes in the change log, in seconds.
     change_poll_interval: float = 0.2
@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     dns_resolvers: str = ""
     dns_timeout: float = 5.0
     trusted_proxies: str = ""
+    # Besides loopback and the trusted proxies, where direct requests may read
+    # /metrics and /readyz details (e.g. a Prometheus server); docs/operations.md.
+    operator_networks: str = ""
     # Where operators' proxies reach Ostiary for /check (e.g. http://127.0.0.1:9090);
     # empty: the snippets use each domain's portal URL.
     proxy_upstream: str = ""
@@ -128,7 +131,7 @@ class Settings(BaseSettings):
     @classmethod
     def _token_ttl(cls, v: int) -> int:
         if not 5 <= v <= 60:
-            raise ValueError("must be between 5 and 60 seconds (the SPEC caps tokens at 60 s)")
+            raise ValueError("must be between 5 and 60 seconds (the contract caps tokens at 60 s)")
         return v
 
     @field_validator("change_poll_interval")
@@ -147,7 +150,7 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite:// or postgresql:// (postgresql+psycopg:// also works)")
         return v
 
-    @field_validator("trusted_proxies")
+    @field_validator("trusted_proxies", "operator_networks")
     @classmethod
     def _cidrs(cls, v: str) -> str:
         for part in filter(None, (p.strip() for p in v.split(","))):

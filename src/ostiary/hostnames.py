@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+import idna
+
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
@@ -16,17 +18,25 @@ def normalise_hostname(name: str) -> str | None:
     name = name.strip().lower()
     if name.endswith("."):
         name = name[:-1]
-    try:
-        name.encode("ascii")
-    except UnicodeEncodeError:
-        try:
-            name = name.encode("idna").decode("ascii")
-        except UnicodeError:
+    if not name.isascii():
+        name = to_a_labels(name)
+        if name is None:
             return None
     labels = name.split(".")
     if not all(_LABEL.match(label) for label in labels):
         return None
     return name
+
+
+def to_a_labels(name: str) -> str | None:
+    """The one conversion of an internationalised name to its xn-- form
+    (UTS 46 with IDNA 2008, the `idna` package), for every host name Ostiary
+    reads: domains, portal hosts, app URLs, forwarded hosts. Python's own
+    "idna" codec is IDNA 2003 and turns "straße" into "strasse"."""
+    try:
+        return idna.encode(name, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        return None
 
 
 def split_host_port(value: str) -> tuple[str, int | None] | None:

@@ -1,4 +1,4 @@
-"""Which `rd` targets Ostiary will redirect to (SPEC section 4). One
+"""Which `rd` targets Ostiary will redirect to (docs/contract.md §4). One
 function, used by /start, /authorize, /callback and the portal sign-out."""
 
 from __future__ import annotations

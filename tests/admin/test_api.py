@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from ostiary.services import api_tokens, sessions, users
+from ostiary.services import api_tokens, domains, sessions, users
 from ostiary.services.actor import CLI_ACTOR, Actor
 from tests.admin.conftest import PASSWORD
 
@@ -295,3 +295,36 @@ def test_rotating_keys_refuses_a_bad_overlap_naming_the_field(api_world, body):
         assert api.get("/keys").json() == before
     assert r.status_code == 422, r.text
     assert fields(r) == [next(iter(body))]
+
+
+def test_the_api_refuses_to_demote_or_disable_the_last_active_admin(api_world):
+    """Fault: PATCH is_admin/active on a tenant's only admin left it with none."""
+    w = api_world
+    users.set_admin(w.store, w.globex_id, CLI_ACTOR, "zed@globex.test", True)  # globex's only admin
+    zed_url = f"https://globex.id.example.test:{w.port}/api/v1/users/zed"
+    with w.api(w.globex_token) as api:
+        for change in ({"is_admin": False}, {"active": False}, {"password": "a whole new passphrase", "is_admin": False}):
+            r = api.patch(zed_url, json=change)
+            assert r.status_code == 409, (change, r.text)
+            assert "last active administrator" in r.text and fields(r) == [next(k for k in change if k != "password")]
+    zed = users.get_user(w.store, w.globex_id, "zed")
+    assert zed.is_admin and zed.active
+    assert users.authenticate(w.store, w.globex_id, "zed", PASSWORD) is not None  # nothing half-written
+
+
+def test_verify_during_a_dns_outage_answers_503_and_leaves_the_domain_verified(api_world):
+    """Fault: a verify while DNS does not answer turned a verified domain `failed`."""
+    w = api_world
+    before = domains.get_domain(w.store, w.tenant_id, "acme-corp.test")
+    assert before.status == "verified"
+    w.dns.stop()  # nothing answers on the resolver's port now: every query times out
+    try:
+        with w.api(w.write_token) as api:
+            r = api.post("/domains/acme-corp.test/verify")
+    finally:
+        w.dns.start()
+    assert r.status_code == 503 and r.headers["retry-after"] and r.json()["error"] == "dns_unanswered"
+    assert "nothing changed" in r.json()["message"] and fields(r) == ["dns"]
+    after = domains.get_domain(w.store, w.tenant_id, "acme-corp.test")
+    assert (after.status, after.status_reason, after.last_checked_at) == (
+        "verified", before.status_reason, before.last_checked_at)

@@ -30,7 +30,7 @@ def error_lines(output: str) -> list[str]:
     return [line for line in output.splitlines() if line.startswith("✗")]
 
 
-def test_doctor_passes_a_healthy_domain_and_exits_0(setup, doctor, ntp_server_factory):
+def test_doctor_passes_a_healthy_domain_and_exits_0(setup, doctor, ntp_server_factory, db_url):
     ntp = ntp_server_factory(skew=0.0)
     result = doctor(ntp_server=ntp.address)
     assert result.exit_code == 0, result.output
@@ -45,7 +45,12 @@ def test_doctor_passes_a_healthy_domain_and_exits_0(setup, doctor, ntp_server_fa
     assert f'✓ {DOMAIN} app wiki: browsers accept a cookie with Domain={DOMAIN} from "{APP_HOST}"' in out
     assert f'✓ {DOMAIN} app wiki: app URL "https://{APP_HOST}" uses https' in out
     assert '✓ clock: clock is within ' in out and f'of "{ntp.address}"' in out
-    assert out.splitlines()[-1] == "nothing would break sign-in; 9 checks passed"
+    if db_url.startswith("postgresql"):  # the database's clock is another machine's: compared
+        assert "✓ clock: this instance's clock is " in out and "within the 30 s leeway" in out
+        assert out.splitlines()[-1] == "nothing would break sign-in; 10 checks passed"
+    else:
+        assert "· clock: SQLite: the database's clock is this machine's; nothing to compare" in out
+        assert out.splitlines()[-1] == "nothing would break sign-in; 9 checks passed"
 
 
 def test_doctor_fails_when_the_portal_host_does_not_resolve(setup, dns, doctor):

@@ -107,6 +107,9 @@ def test_demo_signs_in_with_the_printed_credentials_and_shows_the_identity(demo_
 
             page.click("text=Sign out")
             page.wait_for_url(sign_out)
+            # A page with a button (a link alone signs no one out), then signed out.
+            with page.expect_navigation():
+                page.click("button:text-is('Sign out everywhere')")
             assert "signed out" in page.inner_text("body").lower()
             page.screenshot(path=str(artifacts_dir / "demo-3-signed-out.png"), full_page=True)
             page.goto(url)

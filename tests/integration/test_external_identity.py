@@ -1,4 +1,4 @@
-"""A chat's JWT cookie as the identity source of an app (SPEC 9), with
+"""A chat's JWT cookie as the identity source of an app (docs/contract.md §9), with
 tokens minted by Node's real jsonwebtoken as LibreChat mints them."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The forward-auth handshake walked over real HTTP against a running
-Ostiary (SPEC sections 2, 3 and 7)."""
+Ostiary (docs/contract.md §2, §3 and §7)."""
 
 from __future__ import annotations
 
@@ -139,7 +139,7 @@ def test_removing_a_membership_or_a_grant_takes_effect_within_a_second(world):
 def test_sign_out_on_one_domain_ends_access_on_every_domain_within_a_second(world):
     v = world.signed_in("erin@acme.test")
     assert v.open(world.url("nas.homelab.test", "/")).reached_app
-    r = v.browser.get(f"https://auth.acme-corp.test:{world.port}/forward-auth/sign-out")
+    r = v.sign_out("auth.acme-corp.test")
     assert r.status_code == 200
     assert "signed out" in r.text.lower()
     nas_cookie = v.cookies_for(world.url("nas.homelab.test", "/"))
@@ -181,11 +181,14 @@ def test_post_and_xhr_after_the_session_ended_get_401_with_the_target(world):
     assert rd == [url]
 
 
-def test_health_readiness_and_metrics_answer_on_any_host(world):
+def test_health_and_readiness_answer_on_any_host_and_their_details_only_the_operator(world):
+    """The visitor reaches the server straight from loopback: the operator's view (docs/operations.md)."""
     v = world.visitor()
     for host in (ACME, "auth.acme-corp.test"):
         assert v.browser.get(world.url(host, "/healthz")).json() == {"status": "ok"}
         ready = v.browser.get(world.url(host, "/readyz"))
         assert ready.status_code == 200 and ready.json()["snapshot_loaded"] is True
+        forwarded = v.browser.get(world.url(host, "/readyz"), headers={"X-Forwarded-For": "203.0.113.9"})
+        assert forwarded.status_code == 200 and forwarded.json() == {"status": "ready"}
     metrics = v.browser.get(world.url(ACME, "/metrics")).text
     assert "ostiary_checks_total" in metrics

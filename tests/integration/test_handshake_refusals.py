@@ -9,7 +9,7 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
-from ostiary.gate.signing import sign
+from ostiary.gate.signing import CLOCK_LEEWAY, sign
 from ostiary.snapshot.build import load_full
 
 
@@ -76,7 +76,7 @@ def test_an_expired_or_tampered_token_is_refused(world):
         snap = load_full(conn)
     import base64, json
     payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-    payload["exp"] = time.time() - 1
+    payload["exp"] = time.time() - CLOCK_LEEWAY - 1
     expired = sign("hs", payload, snap.signing_key)
     _assert_refused_page(v.browser.get(callback.split("token=")[0] + "token=" + quote(expired)))
 

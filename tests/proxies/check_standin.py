@@ -1,6 +1,6 @@
 """A stand-in for Ostiary's /forward-auth/check and /caddy/check-domain, for proxy tests.
 
-It follows SPEC section 3 closely enough to exercise the snippets without
+It follows docs/contract.md §3 closely enough to exercise the snippets without
 Ostiary: the portal host is recognised by the Host header, the forward-auth
 cookie ``_ostiary_fa=good`` means "signed in as Zoë", paths under /public are
 public (identity headers present and empty), paths under /forbidden are 403,

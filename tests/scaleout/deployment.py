@@ -24,7 +24,7 @@ import httpx
 from ostiary.services import apps, domains, groups, sessions, tenants, users
 from ostiary.services.actor import CLI_ACTOR
 from ostiary.store import Store
-from ostiary.wire import PORTAL_SIGN_OUT_PATH, SESSION_COOKIE
+from ostiary.wire import SESSION_COOKIE
 from tests.support.dnsserver import Dnsmasq
 from tests.support.proxies import NginxServer
 from tests.support.server import LoopbackTransport, OstiaryServer, free_port
@@ -327,7 +327,7 @@ class Deployment:
     def sign_out(self, v: RoutedVisitor, via: int | None = None) -> float:
         """Signs out on the portal host through `via`; returns time.monotonic() at the answer."""
         v.via = via
-        r = v.browser.get(self.portal_url(PORTAL_SIGN_OUT_PATH))
+        r = v.sign_out(PORTAL)
         assert r.status_code == 200 and "signed out" in r.text.lower(), (r.status_code, r.text[:300])
         return time.monotonic()
 
@@ -346,7 +346,7 @@ class Deployment:
 
 @contextmanager
 def deployment(tmp: Path, database_url: str, store: Store, *, instances: int = 2, workers: int = 2,
-               with_nginx: bool = True):
+               with_nginx: bool = True, instance_env: tuple[dict, ...] = ()):
     tls = issue_certificates(tmp / "tls", ["localhost", "*.id.example.test", "*.acme-corp.test"])
     public_port = free_port()
     ports = [free_port() for _ in range(instances)]
@@ -359,7 +359,8 @@ def deployment(tmp: Path, database_url: str, store: Store, *, instances: int = 2
         data = tmp / f"instance-{i}"
         data.mkdir()
         env = {"OSTIARY_DATABASE_URL": database_url, "OSTIARY_PUBLIC_PORT": str(public_port),
-               "OSTIARY_DATA_DIR": str(data), "OSTIARY_KEY_OVERLAP_SECONDS": "3600"}
+               "OSTIARY_DATA_DIR": str(data), "OSTIARY_KEY_OVERLAP_SECONDS": "3600",
+               **(instance_env[i] if i < len(instance_env) else {})}
         servers.append(OstiaryServer(env, port, workers=workers, tls=(tls.cert_chain, tls.private_key),
                                      log_path=tmp / f"instance-{i}.log"))
     nginx = None

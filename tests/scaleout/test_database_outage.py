@@ -13,7 +13,7 @@ from collections import Counter
 import pytest
 
 from ostiary.store import open_store
-from tests.scaleout.deployment import TENANT_HOST, deployment, throwaway_postgres
+from tests.scaleout.deployment import PORTAL, TENANT_HOST, deployment, throwaway_postgres
 
 OUTAGE = 10.0
 
@@ -76,7 +76,7 @@ def _ride_out(d, pg) -> None:
         assert "Sign-in is unavailable right now" in page.text and "Traceback" not in page.text
         assert page.headers["retry-after"]
         leaving_after.via = a
-        failed_sign_out = leaving_after.browser.get(d.portal_url("/forward-auth/sign-out"))
+        failed_sign_out = leaving_after.sign_out(PORTAL)  # the page needs no database; its button does
         assert failed_sign_out.status_code == 503 and "unavailable" in failed_sign_out.text
 
         time.sleep(max(0.0, OUTAGE - (time.monotonic() - outage_began)))

@@ -1,4 +1,4 @@
-"""Central sessions (SPEC section 7): the tenant's idle and absolute limits,
+"""Central sessions (docs/contract.md §7): the tenant's idle and absolute limits,
 last activity written coarsely, and one operation that ends all of a
 person's sessions. On SQLite and PostgreSQL."""
 

@@ -1,6 +1,6 @@
 """Two `ostiary serve` instances (two workers each) on one PostgreSQL
-database behind a real nginx upstream (SPEC sections 3 and 7, DESIGN
-"scale-out"): a change made through either is refused by every worker of
+database behind a real nginx upstream (docs/contract.md §3 and §7;
+docs/operations.md for running several instances): a change made through either is refused by every worker of
 both within a second, and losing an instance loses neither requests nor
 sessions. Each propagation test prints its worst and median delay."""
 

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
-from ostiary.gate.signing import SigningKey, sign
+from ostiary.gate.signing import CLOCK_LEEWAY, SigningKey, sign
 from tests.security.conftest import check_headers
 
 PORTAL = "auth.acme-corp.test"
@@ -118,7 +118,7 @@ def test_a_cookie_signed_with_a_guessed_key_is_not_signed_in(sec, alice_cookie):
 
 
 def test_an_expired_cookie_with_a_genuine_signature_is_not_signed_in(sec, snapshot, alice_cookie):
-    expired = sign("fa", {**_body(alice_cookie), "exp": time.time() - 1}, snapshot.signing_key)
+    expired = sign("fa", {**_body(alice_cookie), "exp": time.time() - CLOCK_LEEWAY - 1}, snapshot.signing_key)
     assert _check_with_cookie(sec, f"_ostiary_fa={expired}").status_code == 302
 
 
@@ -193,7 +193,7 @@ def test_a_tampered_or_expired_token_is_refused(sec, snapshot):
     body, kid, mac = token.split(".")
     forged = [
         _rebody(token, u=1), _rebody(token, rd="https://evil.test/"), f"{body}.{kid}.{_flip(mac, 3)}",
-        sign("hs", {**_body(token), "exp": time.time() - 1}, snapshot.signing_key),
+        sign("hs", {**_body(token), "exp": time.time() - CLOCK_LEEWAY - 1}, snapshot.signing_key),
         sign("fa", _body(token), snapshot.signing_key), "", "x" * 5000,
     ]
     for t in forged:

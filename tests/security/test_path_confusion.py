@@ -40,9 +40,31 @@ NOT_PUBLIC = {
     "encoded_slash_prefix": "/static%2f..%2fadmin",
 }
 
+# Issue 13.1: nginx forwards the raw request line, so a "#" (which no browser
+# sends) reaches /check; an upstream that normalises the line serves what
+# follows it. These were public (200) before a "#" left no path to judge.
+FRAGMENT_ATTACKS = {
+    "fragment_dot_dot_out_of_public_prefix": "/static/x#/../../admin/",
+    "fragment_dot_dot_out_of_public_exact": "/health#/../admin",
+    "fragment_encoded_dot_dot": "/static/x#/%2e%2e/%2e%2e/admin",
+    "fragment_then_query": "/static/x#?/../../admin",
+    "fragment_in_query": "/static/x?#/../../admin",
+    "raw_space_in_path": "/static/x /../../admin",
+    "raw_pipe_in_path": "/static/x|/../../admin",
+    "raw_brackets_in_path": "/static/[x]",
+    "raw_braces_in_path": "/static/{x}",
+}
+
 
 @pytest.mark.parametrize("uri", NOT_PUBLIC.values(), ids=NOT_PUBLIC.keys())
 def test_path_confusion_never_makes_a_private_path_public(sec, uri):
+    r = sec.client().get(sec.url(PORTAL, "/forward-auth/check"),
+                         headers=check_headers(sec, "grafana.acme-corp.test", uri))
+    assert r.status_code in (302, 403), (uri, r.status_code)
+
+
+@pytest.mark.parametrize("uri", FRAGMENT_ATTACKS.values(), ids=FRAGMENT_ATTACKS.keys())
+def test_a_fragment_in_the_forwarded_uri_never_makes_a_private_path_public(sec, uri):
     r = sec.client().get(sec.url(PORTAL, "/forward-auth/check"),
                          headers=check_headers(sec, "grafana.acme-corp.test", uri))
     assert r.status_code in (302, 403), (uri, r.status_code)
@@ -79,12 +101,27 @@ SPELLINGS_OF_ADMIN = {
     "semicolon": "/admin;x/users",
     "nul": "/admin%00/users",
     "double_encoded": "/%2561dmin/users",
+    "fragment_dot_dot_into": "/x#/../admin/users",
+    "fragment_encoded_dot_dot_into": "/x#/%2e%2e/admin/users",
+    "fragment_in_query_dot_dot_into": "/x?#/../admin/users",
+    "raw_space_dot_dot_into": "/x /../admin/users",
 }
 
 
 @pytest.mark.parametrize("uri", SPELLINGS_OF_ADMIN.values(), ids=SPELLINGS_OF_ADMIN.keys())
 def test_path_confusion_cannot_move_a_request_out_of_a_guarded_path_prefix_app(sec, alice_cookie, uri):
     """alice may enter tools but not tools-admin: no spelling of /admin lets her in."""
+    r = sec.client().get(sec.url(PORTAL, "/forward-auth/check"),
+                         headers=check_headers(sec, "tools.acme-corp.test", uri, Cookie=f"_ostiary_fa={alice_cookie}"))
+    assert r.status_code == 403, (uri, r.status_code)
+
+
+@pytest.mark.parametrize("uri", ["/x#/../admin/users", "/#/admin/users", "/x?q=#/../admin", "/x|y", "/[x]"],
+                         ids=["fragment_dot_dot", "fragment_at_root", "fragment_in_query", "pipe", "brackets"])
+def test_a_fragment_in_the_forwarded_uri_never_picks_a_path_prefix_app(sec, alice_cookie, uri):
+    """Before the fix, `/x#/../admin/users` was decided as `/x` (tools, alice may enter: 200) while an
+    upstream that normalises the line serves tools-admin's `/admin/users`. Such a URI matches no app of a
+    host that has several."""
     r = sec.client().get(sec.url(PORTAL, "/forward-auth/check"),
                          headers=check_headers(sec, "tools.acme-corp.test", uri, Cookie=f"_ostiary_fa={alice_cookie}"))
     assert r.status_code == 403, (uri, r.status_code)

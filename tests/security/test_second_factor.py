@@ -45,6 +45,15 @@ def _post(v, url: str, data: dict):
     return v.browser.post(url, data=data, headers={"Origin": origin, "Sec-Fetch-Site": "same-origin"})
 
 
+def _signed_in_with_password(sec, email: str, app_host: str = VAULT):
+    """A browser that typed the right password on its way to `app_host` and
+    now faces the second-factor step (asked at every sign-in of an enrolled user)."""
+    v = sec.visitor(email)
+    visit = v.open(sec.url(app_host, "/"))
+    assert urlsplit(visit.final.url).path == "/second-factor" and visit.final.status == 200
+    return v, visit.final.url, visit.final
+
+
 def _code(secret: str, offset: int = 0) -> str:
     return pyotp.TOTP(secret).at(time.time() + offset * 30)
 
@@ -84,9 +93,8 @@ def test_an_enrolled_user_is_asked_for_a_code_and_a_code_works_once(sec):
     email = _new_user(sec, "verify")
     user = users.find_user(sec.store, sec.acme, email)
     enrolment = second_factor.enrol(sec.store, sec.acme, user.id, CLI_ACTOR, second_factor.new_secret(), None)
-    v = sec.signed_in(email, "tools.acme-corp.test")
-    url, page = _follow(v, sec.url(VAULT, "/"))
-    assert urlsplit(url).path == "/second-factor" and "Confirm it is you" in page.text
+    v, url, page = _signed_in_with_password(sec, email)
+    assert "Confirm it is you" in page.text
     fields = form_fields(page.text)
     assert _post(v, urljoin(url, "/second-factor"), {**fields, "code": "123456"}).status_code == 401
     code = _code(enrolment.secret)
@@ -95,8 +103,7 @@ def test_an_enrolled_user_is_asked_for_a_code_and_a_code_works_once(sec):
     final_url, final = _follow(v, urljoin(url, r.headers["location"]))
     assert urlsplit(final_url).hostname == VAULT and final.status_code == 200
     # The same code in another signed-in browser: a replay, refused.
-    other = sec.signed_in(email, "tools.acme-corp.test")
-    url, page = _follow(other, sec.url(VAULT, "/"))
+    other, url, page = _signed_in_with_password(sec, email)
     r = _post(other, urljoin(url, "/second-factor"), {**form_fields(page.text), "code": code})
     assert r.status_code == 401
 
@@ -124,8 +131,7 @@ def test_the_code_step_is_throttled(sec):
     email = _new_user(sec, "guess2fa")
     user = users.find_user(sec.store, sec.acme, email)
     second_factor.enrol(sec.store, sec.acme, user.id, CLI_ACTOR, second_factor.new_secret(), None)
-    v = sec.signed_in(email, "tools.acme-corp.test")
-    url, page = _follow(v, sec.url(VAULT, "/"))
+    v, url, page = _signed_in_with_password(sec, email)
     fields = form_fields(page.text)
     statuses = [_post(v, urljoin(url, "/second-factor"), {**fields, "code": f"{i:06d}"}).status_code
                 for i in range(7)]
@@ -136,7 +142,7 @@ def test_a_password_alone_cannot_replace_an_enrolled_authenticator(sec):
     email = _new_user(sec, "replace")
     user = users.find_user(sec.store, sec.acme, email)
     second_factor.enrol(sec.store, sec.acme, user.id, CLI_ACTOR, second_factor.new_secret(), None)
-    v = sec.signed_in(email, "tools.acme-corp.test")
+    v, _, _ = _signed_in_with_password(sec, email, "tools.acme-corp.test")
     r = v.browser.get(f"https://{ACME}:{sec.port}/second-factor/enrol")
     assert r.status_code == 303 and r.headers["location"].startswith("/second-factor?")
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from ostiary.services import throttle
+from ostiary.services import tenants, throttle, users
+from ostiary.services.actor import CLI_ACTOR
 
 T = 1  # tenant id: the throttle keys only name it
 
@@ -60,7 +61,7 @@ def test_a_success_forgets_the_pair_and_refunds_the_address(store):
     _fail(store, "dave@acme.test", "203.0.113.5", now, 4)
     assert throttle.begin_sign_in(store, T, "dave@acme.test", "203.0.113.5", now=now).allowed
     throttle.sign_in_succeeded(store, T, "dave@acme.test", "203.0.113.5")
-    pair, addr, account = throttle.sign_in_keys(T, "dave@acme.test", "203.0.113.5")
+    pair, addr, account = throttle.sign_in_keys(T, throttle.account_of(store, T, "dave@acme.test"), "203.0.113.5")
     assert throttle.state(store, pair) is None
     assert throttle.state(store, addr) == (4, None)
     assert throttle.state(store, account) == (4, None)
@@ -72,7 +73,7 @@ def test_failures_are_forgotten_after_a_quiet_window(store):
     assert not throttle.begin_sign_in(store, T, "erin@acme.test", "203.0.113.6", now=now + 30).allowed
     later = now + 60 + throttle.WINDOW + 1
     assert throttle.begin_sign_in(store, T, "erin@acme.test", "203.0.113.6", now=later).allowed
-    assert throttle.state(store, throttle.sign_in_keys(T, "erin@acme.test", "203.0.113.6")[0])[0] == 1
+    assert throttle.state(store, throttle.sign_in_keys(T, throttle.account_of(store, T, "erin@acme.test"), "203.0.113.6")[0])[0] == 1
     assert throttle.prune(store, now=later + 2 * throttle.WINDOW) >= 1
 
 
@@ -91,3 +92,26 @@ def test_the_second_factor_step_is_throttled_per_user(store):
     assert results == [True] * 5 + [False] * 2
     throttle.second_factor_succeeded(store, T, 42)
     assert throttle.begin_second_factor(store, T, 42, now=now).allowed
+
+
+def test_a_username_and_an_email_of_one_account_share_one_budget(store):
+    """Attack: alternating `bob` and `bob@acme-corp.test` to get twice the guesses."""
+    tenant = tenants.add_tenant(store, "acme", CLI_ACTOR).id
+    users.add_user(store, tenant, CLI_ACTOR, email="bob@acme-corp.test", username="bob", password="correct horse battery")
+    now = 1_000_000.0
+    logins = ["bob", "bob@acme-corp.test", "BOB@acme-corp.test", " bob"] * 3
+    results = [throttle.begin_sign_in(store, tenant, login, "203.0.113.9", now=now).allowed for login in logins]
+    assert results == [True] * throttle.PAIR_LIMIT + [False] * (len(logins) - throttle.PAIR_LIMIT)
+    assert throttle.account_of(store, tenant, "bob") == throttle.account_of(store, tenant, "Bob@ACME-corp.test")
+
+
+def test_a_login_that_resolves_to_no_one_is_throttled_on_the_login_as_typed(store):
+    tenant = tenants.add_tenant(store, "acme", CLI_ACTOR).id
+    users.add_user(store, tenant, CLI_ACTOR, email="bob@acme-corp.test", username="bob", password="correct horse battery")
+    now = 1_000_000.0
+    tries = [throttle.begin_sign_in(store, tenant, "Nobody@acme-corp.test", "203.0.113.10", now=now).allowed
+             for _ in range(6)]
+    assert tries == [True] * 5 + [False]
+    assert not throttle.begin_sign_in(store, tenant, "nobody@acme-corp.test ", "203.0.113.10", now=now).allowed
+    # A real account guessed from the same address keeps its own budget.
+    assert throttle.begin_sign_in(store, tenant, "bob", "203.0.113.10", now=now).allowed

@@ -1,4 +1,4 @@
-"""Cookie doctor: one test per way a shared cookie goes wrong (SPEC section 9), plus the CLI."""
+"""Cookie doctor: one test per way a shared cookie goes wrong (docs/contract.md §9), plus the CLI."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Debian's Chromium driven by Playwright, with every host name mapped to
-loopback (DESIGN: never `playwright install`)."""
+loopback. Never `playwright install`: the tests use the system's Chromium."""
 
 from __future__ import annotations
 

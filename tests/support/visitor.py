@@ -14,7 +14,7 @@ import re
 from html import unescape
 import urllib.request
 from dataclasses import dataclass, field
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 
@@ -127,3 +127,14 @@ class Visitor:
             data={"login": self.login, "password": self.password, **fields},
             headers={"Origin": origin, "Sec-Fetch-Site": "same-origin"},
         )
+
+    def sign_out(self, portal: str, rd: str | None = None) -> httpx.Response:
+        """Follows an app's sign-out link to the portal host's page and presses
+        its button (a CSRF-protected POST); the POST's answer."""
+        url = f"https://{portal}:{self.port}/forward-auth/sign-out" + (f"?rd={quote(rd, safe='')}" if rd else "")
+        page = self.browser.get(url)
+        assert page.status_code == 200 and "Sign out everywhere" in page.text, (page.status_code, page.text[:300])
+        fields = {k: unescape(v) for k, v in re.findall(r'name="(csrf|rd)" value="([^"]*)"', page.text)}
+        origin = f"https://{portal}:{self.port}"
+        return self.browser.post(f"{origin}/forward-auth/sign-out", data=fields,
+                                 headers={"Origin": origin, "Sec-Fetch-Site": "same-origin"})

@@ -176,3 +176,13 @@ def test_an_api_token_made_on_the_command_line_works_once_and_stops_when_revoked
     assert asyncio.run(me()) == 401
     assert "token.revoke" in cli("audit", "--entity", "token").output
     app.store.dispose()
+
+
+def test_group_delete_refuses_a_group_in_use_unless_forced(cli, store):
+    before = _row_counts(store)
+    refused = cli("group", "delete", "staff")
+    assert refused.exit_code == 2
+    assert 'error: group: "staff" is in use: deleting it removes its grant on wiki' in refused.output
+    assert "--force" in refused.output and _row_counts(store) == before
+    forced = cli("group", "delete", "staff", "--force")
+    assert forced.exit_code == 0 and "group staff deleted, with its grant on wiki" in forced.output

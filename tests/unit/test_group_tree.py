@@ -71,3 +71,38 @@ def test_a_grant_to_a_parent_admits_members_of_every_descendant(store, tenant):
 
 def test_with_ancestors_stops_on_a_corrupt_loop():
     assert with_ancestors([1], {1: 2, 2: 1}) == frozenset({1, 2})
+
+
+def test_deleting_a_group_in_use_is_refused_saying_what_it_would_remove(store, tenant):
+    groups.add_group(store, tenant, CLI_ACTOR, "staff")
+    users.add_user(store, tenant, CLI_ACTOR, email="ann@acme.test")
+    groups.add_member(store, tenant, CLI_ACTOR, "staff", "ann@acme.test")
+    domains.add_domain(store, tenant, CLI_ACTOR, "acme-corp.test", "auth.acme-corp.test")
+    apps.add_app(store, tenant, CLI_ACTOR, name="wiki", url="https://wiki.acme-corp.test", groups_granted=["staff"])
+    with pytest.raises(Conflict, match=r'"staff" is in use: deleting it removes 1 membership and its grant on wiki'):
+        groups.delete_group(store, tenant, CLI_ACTOR, "staff")
+    assert groups.members(store, tenant, "staff") and apps.app_grant_names(store, tenant, apps.get_app(store, tenant, "wiki").id)
+    groups.delete_group(store, tenant, CLI_ACTOR, "staff", force=True)
+    assert apps.app_grant_names(store, tenant, apps.get_app(store, tenant, "wiki").id) == []
+    groups.add_group(store, tenant, CLI_ACTOR, "empty")
+    groups.delete_group(store, tenant, CLI_ACTOR, "empty")  # nothing to lose: no confirmation needed
+
+
+@pytest.mark.parametrize("first,second", [("staff", "STAFF"), ("Ops/Ærø", "ops/ærø"), ("Straße", "STRASSE")])
+def test_group_names_are_unique_regardless_of_case(store, tenant, first, second):
+    groups.add_group(store, tenant, CLI_ACTOR, first)
+    with pytest.raises(Conflict, match="regardless of case"):
+        groups.add_group(store, tenant, CLI_ACTOR, second)
+    assert [g.name for g in groups.list_groups(store, tenant)] == [first]
+
+
+def test_the_database_refuses_a_second_group_differing_only_in_ascii_case(store, tenant):
+    """The index behind the service's check, for writers racing past it."""
+    from sqlalchemy.exc import IntegrityError
+
+    from ostiary.store.tables import groups as groups_table
+
+    with pytest.raises(IntegrityError):
+        with store.write() as conn:
+            for name in ("staff", "STAFF"):
+                conn.execute(groups_table.insert().values(tenant_id=tenant, name=name, created_at=0.0))

@@ -56,3 +56,31 @@ def test_a_store_behind_the_current_schema_is_refused_with_the_fix(empty_url):
             store.ensure_current()
     finally:
         store.dispose()
+
+
+def test_making_group_names_unique_regardless_of_case_refuses_existing_pairs_naming_them(empty_url):
+    """Migration 0004 meets "STAFF" beside "staff": it names them and the fix, and changes nothing."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from ostiary.store.engine import MigrationRefused, alembic_config
+
+    store = open_store(empty_url)
+    try:
+        command.upgrade(alembic_config(store.engine), "0003")
+        with store.engine.begin() as conn:
+            conn.execute(text("INSERT INTO tenants (id, slug, name, session_idle_seconds, session_absolute_seconds, created_at) VALUES (1, 'acme', 'Acme', 60, 60, 0)"))
+            for i, name in enumerate(("staff", "STAFF", "sales"), 1):
+                conn.execute(text(f"INSERT INTO groups (id, tenant_id, name, created_at) VALUES ({i}, 1, '{name}', 0)"))
+        with pytest.raises(MigrationRefused) as refused:
+            store.migrate()
+        message = str(refused.value)
+        assert 'tenant "acme": group "STAFF"' in message and 'group "staff"' in message and "sales" not in message
+        assert "ostiary group delete" in message
+        assert current_revision(store.engine) == "0003"
+        with store.engine.begin() as conn:
+            conn.execute(text("DELETE FROM groups WHERE name = 'STAFF'"))
+        store.migrate()
+        assert current_revision(store.engine) == head_revision(store.engine)
+    finally:
+        store.dispose()

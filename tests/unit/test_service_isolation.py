@@ -70,9 +70,11 @@ def test_a_tenant_may_reuse_names_another_tenant_uses(store, two_tenants):
     assert users.find_user(store, b, "alice@acme.test").id != users.find_user(store, a, "alice@acme.test").id
 
 
-def test_portal_host_belongs_to_one_tenant_only(store, two_tenants):
+def test_a_verified_portal_host_belongs_to_one_tenant_only(store, two_tenants):
     a, b = two_tenants
     from ostiary.services.errors import Conflict
 
+    # A pending registration claims nothing (tests/doctor/test_portal_host_squatting.py); a verified one does.
+    domains.record_verification(store, a, CLI_ACTOR, "acme-corp.test", True, "the TXT record holds the token")
     with pytest.raises(Conflict, match="portal_host"):
         domains.add_domain(store, b, CLI_ACTOR, "acme-corp.test", "auth.acme-corp.test")

@@ -16,6 +16,7 @@ from ostiary.config import ConfigError, Settings, load_settings
 from ostiary.services import keys as keys_service
 from ostiary.services import tenants as tenants_service
 from ostiary.services.errors import InvalidInput, ServiceError
+from ostiary.services.input_limits import shown, unstorable_character_problem
 from ostiary.store import Store, open_store
 from ostiary.store.connection_errors import explain_database_error
 from ostiary.store.engine import DatabaseNotReady
@@ -111,7 +112,21 @@ def read_secret_file(path: str | None, what: str) -> str | None:
     return text.rstrip("\r\n")
 
 
-@click.group()
+class RefusesUnstorableArguments(click.Group):
+    """Every argument of every command is checked once, here, before any
+    command parses it: NUL cannot come through argv, but bytes that are not
+    UTF-8 arrive as lone surrogates, which neither database can store."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        for position, arg in enumerate(args, 1):
+            problem = unstorable_character_problem(arg)
+            if problem:
+                hint = " (the bytes are not valid UTF-8)" if any(0xDC80 <= ord(c) <= 0xDCFF for c in arg) else ""
+                fail(f'argument {position} "{shown(arg)}"{hint}: {problem}')
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=RefusesUnstorableArguments)
 @click.version_option(package_name="ostiary")
 def main() -> None:
     """Ostiary: single sign-on at the reverse proxy."""

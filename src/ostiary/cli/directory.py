@@ -80,6 +80,18 @@ def user_enable(ctx, email, tenant) -> None:
     click.echo(f"user {email} enabled")
 
 
+@user.command("admin")
+@click.argument("email")
+@tenant_option
+@click.option("--remove", is_flag=True, help="Take the admin rights away instead.")
+@pass_ctx
+@handles_errors
+def user_admin(ctx, email, tenant, remove) -> None:
+    """Grant a user admin rights (or remove them; never from the last active admin)."""
+    users_service.set_admin(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, email, not remove)
+    click.echo(f"user {email} is {'no longer' if remove else 'now'} an administrator")
+
+
 @user.command("password")
 @click.argument("email")
 @tenant_option
@@ -135,12 +147,16 @@ def group_move(ctx, name, parent, tenant) -> None:
 
 @group.command("delete")
 @click.argument("name")
+@click.option("--force", is_flag=True, help="Delete it even while it has members or grants (they are removed too).")
 @tenant_option
 @pass_ctx
 @handles_errors
-def group_delete(ctx, name, tenant) -> None:
-    groups_service.delete_group(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, name)
-    click.echo(f"group {name} deleted")
+def group_delete(ctx, name, force, tenant) -> None:
+    tenant_id = ctx.tenant_id(tenant)
+    members, granted = groups_service.group_usage(ctx.store, tenant_id, name)
+    groups_service.delete_group(ctx.store, tenant_id, CLI_ACTOR, name, force=force)
+    removed = f", with {groups_service.in_use_text(members, granted)}" if members or granted else ""
+    click.echo(f"group {name} deleted{removed}")
 
 
 @group.command("list")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -31,7 +32,8 @@ def domain_add(ctx, name, portal_host, tenant) -> None:
     row = domains_service.add_domain(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, name, portal_host)
     record, value = domains_service.txt_record(row)
     click.echo(f"domain {row.name} added with portal host {row.portal_host}; status {row.status}")
-    click.echo("create this DNS TXT record, then run `ostiary domain verify " + row.name + "`:")
+    click.echo(f"create this DNS TXT record, then run `ostiary domain verify {row.name}` before "
+               f"{_utc(domains_service.expires_at(row))} (an unverified registration then expires):")
     click.echo(f"  {record}  TXT  \"{value}\"")
 
 
@@ -44,11 +46,33 @@ def domain_verify(ctx, name, tenant) -> None:
     from ostiary.dns.verification import parse_resolvers
 
     resolvers = parse_resolvers(ctx.settings.dns_resolvers) if ctx.settings.dns_resolvers else None
-    row = domains_service.verify_domain(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, name, resolvers,
-                                        ctx.settings.dns_timeout)
+    try:
+        row = domains_service.verify_domain(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, name, resolvers,
+                                            ctx.settings.dns_timeout)
+    except domains_service.DnsUnanswered as exc:
+        # A timeout proves nothing about the record: say so, and leave the domain as it was.
+        click.echo(f"domain {exc.domain.name}: learned nothing, nothing changed: {exc}")
+        sys.exit(1)
     click.echo(f"domain {row.name}: {row.status}: {row.status_reason}")
     if row.status != "verified":
         sys.exit(1)
+
+
+@domain.command("delete")
+@click.argument("name")
+@tenant_option
+@pass_ctx
+@handles_errors
+def domain_delete(ctx, name, tenant) -> None:
+    """Delete a protected domain (a pending registration, say); refused while apps use it."""
+    domains_service.delete_domain(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, name)
+    click.echo(f"domain {name} deleted")
+
+
+def _utc(ts: float) -> str:
+    import datetime
+
+    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @domain.command("list")
@@ -63,6 +87,9 @@ def domain_list(ctx, tenant) -> None:
         if row.flagged_at is not None and row.status == "verified":
             since = datetime.datetime.fromtimestamp(row.flagged_at, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
             state = f"verified, flagged since {since}"
+        expires = domains_service.expires_at(row)
+        if expires is not None:
+            state = f"{state}, expires {_utc(expires)} unless verified"
         click.echo(f"{row.name}\tportal {row.portal_host}\t{state}\t{row.status_reason}")
 
 
@@ -173,6 +200,17 @@ def _external_settings(sign_in_url, cookie_name, secret_env, secret_file, user_c
     )
 
 
+def _warn_secret_unseen(settings) -> None:
+    """The servers, not this shell, must hold the secret: say so when this shell cannot check it."""
+    from ostiary.services import external_identity
+
+    missing = settings and external_identity.secret_missing_here(settings, os.environ)
+    if missing:
+        click.echo(f"warning: {missing}, so its value was not checked. Every `ostiary serve` must have it, "
+                   "or the app answers 503; /readyz and `ostiary doctor` (run with the servers' environment) "
+                   "name the app until it is fixed.", err=True)
+
+
 @app.command("external-identity")
 @click.argument("app_name")
 @_external_identity_options
@@ -185,7 +223,8 @@ def app_external_identity(ctx, app_name, tenant, **options) -> None:
 
     settings = _external_settings(**options)
     external_identity.set_for_app(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, app_name, settings,
-                                  allow_http=ctx.settings.dev)
+                                  allow_http=ctx.settings.dev, environ=os.environ)
+    _warn_secret_unseen(settings)
     click.echo(f"app {app_name}: " + ("identity from the cookie " + settings.cookie_name if settings
                                       else "identity from Ostiary's handshake"))
 
@@ -202,7 +241,8 @@ def domain_external_identity(ctx, domain_name, tenant, **options) -> None:
 
     settings = _external_settings(**options)
     external_identity.set_for_domain(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, domain_name, settings,
-                                     allow_http=ctx.settings.dev)
+                                     allow_http=ctx.settings.dev, environ=os.environ)
+    _warn_secret_unseen(settings)
     click.echo(f"domain {domain_name}: " + ("identity from the cookie " + settings.cookie_name if settings
                                             else "identity from Ostiary's handshake"))
 

@@ -12,6 +12,8 @@ import re
 import idna
 from publicsuffixlist import PublicSuffixList
 
+from ostiary.hostnames import to_a_labels
+
 MAX_NAME_LENGTH = 253
 _LDH_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -34,10 +36,7 @@ def normalise_domain(name: str) -> str:
     name = name.strip().rstrip(".").lower()
     if name.isascii():
         return name
-    try:
-        return idna.encode(name, uts46=True).decode("ascii")
-    except idna.IDNAError:
-        return name
+    return to_a_labels(name) or name
 
 
 def is_ip_address(name: str) -> bool:

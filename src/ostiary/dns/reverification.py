@@ -1,6 +1,6 @@
 """Periodic re-verification: which state a domain moves to after a fresh check, and checking many at once.
 
-States (SPEC section 6): pending, verified, failed, plus two the background check sets —
+States (docs/contract.md §6): pending, verified, failed, plus two the background check sets —
 flagged (a verified domain whose record went missing, with the time it was first missed) and
 disabled (flagged for longer than the operator's grace period).
 """

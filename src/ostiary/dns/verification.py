@@ -1,4 +1,4 @@
-"""The TXT challenge that proves a tenant controls a domain (SPEC section 6)."""
+"""The TXT challenge that proves a tenant controls a domain (docs/contract.md §6)."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ from prometheus_client import Counter
 
 from ostiary.gate.decide import Decision, decide
 from ostiary.gate.forwarded import ForwardedRequest, parse_forwarded_request
+from ostiary.gate.operators import asks_directly
 from ostiary.hostnames import normalise_hostname
 from ostiary.snapshot.follower import SnapshotHolder
 from ostiary.wire import IDENTITY_HEADERS, LOCATION_HEADER, NAVIGATION_HEADER
@@ -97,6 +98,8 @@ class CheckHandler:
         _COUNTERS[decision.outcome].inc()
         if decision.outcome == "no_app":
             _explain_incomplete(req, self.holder.snapshot)
+        elif decision.outcome == "unavailable" and decision.app is not None:
+            _explain_broken_source(decision.app, self.holder.snapshot)
         headers = [_NO_STORE]
         if decision.status == 200:
             headers.extend(_identity_headers(decision))
@@ -128,12 +131,19 @@ def _explain_incomplete(req: ForwardedRequest, snap) -> None:
 
 
 class CheckDomainHandler:
-    """Caddy's on-demand TLS `ask`: may a certificate be issued for this name?"""
+    """Caddy's on-demand TLS `ask`: may a certificate be issued for this name?
+    Only the proxy itself asks (gate/operators.py): anyone else gets the
+    answer for an unknown name, so the hosts Ostiary serves cannot be listed."""
 
-    def __init__(self, holder: SnapshotHolder):
+    def __init__(self, holder: SnapshotHolder, operators: tuple):
         self.holder = holder
+        self.operators = operators
 
     async def __call__(self, scope, receive, send) -> None:
+        if not asks_directly(scope, self.operators):
+            _explain_indirect_ask(scope)
+            await _respond(send, 404, [_NO_STORE, _TEXT])
+            return
         snap = self.holder.snapshot
         domain = b""
         for part in scope.get("query_string", b"").split(b"&"):
@@ -142,6 +152,39 @@ class CheckDomainHandler:
         name = normalise_hostname(domain.decode("ascii", "replace")) if domain else None
         known = name is not None and (name in snap.portal_hosts or name in snap.tenant_hosts)
         await _respond(send, 200 if known else 404, [_NO_STORE, _TEXT])
+
+
+_broken_logged: set[tuple[str, str]] = set()
+
+
+def _explain_broken_source(app, snap) -> None:
+    domain = snap.domains.get(app.domain_id)
+    source = app.external or (domain.external if domain else None)
+    problem = getattr(source, "problem", None)
+    if problem is not None:
+        log_broken_source_once(f"app {app.name}", problem)
+
+
+def log_broken_source_once(subject: str, problem: str) -> None:
+    """Once per worker and problem: why a chat-cookie identity source answers 503 to every check
+    (logged at the first such check, or when /readyz finds it, whichever comes first)."""
+    if (subject, problem) in _broken_logged:
+        return
+    _broken_logged.add((subject, problem))
+    log.error("%s answers 503 to every request: its chat-cookie identity source cannot verify: %s "
+              "(docs/shared-cookie.md; /readyz and `ostiary doctor` name it until it is fixed)",
+              subject, problem.replace("\n", " "))
+
+
+def _explain_indirect_ask(scope) -> None:
+    now = time.monotonic()
+    if now - _incomplete_logged.get(("ask",), -_INCOMPLETE_EVERY) < _INCOMPLETE_EVERY:
+        return
+    _incomplete_logged[("ask",)] = now
+    peer = (scope.get("client") or ("unknown",))[0]
+    log.warning("on-demand TLS ask from %s refused (404): it was forwarded by a proxy or came from a peer outside "
+                "loopback and OSTIARY_TRUSTED_PROXIES. Point the proxy's `ask` straight at Ostiary "
+                "(docs/operations.md, \"Operator endpoints\").", peer)
 
 
 async def _respond(send, status: int, headers: list[tuple[bytes, bytes]]) -> None:

@@ -1,4 +1,4 @@
-"""The /check decision: one function whose branches follow SPEC section 3
+"""The /check decision: one function whose branches follow docs/contract.md §3
 in order. Pure: a snapshot and a parsed request in, a decision out."""
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def decide(
 
 
 def decide_external(source, req: ForwardedRequest, app: AppView) -> Decision:
-    """Identity from the chat's JWT cookie (SPEC 9): whoever the chat has
+    """Identity from the chat's JWT cookie (docs/contract.md §9): whoever the chat has
     signed in may enter an app available to all; not signed in goes to the
     chat's sign-in page with a link back. Such an identity has no groups and
     no second factor, so an app with group grants or require_2fa refuses it."""

@@ -1,4 +1,4 @@
-"""Reading the proxy's subrequest: only the headers SPEC section 3 names,
+"""Reading the proxy's subrequest: only the headers docs/contract.md §3 names,
 plus the browser's own request-kind signals that decide 302 versus 401."""
 
 from __future__ import annotations

@@ -9,16 +9,30 @@ from urllib.parse import unquote_to_bytes
 # Non-empty segments of unreserved and sub-delimiter characters other than ";",
 # none of them "." or "..": such a path decodes and normalises to itself.
 _ALREADY_NORMAL = re.compile(r"(?:/(?!\.\.?(?:/|$))[A-Za-z0-9\-._~!$&'()*+,=:@]+)+/?|/")
+# What a request-target can hold anywhere (RFC 9112 section 3.2): printable
+# ASCII without "#". A fragment never reaches a server; an upstream that
+# re-encodes or normalises such a line may serve another path than the one
+# before the "#" (docs/how-it-works.md, "The decision at /check").
+_NOT_IN_A_REQUEST_TARGET = re.compile(r"[^\x21-\x22\x24-\x7e]")
+# What its path can hold (RFC 3986 section 3.3): "/", unreserved and
+# sub-delimiter characters, ":", "@" and percent-encoded octets.
+_REQUEST_TARGET_PATH = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*")
 
 
 def normalise_request_path(uri: str) -> str | None:
     """The decoded, normalised path of a request URI, or None when the path
-    is one that must never count as public: `..` segments, `;` parameters,
-    backslashes, control characters, invalid UTF-8, or percent signs left
-    after one decoding (double encoding). The query is never part of it."""
-    path = uri.split("?", 1)[0].split("#", 1)[0]
+    is one that must never count as public nor pick a path-prefix app: a URI
+    holding "#" or any other character a request-target cannot hold, `..`
+    segments, `;` parameters, backslashes, control characters, invalid
+    UTF-8, or percent signs left after one decoding (double encoding). The
+    query is never part of it."""
+    if _NOT_IN_A_REQUEST_TARGET.search(uri):
+        return None
+    path = uri.split("?", 1)[0]
     if _ALREADY_NORMAL.fullmatch(path):
         return path  # the common case: nothing to decode, no empty, "." or ".." segment
+    if not _REQUEST_TARGET_PATH.fullmatch(path):
+        return None
     return _normalise_slowly(path)
 
 

@@ -2,7 +2,13 @@
 
 Format: base64url(JSON payload) "." key id "." base64url(HMAC-SHA256).
 The MAC covers the kind ("fa" cookie, "hs" token) as well, so one can never
-stand in for the other. Tenant and domain live inside the payload."""
+stand in for the other. Tenant and domain live inside the payload.
+
+Every value carries its issue time (`iat`). One instance signs what another
+verifies, and their clocks differ a little: `exp` is honoured up to
+CLOCK_LEEWAY seconds late, and a value issued more than CLOCK_LEEWAY seconds
+in the verifier's future is refused (docs/how-it-works.md, "Clocks"). Values
+signed before `iat` existed verify as before."""
 
 from __future__ import annotations
 
@@ -10,10 +16,12 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 MAX_LENGTH = 4096
+CLOCK_LEEWAY = 30  # seconds; instances whose clocks differ more are reported by /readyz and doctor
 
 
 @dataclass(frozen=True)
@@ -38,8 +46,9 @@ def _mac(kind: str, body: str, kid: str, secret: bytes) -> bytes:
     return hmac.new(secret, f"{kind}.{body}.{kid}".encode("ascii"), hashlib.sha256).digest()
 
 
-def sign(kind: str, payload: Mapping, key: SigningKey) -> str:
-    body = _b64(json.dumps(payload, separators=(",", ":"), ensure_ascii=True).encode("ascii"))
+def sign(kind: str, payload: Mapping, key: SigningKey, now: float | None = None) -> str:
+    stamped = {"iat": int(time.time() if now is None else now), **payload}
+    body = _b64(json.dumps(stamped, separators=(",", ":"), ensure_ascii=True).encode("ascii"))
     return f"{body}.{key.kid}.{_b64(_mac(kind, body, key.kid, key.secret))}"
 
 
@@ -51,8 +60,9 @@ _VERIFIED_MAX = 10_000
 
 
 def verify(kind: str, token: str, keys: Mapping[str, SigningKey], now: float) -> dict | None:
-    """The payload when the MAC is right, the key still verifies and `exp`
-    is in the future; None for anything else, never an exception."""
+    """The payload when the MAC is right, the key still verifies, `exp` is not
+    past by more than the leeway and `iat` (when present) is not in the future
+    by more than it; None for anything else, never an exception."""
     if not token or len(token) > MAX_LENGTH:
         return None
     cached = _VERIFIED.get((kind, token))
@@ -62,8 +72,7 @@ def verify(kind: str, token: str, keys: Mapping[str, SigningKey], now: float) ->
         if key is not None and key.secret == secret:
             if key.retire_at is not None and key.retire_at <= now:
                 return None
-            exp = payload["exp"]
-            return dict(payload) if exp > now else None
+            return dict(payload) if _in_time(payload, now) else None
     payload = _verify_uncached(kind, token, keys, now)
     if payload is not None:
         if len(_VERIFIED) >= _VERIFIED_MAX:
@@ -88,7 +97,15 @@ def _verify_uncached(kind: str, token: str, keys: Mapping[str, SigningKey], now:
         return None
     if not isinstance(payload, dict):
         return None
-    exp = payload.get("exp")
-    if not isinstance(exp, (int, float)) or isinstance(exp, bool) or exp <= now:
-        return None
-    return payload
+    return payload if _in_time(payload, now) else None
+
+
+def _is_time(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _in_time(payload: dict, now: float) -> bool:
+    exp, iat = payload.get("exp"), payload.get("iat", now)
+    if not _is_time(exp) or exp + CLOCK_LEEWAY <= now:
+        return False
+    return _is_time(iat) and iat <= now + CLOCK_LEEWAY

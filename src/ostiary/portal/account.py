@@ -3,6 +3,7 @@ enter, their sessions (and signing out everywhere), their password."""
 
 from __future__ import annotations
 
+import math
 import time
 
 from starlette.concurrency import run_in_threadpool
@@ -13,7 +14,7 @@ from ostiary.access import may_enter
 from ostiary.identity.method import PASSWORD
 from ostiary.portal.admin.guard import when
 from ostiary.portal.context import client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for
-from ostiary.portal.signin import current_session
+from ostiary.portal.signin import check_password, current_session, throttled_message
 from ostiary.services import admin_views, sessions, users
 from ostiary.services.actor import Actor
 from ostiary.services.errors import Problem, ServiceError, problems_of
@@ -97,6 +98,7 @@ async def end_one(request: Request) -> Response:
 
 
 async def change_password(request: Request) -> Response:
+    started = time.monotonic()
     refusal, tenant, session = await _me(request)
     if refusal:
         return refusal
@@ -106,7 +108,12 @@ async def change_password(request: Request) -> Response:
     inst = instance(request)
     user = await run_in_threadpool(admin_views.user_by_id, inst.store, tenant.id, session.user_id)
     current, new, again = (str(form.get(k, ""))[:1024] for k in ("current_password", "new_password", "new_password_again"))
-    if await run_in_threadpool(users.authenticate, inst.store, tenant.id, user.email, current) is None:
+    checked = await check_password(request, tenant.id, user.email, current, started)
+    if checked.retry_after is not None:
+        response = await _page(request, tenant, session, 429, [Problem("current_password", throttled_message(checked.retry_after))])
+        response.headers["retry-after"] = str(math.ceil(checked.retry_after))
+        return response
+    if checked.user is None or checked.user.id != user.id:
         return await _page(request, tenant, session, 422, [Problem("current_password", "is not your current password")])
     if new != again:
         return await _page(request, tenant, session, 422, [Problem("new_password_again", "does not match the new password")])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -12,6 +13,7 @@ from ostiary.portal import account, handshake, health, signin
 from ostiary.portal.admin import admin_routes
 from ostiary.portal.api import build_api
 from ostiary.portal import directory, second_factor, upstream
+from ostiary.portal.input_guard import InputGuard
 from ostiary.portal.unavailable import EXCEPTION_HANDLERS
 from ostiary.portal.context import Instance
 from ostiary.wire import AUTHORIZE_PATH, CALLBACK_PATH, PORTAL_SIGN_OUT_PATH, START_PATH
@@ -82,7 +84,8 @@ def build_portal(inst: Instance, lifespan=None) -> Starlette:
         Route(START_PATH, handshake.start),
         Route(AUTHORIZE_PATH, handshake.authorize),
         Route(CALLBACK_PATH, handshake.callback),
-        Route(PORTAL_SIGN_OUT_PATH, handshake.portal_sign_out),
+        Route(PORTAL_SIGN_OUT_PATH, handshake.portal_sign_out_page, methods=["GET"]),
+        Route(PORTAL_SIGN_OUT_PATH, handshake.portal_sign_out, methods=["POST"]),
         Route("/healthz", health.healthz),
         Route("/readyz", health.readyz),
         Route("/metrics", health.metrics),
@@ -96,6 +99,7 @@ def build_portal(inst: Instance, lifespan=None) -> Starlette:
         Mount("/api/v1", build_api(inst)),
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS,
+                    middleware=[Middleware(InputGuard)])
     app.state.instance = inst
     return app

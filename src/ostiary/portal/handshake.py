@@ -1,4 +1,4 @@
-"""The browser legs of the forward-auth handshake (SPEC section 2):
+"""The browser legs of the forward-auth handshake (docs/contract.md §2):
 /start and /callback on the portal host, /authorize on the tenant host,
 and the portal host's sign-out."""
 
@@ -20,14 +20,17 @@ from ostiary.gate.decide import FA_KIND, identity_from_cookies
 from ostiary.gate.forwarded import ForwardedRequest
 from ostiary.gate.signing import sign, verify
 from ostiary.portal.context import (
-    client_address, cookie_flags, error_page, instance, portal_domain_for, render, tenant_for,
+    client_address, cookie_flags, csrf_ok, error_page, instance, portal_domain_for, render, request_host,
+    tenant_for,
 )
 from ostiary.redirects import RdRefused, validate_rd
 from ostiary.services import handshake_tokens
 from ostiary.services import sessions as sessions_service
 from ostiary.services.actor import Actor
+from ostiary.snapshot.model import DomainView
 from ostiary.wire import (
-    AUTHORIZE_PATH, CALLBACK_PATH, FORWARD_AUTH_COOKIE, STATE_COOKIE_PREFIX, STATE_COOKIE_PREFIX_DEV,
+    AUTHORIZE_PATH, CALLBACK_PATH, FORWARD_AUTH_COOKIE, PORTAL_SIGN_OUT_PATH, STATE_COOKIE_PREFIX,
+    STATE_COOKIE_PREFIX_DEV,
 )
 
 HS_KIND = "hs"
@@ -51,9 +54,9 @@ def _rd_refused(request: Request, exc: RdRefused) -> Response:
 
 async def start(request: Request) -> Response:
     inst = instance(request)
-    domain = portal_domain_for(request)
-    if domain is None:
-        return error_page(request, 404, "Unknown host", "This host is not a verified Ostiary portal host.")
+    # On a host that is no portal, every rd is refused exactly as an rd naming
+    # no app of this portal would be: the answer tells no app or portal host.
+    domain = portal_domain_for(request) or DomainView(-1, -1, "", request_host(request) or "", False)
     rd = request.query_params.get("rd")
     try:
         validate_rd(rd, inst.holder.snapshot, domain, inst.settings.dev)
@@ -95,6 +98,10 @@ async def authorize(request: Request) -> Response:
     if session is None:
         here = request.url.path + "?" + request.url.query
         return _no_store(RedirectResponse("/sign-in?" + urlencode({"next": here}), status_code=303))
+    if session.second_factor_due:
+        # A user who has a second factor passes it at every sign-in, whatever the app.
+        here = request.url.path + "?" + request.url.query
+        return _no_store(RedirectResponse("/second-factor?" + urlencode({"next": here}), status_code=303))
     user = snap.users.get(session.user_id) or await _user_once_followed(inst, session.user_id)
     if user is None or not may_enter(user.groups, app.all_users, app.granted):
         return render(request, "forbidden.html", status=403, app=app, user=user)
@@ -169,24 +176,44 @@ async def callback(request: Request) -> Response:
     return response
 
 
+async def portal_sign_out_page(request: Request) -> Response:
+    """GET: a page with a sign-out button, so a link or an image on another
+    site cannot sign anyone out (the button's POST is CSRF-checked)."""
+    inst = instance(request)
+    domain = portal_domain_for(request)
+    if domain is None:
+        return error_page(request, 404, "Unknown host", "This host is not a verified Ostiary portal host.")
+    rd = request.query_params.get("rd")
+    try:
+        validate_rd(rd, inst.holder.snapshot, domain, inst.settings.dev)
+    except RdRefused:
+        rd = ""  # the POST would refuse it anyway: never carry it
+    return _no_store(render(request, "sign_out_confirm.html", action=PORTAL_SIGN_OUT_PATH, rd=rd))
+
+
 async def portal_sign_out(request: Request) -> Response:
-    """Clears this domain's cookie and ends the central session it came from,
-    which the gate then refuses everywhere within a second."""
+    """POST: clears this domain's cookie and ends the central session it came
+    from, which the gate then refuses on every domain within a second; then
+    back to a safe `rd`, or the signed-out page."""
     inst = instance(request)
     snap = inst.holder.snapshot
     domain = portal_domain_for(request)
     if domain is None:
         return error_page(request, 404, "Unknown host", "This host is not a verified Ostiary portal host.")
+    form = await request.form()
+    if not csrf_ok(request, form.get("csrf")):
+        return _no_store(error_page(request, 403, "Sign-out refused",
+                                    "This form expired or came from another site. Open the sign-out page again."))
     cookies = tuple(v for k, v in _all_cookies(request) if k == FORWARD_AUTH_COOKIE)
     req = ForwardedRequest(domain.portal_host, None, None, None, "", None, "GET", cookies, "", True, False)
     identity = identity_from_cookies(snap, req, domain, time.time())
     if identity is not None:
         actor = Actor(name=f"user:{identity['u']}", addr=client_address(request), user_id=identity["u"])
         await run_in_threadpool(sessions_service.end_session, inst.store, identity["tn"], identity["s"], "sign-out", actor)
-    rd = request.query_params.get("rd")
+    rd = str(form.get("rd", ""))
     try:
         validate_rd(rd, snap, domain, inst.settings.dev)
-        response: Response = RedirectResponse(rd, status_code=302)
+        response: Response = RedirectResponse(rd, status_code=303)
     except RdRefused:
         response = render(request, "signed_out.html")
     response.delete_cookie(FORWARD_AUTH_COOKIE, path="/", domain=domain.name, secure=not inst.settings.dev,

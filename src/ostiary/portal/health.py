@@ -1,9 +1,17 @@
-"""Liveness, readiness and metrics, on any host.
+"""Liveness, readiness and metrics.
+
+`/healthz` and the status of `/readyz` answer anyone (load balancers and
+orchestrators probe them); the details of `/readyz` and `/metrics` answer
+only requests straight from loopback, the trusted proxies or the operator's
+networks, never through the public proxy (gate/operators.py,
+docs/operations.md "Operator endpoints").
 
 Readiness: "starting" (503) until this worker's snapshot is loaded, so a
 restarted instance gets no traffic before it can decide; "ready" (200);
 "degraded" (200) when the database is unreachable but the snapshot is
-loaded: the gate still answers signed-in people, and taking every instance
+loaded, when a chat-cookie identity source cannot verify (its app
+answers 503), or when this instance's clock is further from the database's
+than the signing leeway (services/clock.py): the gate still answers signed-in people, and taking every instance
 out of the load balancer during a database outage would turn it into a
 full outage."""
 
@@ -13,14 +21,24 @@ import time
 
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ostiary.gate.asgi import log_broken_source_once
+from ostiary.gate.operators import asks_directly, operator_networks
 from ostiary.portal.context import instance
 from ostiary.services.availability import database_reachable
+from ostiary.services.clock import CLOCK_LEEWAY, database_clock_offset
+from ostiary.sharedcookie.source_config import BrokenSource
 
 SNAPSHOT_AGE = Gauge("ostiary_snapshot_seconds_since_sync", "Seconds since this worker last read the change log")
 CHANGES = Gauge("ostiary_snapshot_changes_applied", "Changes this worker applied to its snapshot")
+
+
+def from_operator(request: Request) -> bool:
+    settings = instance(request).settings
+    return asks_directly(request.scope, operator_networks(settings.trusted_proxies, settings.operator_networks))
 
 
 async def healthz(request: Request) -> Response:
@@ -31,17 +49,46 @@ async def readyz(request: Request) -> Response:
     inst = instance(request)
     loaded = inst.holder.snapshot.loaded
     database = await run_in_threadpool(database_reachable, inst.store)
-    status = "ready" if loaded and database else ("degraded" if loaded else "starting")
+    offset = await run_in_threadpool(_clock_offset, inst.store) if database else None
+    skewed = offset is not None and abs(offset) > CLOCK_LEEWAY
+    broken = broken_identity_sources(inst.holder.snapshot)
+    for subject, problem in broken.items():
+        log_broken_source_once(subject, problem)
+    healthy = database and not broken and not skewed
+    status = "ready" if loaded and healthy else ("degraded" if loaded else "starting")
     holder = inst.holder
-    body = {
-        "status": status, "snapshot_loaded": loaded, "database_reachable": database,
-        "seconds_since_sync": round(time.time() - holder.last_poll_ok_at, 3) if holder.last_poll_ok_at else None,
-        "change_listener": "listening" if holder.listening else ("off" if not inst.store.is_postgresql else "reconnecting"),
-    }
+    body = {"status": status}
+    if from_operator(request):
+        body.update({
+            "identity_sources_broken": broken,
+            "clock_offset_seconds": None if offset is None else round(offset, 3),
+            "clock_leeway_seconds": CLOCK_LEEWAY,
+            "snapshot_loaded": loaded, "database_reachable": database,
+            "seconds_since_sync": round(time.time() - holder.last_poll_ok_at, 3) if holder.last_poll_ok_at else None,
+            "change_listener": "listening" if holder.listening else ("off" if not inst.store.is_postgresql else "reconnecting"),
+        })
     return JSONResponse(body, status_code=503 if status == "starting" else 200, headers={"cache-control": "no-store"})
 
 
+def _clock_offset(store) -> float | None:
+    try:
+        return database_clock_offset(store)
+    except Exception:  # the database went away between the two queries: readiness already says so
+        return None
+
+
+def broken_identity_sources(snap) -> dict[str, str]:
+    """"app NAME" / "domain NAME" -> why its chat-cookie source cannot verify (every check 503s)."""
+    broken = {f"domain {d.name}": d.external.problem for d in snap.domains.values()
+              if isinstance(d.external, BrokenSource)}
+    broken.update({f"app {a.name}": a.external.problem for a in snap.apps.values()
+                   if isinstance(a.external, BrokenSource)})
+    return broken
+
+
 async def metrics(request: Request) -> Response:
+    if not from_operator(request):
+        raise HTTPException(status_code=404)  # the answer for a path that does not exist
     holder = instance(request).holder
     SNAPSHOT_AGE.set(time.time() - holder.last_poll_ok_at if holder.last_poll_ok_at else -1)
     CHANGES.set(holder.changes_applied)

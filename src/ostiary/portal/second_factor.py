@@ -1,6 +1,7 @@
 """The second factor in the browser, on the tenant host: enrolling an
 authenticator (a QR-less otpauth link plus the key as text), the recovery
-codes shown once, and the step that asks for a code when an app requires it."""
+codes shown once, and the step that asks for a code at every sign-in of a
+user who has one (and when an app requires it)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ostiary.gate.signing import sign, verify
 from ostiary.portal.context import client_address, csrf_ok, error_page, instance, render, tenant_for
-from ostiary.portal.signin import current_session, fail_slowly, safe_next, throttled_message
+from ostiary.portal.signin import check_password, fail_slowly, safe_next, session_from_cookie, throttled_message
 from ostiary.services import second_factor as second_factor_service
 from ostiary.services import throttle
 from ostiary.services import users as users_service
@@ -36,7 +37,8 @@ async def _context(request: Request):
     tenant = tenant_for(request)
     if tenant is None:
         return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
-    session = await current_session(request)
+    # A session that still owes its second factor is welcome here: this is where it pays.
+    session = await session_from_cookie(request)
     if session is None:
         return _sign_in_first(request)
     user = await run_in_threadpool(users_service.get_user_by_id, inst.store, tenant.id, session.user_id)
@@ -154,18 +156,13 @@ async def enrol_submit(request: Request) -> Response:
         return error_page(request, 403, "Second factor needed",
                           "Confirm your current second factor before replacing it.")
     # The password again: a session left open on a shared computer must not enrol a stranger's phone.
-    addr = client_address(request)
-    verdict = await run_in_threadpool(throttle.begin_sign_in, inst.store, tenant.id, user.email, addr)
-    if not verdict.allowed:
-        await fail_slowly(started)
-        return _enrol_page(request, inst, tenant, session, user, next_url, secret, 429,
-                           throttled_message(verdict.retry_after))
     password = str(form.get("password", ""))[:1024]
-    checked = await run_in_threadpool(users_service.authenticate, inst.store, tenant.id, user.email, password)
-    if checked is None or checked.id != user.id:
-        await fail_slowly(started)
+    checked = await check_password(request, tenant.id, user.email, password, started)
+    if checked.retry_after is not None:
+        return _enrol_page(request, inst, tenant, session, user, next_url, secret, 429,
+                           throttled_message(checked.retry_after))
+    if checked.user is None or checked.user.id != user.id:
         return _enrol_page(request, inst, tenant, session, user, next_url, secret, 401, "That password is not right.")
-    await run_in_threadpool(throttle.sign_in_succeeded, inst.store, tenant.id, user.email, addr)
     actor = _actor(request, user)
     try:
         enrolment = await run_in_threadpool(second_factor_service.enrol, inst.store, tenant.id, user.id, actor,

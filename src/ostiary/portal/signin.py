@@ -6,6 +6,9 @@ import asyncio
 import math
 import random
 import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -15,6 +18,7 @@ from ostiary.access import may_enter
 from ostiary.identity.method import PASSWORD
 from ostiary.portal.context import client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for
 from ostiary.services import providers as providers_service
+from ostiary.services import second_factor as second_factor_service
 from ostiary.services import sessions as sessions_service
 from ostiary.services import throttle
 from ostiary.services import users as users_service
@@ -48,7 +52,9 @@ def safe_next(value: str | None) -> str:
     return value
 
 
-async def current_session(request: Request):
+async def session_from_cookie(request: Request):
+    """The browser's live session, including one that still owes its second
+    factor: only the second-factor step and sign-out may use such a one."""
     inst = instance(request)
     tenant = tenant_for(request)
     if tenant is None:
@@ -57,13 +63,52 @@ async def current_session(request: Request):
     return await run_in_threadpool(sessions_service.session_for_token, inst.store, token, tenant.id)
 
 
+async def current_session(request: Request):
+    """The browser's signed-in session: None until a user who has a second
+    factor has passed it, so every page and action behind this needs it."""
+    session = await session_from_cookie(request)
+    return session if session is not None and session.complete else None
+
+
+def second_factor_step(next_url: str) -> str:
+    return "/second-factor?" + urlencode({"next": next_url})
+
+
+@dataclass(frozen=True)
+class PasswordCheck:
+    user: Any = None  # the users row when the password was right
+    retry_after: float | None = None  # seconds to wait when throttled
+
+
+async def check_password(request: Request, tenant_id: int, login: str, password: str,
+                         started: float) -> PasswordCheck:
+    """The one way a portal page checks a password (sign-in, password
+    change, second-factor enrolment): throttled per account and address, and
+    every refusal takes at least MIN_FAILED_SECONDS from `started`."""
+    inst = instance(request)
+    addr = client_address(request)
+    verdict = await run_in_threadpool(throttle.begin_sign_in, inst.store, tenant_id, login, addr)
+    if not verdict.allowed:
+        await fail_slowly(started)
+        return PasswordCheck(retry_after=verdict.retry_after)
+    user = await run_in_threadpool(users_service.authenticate, inst.store, tenant_id, login, password)
+    if user is None:
+        if random.random() < 0.01:
+            await run_in_threadpool(throttle.prune, inst.store)
+        await fail_slowly(started)
+        return PasswordCheck()
+    await run_in_threadpool(throttle.sign_in_succeeded, inst.store, tenant_id, login, addr)
+    return PasswordCheck(user=user)
+
+
 async def sign_in_page(request: Request) -> Response:
     tenant = tenant_for(request)
     if tenant is None:
         return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
     next_url = safe_next(request.query_params.get("next"))
-    if await current_session(request) is not None:
-        return RedirectResponse(next_url, status_code=303)
+    session = await session_from_cookie(request)
+    if session is not None:
+        return RedirectResponse(next_url if session.complete else second_factor_step(next_url), status_code=303)
     return render(request, "sign_in.html", next=next_url, tenant=tenant, error=None)
 
 
@@ -80,24 +125,19 @@ async def sign_in_submit(request: Request) -> Response:
                       error="This form expired or came from another site. Please sign in again.")
     login, password = str(form.get("login", ""))[:320], str(form.get("password", ""))[:1024]
     addr = client_address(request)
-    verdict = await run_in_threadpool(throttle.begin_sign_in, inst.store, tenant.id, login, addr)
-    if not verdict.allowed:
-        await fail_slowly(started)
+    checked = await check_password(request, tenant.id, login, password, started)
+    if checked.retry_after is not None:
         response = render(request, "sign_in.html", status=429, next=next_url, tenant=tenant,
-                          error=throttled_message(verdict.retry_after), login=login)
-        response.headers["retry-after"] = str(math.ceil(verdict.retry_after))
+                          error=throttled_message(checked.retry_after), login=login)
+        response.headers["retry-after"] = str(math.ceil(checked.retry_after))
         return response
-    user = await run_in_threadpool(users_service.authenticate, inst.store, tenant.id, login, password)
+    user = checked.user
     if user is not None and await run_in_threadpool(providers_service.password_refused, inst.store, tenant.id, user):
         user = None  # password sign-in is off here, and this is no administrator (docs/identity-providers.md)
     if user is None:
-        if random.random() < 0.01:
-            await run_in_threadpool(throttle.prune, inst.store)
-        await fail_slowly(started)
         return render(request, "sign_in.html", status=401, next=next_url, tenant=tenant, error=FAILED, login=login)
-    await run_in_threadpool(throttle.sign_in_succeeded, inst.store, tenant.id, login, addr)
     # A fresh session id at every sign-in; the one this browser had before ends.
-    old = await current_session(request)
+    old = await session_from_cookie(request)
     if old is not None:
         await run_in_threadpool(sessions_service.end_session, inst.store, tenant.id, old.id, "replaced at sign-in",
                                 Actor(f"user:{user.id}", addr, user.id))
@@ -105,7 +145,9 @@ async def sign_in_submit(request: Request) -> Response:
         sessions_service.create_session, inst.store, tenant.id, user.id,
         client_addr=addr, user_agent=request.headers.get("user-agent", ""), method=PASSWORD,
     )
-    response = RedirectResponse(next_url, status_code=303)
+    # A user who has a second factor passes it at every sign-in, before anything else.
+    due = second_factor_service.is_enrolled(user)
+    response = RedirectResponse(second_factor_step(next_url) if due else next_url, status_code=303)
     response.set_cookie(inst.session_cookie, session.token, max_age=int(session.expires_at - time.time()),
                         **cookie_flags(inst))
     return response
@@ -119,7 +161,7 @@ async def sign_out_submit(request: Request) -> Response:
     form = await request.form()
     if not csrf_ok(request, form.get("csrf")):
         return error_page(request, 403, "Sign-out refused", "This form expired or came from another site.")
-    session = await current_session(request)
+    session = await session_from_cookie(request)
     if session is not None:
         await run_in_threadpool(sessions_service.end_session, inst.store, tenant.id, session.id, "sign-out",
                                 Actor(f"user:{session.user_id}", client_address(request), session.user_id))

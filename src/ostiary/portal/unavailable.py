@@ -17,9 +17,13 @@ log = logging.getLogger("ostiary.portal")
 RETRY_AFTER_SECONDS = "30"
 
 
-async def database_unreachable(request: Request, exc: Exception) -> Response:
+def log_unreachable(request: Request, exc: Exception) -> None:
     log.warning("portal request %s %s failed, database unreachable: %s", request.method, request.url.path,
                 str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+
+
+async def database_unreachable(request: Request, exc: Exception) -> Response:
+    log_unreachable(request, exc)
     signing_out = "sign-out" in request.url.path
     title = "Signing out is unavailable right now" if signing_out else "Sign-in is unavailable right now"
     message = (

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from ostiary import wire
+from ostiary.hostnames import to_a_labels
 
 DEFAULT_UPSTREAM = "http://127.0.0.1:3000"
 
@@ -224,10 +225,10 @@ class AppFacts:
 
 
 def _dns_name(value: str, what: str) -> str:
-    try:
-        name = value.strip().rstrip(".").encode("idna").decode("ascii").lower()
-    except UnicodeError:
-        raise ValueError(f'{what} "{value}" is not a valid DNS name') from None
+    name = value.strip().rstrip(".").lower()
+    name = name if name.isascii() else to_a_labels(name)
+    if name is None:
+        raise ValueError(f'{what} "{value}" is not a valid DNS name')
     if not _DNS_NAME.match(name):
         raise ValueError(f'{what} "{value}" is not a valid DNS name')
     return name

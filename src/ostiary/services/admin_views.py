@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import Row, func, select
 
 from ostiary.access import with_ancestors
+from ostiary.services.text_rules import nfc
 from ostiary.services.errors import NotFound
 from ostiary.services.listing import Page, clamp, matches
 from ostiary.store import Store, TenantScope
@@ -30,7 +31,7 @@ def user_by_id(store: Store, tenant_id: int, user_id: int) -> Row:
     with store.read() as conn:
         row = TenantScope(conn, tenant_id).one(users, users.c.id == user_id)
     if row is None:
-        raise NotFound(f"user: no user {user_id} in this tenant")
+        raise NotFound(f"user: no user with id {user_id} in this tenant")
     return row
 
 
@@ -95,7 +96,7 @@ def group_detail(store: Store, tenant_id: int, key: int | str) -> GroupDetail:
     """By id (an int) or by name."""
     with store.read() as conn:
         scope = TenantScope(conn, tenant_id)
-        where = groups.c.id == key if isinstance(key, int) else groups.c.name == (key or "").strip()
+        where = groups.c.id == key if isinstance(key, int) else groups.c.name == nfc(key).strip()
         group = scope.one(groups, where)
         if group is None:
             raise NotFound(f'group: no group "{key}" in this tenant')
@@ -158,7 +159,7 @@ def app_summary(store: Store, tenant_id: int, key: int | str) -> AppSummary:
     """By id (an int) or by name."""
     with store.read() as conn:
         scope = TenantScope(conn, tenant_id)
-        row = scope.one(apps, apps.c.id == key if isinstance(key, int) else apps.c.name == (key or "").strip())
+        row = scope.one(apps, apps.c.id == key if isinstance(key, int) else apps.c.name == nfc(key).strip())
         if row is None:
             raise NotFound(f'app: no proxy app "{key}" in this tenant')
         return _summaries(scope, [row])[0]
@@ -177,6 +178,14 @@ def _summaries(scope: TenantScope, rows: list[Row]) -> list[AppSummary]:
     return [AppSummary(r, domain_names.get(r.domain_id, "?"), json.loads(r.public_paths or "[]"),
                        [k for k in r.identity_headers.split(",") if k], sorted(by_app.get(r.id, [])))
             for r in rows]
+
+
+def domain_by_id(store: Store, tenant_id: int, domain_id: int) -> Row:
+    with store.read() as conn:
+        row = TenantScope(conn, tenant_id).one(domains, domains.c.id == domain_id)
+    if row is None:
+        raise NotFound(f"domain: no domain with id {domain_id} in this tenant")
+    return row
 
 
 def domains_page(store: Store, tenant_id: int, search: str = "", limit: int | None = None,

@@ -12,7 +12,8 @@ from sqlalchemy import Row
 from ostiary.hostnames import is_under
 from ostiary.services.actor import Actor
 from ostiary.services.errors import Conflict, NotFound, Problems
-from ostiary.services.text_rules import control_character_problem
+from ostiary.services.input_limits import MAX_PUBLIC_PATH_LENGTH, MAX_PUBLIC_PATHS, MAX_URL_LENGTH
+from ostiary.services.text_rules import control_character_problem, nfc
 from ostiary.store import Store, TenantScope
 from ostiary.store.tables import app_grants, apps, domains, groups
 from ostiary.urlrules import parse_app_url, path_pattern_problem
@@ -34,7 +35,7 @@ def parse_header_keys(value: str | Sequence[str] | None, problems: Problems) -> 
 
 
 def _validate_name(name: str, problems: Problems) -> str:
-    name = (name or "").strip()
+    name = nfc(name).strip()
     if not name or len(name) > 100:
         problems.add("name", "must be 1-100 characters")
     elif control_character_problem(name):
@@ -42,9 +43,26 @@ def _validate_name(name: str, problems: Problems) -> str:
     return name
 
 
+def _validate_url(url: str, allow_http: bool, problems: Problems):
+    if len(url) > MAX_URL_LENGTH:
+        problems.add("url", f"is {len(url)} characters long: at most {MAX_URL_LENGTH} are allowed")
+        return None
+    location, reason = parse_app_url(url, allow_http)
+    if reason:
+        problems.add("url", f'"{url}" {reason}')
+    return location
+
+
 def _validate_public_paths(paths: Sequence[str], problems: Problems) -> list[str]:
+    if len(paths) > MAX_PUBLIC_PATHS:
+        problems.add("public_paths", f"{len(paths)} given: at most {MAX_PUBLIC_PATHS} public paths per app "
+                     "(a wildcard such as /static/* covers many)")
+        return []
     out = []
     for p in paths:
+        if len(p) > MAX_PUBLIC_PATH_LENGTH:
+            problems.add("public_path", f"a public path of {len(p)} characters: at most {MAX_PUBLIC_PATH_LENGTH}")
+            continue
         problem = path_pattern_problem(p.strip())
         if problem:
             problems.add("public_path", f'"{p}" {problem}')
@@ -54,7 +72,7 @@ def _validate_public_paths(paths: Sequence[str], problems: Problems) -> list[str
 
 
 def _by_name(scope: TenantScope, name: str) -> Row:
-    row = scope.one(apps, apps.c.name == name.strip())
+    row = scope.one(apps, apps.c.name == nfc(name).strip())
     if row is None:
         raise NotFound(f'app: no proxy app "{name}" in this tenant: see `ostiary app list`')
     return row
@@ -94,9 +112,7 @@ def add_app(
 ) -> Row:
     problems = Problems()
     name = _validate_name(name, problems)
-    location, reason = parse_app_url(url, allow_http)
-    if reason:
-        problems.add("url", f'"{url}" {reason}')
+    location = _validate_url(url, allow_http, problems)
     paths = _validate_public_paths(public_paths, problems)
     header_keys = parse_header_keys(headers, problems)
     if all_users and groups_granted:
@@ -133,7 +149,7 @@ def add_app(
 
 
 def _group(scope: TenantScope, name: str) -> Row:
-    row = scope.one(groups, groups.c.name == name.strip())
+    row = scope.one(groups, groups.c.name == nfc(name).strip())
     if row is None:
         raise NotFound(f'group: no group "{name}" in this tenant: create it with `ostiary group add`')
     return row
@@ -148,9 +164,7 @@ def update_app(
     values: dict = {}
     location = None
     if url is not None:
-        location, reason = parse_app_url(url, allow_http)
-        if reason:
-            problems.add("url", f'"{url}" {reason}')
+        location = _validate_url(url, allow_http, problems)
     if public_paths is not None:
         values["public_paths"] = json.dumps(_validate_public_paths(public_paths, problems))
     if headers is not None:

@@ -75,6 +75,7 @@ def run_doctor(store: Store, settings: Settings, tenant_id: int, domain_name: st
             for line in pool.map(lambda check: check(), checks):
                 emit(line)
     emit(Line("clock", diagnostics.check_clock(settings.ntp_server or None)))
+    emit(Line("clock", database_clock_finding(store)))
     echo(summary(lines))
     return 1 if any(line.finding.breaks_sign_in for line in lines) else 0
 
@@ -104,6 +105,8 @@ def domain_checks(domain: Row, apps: Sequence[Row], settings: Settings, resolver
         lambda: Line(name, _portal_host_reachable(portal, settings, resolvers)),
         lambda: Line(name, diagnostics.check_cookie_domain(name, portal)),
     ]
+    if domain.external_identity:
+        checks.append(lambda: Line(name, identity_source_finding(domain.external_identity)))
     for app in apps:
         subject = f"{name} app {app.name}"
         checks += [
@@ -113,7 +116,45 @@ def domain_checks(domain: Row, apps: Sequence[Row], settings: Settings, resolver
             lambda app=app, subject=subject: Line(subject, diagnostics.check_cookie_domain(name, app.host)),
             lambda app=app, subject=subject: Line(subject, _https_check(app.url, settings.dev)),
         ]
+        if app.external_identity:
+            checks.append(lambda app=app, subject=subject: Line(subject, identity_source_finding(app.external_identity)))
     return checks
+
+
+def database_clock_finding(store: Store) -> Finding:
+    """This machine's clock against the database's, the clock every instance shares."""
+    from ostiary.services.clock import CLOCK_LEEWAY, database_clock_offset, describe_offset
+
+    offset = database_clock_offset(store)
+    if offset is None:
+        return Finding("database-clock", True, diagnostics.INFO,
+                       "SQLite: the database's clock is this machine's; nothing to compare")
+    if abs(offset) > CLOCK_LEEWAY:
+        return Finding("database-clock", False, diagnostics.WARNING,
+                       f"{describe_offset(offset)} (more than the {CLOCK_LEEWAY} s leeway): cookies and sign-in "
+                       "links one instance signs may be refused by another",
+                       "synchronise the clocks of every instance and of the database server "
+                       "(for example chrony or systemd-timesyncd)")
+    return Finding("database-clock", True, diagnostics.OK,
+                   f"{describe_offset(offset)} (within the {CLOCK_LEEWAY} s leeway)")
+
+
+def identity_source_finding(settings_json: str, environ=None) -> Finding:
+    """Whether the chat-cookie source can verify with the secret as this environment has it
+    (doctor should run with the servers' environment; docs/shared-cookie.md)."""
+    from ostiary.sharedcookie.source_config import BrokenSource, ExternalIdentitySettings, build_source
+
+    settings = ExternalIdentitySettings.from_json(settings_json)
+    where = f"secret file {settings.secret_file}" if settings.secret_file else settings.secret_env
+    source = build_source(settings, environ)
+    if isinstance(source, BrokenSource):
+        return Finding("identity-source-secret", False, diagnostics.ERROR,
+                       "identity from the chat's cookie cannot verify, so every request answers 503: "
+                       + source.problem.replace("shared-cookie settings refused:\n- ", "").replace("\n- ", "; "),
+                       f"give every `ostiary serve` a usable {where} (the chat's own secret, never a published "
+                       "default), run this again with the servers' environment, then restart the servers")
+    return Finding("identity-source-secret", True, diagnostics.OK,
+                   f"identity from the chat's cookie {settings.cookie_name}: the secret ({where}) is usable here")
 
 
 def _portal_host_reachable(portal: str, settings: Settings, resolvers: Resolvers | None) -> Finding:

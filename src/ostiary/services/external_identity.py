@@ -3,6 +3,9 @@ protected domain or one app, instead of Ostiary's own handshake."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+
 from sqlalchemy import Row, select
 
 from ostiary.services.actor import Actor
@@ -14,19 +17,51 @@ from ostiary.store import Store, TenantScope
 from ostiary.store.tables import apps, domains
 
 
-def _validated(settings: ExternalIdentitySettings | None, allow_http: bool) -> str | None:
+def _validated(settings: ExternalIdentitySettings | None, allow_http: bool,
+               environ: Mapping[str, str] | None) -> str | None:
     if settings is None:
         return None
     problems = Problems()
     for field, message in settings_problems(settings, allow_http):
         problems.add(field, message)
+    if environ is not None and not problems.items:
+        known = known_secret_problem(settings, environ)
+        if known is not None:
+            problems.add(*known)
     problems.raise_if_any()
     return settings.to_json()
 
 
+def _secret_field(settings: ExternalIdentitySettings) -> str:
+    return "secret_file" if settings.secret_file else "secret_env"
+
+
+def secret_missing_here(settings: ExternalIdentitySettings, environ: Mapping[str, str]) -> str | None:
+    """Why the secret cannot be read *here* (a variable this environment lacks, a
+    file it cannot read), or None. Elsewhere, on the servers, it may be there."""
+    if settings.secret_file:
+        return None if os.access(settings.secret_file, os.R_OK) else f"the file {settings.secret_file} cannot be read here"
+    return None if settings.secret_env in environ else f"{settings.secret_env} is not set here"
+
+
+def known_secret_problem(settings: ExternalIdentitySettings,
+                         environ: Mapping[str, str]) -> tuple[str, str] | None:
+    """(field, message) when the secret can be read here and is unusable (a
+    published default, too short): it is the same value everywhere, so refuse."""
+    if secret_missing_here(settings, environ) is not None:
+        return None
+    source = build_source(settings, environ)
+    if isinstance(source, BrokenSource):
+        return _secret_field(settings), source.problem.replace("shared-cookie settings refused:\n- ", "")
+    return None
+
+
 def set_for_app(store: Store, tenant_id: int, actor: Actor, app_name: str,
-                settings: ExternalIdentitySettings | None, allow_http: bool = False) -> Row:
-    value = _validated(settings, allow_http)
+                settings: ExternalIdentitySettings | None, allow_http: bool = False,
+                environ: Mapping[str, str] | None = None) -> Row:
+    """`environ`: the environment to check the secret in (the CLI's, or the server's for the API
+    and UI); a secret readable there but unusable is refused before anything is written."""
+    value = _validated(settings, allow_http, environ)
     with store.write() as conn:
         scope = TenantScope(conn, tenant_id)
         app = scope.one(apps, apps.c.name == app_name.strip())
@@ -44,10 +79,11 @@ def set_for_app(store: Store, tenant_id: int, actor: Actor, app_name: str,
 
 
 def set_for_domain(store: Store, tenant_id: int, actor: Actor, domain_name: str,
-                   settings: ExternalIdentitySettings | None, allow_http: bool = False) -> Row:
+                   settings: ExternalIdentitySettings | None, allow_http: bool = False,
+                   environ: Mapping[str, str] | None = None) -> Row:
     from ostiary.dns.names import normalise_domain
 
-    value = _validated(settings, allow_http)
+    value = _validated(settings, allow_http, environ)
     with store.write() as conn:
         scope = TenantScope(conn, tenant_id)
         domain = scope.one(domains, domains.c.name == normalise_domain(domain_name))
@@ -59,17 +95,22 @@ def set_for_domain(store: Store, tenant_id: int, actor: Actor, domain_name: str,
         return scope.one(domains, domains.c.id == domain.id)
 
 
-def startup_problems(store: Store) -> list[str]:
-    """Every configured source whose secret cannot be used (missing, too
-    short, or a published default): `ostiary serve` refuses to start."""
-    problems = []
+def configured_sources(store: Store) -> list[tuple[str, str, ExternalIdentitySettings]]:
+    """("app" or "domain", its name, the settings) for every configured source, every tenant."""
     with store.read() as conn:
         rows = [("app", r.name, r.external_identity) for r in conn.execute(
             select(apps.c.name, apps.c.external_identity).where(apps.c.external_identity.is_not(None)))]
         rows += [("domain", r.name, r.external_identity) for r in conn.execute(
             select(domains.c.name, domains.c.external_identity).where(domains.c.external_identity.is_not(None)))]
-    for kind, name, text in rows:
-        source = build_source(ExternalIdentitySettings.from_json(text))
+    return [(kind, name, ExternalIdentitySettings.from_json(text)) for kind, name, text in rows]
+
+
+def startup_problems(store: Store) -> list[str]:
+    """Every configured source whose secret cannot be used (missing, too
+    short, or a published default): `ostiary serve` refuses to start."""
+    problems = []
+    for kind, name, settings in configured_sources(store):
+        source = build_source(settings)
         if isinstance(source, BrokenSource):
             problems.append(f"{kind} {name}: {source.problem}")
     return problems

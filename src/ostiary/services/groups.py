@@ -9,14 +9,14 @@ from sqlalchemy import Row
 from ostiary.access import would_create_cycle
 from ostiary.services.actor import Actor
 from ostiary.services.errors import Conflict, InvalidInput, NotFound, Problem, Problems
-from ostiary.services.text_rules import control_character_problem
+from ostiary.services.text_rules import control_character_problem, nfc
 from ostiary.services.users import get_user
 from ostiary.store import Store, TenantScope
-from ostiary.store.tables import app_grants, groups, memberships
+from ostiary.store.tables import app_grants, apps, groups, memberships
 
 
 def validate_group_name(name: str, problems: Problems, field: str = "name") -> str:
-    name = (name or "").strip()
+    name = nfc(name).strip()
     if not name or len(name) > 100:
         problems.add(field, "must be 1-100 characters")
     elif "," in name:
@@ -27,10 +27,17 @@ def validate_group_name(name: str, problems: Problems, field: str = "name") -> s
 
 
 def _by_name(scope: TenantScope, name: str, field: str = "group") -> Row:
-    row = scope.one(groups, groups.c.name == name.strip())
+    row = scope.one(groups, groups.c.name == nfc(name).strip())
     if row is None:
         raise NotFound(f'{field}: no group "{name}" in this tenant: see `ostiary group list`')
     return row
+
+
+def _same_name(scope: TenantScope, name: str) -> Row | None:
+    """The group whose name equals `name` regardless of case. Compared in
+    Python: SQLite's lower() folds ASCII only, PostgreSQL's every letter."""
+    folded = name.casefold()
+    return next((r for r in scope.rows(groups) if r.name.casefold() == folded), None)
 
 
 def get_group(store: Store, tenant_id: int, name: str) -> Row:
@@ -50,8 +57,10 @@ def add_group(store: Store, tenant_id: int, actor: Actor, name: str, parent: str
     problems.raise_if_any()
     with store.write() as conn:
         scope = TenantScope(conn, tenant_id)
-        if scope.one(groups, groups.c.name == name):
-            raise Conflict(f'name: group "{name}" already exists in this tenant')
+        same = _same_name(scope, name)
+        if same is not None:
+            raise Conflict(f'name: group "{same.name}" already exists in this tenant'
+                           + ("" if same.name == name else " (group names are compared regardless of case)"))
         parent_id = _by_name(scope, parent, "parent").id if parent else None
         gid = scope.insert(groups, name=name, parent_id=parent_id, created_at=time.time())
         scope.audit(actor.name, "group.add", "group", gid, actor.addr, name=name, parent=parent)
@@ -75,19 +84,48 @@ def move_group(store: Store, tenant_id: int, actor: Actor, name: str, new_parent
         return scope.one(groups, groups.c.id == group.id)
 
 
-def delete_group(store: Store, tenant_id: int, actor: Actor, name: str) -> None:
+def _in_use(scope: TenantScope, group: Row) -> tuple[int, list[str]]:
+    """How many direct members the group has, and the names of the apps it is granted."""
+    members = scope.count(memberships, memberships.c.group_id == group.id)
+    app_ids = {g.app_id for g in scope.rows(app_grants, app_grants.c.group_id == group.id)}
+    return members, sorted(a.name for a in scope.rows(apps) if a.id in app_ids)
+
+
+def delete_group(store: Store, tenant_id: int, actor: Actor, name: str, force: bool = False) -> None:
+    """Refused while the group has members or grants, unless `force`: deleting
+    it would silently shut its members out of those apps."""
     with store.write() as conn:
         scope = TenantScope(conn, tenant_id)
         group = _by_name(scope, name)
         if scope.count(groups, groups.c.parent_id == group.id):
             raise Conflict(f'group: "{name}" has child groups: move or delete them first')
+        members, granted = _in_use(scope, group)
+        if (members or granted) and not force:
+            raise Conflict(f'group: "{group.name}" is in use: deleting it removes {in_use_text(members, granted)}; '
+                           "confirm to delete it anyway (CLI --force, API ?force=true)")
         scope.delete(memberships, memberships.c.group_id == group.id)
         for grant in scope.rows(app_grants, app_grants.c.group_id == group.id):
             scope.changed("app", grant.app_id)
         scope.delete(app_grants, app_grants.c.group_id == group.id)
         scope.delete(groups, groups.c.id == group.id)
-        scope.audit(actor.name, "group.delete", "group", group.id, actor.addr, name=name)
+        scope.audit(actor.name, "group.delete", "group", group.id, actor.addr, name=group.name,
+                    removed_members=members, removed_grants=granted)
         scope.changed("group", group.id)
+
+
+def in_use_text(members: int, granted: list[str]) -> str:
+    parts = []
+    if members:
+        parts.append(f"{members} membership" + ("s" if members != 1 else ""))
+    if granted:
+        parts.append(f"its grant{'s' if len(granted) != 1 else ''} on {', '.join(granted)}")
+    return " and ".join(parts) or "nothing else"
+
+
+def group_usage(store: Store, tenant_id: int, name: str) -> tuple[int, list[str]]:
+    with store.read() as conn:
+        scope = TenantScope(conn, tenant_id)
+        return _in_use(scope, _by_name(scope, name))
 
 
 def add_member(store: Store, tenant_id: int, actor: Actor, group: str, email: str) -> None:

@@ -11,6 +11,8 @@ from sqlalchemy.sql import ColumnElement
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
+# Far beyond any list Ostiary keeps, and far below the 64-bit integers the databases can hold (docs/api.md).
+MAX_OFFSET = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -30,8 +32,10 @@ class Page:
 
 
 def clamp(limit: int | None, offset: int | None) -> tuple[int, int]:
+    """A limit within 1-MAX_LIMIT; an offset out of 0-MAX_OFFSET starts at the first page."""
     limit = DEFAULT_LIMIT if limit is None else max(1, min(int(limit), MAX_LIMIT))
-    return limit, max(0, int(offset or 0))
+    offset = int(offset or 0)
+    return limit, offset if 0 <= offset <= MAX_OFFSET else 0
 
 
 def escape_like(text: str) -> str:

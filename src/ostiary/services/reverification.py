@@ -1,10 +1,11 @@
-"""Background re-verification of protected domains (SPEC section 6).
+"""Background re-verification of protected domains (docs/contract.md §6).
 
 Every `reverify_interval` seconds one worker of the installation — whichever takes the lease —
 re-checks the TXT record of every verified domain, in parallel. A domain whose record is gone is
 flagged (`flagged_at` set; still served, shown as flagged); flagged for longer than
 `domain_grace_seconds`, it is disabled (status "disabled", no longer served); when the record
 returns, the flag is cleared. A timeout or server error proves nothing and changes nothing.
+Each round also deletes registrations never verified within their 7 days (services/domains.py).
 
 The work runs in its own thread with its own database connections, so request handling never
 waits for it.
@@ -29,6 +30,7 @@ from ostiary.dns import reverification as rules
 from ostiary.dns.resolvers import parse_resolvers
 from ostiary.dns.reverification import TrackedDomain, Transition
 from ostiary.services.actor import Actor
+from ostiary.services.domains import PENDING_LIFETIME, delete_expired
 from ostiary.services.tenants import list_tenants
 from ostiary.store import Store, TenantScope, open_store
 from ostiary.store.tables import domains, installation
@@ -174,6 +176,12 @@ def reverify_round(store: Store, settings: Settings, *, max_workers: int = 16, m
     count as timeouts, which change nothing.
     """
     resolvers = parse_resolvers(settings.dns_resolvers)
+    try:
+        for row in delete_expired(store, now()):
+            log.warning("domain %s (portal host %s): never verified within %d days, its registration expired",
+                        row.name, row.portal_host, PENDING_LIFETIME // 86400)
+    except Exception:  # expiry is housekeeping: it must not stop the re-checks
+        log.exception("could not delete expired domain registrations")
     due = due_domains(store)
     transitions: list[Transition] = []
     for batch in _unique_name_batches(due):

@@ -65,6 +65,13 @@ class LiveSession:
     expires_at: float
     second_factor: bool
     methods: tuple[str, ...] = ()  # RFC 8176 amr values, in the order used
+    # The user has a second factor and this session has not passed it yet:
+    # it may only complete that step or sign out (docs/how-it-works.md).
+    second_factor_due: bool = False
+
+    @property
+    def complete(self) -> bool:
+        return not self.second_factor_due
 
 
 def session_for_token(store: Store, token: str | None, tenant_id: int) -> LiveSession | None:
@@ -75,7 +82,8 @@ def session_for_token(store: Store, token: str | None, tenant_id: int) -> LiveSe
     now = time.time()
     with store.read() as conn:
         row = conn.execute(
-            select(sessions, tenants.c.session_idle_seconds, tenants.c.session_absolute_seconds, users.c.active)
+            select(sessions, tenants.c.session_idle_seconds, tenants.c.session_absolute_seconds, users.c.active,
+                   users.c.totp_secret, users.c.totp_enabled_at)
             .join(tenants, tenants.c.id == sessions.c.tenant_id)
             .join(users, users.c.id == sessions.c.user_id)
             .where(sessions.c.token_hash == hash_token(token), sessions.c.tenant_id == tenant_id)
@@ -91,8 +99,9 @@ def session_for_token(store: Store, token: str | None, tenant_id: int) -> LiveSe
     if now - row.last_seen_at >= TOUCH_INTERVAL:
         with store.write() as conn:
             conn.execute(update(sessions).where(sessions.c.id == row.id).values(last_seen_at=now))
+    enrolled = bool(row.totp_secret and row.totp_enabled_at)
     return LiveSession(row.id, row.tenant_id, row.user_id, row.expires_at, bool(row.second_factor),
-                       tuple(amr_values(row.methods)))
+                       tuple(amr_values(row.methods)), second_factor_due=enrolled and not row.second_factor)
 
 
 def record_method_in(conn, tenant_id: int, session_id: str, method: str, via: str = "") -> None:

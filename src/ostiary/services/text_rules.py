@@ -11,3 +11,10 @@ def control_character_problem(value: str) -> str | None:
         if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
             return f"must not contain control characters (found U+{ord(ch):04X})"
     return None
+
+
+def nfc(value: str | None) -> str:
+    """Names and logins compared as people see them: "é" typed as one code
+    point or as "e" plus a combining accent (NFD, as macOS may send it) is
+    the same name. Stored and looked up in NFC; passwords are left as typed."""
+    return unicodedata.normalize("NFC", value or "")

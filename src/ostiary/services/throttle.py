@@ -10,7 +10,11 @@
   The real person, from an address that has not failed, still signs in.
 
 An attempt is charged before the password is checked ("charge first,
-refund on success"), so concurrent guesses cannot slip past a limit."""
+refund on success"), so concurrent guesses cannot slip past a limit.
+
+Accounts are keyed on the user a login resolves to (email or username: one
+budget), and on the login as typed when it resolves to no one. Every page
+that checks a password goes through `begin_sign_in`/`sign_in_succeeded`."""
 
 from __future__ import annotations
 
@@ -21,7 +25,8 @@ from sqlalchemy import Connection, and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ostiary.store import Store
+from ostiary.services.users import find_user_in
+from ostiary.store import Store, TenantScope
 from ostiary.store.tables import throttle
 
 WINDOW = 15 * 60
@@ -46,12 +51,23 @@ def _login_key(login: str) -> str:
     return (login or "").strip().lower()[:320]
 
 
-def sign_in_keys(tenant_id: int, login: str, address: str) -> tuple[str, str, str]:
-    """(pair, address, account) keys. The login as typed (lower-cased), not
-    the user id, so unknown logins are throttled exactly like real ones."""
-    login = _login_key(login)
-    pair = f"pair:{tenant_id}:{address}|{login}"[:MAX_KEY]
-    return pair, f"address:{address}"[:MAX_KEY], f"account:{tenant_id}:{login}"[:MAX_KEY]
+def account_in(conn: Connection, tenant_id: int, login: str) -> str:
+    """Who a login's failures count against: the user it resolves to (so
+    `bob` and `bob@acme-corp.test` share one budget), else the login as typed
+    (lower-cased), so unknown logins are throttled exactly like real ones."""
+    user = find_user_in(TenantScope(conn, tenant_id), login.strip()) if login and login.strip() else None
+    return f"user:{user.id}" if user is not None else f"login:{_login_key(login)}"
+
+
+def account_of(store: Store, tenant_id: int, login: str) -> str:
+    with store.read() as conn:
+        return account_in(conn, tenant_id, login)
+
+
+def sign_in_keys(tenant_id: int, account: str, address: str) -> tuple[str, str, str]:
+    """(pair, address, account) keys for an account named by `account_in`."""
+    pair = f"pair:{tenant_id}:{address}|{account}"[:MAX_KEY]
+    return pair, f"address:{address}"[:MAX_KEY], f"account:{tenant_id}:{account}"[:MAX_KEY]
 
 
 def second_factor_key(tenant_id: int, user_id: int) -> str:
@@ -125,8 +141,8 @@ def begin_sign_in(store: Store, tenant_id: int, login: str, address: str, now: f
     """Call before checking a password. When allowed, the attempt is already
     counted as a failure; call `sign_in_succeeded` if the password was right."""
     now = time.time() if now is None else now
-    pair, addr, account = sign_in_keys(tenant_id, login, address)
     with store.write() as conn:
+        pair, addr, account = sign_in_keys(tenant_id, account_in(conn, tenant_id, login), address)
         account_row = _lock_rows(conn, [account], now)[account]
         under_attack = account_row.failures >= ACCOUNT_SOFT_LIMIT
         verdict = _charge(conn, {pair: PAIR_LIMIT_UNDER_ATTACK if under_attack else PAIR_LIMIT,
@@ -141,7 +157,7 @@ def begin_sign_in(store: Store, tenant_id: int, login: str, address: str, now: f
 def sign_in_succeeded(store: Store, tenant_id: int, login: str, address: str) -> None:
     """The attempt was right: forget this pair, refund the one attempt charged
     to the address and the account (a success never wipes their history)."""
-    pair, addr, account = sign_in_keys(tenant_id, login, address)
+    pair, addr, account = sign_in_keys(tenant_id, account_of(store, tenant_id, login), address)
     refund(store, {addr: ADDRESS_LIMIT, account: ACCOUNT_SOFT_LIMIT}, forget=(pair,))
 
 

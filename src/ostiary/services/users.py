@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 import time
 
-from sqlalchemy import Row, func, or_
+from sqlalchemy import Row, func, or_, select
 
 from ostiary.services import sessions as sessions_service
 from ostiary.services.actor import Actor
 from ostiary.services.errors import Conflict, NotFound, Problem, Problems, InvalidInput
 from ostiary.services.passwords import hash_password, password_problem, verify_password
-from ostiary.services.text_rules import control_character_problem
+from ostiary.services.text_rules import control_character_problem, nfc
 from ostiary.store import Store, TenantScope
 from ostiary.store.tables import memberships, users
 
@@ -20,14 +20,14 @@ USERNAME_RE = re.compile(r"^[\w.@+-]{1,100}$")
 
 
 def validate_email(email: str, problems: Problems) -> str:
-    email = (email or "").strip()
+    email = nfc(email).strip()
     if len(email) > 320 or not EMAIL_RE.match(email) or control_character_problem(email):
         problems.add("email", f'"{email}" is not an email address: use the form name@example.com')
     return email
 
 
 def _validate_username(username: str, problems: Problems) -> str:
-    username = (username or "").strip()
+    username = nfc(username).strip()
     if not USERNAME_RE.match(username):
         problems.add(
             "username",
@@ -37,7 +37,7 @@ def _validate_username(username: str, problems: Problems) -> str:
 
 
 def _validate_display_name(name: str, problems: Problems) -> str:
-    name = (name or "").strip()
+    name = nfc(name).strip()
     if not name or len(name) > 200:
         problems.add("display_name", "must be 1-200 characters")
     elif control_character_problem(name):
@@ -46,7 +46,7 @@ def _validate_display_name(name: str, problems: Problems) -> str:
 
 
 def find_user_in(scope: TenantScope, email_or_username: str) -> Row | None:
-    key = (email_or_username or "").strip()
+    key = nfc(email_or_username).strip()
     return scope.one(users, or_(func.lower(users.c.email) == key.lower(), users.c.username == key))
 
 
@@ -121,10 +121,44 @@ def insert_user(scope: TenantScope, actor: Actor, *, email: str, username: str, 
     return scope.one(users, users.c.id == uid)
 
 
+def _other_active_admins(scope: TenantScope, user_id: int) -> int:
+    """Active admins of the tenant besides `user_id`. On PostgreSQL the admin
+    rows are locked, so two admins cannot demote each other at the same
+    moment (SQLite's write transaction already serialises)."""
+    stmt = select(users.c.id).where(users.c.tenant_id == scope.tenant_id, users.c.is_admin.is_(True),
+                                    users.c.active.is_(True)).order_by(users.c.id)
+    if scope.conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()  # every admin row, in id order: no deadlock between two demotions
+    return sum(1 for row in scope.conn.execute(stmt) if row.id != user_id)
+
+
+def _refuse_removing_last_admin(scope: TenantScope, user: Row, field: str) -> None:
+    if user.is_admin and user.active and _other_active_admins(scope, user.id) == 0:
+        action = "disabled" if field == "active" else "demoted"
+        raise Conflict(f'{field}: "{user.email}" is the last active administrator of this tenant and cannot be '
+                       f"{action}: first make another user an administrator (`ostiary user admin EMAIL`, "
+                       "or the admin flag on their page)")
+
+
+def check_admin_change(store: Store, tenant_id: int, email: str, *, active: bool | None = None,
+                       is_admin: bool | None = None) -> None:
+    """Refuses, before anything is written, a change that would leave the
+    tenant without an active administrator (for callers that make several changes)."""
+    user = get_user(store, tenant_id, email)
+    with store.read() as conn:
+        scope = TenantScope(conn, tenant_id)
+        if active is False:
+            _refuse_removing_last_admin(scope, user, "active")
+        if is_admin is False:
+            _refuse_removing_last_admin(scope, user, "is_admin")
+
+
 def set_active(store: Store, tenant_id: int, actor: Actor, email: str, active: bool) -> Row:
     user = get_user(store, tenant_id, email)
     with store.write() as conn:
         scope = TenantScope(conn, tenant_id)
+        if not active:
+            _refuse_removing_last_admin(scope, scope.one(users, users.c.id == user.id), "active")
         scope.update(users, users.c.id == user.id, active=active, updated_at=time.time())
         if not active:
             sessions_service.end_user_sessions_in(scope, user.id, "user disabled")
@@ -151,6 +185,8 @@ def set_admin(store: Store, tenant_id: int, actor: Actor, email: str, is_admin: 
     user = get_user(store, tenant_id, email)
     with store.write() as conn:
         scope = TenantScope(conn, tenant_id)
+        if not is_admin:
+            _refuse_removing_last_admin(scope, scope.one(users, users.c.id == user.id), "is_admin")
         scope.update(users, users.c.id == user.id, is_admin=is_admin, updated_at=time.time())
         scope.audit(actor.name, "user.admin", "user", user.id, actor.addr, admin=is_admin)
         scope.changed("user", user.id)

@@ -1,4 +1,4 @@
-"""Shared-cookie single sign-on: a chat app's JWT cookie signs people in to its consoles (SPEC section 9)."""
+"""Shared-cookie single sign-on: a chat app's JWT cookie signs people in to its consoles (docs/contract.md §9)."""
 
 from ostiary.sharedcookie.asgi import SharedCookieASGIMiddleware
 from ostiary.sharedcookie.caddy_snippets import caddy_same_origin, caddy_sibling_subdomains

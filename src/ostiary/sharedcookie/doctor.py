@@ -1,4 +1,4 @@
-"""Cookie doctor: what a browser will do with the chat's Set-Cookie lines, and why (SPEC section 9).
+"""Cookie doctor: what a browser will do with the chat's Set-Cookie lines, and why (docs/contract.md §9).
 
 ``diagnose(lines, hosts)`` answers for the hosts that must share the cookie;
 the first host (or ``set_by``) is the one whose response carries the lines.
@@ -183,7 +183,7 @@ def _site_findings(sites: list[Site]) -> list[Finding]:
             Severity.BREAKS, "separate_registrable_domains",
             f"the hosts sit on separate registrable domains ({', '.join(domains)}): no cookie can ever be "
             f"sent to both, whatever its Domain",
-            "gate the hosts on other domains with Ostiary's forward-auth handshake (SPEC section 2), "
+            "gate the hosts on other domains with Ostiary's forward-auth handshake (docs/contract.md §2), "
             "or move them under one domain"))
     if len({s.scheme for s in sites}) > 1:
         findings.append(Finding(

@@ -1,4 +1,4 @@
-"""An identity taken from a chat app's own JWT session cookie (SPEC section 9).
+"""An identity taken from a chat app's own JWT session cookie (docs/contract.md §9).
 
 Defaults match LibreChat's refresh cookie: ``refreshToken``, HS256 keyed with
 the raw UTF-8 bytes of ``JWT_REFRESH_SECRET``, claims ``id`` and ``sessionId``.
@@ -8,14 +8,19 @@ provider's own token, not a JWT we can verify: not signed in.
 
 from __future__ import annotations
 
+import math
 import os
+import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jwt
-from starlette.requests import cookie_parser
+from jwt.utils import base64url_decode, base64url_encode
+
+from ostiary.sharedcookie.chat_cookies import parse_cookie_header
 
 # The only algorithm accepted; anything a token's header asks for is ignored.
 PINNED_ALGORITHM = "HS256"
@@ -39,6 +44,14 @@ BAD_SIGNATURE = "bad_signature"
 EXPIRED = "expired"
 MISSING_CLAIM = "missing_claim"
 BAD_CLAIM = "bad_claim"
+
+
+# What jsonwebtoken (through jws) takes for a JWT: three unpadded base64url
+# segments. Padding, "+" or "/" make it "invalid token" there, so here too.
+_JWS_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+# Claims jsonwebtoken does not check unless asked: PyJWT must not either.
+_CHECKED_HERE = {"verify_exp": False, "verify_nbf": False, "verify_iat": False, "verify_aud": False,
+                 "verify_iss": False, "verify_sub": False, "verify_jti": False}
 
 
 class SharedCookieConfigError(ValueError):
@@ -105,8 +118,9 @@ class ExternalJwtSource:
         return cls(secret=text.rstrip("\r\n").encode("utf-8"), sign_in_url=sign_in_url,
                    secret_setting=f"secret file {path}", **settings)
 
-    def verify(self, cookies: str | Mapping[str, str] | None) -> SharedCookieIdentity | NotSignedIn:
-        return verify_shared_cookie(self, cookies)
+    def verify(self, cookies: str | Mapping[str, str] | None,
+               now: float | None = None) -> SharedCookieIdentity | NotSignedIn:
+        return verify_shared_cookie(self, cookies, now)
 
 
 def _problems(source: ExternalJwtSource) -> list[str]:
@@ -136,34 +150,73 @@ def _problems(source: ExternalJwtSource) -> list[str]:
     return problems
 
 
-def verify_shared_cookie(source: ExternalJwtSource,
-                         cookies: str | Mapping[str, str] | None) -> SharedCookieIdentity | NotSignedIn:
-    """Verify the chat's cookie from a Cookie header (or parsed cookies)."""
-    jar = cookie_parser(cookies) if isinstance(cookies, str) else dict(cookies or {})
+def verify_shared_cookie(source: ExternalJwtSource, cookies: str | Mapping[str, str] | None,
+                         now: float | None = None) -> SharedCookieIdentity | NotSignedIn:
+    """Verify the chat's cookie from a Cookie header (or parsed cookies),
+    exactly as strictly as the chat's own verifier, LibreChat's `cookie` +
+    `jsonwebtoken` (docs/shared-cookie.md), and stricter only in requiring
+    `exp` and HS256."""
+    jar = parse_cookie_header(cookies) if isinstance(cookies, str) else dict(cookies or {})
     if source.provider_cookie and jar.get(source.provider_cookie) in source.not_a_jwt_providers:
         return NotSignedIn(NOT_A_JWT_PROVIDER, f"{source.provider_cookie}={jar[source.provider_cookie]}: "
                                                "the session belongs to the identity provider, not a JWT")
     token = jar.get(source.cookie_name)
     if not token:
         return NotSignedIn(NO_COOKIE, f"no {source.cookie_name} cookie")
+    if not _JWS_SHAPE.fullmatch(token):
+        return NotSignedIn(MALFORMED, f"{source.cookie_name} is not three unpadded base64url segments")
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
         return NotSignedIn(MALFORMED, f"{source.cookie_name} is not a JWT: {exc}")
     if header.get("alg") != PINNED_ALGORITHM:
         return NotSignedIn(WRONG_ALGORITHM, f"token algorithm {header.get('alg')!r}, only {PINNED_ALGORITHM}")
+    if not _canonical_signature(token):
+        return NotSignedIn(BAD_SIGNATURE, "the signature is not spelled as its signer spells it")
     try:
-        claims = jwt.decode(token, source.secret, algorithms=[PINNED_ALGORITHM], leeway=source.leeway,
-                            options={"require": ["exp"]})
-    except jwt.ExpiredSignatureError:
-        return NotSignedIn(EXPIRED, "token expired")
+        claims = jwt.decode(token, source.secret, algorithms=[PINNED_ALGORITHM],
+                            options={**_CHECKED_HERE, "require": ["exp"]})
     except jwt.InvalidSignatureError:
         return NotSignedIn(BAD_SIGNATURE, "signature does not match the configured secret")
     except jwt.MissingRequiredClaimError as exc:
         return NotSignedIn(MISSING_CLAIM, str(exc))
     except jwt.PyJWTError as exc:
         return NotSignedIn(MALFORMED, str(exc))
-    return _identity(source, claims)
+    refused = _time_claims_refused(claims, source.leeway, time.time() if now is None else now)
+    return _identity(source, claims) if refused is None else refused  # NotSignedIn is falsy
+
+
+def _canonical_signature(token: str) -> bool:
+    """jws compares the signature as text with the one it computes, so only
+    the one spelling its encoder writes verifies (not the same bytes spelled
+    with other unused low bits)."""
+    signature = token.rsplit(".", 1)[1].encode("ascii")
+    try:
+        return base64url_encode(base64url_decode(signature)) == signature
+    except ValueError:
+        return False
+
+
+def _is_number(value: Any) -> bool:
+    """JavaScript's typeof value === 'number' for what JSON can hold."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _time_claims_refused(claims: dict[str, Any], leeway: int, now: float) -> NotSignedIn | None:
+    """jsonwebtoken's exp and nbf rules: numbers only (never a numeric
+    string), compared with the whole seconds of the clock; iat is not read."""
+    clock = math.floor(now)
+    exp, nbf = claims["exp"], claims.get("nbf")
+    if "nbf" in claims:
+        if not _is_number(nbf):
+            return NotSignedIn(BAD_CLAIM, "claim 'nbf' must be a number")
+        if nbf > clock + leeway:
+            return NotSignedIn(EXPIRED, "token not valid yet (nbf)")
+    if not _is_number(exp):
+        return NotSignedIn(BAD_CLAIM, "claim 'exp' must be a number")
+    if clock >= exp + leeway:
+        return NotSignedIn(EXPIRED, "token expired")
+    return None
 
 
 def _identity(source: ExternalJwtSource, claims: dict[str, Any]) -> SharedCookieIdentity | NotSignedIn:

@@ -1,5 +1,5 @@
 """An external JWT cookie as the identity source of a protected domain or an
-app (SPEC section 9): the settings stored in the database, and the verifier
+app (docs/contract.md §9): the settings stored in the database, and the verifier
 built from them. The secret never enters the database: only the name of the
 environment variable or file that holds it."""
 

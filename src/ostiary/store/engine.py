@@ -16,6 +16,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
 
+from ostiary.store import answer_deadline
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -25,6 +27,10 @@ class DatabaseNotReady(Exception):
 
 class DatabaseMissing(DatabaseNotReady):
     """No Ostiary installation there: no SQLite file, or no schema."""
+
+
+class MigrationRefused(DatabaseNotReady):
+    """A migration found data it cannot carry over as it is; the message names the rows and the fix."""
 
 
 class SchemaNotCurrent(DatabaseNotReady):
@@ -77,7 +83,13 @@ def make_engine(url: str) -> Engine:
 
         return engine
     # A bounded connect: a silently dropped packet must not hang the follower or /readyz.
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args={"connect_timeout": 5})
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args={"connect_timeout": 5})
+
+    @event.listens_for(engine, "do_connect")
+    def _bounded_answers(_dialect, _record, cargs, cparams):
+        return answer_deadline.connect(*cargs, **cparams)
+
+    return engine
 
 
 def alembic_config(engine: Engine | None) -> Config:
@@ -132,10 +144,12 @@ class Store:
         path = sqlite_file(self.url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        command.upgrade(alembic_config(self.engine), "head")
+        with answer_deadline.unbounded_answers():
+            command.upgrade(alembic_config(self.engine), "head")
 
     def downgrade(self, revision: str) -> None:
-        command.downgrade(alembic_config(self.engine), revision)
+        with answer_deadline.unbounded_answers():
+            command.downgrade(alembic_config(self.engine), revision)
 
     def move_to(self, revision: str) -> str:
         """Upgrade or downgrade an installed database to `revision`, one of
@@ -147,7 +161,8 @@ class Store:
         if order.index(revision) < order.index(was):
             self.downgrade(revision)
         else:
-            command.upgrade(alembic_config(self.engine), revision)
+            with answer_deadline.unbounded_answers():
+                command.upgrade(alembic_config(self.engine), revision)
         return was
 
     def ensure_installed(self) -> None:

@@ -14,7 +14,9 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
     UniqueConstraint,
+    func,
     true,
 )
 
@@ -80,6 +82,8 @@ groups = Table(
     Column("created_at", Float, nullable=False),
     UniqueConstraint("tenant_id", "name", name="uq_groups_tenant_name"),
 )
+# "STAFF" beside "staff" is refused (migration 0004); the service layer compares case-folded names first.
+Index("uq_groups_tenant_lower_name", groups.c.tenant_id, func.lower(groups.c.name), unique=True)
 
 memberships = Table(
     "memberships",
@@ -96,8 +100,9 @@ domains = Table(
     Column("id", Integer, primary_key=True),
     Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
     Column("name", String(253), nullable=False),
-    # A portal host belongs to one tenant only: unique across the installation.
-    Column("portal_host", String(253), nullable=False, unique=True),
+    # A portal host is served for one tenant only: unique among *verified*
+    # domains (the first to verify owns it); pending ones never block anyone.
+    Column("portal_host", String(253), nullable=False),
     Column("status", String(16), nullable=False),  # pending | verified | failed | disabled
     Column("verification_token", String(64), nullable=False),
     Column("status_reason", Text, nullable=False, default=""),
@@ -105,10 +110,13 @@ domains = Table(
     Column("last_checked_at", Float, nullable=True),
     # Set when re-verification no longer finds the record; cleared when it returns.
     Column("flagged_at", Float, nullable=True),
-    # JSON: take identity from an external JWT cookie instead of the handshake (SPEC 9).
+    # JSON: take identity from an external JWT cookie instead of the handshake (docs/contract.md §9).
     Column("external_identity", Text, nullable=True),
     Column("created_at", Float, nullable=False),
     UniqueConstraint("tenant_id", "name", name="uq_domains_tenant_name"),
+    UniqueConstraint("tenant_id", "portal_host", name="uq_domains_tenant_portal_host"),
+    Index("uq_domains_verified_portal_host", "portal_host", unique=True,
+          sqlite_where=text("status = 'verified'"), postgresql_where=text("status = 'verified'")),
 )
 
 apps = Table(
@@ -127,7 +135,7 @@ apps = Table(
     Column("all_users", Boolean, nullable=False, default=False),
     Column("enabled", Boolean, nullable=False, default=True),
     Column("require_2fa", Boolean, nullable=False, default=False),
-    # JSON: take identity from an external JWT cookie instead of the handshake (SPEC 9).
+    # JSON: take identity from an external JWT cookie instead of the handshake (docs/contract.md §9).
     Column("external_identity", Text, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),

@@ -33,15 +33,19 @@ async def domain_add(ctx: AdminContext, form) -> Response:
 async def domain_detail(ctx: AdminContext) -> Response:
     row = await ctx.call(domains.get_domain, ctx.inst.store, ctx.tenant.id, ctx.request.path_params["name"])
     record_name, record_value = domains.txt_record(row)
-    return ctx.page("admin/domain.html", domain=row, record_name=record_name, record_value=record_value)
+    return ctx.page("admin/domain.html", domain=row, record_name=record_name, record_value=record_value,
+                    expires=domains.expires_at(row))
 
 
 @admin_action
 async def domain_verify(ctx: AdminContext, form) -> Response:
     name = ctx.request.path_params["name"]
     settings = ctx.inst.settings
-    row = await ctx.call(domains.verify_domain, ctx.inst.store, ctx.tenant.id, ctx.actor, name,
-                         parse_resolvers(settings.dns_resolvers), settings.dns_timeout)
+    try:
+        row = await ctx.call(domains.verify_domain, ctx.inst.store, ctx.tenant.id, ctx.actor, name,
+                             parse_resolvers(settings.dns_resolvers), settings.dns_timeout)
+    except domains.DnsUnanswered as exc:
+        return ctx.back(f"/admin/domains/{exc.domain.name}", f"Learned nothing, nothing changed: {exc}")
     outcome = "Verified" if row.status == domains.VERIFIED else "Not verified"
     return ctx.back(f"/admin/domains/{row.name}", f"{outcome}: {row.status_reason}")
 

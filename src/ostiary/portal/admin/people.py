@@ -6,7 +6,7 @@ from starlette.responses import Response
 
 from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, checked, listing_args, problems
 from ostiary.services import admin_views, groups, sessions, users
-from ostiary.services.errors import Problem, ServiceError
+from ostiary.services.errors import Conflict, Problem, ServiceError
 
 
 # --- users ---------------------------------------------------------------------------------
@@ -58,7 +58,10 @@ async def user_active(ctx: AdminContext, form) -> Response:
     active = form.get("active") == "1"
     if not active and user.id == ctx.user.id:
         return await _user(ctx, 422, [Problem("active", "you cannot disable your own account here: ask another admin")])
-    await ctx.call(users.set_active, ctx.inst.store, ctx.tenant.id, ctx.actor, user.email, active)
+    try:
+        await ctx.call(users.set_active, ctx.inst.store, ctx.tenant.id, ctx.actor, user.email, active)
+    except ServiceError as exc:
+        return await _user(ctx, 409, problems(exc))
     return ctx.back(f"/admin/users/{user.id}", "User enabled." if active else "User disabled and signed out everywhere.")
 
 
@@ -68,7 +71,10 @@ async def user_admin(ctx: AdminContext, form) -> Response:
     make = form.get("is_admin") == "1"
     if not make and user.id == ctx.user.id:
         return await _user(ctx, 422, [Problem("is_admin", "you cannot remove your own admin rights: ask another admin")])
-    await ctx.call(users.set_admin, ctx.inst.store, ctx.tenant.id, ctx.actor, user.email, make)
+    try:
+        await ctx.call(users.set_admin, ctx.inst.store, ctx.tenant.id, ctx.actor, user.email, make)
+    except ServiceError as exc:
+        return await _user(ctx, 409, problems(exc))
     return ctx.back(f"/admin/users/{user.id}", "Admin rights granted." if make else "Admin rights removed.")
 
 
@@ -136,8 +142,10 @@ async def _group(ctx: AdminContext, status: int = 200, errors=()) -> Response:
     detail = await ctx.call(admin_views.group_detail, ctx.inst.store, ctx.tenant.id, int(ctx.request.path_params["group_id"]))
     args = listing_args(ctx.request) if status == 200 else {}
     page = await ctx.call(admin_views.members_page, ctx.inst.store, ctx.tenant.id, detail.group.id, **args)
+    members, granted = await ctx.call(groups.group_usage, ctx.inst.store, ctx.tenant.id, detail.group.name)
+    in_use = groups.in_use_text(members, granted) if members or granted else ""
     return ctx.page("admin/group.html", status=status, d=detail, g=detail.group, page=page,
-                    q=ctx.request.query_params.get("q", ""), errors=list(errors))
+                    q=ctx.request.query_params.get("q", ""), errors=list(errors), in_use=in_use)
 
 
 async def _group_row(ctx: AdminContext):
@@ -172,7 +180,8 @@ async def group_membership(ctx: AdminContext, form) -> Response:
 async def group_delete(ctx: AdminContext, form) -> Response:
     group = await _group_row(ctx)
     try:
-        await ctx.call(groups.delete_group, ctx.inst.store, ctx.tenant.id, ctx.actor, group.name)
+        await ctx.call(groups.delete_group, ctx.inst.store, ctx.tenant.id, ctx.actor, group.name,
+                       force=checked(form, "confirm"))
     except ServiceError as exc:
-        return await _group(ctx, 422, problems(exc))
+        return await _group(ctx, 409 if isinstance(exc, Conflict) else 422, problems(exc))
     return ctx.back("/admin/groups", f"Group {group.name} deleted.")

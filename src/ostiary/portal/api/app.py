@@ -9,13 +9,16 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ostiary.portal.api import routes
+from ostiary.portal.api.addressing import SegmentsFromRawPath
 from ostiary.portal.api.auth import ApiRefusal
+from ostiary.portal.unavailable import RETRY_AFTER_SECONDS, log_unreachable
+from ostiary.services.availability import DATABASE_UNREACHABLE
 from ostiary.services.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError, problems_of
 
 DESCRIPTION = """Everything the admin pages do, for scripts. Authenticate with a bearer API
 token an admin creates at `/admin/tokens` (`Authorization: Bearer ost_...`).
 A `read` token may call every GET; a `write` token may call everything.
-Lists take `limit` (1-500, default 50), `offset` and often `q`, and answer
+Lists take `limit` (1-500, default 50), `offset` (0-1000000000) and often `q`, and answer
 `{"items": [...], "total": N, "limit": L, "offset": O}`. Refusals answer
 `{"error": "...", "message": "...", "problems": [{"field": ..., "message": ...}]}`.
 Every change is written to the audit log with the token as the actor."""
@@ -32,7 +35,7 @@ def _field(loc) -> str:
     return ".".join(parts) or "body"
 
 
-def build_api(inst) -> FastAPI:
+def build_api(inst) -> SegmentsFromRawPath:
     api = FastAPI(title="Ostiary API", version="1", description=DESCRIPTION, docs_url=None, redoc_url=None,
                   openapi_url="/openapi.json")
     api.state.instance = inst
@@ -57,9 +60,19 @@ def build_api(inst) -> FastAPI:
                          Conflict: (409, "conflict"), Forbidden: (403, "forbidden")}.get(type(exc), (400, "refused"))
         return _error(status, error, str(exc), problems_of(exc))
 
+    async def database_unreachable(request: Request, exc: Exception):
+        # Handled here, inside the API: an exception leaving FastAPI has already
+        # been answered with a 500 by its own error middleware.
+        log_unreachable(request, exc)
+        return _error(503, "unavailable", "Ostiary cannot reach its database at the moment: try again shortly",
+                      headers={"Retry-After": RETRY_AFTER_SECONDS})
+
+    for kind in DATABASE_UNREACHABLE:
+        api.add_exception_handler(kind, database_unreachable)
+
     @api.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException):
         return _error(exc.status_code, {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error"),
                       str(exc.detail))
 
-    return api
+    return SegmentsFromRawPath(api)

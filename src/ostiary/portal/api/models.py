@@ -30,7 +30,9 @@ class ErrorOut(BaseModel):
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Every request body: unknown fields refused, and no conversions
+    (`"yes"` is not a boolean, `"5"` not a number), each naming its field."""
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class DomainIn(Strict):

@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Optional
 
 from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import JSONResponse
 
 from ostiary.dns.resolvers import parse_resolvers
+from ostiary.portal.api.addressing import KeepsSlashesInNames, app_name, domain_name, group_name, user_login
 from ostiary.portal.api.auth import Caller, reader, writer
 from ostiary.portal.api.models import (
     AppIn, AppOut, AppPatch, AuditOut, DomainIn, DomainOut, EndedOut, ErrorOut, GroupDetailOut, GroupIn, GroupOut,
@@ -16,6 +18,7 @@ from ostiary.portal.api.models import (
 from ostiary.proxies import PROXIES
 from ostiary.services import admin_views, apps, audit, domains, groups, keys, sessions, users
 from ostiary.services.errors import InvalidInput, Problem
+from ostiary.services.listing import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
 from ostiary.services.snippets import snippet_for_app
 
 ERRORS = {401: {"model": ErrorOut, "description": "no token, or an unknown, revoked or expired one"},
@@ -23,8 +26,8 @@ ERRORS = {401: {"model": ErrorOut, "description": "no token, or an unknown, revo
           404: {"model": ErrorOut}, 409: {"model": ErrorOut},
           422: {"model": ErrorOut, "description": "bad input: each problem names its field"}}
 
-Limit = Query(50, ge=1, le=500)
-Offset = Query(0, ge=0)
+Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+Offset = Query(0, ge=0, le=MAX_OFFSET)
 Search = Query("", max_length=200, description="case-insensitive substring")
 
 
@@ -34,7 +37,7 @@ def _page(page, convert) -> dict:
 
 # --- the caller ---------------------------------------------------------------------------
 
-me = APIRouter(tags=["token"], responses=ERRORS)
+me = APIRouter(route_class=KeepsSlashesInNames, tags=["token"], responses=ERRORS)
 
 
 @me.get("/me", response_model=TokenOut, summary="The token making this call")
@@ -44,7 +47,7 @@ def whoami(c: Caller = Depends(reader)):
 
 # --- domains ------------------------------------------------------------------------------
 
-dom = APIRouter(prefix="/domains", tags=["domains"], responses=ERRORS)
+dom = APIRouter(route_class=KeepsSlashesInNames, prefix="/domains", tags=["domains"], responses=ERRORS)
 
 
 @dom.get("", response_model=Page[DomainOut])
@@ -59,24 +62,32 @@ def add_domain(body: DomainIn, c: Caller = Depends(writer)):
 
 @dom.get("/{name}", response_model=DomainOut)
 def get_domain(name: str, c: Caller = Depends(reader)):
+    name = domain_name(c, name)
     return DomainOut.of(domains.get_domain(c.store, c.tenant_id, name))
 
 
 @dom.post("/{name}/verify", response_model=DomainOut, summary="Query DNS for the TXT record now; the result and reason are stored")
 def verify_domain(name: str, c: Caller = Depends(writer)):
-    return DomainOut.of(domains.verify_domain(c.store, c.tenant_id, c.actor, name,
-                                              parse_resolvers(c.settings.dns_resolvers), c.settings.dns_timeout))
+    name = domain_name(c, name)
+    try:
+        return DomainOut.of(domains.verify_domain(c.store, c.tenant_id, c.actor, name,
+                                                  parse_resolvers(c.settings.dns_resolvers), c.settings.dns_timeout))
+    except domains.DnsUnanswered as exc:  # nothing learned, nothing changed: try again later
+        return JSONResponse({"error": "dns_unanswered", "message": str(exc),
+                             "problems": [{"field": "dns", "message": str(exc).partition(": ")[2]}]},
+                            status_code=503, headers={"retry-after": "30"})
 
 
 @dom.delete("/{name}", status_code=204, response_class=Response)
 def delete_domain(name: str, c: Caller = Depends(writer)):
+    name = domain_name(c, name)
     domains.delete_domain(c.store, c.tenant_id, c.actor, name)
     return Response(status_code=204)
 
 
 # --- apps ---------------------------------------------------------------------------------
 
-app_router = APIRouter(prefix="/apps", tags=["apps"], responses=ERRORS)
+app_router = APIRouter(route_class=KeepsSlashesInNames, prefix="/apps", tags=["apps"], responses=ERRORS)
 
 
 @app_router.get("", response_model=Page[AppOut])
@@ -94,11 +105,13 @@ def add_app(body: AppIn, c: Caller = Depends(writer)):
 
 @app_router.get("/{name}", response_model=AppOut)
 def get_app(name: str, c: Caller = Depends(reader)):
+    name = app_name(c, name)
     return AppOut.of(admin_views.app_summary(c.store, c.tenant_id, name))
 
 
 @app_router.patch("/{name}", response_model=AppOut)
 def edit_app(name: str, body: AppPatch, c: Caller = Depends(writer)):
+    name = app_name(c, name)
     headers = None if body.headers is None else (list(body.headers) or ["none"])
     row = apps.update_app(c.store, c.tenant_id, c.actor, name, url=body.url, public_paths=body.public_paths,
                           headers=headers, all_users=body.all_users, enabled=body.enabled, allow_http=c.settings.dev)
@@ -107,18 +120,23 @@ def edit_app(name: str, body: AppPatch, c: Caller = Depends(writer)):
 
 @app_router.delete("/{name}", status_code=204, response_class=Response)
 def delete_app(name: str, c: Caller = Depends(writer)):
+    name = app_name(c, name)
     apps.delete_app(c.store, c.tenant_id, c.actor, name)
     return Response(status_code=204)
 
 
 @app_router.put("/{name}/grants/{group}", response_model=AppOut, summary="Let a group (and its descendants) enter")
 def grant(name: str, group: str, c: Caller = Depends(writer)):
+    name = app_name(c, name)
+    group = group_name(c, group)
     apps.grant(c.store, c.tenant_id, c.actor, name, group)
     return AppOut.of(admin_views.app_summary(c.store, c.tenant_id, name))
 
 
 @app_router.delete("/{name}/grants/{group}", response_model=AppOut)
 def revoke(name: str, group: str, c: Caller = Depends(writer)):
+    name = app_name(c, name)
+    group = group_name(c, group)
     apps.revoke(c.store, c.tenant_id, c.actor, name, group)
     return AppOut.of(admin_views.app_summary(c.store, c.tenant_id, name))
 
@@ -126,6 +144,7 @@ def revoke(name: str, group: str, c: Caller = Depends(writer)):
 @app_router.get("/{name}/snippets/{proxy}", response_model=SnippetOut,
                 summary="The proxy configuration the admin page shows and the CLI prints")
 def snippet(name: str, proxy: str, upstream: str | None = None, c: Caller = Depends(reader)):
+    name = app_name(c, name)
     """`upstream`: where the proxy reaches the app (default: a placeholder to replace)."""
     if proxy not in PROXIES:
         raise InvalidInput([Problem("proxy", f'"{proxy}" is not a proxy: choose one of {", ".join(PROXIES)}')])
@@ -136,7 +155,7 @@ def snippet(name: str, proxy: str, upstream: str | None = None, c: Caller = Depe
 
 # --- users --------------------------------------------------------------------------------
 
-usr = APIRouter(prefix="/users", tags=["users"], responses=ERRORS)
+usr = APIRouter(route_class=KeepsSlashesInNames, prefix="/users", tags=["users"], responses=ERRORS)
 
 
 @usr.get("", response_model=Page[UserOut])
@@ -157,12 +176,15 @@ def add_user(body: UserIn, c: Caller = Depends(writer)):
 
 @usr.get("/{login}", response_model=UserOut, summary="A user by email or username, with their direct groups")
 def get_user(login: str, c: Caller = Depends(reader)):
+    login = user_login(c, login)
     return _user_out(c, users.get_user(c.store, c.tenant_id, login))
 
 
 @usr.patch("/{login}", response_model=UserOut, summary="Enable or disable, grant or remove admin, set a password")
 def edit_user(login: str, body: UserPatch, c: Caller = Depends(writer)):
+    login = user_login(c, login)
     user = users.get_user(c.store, c.tenant_id, login)
+    users.check_admin_change(c.store, c.tenant_id, user.email, active=body.active, is_admin=body.is_admin)
     if body.password is not None:  # first: the one change that can be refused for its value
         users.set_password(c.store, c.tenant_id, c.actor, user.email, body.password)
     if body.active is not None:
@@ -174,13 +196,14 @@ def edit_user(login: str, body: UserPatch, c: Caller = Depends(writer)):
 
 @usr.delete("/{login}/sessions", response_model=EndedOut, summary="Sign the user out everywhere")
 def end_user_sessions(login: str, c: Caller = Depends(writer)):
+    login = user_login(c, login)
     user = users.get_user(c.store, c.tenant_id, login)
     return EndedOut(ended=sessions.end_user_sessions(c.store, c.tenant_id, user.id, "revoked by admin", c.actor))
 
 
 # --- groups -------------------------------------------------------------------------------
 
-grp = APIRouter(prefix="/groups", tags=["groups"], responses=ERRORS)
+grp = APIRouter(route_class=KeepsSlashesInNames, prefix="/groups", tags=["groups"], responses=ERRORS)
 
 
 def _group_out(n) -> GroupOut:
@@ -206,50 +229,60 @@ def add_group(body: GroupIn, c: Caller = Depends(writer)):
 
 @grp.get("/{name}", response_model=GroupDetailOut)
 def get_group(name: str, c: Caller = Depends(reader)):
+    name = group_name(c, name)
     return _detail_out(c, name)
 
 
 @grp.patch("/{name}", response_model=GroupDetailOut, summary="Move the group under another (or to the top with null)")
 def move_group(name: str, body: GroupPatch, c: Caller = Depends(writer)):
+    name = group_name(c, name)
     if "parent" not in body.model_fields_set:
         raise InvalidInput([Problem("parent", "is required: a group name, or null for the top level")])
     groups.move_group(c.store, c.tenant_id, c.actor, name, body.parent)
     return _detail_out(c, name)
 
 
-@grp.delete("/{name}", status_code=204, response_class=Response)
-def delete_group(name: str, c: Caller = Depends(writer)):
-    groups.delete_group(c.store, c.tenant_id, c.actor, name)
+@grp.delete("/{name}", status_code=204, response_class=Response,
+            summary="Refused (409, naming what it would remove) while it has members or grants, unless force=true")
+def delete_group(name: str, force: bool = Query(False, description="delete it with its memberships and grants"),
+                 c: Caller = Depends(writer)):
+    name = group_name(c, name)
+    groups.delete_group(c.store, c.tenant_id, c.actor, name, force=force)
     return Response(status_code=204)
 
 
 @grp.get("/{name}/members", response_model=Page[UserOut], summary="Direct members")
 def group_members(name: str, q: str = Search, limit: int = Limit, offset: int = Offset, c: Caller = Depends(reader)):
+    name = group_name(c, name)
     g = admin_views.group_detail(c.store, c.tenant_id, name).group
     return _page(admin_views.members_page(c.store, c.tenant_id, g.id, q, limit, offset), UserOut.of)
 
 
 @grp.put("/{name}/members/{login}", status_code=204, response_class=Response)
 def add_member(name: str, login: str, c: Caller = Depends(writer)):
+    name = group_name(c, name)
+    login = user_login(c, login)
     groups.add_member(c.store, c.tenant_id, c.actor, name, login)
     return Response(status_code=204)
 
 
 @grp.delete("/{name}/members/{login}", status_code=204, response_class=Response)
 def remove_member(name: str, login: str, c: Caller = Depends(writer)):
+    name = group_name(c, name)
+    login = user_login(c, login)
     groups.remove_member(c.store, c.tenant_id, c.actor, name, login)
     return Response(status_code=204)
 
 
 # --- sessions, audit, keys ----------------------------------------------------------------
 
-sec = APIRouter(tags=["sessions, audit and keys"], responses=ERRORS)
+sec = APIRouter(route_class=KeepsSlashesInNames, tags=["sessions, audit and keys"], responses=ERRORS)
 
 
 @sec.get("/sessions", response_model=Page[SessionOut], summary="Live sessions, newest first")
-def list_sessions(q: str = Search, user: Optional[str] = Query(None, description="email or username"),
+def list_sessions(q: str = Search, user: Optional[str] = Query(None, description="email, username or id:<number>"),
                   limit: int = Limit, offset: int = Offset, c: Caller = Depends(reader)):
-    user_id = users.get_user(c.store, c.tenant_id, user).id if user else None
+    user_id = users.get_user(c.store, c.tenant_id, user_login(c, user)).id if user else None
     page = admin_views.sessions_page(c.store, c.tenant_id, q, user_id, limit, offset)
     return _page(page, lambda s: SessionOut(**s.__dict__))
 
