@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ostiary.access import may_enter
+from ostiary.identity.method import PASSWORD
 from ostiary.portal.admin.guard import when
 from ostiary.portal.context import client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for
 from ostiary.portal.signin import check_password, current_session, throttled_message
@@ -124,7 +125,7 @@ async def change_password(request: Request) -> Response:
     # The change ended every session, this one too: start a fresh one for this browser.
     fresh = await run_in_threadpool(sessions.create_session, inst.store, tenant.id, user.id,
                                     client_addr=client_address(request), user_agent=request.headers.get("user-agent", ""),
-                                    second_factor=session.second_factor)
+                                    second_factor=session.second_factor, method=PASSWORD)
     response = RedirectResponse("/account?notice=Password+changed%3A+every+other+session+has+ended.", status_code=303)
     response.set_cookie(inst.session_cookie, fresh.token, max_age=int(fresh.expires_at - time.time()), **cookie_flags(inst))
     return response

@@ -12,7 +12,7 @@ from starlette.staticfiles import StaticFiles
 from ostiary.portal import account, handshake, health, signin
 from ostiary.portal.admin import admin_routes
 from ostiary.portal.api import build_api
-from ostiary.portal import second_factor
+from ostiary.portal import directory, second_factor, upstream
 from ostiary.portal.input_guard import InputGuard
 from ostiary.portal.unavailable import EXCEPTION_HANDLERS
 from ostiary.portal.context import Instance
@@ -73,6 +73,10 @@ def build_portal(inst: Instance, lifespan=None) -> Starlette:
         Route("/sign-in", signin.sign_in_page, methods=["GET"]),
         Route("/sign-in", signin.sign_in_submit, methods=["POST"]),
         Route("/sign-out", signin.sign_out_submit, methods=["POST"]),
+        Route("/sign-in/with/{name}", upstream.start, methods=["GET"]),
+        Route("/sign-in/with/{name}/callback", upstream.callback, methods=["GET"]),
+        Route("/sign-in/directory/{name}", directory.form_page, methods=["GET"]),
+        Route("/sign-in/directory/{name}", directory.form_submit, methods=["POST"]),
         Route("/second-factor", second_factor.verify_page, methods=["GET"]),
         Route("/second-factor", second_factor.verify_submit, methods=["POST"]),
         Route("/second-factor/enrol", second_factor.enrol_page, methods=["GET"]),
@@ -89,6 +93,8 @@ def build_portal(inst: Instance, lifespan=None) -> Starlette:
         Route("/account/sessions/end", account.end_everywhere, methods=["POST"]),
         Route("/account/sessions/{session_id}/end", account.end_one, methods=["POST"]),
         Route("/account/password", account.change_password, methods=["POST"]),
+        Route("/account/identities/link", upstream.link_start, methods=["POST"]),
+        Route("/account/identities/{link_id:int}/remove", upstream.unlink, methods=["POST"]),
         *admin_routes,
         Mount("/api/v1", build_api(inst)),
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),

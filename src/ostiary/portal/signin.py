@@ -15,7 +15,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ostiary.access import may_enter
+from ostiary.identity.method import PASSWORD
 from ostiary.portal.context import client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for
+from ostiary.services import providers as providers_service
 from ostiary.services import second_factor as second_factor_service
 from ostiary.services import sessions as sessions_service
 from ostiary.services import throttle
@@ -130,6 +132,8 @@ async def sign_in_submit(request: Request) -> Response:
         response.headers["retry-after"] = str(math.ceil(checked.retry_after))
         return response
     user = checked.user
+    if user is not None and await run_in_threadpool(providers_service.password_refused, inst.store, tenant.id, user):
+        user = None  # password sign-in is off here, and this is no administrator (docs/identity-providers.md)
     if user is None:
         return render(request, "sign_in.html", status=401, next=next_url, tenant=tenant, error=FAILED, login=login)
     # A fresh session id at every sign-in; the one this browser had before ends.
@@ -139,7 +143,7 @@ async def sign_in_submit(request: Request) -> Response:
                                 Actor(f"user:{user.id}", addr, user.id))
     session = await run_in_threadpool(
         sessions_service.create_session, inst.store, tenant.id, user.id,
-        client_addr=addr, user_agent=request.headers.get("user-agent", ""),
+        client_addr=addr, user_agent=request.headers.get("user-agent", ""), method=PASSWORD,
     )
     # A user who has a second factor passes it at every sign-in, before anything else.
     due = second_factor_service.is_enrolled(user)

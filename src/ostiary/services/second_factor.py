@@ -14,7 +14,9 @@ from dataclasses import dataclass
 import pyotp
 from sqlalchemy import Row, select, update
 
+from ostiary.identity.method import ONE_TIME_CODE
 from ostiary.services import handshake_tokens
+from ostiary.services.sessions import record_method_in
 from ostiary.services.actor import Actor
 from ostiary.services.errors import InvalidInput, NotFound, Problem
 from ostiary.store import Store, TenantScope
@@ -170,4 +172,5 @@ def mark_session(store: Store, tenant_id: int, session_id: str, actor: Actor) ->
     with store.write() as conn:
         conn.execute(update(sessions).where(sessions.c.id == session_id, sessions.c.tenant_id == tenant_id)
                      .values(second_factor=True))
+        record_method_in(conn, tenant_id, session_id, ONE_TIME_CODE)
         TenantScope(conn, tenant_id).audit(actor.name, "session.second_factor", "session", session_id, actor.addr)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Row, select, update
 
+from ostiary.identity.method import amr_values, decode_methods, encode_methods, method_entry
 from ostiary.services.actor import Actor
 from ostiary.services.errors import NotFound
 from ostiary.store import Store, TenantScope
@@ -34,9 +35,13 @@ class NewSession:
 
 def create_session(
     store: Store, tenant_id: int, user_id: int, *, client_addr: str = "", user_agent: str = "",
-    second_factor: bool = False,
+    second_factor: bool = False, method: str | None = None, via: str = "",
 ) -> NewSession:
+    """Every sign-in method ends here (docs/identity-providers.md); `method`
+    is how the person proved who they are, as an RFC 8176 `amr` value, and
+    `via` the provider or directory that vouched for them."""
     now = time.time()
+    methods = encode_methods([method_entry(method, via, now)] if method else [])
     session_id, token = secrets.token_hex(16), secrets.token_urlsafe(32)
     with store.write() as conn:
         tenant = conn.execute(select(tenants).where(tenants.c.id == tenant_id)).one()
@@ -44,10 +49,11 @@ def create_session(
         TenantScope(conn, tenant_id).insert(
             sessions, id=session_id, user_id=user_id, token_hash=hash_token(token), created_at=now,
             last_seen_at=now, expires_at=expires, client_addr=client_addr[:64], user_agent=user_agent[:300],
-            second_factor=second_factor,
+            second_factor=second_factor, methods=methods,
         )
         scope = TenantScope(conn, tenant_id)
-        scope.audit(f"user:{user_id}", "session.start", "session", session_id, client_addr)
+        scope.audit(f"user:{user_id}", "session.start", "session", session_id, client_addr,
+                    **({"method": method, "via": via} if via else {"method": method} if method else {}))
     return NewSession(id=session_id, token=token, expires_at=expires)
 
 
@@ -58,6 +64,7 @@ class LiveSession:
     user_id: int
     expires_at: float
     second_factor: bool
+    methods: tuple[str, ...] = ()  # RFC 8176 amr values, in the order used
     # The user has a second factor and this session has not passed it yet:
     # it may only complete that step or sign out (docs/how-it-works.md).
     second_factor_due: bool = False
@@ -94,7 +101,18 @@ def session_for_token(store: Store, token: str | None, tenant_id: int) -> LiveSe
             conn.execute(update(sessions).where(sessions.c.id == row.id).values(last_seen_at=now))
     enrolled = bool(row.totp_secret and row.totp_enabled_at)
     return LiveSession(row.id, row.tenant_id, row.user_id, row.expires_at, bool(row.second_factor),
-                       second_factor_due=enrolled and not row.second_factor)
+                       tuple(amr_values(row.methods)), second_factor_due=enrolled and not row.second_factor)
+
+
+def record_method_in(conn, tenant_id: int, session_id: str, method: str, via: str = "") -> None:
+    """Adds a method (a second factor, say) to a live session's record, in the caller's transaction."""
+    row = conn.execute(select(sessions.c.methods).where(
+        sessions.c.id == session_id, sessions.c.tenant_id == tenant_id)).first()
+    if row is None:
+        return
+    entries = decode_methods(row.methods) + [method_entry(method, via)]
+    conn.execute(update(sessions).where(sessions.c.id == session_id, sessions.c.tenant_id == tenant_id)
+                 .values(methods=encode_methods(entries)))
 
 
 def end_session(store: Store, tenant_id: int, session_id: str, reason: str, actor: Actor) -> bool:

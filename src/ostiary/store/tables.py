@@ -17,6 +17,7 @@ from sqlalchemy import (
     text,
     UniqueConstraint,
     func,
+    true,
 )
 
 metadata = MetaData(
@@ -46,6 +47,9 @@ tenants = Table(
     Column("session_idle_seconds", Integer, nullable=False),
     Column("session_absolute_seconds", Integer, nullable=False),
     Column("created_at", Float, nullable=False),
+    # Off: only upstream providers sign people in; administrators keep the
+    # password as the break-glass way in (docs/identity-providers.md).
+    Column("password_sign_in", Boolean, nullable=False, default=True, server_default=true()),
 )
 
 users = Table(
@@ -164,6 +168,8 @@ sessions = Table(
     Column("client_addr", String(64), nullable=False, default=""),
     Column("user_agent", String(300), nullable=False, default=""),
     Column("second_factor", Boolean, nullable=False, default=False),
+    # JSON list of {"amr": RFC 8176 method, "at": UNIX seconds, "via": provider}: how the person signed in.
+    Column("methods", Text, nullable=False, default="[]", server_default="[]"),
     Index("ix_sessions_user", "user_id"),
     Index("ix_sessions_ended", "ended_at"),
 )
@@ -250,4 +256,60 @@ api_tokens = Table(
     Column("revoked_at", Float, nullable=True),
 )
 
-TENANT_TABLES = (users, groups, memberships, domains, apps, app_grants, sessions, audit_log, recovery_codes, api_tokens)
+# Upstream OpenID Connect / OAuth 2 providers people sign in with (docs/identity-providers.md).
+identity_providers = Table(
+    "identity_providers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(63), nullable=False),  # in the redirect URI: /sign-in/with/<name>/callback
+    Column("display_name", String(100), nullable=False),
+    Column("preset", String(16), nullable=False),  # oidc | google | entra | gitlab | github | ldap
+    Column("issuer", Text, nullable=False),  # OIDC discovery base; GitHub: its web base URL
+    Column("client_id", String(255), nullable=False),
+    # Where the secret is read at use: "file:/path" or "env:NAME"; the secret itself is never stored.
+    Column("client_secret_ref", String(400), nullable=False),
+    Column("scopes", String(400), nullable=False),
+    Column("claims", Text, nullable=False, default="{}"),  # JSON: username, email, display_name, groups
+    Column("allowed_directories", Text, nullable=False, default="[]"),  # JSON: Entra `tid`s for `common`
+    Column("account_policy", String(16), nullable=False),  # create | existing
+    Column("create_domains", Text, nullable=False, default="[]"),  # JSON: empty = any domain
+    Column("trusted_domains", Text, nullable=False, default="[]"),  # JSON: emails it may link by
+    # JSON, LDAP only: start_tls, ca_file, user_base, user_filter, group_base, group_filter. For LDAP
+    # the issuer is the ldaps:// or ldap:// URL, client_id the bind DN and the secret its password.
+    Column("options", Text, nullable=False, default="{}", server_default="{}"),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("tenant_id", "name", name="uq_identity_providers_tenant_name"),
+)
+
+# A provider's group (or role) names mapped to Ostiary groups, re-applied at every sign-in.
+provider_group_map = Table(
+    "provider_group_map",
+    metadata,
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("provider_id", Integer, ForeignKey("identity_providers.id", ondelete="CASCADE"), primary_key=True),
+    Column("upstream_group", String(255), primary_key=True),
+    Column("group_id", Integer, ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+)
+
+# A person's identity at a provider (its stable subject), linked to one user.
+linked_identities = Table(
+    "linked_identities",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("provider_id", Integer, ForeignKey("identity_providers.id", ondelete="CASCADE"), nullable=False),
+    Column("subject", String(255), nullable=False),
+    # The email the provider last asserted, for people to recognise the link; never used to match.
+    Column("email", String(320), nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float, nullable=True),
+    UniqueConstraint("provider_id", "subject", name="uq_linked_identities_provider_subject"),
+    Index("ix_linked_identities_user", "user_id"),
+)
+
+TENANT_TABLES = (users, groups, memberships, domains, apps, app_grants, sessions, audit_log, recovery_codes, api_tokens,
+                 identity_providers, provider_group_map, linked_identities)

