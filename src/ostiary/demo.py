@@ -240,7 +240,7 @@ def demo_command(data_dir: Path, port: int, app_port: int, new_password: bool) -
     layout = DemoLayout(port=port, ostiary_port=_free_port(), app_port=app_port)
     settings, env = demo_settings(data_dir, layout)
 
-    store = open_store(settings.effective_database_url)
+    store = open_store(settings.effective_database_url, settings.secret_box())
     try:
         password = set_up(store, settings, new_password, click.echo)
         config = caddyfile(store, settings, layout)

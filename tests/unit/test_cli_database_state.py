@@ -23,8 +23,9 @@ from tests.support.server import free_port
 
 # Commands that create or migrate by design, or use no installation database.
 CREATING = {("init",), ("migrate",)}
-# The demo keeps its own database; cookie-doctor and proxy-files (files shipped in the package) use none.
-NOT_THE_INSTALLATION = {("demo",), ("cookie-doctor",), ("proxy-files",)}
+# The demo keeps its own database; cookie-doctor, proxy-files (files shipped in the package) and
+# secret-key generate (prints a new key) use none.
+NOT_THE_INSTALLATION = {("demo",), ("cookie-doctor",), ("proxy-files",), ("secret-key", "generate")}
 
 
 def _leaf_commands(group: click.Group, prefix: tuple[str, ...] = ()):

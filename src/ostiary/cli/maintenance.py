@@ -1,0 +1,43 @@
+"""Looking after an installation: the key sealing its secrets at rest
+(docs/operations.md, "Secrets at rest")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ostiary.cli.base import Context, fail, handles_errors, main, pass_ctx
+from ostiary.secretbox import SecretBox, SecretKeyProblem, generate_key, read_key_file
+from ostiary.store import sealed
+
+
+@main.group("secret-key")
+def secret_key() -> None:
+    """The key that encrypts signing keys and TOTP secrets in the database (OSTIARY_SECRET_KEY_FILE)."""
+
+
+@secret_key.command("generate")
+def secret_key_generate() -> None:
+    """Print a new key; save it to an owner-only file, e.g. `umask 077; ostiary secret-key generate > FILE`."""
+    click.echo(generate_key())
+
+
+@secret_key.command("rotate")
+@click.option("--new-key-file", required=True, type=click.Path(dir_okay=False),
+              help="The key file to encrypt with from now on (its first key encrypts).")
+@pass_ctx
+@handles_errors
+def secret_key_rotate(ctx: Context, new_key_file: str) -> None:
+    """Re-encrypt every stored secret with the key in --new-key-file, in one transaction.
+    The current OSTIARY_SECRET_KEY_FILE (or none) must open them."""
+    try:
+        new = SecretBox(tuple(read_key_file(Path(new_key_file))), str(Path(new_key_file).absolute()))
+    except SecretKeyProblem as exc:
+        fail(f"new_key_file: {exc}")
+    store = ctx.store
+    with store.write() as conn:  # every value, or none: a value that does not open rolls it all back
+        count = sealed.reseal_all(conn, store.box, new)
+    click.echo(f"{count} stored secret(s) re-encrypted with {new.source}; now set OSTIARY_SECRET_KEY_FILE to it "
+               "for every server and command, and restart the servers (docs/operations.md)")
+
