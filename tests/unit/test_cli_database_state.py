@@ -22,7 +22,9 @@ from tests.support.database import create_pg_database, drop_pg_database, pg_url
 from tests.support.server import free_port
 
 # Commands that create or migrate by design, or use no installation database.
-CREATING = {("init",), ("migrate",)}
+CREATING = {("init",), ("migrate",), ("restore",)}
+# A backup is what to take before `ostiary migrate`: it copies a database at any schema.
+ANY_SCHEMA = {("backup",)}
 # The demo keeps its own database; cookie-doctor, proxy-files (files shipped in the package) and
 # secret-key generate (prints a new key) use none.
 NOT_THE_INSTALLATION = {("demo",), ("cookie-doctor",), ("proxy-files",), ("secret-key", "generate")}
@@ -134,6 +136,8 @@ def test_every_command_leaves_an_old_schema_alone_and_says_to_migrate(old_url):
     assert first != head, "needs a database behind the current schema"
     shown = url.replace("postgresql+psycopg://", "postgresql://") if url.startswith("postgresql") else url.removeprefix("sqlite:///")
     for path, args in USING_THE_DATABASE:
+        if path in ANY_SCHEMA:
+            continue
         result = _run([*path, *args], {"OSTIARY_DATABASE_URL": url})
         assert _revision(url) == first, f"`ostiary {' '.join(path)}` migrated the database"
         if result.exit_code == 2:

@@ -1,5 +1,5 @@
-"""Looking after an installation: the key sealing its secrets at rest
-(docs/operations.md, "Secrets at rest")."""
+"""Looking after an installation: the key sealing its secrets at rest, and
+backups (docs/operations.md, "Secrets at rest" and "Backups")."""
 
 from __future__ import annotations
 
@@ -41,3 +41,41 @@ def secret_key_rotate(ctx: Context, new_key_file: str) -> None:
     click.echo(f"{count} stored secret(s) re-encrypted with {new.source}; now set OSTIARY_SECRET_KEY_FILE to it "
                "for every server and command, and restart the servers (docs/operations.md)")
 
+
+# --- backups ---------------------------------------------------------------------------
+
+@main.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False))
+@pass_ctx
+@handles_errors
+def backup_command(ctx: Context, file: str) -> None:
+    """Write a consistent copy of the database to the new FILE, while the servers keep running.
+    The copy holds the secrets encrypted: keep OSTIARY_SECRET_KEY_FILE too, elsewhere."""
+    from ostiary.backup import BackupRefused, backup
+    from ostiary.store import open_store
+
+    url = ctx.settings.effective_database_url
+    store = open_store(url, ctx.settings.secret_box())
+    try:
+        store.ensure_installed()  # any schema: a backup is what to take before `ostiary migrate`
+    finally:
+        store.dispose()
+    try:
+        click.echo(backup(url, Path(file)))
+    except BackupRefused as exc:
+        fail(str(exc), status=1)
+
+
+@main.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False))
+@pass_ctx
+@handles_errors
+def restore_command(ctx: Context, file: str) -> None:
+    """Replace the database with the backup in FILE. Stop the servers first, start them after."""
+    from ostiary.backup import BackupRefused, restore
+
+    try:
+        click.echo(restore(ctx.settings.effective_database_url, Path(file), ctx.settings.secret_box()))
+    except BackupRefused as exc:
+        fail(str(exc), status=1)
+    click.echo("start the servers now; `ostiary serve` migrates the schema if the backup is older")
