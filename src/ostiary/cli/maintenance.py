@@ -79,3 +79,31 @@ def restore_command(ctx: Context, file: str) -> None:
     except BackupRefused as exc:
         fail(str(exc), status=1)
     click.echo("start the servers now; `ostiary serve` migrates the schema if the backup is older")
+
+
+# --- configuration ---------------------------------------------------------------------
+
+@main.group("config")
+def config_group() -> None:
+    """The settings (OSTIARY_* variables and the OSTIARY_CONFIG file)."""
+
+
+@config_group.command("check")
+def config_check() -> None:
+    """Print the effective settings (secrets redacted) and every problem at once; exit 1 when there are any."""
+    from ostiary.configcheck import check
+
+    report = check()
+    click.echo("settings (value, from):")
+    width = max(len(name) for name, _, _ in report.settings) + len("OSTIARY_")
+    for name, value, source in report.settings:
+        click.echo(f"  {('OSTIARY_' + name.upper()).ljust(width)}  {value}  ({source})")
+    for note in report.notes:
+        click.echo(f"note: {note}")
+    if not report.problems:
+        click.echo("no problems found")
+        return
+    click.echo(f"{len(report.problems)} problem(s):", err=True)
+    for problem in report.problems:
+        click.echo(f"  - {problem}", err=True)
+    raise SystemExit(1)
