@@ -61,9 +61,9 @@ def _installation_problems(settings: Settings, report: Report) -> None:
     if settings.secret_key_file is None:
         if not settings.dev:
             report.problems.append(NO_SECRET_KEY)
-    elif (mode := _loose(settings.secret_key_file, 0o700)) is not None:
-        report.problems.append(f"OSTIARY_SECRET_KEY_FILE {settings.secret_key_file} is readable by others "
-                               f"(mode {mode}): chmod 600 it")
+    elif (mode := _loose(settings.secret_key_file, 0o750)) is not None:  # the service's group may read it
+        report.problems.append(f"OSTIARY_SECRET_KEY_FILE {settings.secret_key_file} is open to others "
+                               f"(mode {mode}): chmod 600 it (or 640, owned by root and the service's group)")
     url = settings.effective_database_url
     db_file = sqlite_file(url)
     if db_file is not None and db_file.parent.exists() and (mode := _loose(db_file.parent, 0o700)) is not None:

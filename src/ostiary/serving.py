@@ -62,7 +62,11 @@ def run_server(settings: Settings, *, host: str, port: int, workers: int, migrat
     # Workers re-read the settings from the environment; make the data dir absolute for them.
     os.environ.setdefault("OSTIARY_DATA_DIR", str(settings.data_dir.resolve()))
     if server == "uvicorn":
-        import uvicorn
+        try:
+            import uvicorn
+        except ImportError:
+            raise click.ClickException("--server uvicorn is for development and needs `pip install 'ostiary[dev]'`; "
+                                       "production uses granian (the default)") from None
 
         uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers, log_level=settings.log_level,
                     proxy_headers=False, access_log=False, ssl_certfile=tls[0] if tls else None,

@@ -63,7 +63,7 @@ def test_installation_problems_are_listed_together(tmp_path):
     assert ran.returncode == 1
     problems = [line for line in ran.stderr.splitlines() if line.startswith("  - ")]
     assert len(problems) == 3, ran.stderr
-    assert "readable by others (mode 0644)" in ran.stderr
+    assert "open to others (mode 0644)" in ran.stderr
     assert "OSTIARY_DATA_DIR" in ran.stderr and "mode 0755" in ran.stderr
     assert "does not decrypt the secrets" in ran.stderr
 

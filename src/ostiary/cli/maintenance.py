@@ -107,3 +107,13 @@ def config_check() -> None:
     for problem in report.problems:
         click.echo(f"  - {problem}", err=True)
     raise SystemExit(1)
+
+
+# --- packaging -------------------------------------------------------------------------
+
+@main.command("systemd-unit")
+def systemd_unit() -> None:
+    """Print the hardened systemd unit shipped with Ostiary (docs/operations.md, "As a systemd service")."""
+    from importlib.resources import files
+
+    click.echo(files("ostiary").joinpath("systemd/ostiary.service").read_text(encoding="utf-8"), nl=False)
