@@ -25,9 +25,10 @@ from tests.support.server import free_port
 CREATING = {("init",), ("migrate",), ("restore",)}
 # A backup is what to take before `ostiary migrate`: it copies a database at any schema.
 ANY_SCHEMA = {("backup",)}
-# The demo keeps its own database; cookie-doctor, proxy-files (files shipped in the package) and
-# secret-key generate (prints a new key) use none.
-NOT_THE_INSTALLATION = {("demo",), ("cookie-doctor",), ("proxy-files",), ("secret-key", "generate")}
+# The demo keeps its own database; cookie-doctor, proxy-files and systemd-unit (files shipped in the
+# package) and secret-key generate (prints a new key) use none.
+NOT_THE_INSTALLATION = {("demo",), ("cookie-doctor",), ("proxy-files",), ("systemd-unit",),
+                        ("secret-key", "generate")}
 
 
 def _leaf_commands(group: click.Group, prefix: tuple[str, ...] = ()):
