@@ -4,12 +4,21 @@ PostgreSQL (each store test runs on both), and a migrated store."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from ostiary.store import open_store
 from tests.support.database import copy_sqlite, create_pg_database, drop_pg_database, pg_url
+
+# Every store and server of the tests seals its secrets with one test key, as
+# production does (docs/operations.md, "Secrets at rest"); subprocess servers
+# inherit it. Tests of the key itself set their own.
+_TEST_KEY_FILE = Path(tempfile.mkdtemp(prefix="ostiary-test-key-")) / "secret.key"
+_TEST_KEY_FILE.write_text(Fernet.generate_key().decode() + "\n")
+os.environ.setdefault("OSTIARY_SECRET_KEY_FILE", str(_TEST_KEY_FILE))
 
 ARTIFACTS = Path(os.environ.get("OSTIARY_TEST_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts"))
 

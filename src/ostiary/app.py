@@ -23,7 +23,7 @@ log = logging.getLogger("ostiary")
 class OstiaryApp:
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.store = open_store(settings.effective_database_url)
+        self.store = open_store(settings.effective_database_url, settings.secret_box())
         self.holder = SnapshotHolder(self.store, settings.change_poll_interval)
         self.instance = Instance(settings=settings, store=self.store, holder=self.holder)
         self.check = CheckHandler(self.holder, settings.public_url, allow_http=settings.dev)

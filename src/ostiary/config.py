@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     reverify_interval: int = 6 * 3600
     domain_grace_seconds: int = 72 * 3600
     log_level: str = "info"
+    # The key file sealing signing keys and TOTP secrets at rest (ostiary/secretbox.py);
+    # `ostiary serve` refuses to start without it unless OSTIARY_DEV=1 (docs/operations.md).
+    secret_key_file: Path | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -105,6 +108,19 @@ class Settings(BaseSettings):
         if isinstance(v, str) and v.strip().lower() in LOG_LEVELS:
             return v.strip().lower()
         raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+
+    @field_validator("secret_key_file", mode="before")
+    @classmethod
+    def _secret_key_file(cls, v: object) -> object:
+        if v in (None, ""):
+            return None
+        from ostiary.secretbox import SecretKeyProblem, read_key_file
+
+        try:
+            read_key_file(Path(str(v)))
+        except SecretKeyProblem as exc:
+            raise ValueError(f"names {exc}") from None
+        return Path(str(v)).absolute()
 
     @field_validator("key_overlap_seconds")
     @classmethod
@@ -206,6 +222,12 @@ class Settings(BaseSettings):
                 url = "postgresql+psycopg://" + url[len("postgresql://"):]
             return url
         return f"sqlite:///{(self.data_dir / 'ostiary.db').resolve()}"
+
+    def secret_box(self):
+        """The box sealing stored secrets with the key file (none: stored in the clear)."""
+        from ostiary.secretbox import SecretBox
+
+        return SecretBox.from_file(self.secret_key_file)
 
     @property
     def is_sqlite(self) -> bool:

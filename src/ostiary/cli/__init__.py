@@ -3,7 +3,9 @@ ends with a message naming the field and the rule, exit status 2, and
 nothing written. One module per area; importing them registers their
 commands on `main`."""
 
-from ostiary.cli import directory, operations, protection, providers, serving  # noqa: F401  (registers the commands)
+from ostiary.cli import (  # noqa: F401  (registers the commands)
+    directory, maintenance, operations, protection, providers, serving,
+)
 from ostiary.cli.base import main
 from ostiary.demo import demo_command
 from ostiary.sharedcookie.cli import cookie_doctor_command

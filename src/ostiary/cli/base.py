@@ -13,6 +13,7 @@ import click
 from sqlalchemy.exc import DBAPIError
 
 from ostiary.config import ConfigError, Settings, load_settings
+from ostiary.secretbox import SecretsUnreadable
 from ostiary.services import keys as keys_service
 from ostiary.services import tenants as tenants_service
 from ostiary.services.errors import InvalidInput, ServiceError
@@ -38,7 +39,7 @@ class Context:
         """The installation's database as it is: only `init` and `migrate`
         create or migrate one (docs/upgrading.md)."""
         if self._store is None:
-            store = open_store(self.settings.effective_database_url)
+            store = open_store(self.settings.effective_database_url, self.settings.secret_box())
             try:
                 store.ensure_current()
             except BaseException:
@@ -50,7 +51,7 @@ class Context:
     def migrated_store(self) -> Store:
         """For `init` and `migrate`: the database, created when missing, at the current schema."""
         if self._store is None:
-            store = open_store(self.settings.effective_database_url)
+            store = open_store(self.settings.effective_database_url, self.settings.secret_box())
             try:
                 store.migrate()
                 keys_service.ensure_signing_key(store)
@@ -87,7 +88,7 @@ def handles_errors(fn):
             fail("\n  ".join(["the input is not valid:", *(str(p) for p in exc.problems)]))
         except ServiceError as exc:
             fail(str(exc))
-        except DatabaseNotReady as exc:
+        except (DatabaseNotReady, SecretsUnreadable) as exc:
             fail(str(exc), status=1)
         except DBAPIError as exc:
             message = explain_database_error(exc, _database_url())

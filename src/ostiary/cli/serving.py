@@ -52,7 +52,7 @@ def migrate(ctx: Context, revision: str | None) -> None:
     if revision not in revisions():
         raise InvalidInput([Problem("to", f"{revision!r} is not a schema revision of this Ostiary: "
                                           f"choose one of {', '.join(revisions())}")])
-    store = open_store(ctx.settings.effective_database_url)
+    store = open_store(ctx.settings.effective_database_url, ctx.settings.secret_box())
     try:
         was = store.move_to(revision)
     finally:

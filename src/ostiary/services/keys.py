@@ -30,10 +30,11 @@ def list_keys(store: Store) -> list[Row]:
         return list(conn.execute(select(signing_keys).order_by(signing_keys.c.created_at)))
 
 
-def _new_key(conn, now: float) -> str:
-    # created_at is when the key starts signing.
+def _new_key(store: Store, conn, now: float) -> str:
+    # created_at is when the key starts signing; the secret is stored sealed (ostiary/secretbox.py).
     kid = secrets.token_hex(4)
-    conn.execute(insert(signing_keys).values(id=kid, secret=secrets.token_hex(32), created_at=now, retire_at=None))
+    conn.execute(insert(signing_keys).values(id=kid, secret=store.box.seal(secrets.token_hex(32)), created_at=now,
+                                             retire_at=None))
     return kid
 
 
@@ -41,7 +42,7 @@ def ensure_signing_key(store: Store) -> None:
     with store.write() as conn:
         active = conn.execute(select(signing_keys.c.id).where(signing_keys.c.retire_at.is_(None))).first()
         if active is None:
-            _new_key(conn, time.time())
+            _new_key(store, conn, time.time())
             record_change(conn, None, "key", "*")
 
 
@@ -72,7 +73,7 @@ def rotate_keys(store: Store, actor: Actor, overlap_seconds: int) -> str:
         conn.execute(update(signing_keys).where(signing_keys.c.retire_at > until).values(retire_at=until))
         # Keys whose overlap ended long ago serve no purpose.
         conn.execute(delete(signing_keys).where(signing_keys.c.retire_at < now - 86400))
-        kid = _new_key(conn, now + PUBLISH_AHEAD)
+        kid = _new_key(store, conn, now + PUBLISH_AHEAD)
         conn.execute(insert(audit_log).values(
             tenant_id=None, at=now, actor=actor.name, actor_addr=actor.addr, action="keys.rotate",
             entity="key", entity_id=kid, detail=json.dumps({"overlap_seconds": overlap_seconds}),

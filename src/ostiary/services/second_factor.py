@@ -125,7 +125,7 @@ def enrol(store: Store, tenant_id: int, user_id: int, actor: Actor, secret: str,
         scope = TenantScope(conn, tenant_id)
         if scope.one(users, users.c.id == user_id) is None:
             raise NotFound("user: no such user in this tenant")
-        scope.update(users, users.c.id == user_id, totp_secret=secret, totp_enabled_at=now, updated_at=now)
+        scope.update(users, users.c.id == user_id, totp_secret=store.box.seal(secret), totp_enabled_at=now, updated_at=now)
         scope.delete(recovery_codes, recovery_codes.c.user_id == user_id)
         for c in codes:
             scope.insert(recovery_codes, user_id=user_id, code_hash=_hash_code(c), used_at=None)
@@ -161,7 +161,7 @@ def verify_second_factor(store: Store, tenant_id: int, user: Row, code: str, act
     """A TOTP code or, failing that, a recovery code."""
     if not is_enrolled(user):
         return False
-    if verify_totp(store, user.id, user.totp_secret, code):
+    if verify_totp(store, user.id, store.box.open(user.totp_secret), code):
         return True
     return use_recovery_code(store, tenant_id, user.id, code, actor)
 

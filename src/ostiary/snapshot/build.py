@@ -9,8 +9,10 @@ from collections import defaultdict
 
 from sqlalchemy import Connection, func, select
 
+from ostiary import secretbox
 from ostiary.access import with_ancestors
 from ostiary.gate.signing import SigningKey
+from ostiary.secretbox import SecretBox
 from ostiary.snapshot.model import AppView, DomainView, GroupView, Snapshot, TenantView, UserView
 from ostiary.store.tables import (
     app_grants, apps, change_log, domains, groups, installation, memberships, sessions, signing_keys, tenants, users,
@@ -69,12 +71,13 @@ def _reindex_hosts(snap: Snapshot, hosts: set[str]) -> None:
             snap.apps_by_host.pop(host, None)
 
 
-def _load_keys(snap: Snapshot, conn: Connection) -> None:
-    snap.keys = {r.id: SigningKey(r.id, bytes.fromhex(r.secret), r.retire_at, r.created_at)
+def _load_keys(snap: Snapshot, conn: Connection, box: SecretBox | None) -> None:
+    box = box if box is not None else secretbox.from_environment()
+    snap.keys = {r.id: SigningKey(r.id, bytes.fromhex(box.open(r.secret)), r.retire_at, r.created_at)
                  for r in conn.execute(select(signing_keys))}
 
 
-def load_full(conn: Connection) -> Snapshot:
+def load_full(conn: Connection, box: SecretBox | None = None) -> Snapshot:
     """Everything, read in one transaction. The change-log position is read
     first, so any change racing the load is applied again afterwards."""
     snap = Snapshot()
@@ -108,7 +111,7 @@ def load_full(conn: Connection) -> Snapshot:
         select(sessions.c.id, sessions.c.expires_at).where(sessions.c.ended_at.is_not(None), sessions.c.expires_at > now)
     ):
         snap.ended_sessions[row.id] = row.expires_at
-    _load_keys(snap, conn)
+    _load_keys(snap, conn, box)
     snap.loaded = True
     return snap
 
@@ -130,7 +133,8 @@ def _load_users(snap: Snapshot, rows) -> None:
                                       bool(row.active), closure, header)
 
 
-def apply_change(snap: Snapshot, conn: Connection, entity: str, entity_id: str, tenant_id: int | None) -> None:
+def apply_change(snap: Snapshot, conn: Connection, entity: str, entity_id: str, tenant_id: int | None,
+                 box: SecretBox | None = None) -> None:
     """Bring the entries one change touched up to date."""
     if entity == "user":
         uid = int(entity_id)
@@ -200,7 +204,7 @@ def apply_change(snap: Snapshot, conn: Connection, entity: str, entity_id: str, 
             if view.host:
                 snap.tenant_hosts[view.host] = view
     elif entity == "key":
-        _load_keys(snap, conn)
+        _load_keys(snap, conn, box)
     elif entity == "installation":
         snap.base_domain = conn.execute(
             select(installation.c.value).where(installation.c.key == "base_domain")).scalar()

@@ -56,7 +56,7 @@ class SnapshotHolder:
 
     def load(self) -> None:
         with self.store.read() as conn:
-            snap = load_full(conn)
+            snap = load_full(conn, self.store.box)
         self.snapshot = snap
         self._low_water = snap.last_change_id
         self._seen_above.clear()
@@ -75,7 +75,7 @@ class SnapshotHolder:
             for row in rows:
                 if row.id in self._seen_above:
                     continue
-                apply_change(snap, conn, row.entity, row.entity_id, row.tenant_id)
+                apply_change(snap, conn, row.entity, row.entity_id, row.tenant_id, self.store.box)
                 self._seen_above.add(row.id)
                 applied += 1
         self._advance_low_water()

@@ -4,10 +4,11 @@ missing or not current with the command that fixes it (docs/upgrading.md)."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from alembic import command
@@ -16,6 +17,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
 
+from ostiary import secretbox
+from ostiary.secretbox import SecretBox
 from ostiary.store import answer_deadline
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -57,6 +60,19 @@ def sqlite_file(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+def create_owner_only(path: Path) -> None:
+    """The SQLite file's directory (when created here) is 0700 and the file
+    0600: they hold the sessions and, unless a key seals them, the secrets.
+    SQLite gives its -wal and -shm files the database file's mode."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path.parent, 0o700)  # mkdir's mode is filtered by the umask
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    if path.stat().st_uid == os.getuid():
+        os.chmod(path, 0o600)
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -92,10 +108,11 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def alembic_config(engine: Engine | None) -> Config:
+def alembic_config(engine: Engine | None, box: SecretBox | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["engine"] = engine
+    cfg.attributes["secret_box"] = box if box is not None else secretbox.from_environment()  # for 0007
     return cfg
 
 
@@ -118,6 +135,8 @@ def current_revision(engine: Engine) -> str | None:
 class Store:
     engine: Engine
     url: str
+    # Seals and opens the stored secrets (ostiary/secretbox.py).
+    box: SecretBox = field(default_factory=SecretBox)
 
     @property
     def is_postgresql(self) -> bool:
@@ -143,13 +162,13 @@ class Store:
         for `ostiary init`, `ostiary migrate` and `ostiary serve` only."""
         path = sqlite_file(self.url)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            create_owner_only(path)
         with answer_deadline.unbounded_answers():
-            command.upgrade(alembic_config(self.engine), "head")
+            command.upgrade(alembic_config(self.engine, self.box), "head")
 
     def downgrade(self, revision: str) -> None:
         with answer_deadline.unbounded_answers():
-            command.downgrade(alembic_config(self.engine), revision)
+            command.downgrade(alembic_config(self.engine, self.box), revision)
 
     def move_to(self, revision: str) -> str:
         """Upgrade or downgrade an installed database to `revision`, one of
@@ -162,7 +181,7 @@ class Store:
             self.downgrade(revision)
         else:
             with answer_deadline.unbounded_answers():
-                command.upgrade(alembic_config(self.engine), revision)
+                command.upgrade(alembic_config(self.engine, self.box), revision)
         return was
 
     def ensure_installed(self) -> None:
@@ -199,8 +218,10 @@ class Store:
         self.engine.dispose()
 
 
-def open_store(url: str) -> Store:
-    return Store(engine=make_engine(url), url=url)
+def open_store(url: str, box: SecretBox | None = None) -> Store:
+    """The database at `url`; its secrets sealed by `box`, by default the
+    key file OSTIARY_SECRET_KEY_FILE names in the environment."""
+    return Store(engine=make_engine(url), url=url, box=box if box is not None else secretbox.from_environment())
 
 
 def now() -> float:

@@ -61,7 +61,8 @@ users = Table(
     Column("username", String(100), nullable=False),
     Column("display_name", String(200), nullable=False),
     Column("password_hash", Text, nullable=True),
-    Column("totp_secret", String(64), nullable=True),
+    # Sealed by the secret box (ostiary/secretbox.py) when a key is configured.
+    Column("totp_secret", Text, nullable=True),
     # Set when the person has confirmed a code: only then does TOTP apply.
     Column("totp_enabled_at", Float, nullable=True),
     Column("is_admin", Boolean, nullable=False, default=False),
@@ -180,7 +181,8 @@ signing_keys = Table(
     # Installation-wide: every token and cookie names its tenant and domain
     # inside the signed payload, so a key shared by tenants cannot cross them.
     Column("id", String(16), primary_key=True),
-    Column("secret", String(128), nullable=False),
+    # Sealed by the secret box (ostiary/secretbox.py) when a key is configured.
+    Column("secret", Text, nullable=False),
     Column("created_at", Float, nullable=False),
     # Null while the key signs; set at rotation to when it stops verifying.
     Column("retire_at", Float, nullable=True),

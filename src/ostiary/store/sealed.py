@@ -1,0 +1,48 @@
+"""Which stored columns hold secrets sealed by the secret box (ostiary/secretbox.py),
+and the operations over all of them at once: checking that they open with the
+configured key, sealing the ones written before a key was configured, and
+re-sealing every one under a new key (docs/operations.md, "Secrets at rest")."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, text
+
+from ostiary.secretbox import SecretBox, is_sealed
+
+# (table, primary key, column): every stored credential. A new one is added here.
+SEALED_COLUMNS = (
+    ("signing_keys", "id", "secret"),
+    ("users", "id", "totp_secret"),
+)
+
+
+def _rows(conn: Connection, table: str, key: str, column: str):
+    return conn.execute(text(f"SELECT {key}, {column} FROM {table} WHERE {column} IS NOT NULL")).all()
+
+
+def check_all(conn: Connection, box: SecretBox) -> int:
+    """Opens every sealed value (raising SecretsUnreadable on the first that
+    does not open); returns how many values are not sealed yet."""
+    unsealed = 0
+    for table, key, column in SEALED_COLUMNS:
+        for _, value in _rows(conn, table, key, column):
+            if is_sealed(value):
+                box.open(value)
+            else:
+                unsealed += 1
+    return unsealed
+
+
+def reseal_all(conn: Connection, old: SecretBox, new: SecretBox, *, only_unsealed: bool = False) -> int:
+    """Opens every value with `old` and writes it sealed by `new` (or in the
+    clear, when `new` has no key), inside the caller's transaction; returns
+    how many values were written."""
+    written = 0
+    for table, key, column in SEALED_COLUMNS:
+        for ident, value in _rows(conn, table, key, column):
+            if only_unsealed and is_sealed(value):
+                continue
+            conn.execute(text(f"UPDATE {table} SET {column} = :value WHERE {key} = :ident"),
+                         {"value": new.seal(old.open(value)), "ident": ident})
+            written += 1
+    return written

@@ -1,0 +1,124 @@
+"""`ostiary backup` while a server keeps writing, then `ostiary restore`
+after the database was changed (every session ended, every signing key
+retired): the restored installation lets in the cookies and central
+sessions that existed when the backup was taken — on SQLite (its online
+backup API) and PostgreSQL (pg_dump/pg_restore). docs/operations.md, "Backups"."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from ostiary.services import keys as keys_service
+from ostiary.services import sessions, users
+from ostiary.services.actor import CLI_ACTOR
+from ostiary.store import open_store
+from ostiary.wire import SESSION_COOKIE
+from tests.scaleout.deployment import TENANT_HOST, deployment
+from tests.support.database import create_pg_database, drop_pg_database, pg_url
+
+MAX_WRITES = 5000  # bounded write load: central sessions created until the backup is done
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def own_deployment(request, tmp_path):
+    """A deployment of this test's own: it stops the instance and replaces the database."""
+    name = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ostiary.db'}"
+    else:
+        name = create_pg_database()
+        url = pg_url(name)
+    store = open_store(url)
+    store.migrate()
+    try:
+        with deployment(tmp_path / "deployment", url, store, instances=1, workers=2, with_nginx=False) as d:
+            yield d, url
+    finally:
+        store.dispose()
+        if name:
+            drop_pg_database(name)
+
+
+def _ostiary(url: str, tmp_path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OSTIARY_DATABASE_URL": url, "OSTIARY_DATA_DIR": str(tmp_path), "OSTIARY_CONFIG": ""}
+    return subprocess.run([sys.executable, "-m", "ostiary", *args], env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def _opens_app_with_session(d, token: str) -> bool:
+    v = d.visitor()  # no password: only the central session can get it in
+    v.browser.cookies.set(SESSION_COOKIE, token, domain=TENANT_HOST, path="/")
+    try:
+        return v.open(d.app_url("/")).reached_app
+    finally:
+        v.close()
+
+
+def test_a_backup_taken_under_write_load_restores_every_cookie_and_session(own_deployment, tmp_path):
+    d, url = own_deployment
+    dave = users.get_user(d.store, d.tenant_id, "dave@acme.test")
+    central = sessions.create_session(d.store, d.tenant_id, dave.id)
+    visitor = d.handshake("erin@acme.test")
+    cookie = visitor.forward_auth_cookie()
+    probe = d.probe(per_target=1)
+    assert probe.all_allowed(cookie) and _opens_app_with_session(d, central.token)
+
+    written: list[int] = []
+    backup_done = threading.Event()
+
+    def write_load():
+        for i in range(MAX_WRITES):  # from before the backup starts until it is done
+            if backup_done.is_set():
+                return
+            sessions.create_session(d.store, d.tenant_id, dave.id)
+            written.append(i)
+
+    writer = threading.Thread(target=write_load)
+    writer.start()
+    while len(written) < 20:
+        time.sleep(0.01)
+    before = len(written)
+    backup_file = tmp_path / "ostiary.backup"
+    taken = _ostiary(url, tmp_path, "backup", str(backup_file))
+    backup_done.set()
+    during = len(written) - before
+    writer.join()
+    assert during > 0 and len(written) < MAX_WRITES, "the writes did not span the backup"
+    assert taken.returncode == 0, taken.stderr
+    assert oct(backup_file.stat().st_mode & 0o777) == oct(0o600)
+    print(f"\n{during} writes while `ostiary backup` ran")
+
+    # The installation changes after the backup: every session ends and every key stops verifying.
+    sessions.end_user_sessions(d.store, d.tenant_id, dave.id, "test", CLI_ACTOR)
+    keys_service.rotate_keys(d.store, CLI_ACTOR, 0)
+    for _ in range(100):  # the old key stops verifying a moment after the rotation
+        if not probe.all_allowed(cookie):
+            break
+        time.sleep(0.1)
+    assert not probe.all_allowed(cookie) and not _opens_app_with_session(d, central.token)
+
+    d.instances[0].stop()
+    d.store.dispose()  # no connection of the test's own holds a table pg_restore replaces
+    restored = _ostiary(url, tmp_path, "restore", str(backup_file))
+    assert restored.returncode == 0, restored.stderr
+    d.start(0)
+
+    assert probe.all_allowed(cookie), "a forward-auth cookie from before the backup is refused after restore"
+    assert _opens_app_with_session(d, central.token), "a central session from before the backup is gone"
+    probe.close()
+    visitor.close()
+
+
+def test_a_backup_never_overwrites_a_file(own_deployment, tmp_path):
+    _, url = own_deployment
+    existing = tmp_path / "precious"
+    existing.write_text("keep me")
+    ran = _ostiary(url, tmp_path, "backup", str(existing))
+    assert ran.returncode == 1 and "already exists" in ran.stderr
+    assert existing.read_text() == "keep me"
