@@ -49,6 +49,15 @@ def main() -> None:
     concurrencies = [1, 4, 16, 64]
     started = time.time()
     work = Path(tempfile.mkdtemp(prefix="ostiary-bench-"))
+    # Ostiary in production mode seals its secrets (docs/operations.md, "Secrets at rest"):
+    # the worlds built here and every server started share one key, as an installation does.
+    if "OSTIARY_SECRET_KEY_FILE" not in os.environ:
+        from ostiary.secretbox import generate_key
+
+        key_file = work / "secret.key"
+        key_file.write_text(generate_key() + "\n")
+        key_file.chmod(0o600)
+        os.environ["OSTIARY_SECRET_KEY_FILE"] = str(key_file)
     results: dict = {"machine": machine(), "quick": q, "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
     log(f"working in {work}; machine {results['machine']}")
 
