@@ -12,7 +12,7 @@ import pytest
 from ostiary.identity.method import decode_methods
 from ostiary.services import admin_views, groups, providers, sessions, users
 from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.errors import InvalidInput
+from ostiary.services.errors import InvalidInput, NotFound
 from ostiary.services.providers import ProviderSettings
 from tests.identity.conftest import same_origin
 from tests.identity.ldap_server import PASSWORD, READER_DN, READER_PASSWORD, USER_FILTER, Slapd
@@ -135,3 +135,40 @@ def test_a_directory_is_refused_without_tls_or_without_a_login_in_its_filter(sto
         preset="ldap", issuer="ldaps://dc1.acme.test:636", user_base="dc=acme,dc=test",
         user_filter="(sAMAccountName={login})"))
     assert row.client_id == "" and row.client_secret_ref == ""  # an anonymous search
+
+
+def test_the_admin_page_adds_a_directory_refusing_bad_settings_and_people_sign_in_through_it(identity_world,
+                                                                                             directory):
+    from tests.identity.test_provider_admin import _admin
+
+    w = identity_world
+    admin, csrf = _admin(w)
+    secret = w.tmp / "ldap-bind-password"
+    form = {"csrf": csrf, "preset": "ldap", "name": "corp-ui", "display_name": "Corp from the UI",
+            "issuer": directory.url, "start_tls_present": "1", "start_tls": "1", "ca_file": str(w.tls.ca_cert),
+            "client_id": READER_DN, "secret_source": "file", "secret_where": str(secret),
+            "user_base": "ou=people,dc=acme,dc=test", "user_filter": USER_FILTER, "account_policy": "existing",
+            "trusted_domains": "acme.test"}
+    try:
+        page = admin.get(w.url("/admin/providers"))
+        assert 'id="directory-title"' in page.text
+        bad = admin.post(w.url("/admin/providers"), headers=same_origin(w),
+                         data={**form, "start_tls": "", "user_filter": "(uid=alice)", "user_base": ""})
+        assert bad.status_code == 422 and "Nothing was changed" in bad.text
+        for field in ("start_tls", "user_filter", "user_base"):
+            assert field in bad.text, field
+        with pytest.raises(NotFound):
+            providers.get_provider(w.store, w.tenant_id, "corp-ui")
+        r = admin.post(w.url("/admin/providers"), headers=same_origin(w), data=form)
+        assert r.status_code == 303, r.text
+        detail = admin.get(w.url(r.headers["location"].split("?")[0]))
+        assert "Directory URL" in detail.text and f"file:{secret}" in detail.text and "ou=people" in detail.text
+    finally:
+        admin.close()
+    try:
+        with w.browser() as b:
+            assert "Sign in with Corp from the UI" in b.get(w.url("/sign-in")).text
+            r = _sign_in(w, b, "alice", name="corp-ui")
+            assert r.status_code == 303 and r.headers["location"] == "/account", r.text
+    finally:
+        providers.remove_provider(w.store, w.tenant_id, CLI_ACTOR, "corp-ui")

@@ -41,6 +41,10 @@ def _settings(form, preset: str | None) -> ProviderSettings:
         account_policy=text("account_policy"),
         create_domains=lines(form.get("create_domains")) if "create_domains" in form else None,
         trusted_domains=lines(form.get("trusted_domains")) if "trusted_domains" in form else None,
+        # LDAP directories (preset ldap): the URL is the issuer, the bind DN the client id.
+        start_tls=checked(form, "start_tls") if "start_tls_present" in form else None,
+        ca_file=text("ca_file"), user_base=text("user_base"), user_filter=text("user_filter"),
+        group_base=text("group_base"), group_filter=text("group_filter"),
     )
 
 
@@ -52,10 +56,12 @@ async def provider_list(ctx: AdminContext) -> Response:
 async def _list(ctx: AdminContext, status: int = 200, errors=(), form=None) -> Response:
     rows = await ctx.call(providers.list_providers, ctx.inst.store, ctx.tenant.id)
     password_on = await ctx.call(providers.password_sign_in, ctx.inst.store, ctx.tenant.id)
-    # Directories (preset ldap) need their own settings: ostiary provider add --preset ldap, or the API.
+    # Directories (preset ldap) have a form of their own, with their own settings.
     presets = {k: p for k, p in PRESETS.items() if p.protocol != "ldap"}
+    directory_form = (form or {}).get("preset") == "ldap"
     return ctx.page("admin/providers.html", status=status, rows=rows, presets=presets, password_on=password_on,
-                    errors=list(errors), form=form or {}, redirect_base=_redirect_uri(ctx, "NAME"))
+                    errors=[] if directory_form else list(errors), directory_errors=list(errors) if directory_form else [],
+                    form=form or {}, redirect_base=_redirect_uri(ctx, "NAME"))
 
 
 @admin_action
@@ -66,6 +72,8 @@ async def provider_add(ctx: AdminContext, form) -> Response:
                              _settings(form, preset), allow_http=ctx.inst.settings.dev)
     except ServiceError as exc:
         return await _list(ctx, 422, problems(exc), {k: str(v) for k, v in form.items() if k != "csrf"})
+    if preset == "ldap":
+        return ctx.back(f"/admin/providers/{row.id}", f"Directory {row.display_name} added.")
     return ctx.back(f"/admin/providers/{row.id}", f"Provider {row.display_name} added: register its redirect URI.")
 
 
