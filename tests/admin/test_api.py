@@ -203,10 +203,15 @@ def test_groups_tree_members_grants_and_moves(api_world):
 def test_sessions_list_and_revoke_one(api_world):
     w = api_world
     bob = users.get_user(w.store, w.tenant_id, "bob")
-    new = sessions.create_session(w.store, w.tenant_id, bob.id, client_addr="192.0.2.7", user_agent="Firefox")
+    new = sessions.create_session(w.store, w.tenant_id, bob.id, client_addr="192.0.2.7", user_agent="Firefox",
+                                  method="pwd")
+    with w.store.write() as conn:
+        sessions.record_method_in(conn, w.tenant_id, new.id, "otp")
     with w.api(w.write_token) as api:
         listed = api.get("/sessions", params={"q": "192.0.2.7"}).json()
         assert [s["id"] for s in listed["items"]] == [new.id] and listed["items"][0]["email"] == "bob@acme.test"
+        assert listed["items"][0]["methods"] == ["pwd", "otp"]
+        assert listed["items"][0]["signed_in_with"] == "password + one-time code"
         assert api.delete(f"/sessions/{new.id}").json() == {"ended": 1}
         assert api.delete(f"/sessions/{new.id}").json() == {"ended": 0}
         assert api.get("/sessions", params={"q": "192.0.2.7"}).json()["total"] == 0

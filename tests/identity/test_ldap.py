@@ -59,6 +59,14 @@ def test_a_directory_account_signs_in_by_search_then_bind_and_its_groups_are_map
     assert sorted(g.name for g in admin_views.user_groups(w.store, w.tenant_id, dora.id)) == ["sales", "staff"]
     [entry] = decode_methods(sessions.list_sessions(w.store, w.tenant_id, dora.id)[0].methods)
     assert entry["amr"] == "pwd" and entry["via"] == "corp"
+    from tests.identity.test_provider_admin import _admin
+
+    admin, _ = _admin(w)
+    try:
+        listed = admin.get(w.url("/admin/sessions"), params={"q": "dora"})
+        assert listed.status_code == 200 and "<td>directory corp</td>" in listed.text
+    finally:
+        admin.close()
 
 
 def test_an_existing_user_is_linked_by_the_directorys_email_in_a_trusted_domain(identity_world, directory):

@@ -19,9 +19,12 @@ def test_an_existing_user_with_a_verified_email_in_a_trusted_domain_is_linked_an
         assert r.status_code == 303 and r.headers["location"] == "/account", r.text
         page = b.get(w.url("/account"))
         assert page.status_code == 200 and "alice@acme.test" in page.text and "Test IdP" in page.text
+        assert "<td>idp</td>" in page.text  # "Signed in with" in the account's session list
     alice = _user(w, "alice@acme.test")
     newest = sessions.list_sessions(w.store, w.tenant_id, alice.id)[0]
     assert amr_values(newest.methods) == ["fed"]
+    [listed] = [s for s in admin_views.sessions_page(w.store, w.tenant_id, user_id=alice.id).items if s.id == newest.id]
+    assert listed.methods == ("fed",) and listed.signed_in_with == "idp"
     assert "staff" in [g.name for g in admin_views.user_groups(w.store, w.tenant_id, alice.id)]
 
 

@@ -66,3 +66,13 @@ def test_a_password_sign_in_through_the_real_portal_records_pwd(sec):  # noqa: F
     carol = users.get_user(sec.store, sec.acme, "dave@acme.test")
     newest = sessions.list_sessions(sec.store, sec.acme, carol.id)[0]
     assert amr_values(newest.methods) == ["pwd"]
+
+
+def test_sessions_say_for_people_how_they_were_signed_in():
+    from ostiary.identity.method import describe, encode_methods, method_entry
+
+    assert describe(encode_methods([method_entry("pwd"), method_entry("otp"), method_entry("otp")])) == \
+        "password + one-time code"
+    assert describe(encode_methods([method_entry("fed", "gitlab")])) == "gitlab"
+    assert describe(encode_methods([method_entry("pwd", "corp")])) == "directory corp"
+    assert describe(None) == "" and describe("not json") == ""

@@ -53,6 +53,28 @@ def decode_methods(text: str | None) -> list[dict]:
     return [e for e in value if isinstance(e, dict) and e.get("amr") in METHODS] if isinstance(value, list) else []
 
 
+_WORDS = {PASSWORD: "password", ONE_TIME_CODE: "one-time code", FEDERATED: "provider", "hwk": "passkey",
+          "swk": "passkey", "mfa": "second factor"}
+
+
+def describe(text: str | None) -> str:
+    """How a session was signed in, for people: "password + one-time code",
+    "idp", "directory corp"; empty for sessions from before methods were
+    recorded."""
+    words: list[str] = []
+    for entry in decode_methods(text):
+        via = entry.get("via")
+        if entry["amr"] == FEDERATED and via:
+            word = str(via)
+        elif entry["amr"] == PASSWORD and via:
+            word = f"directory {via}"
+        else:
+            word = _WORDS[entry["amr"]]
+        if word not in words:
+            words.append(word)
+    return " + ".join(words)
+
+
 def amr_values(text: str | None) -> list[str]:
     """The RFC 8176 `amr` claim for a session: each method once, in the order used."""
     seen: list[str] = []

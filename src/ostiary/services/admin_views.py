@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import Row, func, select
 
 from ostiary.access import with_ancestors
+from ostiary.identity.method import amr_values, describe
 from ostiary.services.text_rules import nfc
 from ostiary.services.errors import NotFound
 from ostiary.services.listing import Page, clamp, matches
@@ -210,6 +211,8 @@ class SessionEntry:
     client_addr: str
     user_agent: str
     second_factor: bool
+    methods: tuple[str, ...] = ()  # RFC 8176 amr values, in the order used
+    signed_in_with: str = ""  # the same for people, naming the provider or directory
 
 
 def sessions_page(store: Store, tenant_id: int, search: str = "", user_id: int | None = None,
@@ -225,10 +228,10 @@ def sessions_page(store: Store, tenant_id: int, search: str = "", user_id: int |
         where.append(sessions.c.user_id == user_id)
     cols = [sessions.c.id, sessions.c.user_id, users.c.email, users.c.username, sessions.c.created_at,
             sessions.c.last_seen_at, sessions.c.expires_at, sessions.c.client_addr, sessions.c.user_agent,
-            sessions.c.second_factor]
+            sessions.c.second_factor, sessions.c.methods]
     with store.read() as conn:
         total = conn.execute(select(func.count()).select_from(joined).where(*where)).scalar_one()
         rows = conn.execute(select(*cols).select_from(joined).where(*where)
                             .order_by(sessions.c.created_at.desc()).limit(limit).offset(offset))
-        items = [SessionEntry(*r[:9], bool(r[9])) for r in rows]
+        items = [SessionEntry(*r[:9], bool(r[9]), tuple(amr_values(r[10])), describe(r[10])) for r in rows]
     return Page(items, int(total), limit, offset)

@@ -167,6 +167,10 @@ class SessionOut(BaseModel):
     client_addr: str
     user_agent: str
     second_factor: bool
+    methods: list[str] = Field(description="how the person signed in: RFC 8176 amr values in the order used "
+                                           "(pwd, otp, fed, hwk, swk); empty for sessions from before they were recorded")
+    signed_in_with: str = Field(description='the same for people, naming the provider or directory: "password + '
+                                            'one-time code", "idp", "directory corp"')
 
 
 class EndedOut(BaseModel):
