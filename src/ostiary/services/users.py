@@ -88,6 +88,16 @@ def add_user(
     password: str | None = None,
     is_admin: bool = False,
 ) -> Row:
+    email, username, display_name = validate_new_user(email, username, display_name, password)
+    with store.write() as conn:
+        return insert_user(TenantScope(conn, tenant_id), actor, email=email, username=username,
+                           display_name=display_name, password=password, is_admin=is_admin)
+
+
+def validate_new_user(email: str, username: str | None, display_name: str | None,
+                      password: str | None) -> tuple[str, str, str]:
+    """(email, username, display_name) as stored, the username and name
+    derived from the email when not given; every problem refused at once."""
     problems = Problems()
     email = validate_email(email, problems)
     local = email.split("@", 1)[0]
@@ -98,9 +108,7 @@ def add_user(
         if problem:
             problems.add("password", problem)
     problems.raise_if_any()
-    with store.write() as conn:
-        return insert_user(TenantScope(conn, tenant_id), actor, email=email, username=username,
-                           display_name=display_name, password=password, is_admin=is_admin)
+    return email, username, display_name
 
 
 def insert_user(scope: TenantScope, actor: Actor, *, email: str, username: str, display_name: str,
