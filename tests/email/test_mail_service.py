@@ -169,3 +169,46 @@ def test_the_second_factor_reset_notice_reaches_the_person(store, acme, inbox):
     from ostiary.config import load_settings
 
     assert mail.notify_second_factor_reset(store, load_settings(), acme, user.id) is False
+
+
+def test_a_link_works_only_on_its_own_tenant_and_only_as_sent(store, acme, inbox):
+    from ostiary.services import tenants
+    from ostiary.services.actor import CLI_ACTOR
+
+    globex = tenants.add_tenant(store, "globex", CLI_ACTOR).id
+    users.add_user(store, globex, CLI_ACTOR, email="nia@acme.test", password=PASSWORD)  # the same address there
+    invitations.invite(store, mail_settings(inbox.port), acme, ADMIN_ACTOR, email="nia@acme.test")
+    token = LINK.search(inbox.wait_for("nia@acme.test")[0].get_body(("plain",)).get_content()).group(0).rsplit("=", 1)[1]
+    for tenant, tried in ((globex, token), (acme, token[:-1]), (acme, token + "A"), (acme, ""), (acme, "x" * 5000)):
+        assert email_links.peek(store, tenant, email_links.INVITATION, tried) is None
+        with pytest.raises(Exception, match="cannot be used"):
+            password_reset.set_password_with_link(store, tenant, email_links.INVITATION, tried, "a fine passphrase", "x")
+    assert users.authenticate(store, globex, "nia@acme.test", PASSWORD) is not None  # globex's Nia is untouched
+    assert email_links.peek(store, acme, email_links.INVITATION, token) is not None
+
+
+def test_a_disabled_person_cannot_use_their_link(store, acme, inbox):
+    invitations.invite(store, mail_settings(inbox.port), acme, ADMIN_ACTOR, email="gone@acme.test")
+    token = LINK.search(inbox.wait_for("gone@acme.test")[0].get_body(("plain",)).get_content()).group(0).rsplit("=", 1)[1]
+    users.set_active(store, acme, ADMIN_ACTOR, "gone@acme.test", False)
+    with pytest.raises(Exception, match="cannot be used"):
+        password_reset.set_password_with_link(store, acme, email_links.INVITATION, token, "a fine passphrase", "x")
+
+
+def test_two_uses_of_one_link_at_once_set_one_password(store, acme, inbox):
+    import concurrent.futures
+
+    invitations.invite(store, mail_settings(inbox.port), acme, ADMIN_ACTOR, email="race@acme.test")
+    token = LINK.search(inbox.wait_for("race@acme.test")[0].get_body(("plain",)).get_content()).group(0).rsplit("=", 1)[1]
+
+    def use(password):
+        try:
+            password_reset.set_password_with_link(store, acme, email_links.INVITATION, token, password, "x")
+            return password
+        except Exception:
+            return None
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        won = [p for p in pool.map(use, [f"passphrase number {i}" for i in range(4)]) if p]
+    assert len(won) == 1
+    assert users.authenticate(store, acme, "race@acme.test", won[0]) is not None
