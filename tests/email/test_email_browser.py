@@ -5,6 +5,7 @@ their links followed in Debian's Chromium through the real portal."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -239,3 +240,46 @@ def test_smtp_down_gives_the_admin_a_clear_error_and_creates_nobody(world, brows
         assert users.find_user(world.store, world.tenant_id, "ghost@acme.test") is None
     finally:
         world.smtp.start()
+
+
+AXE = Path(__file__).parent.parent / "node" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def test_the_admin_page_invites_a_user_created_without_a_password_and_can_invite_again(world, browser):
+    world.smtp.clear()
+    page = new_page(browser, "198.51.100.7")
+    sign_in(page, world, ADMIN, PASSWORD)
+    page.wait_for_url(re.compile(r".*/$"))
+    page.goto(world.url("/admin/users"))
+    assert "invite the person by email" in page.inner_text("#password-help")
+    page.fill("#email", "quinn@acme.test")
+    page.click("#password ~ button[type=submit]")
+    assert "created and invited by email" in page.inner_text("main")
+    first = link_in(world.smtp.wait_for("quinn@acme.test")[0])
+    page.click("text=Send the invitation again")
+    assert "Invitation sent to quinn@acme.test" in page.inner_text("main")
+    second = link_in(world.smtp.wait_for("quinn@acme.test", 2)[1])
+    assert first != second
+    assert page.goto(first).status == 410  # the fresh link replaced the first
+    assert page.goto(second).status == 200
+
+
+def test_the_email_pages_have_no_serious_accessibility_problems(world, browser):
+    """axe-core on each page a link from an email opens, and on "Forgot your password?"."""
+    world.smtp.clear()
+    with world.api() as api:
+        assert api.post("/invitations", json={"email": "axe@acme.test"}).status_code == 201
+    invitation = link_in(world.smtp.wait_for("axe@acme.test")[0])
+    context = browser.new_context(ignore_https_errors=True, bypass_csp=True)  # axe is injected as a script
+    page = context.new_page()
+    found = {}
+    for url in (world.url("/forgot-password"), invitation, world.url("/reset-password?token=nope")):
+        page.goto(url)
+        page.add_script_tag(path=str(AXE))
+        result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+        bad = [f"{v['id']} ({v['impact']}): {v['help']}" for v in result["violations"]
+               if v["impact"] in ("serious", "critical")]
+        if bad:
+            found[url] = bad
+    context.close()
+    assert not found, found

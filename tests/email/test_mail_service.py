@@ -212,3 +212,23 @@ def test_two_uses_of_one_link_at_once_set_one_password(store, acme, inbox):
         won = [p for p in pool.map(use, [f"passphrase number {i}" for i in range(4)]) if p]
     assert len(won) == 1
     assert users.authenticate(store, acme, "race@acme.test", won[0]) is not None
+
+
+def test_setting_a_password_otherwise_retires_links_still_in_the_mailbox(store, acme, inbox):
+    invitations.invite(store, mail_settings(inbox.port), acme, ADMIN_ACTOR, email="late@acme.test")
+    token = LINK.search(inbox.wait_for("late@acme.test")[0].get_body(("plain",)).get_content()).group(0).rsplit("=", 1)[1]
+    users.set_password(store, acme, ADMIN_ACTOR, "late@acme.test", "set by the admin 1")
+    assert email_links.peek(store, acme, email_links.INVITATION, token) is None
+
+
+def test_old_links_are_pruned(store, acme, inbox):
+    import time
+
+    from ostiary.store import TenantScope
+
+    user = users.find_user(store, acme, "bob@acme.test")
+    with store.write() as conn:
+        email_links.issue_in(TenantScope(conn, acme), user.id, email_links.RESET, ADMIN_ACTOR, now=time.time() - 3 * 86400)
+        fresh = email_links.issue_in(TenantScope(conn, acme), user.id, email_links.INVITATION, ADMIN_ACTOR)
+    assert email_links.prune(store) == 1
+    assert email_links.peek(store, acme, email_links.INVITATION, fresh) is not None

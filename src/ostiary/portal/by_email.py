@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 import time
 
 from starlette.background import BackgroundTask
@@ -78,6 +79,8 @@ async def forgot_submit(request: Request) -> Response:
         response = render(request, "forgot_password.html", status=429, tenant=tenant, error=str(exc))
         response.headers["retry-after"] = str(math.ceil(exc.retry_after))
         return response
+    if random.random() < 0.01:
+        await run_in_threadpool(email_links.prune, inst.store)
     await fail_slowly(started)  # known and unknown addresses answer after the same delay
     response = render(request, "notice.html", tenant=tenant, title="Check your email", message=SENT)
     if msg is not None:

@@ -7,6 +7,7 @@ import time
 
 from sqlalchemy import Row, func, or_, select
 
+from ostiary.services import email_links
 from ostiary.services import sessions as sessions_service
 from ostiary.services.actor import Actor
 from ostiary.services.errors import Conflict, NotFound, Problem, Problems, InvalidInput
@@ -185,6 +186,9 @@ def set_password(store: Store, tenant_id: int, actor: Actor, email: str, passwor
         scope.update(users, users.c.id == user.id, password_hash=hash_password(password), updated_at=time.time())
         # A new password ends every session: whoever knew the old one is out.
         sessions_service.end_user_sessions_in(scope, user.id, "password changed")
+        # ...and any reset or invitation link still in a mailbox stops working (docs/email.md).
+        for purpose in (email_links.RESET, email_links.INVITATION):
+            email_links.retire_in(scope, user.id, purpose)
         scope.audit(actor.name, "user.password", "user", user.id, actor.addr)
         scope.changed("user", user.id)
 
