@@ -19,7 +19,7 @@ from starlette.responses import Response
 from ostiary.portal.context import TEMPLATES, client_address, csrf_ok, error_page, instance, render, tenant_for
 from ostiary.portal.signin import fail_slowly
 from ostiary.services import email_change, email_links, mail, password_reset
-from ostiary.services.errors import MailUnavailable, ServiceError, Throttled, problems_of
+from ostiary.services.errors import MailUnavailable, Problem, ServiceError, Throttled, problems_of
 
 log = logging.getLogger("ostiary.email")
 
@@ -125,8 +125,6 @@ async def set_password_submit(request: Request) -> Response:
                       action=email_links.PATHS[purpose], errors=errors, **SET_PASSWORD[purpose])
 
     if new != again:
-        from ostiary.services.errors import Problem
-
         return again_page([Problem("new_password_again", "does not match the new password")])
     try:
         await run_in_threadpool(password_reset.set_password_with_link, inst.store, tenant.id, purpose, token, new,

@@ -42,6 +42,10 @@ class MailUnavailable(ServiceError):
     that depended on the message was kept (docs/email.md)."""
 
 
+class MailNotConfigured(Conflict):
+    """A message was asked for, but no SMTP server is configured (docs/email.md)."""
+
+
 class Throttled(ServiceError):
     def __init__(self, message: str, retry_after: float):
         self.retry_after = retry_after

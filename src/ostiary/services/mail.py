@@ -22,7 +22,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from ostiary.config import Settings
 from ostiary.dns.diagnostics import ERROR, INFO, OK, Finding
-from ostiary.services.errors import MailUnavailable
+from ostiary.services.errors import MailNotConfigured, MailUnavailable
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "mail_templates"),
@@ -152,10 +152,11 @@ def _open(settings: Settings) -> smtplib.SMTP:
 
 @contextmanager
 def connect(settings: Settings) -> Iterator[Outbox]:
-    """An authenticated connection for sending, closed afterwards; MailUnavailable
-    (naming the setting to check) when email is off or the server cannot be used."""
+    """An authenticated connection for sending, closed afterwards. MailNotConfigured
+    when email is off; MailUnavailable, naming the setting to check, when the
+    server cannot be used."""
     if not settings.email_enabled:
-        raise MailUnavailable(NOT_CONFIGURED)
+        raise MailNotConfigured(NOT_CONFIGURED)
     try:
         smtp = _open(settings)
     except (smtplib.SMTPException, OSError) as exc:

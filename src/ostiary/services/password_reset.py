@@ -13,6 +13,7 @@ from sqlalchemy import Row
 from ostiary.config import Settings
 from ostiary.services import email_links, mail, throttle
 from ostiary.services import sessions as sessions_service
+from ostiary.services.actor import Actor
 from ostiary.services.errors import InvalidInput, NotFound, Problem, Throttled
 from ostiary.services.passwords import hash_password, password_problem
 from ostiary.services.providers import password_refused
@@ -47,16 +48,10 @@ def request_reset(store: Store, settings: Settings, tenant_id: int, login: str, 
     tenant_name = email_links.tenant_name(store, tenant_id)
     with store.write() as conn:
         scope = TenantScope(conn, tenant_id)
-        token = email_links.issue_in(scope, user.id, email_links.RESET, _self(user.id, address))
+        token = email_links.issue_in(scope, user.id, email_links.RESET, Actor(f"user:{user.id}", address, user.id))
         scope.audit(f"user:{user.id}", "user.password_reset_requested", "user", user.id, address)
     return mail.compose(settings, "password_reset", tenant_name=tenant_name, to=user.email, name=user.display_name,
                         link=f"{link_base}?token={token}", minutes=email_links.LIFETIMES[email_links.RESET] // 60)
-
-
-def _self(user_id: int, address: str):
-    from ostiary.services.actor import Actor
-
-    return Actor(f"user:{user_id}", address, user_id)
 
 
 def set_password_with_link(store: Store, tenant_id: int, purpose: str, token: str, password: str,
