@@ -190,6 +190,10 @@ def test_a_new_email_address_is_confirmed_by_a_link_sent_to_it(world, browser):
     assert page.inner_text("h1") == "Email address changed"
     page.goto(world.url("/account"))
     assert "carol.new@acme.test" in page.inner_text("main")
+    # The old address is told, in case the change was not the person's own.
+    [notice] = world.smtp.wait_for("carol@acme.test")
+    assert notice["Subject"] == "Your acme email address was changed"
+    assert "carol.new@acme.test" in notice.get_body(("plain",)).get_content()
 
     other = new_page(browser, "198.51.100.5")
     sign_in(other, world, "carol.new@acme.test", PASSWORD)

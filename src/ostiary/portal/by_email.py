@@ -171,5 +171,8 @@ async def confirm_email_submit(request: Request) -> Response:
         if problem.field == "token":
             return error_page(request, 410, "Link not usable", NOT_USABLE, tenant=tenant)
         return error_page(request, 409, "Address not changed", problem.message, tenant=tenant)
-    return render(request, "notice.html", tenant=tenant, title="Email address changed",
-                  message=f"Your account's address is now {new} (it was {old}).", account=True)
+    response = render(request, "notice.html", tenant=tenant, title="Email address changed",
+                      message=f"Your account's address is now {new} (it was {old}).", account=True)
+    notice = await run_in_threadpool(email_change.changed_notice, inst.store, inst.settings, tenant.id, old, new)
+    response.background = BackgroundTask(_send_after_answer, inst.settings, notice, "email changed")
+    return response

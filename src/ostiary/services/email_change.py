@@ -4,6 +4,7 @@ follow a link sent to the new address (docs/email.md)."""
 from __future__ import annotations
 
 import time
+from email.message import EmailMessage
 
 from sqlalchemy import func
 
@@ -11,7 +12,7 @@ from ostiary.config import Settings
 from ostiary.services import email_links, mail
 from ostiary.services.actor import Actor
 from ostiary.services.errors import Conflict, InvalidInput, NotFound, Problem, Problems
-from ostiary.services.users import validate_email
+from ostiary.services.users import find_user, validate_email
 from ostiary.store import Store, TenantScope
 from ostiary.store.tables import users
 
@@ -48,6 +49,13 @@ def request_change(store: Store, settings: Settings, tenant_id: int, actor: Acto
                                  name=user.display_name, old_email=user.email, new_email=new_email,
                                  link=f"{link_base}?token={token}", hours=hours))
     return new_email
+
+
+def changed_notice(store: Store, settings: Settings, tenant_id: int, old_email: str, new_email: str) -> EmailMessage:
+    """The notice for the old address, so a change the person did not make is noticed."""
+    person = email_links.recipient(store, tenant_id, find_user(store, tenant_id, new_email).id)
+    return mail.compose(settings, "email_changed", tenant_name=person.tenant_name, to=old_email,
+                        name=person.display_name, old_email=old_email, new_email=new_email)
 
 
 def confirm_change(store: Store, tenant_id: int, token: str, address: str) -> tuple[str, str]:

@@ -36,6 +36,7 @@ SUBJECTS = {
     "invitation": "You are invited to {tenant}",
     "password_reset": "Reset your {tenant} password",
     "email_change": "Confirm your new {tenant} email address",
+    "email_changed": "Your {tenant} email address was changed",
     "second_factor_reset": "Your {tenant} two-factor sign-in was reset",
 }
 
