@@ -36,7 +36,7 @@ class World:
         self.store.migrate()
         tenants.init_installation(self.store, "id.example.test", "acme", ADMIN, PASSWORD, CLI_ACTOR)
         self.tenant_id = tenants.tenant_by_slug(self.store, "acme").id
-        for email in ("bob@acme.test", "carol@acme.test", "dave@acme.test"):
+        for email in ("bob@acme.test", "carol@acme.test", "dave@acme.test", "erin@acme.test"):
             users.add_user(self.store, self.tenant_id, CLI_ACTOR, email=email, password=PASSWORD)
         self.token = api_tokens.create_token(self.store, self.tenant_id, Actor("setup"), "writer", "write").token
         self.tls = issue_certificates(tmp / "tls", ["localhost", "*.id.example.test"])
@@ -287,3 +287,20 @@ def test_the_email_pages_have_no_serious_accessibility_problems(world, browser):
             found[url] = bad
     context.close()
     assert not found, found
+
+
+def test_a_link_form_from_another_site_changes_nothing(world):
+    """Without the double-submit token (a forged cross-site form), the reset
+    form is refused and the link still works for its owner."""
+    world.smtp.clear()
+    with loopback_client(world.tls.ca_cert, headers={"x-forwarded-for": "203.0.113.20"}) as client:
+        assert _forgot(client, world, "erin@acme.test").status_code == 200
+    link = link_in(world.smtp.wait_for("erin@acme.test")[0])
+    token = link.rsplit("=", 1)[1]
+    with loopback_client(world.tls.ca_cert) as client:
+        forged = client.post(world.url("/reset-password"), data={"token": token, "new_password": "attacker chose this",
+                                                                 "new_password_again": "attacker chose this"},
+                             headers={"origin": "https://evil.test", "sec-fetch-site": "cross-site"})
+        assert forged.status_code == 403
+        assert client.get(link).status_code == 200  # still usable
+    assert users.authenticate(world.store, world.tenant_id, "erin@acme.test", "attacker chose this") is None

@@ -232,3 +232,12 @@ def test_old_links_are_pruned(store, acme, inbox):
         fresh = email_links.issue_in(TenantScope(conn, acme), user.id, email_links.INVITATION, ADMIN_ACTOR)
     assert email_links.prune(store) == 1
     assert email_links.peek(store, acme, email_links.INVITATION, fresh) is not None
+
+
+def test_names_are_escaped_in_the_html_part(store, acme, inbox):
+    invitations.invite(store, mail_settings(inbox.port), acme, ADMIN_ACTOR, email="mallory@acme.test",
+                       display_name='<img src="https://evil.test/x">Mallory')
+    [msg] = inbox.wait_for("mallory@acme.test")
+    html = msg.get_body(("html",)).get_content()
+    assert "<img" not in html and "&lt;img src=" in html
+    assert '<img src="https://evil.test/x">Mallory' in msg.get_body(("plain",)).get_content()  # plain text is text
