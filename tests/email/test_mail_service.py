@@ -241,3 +241,12 @@ def test_names_are_escaped_in_the_html_part(store, acme, inbox):
     html = msg.get_body(("html",)).get_content()
     assert "<img" not in html and "&lt;img src=" in html
     assert '<img src="https://evil.test/x">Mallory' in msg.get_body(("plain",)).get_content()  # plain text is text
+
+
+def test_a_tenant_name_cannot_add_headers(inbox):
+    msg = mail.compose(mail_settings(inbox.port), "invitation", tenant_name="Acme\r\nBcc: victim@evil.test",
+                       to="x@acme.test", name="X", link="https://acme.id.example.test/invitation?token=t", hours=72)
+    assert msg["Bcc"] is None and msg["Subject"] == "You are invited to Acme Bcc: victim@evil.test"
+    mail.send(mail_settings(inbox.port), msg)
+    [received] = inbox.wait_for("x@acme.test")
+    assert received["Bcc"] is None

@@ -48,8 +48,10 @@ def compose(settings: Settings, kind: str, *, tenant_name: str, to: str, **value
     """A multipart/alternative message (plain text first, then HTML) from the
     kind's templates, From the tenant's name at OSTIARY_SMTP_FROM."""
     msg = EmailMessage()
-    msg["Subject"] = SUBJECTS[kind].format(tenant=tenant_name)
-    msg["From"] = formataddr((tenant_name, settings.smtp_from))
+    # A header is one line: whatever whitespace a tenant's name holds becomes single spaces.
+    header_name = " ".join(tenant_name.split())
+    msg["Subject"] = SUBJECTS[kind].format(tenant=header_name)
+    msg["From"] = formataddr((header_name, settings.smtp_from))
     msg["To"] = to
     msg["Date"] = formatdate(usegmt=True)
     msg["Message-ID"] = make_msgid(domain=settings.smtp_from.rpartition("@")[2])
