@@ -44,6 +44,18 @@ def secure_smtp(tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def implicit_tls_smtp(tmp_path_factory):
+    """An SMTP server speaking TLS from the first byte (as on port 465), with a login."""
+    tmp = tmp_path_factory.mktemp("smtp-implicit-tls")
+    tls = issue_certificates(tmp / "tls", ["smtp.test", "localhost"])
+    server = SmtpServer(tmp / "inbox", free_port(), tls=(tls.cert_chain, tls.private_key),
+                        login=("relay-user", "relay secret 42"), implicit_tls=True).start()
+    server.ca = tls.ca_cert
+    yield server
+    server.stop()
+
+
 def mail_settings(smtp_port: int, **more):
     values = {"smtp_host": "127.0.0.1", "smtp_port": smtp_port, "smtp_security": "none", "smtp_from": SENDER,
               "smtp_timeout": 5, **more}

@@ -250,3 +250,20 @@ def test_a_tenant_name_cannot_add_headers(inbox):
     mail.send(mail_settings(inbox.port), msg)
     [received] = inbox.wait_for("x@acme.test")
     assert received["Bcc"] is None
+
+
+def test_implicit_tls_reaches_a_server_that_speaks_tls_from_the_first_byte(store, acme, implicit_tls_smtp, tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", str(implicit_tls_smtp.ca))
+    secret = tmp_path / "smtp-password"
+    secret.write_text("relay secret 42\n")
+    settings = mail_settings(implicit_tls_smtp.port, smtp_security="tls", smtp_user="relay-user",
+                             smtp_password_file=str(secret), smtp_host="localhost")
+    finding = mail.check_connection(settings)
+    assert finding.ok and "implicit TLS" in finding.message and "relay-user" in finding.message
+    invitations.invite(store, settings, acme, ADMIN_ACTOR, email="tls@acme.test")
+    assert implicit_tls_smtp.wait_for("tls@acme.test")
+    # STARTTLS against it: the plain greeting never comes, and the error says which setting to check.
+    down = mail.check_connection(mail_settings(implicit_tls_smtp.port, smtp_security="starttls", smtp_host="localhost",
+                                               smtp_timeout=2))
+    assert not down.ok and "OSTIARY_SMTP" in down.fix

@@ -4,7 +4,8 @@ reads back (one .eml per message, renamed into place once complete).
 
 Run as `python -m tests.support.smtpserver --port N --folder DIR`, with
 `--tls-cert/--tls-key` for STARTTLS (required then) and `--user/--password`
-for AUTH (required then). Recipients whose address starts with "refused"
+for AUTH (required then); `--implicit-tls` with the certificate speaks TLS
+from the first byte instead of STARTTLS. Recipients whose address starts with "refused"
 are refused with 550, like a server that knows no such mailbox."""
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ class SmtpServer:
     """The test side: starts the process, reads what it received."""
 
     def __init__(self, folder: Path, port: int, tls: tuple[Path, Path] | None = None,
-                 login: tuple[str, str] | None = None):
+                 login: tuple[str, str] | None = None, implicit_tls: bool = False):
         self.folder, self.port, self.tls, self.login = folder, port, tls, login
+        self.implicit_tls = implicit_tls
         self.proc: subprocess.Popen | None = None
         folder.mkdir(parents=True, exist_ok=True)
 
@@ -37,6 +39,8 @@ class SmtpServer:
         cmd = [sys.executable, "-m", "tests.support.smtpserver", "--port", str(self.port), "--folder", str(self.folder)]
         if self.tls:
             cmd += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
+        if self.implicit_tls:
+            cmd += ["--implicit-tls"]
         if self.login:
             cmd += ["--user", self.login[0], "--password", self.login[1]]
         root = Path(__file__).parents[2]
@@ -48,6 +52,8 @@ class SmtpServer:
                 raise RuntimeError(f"the SMTP server exited with {self.proc.returncode}; see {self.folder / 'server.log'}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                    if self.implicit_tls:  # the greeting comes only after a TLS handshake
+                        return self
                     if s.recv(100).startswith(b"220"):
                         return self
             except OSError:
@@ -120,9 +126,14 @@ def _serve(args) -> None:
     if args.tls_cert:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(args.tls_cert, args.tls_key)
-        kwargs.update(tls_context=context, require_starttls=True)
+        if args.implicit_tls:
+            kwargs.update(ssl_context=context)  # TLS from the first byte, as on port 465
+        else:
+            kwargs.update(tls_context=context, require_starttls=True)
     if args.user:
-        kwargs.update(authenticator=check_login, auth_required=True, auth_require_tls=bool(args.tls_cert))
+        # aiosmtpd counts only STARTTLS as TLS for AUTH; under implicit TLS the whole session is encrypted.
+        kwargs.update(authenticator=check_login, auth_required=True,
+                      auth_require_tls=bool(args.tls_cert) and not args.implicit_tls)
     controller = Controller(SaveToFolder(), hostname="127.0.0.1", port=args.port, server_hostname="smtp.test",
                             ready_timeout=10, **kwargs)
     controller.start()
@@ -139,6 +150,7 @@ if __name__ == "__main__":
     parser.add_argument("--folder", required=True)
     parser.add_argument("--tls-cert")
     parser.add_argument("--tls-key")
+    parser.add_argument("--implicit-tls", action="store_true")
     parser.add_argument("--user")
     parser.add_argument("--password")
     _serve(parser.parse_args())
