@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError, field_validator
+from pydantic import ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -28,6 +28,8 @@ class ConfigError(Exception):
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+SMTP_SECURITY = ("starttls", "tls", "none")
+SMTP_DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 
 
 def config_file_problem() -> str | None:
@@ -86,6 +88,14 @@ class Settings(BaseSettings):
     # The key file sealing signing keys and TOTP secrets at rest (ostiary/secretbox.py);
     # `ostiary serve` refuses to start without it unless OSTIARY_DEV=1 (docs/operations.md).
     secret_key_file: Path | None = None
+    # Email for invitations, password resets and email changes (docs/email.md); no host: no email.
+    smtp_host: str = ""
+    smtp_port: int | None = None  # None: 587 for starttls, 465 for tls, 25 for none
+    smtp_security: str = "starttls"
+    smtp_user: str = ""
+    smtp_password_file: Path | None = None
+    smtp_from: str = ""
+    smtp_timeout: float = 10.0
 
     @classmethod
     def settings_customise_sources(
@@ -121,6 +131,75 @@ class Settings(BaseSettings):
         except SecretKeyProblem as exc:
             raise ValueError(f"names {exc}") from None
         return Path(str(v)).absolute()
+
+    @field_validator("smtp_security", mode="before")
+    @classmethod
+    def _smtp_security(cls, v: object) -> object:
+        if isinstance(v, str) and v.strip().lower() in SMTP_SECURITY:
+            return v.strip().lower()
+        raise ValueError(f"must be one of {', '.join(SMTP_SECURITY)}")
+
+    @field_validator("smtp_password_file", mode="before")
+    @classmethod
+    def _smtp_password_file(cls, v: object) -> object:
+        if v in (None, ""):
+            return None
+        path = Path(str(v)).absolute()
+        try:
+            text = path.read_text(encoding="utf-8").rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+            raise ValueError(f"names {path}, which cannot be read ({reason}): fix the path or its permissions") from None
+        if not text:
+            raise ValueError(f"names {path}, which is empty: write the SMTP password into it")
+        return path
+
+    @field_validator("smtp_from")
+    @classmethod
+    def _smtp_from(cls, v: str) -> str:
+        from email.headerregistry import Address
+
+        v = v.strip()
+        if v and ("@" not in v or any(c in v for c in "<>\"\r\n ,;")):
+            raise ValueError(f'"{v}" is not a bare address such as sso@example.com (the tenant\'s name is added as the sender name)')
+        if v:
+            try:
+                Address(addr_spec=v)
+            except (ValueError, IndexError):
+                raise ValueError(f'"{v}" is not a bare address such as sso@example.com') from None
+        return v
+
+    @field_validator("smtp_port")
+    @classmethod
+    def _smtp_port(cls, v: int | None) -> int | None:
+        if v is not None and not 1 <= v <= 65535:
+            raise ValueError("must be between 1 and 65535")
+        return v
+
+    @field_validator("smtp_timeout")
+    @classmethod
+    def _smtp_timeout(cls, v: float) -> float:
+        if not 0 < v <= 120:
+            raise ValueError("must be more than 0 and at most 120 seconds")
+        return v
+
+    @model_validator(mode="after")
+    def _smtp_complete(self) -> "Settings":
+        if self.smtp_host and not self.smtp_from:
+            raise ValueError("OSTIARY_SMTP_FROM is required with OSTIARY_SMTP_HOST: the address messages come from, "
+                             "such as sso@example.com")
+        if self.smtp_user and self.smtp_password_file is None:
+            raise ValueError("OSTIARY_SMTP_USER needs OSTIARY_SMTP_PASSWORD_FILE: a file holding the SMTP password")
+        return self
+
+    @property
+    def email_enabled(self) -> bool:
+        """Whether Ostiary sends email at all (docs/email.md)."""
+        return bool(self.smtp_host)
+
+    @property
+    def effective_smtp_port(self) -> int:
+        return self.smtp_port or SMTP_DEFAULT_PORTS[self.smtp_security]
 
     @field_validator("key_overlap_seconds")
     @classmethod
@@ -257,7 +336,8 @@ def load_settings(**overrides: Any) -> Settings:
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 msg = "is not a known setting: check the spelling against docs/configuration.md"
-            problems.append(f"{env} {msg}")
+            # A rule across settings (e.g. OSTIARY_SMTP_HOST needs OSTIARY_SMTP_FROM) names them itself.
+            problems.append(f"{env} {msg}" if err["loc"] else msg)
         raise ConfigError(problems) from None
     if problems:
         raise ConfigError(problems)

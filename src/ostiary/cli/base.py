@@ -16,7 +16,7 @@ from ostiary.config import ConfigError, Settings, load_settings
 from ostiary.secretbox import SecretsUnreadable
 from ostiary.services import keys as keys_service
 from ostiary.services import tenants as tenants_service
-from ostiary.services.errors import InvalidInput, ServiceError
+from ostiary.services.errors import InvalidInput, MailUnavailable, ServiceError
 from ostiary.services.input_limits import shown, unstorable_character_problem
 from ostiary.store import Store, open_store
 from ostiary.store.connection_errors import explain_database_error
@@ -86,6 +86,8 @@ def handles_errors(fn):
             fail(str(exc))
         except InvalidInput as exc:
             fail("\n  ".join(["the input is not valid:", *(str(p) for p in exc.problems)]))
+        except MailUnavailable as exc:
+            fail(f"{exc} (nothing was changed)", status=1)
         except ServiceError as exc:
             fail(str(exc))
         except (DatabaseNotReady, SecretsUnreadable) as exc:

@@ -6,6 +6,7 @@ import click
 
 from ostiary.cli.base import Context, handles_errors, main, pass_ctx, read_secret_file, tenant_option
 from ostiary.services import groups as groups_service
+from ostiary.services import invitations
 from ostiary.services import tenants as tenants_service
 from ostiary.services import users as users_service
 from ostiary.services.actor import CLI_ACTOR
@@ -55,9 +56,31 @@ def user() -> None:
 @handles_errors
 def user_add(ctx, email, tenant, username, display_name, password_file, admin) -> None:
     password = read_secret_file(password_file, "password_file")
-    row = users_service.add_user(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, email=email, username=username,
-                                 display_name=display_name, password=password, is_admin=admin)
+    row, invited = invitations.add_user_or_invite(ctx.store, ctx.settings, ctx.tenant_id(tenant), CLI_ACTOR,
+                                                  email=email, username=username, display_name=display_name,
+                                                  password=password, is_admin=admin)
     click.echo(f"user {row.email} added (username {row.username})")
+    if invited:
+        click.echo(f"invitation sent to {row.email}: the link lets them choose a password for 72 hours")
+    elif password is None:
+        click.echo("note: no password and email is not configured, so this user cannot sign in with a password yet: "
+                   "set one with `ostiary user password`, or configure email (docs/email.md) and `ostiary user invite`")
+
+
+@user.command("invite")
+@click.argument("email")
+@tenant_option
+@click.option("--username", default=None)
+@click.option("--name", "display_name", default=None)
+@click.option("--admin", is_flag=True)
+@pass_ctx
+@handles_errors
+def user_invite(ctx, email, tenant, username, display_name, admin) -> None:
+    """Invite a person by email (a new user, or one invited before who has no password yet)."""
+    invited = invitations.invite(ctx.store, ctx.settings, ctx.tenant_id(tenant), CLI_ACTOR, email=email,
+                                 username=username, display_name=display_name, is_admin=admin)
+    verb = "sent again" if invited.resent else "sent"
+    click.echo(f"invitation {verb} to {invited.user.email}: the link lets them choose a password for 72 hours")
 
 
 @user.command("disable")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -15,9 +16,9 @@ from ostiary.identity.method import PASSWORD
 from ostiary.portal.admin.guard import when
 from ostiary.portal.context import client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for
 from ostiary.portal.signin import check_password, current_session, throttled_message
-from ostiary.services import admin_views, sessions, users
+from ostiary.services import admin_views, email_change, sessions, users
 from ostiary.services.actor import Actor
-from ostiary.services.errors import Problem, ServiceError, problems_of
+from ostiary.services.errors import MailUnavailable, Problem, ServiceError, problems_of
 
 
 async def _me(request: Request):
@@ -129,3 +130,38 @@ async def change_password(request: Request) -> Response:
     response = RedirectResponse("/account?notice=Password+changed%3A+every+other+session+has+ended.", status_code=303)
     response.set_cookie(inst.session_cookie, fresh.token, max_age=int(fresh.expires_at - time.time()), **cookie_flags(inst))
     return response
+
+
+async def change_email(request: Request) -> Response:
+    """Sends a confirmation link to the new address (docs/email.md); the
+    current password is asked first, so a borrowed session cannot move the
+    account's recovery address."""
+    started = time.monotonic()
+    refusal, tenant, session = await _me(request)
+    if refusal:
+        return refusal
+    form, refusal = await _form(request)
+    if refusal:
+        return refusal
+    inst = instance(request)
+    if not inst.settings.email_enabled:
+        return await _page(request, tenant, session, 409, [Problem("new_email", "email is not set up here: ask your "
+                                                                     "administrator to change your address")])
+    user = await run_in_threadpool(admin_views.user_by_id, inst.store, tenant.id, session.user_id)
+    checked = await check_password(request, tenant.id, user.email, str(form.get("password", ""))[:1024], started)
+    if checked.retry_after is not None:
+        response = await _page(request, tenant, session, 429, [Problem("password", throttled_message(checked.retry_after))])
+        response.headers["retry-after"] = str(math.ceil(checked.retry_after))
+        return response
+    if checked.user is None or checked.user.id != user.id:
+        return await _page(request, tenant, session, 422, [Problem("password", "is not your current password")])
+    actor = Actor(f"user:{user.id}", client_address(request), user.id)
+    try:
+        new = await run_in_threadpool(email_change.request_change, inst.store, inst.settings, tenant.id, actor, user.id,
+                                      str(form.get("new_email", ""))[:320])
+    except ServiceError as exc:
+        return await _page(request, tenant, session, 503 if isinstance(exc, MailUnavailable) else 422,
+                           [p if p.field != "smtp" else Problem("new_email", "the confirmation email could not be sent; "
+                            "try again later") for p in problems_of(exc)])
+    return RedirectResponse("/account?" + urlencode({"notice": f"We sent a link to {new}: follow it to confirm the change."}),
+                            status_code=303)

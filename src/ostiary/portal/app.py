@@ -9,7 +9,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ostiary.portal import account, handshake, health, signin
+from ostiary.portal import account, by_email, handshake, health, signin
 from ostiary.portal.admin import admin_routes
 from ostiary.portal.api import build_api
 from ostiary.portal import directory, second_factor, upstream
@@ -93,6 +93,15 @@ def build_portal(inst: Instance, lifespan=None) -> Starlette:
         Route("/account/sessions/end", account.end_everywhere, methods=["POST"]),
         Route("/account/sessions/{session_id}/end", account.end_one, methods=["POST"]),
         Route("/account/password", account.change_password, methods=["POST"]),
+        Route("/account/email", account.change_email, methods=["POST"]),
+        Route("/forgot-password", by_email.forgot_page, methods=["GET"]),
+        Route("/forgot-password", by_email.forgot_submit, methods=["POST"]),
+        Route("/reset-password", by_email.set_password_page, methods=["GET"]),
+        Route("/reset-password", by_email.set_password_submit, methods=["POST"]),
+        Route("/invitation", by_email.set_password_page, methods=["GET"]),
+        Route("/invitation", by_email.set_password_submit, methods=["POST"]),
+        Route("/confirm-email", by_email.confirm_email_page, methods=["GET"]),
+        Route("/confirm-email", by_email.confirm_email_submit, methods=["POST"]),
         Route("/account/identities/link", upstream.link_start, methods=["POST"]),
         Route("/account/identities/{link_id:int}/remove", upstream.unlink, methods=["POST"]),
         *admin_routes,

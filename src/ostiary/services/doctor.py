@@ -18,6 +18,7 @@ from ostiary.dns.diagnostics import Finding
 from ostiary.dns.resolvers import ResolverConfigError, Resolvers, parse_resolvers
 from ostiary.services import apps as apps_service
 from ostiary.services import domains as domains_service
+from ostiary.services import mail
 from ostiary.services.errors import InvalidInput, NotFound, Problem
 from ostiary.store import Store
 
@@ -76,6 +77,7 @@ def run_doctor(store: Store, settings: Settings, tenant_id: int, domain_name: st
                 emit(line)
     emit(Line("clock", diagnostics.check_clock(settings.ntp_server or None)))
     emit(Line("clock", database_clock_finding(store)))
+    emit(Line("email", mail.check_connection(settings)))
     echo(summary(lines))
     return 1 if any(line.finding.breaks_sign_in for line in lines) else 0
 

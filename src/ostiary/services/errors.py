@@ -37,6 +37,21 @@ class Forbidden(ServiceError):
     pass
 
 
+class MailUnavailable(ServiceError):
+    """The SMTP server could not be reached or refused the message; nothing
+    that depended on the message was kept (docs/email.md)."""
+
+
+class MailNotConfigured(Conflict):
+    """A message was asked for, but no SMTP server is configured (docs/email.md)."""
+
+
+class Throttled(ServiceError):
+    def __init__(self, message: str, retry_after: float):
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
 class Problems:
     """Collects every problem with an input before refusing it once."""
 

@@ -203,3 +203,32 @@ def prune(store: Store, now: float | None = None) -> int:
             throttle.c.window_start < quiet,
             or_(throttle.c.blocked_until.is_(None), throttle.c.blocked_until < quiet),
         ))).rowcount
+
+
+# Password-reset requests ("Forgot your password?", docs/email.md): never
+# refunded. Past the account limit no further link is sent to that account
+# (the page answers the same, so nobody learns the limit was met); past the
+# address limit the client is told to wait.
+RESET_ACCOUNT_LIMIT = 3
+RESET_ADDRESS_LIMIT = 10
+
+
+@dataclass(frozen=True)
+class ResetVerdict:
+    address: Verdict
+    account: Verdict
+
+
+def begin_password_reset(store: Store, tenant_id: int, login: str, address: str,
+                         now: float | None = None) -> ResetVerdict:
+    """Charges one request to the client address and, when the address is
+    not blocked, one to the account (keyed like sign-in: the user the login
+    resolves to, else the login as typed, so unknown addresses count alike)."""
+    now = time.time() if now is None else now
+    with store.write() as conn:
+        account = account_in(conn, tenant_id, login)
+        by_address = _charge(conn, {f"reset-address:{address}"[:MAX_KEY]: RESET_ADDRESS_LIMIT}, now)
+        if not by_address.allowed:
+            return ResetVerdict(by_address, Verdict(False))
+        by_account = _charge(conn, {f"reset-account:{tenant_id}:{account}"[:MAX_KEY]: RESET_ACCOUNT_LIMIT}, now)
+    return ResetVerdict(by_address, by_account)

@@ -7,6 +7,7 @@ import time
 
 from sqlalchemy import Row, func, or_, select
 
+from ostiary.services import email_links
 from ostiary.services import sessions as sessions_service
 from ostiary.services.actor import Actor
 from ostiary.services.errors import Conflict, NotFound, Problem, Problems, InvalidInput
@@ -88,6 +89,16 @@ def add_user(
     password: str | None = None,
     is_admin: bool = False,
 ) -> Row:
+    email, username, display_name = validate_new_user(email, username, display_name, password)
+    with store.write() as conn:
+        return insert_user(TenantScope(conn, tenant_id), actor, email=email, username=username,
+                           display_name=display_name, password=password, is_admin=is_admin)
+
+
+def validate_new_user(email: str, username: str | None, display_name: str | None,
+                      password: str | None) -> tuple[str, str, str]:
+    """(email, username, display_name) as stored, the username and name
+    derived from the email when not given; every problem refused at once."""
     problems = Problems()
     email = validate_email(email, problems)
     local = email.split("@", 1)[0]
@@ -98,9 +109,7 @@ def add_user(
         if problem:
             problems.add("password", problem)
     problems.raise_if_any()
-    with store.write() as conn:
-        return insert_user(TenantScope(conn, tenant_id), actor, email=email, username=username,
-                           display_name=display_name, password=password, is_admin=is_admin)
+    return email, username, display_name
 
 
 def insert_user(scope: TenantScope, actor: Actor, *, email: str, username: str, display_name: str,
@@ -177,6 +186,9 @@ def set_password(store: Store, tenant_id: int, actor: Actor, email: str, passwor
         scope.update(users, users.c.id == user.id, password_hash=hash_password(password), updated_at=time.time())
         # A new password ends every session: whoever knew the old one is out.
         sessions_service.end_user_sessions_in(scope, user.id, "password changed")
+        # ...and any reset or invitation link still in a mailbox stops working (docs/email.md).
+        for purpose in (email_links.RESET, email_links.INVITATION):
+            email_links.retire_in(scope, user.id, purpose)
         scope.audit(actor.name, "user.password", "user", user.id, actor.addr)
         scope.changed("user", user.id)
 

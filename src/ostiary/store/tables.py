@@ -313,5 +313,23 @@ linked_identities = Table(
     Index("ix_linked_identities_user", "user_id"),
 )
 
+# Links sent by email (docs/email.md): an invitation, a password reset or an
+# email change, each single use and expiring. Only the token's SHA-256 is stored.
+email_links = Table(
+    "email_links",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("purpose", String(16), nullable=False),  # invitation | reset | email_change
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("new_email", String(320), nullable=True),  # email_change: the address being confirmed
+    Column("created_by", String(320), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("used_at", Float, nullable=True),
+    Index("ix_email_links_user", "user_id"),
+)
+
 TENANT_TABLES = (users, groups, memberships, domains, apps, app_grants, sessions, audit_log, recovery_codes, api_tokens,
-                 identity_providers, provider_group_map, linked_identities)
+                 identity_providers, provider_group_map, linked_identities, email_links)

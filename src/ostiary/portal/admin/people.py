@@ -5,8 +5,8 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, checked, listing_args, problems
-from ostiary.services import admin_views, groups, sessions, users
-from ostiary.services.errors import Conflict, Problem, ServiceError
+from ostiary.services import admin_views, groups, invitations, sessions, users
+from ostiary.services.errors import Conflict, MailUnavailable, Problem, ServiceError
 
 
 # --- users ---------------------------------------------------------------------------------
@@ -29,10 +29,27 @@ async def user_add(ctx: AdminContext, form) -> Response:
               "display_name": str(form.get("display_name", "")).strip() or None,
               "password": str(form.get("password", "")) or None, "is_admin": checked(form, "is_admin")}
     try:
-        row = await ctx.call(users.add_user, ctx.inst.store, ctx.tenant.id, ctx.actor, **values)
+        row, invited = await ctx.call(invitations.add_user_or_invite, ctx.inst.store, ctx.inst.settings,
+                                      ctx.tenant.id, ctx.actor, **values)
     except ServiceError as exc:
-        return await _users(ctx, 422, problems(exc), {**values, "password": ""})
+        # SMTP down: a clear error, and no user or link was kept (docs/email.md).
+        status = 503 if isinstance(exc, MailUnavailable) else 422
+        return await _users(ctx, status, problems(exc), {**values, "password": ""})
+    if invited:
+        return ctx.back(f"/admin/users/{row.id}", f"User {row.email} created and invited by email.")
     return ctx.back(f"/admin/users/{row.id}", f"User {row.email} created.")
+
+
+@admin_action
+async def user_invite(ctx: AdminContext, form) -> Response:
+    """Sends a fresh invitation to a user who has no password yet."""
+    user = await _target(ctx)
+    try:
+        await ctx.call(invitations.invite, ctx.inst.store, ctx.inst.settings, ctx.tenant.id, ctx.actor,
+                       email=user.email)
+    except ServiceError as exc:
+        return await _user(ctx, 503 if isinstance(exc, MailUnavailable) else 409, problems(exc))
+    return ctx.back(f"/admin/users/{user.id}", f"Invitation sent to {user.email}.")
 
 
 @admin_page

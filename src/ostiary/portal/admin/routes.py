@@ -36,6 +36,7 @@ admin_routes = [
     _post("/admin/users/{user_id:int}/active", people.user_active),
     _post("/admin/users/{user_id:int}/admin", people.user_admin),
     _post("/admin/users/{user_id:int}/password", people.user_password),
+    _post("/admin/users/{user_id:int}/invite", people.user_invite),
     _post("/admin/users/{user_id:int}/groups", people.user_membership),
     _post("/admin/users/{user_id:int}/sessions/end", people.user_sessions_end),
     _get("/admin/groups", people.group_list),

@@ -13,7 +13,8 @@ from ostiary.portal.api.addressing import SegmentsFromRawPath
 from ostiary.portal.api.auth import ApiRefusal
 from ostiary.portal.unavailable import RETRY_AFTER_SECONDS, log_unreachable
 from ostiary.services.availability import DATABASE_UNREACHABLE
-from ostiary.services.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError, problems_of
+from ostiary.services.errors import (Conflict, Forbidden, InvalidInput, MailUnavailable, NotFound, ServiceError,
+                                     problems_of)
 
 DESCRIPTION = """Everything the admin pages do, for scripts. Authenticate with a bearer API
 token an admin creates at `/admin/tokens` (`Authorization: Bearer ost_...`).
@@ -57,7 +58,8 @@ def build_api(inst) -> SegmentsFromRawPath:
     @api.exception_handler(ServiceError)
     async def service_refused(_request: Request, exc: ServiceError):
         status, error = {InvalidInput: (422, "invalid_input"), NotFound: (404, "not_found"),
-                         Conflict: (409, "conflict"), Forbidden: (403, "forbidden")}.get(type(exc), (400, "refused"))
+                         Conflict: (409, "conflict"), Forbidden: (403, "forbidden"),
+                         MailUnavailable: (503, "email_unavailable")}.get(type(exc), (400, "refused"))
         return _error(status, error, str(exc), problems_of(exc))
 
     async def database_unreachable(request: Request, exc: Exception):

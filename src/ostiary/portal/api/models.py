@@ -107,7 +107,15 @@ class UserIn(Strict):
     email: str
     username: Optional[str] = None
     display_name: Optional[str] = None
-    password: Optional[str] = Field(default=None, description="omit to create a user who cannot sign in with a password yet")
+    password: Optional[str] = Field(default=None, description="omit to invite the user by email when email is "
+                                    "configured (docs/email.md); otherwise they cannot sign in with a password yet")
+    is_admin: bool = False
+
+
+class InvitationIn(Strict):
+    email: str
+    username: Optional[str] = None
+    display_name: Optional[str] = None
     is_admin: bool = False
 
 

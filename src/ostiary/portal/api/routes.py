@@ -13,10 +13,10 @@ from ostiary.portal.api.addressing import KeepsSlashesInNames, app_name, domain_
 from ostiary.portal.api.auth import Caller, reader, writer
 from ostiary.portal.api.models import (
     AppIn, AppOut, AppPatch, AuditOut, DomainIn, DomainOut, EndedOut, ErrorOut, GroupDetailOut, GroupIn, GroupOut,
-    GroupPatch, KeyOut, Page, RotatedOut, RotateIn, SessionOut, SnippetOut, TokenOut, UserIn, UserOut, UserPatch,
+    GroupPatch, InvitationIn, KeyOut, Page, RotatedOut, RotateIn, SessionOut, SnippetOut, TokenOut, UserIn, UserOut, UserPatch,
 )
 from ostiary.proxies import PROXIES
-from ostiary.services import admin_views, apps, audit, domains, groups, keys, sessions, users
+from ostiary.services import admin_views, apps, audit, domains, groups, invitations, keys, sessions, users
 from ostiary.services.errors import InvalidInput, Problem
 from ostiary.services.listing import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
 from ostiary.services.snippets import snippet_for_app
@@ -169,9 +169,30 @@ def _user_out(c: Caller, row) -> UserOut:
 
 @usr.post("", response_model=UserOut, status_code=201)
 def add_user(body: UserIn, c: Caller = Depends(writer)):
-    row = users.add_user(c.store, c.tenant_id, c.actor, email=body.email, username=body.username,
-                         display_name=body.display_name, password=body.password, is_admin=body.is_admin)
+    row, _invited = invitations.add_user_or_invite(c.store, c.settings, c.tenant_id, c.actor, email=body.email,
+                                                   username=body.username, display_name=body.display_name,
+                                                   password=body.password, is_admin=body.is_admin)
     return _user_out(c, row)
+
+
+@usr.post("/{login}/invitation", response_model=UserOut, status_code=202,
+          summary="Email the user a fresh invitation (a user without a password); 503 when it cannot be sent")
+def reinvite_user(login: str, c: Caller = Depends(writer)):
+    login = user_login(c, login)
+    user = users.get_user(c.store, c.tenant_id, login)
+    return _user_out(c, invitations.invite(c.store, c.settings, c.tenant_id, c.actor, email=user.email).user)
+
+
+invitation_routes = APIRouter(prefix="/invitations", tags=["users"], responses=ERRORS)
+
+
+@invitation_routes.post("", response_model=UserOut, status_code=201,
+                        summary="Invite a person by email: creates the user without a password and sends the link "
+                                "(72 hours, single use); 503 with nothing created when the message cannot be sent")
+def invite_user(body: InvitationIn, c: Caller = Depends(writer)):
+    invited = invitations.invite(c.store, c.settings, c.tenant_id, c.actor, email=body.email, username=body.username,
+                                 display_name=body.display_name, is_admin=body.is_admin)
+    return _user_out(c, invited.user)
 
 
 @usr.get("/{login}", response_model=UserOut, summary="A user by email or username, with their direct groups")
@@ -321,4 +342,4 @@ def rotate_keys(body: Optional[RotateIn] = None, c: Caller = Depends(writer)):
 
 from ostiary.portal.api import providers as providers_api  # noqa: E402  (its own module: docs/identity-providers.md)
 
-ROUTERS = [me, dom, app_router, usr, grp, sec, *providers_api.ROUTERS]
+ROUTERS = [me, dom, app_router, usr, invitation_routes, grp, sec, *providers_api.ROUTERS]

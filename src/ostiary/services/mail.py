@@ -1,0 +1,214 @@
+"""Email: plain-text and HTML messages from templates, sent over SMTP in the
+tenant's name (docs/email.md). Everything here blocks on the network, so the
+portal calls it in a worker thread, never on the event loop.
+
+`connect` opens and authenticates the connection before a caller writes
+anything, and a caller that must not keep rows for a message that was never
+sent (an invitation) sends inside its transaction: a refused message rolls
+the rows back."""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate, make_msgid
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from ostiary.config import Settings
+from ostiary.dns.diagnostics import ERROR, INFO, OK, Finding
+from ostiary.services.errors import MailNotConfigured, MailUnavailable
+
+TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "mail_templates"),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+)
+
+# One template pair (KIND.txt and KIND.html) per kind of message.
+SUBJECTS = {
+    "invitation": "You are invited to {tenant}",
+    "password_reset": "Reset your {tenant} password",
+    "email_change": "Confirm your new {tenant} email address",
+    "email_changed": "Your {tenant} email address was changed",
+    "second_factor_reset": "Your {tenant} two-factor sign-in was reset",
+}
+
+NOT_CONFIGURED = ("smtp: email is not configured, so no message can be sent: set OSTIARY_SMTP_HOST and "
+                  "OSTIARY_SMTP_FROM (docs/email.md)")
+
+
+def compose(settings: Settings, kind: str, *, tenant_name: str, to: str, **values) -> EmailMessage:
+    """A multipart/alternative message (plain text first, then HTML) from the
+    kind's templates, From the tenant's name at OSTIARY_SMTP_FROM."""
+    msg = EmailMessage()
+    # A header is one line: whatever whitespace a tenant's name holds becomes single spaces.
+    header_name = " ".join(tenant_name.split())
+    msg["Subject"] = SUBJECTS[kind].format(tenant=header_name)
+    msg["From"] = formataddr((header_name, settings.smtp_from))
+    msg["To"] = to
+    msg["Date"] = formatdate(usegmt=True)
+    msg["Message-ID"] = make_msgid(domain=settings.smtp_from.rpartition("@")[2])
+    # RFC 3834: no vacation replies to these.
+    msg["Auto-Submitted"] = "auto-generated"
+    context = {"tenant": tenant_name, **values}
+    msg.set_content(TEMPLATES.get_template(f"{kind}.txt").render(**context))
+    msg.add_alternative(TEMPLATES.get_template(f"{kind}.html").render(**context), subtype="html")
+    return msg
+
+
+def _where(settings: Settings) -> str:
+    return f"the SMTP server {settings.smtp_host}:{settings.effective_smtp_port}"
+
+
+def explain(settings: Settings, exc: BaseException) -> str:
+    """What went wrong with the SMTP server, and the setting that fixes it."""
+    where = _where(settings)
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return f"smtp: {where} refused the user name and password: check OSTIARY_SMTP_USER and OSTIARY_SMTP_PASSWORD_FILE"
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return (f"smtp: {where} does not offer {'STARTTLS' if settings.smtp_security == 'starttls' else 'authentication'}: "
+                "check OSTIARY_SMTP_SECURITY and OSTIARY_SMTP_PORT")
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return f"smtp: {where} refused the recipient address ({_first_reason(exc.recipients)}): check the address"
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        return f"smtp: {where} refused the sender {exc.sender} ({_reason(exc.smtp_error)}): check OSTIARY_SMTP_FROM"
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"smtp: {where} answered {exc.smtp_code} {_reason(exc.smtp_error)}"
+    if isinstance(exc, ssl.SSLError):
+        return (f"smtp: TLS with {where} failed ({exc.reason or exc}): check OSTIARY_SMTP_SECURITY "
+                "(starttls on port 587, tls on 465) and the server's certificate")
+    if isinstance(exc, ConnectionRefusedError):
+        return f"smtp: {where} refused the connection: is it running, and are OSTIARY_SMTP_HOST and OSTIARY_SMTP_PORT right?"
+    if isinstance(exc, socket.gaierror):
+        return f"smtp: the SMTP host {settings.smtp_host} does not resolve: check OSTIARY_SMTP_HOST"
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        return f"smtp: {where} did not answer within {settings.smtp_timeout:g} s: check the host, port and firewall"
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return f"smtp: {where} closed the connection: check OSTIARY_SMTP_SECURITY and OSTIARY_SMTP_PORT"
+    return f"smtp: {where} could not be used ({exc.__class__.__name__}: {exc})"
+
+
+def _reason(raw: bytes | str) -> str:
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    return " ".join(text.split())[:200]
+
+
+def _first_reason(recipients: dict) -> str:
+    for code, message in recipients.values():
+        return f"{code} {_reason(message)}"
+    return "no reason given"
+
+
+class Outbox:
+    """An open, authenticated SMTP connection."""
+
+    def __init__(self, smtp: smtplib.SMTP, settings: Settings):
+        self._smtp = smtp
+        self._settings = settings
+
+    def send(self, msg: EmailMessage) -> None:
+        try:
+            self._smtp.send_message(msg)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise MailUnavailable(explain(self._settings, exc)) from None
+
+
+def _password(settings: Settings) -> str:
+    # Read at every connection, so a rotated password file needs no restart.
+    try:
+        return settings.smtp_password_file.read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MailUnavailable(f"smtp: OSTIARY_SMTP_PASSWORD_FILE {settings.smtp_password_file} cannot be read "
+                              f"({getattr(exc, 'strerror', None) or exc})") from None
+
+
+def _open(settings: Settings) -> smtplib.SMTP:
+    host, port, timeout = settings.smtp_host, settings.effective_smtp_port, settings.smtp_timeout
+    context = ssl.create_default_context()
+    if settings.smtp_security == "tls":
+        smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+    else:
+        smtp = smtplib.SMTP(host, port, timeout=timeout)
+    try:
+        smtp.ehlo()
+        if settings.smtp_security == "starttls":
+            smtp.starttls(context=context)  # refuses a server that does not offer it
+            smtp.ehlo()
+        if settings.smtp_user:
+            try:
+                smtp.login(settings.smtp_user, _password(settings))
+            except smtplib.SMTPServerDisconnected:
+                # Some servers hang up after refused credentials instead of answering 535.
+                raise smtplib.SMTPAuthenticationError(535, b"closed the connection during login") from None
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+@contextmanager
+def connect(settings: Settings) -> Iterator[Outbox]:
+    """An authenticated connection for sending, closed afterwards. MailNotConfigured
+    when email is off; MailUnavailable, naming the setting to check, when the
+    server cannot be used."""
+    if not settings.email_enabled:
+        raise MailNotConfigured(NOT_CONFIGURED)
+    try:
+        smtp = _open(settings)
+    except (smtplib.SMTPException, OSError) as exc:
+        raise MailUnavailable(explain(settings, exc)) from None
+    try:
+        yield Outbox(smtp, settings)
+    finally:
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
+
+
+def send(settings: Settings, msg: EmailMessage) -> None:
+    with connect(settings) as outbox:
+        outbox.send(msg)
+
+
+def check_connection(settings: Settings) -> Finding:
+    """For `ostiary doctor`: can Ostiary connect, secure and sign in to its SMTP server?"""
+    if not settings.email_enabled:
+        return Finding("smtp-connects", True, INFO,
+                       "email is not configured: invitations, password resets and email changes are off",
+                       "set OSTIARY_SMTP_HOST and OSTIARY_SMTP_FROM (docs/email.md)")
+    try:
+        with connect(settings) as outbox:
+            outbox._smtp.noop()
+    except MailUnavailable as exc:
+        message, _, fix = str(exc).removeprefix("smtp: ").partition(": ")
+        return Finding("smtp-connects", False, ERROR, message, fix or "see docs/email.md")
+    except (smtplib.SMTPException, OSError) as exc:
+        return Finding("smtp-connects", False, ERROR, explain(settings, exc).removeprefix("smtp: "), "see docs/email.md")
+    security = {"starttls": "STARTTLS", "tls": "implicit TLS", "none": "no TLS"}[settings.smtp_security]
+    signed = f", signed in as {settings.smtp_user}" if settings.smtp_user else ""
+    return Finding("smtp-connects", True, OK, f"{_where(settings)} accepts a connection ({security}{signed})")
+
+
+def notify_second_factor_reset(store, settings: Settings, tenant_id: int, user_id: int, reset_by: str = "") -> bool:
+    """Tells a person that an administrator reset their second factors
+    (issue 17; the admin reset calls this after its own transaction).
+    False when email is not configured; MailUnavailable when it is but the
+    message could not be sent, for the caller to show beside its success."""
+    if not settings.email_enabled:
+        return False
+    from ostiary.services import email_links
+
+    person = email_links.recipient(store, tenant_id, user_id)
+    msg = compose(settings, "second_factor_reset", tenant_name=person.tenant_name, to=person.email,
+                  name=person.display_name, reset_by=reset_by,
+                  sign_in_url=email_links.tenant_url(store, settings, tenant_id, "/sign-in"))
+    send(settings, msg)
+    return True
