@@ -7,12 +7,17 @@ import sys
 
 import click
 
-from ostiary.cli.base import handles_errors, main, pass_ctx, tenant_option
+from ostiary.cli.base import (
+    ExitCode, handles_errors, json_option, main, pass_ctx, print_json, print_record, print_table, tenant_option, utc,
+    waiting,
+)
 from ostiary.proxies import PROXIES
+from ostiary.services import admin_views
 from ostiary.services import apps as apps_service
 from ostiary.services import domains as domains_service
 from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.errors import InvalidInput, Problem
+from ostiary.services import groups as groups_service
+from ostiary.services.errors import InvalidInput, NotFound, Problem
 
 
 # --- domains ---------------------------------------------------------------
@@ -33,7 +38,7 @@ def domain_add(ctx, name, portal_host, tenant) -> None:
     record, value = domains_service.txt_record(row)
     click.echo(f"domain {row.name} added with portal host {row.portal_host}; status {row.status}")
     click.echo(f"create this DNS TXT record, then run `ostiary domain verify {row.name}` before "
-               f"{_utc(domains_service.expires_at(row))} (an unverified registration then expires):")
+               f"{utc(domains_service.expires_at(row))} (an unverified registration then expires):")
     click.echo(f"  {record}  TXT  \"{value}\"")
 
 
@@ -46,16 +51,19 @@ def domain_verify(ctx, name, tenant) -> None:
     from ostiary.dns.verification import parse_resolvers
 
     resolvers = parse_resolvers(ctx.settings.dns_resolvers) if ctx.settings.dns_resolvers else None
+    tid = ctx.tenant_id(tenant)
+    record, _ = domains_service.txt_record(domains_service.get_domain(ctx.store, tid, name))
+    asked = ", ".join(f"{host}:{port}" for host, port in resolvers) if resolvers else "the system's resolvers"
+    waiting(f"looking up the TXT record {record} at {asked} (up to {ctx.settings.dns_timeout:g} s)")
     try:
-        row = domains_service.verify_domain(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, name, resolvers,
-                                            ctx.settings.dns_timeout)
+        row = domains_service.verify_domain(ctx.store, tid, CLI_ACTOR, name, resolvers, ctx.settings.dns_timeout)
     except domains_service.DnsUnanswered as exc:
         # A timeout proves nothing about the record: say so, and leave the domain as it was.
         click.echo(f"domain {exc.domain.name}: learned nothing, nothing changed: {exc}")
-        sys.exit(1)
+        sys.exit(ExitCode.FAILURE)
     click.echo(f"domain {row.name}: {row.status}: {row.status_reason}")
     if row.status != "verified":
-        sys.exit(1)
+        sys.exit(ExitCode.FAILURE)
 
 
 @domain.command("delete")
@@ -69,28 +77,56 @@ def domain_delete(ctx, name, tenant) -> None:
     click.echo(f"domain {name} deleted")
 
 
-def _utc(ts: float) -> str:
-    import datetime
+def _domain_out(row) -> dict:
+    from ostiary.portal.api.models import DomainOut
 
-    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    out = DomainOut.of(row).model_dump(mode="json")
+    out["expires_at"] = domains_service.expires_at(row)
+    return out
+
+
+def _domain_state(row) -> str:
+    state = row.status
+    if row.flagged_at is not None and row.status == "verified":
+        state = f"verified, flagged since {utc(row.flagged_at)}"
+    expires = domains_service.expires_at(row)
+    if expires is not None:
+        state = f"{state}, expires {utc(expires)} unless verified"
+    return state
 
 
 @domain.command("list")
 @tenant_option
+@json_option
 @pass_ctx
 @handles_errors
-def domain_list(ctx, tenant) -> None:
-    import datetime
+def domain_list(ctx, tenant, as_json) -> None:
+    rows = domains_service.list_domains(ctx.store, ctx.tenant_id(tenant), limit=1_000_000)
+    if as_json:
+        return print_json([_domain_out(row) for row in rows])
+    print_table(["DOMAIN", "PORTAL HOST", "STATE", "REASON"],
+                [[row.name, row.portal_host, _domain_state(row), row.status_reason] for row in rows],
+                empty="no protected domains: add one with `ostiary domain add`")
 
-    for row in domains_service.list_domains(ctx.store, ctx.tenant_id(tenant)):
-        state = row.status
-        if row.flagged_at is not None and row.status == "verified":
-            since = datetime.datetime.fromtimestamp(row.flagged_at, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-            state = f"verified, flagged since {since}"
-        expires = domains_service.expires_at(row)
-        if expires is not None:
-            state = f"{state}, expires {_utc(expires)} unless verified"
-        click.echo(f"{row.name}\tportal {row.portal_host}\t{state}\t{row.status_reason}")
+
+@domain.command("show")
+@click.argument("name")
+@tenant_option
+@json_option
+@pass_ctx
+@handles_errors
+def domain_show(ctx, name, tenant, as_json) -> None:
+    """A protected domain: its state, the TXT record that verifies it, and its apps."""
+    tid = ctx.tenant_id(tenant)
+    row = domains_service.get_domain(ctx.store, tid, name)
+    out = _domain_out(row)
+    out["apps"] = [a.name for a in apps_service.list_apps(ctx.store, tid, limit=1_000_000) if a.domain_id == row.id]
+    if as_json:
+        return print_json(out)
+    print_record([("domain", row.name), ("portal host", row.portal_host), ("state", _domain_state(row)),
+                  ("reason", row.status_reason), ("TXT record", f'{out["txt_name"]}  TXT  "{out["txt_value"]}"'),
+                  ("verified", utc(row.verified_at)), ("last checked", utc(row.last_checked_at)),
+                  ("apps", out["apps"])])
 
 
 # --- apps ------------------------------------------------------------------
@@ -161,15 +197,105 @@ def app_revoke(ctx, app_name, group_name, tenant) -> None:
     click.echo(f"{group_name} no longer grants {app_name}")
 
 
+def _app_out(summary) -> dict:
+    from ostiary.portal.api.models import AppOut
+
+    return AppOut.of(summary).model_dump(mode="json")
+
+
+def _who(out: dict) -> str:
+    return "all users" if out["all_users"] else ", ".join(out["groups"]) or "no one"
+
+
 @app.command("list")
+@tenant_option
+@json_option
+@pass_ctx
+@handles_errors
+def app_list(ctx, tenant, as_json) -> None:
+    tid = ctx.tenant_id(tenant)
+    views, offset = [], 0
+    while offset is not None:  # every app, a page at a time
+        page = admin_views.apps_page(ctx.store, tid, limit=500, offset=offset)
+        views += [_app_out(s) for s in page.items]
+        offset = page.next_offset
+    if as_json:
+        return print_json(views)
+    print_table(["APP", "URL", "STATE", "2FA", "WHO MAY ENTER"],
+                [[v["name"], v["url"], "enabled" if v["enabled"] else "disabled", v["require_2fa"], _who(v)]
+                 for v in views], empty="no proxy apps: add one with `ostiary app add`")
+
+
+@app.command("show")
+@click.argument("app_name")
+@tenant_option
+@json_option
+@pass_ctx
+@handles_errors
+def app_show(ctx, app_name, tenant, as_json) -> None:
+    """An app: where it lives, what is public, which headers it gets and who may enter."""
+    out = _app_out(admin_views.app_summary(ctx.store, ctx.tenant_id(tenant), app_name))
+    if as_json:
+        return print_json(out)
+    print_record([("app", out["name"]), ("url", out["url"]), ("domain", out["domain"]),
+                  ("state", "enabled" if out["enabled"] else "disabled"),
+                  ("second factor required", out["require_2fa"]), ("public paths", out["public_paths"]),
+                  ("identity headers", out["headers"] or "none"), ("who may enter", _who(out))])
+
+
+@app.command("change")
+@click.argument("app_name")
+@click.option("--url", default=None, help="A new external URL (under a protected domain of the tenant).")
+@click.option("--public-path", "public_paths", multiple=True,
+              help="Path open to all: /exact or /prefix/* (repeat; replaces the list).")
+@click.option("--no-public-paths", is_flag=True, help="Make no path public.")
+@click.option("--headers", default=None, help="Identity headers to send: user,email,groups,display_name or none")
+@click.option("--all/--not-all", "all_users", default=None,
+              help="Every user of the tenant may enter (or, --not-all, only the granted groups).")
+@click.option("--require-2fa/--no-require-2fa", "require_2fa", default=None,
+              help="Every visitor must have passed a second factor.")
+@click.option("--grant", "grants", multiple=True, help="Also let this group (and its subgroups) enter (repeat).")
+@click.option("--revoke", "revokes", multiple=True, help="No longer let this group enter (repeat).")
 @tenant_option
 @pass_ctx
 @handles_errors
-def app_list(ctx, tenant) -> None:
+def app_change(ctx, app_name, url, public_paths, no_public_paths, headers, all_users, require_2fa, grants, revokes,
+               tenant) -> None:
+    """Change what is given; everything else stays."""
     tid = ctx.tenant_id(tenant)
-    for row in apps_service.list_apps(ctx.store, tid):
-        who = "all users" if row.all_users else ", ".join(apps_service.app_grant_names(ctx.store, tid, row.id)) or "no one"
-        click.echo(f"{row.name}\t{row.url}\t{'enabled' if row.enabled else 'disabled'}\t{who}")
+    if public_paths and no_public_paths:
+        raise InvalidInput([Problem("public_paths", "give --public-path or --no-public-paths, not both")])
+    # Every group named must be there, and every revoked grant too, before anything is written.
+    summary = admin_views.app_summary(ctx.store, tid, app_name)
+    for group_name in grants:
+        groups_service.get_group(ctx.store, tid, group_name)
+    for group_name in revokes:
+        if groups_service.get_group(ctx.store, tid, group_name).name not in summary.grants:
+            raise NotFound(f'revoke: "{group_name}" has no grant on "{summary.app.name}"')
+    if not any((url, public_paths, no_public_paths, headers is not None, all_users is not None,
+                require_2fa is not None, grants, revokes)):
+        raise InvalidInput([Problem("app", "nothing to change: see `ostiary app change --help`")])
+    paths = [] if no_public_paths else (list(public_paths) if public_paths else None)
+    apps_service.update_app(ctx.store, tid, CLI_ACTOR, app_name, url=url, public_paths=paths, headers=headers,
+                            all_users=all_users, require_2fa=require_2fa, allow_http=ctx.settings.dev)
+    for group_name in grants:
+        apps_service.grant(ctx.store, tid, CLI_ACTOR, app_name, group_name)
+    for group_name in revokes:
+        apps_service.revoke(ctx.store, tid, CLI_ACTOR, app_name, group_name)
+    out = _app_out(admin_views.app_summary(ctx.store, tid, summary.app.id))
+    click.echo(f"app {out['name']} changed: {out['url']}, {'second factor required, ' if out['require_2fa'] else ''}"
+               f"who may enter: {_who(out)}")
+
+
+@app.command("delete")
+@click.argument("app_name")
+@tenant_option
+@pass_ctx
+@handles_errors
+def app_delete(ctx, app_name, tenant) -> None:
+    """Delete an app and its grants; the gate stops answering for its URL within a second."""
+    apps_service.delete_app(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, app_name)
+    click.echo(f"app {app_name} deleted")
 
 
 def _external_identity_options(fn):
@@ -297,4 +423,4 @@ def doctor(ctx, domain_name, tenant) -> None:
     """Check domains and apps for what would break sign-in."""
     from ostiary.services.doctor import run_doctor
 
-    sys.exit(run_doctor(ctx.store, ctx.settings, ctx.tenant_id(tenant), domain_name, click.echo))
+    sys.exit(run_doctor(ctx.store, ctx.settings, ctx.tenant_id(tenant), domain_name, click.echo, progress=waiting))
