@@ -4,6 +4,8 @@ place (docs/cli.md, "Exit status")."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ostiary.cli.base import ExitCode, exit_code_for
@@ -51,6 +53,19 @@ def test_doctor_says_what_it_checks_on_stderr(run, acme, dnsmasq):
             f"{dnsmasq.resolvers_env} (each lookup up to 1 s)…") in done.stderr
     assert "comparing this machine's clock with the database's…" in done.stderr
     assert "checking" not in done.stdout and "would break sign-in" in done.stdout
+
+
+def test_doctor_json_lists_each_finding_with_stdout_clean(run, acme, dnsmasq):
+    dnsmasq.restart()
+    done = run("doctor", "--json", OSTIARY_DNS_RESOLVERS=dnsmasq.resolvers_env, OSTIARY_DNS_TIMEOUT="1")
+    assert done.status == ExitCode.FAILURE
+    report = json.loads(done.stdout)  # nothing but the document on stdout
+    assert report["breaks_sign_in"] is True
+    assert {tuple(sorted(f)) for f in report["findings"]} == {("check", "fix", "message", "ok", "severity", "subject")}
+    verified = next(f for f in report["findings"] if f["check"] == "domain-verified")
+    assert (verified["subject"], verified["ok"], verified["severity"]) == ("acme-corp.test", False, "error")
+    assert any(f["subject"] == "acme-corp.test app wiki" for f in report["findings"])
+    assert "checking acme-corp.test" in done.stderr
 
 
 def test_every_kind_of_refusal_has_its_own_status():

@@ -12,7 +12,7 @@ from ostiary.cli.base import (
     Context, ExitCode, fail, handles_errors, json_option, main, pass_ctx, print_json, print_record, print_table,
     tenant_option,
 )
-from ostiary.cli.directory import tenant as tenant_group
+from ostiary.cli.tenants import tenant as tenant_group
 from ostiary.identity.presets import PRESETS
 from ostiary.services import providers as providers_service
 from ostiary.services import tenants as tenants_service

@@ -39,10 +39,11 @@ class Line:
 
 
 def run_doctor(store: Store, settings: Settings, tenant_id: int, domain_name: str | None, echo: Echo,
-               progress: Echo | None = None) -> int:
+               progress: Echo | None = None, found: Callable[[Line], object] | None = None) -> int:
     """Print every finding for the tenant's domains (or the one named) and return the exit status:
     0 when nothing would break sign-in, 1 otherwise. `progress` hears what each wait is for
-    (the CLI prints it on stderr) before the DNS and clock checks that may take seconds."""
+    (the CLI prints it on stderr) before the DNS and clock checks that may take seconds;
+    `found` gets each finding as it comes (for `doctor --json`)."""
     say = progress or (lambda _message: None)
     resolvers = _resolvers(settings)
     if domain_name:
@@ -64,6 +65,8 @@ def run_doctor(store: Store, settings: Settings, tenant_id: int, domain_name: st
     def emit(line: Line) -> None:
         lines.append(line)
         echo(line.render())
+        if found is not None:
+            found(line)
 
     if not rows:
         emit(Line("tenant", Finding(
