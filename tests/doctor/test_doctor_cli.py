@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from ostiary.cli.base import ExitCode
 from ostiary.services import domains as domains_service
 from ostiary.services.actor import CLI_ACTOR
 from ostiary.services.reverification import reverify_round
@@ -162,7 +163,7 @@ def test_doctor_checks_only_the_domain_named(setup, store, tenant_id, add_domain
 def test_doctor_refuses_a_domain_the_tenant_does_not_have(add_domain, doctor):
     add_domain(DOMAIN, PORTAL)
     result = doctor("nosuch.test")
-    assert result.exit_code == 2
+    assert result.exit_code == ExitCode.NOT_FOUND
     assert '"nosuch.test" is not a protected domain of this tenant' in result.output
 
 

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from ostiary.cli import main
+from ostiary.cli.base import ExitCode
 from ostiary.config import Settings
 from ostiary.services import domains as domains_service
 from ostiary.services import tenants as tenants_service
@@ -108,4 +109,4 @@ def test_the_cli_deletes_a_pending_registration(store, tenant_id, db_url, tmp_pa
     assert r.exit_code == 0 and f"domain {DOMAIN} deleted" in r.output
     assert domains_service.list_domains(store, tenant_id) == []
     again = CliRunner().invoke(main, ["domain", "delete", DOMAIN, "--tenant", "acme"], env=env)
-    assert again.exit_code == 2 and "no protected domain" in again.output
+    assert again.exit_code == ExitCode.NOT_FOUND and "no protected domain" in again.output

@@ -113,7 +113,7 @@ def test_the_cli_says_when_the_smtp_server_is_down_and_writes_nothing(cli, store
 def test_the_cli_refuses_an_invitation_without_email_configured(cli, store):
     before = _row_counts(store)
     r = cli("user", "invite", "ghost@acme.test")
-    assert r.exit_code == 2 and "email is not configured" in r.output and "OSTIARY_SMTP_HOST" in r.output
+    assert r.exit_code == 4 and "email is not configured" in r.output and "OSTIARY_SMTP_HOST" in r.output
     assert _row_counts(store) == before
 
 

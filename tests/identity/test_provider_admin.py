@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from ostiary.cli import main
+from ostiary.cli.base import ExitCode
 from ostiary.services import api_tokens, audit, providers, tenants
 from ostiary.services.actor import CLI_ACTOR, Actor
 from ostiary.services.errors import InvalidInput
@@ -76,7 +77,8 @@ def test_the_cli_adds_shows_maps_and_removes_a_provider_without_ever_printing_th
     assert shown.exit_code == 0 and f"file:{secret_file}" in shown.output and "engineering -> staff" in shown.output
     assert "https://accounts.google.com" in shown.output and "acme.test" in shown.output
     listed = run("provider", "list")
-    assert listed.output.startswith("google\tgoogle\tGoogle\t")
+    assert listed.output.splitlines()[0].split() == ["PROVIDER", "PRESET", "NAME", "ISSUER", "STATE"]
+    assert listed.output.splitlines()[1].split()[:3] == ["google", "google", "Google"]
     bad = run("provider", "add", "gitlab", "--preset", "gitlab", "--client-id", "x", "--client-secret-env", "NOT_SET_ANYWHERE")
     assert bad.exit_code == 2 and "client_secret" in bad.output and "NOT_SET_ANYWHERE" in bad.output
     off = run("tenant", "password-sign-in", "off")
@@ -94,7 +96,7 @@ def test_the_cli_adds_shows_maps_and_removes_a_provider_without_ever_printing_th
 def test_password_sign_in_cannot_be_turned_off_before_there_is_a_provider(store, acme, db_url, tmp_path):
     env = {"OSTIARY_DATABASE_URL": db_url, "OSTIARY_DATA_DIR": str(tmp_path)}
     r = CliRunner().invoke(main, ["tenant", "password-sign-in", "off"], env=env)
-    assert r.exit_code == 2 and "add a provider first" in r.output
+    assert r.exit_code == ExitCode.CONFLICT and "add a provider first" in r.output
     assert providers.password_sign_in(store, acme) is True
 
 

@@ -1,5 +1,6 @@
 """Every CLI command refuses bad input with a message naming the field and
-the rule, exits 2, and writes nothing."""
+the rule, exits with the status of that kind of refusal (2 invalid, 3 not
+found, 4 conflict), and writes nothing."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from ostiary.cli import main
+from ostiary.cli.base import ExitCode
 from ostiary.store.tables import metadata
 from tests.support.server import free_port
 
@@ -41,60 +43,62 @@ def cli(store, db_url, tmp_path):
     return run
 
 
+# The exit status says which kind of refusal it is (docs/cli.md, "Exit status").
+INVALID, NOT_FOUND, CONFLICT = ExitCode.INVALID_INPUT, ExitCode.NOT_FOUND, ExitCode.CONFLICT
 BAD_INPUT = [
-    (("init", "--base-domain", "not a domain", "--tenant", "acme", "--admin-email", "a@acme.test"), "base_domain"),
-    (("init", "--base-domain", "id.example.test", "--tenant", "Bad Slug!", "--admin-email", "a@acme.test"), "slug"),
-    (("init", "--base-domain", "other.example.test", "--tenant", "acme", "--admin-email", "a@acme.test"), "base_domain"),
-    (("init", "--base-domain", "id.example.test", "--tenant", "acme", "--admin-email", "not-an-email"), "email"),
+    (("init", "--base-domain", "not a domain", "--tenant", "acme", "--admin-email", "a@acme.test"), "base_domain", INVALID),
+    (("init", "--base-domain", "id.example.test", "--tenant", "Bad Slug!", "--admin-email", "a@acme.test"), "slug", INVALID),
+    (("init", "--base-domain", "other.example.test", "--tenant", "acme", "--admin-email", "a@acme.test"), "base_domain", CONFLICT),
+    (("init", "--base-domain", "id.example.test", "--tenant", "acme", "--admin-email", "not-an-email"), "email", INVALID),
     (("init", "--base-domain", "id.example.test", "--tenant", "newco", "--admin-email", "new@newco.test",
-      "--admin-password-file", "SHORT"), "password"),
-    (("tenant", "add", "bad-"), "slug"),
-    (("tenant", "add", "acme"), "already exists"),
-    (("user", "add", "not-an-email"), "email"),
-    (("user", "add", "carol@acme.test", "--username", "has space"), "username"),
-    (("user", "add", "carol@acme.test", "--name", "two\nlines"), "display_name"),
-    (("user", "add", "carol@acme.test", "--password-file", "SHORT"), "password"),
-    (("user", "add", "carol@acme.test", "--password-file", "/nonexistent/file"), "password_file"),
-    (("user", "add", "bob@acme.test"), "already exists"),
-    (("user", "add", "carol@acme.test", "--tenant", "nosuch"), "tenant"),
-    (("user", "disable", "nobody@acme.test"), "user"),
-    (("user", "password", "bob@acme.test", "--password-file", "SHORT"), "password"),
-    (("group", "add", "a,b"), "comma"),
-    (("group", "add", "ops", "--parent", "nosuch"), "parent"),
-    (("group", "move", "staff", "--parent", "staff"), "ancestor"),
-    (("group", "delete", "nosuch"), "group"),
-    (("group", "member", "add", "staff", "nobody@acme.test"), "user"),
-    (("group", "member", "add", "nosuch", "bob@acme.test"), "group"),
-    (("group", "member", "remove", "staff", "bob@acme.test"), "member"),
-    (("domain", "add", "acme-corp.test", "--portal-host", "login.other.test"), "portal_host"),
-    (("domain", "add", "nodots", "--portal-host", "nodots"), "domain"),
-    (("domain", "add", "acme-corp.test", "--portal-host", "auth.acme-corp.test"), "already registered"),
-    (("domain", "verify", "nosuch.test"), "domain"),
-    (("app", "add", "plain", "--url", "http://plain.acme-corp.test"), "https"),
-    (("app", "add", "creds", "--url", "https://user:pw@x.acme-corp.test"), "user name"),
-    (("app", "add", "elsewhere", "--url", "https://x.elsewhere.test"), "protected domain"),
-    (("app", "add", "pp", "--url", "https://pp.acme-corp.test", "--public-path", "static/*"), "public_path"),
-    (("app", "add", "pp", "--url", "https://pp.acme-corp.test", "--public-path", "/a/../b"), "public_path"),
-    (("app", "add", "hd", "--url", "https://hd.acme-corp.test", "--headers", "user,password"), "headers"),
-    (("app", "add", "both", "--url", "https://b.acme-corp.test", "--all", "--group", "staff"), "groups"),
-    (("app", "add", "ng", "--url", "https://ng.acme-corp.test", "--group", "nosuch"), "group"),
-    (("app", "add", "wiki", "--url", "https://wiki2.acme-corp.test"), "already exists"),
-    (("app", "add", "dup", "--url", "https://wiki.acme-corp.test"), "already serves"),
-    (("app", "grant", "wiki", "nosuch"), "group"),
-    (("app", "revoke", "nosuch", "staff"), "app"),
-    (("app", "disable", "nosuch"), "app"),
-    (("session", "revoke"), "session"),
-    (("session", "revoke", "nosuchsession"), "session"),
-    (("session", "list", "--user", "nobody@acme.test"), "user"),
-    (("snippet", "nosuch", "--proxy", "caddy"), "app"),
+      "--admin-password-file", "SHORT"), "password", INVALID),
+    (("tenant", "add", "bad-"), "slug", INVALID),
+    (("tenant", "add", "acme"), "already exists", CONFLICT),
+    (("user", "add", "not-an-email"), "email", INVALID),
+    (("user", "add", "carol@acme.test", "--username", "has space"), "username", INVALID),
+    (("user", "add", "carol@acme.test", "--name", "two\nlines"), "display_name", INVALID),
+    (("user", "add", "carol@acme.test", "--password-file", "SHORT"), "password", INVALID),
+    (("user", "add", "carol@acme.test", "--password-file", "/nonexistent/file"), "password_file", INVALID),
+    (("user", "add", "bob@acme.test"), "already exists", CONFLICT),
+    (("user", "add", "carol@acme.test", "--tenant", "nosuch"), "tenant", NOT_FOUND),
+    (("user", "disable", "nobody@acme.test"), "user", NOT_FOUND),
+    (("user", "password", "bob@acme.test", "--password-file", "SHORT"), "password", INVALID),
+    (("group", "add", "a,b"), "comma", INVALID),
+    (("group", "add", "ops", "--parent", "nosuch"), "parent", NOT_FOUND),
+    (("group", "move", "staff", "--parent", "staff"), "ancestor", INVALID),
+    (("group", "delete", "nosuch"), "group", NOT_FOUND),
+    (("group", "member", "add", "staff", "nobody@acme.test"), "user", NOT_FOUND),
+    (("group", "member", "add", "nosuch", "bob@acme.test"), "group", NOT_FOUND),
+    (("group", "member", "remove", "staff", "bob@acme.test"), "member", NOT_FOUND),
+    (("domain", "add", "acme-corp.test", "--portal-host", "login.other.test"), "portal_host", INVALID),
+    (("domain", "add", "nodots", "--portal-host", "nodots"), "domain", INVALID),
+    (("domain", "add", "acme-corp.test", "--portal-host", "auth.acme-corp.test"), "already registered", CONFLICT),
+    (("domain", "verify", "nosuch.test"), "domain", NOT_FOUND),
+    (("app", "add", "plain", "--url", "http://plain.acme-corp.test"), "https", INVALID),
+    (("app", "add", "creds", "--url", "https://user:pw@x.acme-corp.test"), "user name", INVALID),
+    (("app", "add", "elsewhere", "--url", "https://x.elsewhere.test"), "protected domain", NOT_FOUND),
+    (("app", "add", "pp", "--url", "https://pp.acme-corp.test", "--public-path", "static/*"), "public_path", INVALID),
+    (("app", "add", "pp", "--url", "https://pp.acme-corp.test", "--public-path", "/a/../b"), "public_path", INVALID),
+    (("app", "add", "hd", "--url", "https://hd.acme-corp.test", "--headers", "user,password"), "headers", INVALID),
+    (("app", "add", "both", "--url", "https://b.acme-corp.test", "--all", "--group", "staff"), "groups", INVALID),
+    (("app", "add", "ng", "--url", "https://ng.acme-corp.test", "--group", "nosuch"), "group", NOT_FOUND),
+    (("app", "add", "wiki", "--url", "https://wiki2.acme-corp.test"), "already exists", CONFLICT),
+    (("app", "add", "dup", "--url", "https://wiki.acme-corp.test"), "already serves", CONFLICT),
+    (("app", "grant", "wiki", "nosuch"), "group", NOT_FOUND),
+    (("app", "revoke", "nosuch", "staff"), "app", NOT_FOUND),
+    (("app", "disable", "nosuch"), "app", NOT_FOUND),
+    (("session", "revoke"), "session", INVALID),
+    (("session", "revoke", "nosuchsession"), "session", NOT_FOUND),
+    (("session", "list", "--user", "nobody@acme.test"), "user", NOT_FOUND),
+    (("snippet", "nosuch", "--proxy", "caddy"), "app", NOT_FOUND),
 ]
 
 
-@pytest.mark.parametrize("args,field", BAD_INPUT, ids=[" ".join(a[:3]) + f" [{f}]" for a, f in BAD_INPUT])
-def test_bad_input_is_refused_clearly_and_writes_nothing(cli, store, args, field):
+@pytest.mark.parametrize("args,field,status", BAD_INPUT, ids=[" ".join(a[:3]) + f" [{f}]" for a, f, _ in BAD_INPUT])
+def test_bad_input_is_refused_clearly_and_writes_nothing(cli, store, args, field, status):
     before = _row_counts(store)
     result = cli(*args)
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == status, result.output
     assert result.output.startswith("error: ") or "error:" in result.output
     assert field in result.output
     assert _row_counts(store) == before
@@ -181,7 +185,7 @@ def test_an_api_token_made_on_the_command_line_works_once_and_stops_when_revoked
 def test_group_delete_refuses_a_group_in_use_unless_forced(cli, store):
     before = _row_counts(store)
     refused = cli("group", "delete", "staff")
-    assert refused.exit_code == 2
+    assert refused.exit_code == ExitCode.CONFLICT
     assert 'error: group: "staff" is in use: deleting it removes its grant on wiki' in refused.output
     assert "--force" in refused.output and _row_counts(store) == before
     forced = cli("group", "delete", "staff", "--force")

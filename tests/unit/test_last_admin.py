@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from ostiary.cli import main
+from ostiary.cli.base import ExitCode
 from ostiary.services import tenants, users
 from ostiary.services.actor import CLI_ACTOR
 from ostiary.services.errors import Conflict
@@ -55,10 +56,10 @@ def test_a_disabled_admin_does_not_count_as_another_administrator(store, acme):
 def test_the_cli_refuses_to_disable_the_last_active_admin(store, db_url, acme, tmp_path):
     env = {"OSTIARY_DATABASE_URL": db_url, "OSTIARY_DATA_DIR": str(tmp_path)}
     r = CliRunner().invoke(main, ["user", "disable", "root@acme.test", "--tenant", "acme"], env=env)
-    assert r.exit_code == 2
+    assert r.exit_code == ExitCode.CONFLICT
     assert "last active administrator" in r.output and "ostiary user admin EMAIL" in r.output
     r = CliRunner().invoke(main, ["user", "admin", "root@acme.test", "--remove", "--tenant", "acme"], env=env)
-    assert r.exit_code == 2 and "last active administrator" in r.output
+    assert r.exit_code == ExitCode.CONFLICT and "last active administrator" in r.output
     assert _admin(store, acme, "root@acme.test") == (True, True)
     # Another admin first (the command the refusal names), then root may step down.
     assert CliRunner().invoke(main, ["user", "admin", "bob@acme.test", "--tenant", "acme"], env=env).exit_code == 0

@@ -1,12 +1,17 @@
 """What every command shares: settings and store opened on first use, one
-way to refuse bad input (a message naming the field and the rule, exit
-status 2, nothing written), one way to say the database is not ready (a
-line naming it and the fix, exit status 1), and the `--tenant` option."""
+way to refuse (a message naming the field and the rule, nothing written,
+and the exit status saying which kind of refusal: `ExitCode`), one way to
+say the database is not ready (a line naming it and the fix, exit status
+1), the `--tenant` and `--json` options, and how lists and records print
+(docs/cli.md)."""
 
 from __future__ import annotations
 
+import json
 import sys
+from enum import IntEnum
 from functools import wraps
+from typing import Any, Iterable, Sequence
 from pathlib import Path
 
 import click
@@ -16,7 +21,7 @@ from ostiary.config import ConfigError, Settings, load_settings
 from ostiary.secretbox import SecretsUnreadable
 from ostiary.services import keys as keys_service
 from ostiary.services import tenants as tenants_service
-from ostiary.services.errors import InvalidInput, MailUnavailable, ServiceError
+from ostiary.services.errors import Conflict, InvalidInput, MailUnavailable, NotFound, ServiceError
 from ostiary.services.input_limits import shown, unstorable_character_problem
 from ostiary.store import Store, open_store
 from ostiary.store.connection_errors import explain_database_error
@@ -65,9 +70,27 @@ class Context:
         return tenants_service.resolve_tenant(self.store, slug).id
 
 
-def fail(message: str, status: int = 2) -> None:
+class ExitCode(IntEnum):
+    """Every command's exit status, in one place (docs/cli.md, "Exit status")."""
+    OK = 0
+    FAILURE = 1  # the work could not be done: database unreachable, DNS unanswered, doctor found problems
+    INVALID_INPUT = 2  # bad input or settings (click's own usage errors are 2 as well)
+    NOT_FOUND = 3  # a named user, group, app, domain, ... does not exist
+    CONFLICT = 4  # the change clashes with what is there: a duplicate, the last admin, a group in use
+
+
+def exit_code_for(exc: ServiceError) -> ExitCode:
+    """The one mapping from a service-layer refusal to an exit status."""
+    if isinstance(exc, NotFound):
+        return ExitCode.NOT_FOUND
+    if isinstance(exc, Conflict):
+        return ExitCode.CONFLICT
+    return ExitCode.INVALID_INPUT
+
+
+def fail(message: str, status: int = ExitCode.INVALID_INPUT) -> None:
     click.echo(f"error: {message}", err=True)
-    sys.exit(status)
+    sys.exit(int(status))
 
 
 def _database_url() -> str:
@@ -75,8 +98,9 @@ def _database_url() -> str:
 
 
 def handles_errors(fn):
-    """Turns refusals into one clear message and exit status 2, and a database
-    that is missing, behind or unreachable into one line and exit status 1."""
+    """Turns refusals into one clear message and the exit status of their kind
+    (`exit_code_for`), and a database that is missing, behind or unreachable
+    into one line and exit status 1."""
 
     @wraps(fn)
     def wrapper(*args, **kwargs):
@@ -87,22 +111,84 @@ def handles_errors(fn):
         except InvalidInput as exc:
             fail("\n  ".join(["the input is not valid:", *(str(p) for p in exc.problems)]))
         except MailUnavailable as exc:
-            fail(f"{exc} (nothing was changed)", status=1)
+            fail(f"{exc} (nothing was changed)", ExitCode.FAILURE)
         except ServiceError as exc:
-            fail(str(exc))
+            fail(str(exc), exit_code_for(exc))
         except (DatabaseNotReady, SecretsUnreadable) as exc:
-            fail(str(exc), status=1)
+            fail(str(exc), ExitCode.FAILURE)
         except DBAPIError as exc:
             message = explain_database_error(exc, _database_url())
             if message is None:
                 raise
-            fail(message, status=1)
+            fail(message, ExitCode.FAILURE)
 
     return wrapper
 
 
 pass_ctx = click.make_pass_decorator(Context, ensure=True)
 tenant_option = click.option("--tenant", "tenant", default=None, help="Tenant slug (default: the only tenant).")
+json_option = click.option("--json", "as_json", is_flag=True,
+                           help="Print JSON instead of a table (field names in docs/cli.md).")
+
+
+def print_json(value: Any) -> None:
+    """One JSON document on stdout: a list for `list` commands, an object for
+    `show` commands. Pydantic models (the API's shapes) print as the API answers them."""
+    click.echo(json.dumps(_plain(value), indent=2, ensure_ascii=False))
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], empty: str = "") -> None:
+    """Rows under a header line, columns padded to line up; `empty` (when
+    given) instead of a lone header when there are no rows."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    if not cells and empty:
+        click.echo(empty)
+        return
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    for row in [list(headers), *cells]:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+
+
+def print_record(pairs: Sequence[tuple[str, Any]]) -> None:
+    """One thing, a field per line: `name:  value`."""
+    width = max((len(k) for k, _ in pairs), default=0) + 1
+    for key, value in pairs:
+        click.echo(f"{(key + ':').ljust(width)}  {_cell(value)}")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value) or "-"
+    text = str(value)
+    return text.replace("\n", " ").replace("\t", " ") if text else "-"
+
+
+def utc(at: float | None, seconds: bool = False) -> str:
+    import datetime
+
+    if at is None:
+        return "-"
+    return datetime.datetime.fromtimestamp(at, datetime.timezone.utc).strftime(
+        "%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
+
+
+def waiting(message: str) -> None:
+    """Says on stderr what a long wait is for, so stdout (and --json) stays clean."""
+    click.echo(f"{message}…", err=True)
 
 
 def read_secret_file(path: str | None, what: str) -> str | None:

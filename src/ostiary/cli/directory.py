@@ -1,41 +1,19 @@
-"""Tenants, users (and their second factor) and groups."""
+"""Users (and their second factor) and groups (tenants: cli/tenants.py)."""
 
 from __future__ import annotations
 
 import click
 
-from ostiary.cli.base import Context, handles_errors, main, pass_ctx, read_secret_file, tenant_option
+from ostiary.cli.base import (
+    handles_errors, json_option, main, pass_ctx, print_json, print_record, print_table, read_secret_file,
+    tenant_option, utc,
+)
+from ostiary.services import admin_views
 from ostiary.services import groups as groups_service
 from ostiary.services import invitations
-from ostiary.services import tenants as tenants_service
 from ostiary.services import users as users_service
 from ostiary.services.actor import CLI_ACTOR
-
-
-# --- tenants ---------------------------------------------------------------
-
-@main.group()
-def tenant() -> None:
-    """Tenants (organisations)."""
-
-
-@tenant.command("add")
-@click.argument("slug")
-@click.option("--name", default=None)
-@pass_ctx
-@handles_errors
-def tenant_add(ctx: Context, slug: str, name: str | None) -> None:
-    row = tenants_service.add_tenant(ctx.store, slug, CLI_ACTOR, name=name)
-    base = tenants_service.get_base_domain(ctx.store)
-    click.echo(f"tenant {row.slug} added" + (f"; tenant host {row.slug}.{base}" if base else ""))
-
-
-@tenant.command("list")
-@pass_ctx
-@handles_errors
-def tenant_list(ctx: Context) -> None:
-    for row in tenants_service.list_tenants(ctx.store):
-        click.echo(row.slug)
+from ostiary.services.listing import MAX_LIMIT
 
 
 # --- users -----------------------------------------------------------------
@@ -127,16 +105,70 @@ def user_password(ctx, email, tenant, password_file) -> None:
     click.echo(f"password of {email} changed; their sessions have ended")
 
 
-@user.command("list")
+@user.command("edit")
+@click.argument("login")
+@click.option("--email", default=None, help="A new email address.")
+@click.option("--username", default=None, help="A new username.")
+@click.option("--name", "display_name", default=None, help="A new display name.")
 @tenant_option
-@click.option("--search", default="")
 @pass_ctx
 @handles_errors
-def user_list(ctx, tenant, search) -> None:
-    for row in users_service.list_users(ctx.store, ctx.tenant_id(tenant), search=search, limit=10000):
-        state = "active" if row.active else "disabled"
-        admin = "\tadmin" if row.is_admin else ""
-        click.echo(f"{row.email}\t{row.username}\t{row.display_name}\t{state}{admin}")
+def user_edit(ctx, login, email, username, display_name, tenant) -> None:
+    """Change a user's email, username or display name (LOGIN: email or username)."""
+    row = users_service.update_user(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, login, email=email,
+                                    username=username, display_name=display_name)
+    click.echo(f"user {row.email} changed (username {row.username}, name {row.display_name})")
+
+
+@user.command("delete")
+@click.argument("login")
+@tenant_option
+@pass_ctx
+@handles_errors
+def user_delete(ctx, login, tenant) -> None:
+    """Delete a user, their memberships and sessions (never the last active admin)."""
+    row = users_service.delete_user(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, login)
+    click.echo(f"user {row.email} deleted; their sessions have ended")
+
+
+def _user_out(row, groups=None):
+    from ostiary.portal.api.models import UserOut
+
+    return UserOut.of(row, groups)
+
+
+@user.command("list")
+@tenant_option
+@click.option("--search", default="", help="Case-insensitive part of an email, username or name.")
+@json_option
+@pass_ctx
+@handles_errors
+def user_list(ctx, tenant, search, as_json) -> None:
+    rows = users_service.list_users(ctx.store, ctx.tenant_id(tenant), search=search, limit=1_000_000)
+    if as_json:
+        return print_json([_user_out(row) for row in rows])
+    print_table(["EMAIL", "USERNAME", "NAME", "STATE", "ADMIN", "TOTP"],
+                [[r.email, r.username, r.display_name, "active" if r.active else "disabled", r.is_admin,
+                  r.totp_enabled_at is not None] for r in rows], empty="no users" + (" match" if search else ""))
+
+
+@user.command("show")
+@click.argument("login")
+@tenant_option
+@json_option
+@pass_ctx
+@handles_errors
+def user_show(ctx, login, tenant, as_json) -> None:
+    """A user (by email or username) with their groups."""
+    tid = ctx.tenant_id(tenant)
+    row = users_service.get_user(ctx.store, tid, login)
+    out = _user_out(row, [g.name for g in admin_views.user_groups(ctx.store, tid, row.id)])
+    if as_json:
+        return print_json(out)
+    print_record([("email", out.email), ("username", out.username), ("name", out.display_name),
+                  ("state", "active" if out.active else "disabled"), ("admin", out.is_admin),
+                  ("second factor", "on" if out.totp_enabled else "off"), ("groups", out.groups),
+                  ("created", utc(row.created_at))])
 
 
 # --- groups ----------------------------------------------------------------
@@ -182,15 +214,69 @@ def group_delete(ctx, name, force, tenant) -> None:
     click.echo(f"group {name} deleted{removed}")
 
 
-@group.command("list")
+@group.command("rename")
+@click.argument("name")
+@click.argument("new_name")
 @tenant_option
 @pass_ctx
 @handles_errors
-def group_list(ctx, tenant) -> None:
-    rows = groups_service.list_groups(ctx.store, ctx.tenant_id(tenant))
-    names = {r.id: r.name for r in rows}
-    for r in rows:
-        click.echo(r.name + (f"\t(under {names.get(r.parent_id)})" if r.parent_id else ""))
+def group_rename(ctx, name, new_name, tenant) -> None:
+    """Rename a group; members, subgroups and grants stay."""
+    row = groups_service.rename_group(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, name, new_name)
+    click.echo(f"group {name} is now {row.name}")
+
+
+@group.command("list")
+@tenant_option
+@json_option
+@pass_ctx
+@handles_errors
+def group_list(ctx, tenant, as_json) -> None:
+    """Every group, the tree depth first."""
+    nodes = admin_views.group_tree(ctx.store, ctx.tenant_id(tenant))
+    if as_json:
+        return print_json([{"id": n.id, "name": n.name, "parent": n.parent, "path": n.path} for n in nodes])
+    print_table(["GROUP", "PARENT", "PATH"], [[n.name, n.parent, n.path] for n in nodes], empty="no groups")
+
+
+@group.command("show")
+@click.argument("name")
+@tenant_option
+@json_option
+@pass_ctx
+@handles_errors
+def group_show(ctx, name, tenant, as_json) -> None:
+    """A group: where it sits in the tree and which apps its members enter."""
+    d = admin_views.group_detail(ctx.store, ctx.tenant_id(tenant), name)
+    out = {"id": d.group.id, "name": d.group.name, "parent": d.parent, "path": d.path, "children": d.children,
+           "apps": d.direct_grants, "inherited_apps": sorted({a for a, _ in d.inherited_grants})}
+    if as_json:
+        return print_json(out)
+    print_record([("group", out["name"]), ("parent", out["parent"]), ("path", out["path"]),
+                  ("subgroups", out["children"]), ("apps granted", out["apps"]),
+                  ("apps through a parent", [f"{a} (from {g})" for a, g in d.inherited_grants])])
+
+
+@group.command("members")
+@click.argument("name")
+@tenant_option
+@json_option
+@pass_ctx
+@handles_errors
+def group_members(ctx, name, tenant, as_json) -> None:
+    """The group's direct members."""
+    tid = ctx.tenant_id(tenant)
+    group_row = groups_service.get_group(ctx.store, tid, name)
+    rows, offset = [], 0
+    while offset is not None:  # every member, a page at a time
+        page = admin_views.members_page(ctx.store, tid, group_row.id, limit=MAX_LIMIT, offset=offset)
+        rows += page.items
+        offset = page.next_offset
+    if as_json:
+        return print_json([_user_out(row) for row in rows])
+    print_table(["EMAIL", "USERNAME", "NAME", "STATE"],
+                [[r.email, r.username, r.display_name, "active" if r.active else "disabled"] for r in rows],
+                empty=f"group {group_row.name} has no direct members")
 
 
 @group.group("member")
@@ -231,12 +317,15 @@ def _register_user_totp() -> None:
     @user_totp.command("status")
     @click.argument("email")
     @tenant_option
+    @json_option
     @pass_ctx
     @handles_errors
-    def user_totp_status(ctx, email, tenant) -> None:
+    def user_totp_status(ctx, email, tenant, as_json) -> None:
         tid = ctx.tenant_id(tenant)
         row = users_service.get_user(ctx.store, tid, email)
         enabled, left = second_factor_service.status(ctx.store, tid, row.id)
+        if as_json:
+            return print_json({"email": row.email, "totp_enabled": enabled, "recovery_codes_left": left})
         click.echo(f"{row.email}: TOTP {'on' if enabled else 'off'}, {left} recovery codes left")
 
     @user_totp.command("enrol")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ostiary.cli.base import Context, fail, handles_errors, main, pass_ctx
+from ostiary.cli.base import Context, ExitCode, fail, handles_errors, json_option, main, pass_ctx, print_json
 from ostiary.secretbox import SecretBox, SecretKeyProblem, generate_key, read_key_file
 from ostiary.store import sealed
 
@@ -89,11 +89,17 @@ def config_group() -> None:
 
 
 @config_group.command("check")
-def config_check() -> None:
+@json_option
+def config_check(as_json: bool) -> None:
     """Print the effective settings (secrets redacted) and every problem at once; exit 1 when there are any."""
     from ostiary.configcheck import check
 
     report = check()
+    if as_json:
+        print_json({"settings": [{"name": "OSTIARY_" + name.upper(), "value": value, "source": source}
+                                 for name, value, source in report.settings],
+                    "notes": list(report.notes), "problems": [str(p) for p in report.problems]})
+        raise SystemExit(ExitCode.FAILURE if report.problems else ExitCode.OK)
     click.echo("settings (value, from):")
     width = max(len(name) for name, _, _ in report.settings) + len("OSTIARY_")
     for name, value, source in report.settings:

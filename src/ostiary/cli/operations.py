@@ -6,7 +6,10 @@ import time
 
 import click
 
-from ostiary.cli.base import handles_errors, main, pass_ctx, tenant_option
+from ostiary.cli.base import (
+    handles_errors, json_option, main, pass_ctx, print_json, print_table, tenant_option, utc,
+)
+from ostiary.services import admin_views
 from ostiary.services import keys as keys_service
 from ostiary.services import sessions as sessions_service
 from ostiary.services import users as users_service
@@ -22,15 +25,26 @@ def session() -> None:
 
 
 @session.command("list")
-@click.option("--user", "email", default=None)
+@click.option("--user", "email", default=None, help="Only this user's sessions (email or username).")
+@click.option("--search", default="", help="Case-insensitive part of the user's email or username, or the address.")
 @tenant_option
+@json_option
 @pass_ctx
 @handles_errors
-def session_list(ctx, email, tenant) -> None:
+def session_list(ctx, email, search, tenant, as_json) -> None:
+    """Live sessions, newest first."""
     tid = ctx.tenant_id(tenant)
     uid = users_service.get_user(ctx.store, tid, email).id if email else None
-    for row in sessions_service.list_sessions(ctx.store, tid, user_id=uid):
-        click.echo(f"{row.id}\tuser {row.user_id}\tfrom {row.client_addr or '?'}")
+    entries, offset = [], 0
+    while offset is not None:  # every live session, a page at a time
+        page = admin_views.sessions_page(ctx.store, tid, search, user_id=uid, limit=500, offset=offset)
+        entries += page.items
+        offset = page.next_offset
+    if as_json:  # the session id ends a session (`ostiary session revoke ID`); it signs nothing in
+        return print_json([dict(e.__dict__) for e in entries])
+    print_table(["SESSION", "USER", "FROM", "STARTED", "LAST SEEN", "2FA"],
+                [[e.id, e.email, e.client_addr or "?", utc(e.created_at), utc(e.last_seen_at), e.second_factor]
+                 for e in entries], empty="no live sessions")
 
 
 @session.command("revoke")
@@ -112,12 +126,17 @@ def keys_rotate(ctx, overlap) -> None:
 
 
 @keys.command("list")
+@json_option
 @pass_ctx
 @handles_errors
-def keys_list(ctx) -> None:
+def keys_list(ctx, as_json) -> None:
+    """Signing keys (never their secrets) and what each does now."""
     now = time.time()
-    for row in keys_service.list_keys(ctx.store):
-        click.echo(f"{row.id}\t{_key_state(row, now)}")
+    rows = keys_service.list_keys(ctx.store)
+    if as_json:
+        return print_json([{"id": k.id, "created_at": k.created_at, "retire_at": k.retire_at,
+                            "signing": k.retire_at is None} for k in rows])
+    print_table(["KEY", "CREATED", "STATE"], [[k.id, utc(k.created_at), _key_state(k, now)] for k in rows])
 
 
 # --- API tokens and the audit log ---------------------------------------------
@@ -145,14 +164,31 @@ def token_add(ctx, name, scope, expires_in_days, tenant) -> None:
 
 @token.command("list")
 @tenant_option
+@json_option
 @pass_ctx
 @handles_errors
-def token_list(ctx, tenant) -> None:
+def token_list(ctx, tenant, as_json) -> None:
+    """API tokens (never the tokens themselves)."""
     from ostiary.services import api_tokens
 
-    for row in api_tokens.tokens_page(ctx.store, ctx.tenant_id(tenant), limit=500).items:
-        state = "revoked" if row.revoked_at else "live"
-        click.echo(f"{row.id}\t{row.name}\t{row.scopes}\t{state}\tby {row.created_by}")
+    tid = ctx.tenant_id(tenant)
+    rows, offset = [], 0
+    while offset is not None:
+        page = api_tokens.tokens_page(ctx.store, tid, limit=500, offset=offset)
+        rows += page.items
+        offset = page.next_offset
+    now = time.time()
+
+    def state(row) -> str:
+        return "revoked" if row.revoked_at else "expired" if row.expires_at and row.expires_at <= now else "live"
+
+    if as_json:
+        return print_json([{"id": r.id, "name": r.name, "scopes": r.scopes.split(","), "state": state(r),
+                            "created_by": r.created_by, "created_at": r.created_at, "last_used_at": r.last_used_at,
+                            "expires_at": r.expires_at, "revoked_at": r.revoked_at} for r in rows])
+    print_table(["ID", "NAME", "SCOPES", "STATE", "CREATED BY", "LAST USED", "EXPIRES"],
+                [[r.id, r.name, r.scopes, state(r), r.created_by, utc(r.last_used_at), utc(r.expires_at)]
+                 for r in rows], empty="no API tokens")
 
 
 @token.command("revoke")
@@ -170,19 +206,64 @@ def token_revoke(ctx, token_id, tenant) -> None:
 @main.command()
 @click.option("--actor", default="")
 @click.option("--entity", default="", help="user, group, domain, app, session, token, key, tenant")
+@click.option("--entity-id", default="", help="Only entries about this one (its id, as --json shows).")
+@click.option("--since", type=click.DateTime(), default=None, help="From this UTC time on, e.g. 2026-11-30T08:00.")
+@click.option("--until", type=click.DateTime(), default=None, help="Before this UTC time.")
 @click.option("--action", default="", help="e.g. user.disable, or a prefix such as app.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 500))
+@click.option("--offset", default=0, show_default=True, type=click.IntRange(0, None), help="Skip this many (paging).")
 @tenant_option
+@json_option
 @pass_ctx
 @handles_errors
-def audit(ctx, actor, entity, action, limit, tenant) -> None:
+def audit(ctx, actor, entity, entity_id, since, until, action, limit, offset, tenant, as_json) -> None:
     """The audit log, newest first: who changed what, when and from where."""
-    import datetime
-
     from ostiary.services.audit import audit_page
 
-    page = audit_page(ctx.store, ctx.tenant_id(tenant), actor=actor, entity=entity, action=action, limit=limit)
-    for e in page.items:
-        at = datetime.datetime.fromtimestamp(e.at, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-        click.echo(f"{at}\t{e.actor}\t{e.actor_addr or '-'}\t{e.action}\t{e.entity} {e.entity_id}")
+    page = audit_page(ctx.store, ctx.tenant_id(tenant), actor=actor, entity=entity, entity_id=entity_id,
+                      action=action, since=_unix(since), until=_unix(until), limit=limit, offset=offset)
+    if as_json:
+        return print_json([dict(e.__dict__) for e in page.items])
+    named = _names(ctx, ctx.tenant_id(tenant))
+    for e in page.items:  # a deleted user or app: the name another entry recorded
+        recorded = next((str(e.detail[k]) for k in ("email", "name") if isinstance(e.detail, dict) and e.detail.get(k)),
+                        None)
+        if recorded and e.action.endswith((".add", ".delete")):
+            named.setdefault((e.entity, e.entity_id), recorded)
+    print_table(["WHEN", "ACTOR", "FROM", "ACTION", "WHAT"],
+                [[utc(e.at, seconds=True), e.actor, e.actor_addr or "-", e.action, _what(e, named)]
+                 for e in page.items])
     click.echo(f"({len(page.items)} of {page.total})")
+
+
+def _unix(at) -> float | None:
+    import datetime
+
+    return None if at is None else at.replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
+def _names(ctx, tid: int) -> dict[tuple[str, str], str]:
+    """What each entity id of the tenant is called now (users by email)."""
+    from ostiary.services import apps as apps_service
+    from ostiary.services import domains as domains_service
+    from ostiary.services import groups as groups_service
+    from ostiary.services import tenants as tenants_service
+
+    named = {("user", str(r.id)): r.email for r in users_service.list_users(ctx.store, tid, limit=1_000_000)}
+    named.update({("group", str(r.id)): r.name for r in groups_service.list_groups(ctx.store, tid, limit=1_000_000)})
+    named.update({("app", str(r.id)): r.name for r in apps_service.list_apps(ctx.store, tid, limit=1_000_000)})
+    named.update({("domain", str(r.id)): r.name for r in domains_service.list_domains(ctx.store, tid, limit=1_000_000)})
+    named.update({("tenant", str(r.id)): r.slug for r in tenants_service.list_tenants(ctx.store)})
+    return named
+
+
+def _what(entry, named: dict[tuple[str, str], str]) -> str:
+    """The entity by name: as it is called now, else as the entry recorded it
+    (a deleted user or app), else its id."""
+    name = named.get((entry.entity, entry.entity_id))
+    if name is None:
+        detail = entry.detail if isinstance(entry.detail, dict) else {}
+        name = next((str(detail[k]) for k in ("email", "name") if detail.get(k)), None)
+    if entry.entity == "session" and name is None:
+        return f"session {entry.entity_id[:12]}"
+    return f"{entry.entity} {name}" if name else f"{entry.entity} {entry.entity_id}"

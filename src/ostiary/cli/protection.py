@@ -1,4 +1,4 @@
-"""Protected domains, proxy apps, external identity sources, snippets and `ostiary doctor`."""
+"""Protected domains, external identity sources, snippets and `ostiary doctor` (proxy apps: cli/apps.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ import sys
 
 import click
 
-from ostiary.cli.base import handles_errors, main, pass_ctx, tenant_option
+from ostiary.cli.apps import app
+from ostiary.cli.base import (
+    ExitCode, handles_errors, json_option, main, pass_ctx, print_json, print_record, print_table, tenant_option, utc,
+    waiting,
+)
 from ostiary.proxies import PROXIES
 from ostiary.services import apps as apps_service
 from ostiary.services import domains as domains_service
@@ -33,7 +37,7 @@ def domain_add(ctx, name, portal_host, tenant) -> None:
     record, value = domains_service.txt_record(row)
     click.echo(f"domain {row.name} added with portal host {row.portal_host}; status {row.status}")
     click.echo(f"create this DNS TXT record, then run `ostiary domain verify {row.name}` before "
-               f"{_utc(domains_service.expires_at(row))} (an unverified registration then expires):")
+               f"{utc(domains_service.expires_at(row))} (an unverified registration then expires):")
     click.echo(f"  {record}  TXT  \"{value}\"")
 
 
@@ -46,16 +50,19 @@ def domain_verify(ctx, name, tenant) -> None:
     from ostiary.dns.verification import parse_resolvers
 
     resolvers = parse_resolvers(ctx.settings.dns_resolvers) if ctx.settings.dns_resolvers else None
+    tid = ctx.tenant_id(tenant)
+    record, _ = domains_service.txt_record(domains_service.get_domain(ctx.store, tid, name))
+    asked = ", ".join(f"{host}:{port}" for host, port in resolvers) if resolvers else "the system's resolvers"
+    waiting(f"looking up the TXT record {record} at {asked} (up to {ctx.settings.dns_timeout:g} s)")
     try:
-        row = domains_service.verify_domain(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, name, resolvers,
-                                            ctx.settings.dns_timeout)
+        row = domains_service.verify_domain(ctx.store, tid, CLI_ACTOR, name, resolvers, ctx.settings.dns_timeout)
     except domains_service.DnsUnanswered as exc:
         # A timeout proves nothing about the record: say so, and leave the domain as it was.
         click.echo(f"domain {exc.domain.name}: learned nothing, nothing changed: {exc}")
-        sys.exit(1)
+        sys.exit(ExitCode.FAILURE)
     click.echo(f"domain {row.name}: {row.status}: {row.status_reason}")
     if row.status != "verified":
-        sys.exit(1)
+        sys.exit(ExitCode.FAILURE)
 
 
 @domain.command("delete")
@@ -69,107 +76,56 @@ def domain_delete(ctx, name, tenant) -> None:
     click.echo(f"domain {name} deleted")
 
 
-def _utc(ts: float) -> str:
-    import datetime
+def _domain_out(row) -> dict:
+    from ostiary.portal.api.models import DomainOut
 
-    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    out = DomainOut.of(row).model_dump(mode="json")
+    out["expires_at"] = domains_service.expires_at(row)
+    return out
+
+
+def _domain_state(row) -> str:
+    state = row.status
+    if row.flagged_at is not None and row.status == "verified":
+        state = f"verified, flagged since {utc(row.flagged_at)}"
+    expires = domains_service.expires_at(row)
+    if expires is not None:
+        state = f"{state}, expires {utc(expires)} unless verified"
+    return state
 
 
 @domain.command("list")
 @tenant_option
+@json_option
 @pass_ctx
 @handles_errors
-def domain_list(ctx, tenant) -> None:
-    import datetime
-
-    for row in domains_service.list_domains(ctx.store, ctx.tenant_id(tenant)):
-        state = row.status
-        if row.flagged_at is not None and row.status == "verified":
-            since = datetime.datetime.fromtimestamp(row.flagged_at, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-            state = f"verified, flagged since {since}"
-        expires = domains_service.expires_at(row)
-        if expires is not None:
-            state = f"{state}, expires {_utc(expires)} unless verified"
-        click.echo(f"{row.name}\tportal {row.portal_host}\t{state}\t{row.status_reason}")
+def domain_list(ctx, tenant, as_json) -> None:
+    rows = domains_service.list_domains(ctx.store, ctx.tenant_id(tenant), limit=1_000_000)
+    if as_json:
+        return print_json([_domain_out(row) for row in rows])
+    print_table(["DOMAIN", "PORTAL HOST", "STATE", "REASON"],
+                [[row.name, row.portal_host, _domain_state(row), row.status_reason] for row in rows],
+                empty="no protected domains: add one with `ostiary domain add`")
 
 
-# --- apps ------------------------------------------------------------------
-
-@main.group()
-def app() -> None:
-    """Proxy apps: where they live and who may enter."""
-
-
-@app.command("add")
+@domain.command("show")
 @click.argument("name")
-@click.option("--url", required=True, help="External URL, e.g. https://grafana.acme-corp.com")
-@click.option("--public-path", "public_paths", multiple=True, help="Path open to all: /exact or /prefix/*")
-@click.option("--headers", default=None, help="Identity headers to send: user,email,groups,display_name or none")
-@click.option("--all", "all_users", is_flag=True, help="Every user of the tenant may enter.")
-@click.option("--group", "groups_granted", multiple=True, help="A group whose members (and subgroups) may enter.")
-@click.option("--require-2fa", is_flag=True)
 @tenant_option
+@json_option
 @pass_ctx
 @handles_errors
-def app_add(ctx, name, url, public_paths, headers, all_users, groups_granted, require_2fa, tenant) -> None:
-    row = apps_service.add_app(
-        ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, name=name, url=url, public_paths=public_paths, headers=headers,
-        all_users=all_users, groups_granted=groups_granted, require_2fa=require_2fa, allow_http=ctx.settings.dev,
-    )
-    click.echo(f"app {row.name} added at {row.url}")
-    if not all_users and not groups_granted:
-        click.echo("note: no one may enter yet: grant a group with `ostiary app grant` or use --all")
-
-
-def _app_toggle(name: str, **values):
-    @app.command(name)
-    @click.argument("app_name")
-    @tenant_option
-    @pass_ctx
-    @handles_errors
-    def command(ctx, app_name, tenant) -> None:
-        apps_service.update_app(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, app_name, **values)
-        click.echo(f"app {app_name}: {name}d")
-
-    command.__doc__ = f"{name.capitalize()} an app."
-    return command
-
-
-_app_toggle("enable", enabled=True)
-_app_toggle("disable", enabled=False)
-
-
-@app.command("grant")
-@click.argument("app_name")
-@click.argument("group_name")
-@tenant_option
-@pass_ctx
-@handles_errors
-def app_grant(ctx, app_name, group_name, tenant) -> None:
-    apps_service.grant(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, app_name, group_name)
-    click.echo(f"members of {group_name} (and its subgroups) may enter {app_name}")
-
-
-@app.command("revoke")
-@click.argument("app_name")
-@click.argument("group_name")
-@tenant_option
-@pass_ctx
-@handles_errors
-def app_revoke(ctx, app_name, group_name, tenant) -> None:
-    apps_service.revoke(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, app_name, group_name)
-    click.echo(f"{group_name} no longer grants {app_name}")
-
-
-@app.command("list")
-@tenant_option
-@pass_ctx
-@handles_errors
-def app_list(ctx, tenant) -> None:
+def domain_show(ctx, name, tenant, as_json) -> None:
+    """A protected domain: its state, the TXT record that verifies it, and its apps."""
     tid = ctx.tenant_id(tenant)
-    for row in apps_service.list_apps(ctx.store, tid):
-        who = "all users" if row.all_users else ", ".join(apps_service.app_grant_names(ctx.store, tid, row.id)) or "no one"
-        click.echo(f"{row.name}\t{row.url}\t{'enabled' if row.enabled else 'disabled'}\t{who}")
+    row = domains_service.get_domain(ctx.store, tid, name)
+    out = _domain_out(row)
+    out["apps"] = [a.name for a in apps_service.list_apps(ctx.store, tid, limit=1_000_000) if a.domain_id == row.id]
+    if as_json:
+        return print_json(out)
+    print_record([("domain", row.name), ("portal host", row.portal_host), ("state", _domain_state(row)),
+                  ("reason", row.status_reason), ("TXT record", f'{out["txt_name"]}  TXT  "{out["txt_value"]}"'),
+                  ("verified", utc(row.verified_at)), ("last checked", utc(row.last_checked_at)),
+                  ("apps", out["apps"])])
 
 
 def _external_identity_options(fn):
@@ -291,10 +247,18 @@ def proxy_files(directory) -> None:
 @main.command()
 @click.argument("domain_name", required=False)
 @tenant_option
+@json_option
 @pass_ctx
 @handles_errors
-def doctor(ctx, domain_name, tenant) -> None:
+def doctor(ctx, domain_name, tenant, as_json) -> None:
     """Check domains and apps for what would break sign-in."""
     from ostiary.services.doctor import run_doctor
 
-    sys.exit(run_doctor(ctx.store, ctx.settings, ctx.tenant_id(tenant), domain_name, click.echo))
+    if not as_json:
+        sys.exit(run_doctor(ctx.store, ctx.settings, ctx.tenant_id(tenant), domain_name, click.echo, progress=waiting))
+    findings: list[dict] = []
+    status = run_doctor(ctx.store, ctx.settings, ctx.tenant_id(tenant), domain_name, lambda _text: None,
+                        progress=waiting, found=lambda line: findings.append({"subject": line.subject,
+                                                                            **line.finding.__dict__}))
+    print_json({"breaks_sign_in": status != 0, "findings": findings})
+    sys.exit(status)

@@ -8,8 +8,11 @@ import json
 
 import click
 
-from ostiary.cli.base import Context, fail, handles_errors, main, pass_ctx, tenant_option
-from ostiary.cli.directory import tenant as tenant_group
+from ostiary.cli.base import (
+    Context, ExitCode, fail, handles_errors, json_option, main, pass_ctx, print_json, print_record, print_table,
+    tenant_option,
+)
+from ostiary.cli.tenants import tenant as tenant_group
 from ostiary.identity.presets import PRESETS
 from ostiary.services import providers as providers_service
 from ostiary.services import tenants as tenants_service
@@ -139,25 +142,42 @@ def provider_change(ctx, name, display_name, issuer, directory, allowed_director
     click.echo(f"provider {row.name} changed")
 
 
+def _provider_out(ctx: Context, tenant_id: int, row):
+    """The API's shape (ProviderOut): the secret's source, never the secret."""
+    from types import SimpleNamespace
+
+    from ostiary.portal.api.providers import ProviderOut
+
+    return ProviderOut.of(SimpleNamespace(store=ctx.store, settings=ctx.settings, tenant_id=tenant_id), row)
+
+
 @provider.command("list")
 @tenant_option
+@json_option
 @pass_ctx
 @handles_errors
-def provider_list(ctx, tenant) -> None:
-    for row in providers_service.list_providers(ctx.store, ctx.tenant_id(tenant)):
-        state = "enabled" if row.enabled else "disabled"
-        click.echo(f"{row.name}\t{row.preset}\t{row.display_name}\t{row.issuer}\t{state}")
+def provider_list(ctx, tenant, as_json) -> None:
+    tid = ctx.tenant_id(tenant)
+    rows = providers_service.list_providers(ctx.store, tid, limit=1_000_000)
+    if as_json:
+        return print_json([_provider_out(ctx, tid, row) for row in rows])
+    print_table(["PROVIDER", "PRESET", "NAME", "ISSUER", "STATE"],
+                [[r.name, r.preset, r.display_name, r.issuer, "enabled" if r.enabled else "disabled"] for r in rows],
+                empty="no providers: add one with `ostiary provider add`")
 
 
 @provider.command("show")
 @click.argument("name")
 @tenant_option
+@json_option
 @pass_ctx
 @handles_errors
-def provider_show(ctx, name, tenant) -> None:
+def provider_show(ctx, name, tenant, as_json) -> None:
     """Everything about a provider but its secret (only where the server reads it from)."""
     tid = ctx.tenant_id(tenant)
     row = providers_service.get_provider(ctx.store, tid, name)
+    if as_json:
+        return print_json(_provider_out(ctx, tid, row))
     lines = [
         ("name", row.name), ("display name", row.display_name), ("preset", row.preset), ("issuer", row.issuer),
         ("client id", row.client_id), ("client secret from", row.client_secret_ref), ("scopes", row.scopes),
@@ -174,8 +194,7 @@ def provider_show(ctx, name, tenant) -> None:
         lines.append(("redirect URI", _redirect_uri(ctx, tid, row.name)))
     for upstream, group in providers_service.mappings(ctx.store, tid, row.id):
         lines.append(("group mapping", f"{upstream} -> {group}"))
-    for key, value in lines:
-        click.echo(f"{key}:\t{value}")
+    print_record(lines)
 
 
 @provider.command("remove")
@@ -212,7 +231,8 @@ def tenant_password_sign_in(ctx, state, tenant) -> None:
     """Off: people sign in only through providers; administrators keep their password (break-glass)."""
     tid = ctx.tenant_id(tenant)
     if state == "off" and providers_service.count_providers(ctx.store, tid) == 0:
-        fail("password_sign_in: add a provider first (`ostiary provider add`): nobody but admins could sign in")
+        fail("password_sign_in: add a provider first (`ostiary provider add`): nobody but admins could sign in",
+             ExitCode.CONFLICT)
     providers_service.set_password_sign_in(ctx.store, tid, CLI_ACTOR, state == "on")
     click.echo(f"password sign-in {state}" + ("; administrators can still sign in at /sign-in?with=password"
                                               if state == "off" else ""))

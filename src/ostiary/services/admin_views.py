@@ -15,7 +15,7 @@ from ostiary.services.text_rules import nfc
 from ostiary.services.errors import NotFound
 from ostiary.services.listing import Page, clamp, matches
 from ostiary.store import Store, TenantScope
-from ostiary.store.tables import app_grants, apps, domains, groups, memberships, sessions, users
+from ostiary.store.tables import app_grants, apps, domains, groups, memberships, sessions, tenants, users
 
 
 def users_page(store: Store, tenant_id: int, search: str = "", limit: int | None = None,
@@ -235,3 +235,28 @@ def sessions_page(store: Store, tenant_id: int, search: str = "", user_id: int |
                             .order_by(sessions.c.created_at.desc()).limit(limit).offset(offset))
         items = [SessionEntry(*r[:9], bool(r[9]), tuple(amr_values(r[10])), describe(r[10])) for r in rows]
     return Page(items, int(total), limit, offset)
+
+
+@dataclass(frozen=True)
+class TenantSummary:
+    id: int
+    slug: str
+    name: str
+    host: str | None  # None until `ostiary init` has set the base domain
+    session_idle_seconds: int
+    session_absolute_seconds: int
+    password_sign_in: bool
+    created_at: float
+
+
+def tenant_summary(store: Store, tenant_id: int) -> TenantSummary:
+    from ostiary.services import tenants as tenants_service
+
+    with store.read() as conn:
+        row = conn.execute(select(tenants).where(tenants.c.id == tenant_id)).first()
+    if row is None:
+        raise NotFound(f"tenant: no tenant with id {tenant_id}")
+    base = tenants_service.get_base_domain(store)
+    return TenantSummary(row.id, row.slug, row.name, tenants_service.tenant_host(base, row.slug) if base else None,
+                         row.session_idle_seconds, row.session_absolute_seconds, bool(row.password_sign_in),
+                         row.created_at)

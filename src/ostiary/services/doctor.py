@@ -39,9 +39,13 @@ class Line:
         return f"{mark} {self.subject}: {self.finding.message}{fix}"
 
 
-def run_doctor(store: Store, settings: Settings, tenant_id: int, domain_name: str | None, echo: Echo) -> int:
+def run_doctor(store: Store, settings: Settings, tenant_id: int, domain_name: str | None, echo: Echo,
+               progress: Echo | None = None, found: Callable[[Line], object] | None = None) -> int:
     """Print every finding for the tenant's domains (or the one named) and return the exit status:
-    0 when nothing would break sign-in, 1 otherwise."""
+    0 when nothing would break sign-in, 1 otherwise. `progress` hears what each wait is for
+    (the CLI prints it on stderr) before the DNS and clock checks that may take seconds;
+    `found` gets each finding as it comes (for `doctor --json`)."""
+    say = progress or (lambda _message: None)
     resolvers = _resolvers(settings)
     if domain_name:
         try:
@@ -62,6 +66,8 @@ def run_doctor(store: Store, settings: Settings, tenant_id: int, domain_name: st
     def emit(line: Line) -> None:
         lines.append(line)
         echo(line.render())
+        if found is not None:
+            found(line)
 
     if not rows:
         emit(Line("tenant", Finding(
@@ -70,11 +76,18 @@ def run_doctor(store: Store, settings: Settings, tenant_id: int, domain_name: st
             "register one with `ostiary domain add DOMAIN --portal-host HOST`, then publish its TXT record",
         )))
     with concurrent.futures.ThreadPoolExecutor(MAX_PARALLEL_CHECKS, thread_name_prefix="ostiary-doctor") as pool:
+        asked = ", ".join(f"{host}:{port}" for host, port in resolvers) if resolvers else "the system's resolvers"
         for domain in rows:
-            checks = domain_checks(domain, apps_by_domain.get(domain.id, []), settings, resolvers)
+            domain_apps = apps_by_domain.get(domain.id, [])
+            checks = domain_checks(domain, domain_apps, settings, resolvers)
+            say(f"checking {domain.name}: its TXT record, portal host {domain.portal_host}"
+                + (f" and {len(domain_apps)} app{'s' if len(domain_apps) != 1 else ''}" if domain_apps else "")
+                + f" at {asked} (each lookup up to {settings.dns_timeout:g} s)")
             # map() keeps the order, so each domain's findings print together as they arrive.
             for line in pool.map(lambda check: check(), checks):
                 emit(line)
+    say("comparing this machine's clock with " + (f"the NTP server {settings.ntp_server} (up to 2 s) and "
+                                                   if settings.ntp_server else "") + "the database's")
     emit(Line("clock", diagnostics.check_clock(settings.ntp_server or None)))
     emit(Line("clock", database_clock_finding(store)))
     emit(Line("email", mail.check_connection(settings)))

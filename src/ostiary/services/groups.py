@@ -69,19 +69,53 @@ def add_group(store: Store, tenant_id: int, actor: Actor, name: str, parent: str
 
 
 def move_group(store: Store, tenant_id: int, actor: Actor, name: str, new_parent: str | None) -> Row:
+    return change_group(store, tenant_id, actor, name, parent=new_parent)
+
+
+def rename_group(store: Store, tenant_id: int, actor: Actor, name: str, new_name: str) -> Row:
+    """Give a group a new name, with the rules `add_group` applies. Members
+    keep their memberships and grants; X-Forwarded-Groups carries the new
+    name from the next request on."""
+    return change_group(store, tenant_id, actor, name, new_name=new_name)
+
+
+_KEEP = object()
+
+
+def change_group(store: Store, tenant_id: int, actor: Actor, name: str, *, new_name: str | None = None,
+                 parent: str | None | object = _KEEP) -> Row:
+    """Rename the group and/or move it under `parent` (None: to the top),
+    in one transaction: both happen, or neither."""
+    problems = Problems()
+    if new_name is not None:
+        new_name = validate_group_name(new_name, problems, "new_name")
+    problems.raise_if_any()
     with store.write() as conn:
         scope = TenantScope(conn, tenant_id)
         group = _by_name(scope, name)
-        parent_id = _by_name(scope, new_parent, "parent").id if new_parent else None
-        parent_of = {r.id: r.parent_id for r in scope.rows(groups)}
-        if would_create_cycle(group.id, parent_id, parent_of):
-            raise InvalidInput([Problem(
-                "parent", f'moving "{name}" under "{new_parent}" would make a group its own ancestor: choose a group outside its subtree'
-            )])
-        scope.update(groups, groups.c.id == group.id, parent_id=parent_id)
-        scope.audit(actor.name, "group.move", "group", group.id, actor.addr, parent=new_parent)
-        scope.changed("group", group.id)
+        if parent is not _KEEP:
+            _move_in(scope, actor, group, parent)
+        if new_name is not None and new_name != group.name:
+            same = _same_name(scope, new_name)
+            if same is not None and same.id != group.id:
+                raise Conflict(f'new_name: group "{same.name}" already exists in this tenant'
+                               + ("" if same.name == new_name else " (group names are compared regardless of case)"))
+            scope.update(groups, groups.c.id == group.id, name=new_name)
+            scope.audit(actor.name, "group.rename", "group", group.id, actor.addr, old=group.name, name=new_name)
+            scope.changed("group", group.id)
         return scope.one(groups, groups.c.id == group.id)
+
+
+def _move_in(scope: TenantScope, actor: Actor, group: Row, new_parent: str | None) -> None:
+    parent_id = _by_name(scope, new_parent, "parent").id if new_parent else None
+    parent_of = {r.id: r.parent_id for r in scope.rows(groups)}
+    if would_create_cycle(group.id, parent_id, parent_of):
+        raise InvalidInput([Problem(
+            "parent", f'moving "{group.name}" under "{new_parent}" would make a group its own ancestor: choose a group outside its subtree'
+        )])
+    scope.update(groups, groups.c.id == group.id, parent_id=parent_id)
+    scope.audit(actor.name, "group.move", "group", group.id, actor.addr, parent=new_parent)
+    scope.changed("group", group.id)
 
 
 def _in_use(scope: TenantScope, group: Row) -> tuple[int, list[str]]:

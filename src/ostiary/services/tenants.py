@@ -64,6 +64,8 @@ def _insert_tenant(conn, slug: str, name: str, actor: Actor) -> Row:
 
 
 def set_session_limits(store: Store, tenant_id: int, actor: Actor, idle_seconds: int, absolute_seconds: int) -> None:
+    """How long a session lasts without use (idle) and at most (absolute);
+    shortening them applies to sessions already open, at their next check."""
     problems = Problems()
     if not 60 <= idle_seconds <= 30 * 24 * 3600:
         problems.add("idle_seconds", "must be between 60 seconds and 30 days")
@@ -78,6 +80,8 @@ def set_session_limits(store: Store, tenant_id: int, actor: Actor, idle_seconds:
                 session_idle_seconds=idle_seconds, session_absolute_seconds=absolute_seconds
             )
         )
+        TenantScope(conn, tenant_id).audit(actor.name, "tenant.session_limits", "tenant", tenant_id, actor.addr,
+                                           idle_seconds=idle_seconds, absolute_seconds=absolute_seconds)
         record_change(conn, tenant_id, "tenant", tenant_id)
 
 

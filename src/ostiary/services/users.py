@@ -204,6 +204,60 @@ def set_admin(store: Store, tenant_id: int, actor: Actor, email: str, is_admin: 
         scope.changed("user", user.id)
 
 
+def update_user(store: Store, tenant_id: int, actor: Actor, login: str, *, email: str | None = None,
+                username: str | None = None, display_name: str | None = None) -> Row:
+    """Change a user's email, username or display name (what is given; the
+    rest stays), with the rules `add_user` applies. Sessions stay: the
+    identity headers carry the new values from the next request on."""
+    problems = Problems()
+    values: dict = {}
+    if email is not None:
+        values["email"] = validate_email(email, problems)
+    if username is not None:
+        values["username"] = _validate_username(username, problems)
+    if display_name is not None:
+        values["display_name"] = _validate_display_name(display_name, problems)
+    if not values:
+        problems.add("user", "nothing to change: give a new email, username or display name")
+    problems.raise_if_any()
+    user = get_user(store, tenant_id, login)
+    with store.write() as conn:
+        scope = TenantScope(conn, tenant_id)
+        if "email" in values and values["email"].lower() != user.email.lower() and \
+                scope.one(users, func.lower(users.c.email) == values["email"].lower()):
+            raise Conflict(f'email: a user with "{values["email"]}" already exists in this tenant')
+        if "username" in values and values["username"] != user.username and \
+                scope.one(users, users.c.username == values["username"]):
+            raise Conflict(f'username: "{values["username"]}" is taken in this tenant: choose another')
+        changed = {k: v for k, v in values.items() if v != getattr(user, k)}
+        if changed:
+            scope.update(users, users.c.id == user.id, updated_at=time.time(), **changed)
+            scope.audit(actor.name, "user.update", "user", user.id, actor.addr, **changed)
+            scope.changed("user", user.id)
+        return scope.one(users, users.c.id == user.id)
+
+
+def delete_user(store: Store, tenant_id: int, actor: Actor, login: str) -> Row:
+    """Delete a user with their memberships, second factor, linked identities
+    and sessions (which end first, so every app refuses them within a
+    second). Never the tenant's last active administrator."""
+    user = get_user(store, tenant_id, login)
+    with store.write() as conn:
+        scope = TenantScope(conn, tenant_id)
+        user = scope.one(users, users.c.id == user.id)
+        if user is None:
+            raise NotFound(f'user: no user "{login}" in this tenant: see `ostiary user list`')
+        if user.is_admin and user.active and _other_active_admins(scope, user.id) == 0:
+            raise Conflict(f'user: "{user.email}" is the last active administrator of this tenant and cannot be '
+                           "deleted: first make another user an administrator (`ostiary user admin EMAIL`)")
+        ended = sessions_service.end_user_sessions_in(scope, user.id, "user deleted")
+        scope.delete(users, users.c.id == user.id)  # memberships, sessions, codes, identities: ON DELETE CASCADE
+        scope.audit(actor.name, "user.delete", "user", user.id, actor.addr, email=user.email,
+                    username=user.username, ended_sessions=ended)
+        scope.changed("user", user.id)
+        return user
+
+
 def authenticate(store: Store, tenant_id: int, login: str, password: str) -> Row | None:
     """The user whose login and password match and who is active; None
     otherwise, after the same amount of hashing work either way."""

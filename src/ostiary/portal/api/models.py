@@ -69,6 +69,7 @@ class AppIn(Strict):
     headers: list[HeaderKey] = Field(default=["user", "email", "groups", "display_name"])
     all_users: bool = False
     groups: list[str] = Field(default=[], description="groups granted; members of their descendants enter too")
+    require_2fa: bool = Field(default=False, description="every visitor must have passed a second factor")
 
 
 class AppPatch(Strict):
@@ -77,6 +78,7 @@ class AppPatch(Strict):
     headers: Optional[list[HeaderKey]] = None
     all_users: Optional[bool] = None
     enabled: Optional[bool] = None
+    require_2fa: Optional[bool] = None
 
 
 class AppOut(BaseModel):
@@ -88,13 +90,15 @@ class AppOut(BaseModel):
     headers: list[str]
     all_users: bool
     enabled: bool
+    require_2fa: bool
     groups: list[str]
 
     @classmethod
     def of(cls, s) -> "AppOut":
         a = s.app
         return cls(id=a.id, name=a.name, url=a.url, domain=s.domain, public_paths=s.public_paths,
-                   headers=s.header_keys, all_users=bool(a.all_users), enabled=bool(a.enabled), groups=s.grants)
+                   headers=s.header_keys, all_users=bool(a.all_users), enabled=bool(a.enabled),
+                   require_2fa=bool(a.require_2fa), groups=s.grants)
 
 
 class SnippetOut(BaseModel):
@@ -120,6 +124,9 @@ class InvitationIn(Strict):
 
 
 class UserPatch(Strict):
+    email: Optional[str] = None
+    username: Optional[str] = None
+    display_name: Optional[str] = None
     active: Optional[bool] = None
     is_admin: Optional[bool] = None
     password: Optional[str] = Field(default=None, description="a new password; ends every session of the user")
@@ -148,7 +155,9 @@ class GroupIn(Strict):
 
 
 class GroupPatch(Strict):
-    parent: Optional[str] = Field(default=None, description="the new parent's name; null moves the group to the top")
+    parent: Optional[str] = Field(default=None, description="the new parent's name; null moves the group to the top "
+                                                            "(leave it out to keep the group where it is)")
+    name: Optional[str] = Field(default=None, description="a new name; members, subgroups and grants stay")
 
 
 class GroupOut(BaseModel):
@@ -179,6 +188,23 @@ class SessionOut(BaseModel):
                                            "(pwd, otp, fed, hwk, swk); empty for sessions from before they were recorded")
     signed_in_with: str = Field(description='the same for people, naming the provider or directory: "password + '
                                             'one-time code", "idp", "directory corp"')
+
+
+class TenantOut(BaseModel):
+    id: int
+    slug: str
+    name: str
+    host: Optional[str]
+    session_idle_seconds: int
+    session_absolute_seconds: int
+    password_sign_in: bool
+    created_at: float
+
+
+class TenantPatch(Strict):
+    session_idle_seconds: int = Field(description="a session unused this long ends (60 s to 30 days)")
+    session_absolute_seconds: int = Field(description="no session lasts longer (5 minutes to 366 days; "
+                                                      "at least the idle limit); shorter limits apply to open sessions")
 
 
 class EndedOut(BaseModel):

@@ -13,10 +13,11 @@ from ostiary.portal.api.addressing import KeepsSlashesInNames, app_name, domain_
 from ostiary.portal.api.auth import Caller, reader, writer
 from ostiary.portal.api.models import (
     AppIn, AppOut, AppPatch, AuditOut, DomainIn, DomainOut, EndedOut, ErrorOut, GroupDetailOut, GroupIn, GroupOut,
-    GroupPatch, InvitationIn, KeyOut, Page, RotatedOut, RotateIn, SessionOut, SnippetOut, TokenOut, UserIn, UserOut, UserPatch,
+    GroupPatch, InvitationIn, KeyOut, Page, RotatedOut, RotateIn, SessionOut, SnippetOut, TenantOut, TenantPatch,
+    TokenOut, UserIn, UserOut, UserPatch,
 )
 from ostiary.proxies import PROXIES
-from ostiary.services import admin_views, apps, audit, domains, groups, invitations, keys, sessions, users
+from ostiary.services import admin_views, apps, audit, domains, groups, invitations, keys, sessions, tenants, users
 from ostiary.services.errors import InvalidInput, Problem
 from ostiary.services.listing import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
 from ostiary.services.snippets import snippet_for_app
@@ -99,7 +100,7 @@ def list_apps(q: str = Search, limit: int = Limit, offset: int = Offset, c: Call
 def add_app(body: AppIn, c: Caller = Depends(writer)):
     row = apps.add_app(c.store, c.tenant_id, c.actor, name=body.name, url=body.url, public_paths=body.public_paths,
                        headers=list(body.headers) or ["none"], all_users=body.all_users, groups_granted=body.groups,
-                       allow_http=c.settings.dev)
+                       require_2fa=body.require_2fa, allow_http=c.settings.dev)
     return AppOut.of(admin_views.app_summary(c.store, c.tenant_id, row.id))
 
 
@@ -114,7 +115,8 @@ def edit_app(name: str, body: AppPatch, c: Caller = Depends(writer)):
     name = app_name(c, name)
     headers = None if body.headers is None else (list(body.headers) or ["none"])
     row = apps.update_app(c.store, c.tenant_id, c.actor, name, url=body.url, public_paths=body.public_paths,
-                          headers=headers, all_users=body.all_users, enabled=body.enabled, allow_http=c.settings.dev)
+                          headers=headers, all_users=body.all_users, enabled=body.enabled,
+                          require_2fa=body.require_2fa, allow_http=c.settings.dev)
     return AppOut.of(admin_views.app_summary(c.store, c.tenant_id, row.id))
 
 
@@ -201,18 +203,34 @@ def get_user(login: str, c: Caller = Depends(reader)):
     return _user_out(c, users.get_user(c.store, c.tenant_id, login))
 
 
-@usr.patch("/{login}", response_model=UserOut, summary="Enable or disable, grant or remove admin, set a password")
+@usr.patch("/{login}", response_model=UserOut,
+           summary="Change email, username or display name, enable or disable, grant or remove admin, set a password")
 def edit_user(login: str, body: UserPatch, c: Caller = Depends(writer)):
+    from ostiary.services.passwords import password_problem
+
     login = user_login(c, login)
     user = users.get_user(c.store, c.tenant_id, login)
     users.check_admin_change(c.store, c.tenant_id, user.email, active=body.active, is_admin=body.is_admin)
-    if body.password is not None:  # first: the one change that can be refused for its value
+    if body.password is not None and password_problem(body.password):  # refused before anything is written
+        raise InvalidInput([Problem("password", password_problem(body.password))])
+    if body.email is not None or body.username is not None or body.display_name is not None:
+        user = users.update_user(c.store, c.tenant_id, c.actor, user.email, email=body.email,
+                                 username=body.username, display_name=body.display_name)
+    if body.password is not None:
         users.set_password(c.store, c.tenant_id, c.actor, user.email, body.password)
     if body.active is not None:
         users.set_active(c.store, c.tenant_id, c.actor, user.email, body.active)
     if body.is_admin is not None:
         users.set_admin(c.store, c.tenant_id, c.actor, user.email, body.is_admin)
     return _user_out(c, users.get_user(c.store, c.tenant_id, user.email))
+
+
+@usr.delete("/{login}", status_code=204, response_class=Response,
+            summary="Delete the user, their memberships and sessions (409 for the last active admin)")
+def delete_user(login: str, c: Caller = Depends(writer)):
+    login = user_login(c, login)
+    users.delete_user(c.store, c.tenant_id, c.actor, login)
+    return Response(status_code=204)
 
 
 @usr.delete("/{login}/sessions", response_model=EndedOut, summary="Sign the user out everywhere")
@@ -254,13 +272,15 @@ def get_group(name: str, c: Caller = Depends(reader)):
     return _detail_out(c, name)
 
 
-@grp.patch("/{name}", response_model=GroupDetailOut, summary="Move the group under another (or to the top with null)")
+@grp.patch("/{name}", response_model=GroupDetailOut,
+           summary="Rename the group, and/or move it under another (or to the top with parent null)")
 def move_group(name: str, body: GroupPatch, c: Caller = Depends(writer)):
     name = group_name(c, name)
-    if "parent" not in body.model_fields_set:
-        raise InvalidInput([Problem("parent", "is required: a group name, or null for the top level")])
-    groups.move_group(c.store, c.tenant_id, c.actor, name, body.parent)
-    return _detail_out(c, name)
+    if not body.model_fields_set & {"parent", "name"}:
+        raise InvalidInput([Problem("parent", "give parent (a group name, or null for the top level), name, or both")])
+    move = {"parent": body.parent} if "parent" in body.model_fields_set else {}
+    row = groups.change_group(c.store, c.tenant_id, c.actor, name, new_name=body.name, **move)
+    return _detail_out(c, row.name)
 
 
 @grp.delete("/{name}", status_code=204, response_class=Response,
@@ -293,6 +313,26 @@ def remove_member(name: str, login: str, c: Caller = Depends(writer)):
     login = user_login(c, login)
     groups.remove_member(c.store, c.tenant_id, c.actor, name, login)
     return Response(status_code=204)
+
+
+# --- the tenant ----------------------------------------------------------------------------
+
+ten = APIRouter(route_class=KeepsSlashesInNames, prefix="/tenant", tags=["tenant"], responses=ERRORS)
+
+
+def _tenant_out(c: Caller) -> TenantOut:
+    return TenantOut(**admin_views.tenant_summary(c.store, c.tenant_id).__dict__)
+
+
+@ten.get("", response_model=TenantOut, summary="The token's tenant: its host, session limits and password sign-in")
+def get_tenant(c: Caller = Depends(reader)):
+    return _tenant_out(c)
+
+
+@ten.patch("", response_model=TenantOut, summary="Set how long sessions last")
+def edit_tenant(body: TenantPatch, c: Caller = Depends(writer)):
+    tenants.set_session_limits(c.store, c.tenant_id, c.actor, body.session_idle_seconds, body.session_absolute_seconds)
+    return _tenant_out(c)
 
 
 # --- sessions, audit, keys ----------------------------------------------------------------
@@ -342,4 +382,4 @@ def rotate_keys(body: Optional[RotateIn] = None, c: Caller = Depends(writer)):
 
 from ostiary.portal.api import providers as providers_api  # noqa: E402  (its own module: docs/identity-providers.md)
 
-ROUTERS = [me, dom, app_router, usr, invitation_routes, grp, sec, *providers_api.ROUTERS]
+ROUTERS = [me, dom, app_router, usr, invitation_routes, grp, ten, sec, *providers_api.ROUTERS]
