@@ -29,7 +29,7 @@ DOMAIN = {"id", "name", "portal_host", "status", "status_reason", "txt_name", "t
           "last_checked_at", "flagged_at", "expires_at"}
 APP = {"id", "name", "url", "domain", "public_paths", "headers", "all_users", "enabled", "require_2fa", "groups"}
 SESSION = {"id", "user_id", "email", "username", "created_at", "last_seen_at", "expires_at", "client_addr",
-           "user_agent", "second_factor"}
+           "user_agent", "second_factor", "methods", "signed_in_with"}
 KEY = {"id", "created_at", "retire_at", "signing"}
 TOKEN = {"id", "name", "scopes", "state", "created_by", "created_at", "last_used_at", "expires_at", "revoked_at"}
 AUDIT = {"id", "at", "actor", "actor_addr", "action", "entity", "entity_id", "detail"}
