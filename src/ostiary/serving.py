@@ -61,8 +61,10 @@ def run_server(settings: Settings, *, host: str, port: int, workers: int, migrat
     logs.configure(settings.log_level, settings.log_format)
     prepare_database(settings, migrate)
     if settings.dev:
-        click.echo("warning: OSTIARY_DEV=1: http targets and insecure cookies are allowed; never use this in production",
-                   err=True)
+        import logging
+
+        logging.getLogger("ostiary").warning(
+            "OSTIARY_DEV=1: http targets and insecure cookies are allowed; never use this in production")
     # Workers re-read the settings from the environment; make the data dir absolute for them.
     os.environ.setdefault("OSTIARY_DATA_DIR", str(settings.data_dir.resolve()))
     run = _start_metrics(settings, host, port, workers)
