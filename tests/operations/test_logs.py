@@ -6,12 +6,17 @@ and in the response; audit entries, snapshot loads and the parent's single
 
 from __future__ import annotations
 
+import json
+import logging
+
 import pytest
 
 from ostiary.services import groups, tenants
 from ostiary.services.actor import Actor
 from ostiary.store import open_store
+from ostiary.observability.logs import JsonFormatter
 from tests.operations.conftest import APP_HOST, PASSWORD, TENANT_HOST, check, sign_in, start, wait_for
+from tests.support.server import loopback_client
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +50,7 @@ def test_the_trusted_proxys_request_id_is_kept_and_returned(running):
 
 
 def test_a_malformed_request_id_is_replaced(running):
-    with __import__("tests.support.server", fromlist=["loopback_client"]).loopback_client() as c:
+    with loopback_client() as c:
         r = c.get(running.url(TENANT_HOST, "/sign-in"), headers={"X-Request-Id": "bad id with spaces"})
     assert r.headers["x-request-id"] != "bad id with spaces" and len(r.headers["x-request-id"]) == 16
 
@@ -74,9 +79,6 @@ def test_audit_entries_are_logged_once_committed(running, installation):
     store = open_store(f"sqlite:///{installation / 'ostiary.db'}")
     try:
         acme = tenants.tenant_by_slug(store, "acme").id
-        from ostiary.observability.logs import JsonFormatter
-        import logging
-
         records: list[logging.LogRecord] = []
         handler = logging.Handler()
         handler.emit = records.append
@@ -91,7 +93,7 @@ def test_audit_entries_are_logged_once_committed(running, installation):
         finally:
             logger.removeHandler(handler)
             logger.setLevel(old)
-        lines = [__import__("json").loads(JsonFormatter().format(r)) for r in records]
+        lines = [json.loads(JsonFormatter().format(r)) for r in records]
         added = [e for e in lines if e.get("event") == "audit" and e.get("action") == "group.add"]
         assert len(added) == 1, lines
         assert (added[0]["actor"], added[0]["client"], added[0]["tenant_id"]) == ("admin@acme.test", "192.0.2.9", acme)

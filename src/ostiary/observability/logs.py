@@ -16,7 +16,6 @@ import json
 import logging
 import re
 import secrets
-import sys
 from typing import Any
 
 EVENTS = logging.getLogger("ostiary.events")
@@ -164,7 +163,3 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             request_id.reset(token)
-
-
-def stderr_is_terminal() -> bool:
-    return sys.stderr.isatty()
