@@ -41,7 +41,6 @@ class OstiaryApp:
             self.store.ensure_current()
             self.holder.load()
             log.info("worker %d ready: snapshot at change %d", os.getpid(), self.holder.snapshot.last_change_id)
-            metrics.worker_metrics().ready.set(1)
         except DatabaseNotReady:
             raise
         except Exception as exc:  # database unreachable: the follower keeps trying; readiness says "starting"

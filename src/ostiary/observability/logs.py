@@ -19,6 +19,9 @@ import secrets
 from typing import Any
 
 EVENTS = logging.getLogger("ostiary.events")
+# A CLI command that configured no logging stays quiet (no "last resort" lines on
+# its standard error); `ostiary serve` and its workers configure a real handler.
+EVENTS.addHandler(logging.NullHandler())
 FORMATS = ("text", "json")
 
 # The request being served in this task (None outside a request: start-up, followers).

@@ -65,6 +65,7 @@ class SnapshotHolder:
         self._low_water = snap.last_change_id
         self._seen_above.clear()
         self._reached_database()
+        worker_metrics().ready.set(1)  # `ostiary serve` logs "ready" once every worker has loaded one
         events.snapshot_loaded(snap.last_change_id, len(snap.users), len(snap.apps), time.monotonic() - started)
 
     def _reached_database(self) -> None:
