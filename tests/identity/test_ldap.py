@@ -6,6 +6,7 @@ passwords, and a directory that is down or whose certificate is not trusted."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -59,6 +60,25 @@ def test_a_directory_account_signs_in_by_search_then_bind_and_its_groups_are_map
     assert sorted(g.name for g in admin_views.user_groups(w.store, w.tenant_id, dora.id)) == ["sales", "staff"]
     [entry] = decode_methods(sessions.list_sessions(w.store, w.tenant_id, dora.id)[0].methods)
     assert entry["amr"] == "pwd" and entry["via"] == "corp"
+
+
+def test_directory_sign_ins_are_logged_with_method_ldap(identity_world, directory):
+    """The server's log names each directory sign-in, failed and succeeded (docs/operations.md, "Events")."""
+    w = identity_world
+    log = w.tmp / "server.log"
+    with w.browser() as b:
+        assert _sign_in(w, b, "dora", "not her password").status_code == 401
+        assert _sign_in(w, b, "dora").status_code == 303
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        lines = log.read_text(errors="replace").splitlines()
+        failed = [x for x in lines if " signin.failed " in x and "method=ldap" in x and "login=dora " in x]
+        succeeded = [x for x in lines if " signin.succeeded " in x and "method=ldap" in x and "login=dora " in x]
+        if failed and succeeded:
+            break
+        time.sleep(0.1)
+    assert failed and "via=corp" in failed[-1] and "tenant=acme" in failed[-1], lines[-20:]
+    assert succeeded and "via=corp" in succeeded[-1]
 
 
 def test_an_existing_user_is_linked_by_the_directorys_email_in_a_trusted_domain(identity_world, directory):
@@ -135,3 +155,4 @@ def test_a_directory_is_refused_without_tls_or_without_a_login_in_its_filter(sto
         preset="ldap", issuer="ldaps://dc1.acme.test:636", user_base="dc=acme,dc=test",
         user_filter="(sAMAccountName={login})"))
     assert row.client_id == "" and row.client_secret_ref == ""  # an anonymous search
+
