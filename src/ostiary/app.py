@@ -10,6 +10,8 @@ import os
 from ostiary.config import Settings, load_settings
 from ostiary.gate.asgi import CheckDomainHandler, CheckHandler
 from ostiary.gate.operators import operator_networks
+from ostiary.observability import logs, metrics
+from ostiary.observability.logs import RequestIdMiddleware
 from ostiary.portal.app import HardenResponses, build_portal
 from ostiary.portal.context import Instance
 from ostiary.snapshot.follower import SnapshotHolder
@@ -29,7 +31,9 @@ class OstiaryApp:
         self.check = CheckHandler(self.holder, settings.public_url, allow_http=settings.dev)
         self.check_domain = CheckDomainHandler(
             self.holder, operator_networks(settings.trusted_proxies, settings.operator_networks))
-        self.portal = HardenResponses(build_portal(self.instance, lifespan=self._lifespan), allow_http=settings.dev)
+        self.portal = RequestIdMiddleware(
+            HardenResponses(build_portal(self.instance, lifespan=self._lifespan), allow_http=settings.dev),
+            settings.trusted_proxies)
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app):
@@ -48,9 +52,12 @@ class OstiaryApp:
 
         reverifier = Reverifier(self.store, self.settings)  # its own thread and connections; never on /check
         reverifier.start()
+        flushing = metrics.start_worker()  # the /check tallies, every second
         try:
             yield
         finally:
+            flushing.cancel()
+            metrics.flush()
             reverifier.stop()
             self.holder.stop()
             self.store.dispose()
@@ -85,5 +92,5 @@ def create_app(settings: Settings | None = None) -> OstiaryApp:
 def create_app_from_env() -> OstiaryApp:
     """Factory for granian and uvicorn workers: settings (OSTIARY_LOG_LEVEL too) come from the environment."""
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings.log_level, settings.log_format)  # granian applied it already; uvicorn may not have
     return create_app(settings)

@@ -52,6 +52,20 @@ def config_file_problem() -> str | None:
     return None
 
 
+def parse_listen(value: str) -> tuple[str | None, int | None]:
+    """"127.0.0.1:9464" / "[::1]:9464" -> (host, port); (None, None) when it is neither."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
+        return None, None
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return None, None
+    return host, int(port)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OSTIARY_", extra="forbid", frozen=True)
 
@@ -85,6 +99,10 @@ class Settings(BaseSettings):
     reverify_interval: int = 6 * 3600
     domain_grace_seconds: int = 72 * 3600
     log_level: str = "info"
+    # One event per line, as text or JSON (observability/logs.py, docs/operations.md "Logs").
+    log_format: str = "text"
+    # Where `ostiary serve` answers Prometheus with every worker's metrics summed; "off" for nowhere.
+    metrics_listen: str = "127.0.0.1:9464"
     # The key file sealing signing keys and TOTP secrets at rest (ostiary/secretbox.py);
     # `ostiary serve` refuses to start without it unless OSTIARY_DEV=1 (docs/operations.md).
     secret_key_file: Path | None = None
@@ -118,6 +136,36 @@ class Settings(BaseSettings):
         if isinstance(v, str) and v.strip().lower() in LOG_LEVELS:
             return v.strip().lower()
         raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format(cls, v: object) -> object:
+        if isinstance(v, str) and v.strip().lower() in ("text", "json"):
+            return v.strip().lower()
+        raise ValueError("must be text or json")
+
+    @field_validator("metrics_listen")
+    @classmethod
+    def _metrics_listen(cls, v: str) -> str:
+        v = v.strip()
+        if v.lower() in ("", "off"):
+            return "off"
+        host, port = parse_listen(v)
+        if host is None or port is None:
+            raise ValueError(f'"{v}" is not ADDRESS:PORT such as 127.0.0.1:9464 or [::1]:9464 (or "off")')
+        ip = ipaddress.ip_address(host)
+        if ip.is_unspecified or not (ip.is_loopback or ip.is_private or ip.is_link_local):
+            raise ValueError(f"{host} is not a loopback or private address: metrics show every tenant's activity, "
+                             "so they are never served on a public address (docs/operations.md, \"Metrics\")")
+        return v
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """(host, port) of the metrics listener, or None when it is off."""
+        if self.metrics_listen == "off":
+            return None
+        host, port = parse_listen(self.metrics_listen)
+        return host, port
 
     @field_validator("secret_key_file", mode="before")
     @classmethod

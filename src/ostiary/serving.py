@@ -14,6 +14,7 @@ from ostiary.store import Store, open_store
 from ostiary.store import sealed
 
 APP_FACTORY = "ostiary.app:create_app_from_env"
+RUN_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 NO_SECRET_KEY = ("OSTIARY_SECRET_KEY_FILE is not set: production keeps signing keys and TOTP secrets encrypted "
@@ -55,12 +56,61 @@ def prepare_database(settings: Settings, migrate: bool) -> None:
 
 def run_server(settings: Settings, *, host: str, port: int, workers: int, migrate: bool, server: str,
                tls: tuple[str, str] | None = None) -> None:
+    from ostiary.observability import logs
+
+    logs.configure(settings.log_level, settings.log_format)
     prepare_database(settings, migrate)
     if settings.dev:
-        click.echo("warning: OSTIARY_DEV=1: http targets and insecure cookies are allowed; never use this in production",
-                   err=True)
+        import logging
+
+        logging.getLogger("ostiary").warning(
+            "OSTIARY_DEV=1: http targets and insecure cookies are allowed; never use this in production")
     # Workers re-read the settings from the environment; make the data dir absolute for them.
     os.environ.setdefault("OSTIARY_DATA_DIR", str(settings.data_dir.resolve()))
+    run = _start_metrics(settings, host, port, workers)
+    try:
+        _serve(settings, host=host, port=port, workers=workers, server=server, tls=tls)
+    finally:
+        run.stop()
+
+
+class _MetricsRun:
+    """The per-run metrics directory, its listener and the "ready" watch (observability/metrics.py)."""
+
+    def __init__(self, directory, stop):
+        self.directory, self._stop = directory, stop
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.directory.close()
+        os.environ.pop(RUN_DIR_ENV, None)
+
+
+def _start_metrics(settings: Settings, host: str, port: int, workers: int) -> _MetricsRun:
+    import logging
+    import threading
+
+    from ostiary.observability.metrics import RunDirectory
+
+    directory = RunDirectory(settings.effective_database_url)
+    os.environ[RUN_DIR_ENV] = str(directory.path)  # the workers inherit it
+    address = settings.metrics_address
+    if address is not None:
+        try:
+            directory.listen(*address)
+        except OSError as exc:  # metrics are no reason to refuse sign-ins: say so loudly and serve
+            logging.getLogger("ostiary.metrics").error(
+                "metrics listener OSTIARY_METRICS_LISTEN=%s could not start (%s): metrics are not served; "
+                "choose a free port (docs/operations.md, \"Metrics\")", settings.metrics_listen, exc.strerror)
+    stop = threading.Event()
+    directory.announce_ready(workers, f"{host}:{port}", stop)
+    return _MetricsRun(directory, stop)
+
+
+def _serve(settings: Settings, *, host: str, port: int, workers: int, server: str,
+           tls: tuple[str, str] | None) -> None:
+    from ostiary.observability import logs
+
     if server == "uvicorn":
         try:
             import uvicorn
@@ -69,6 +119,7 @@ def run_server(settings: Settings, *, host: str, port: int, workers: int, migrat
                                        "production uses granian (the default)") from None
 
         uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers, log_level=settings.log_level,
+                    log_config=logs.dictconfig(settings.log_level, settings.log_format),
                     proxy_headers=False, access_log=False, ssl_certfile=tls[0] if tls else None,
                     ssl_keyfile=tls[1] if tls else None)
         return
@@ -80,6 +131,8 @@ def run_server(settings: Settings, *, host: str, port: int, workers: int, migrat
     ssl = {"ssl_cert": Path(tls[0]), "ssl_key": Path(tls[1])} if tls else {}
     from granian.log import LogLevels
 
-    # Workers read OSTIARY_LOG_LEVEL themselves (create_app_from_env); this sets granian's own logger.
+    # Every worker applies this logging configuration before it loads the app: one level, one format.
     Granian(APP_FACTORY, address=host, port=port, interface=Interfaces.ASGI, workers=workers, factory=True,
-            log_access=False, log_level=LogLevels(settings.log_level), respawn_failed_workers=True, **ssl).serve()
+            log_access=False, log_level=LogLevels(settings.log_level),
+            log_dictconfig=logs.dictconfig(settings.log_level, settings.log_format),
+            respawn_failed_workers=True, **ssl).serve()

@@ -6,6 +6,7 @@ passwords, and a directory that is down or whose certificate is not trusted."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -67,6 +68,25 @@ def test_a_directory_account_signs_in_by_search_then_bind_and_its_groups_are_map
         assert listed.status_code == 200 and "<td>directory corp</td>" in listed.text
     finally:
         admin.close()
+
+
+def test_directory_sign_ins_are_logged_with_method_ldap(identity_world, directory):
+    """The server's log names each directory sign-in, failed and succeeded (docs/operations.md, "Events")."""
+    w = identity_world
+    log = w.tmp / "server.log"
+    with w.browser() as b:
+        assert _sign_in(w, b, "dora", "not her password").status_code == 401
+        assert _sign_in(w, b, "dora").status_code == 303
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        lines = log.read_text(errors="replace").splitlines()
+        failed = [x for x in lines if " signin.failed " in x and "method=ldap" in x and "login=dora " in x]
+        succeeded = [x for x in lines if " signin.succeeded " in x and "method=ldap" in x and "login=dora " in x]
+        if failed and succeeded:
+            break
+        time.sleep(0.1)
+    assert failed and "via=corp" in failed[-1] and "tenant=acme" in failed[-1], lines[-20:]
+    assert succeeded and "via=corp" in succeeded[-1]
 
 
 def test_an_existing_user_is_linked_by_the_directorys_email_in_a_trusted_domain(identity_world, directory):

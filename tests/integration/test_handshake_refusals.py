@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from urllib.parse import quote, urlsplit
 
+import httpx
 import pytest
 
 from ostiary.gate.signing import CLOCK_LEEWAY, sign
@@ -139,3 +140,22 @@ def test_an_rd_on_another_port_of_the_app_host_is_refused(world):
     v = world.visitor()
     rd = f"https://grafana.acme-corp.test:{world.port + 1}/"
     _assert_refused_page(v.browser.get(f"https://auth.acme-corp.test:{world.port}/forward-auth/start?rd={quote(rd)}"))
+
+
+def test_refused_handshakes_are_logged_with_why_and_counted(world):
+    """docs/operations.md, "Events": handshake.refused names the reason; the metrics count it."""
+    v = world.visitor("alice@acme.test")
+    callback = _walk_to_callback(world, v, world.url("grafana.acme-corp.test", "/"))
+    _assert_refused_page(world.visitor().browser.get(callback))  # another browser
+    log = world.server.log_path
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        refused = [line for line in log.read_text(errors="replace").splitlines()
+                   if " handshake.refused " in line and "reason=other_browser" in line]
+        if refused:
+            break
+        time.sleep(0.1)
+    assert refused and "host=auth.acme-corp.test" in refused[-1]
+    metrics = world.server.env["OSTIARY_METRICS_LISTEN"]
+    text = httpx.get(f"http://{metrics}/metrics", timeout=10).text
+    assert 'ostiary_handshakes_total{reason="other_browser",result="refused"}' in text, text

@@ -7,6 +7,7 @@ rotation, the account page) answers a session that has not passed it
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pyotp
@@ -124,3 +125,21 @@ def test_a_session_waiting_for_its_second_factor_can_sign_out_and_use_another_ac
     r = _post(v, _tenant(sec, "/sign-out"), {"csrf": _csrf(sec, v)})
     assert r.status_code == 200 and "signed out" in r.text.lower()
     assert v.browser.get(_tenant(sec, "/sign-in")).status_code == 200
+
+
+def test_a_wrong_code_is_logged_as_a_failed_second_factor(sec):
+    """docs/operations.md, "Events": fail2ban's filter matches these lines too."""
+    email, secret = _enrolled_user(sec, "wrongcode")
+    v, _ = _password_only(sec, email)
+    wrong = f"{(int(pyotp.TOTP(secret).now()) + 1) % 1_000_000:06d}"
+    r = _post(v, _tenant(sec, "/second-factor"), {"csrf": _csrf(sec, v), "next": "/", "code": wrong})
+    assert r.status_code == 401
+    log = Path(sec.store.url.removeprefix("sqlite:///")).parent / "front.log"
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        failed = [line for line in log.read_text(errors="replace").splitlines()
+                  if " second_factor.failed " in line and f"login={email}" in line]
+        if failed:
+            break
+        time.sleep(0.1)
+    assert failed and "tenant=acme" in failed[-1] and "method=totp" in failed[-1]

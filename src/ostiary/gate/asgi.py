@@ -7,19 +7,16 @@ import logging
 import time
 from collections.abc import Callable
 
-from prometheus_client import Counter
-
 from ostiary.gate.decide import Decision, decide
 from ostiary.gate.forwarded import ForwardedRequest, parse_forwarded_request
 from ostiary.gate.operators import asks_directly
 from ostiary.hostnames import normalise_hostname
+from ostiary.observability.metrics import check_answered
 from ostiary.snapshot.follower import SnapshotHolder
 from ostiary.wire import IDENTITY_HEADERS, LOCATION_HEADER, NAVIGATION_HEADER
 
 log = logging.getLogger(__name__)
 
-CHECKS = Counter("ostiary_checks_total", "Forward-auth checks answered, by outcome", ["outcome"])
-_COUNTERS = {o: CHECKS.labels(o) for o in ("allowed", "public", "not_signed_in", "forbidden", "no_app", "unavailable", "error")}
 
 _HEADER_NAMES = {k: v.lower().encode("ascii") for k, v in IDENTITY_HEADERS.items()}
 _NAVIGATION = (NAVIGATION_HEADER.lower().encode("ascii"), b"1")
@@ -88,14 +85,14 @@ class CheckHandler:
         self.allow_http = allow_http
 
     async def __call__(self, scope, receive, send) -> None:
+        started = time.perf_counter()  # counted and timed in batches by observability/metrics.py
         try:
             req = parse_forwarded_request(scope["headers"], scope.get("query_string", b""), scope["path"])
             decision = decide(self.holder.snapshot, req, time.time(), self.portal_url, self.allow_http)
         except Exception:  # fail closed: no error path answers 2xx
-            _COUNTERS["error"].inc()
             await _respond(send, 500, [_NO_STORE, _TEXT])
+            check_answered("error", started)
             return
-        _COUNTERS[decision.outcome].inc()
         if decision.outcome == "no_app":
             _explain_incomplete(req, self.holder.snapshot)
         elif decision.outcome == "unavailable" and decision.app is not None:
@@ -111,6 +108,7 @@ class CheckHandler:
             if decision.status == 401 and req.answer_401 and req.navigation:
                 headers.append(_NAVIGATION)  # the proxy turns this 401 into the redirect
         await _respond(send, decision.status, headers)
+        check_answered(decision.outcome, started, req)
 
 
 def _explain_incomplete(req: ForwardedRequest, snap) -> None:

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from ostiary.identity import ldap, linking
 from ostiary.identity.method import PASSWORD
 from ostiary.identity.provider import ProviderUnavailable
+from ostiary.observability import events
 from ostiary.portal.context import client_address, csrf_ok, error_page, instance, render, tenant_for
 from ostiary.portal.signin import fail_slowly, safe_next, throttled_message
 from ostiary.portal.upstream import signed_in_response
@@ -63,6 +64,7 @@ async def form_submit(request: Request) -> Response:
     addr = client_address(request)
     verdict = await run_in_threadpool(throttle.begin_sign_in, inst.store, tenant.id, login, addr)
     if not verdict.allowed:
+        events.sign_in_throttled(tenant.slug, login, addr, "ldap", verdict.retry_after)
         await fail_slowly(started)
         response = _form(request, tenant, config, next_url, 429, throttled_message(verdict.retry_after), login)
         response.headers["retry-after"] = str(math.ceil(verdict.retry_after))
@@ -70,9 +72,11 @@ async def form_submit(request: Request) -> Response:
     try:
         person = await run_in_threadpool(ldap.authenticate, config, login, password)
     except ldap.WrongCredentials:
+        events.sign_in_failed(tenant.slug, login, addr, "ldap", "wrong login or password", via=config.name)
         await fail_slowly(started)
         return _form(request, tenant, config, next_url, 401, FAILED, login)
     except ProviderUnavailable as exc:
+        events.sign_in_failed(tenant.slug, login, addr, "ldap", f"directory unavailable: {exc}", via=config.name)
         await fail_slowly(started)
         return _form(request, tenant, config, next_url, 503,
                      f"{config.display_name} is not answering just now ({exc}). Nothing has changed: try again in a "
@@ -80,7 +84,9 @@ async def form_submit(request: Request) -> Response:
     try:
         admitted = await run_in_threadpool(linking.admit, inst.store, config, person, addr)
     except linking.NotAdmitted as refusal:
+        events.sign_in_failed(tenant.slug, login, addr, "ldap", f"not admitted: {refusal.message}", via=config.name)
         await fail_slowly(started)
         return _form(request, tenant, config, next_url, 403, refusal.message, login)
     await run_in_threadpool(throttle.sign_in_succeeded, inst.store, tenant.id, login, addr)
-    return await signed_in_response(request, inst, tenant, config, admitted.user_id, next_url, method=PASSWORD)
+    return await signed_in_response(request, inst, tenant, config, admitted.user_id, next_url, method=PASSWORD,
+                                    login=login)

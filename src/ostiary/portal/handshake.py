@@ -19,6 +19,7 @@ from ostiary.access import may_enter
 from ostiary.gate.decide import FA_KIND, identity_from_cookies
 from ostiary.gate.forwarded import ForwardedRequest
 from ostiary.gate.signing import sign, verify
+from ostiary.observability import events
 from ostiary.portal.context import (
     client_address, cookie_flags, csrf_ok, error_page, instance, portal_domain_for, render, request_host,
     tenant_for,
@@ -47,7 +48,12 @@ def _no_store(response: Response) -> Response:
     return response
 
 
+def _refused(request: Request, reason: str, detail: str = "") -> None:
+    events.handshake_refused(client_address(request), reason, request_host(request) or "", detail)
+
+
 def _rd_refused(request: Request, exc: RdRefused) -> Response:
+    _refused(request, "rd_refused", str(exc))
     return error_page(request, 400, "This sign-in link is not valid",
                       f"{exc}. Ostiary only returns you to the apps it protects; go back to the app and try again.")
 
@@ -87,6 +93,7 @@ async def authorize(request: Request) -> Response:
     if domain is None or domain.tenant_id != tenant.id or len(nonce_hash) != 64 or not all(
         c in "0123456789abcdef" for c in nonce_hash
     ):
+        _refused(request, "bad_link", "no protected domain of this organisation")
         return error_page(request, 400, "This sign-in link is not valid",
                           "It does not name a protected domain of this organisation. Go back to the app and try again.")
     try:
@@ -104,6 +111,7 @@ async def authorize(request: Request) -> Response:
         return _no_store(RedirectResponse("/second-factor?" + urlencode({"next": here}), status_code=303))
     user = snap.users.get(session.user_id) or await _user_once_followed(inst, session.user_id)
     if user is None or not may_enter(user.groups, app.all_users, app.granted):
+        _refused(request, "forbidden", f"app {app.name}, user {user.username if user else session.user_id}")
         return render(request, "forbidden.html", status=403, app=app, user=user)
     if app.require_2fa and not session.second_factor:
         # The second-factor step (enrolling first if need be), then back here.
@@ -148,10 +156,12 @@ async def callback(request: Request) -> Response:
                "It has expired, was already used, or was made for another site. Go back to the app and try again.")
     if payload is None or payload.get("ph") != domain.portal_host or payload.get("d") != domain.id \
             or payload.get("tn") != domain.tenant_id:
+        _refused(request, "invalid_token", "expired, badly signed or made for another portal")
         return error_page(request, 400, *invalid)
     state_name = _state_cookie_name(inst, payload["nh"])
     nonce = request.cookies.get(state_name, "")
     if not hmac.compare_digest(hashlib.sha256(nonce.encode()).hexdigest(), payload["nh"]):
+        _refused(request, "other_browser", "the browser did not start this sign-in")
         return error_page(request, 400, "Sign-in started in another browser",
                           "This browser did not start this sign-in, so it is refused. Open the app again here.")
     try:
@@ -159,8 +169,10 @@ async def callback(request: Request) -> Response:
     except RdRefused as exc:
         return _rd_refused(request, exc)
     if payload["s"] in snap.ended_sessions:
+        _refused(request, "session_ended")
         return error_page(request, 400, *invalid)
     if not await run_in_threadpool(handshake_tokens.consume, inst.store, payload["jti"], payload["exp"]):
+        _refused(request, "token_reused")
         return error_page(request, 400, *invalid)
     # Never outlive the central session, nor its idle limit (the portal is
     # where activity is recorded, so a cookie must come back for a fresh one).
@@ -173,6 +185,7 @@ async def callback(request: Request) -> Response:
     response.set_cookie(FORWARD_AUTH_COOKIE, cookie, max_age=int(expires - now), domain=domain.name,
                         **cookie_flags(inst))
     response.delete_cookie(state_name, path="/", secure=not inst.settings.dev, httponly=True, samesite="lax")
+    events.handshake_completed()
     return response
 
 

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ostiary.gate.signing import sign, verify
+from ostiary.observability import events
 from ostiary.portal.context import client_address, csrf_ok, error_page, instance, render, tenant_for
 from ostiary.portal.signin import check_password, fail_slowly, safe_next, session_from_cookie, throttled_message
 from ostiary.services import second_factor as second_factor_service
@@ -79,6 +80,7 @@ async def verify_submit(request: Request) -> Response:
         return RedirectResponse("/second-factor/enrol?" + _next_query(next_url), status_code=303)
     verdict = await run_in_threadpool(throttle.begin_second_factor, inst.store, tenant.id, user.id)
     if not verdict.allowed:
+        events.second_factor_failed(tenant.slug, user.email, client_address(request), throttled=True)
         await fail_slowly(started)
         return render(request, "second_factor_verify.html", status=429, next=next_url, tenant=tenant,
                       error=throttled_message(verdict.retry_after))
@@ -86,10 +88,12 @@ async def verify_submit(request: Request) -> Response:
     actor = _actor(request, user)
     ok = await run_in_threadpool(second_factor_service.verify_second_factor, inst.store, tenant.id, user, code, actor)
     if not ok:
+        events.second_factor_failed(tenant.slug, user.email, client_address(request))
         await fail_slowly(started)
         return render(request, "second_factor_verify.html", status=401, next=next_url, tenant=tenant,
                       error=WRONG_CODE)
     await run_in_threadpool(throttle.second_factor_succeeded, inst.store, tenant.id, user.id)
+    events.second_factor_passed()
     await run_in_threadpool(second_factor_service.mark_session, inst.store, tenant.id, session.id, actor)
     return RedirectResponse(next_url, status_code=303)
 

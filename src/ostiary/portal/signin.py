@@ -16,6 +16,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ostiary.access import may_enter
 from ostiary.identity.method import PASSWORD
+from ostiary.observability import events
 from ostiary.portal.context import client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for
 from ostiary.services import providers as providers_service
 from ostiary.services import second_factor as second_factor_service
@@ -74,6 +75,11 @@ def second_factor_step(next_url: str) -> str:
     return "/second-factor?" + urlencode({"next": next_url})
 
 
+def tenant_slug(request: Request, tenant_id: int) -> str:
+    tenant = instance(request).holder.snapshot.tenants.get(tenant_id)
+    return tenant.slug if tenant is not None else str(tenant_id)
+
+
 @dataclass(frozen=True)
 class PasswordCheck:
     user: Any = None  # the users row when the password was right
@@ -89,10 +95,12 @@ async def check_password(request: Request, tenant_id: int, login: str, password:
     addr = client_address(request)
     verdict = await run_in_threadpool(throttle.begin_sign_in, inst.store, tenant_id, login, addr)
     if not verdict.allowed:
+        events.sign_in_throttled(tenant_slug(request, tenant_id), login, addr, "password", verdict.retry_after)
         await fail_slowly(started)
         return PasswordCheck(retry_after=verdict.retry_after)
     user = await run_in_threadpool(users_service.authenticate, inst.store, tenant_id, login, password)
     if user is None:
+        events.sign_in_failed(tenant_slug(request, tenant_id), login, addr, "password", "wrong login or password")
         if random.random() < 0.01:
             await run_in_threadpool(throttle.prune, inst.store)
         await fail_slowly(started)
@@ -134,6 +142,7 @@ async def sign_in_submit(request: Request) -> Response:
     user = checked.user
     if user is not None and await run_in_threadpool(providers_service.password_refused, inst.store, tenant.id, user):
         user = None  # password sign-in is off here, and this is no administrator (docs/identity-providers.md)
+        events.sign_in_failed(tenant.slug, login, addr, "password", "password sign-in is off for this user")
     if user is None:
         return render(request, "sign_in.html", status=401, next=next_url, tenant=tenant, error=FAILED, login=login)
     # A fresh session id at every sign-in; the one this browser had before ends.
@@ -145,6 +154,7 @@ async def sign_in_submit(request: Request) -> Response:
         sessions_service.create_session, inst.store, tenant.id, user.id,
         client_addr=addr, user_agent=request.headers.get("user-agent", ""), method=PASSWORD,
     )
+    events.sign_in_succeeded(tenant.slug, login, addr, "password")
     # A user who has a second factor passes it at every sign-in, before anything else.
     due = second_factor_service.is_enrolled(user)
     response = RedirectResponse(second_factor_step(next_url) if due else next_url, status_code=303)

@@ -32,6 +32,7 @@ from ostiary.identity.provider import AnswerRefused, ProviderConfig, ProviderUna
 from ostiary.portal.context import (
     TEMPLATES, client_address, cookie_flags, csrf_ok, error_page, instance, render, request_host, tenant_for,
 )
+from ostiary.observability import events
 from ostiary.portal.signin import current_session, safe_next
 from ostiary.services import handshake_tokens, providers
 from ostiary.services import sessions as sessions_service
@@ -183,6 +184,8 @@ async def callback(request: Request) -> Response:
     try:
         admitted = await run_in_threadpool(linking.admit, inst.store, config, person, client_address(request), link_to)
     except linking.NotAdmitted as refusal:
+        events.sign_in_failed(tenant.slug, str(getattr(person, "email", "") or ""), client_address(request),
+                              "provider", f"not admitted: {refusal.message}", via=config.name)
         return problem_page(request, 403, config, "Not signed in", refusal.message, next_url)
     if link_to is not None:
         response = RedirectResponse("/account?" + urlencode({"notice": f"{config.display_name} is linked."}),
@@ -194,6 +197,9 @@ async def callback(request: Request) -> Response:
 
 
 async def _refused(request, inst, config, what: str, why: str, next_url: str) -> Response:
+    tenant = inst.holder.snapshot.tenants.get(config.tenant_id)
+    events.sign_in_failed(tenant.slug if tenant else str(config.tenant_id), "", client_address(request), "provider",
+                          f"answer refused ({what}): {why}", via=config.name)
     def audit():
         with inst.store.write() as conn:
             TenantScope(conn, config.tenant_id).audit(f"provider:{config.name}", "identity.answer_refused", "provider",
@@ -205,9 +211,15 @@ async def _refused(request, inst, config, what: str, why: str, next_url: str) ->
                         "start again from the sign-in page.", next_url)
 
 
-async def signed_in_response(request, inst, tenant, config, user_id: int, next_url: str, method: str = FEDERATED) -> Response:
+async def signed_in_response(request, inst, tenant, config, user_id: int, next_url: str, method: str = FEDERATED,
+                             login: str = "") -> Response:
     """The same ending as a password sign-in: a fresh central session, the old one ended."""
     addr = client_address(request)
+    if not login:
+        user = inst.holder.snapshot.users.get(user_id)
+        login = user.email if user is not None else f"user:{user_id}"
+    events.sign_in_succeeded(tenant.slug, login, addr, "ldap" if config.protocol == "ldap" else "provider",
+                             via=config.name)
     old = await current_session(request)
     if old is not None:
         await run_in_threadpool(sessions_service.end_session, inst.store, tenant.id, old.id, "replaced at sign-in",

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from ostiary.services.actor import Actor
 from ostiary.services.errors import InvalidInput, Problem
 from ostiary.store import Store
-from ostiary.store.scoped import record_change
+from ostiary.store.scoped import log_audit, record_change
 from ostiary.store.tables import audit_log, installation, signing_keys
 
 MAX_OVERLAP = 365 * 86400
@@ -74,6 +74,7 @@ def rotate_keys(store: Store, actor: Actor, overlap_seconds: int) -> str:
         # Keys whose overlap ended long ago serve no purpose.
         conn.execute(delete(signing_keys).where(signing_keys.c.retire_at < now - 86400))
         kid = _new_key(store, conn, now + PUBLISH_AHEAD)
+        log_audit(conn, None, actor.name, actor.addr, "keys.rotate", "key", kid, {"overlap_seconds": overlap_seconds})
         conn.execute(insert(audit_log).values(
             tenant_id=None, at=now, actor=actor.name, actor_addr=actor.addr, action="keys.rotate",
             entity="key", entity_id=kid, detail=json.dumps({"overlap_seconds": overlap_seconds}),

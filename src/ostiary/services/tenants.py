@@ -12,7 +12,7 @@ from ostiary.hostnames import normalise_hostname
 from ostiary.services.actor import Actor
 from ostiary.services.errors import Conflict, InvalidInput, NotFound, Problem, Problems
 from ostiary.store import Store, TenantScope
-from ostiary.store.scoped import record_change
+from ostiary.store.scoped import log_audit, record_change
 from ostiary.store.tables import audit_log, installation, tenants
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -53,6 +53,7 @@ def _insert_tenant(conn, slug: str, name: str, actor: Actor) -> Row:
             created_at=now,
         )
     ).inserted_primary_key[0]
+    log_audit(conn, tid, actor.name, actor.addr, "tenant.add", "tenant", tid, {})
     conn.execute(
         insert(audit_log).values(
             tenant_id=tid, at=now, actor=actor.name, actor_addr=actor.addr,

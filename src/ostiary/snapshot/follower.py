@@ -19,6 +19,8 @@ import time
 
 from sqlalchemy import delete, make_url, select
 
+from ostiary.observability import events
+from ostiary.observability.metrics import worker_metrics
 from ostiary.snapshot.build import apply_change, load_full, prune_ended_sessions
 from ostiary.snapshot.model import Snapshot
 from ostiary.store import Store
@@ -53,15 +55,29 @@ class SnapshotHolder:
             ChangeListener(store.url, self._wake) if store.is_postgresql else None
         )
         self._last_prune = time.time()
+        self._unreachable_since: float | None = None
 
     def load(self) -> None:
+        started = time.monotonic()
         with self.store.read() as conn:
             snap = load_full(conn, self.store.box)
         self.snapshot = snap
         self._low_water = snap.last_change_id
         self._seen_above.clear()
+        self._reached_database()
+        worker_metrics().ready.set(1)  # `ostiary serve` logs "ready" once every worker has loaded one
+        events.snapshot_loaded(snap.last_change_id, len(snap.users), len(snap.apps), time.monotonic() - started)
+
+    def _reached_database(self) -> None:
+        now = time.time()
+        if self._unreachable_since is not None:
+            events.database_back(now - self._unreachable_since)
+            self._unreachable_since = None
         self.database_ok = True
-        self.last_poll_ok_at = time.time()
+        self.last_poll_ok_at = now
+        m = worker_metrics()
+        m.synced.set(now)
+        m.worker_database_up.set(1)
 
     def poll_once(self) -> int:
         """Apply every change not yet seen; returns how many were applied."""
@@ -81,6 +97,8 @@ class SnapshotHolder:
         self._advance_low_water()
         snap.last_change_id = max([snap.last_change_id, *self._seen_above])
         self.changes_applied += applied
+        if applied:
+            worker_metrics().changes.inc(applied)
         return applied
 
     def _advance_low_water(self) -> None:
@@ -136,11 +154,12 @@ class SnapshotHolder:
                     prune_ended_sessions(self.snapshot, now)
                     with self.store.write() as conn:
                         conn.execute(delete(change_log).where(change_log.c.at < now - CHANGE_LOG_RETENTION))
-                self.database_ok = True
-                self.last_poll_ok_at = now
+                self._reached_database()
             except Exception as exc:  # the gate keeps answering from the last snapshot
-                if self.database_ok:
-                    log.warning("cannot read the change log, serving the last snapshot: %s", exc)
+                if self._unreachable_since is None:
+                    self._unreachable_since = time.time()
+                    events.database_unreachable(f"cannot read the change log, serving the last snapshot: {exc}")
+                    worker_metrics().worker_database_up.set(0)
                 self.database_ok = False
             self._wake.wait(self.poll_interval)
 

@@ -144,9 +144,18 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """One transaction: everything inside commits together or not at all."""
+        """One transaction: everything inside commits together or not at all.
+        Events recorded in it (audit entries) are logged once it has committed."""
+        from ostiary.observability.events import run_after_commit
+
+        pending: list = []
         with self.engine.begin() as conn:
-            yield conn
+            conn.info["ostiary_after_commit"] = pending
+            try:
+                yield conn
+            finally:
+                conn.info.pop("ostiary_after_commit", None)
+        run_after_commit(pending)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

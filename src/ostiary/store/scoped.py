@@ -66,6 +66,7 @@ class TenantScope:
         record_change(self.conn, self.tenant_id, entity, entity_id)
 
     def audit(self, actor: str, action: str, entity: str, entity_id: Any, actor_addr: str = "", **detail: Any) -> None:
+        log_audit(self.conn, self.tenant_id, actor, actor_addr, action, entity, entity_id, detail)
         self.conn.execute(
             insert(audit_log).values(
                 tenant_id=self.tenant_id,
@@ -78,6 +79,15 @@ class TenantScope:
                 detail=json.dumps(detail, ensure_ascii=False, sort_keys=True),
             )
         )
+
+
+def log_audit(conn: Connection, tenant_id: int | None, actor: str, actor_addr: str, action: str, entity: str,
+              entity_id: Any, detail: Any) -> None:
+    """Each audit entry is also a log event, once its transaction commits (observability/events.py)."""
+    from ostiary.observability import events
+
+    events.after_commit(conn, lambda: events.audit_written(tenant_id, actor, actor_addr, action, entity, entity_id,
+                                                           detail))
 
 
 def record_change(conn: Connection, tenant_id: int | None, entity: str, entity_id: Any) -> None:
