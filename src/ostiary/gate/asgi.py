@@ -10,7 +10,7 @@ from collections.abc import Callable
 from prometheus_client import Counter
 
 from ostiary.gate.decide import Decision, decide
-from ostiary.gate.forwarded import ForwardedRequest, parse_forwarded_request
+from ostiary.gate.forwarded import ForwardedRequest, parse_forwarded_request, read_headers
 from ostiary.gate.operators import asks_directly
 from ostiary.hostnames import normalise_hostname
 from ostiary.snapshot.follower import SnapshotHolder
@@ -23,6 +23,7 @@ _COUNTERS = {o: CHECKS.labels(o) for o in ("allowed", "public", "not_signed_in",
 
 _HEADER_NAMES = {k: v.lower().encode("ascii") for k, v in IDENTITY_HEADERS.items()}
 _NAVIGATION = (NAVIGATION_HEADER.lower().encode("ascii"), b"1")
+_LOCATION = LOCATION_HEADER.lower().encode("ascii")
 # A check without the forwarded request cannot be answered; say why, at most once a minute per reason.
 _INCOMPLETE_EVERY = 60.0
 _incomplete_logged: dict[tuple[str, ...], float] = {}
@@ -81,25 +82,89 @@ def _encode(keys: tuple[str, ...], user, external_user: str | None) -> list[tupl
     return out
 
 
+class AnswerCache:
+    """The answers to exact requests, remembered for as long as they stay true.
+
+    Only an answer a valid forward-auth cookie decided is kept (allowed or
+    forbidden, one cookie in the request): whoever sends no cookie, or a forged
+    or ended one, adds nothing, so anonymous traffic cannot grow it. The key is
+    everything the answer depends on besides the snapshot and the clock: the
+    path, the query and the headers /check reads (forwarded.read_headers). An
+    answer is given again only while the snapshot is the same object at the
+    same generation (any change applied, a sign-out, a revoked grant, a disabled
+    user, clears the whole cache before the next check is answered) and before
+    the cookie or its key expires (Decision.until). At most MAX_ENTRIES answers
+    of keys up to MAX_KEY_BYTES each; when full it starts again empty."""
+
+    MAX_ENTRIES = 4096
+    MAX_KEY_BYTES = 4096
+
+    def __init__(self) -> None:
+        self._snap: object = None
+        self._generation = -1
+        self._answers: dict[tuple, tuple[float, str, dict, dict]] = {}
+
+    def __len__(self) -> int:
+        return len(self._answers)
+
+    def get(self, snap, key: tuple, now: float) -> tuple[float, str, dict, dict] | None:
+        """(until, outcome, start, body) of a remembered answer still true now.
+        Also marks the generation that a following `put` belongs to."""
+        if snap is not self._snap or snap.generation != self._generation:
+            self._answers.clear()
+            self._snap, self._generation = snap, snap.generation
+            return None
+        hit = self._answers.get(key)
+        if hit is None or now >= hit[0]:
+            return None
+        return hit
+
+    def put(self, snap, key: tuple, answer: tuple[float, str, dict, dict]) -> None:
+        """Keep the answer `get` missed, unless the snapshot changed meanwhile (the
+        follower thread may apply a change while the decision is made)."""
+        if snap is not self._snap or snap.generation != self._generation:
+            return
+        path, query, headers = key
+        if len(path) + len(query) + sum(len(v) for _, v in headers) > self.MAX_KEY_BYTES:
+            return
+        if len(self._answers) >= self.MAX_ENTRIES:
+            self._answers.clear()
+        self._answers[key] = answer
+
+
 class CheckHandler:
-    def __init__(self, holder: SnapshotHolder, portal_url: Callable[[str, str], str], allow_http: bool):
+    def __init__(self, holder: SnapshotHolder, portal_url: Callable[[str, str], str], allow_http: bool,
+                 clock: Callable[[], float] = time.time):
         self.holder = holder
         self.portal_url = portal_url
         self.allow_http = allow_http
+        self.clock = clock
+        self.answers = AnswerCache()
 
     async def __call__(self, scope, receive, send) -> None:
+        outcome, start, body = self.answer(scope)
+        _COUNTERS[outcome].inc()
+        await send(start)
+        await send(body)
+
+    def answer(self, scope) -> tuple[str, dict, dict]:
+        """The outcome and the two response messages for one check. Every
+        check of this worker passes here, remembered or decided."""
+        snap = self.holder.snapshot
         try:
-            req = parse_forwarded_request(scope["headers"], scope.get("query_string", b""), scope["path"])
-            decision = decide(self.holder.snapshot, req, time.time(), self.portal_url, self.allow_http)
+            now = self.clock()
+            key = (scope["path"], scope.get("query_string", b""), read_headers(scope["headers"]))
+            hit = self.answers.get(snap, key, now)
+            if hit is not None:
+                return hit[1], hit[2], hit[3]
+            req = parse_forwarded_request(key[2], key[1], key[0])
+            decision = decide(snap, req, now, self.portal_url, self.allow_http)
         except Exception:  # fail closed: no error path answers 2xx
-            _COUNTERS["error"].inc()
-            await _respond(send, 500, [_NO_STORE, _TEXT])
-            return
-        _COUNTERS[decision.outcome].inc()
+            return ("error",) + _messages(500, [_NO_STORE, _TEXT])
         if decision.outcome == "no_app":
-            _explain_incomplete(req, self.holder.snapshot)
+            _explain_incomplete(req, snap)
         elif decision.outcome == "unavailable" and decision.app is not None:
-            _explain_broken_source(decision.app, self.holder.snapshot)
+            _explain_broken_source(decision.app, snap)
         headers = [_NO_STORE]
         if decision.status == 200:
             headers.extend(_identity_headers(decision))
@@ -107,10 +172,13 @@ class CheckHandler:
             headers.append(_TEXT)
         if decision.location is not None:
             loc = decision.location.encode("ascii")
-            headers.append((b"location" if decision.status == 302 else LOCATION_HEADER.lower().encode(), loc))
+            headers.append((b"location" if decision.status == 302 else _LOCATION, loc))
             if decision.status == 401 and req.answer_401 and req.navigation:
                 headers.append(_NAVIGATION)  # the proxy turns this 401 into the redirect
-        await _respond(send, decision.status, headers)
+        start, body = _messages(decision.status, headers)
+        if decision.until is not None:
+            self.answers.put(snap, key, (decision.until, decision.outcome, start, body))
+        return decision.outcome, start, body
 
 
 def _explain_incomplete(req: ForwardedRequest, snap) -> None:
@@ -187,8 +255,16 @@ def _explain_indirect_ask(scope) -> None:
                 "(docs/operations.md, \"Operator endpoints\").", peer)
 
 
-async def _respond(send, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+def _messages(status: int, headers: list[tuple[bytes, bytes]]) -> tuple[dict, dict]:
+    """The two ASGI messages of an answer. Sent as they are, never changed
+    afterwards: a remembered answer sends the same two again."""
     body = _BODIES.get(status, b"")
-    await send({"type": "http.response.start", "status": status,
-                "headers": headers + [(b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
+    return ({"type": "http.response.start", "status": status,
+             "headers": headers + [(b"content-length", str(len(body)).encode())]},
+            {"type": "http.response.body", "body": body})
+
+
+async def _respond(send, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+    start, body = _messages(status, headers)
+    await send(start)
+    await send(body)

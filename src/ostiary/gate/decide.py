@@ -10,14 +10,26 @@ from urllib.parse import quote
 from ostiary.access import may_enter
 from ostiary.gate.forwarded import ForwardedRequest
 from ostiary.gate.paths import is_public, normalise_request_path, under_prefix
-from ostiary.gate.signing import verify
+from ostiary.gate.signing import good_until, verify
 from ostiary.snapshot.model import AppView, DomainView, Snapshot, UserView
 from ostiary.wire import START_PATH
 
 FA_KIND = "fa"
+# quote(text, safe="") for ASCII text, as one str.translate: every character but
+# letters, digits and "_.-~" becomes %XX (the forwarded URL is ASCII: forwarded.py
+# decodes its headers as ASCII; anything else takes quote itself).
+_QUOTE_ASCII = {c: f"%{c:02X}" for c in range(128)
+                if not (chr(c).isascii() and (chr(c).isalnum() or chr(c) in "_.-~"))}
 
 
-@dataclass(frozen=True, slots=True)
+def quote_all(text: str) -> str:
+    return text.translate(_QUOTE_ASCII) if text.isascii() else quote(text, safe="")
+
+
+
+# Not frozen: a frozen dataclass's __init__ costs a microsecond more per /check. Never
+# changed after it is made all the same.
+@dataclass(slots=True)
 class Decision:
     status: int
     outcome: str  # allowed | public | not_signed_in | forbidden | no_app | unavailable
@@ -25,6 +37,9 @@ class Decision:
     user: UserView | None = None
     location: str | None = None
     external_user: str | None = None  # the user id an external JWT cookie carries
+    # Set when the same request would get the same answer until then, unless the
+    # snapshot changes: one forward-auth cookie decided it (allowed or forbidden).
+    until: float | None = None
 
 
 def match_app(snap: Snapshot, req: ForwardedRequest, path: str | None) -> AppView | None:
@@ -82,7 +97,7 @@ def decide(
             "not_signed_in",
             app=app,
             location=portal_url(domain.portal_host,
-                                START_PATH + "?rd=" + quote(f"{req.proto}://{req.raw_host}{req.uri}", safe="")),
+                                START_PATH + "?rd=" + quote_all(f"{req.proto}://{req.raw_host}{req.uri}")),
         )
 
     identity = identity_from_cookies(snap, req, domain, now)
@@ -98,9 +113,12 @@ def decide(
         return not_signed_in()
     if app.require_2fa and not identity.get("mf"):
         return not_signed_in()
+    # With one cookie the answer below depends on the time only through that
+    # cookie and its key; with more, a cookie refused now might verify later.
+    until = good_until(req.cookies[0], identity, snap.keys) if len(req.cookies) == 1 else None
     if not may_enter(user.groups, app.all_users, app.granted):
-        return Decision(403, "forbidden", app=app, user=user)
-    return Decision(200, "allowed", app=app, user=user)
+        return Decision(403, "forbidden", app=app, user=user, until=until)
+    return Decision(200, "allowed", app=app, user=user, until=until)
 
 
 def decide_external(source, req: ForwardedRequest, app: AppView) -> Decision:

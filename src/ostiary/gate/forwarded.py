@@ -17,7 +17,9 @@ MAX_HEADER = 16384
 _PLAIN_HOST = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?$")
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass's __init__ costs a microsecond more per /check. Never
+# changed after it is made all the same.
+@dataclass(slots=True)
 class ForwardedRequest:
     portal_host: str | None  # the subrequest's own Host: which portal it was sent to
     proto: str | None
@@ -37,11 +39,12 @@ class ForwardedRequest:
 def _cookie_values(header: str) -> tuple[str, ...]:
     if FORWARD_AUTH_COOKIE not in header:
         return ()
-    return tuple(
-        part.strip()[len(_COOKIE_PREFIX):]
-        for part in header.split(";")
-        if part.strip().startswith(_COOKIE_PREFIX)
-    )
+    out = []
+    for part in header.split(";"):
+        part = part.strip()
+        if part.startswith(_COOKIE_PREFIX):
+            out.append(part[len(_COOKIE_PREFIX):])
+    return tuple(out)
 
 
 def _is_navigation(method: str, headers: dict[bytes, bytes]) -> bool:
@@ -60,8 +63,25 @@ _READ = frozenset({
     b"host", b"x-forwarded-host", b"x-original-url", b"x-forwarded-proto", b"x-forwarded-uri",
     b"x-forwarded-method", b"x-requested-with", b"sec-fetch-mode", b"accept",
 })
+# ... and with the Cookie header, everything of a request's headers its answer depends on.
+_KEPT = _READ | {b"cookie"}
+
+
+def read_headers(raw_headers) -> tuple[tuple[bytes, bytes], ...]:
+    """The headers /check reads, in the order they came, duplicates kept: with
+    the path and query, the whole input of a check (the key of gate/asgi.py's
+    remembered answers), and what parse_forwarded_request needs of them."""
+    return tuple([h for h in raw_headers if h[0] in _KEPT])
+
+
 # The same few hosts arrive on every request: parse each once.
 _host_port = functools.lru_cache(maxsize=8192)(split_host_port)
+
+
+@functools.lru_cache(maxsize=8192)
+def _forwarded_host_port(raw_host: str) -> tuple[str, int | None] | None:
+    return split_host_port(raw_host) if _PLAIN_HOST.match(raw_host) else None
+
 _ANSWER_401 = STATUS_401_QUERIES
 # /forward-auth/check/<portal host>: for proxies that cannot set the Host header
 # of their check (Traefik's forwardAuth); see docs/proxies/traefik.md.
@@ -92,14 +112,14 @@ def parse_forwarded_request(raw_headers: list[tuple[bytes, bytes]], query_string
                 duplicated.add(name)
             else:
                 headers[name] = value
-
-    def single(name: bytes) -> str | None:
-        if name in duplicated or name not in headers:
-            return None
-        try:
-            return headers[name].decode("ascii")
-        except UnicodeDecodeError:
-            return None
+    text: dict[bytes, str] = {}
+    for name, value in headers.items():
+        if name not in duplicated:
+            try:
+                text[name] = value.decode("ascii")
+            except UnicodeDecodeError:
+                pass
+    single = text.get
 
     host_header = portal_in_path(path) or single(b"host")
     portal = _host_port(host_header) if host_header else None
@@ -113,7 +133,7 @@ def parse_forwarded_request(raw_headers: list[tuple[bytes, bytes]], query_string
         if sep:
             raw_host, slash, path = rest.partition("/")
             proto, uri = proto or scheme.lower(), uri or slash + path
-    host_port = _host_port(raw_host) if _PLAIN_HOST.match(raw_host) else None
+    host_port = _forwarded_host_port(raw_host)
     method = (single(b"x-forwarded-method") or "").strip().upper()
     cookie_header = b"; ".join(cookie_parts).decode("latin-1") if cookie_parts else ""
     return ForwardedRequest(
