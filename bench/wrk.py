@@ -50,7 +50,7 @@ def run_wrk(url: str, headers: dict[str, str], connections: int, seconds: float,
         script = f.name
     try:
         done = subprocess.run(
-            [WRK, f"-t{min(threads, connections)}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
+            [WRK, f"-t{min(threads, connections)}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "5s",
              "-s", script, url],
             capture_output=True, text=True, timeout=seconds + 30,
         )

@@ -53,8 +53,32 @@ def prepare_database(settings: Settings, migrate: bool) -> None:
         store.dispose()
 
 
+# The event loops granian can drive, fastest first as bench/ measured them (BENCHMARKS.md,
+# "Event loop and interface"): uvloop is an install dependency where it builds; asyncio always works.
+LOOPS = ("uvloop", "rloop", "asyncio")
+AUTO_LOOPS = ("uvloop", "asyncio")
+
+
+def event_loop(choice: str = "auto") -> str:
+    """The loop `ostiary serve` runs: the one asked for, or for "auto" the first of
+    AUTO_LOOPS that is installed. A loop asked for by name must be installed."""
+    import importlib.util
+
+    if choice == "asyncio":
+        return choice
+    if choice != "auto":
+        if choice not in LOOPS:
+            raise click.ClickException(f"--loop / OSTIARY_EVENT_LOOP: {choice!r} is not one of {', '.join(LOOPS)}")
+        if importlib.util.find_spec(choice) is None:
+            raise click.ClickException(f"--loop / OSTIARY_EVENT_LOOP: {choice} is not installed "
+                                       f"(pip install {choice}, or --loop auto)")
+        return choice
+    return next(name for name in AUTO_LOOPS if name == "asyncio" or importlib.util.find_spec(name) is not None)
+
+
 def run_server(settings: Settings, *, host: str, port: int, workers: int, migrate: bool, server: str,
-               tls: tuple[str, str] | None = None) -> None:
+               tls: tuple[str, str] | None = None, loop: str = "auto") -> None:
+    chosen_loop = event_loop(loop) if server == "granian" else None  # a wrong choice stops before migrating
     prepare_database(settings, migrate)
     if settings.dev:
         click.echo("warning: OSTIARY_DEV=1: http targets and insecure cookies are allowed; never use this in production",
@@ -73,7 +97,7 @@ def run_server(settings: Settings, *, host: str, port: int, workers: int, migrat
                     ssl_keyfile=tls[1] if tls else None)
         return
     from granian import Granian
-    from granian.constants import Interfaces
+    from granian.constants import Interfaces, Loops
 
     from pathlib import Path
 
@@ -82,4 +106,4 @@ def run_server(settings: Settings, *, host: str, port: int, workers: int, migrat
 
     # Workers read OSTIARY_LOG_LEVEL themselves (create_app_from_env); this sets granian's own logger.
     Granian(APP_FACTORY, address=host, port=port, interface=Interfaces.ASGI, workers=workers, factory=True,
-            log_access=False, log_level=LogLevels(settings.log_level), respawn_failed_workers=True, **ssl).serve()
+            loop=Loops(chosen_loop), log_access=False, log_level=LogLevels(settings.log_level), respawn_failed_workers=True, **ssl).serve()
