@@ -3,7 +3,8 @@ given again only while it is still the answer the full decision gives. Each
 change that must refuse a remembered "allowed" (a sign-out, a removed
 membership, a revoked grant, a disabled user, the cookie's expiry) is made
 and the very next identical check must be refused; and traffic without a
-valid cookie never adds an entry."""
+forged cookie never adds an entry, nor can anonymous traffic push out a
+signed-in person's answers."""
 
 from __future__ import annotations
 
@@ -131,14 +132,47 @@ def test_a_remembered_answer_ends_when_its_key_retires():
     assert good_until("b.k1.m", {"exp": 500}, {"k1": SigningKey("k1", b"s" * 32, None)}) == 500 + CLOCK_LEEWAY
 
 
-def test_requests_without_a_valid_cookie_add_nothing(gate):
+def test_a_forged_cookie_is_never_remembered_and_anonymous_floods_push_out_no_signed_in_answer(gate):
     _, cookie = gate.cookie()
+    assert gate.ask(cookie) == 200
     forged = cookie[:-4] + ("AAAA" if not cookie.endswith("AAAA") else "BBBB")
-    for i in range(200):
-        assert gate.ask(None, f"/page/{i}") == 302
+    for i in range(3000):
         assert gate.ask(forged, f"/page/{i}") == 302
-        assert gate.ask(None, f"/static/{i}.js") == 200  # public: answered, not remembered
-    assert len(gate.check.answers) == 0
+    assert len(gate.check.answers._anonymous) == 0  # a cookie that does not verify: decided every time
+    for i in range(3000):
+        assert gate.ask(None, f"/page/{i}") == 302
+        assert gate.ask(None, f"/static/{i}.js") == 200
+    answers = gate.check.answers
+    assert len(answers._anonymous) <= answers.MAX_ANONYMOUS
+    assert len(answers._answers) == 1  # the signed-in answer is still there
+
+
+def test_remembered_refusals_and_public_answers_follow_the_snapshot(gate):
+    assert gate.ask(None) == 302 and gate.ask(None) == 302
+    assert gate.ask(None, "/static/app.js") == 200 and gate.ask(None, "/static/app.js") == 200
+    apps.update_app(gate.store, gate.tid, CLI_ACTOR, "grafana", public_paths=[])
+    gate.poll()
+    assert gate.ask(None, "/static/app.js") == 302
+    apps.update_app(gate.store, gate.tid, CLI_ACTOR, "grafana", all_users=True)
+    gate.poll()
+    _, cookie = gate.cookie()
+    groups.remove_member(gate.store, gate.tid, CLI_ACTOR, "staff", "alice@acme.test")
+    gate.poll()
+    assert gate.ask(cookie) == 200  # granted to all users now
+
+
+def test_an_unknown_host_is_refused_until_its_app_exists(gate):
+    def ask_wiki():
+        headers = [(b"host", PORTAL.encode()), (b"x-forwarded-proto", b"https"),
+                   (b"x-forwarded-host", b"wiki.acme-corp.test"), (b"x-forwarded-uri", b"/static/a.css")]
+        scope = {"type": "http", "path": "/forward-auth/check", "query_string": b"", "headers": headers}
+        return gate.check.answer(scope)[1]["status"]
+
+    assert ask_wiki() == 403 and ask_wiki() == 403
+    apps.add_app(gate.store, gate.tid, CLI_ACTOR, name="wiki", url="https://wiki.acme-corp.test",
+                 groups_granted=[], public_paths=["/static/*"])
+    gate.poll()
+    assert ask_wiki() == 200
 
 
 def test_two_cookies_are_never_remembered(gate):
@@ -157,6 +191,8 @@ def test_the_cache_is_bounded(gate):
         assert len(gate.check.answers) <= 16
     assert gate.ask(cookie, "/" + "x" * AnswerCache.MAX_KEY_BYTES) == 200  # too long a key: not kept
     assert all(len(k[2][3][1]) < AnswerCache.MAX_KEY_BYTES for k in gate.check.answers._answers)
+    assert gate.ask(None, "/" + "x" * AnswerCache.MAX_KEY_BYTES) == 302
+    assert not gate.check.answers._anonymous
 
 
 def test_an_answer_decided_while_a_change_is_applied_is_not_kept(gate):
@@ -166,5 +202,5 @@ def test_an_answer_decided_while_a_change_is_applied_is_not_kept(gate):
     key = ("/forward-auth/check", b"", ())
     assert cache.get(snap, key, gate.now) is None
     snap.generation += 1  # the follower applied a change after the lookup, before the answer was kept
-    cache.put(snap, key, (gate.now + 60, "allowed", {}, {}))
+    cache.put(snap, key, (gate.now + 60, "allowed", {}, {}), signed_in=True)
     assert len(cache) == 0

@@ -85,41 +85,50 @@ def _encode(keys: tuple[str, ...], user, external_user: str | None) -> list[tupl
 class AnswerCache:
     """The answers to exact requests, remembered for as long as they stay true.
 
-    Only an answer a valid forward-auth cookie decided is kept (allowed or
-    forbidden, one cookie in the request): whoever sends no cookie, or a forged
-    or ended one, adds nothing, so anonymous traffic cannot grow it. The key is
-    everything the answer depends on besides the snapshot and the clock: the
-    path, the query and the headers /check reads (forwarded.read_headers). An
-    answer is given again only while the snapshot is the same object at the
-    same generation (any change applied, a sign-out, a revoked grant, a disabled
-    user, clears the whole cache before the next check is answered) and before
-    the cookie or its key expires (Decision.until). At most MAX_ENTRIES answers
-    of keys up to MAX_KEY_BYTES each; when full it starts again empty."""
+    The key is everything an answer depends on besides the snapshot and the
+    clock: the path, the query and the headers /check reads
+    (forwarded.read_headers). An answer is given again only while the snapshot
+    is the same object at the same generation (any change applied, a sign-out,
+    a revoked grant, a disabled user, empties the cache before the next check
+    is answered) and before Decision.until: the expiry of the one forward-auth
+    cookie (or of its key) that decided it. Answers that no cookie decided (no
+    app, a public path, a request without any forward-auth cookie) depend on
+    the request and the snapshot alone.
+
+    Two bounded tiers, each emptied when full: answers decided by a valid
+    cookie, which only a signed-in person can add, and the rest, which anyone
+    can add; a flood of made-up requests churns only the second tier and never
+    pushes out a signed-in person's answers. A request with a forged, expired
+    or ended cookie, or with more than one, is never remembered. Keys longer
+    than MAX_KEY_BYTES are not kept."""
 
     MAX_ENTRIES = 4096
+    MAX_ANONYMOUS = 1024
     MAX_KEY_BYTES = 4096
 
     def __init__(self) -> None:
         self._snap: object = None
         self._generation = -1
         self._answers: dict[tuple, tuple[float, str, dict, dict]] = {}
+        self._anonymous: dict[tuple, tuple[float, str, dict, dict]] = {}
 
     def __len__(self) -> int:
-        return len(self._answers)
+        return len(self._answers) + len(self._anonymous)
 
     def get(self, snap, key: tuple, now: float) -> tuple[float, str, dict, dict] | None:
         """(until, outcome, start, body) of a remembered answer still true now.
         Also marks the generation that a following `put` belongs to."""
         if snap is not self._snap or snap.generation != self._generation:
             self._answers.clear()
+            self._anonymous.clear()
             self._snap, self._generation = snap, snap.generation
             return None
-        hit = self._answers.get(key)
+        hit = self._answers.get(key) or self._anonymous.get(key)
         if hit is None or now >= hit[0]:
             return None
         return hit
 
-    def put(self, snap, key: tuple, answer: tuple[float, str, dict, dict]) -> None:
+    def put(self, snap, key: tuple, answer: tuple[float, str, dict, dict], signed_in: bool) -> None:
         """Keep the answer `get` missed, unless the snapshot changed meanwhile (the
         follower thread may apply a change while the decision is made)."""
         if snap is not self._snap or snap.generation != self._generation:
@@ -127,9 +136,10 @@ class AnswerCache:
         path, query, headers = key
         if len(path) + len(query) + sum(len(v) for _, v in headers) > self.MAX_KEY_BYTES:
             return
-        if len(self._answers) >= self.MAX_ENTRIES:
-            self._answers.clear()
-        self._answers[key] = answer
+        tier, limit = (self._answers, self.MAX_ENTRIES) if signed_in else (self._anonymous, self.MAX_ANONYMOUS)
+        if len(tier) >= limit:
+            tier.clear()
+        tier[key] = answer
 
 
 class CheckHandler:
@@ -161,8 +171,10 @@ class CheckHandler:
             decision = decide(snap, req, now, self.portal_url, self.allow_http)
         except Exception:  # fail closed: no error path answers 2xx
             return ("error",) + _messages(500, [_NO_STORE, _TEXT])
+        until = decision.until
         if decision.outcome == "no_app":
-            _explain_incomplete(req, snap)
+            if _explain_incomplete(req, snap):
+                until = None  # answered afresh, so the warning comes back each minute it still applies
         elif decision.outcome == "unavailable" and decision.app is not None:
             _explain_broken_source(decision.app, snap)
         headers = [_NO_STORE]
@@ -176,26 +188,28 @@ class CheckHandler:
             if decision.status == 401 and req.answer_401 and req.navigation:
                 headers.append(_NAVIGATION)  # the proxy turns this 401 into the redirect
         start, body = _messages(decision.status, headers)
-        if decision.until is not None:
-            self.answers.put(snap, key, (decision.until, decision.outcome, start, body))
+        if until is not None:
+            self.answers.put(snap, key, (until, decision.outcome, start, body), signed_in=decision.user is not None)
         return decision.outcome, start, body
 
 
-def _explain_incomplete(req: ForwardedRequest, snap) -> None:
+def _explain_incomplete(req: ForwardedRequest, snap) -> bool:
+    """Whether the request lacked something (logged at most once a minute per reason)."""
     portal = req.portal_host if req.portal_host in snap.portal_hosts else None
     missing = [name for name, value in (("Host header (or /forward-auth/check/<host>) naming a portal host", portal),
                                         ("X-Forwarded-Host", req.host), ("X-Forwarded-Uri", req.uri),
                                         ("X-Forwarded-Proto", req.proto)) if value is None]
     if not missing:
-        return  # a complete request for an app Ostiary does not know: nothing to explain
+        return False  # a complete request for an app Ostiary does not know: nothing to explain
     now, reason = time.monotonic(), tuple(missing)
     if now - _incomplete_logged.get(reason, -_INCOMPLETE_EVERY) < _INCOMPLETE_EVERY:
-        return
+        return True
     _incomplete_logged[reason] = now  # at most 15 reasons: subsets of four names
     log.warning(
         "forward-auth check refused (403): it arrived without a valid %s. The proxy must send them "
         "straight to Ostiary; a hop that does not trust the proxy (e.g. Traefik's own entry point) "
         "deletes or rewrites them. See docs/proxies/ for your proxy.", ", ".join(missing))
+    return True
 
 
 class CheckDomainHandler:

@@ -15,6 +15,7 @@ from ostiary.snapshot.model import AppView, DomainView, Snapshot, UserView
 from ostiary.wire import START_PATH
 
 FA_KIND = "fa"
+FOREVER = float("inf")
 # quote(text, safe="") for ASCII text, as one str.translate: every character but
 # letters, digits and "_.-~" becomes %XX (the forwarded URL is ASCII: forwarded.py
 # decodes its headers as ASCII; anything else takes quote itself).
@@ -38,7 +39,9 @@ class Decision:
     location: str | None = None
     external_user: str | None = None  # the user id an external JWT cookie carries
     # Set when the same request would get the same answer until then, unless the
-    # snapshot changes: one forward-auth cookie decided it (allowed or forbidden).
+    # snapshot changes: one forward-auth cookie decided it (allowed or forbidden:
+    # its expiry), or the request and the snapshot alone did (no app, a public
+    # path, no forward-auth cookie at all: FOREVER).
     until: float | None = None
 
 
@@ -78,15 +81,15 @@ def decide(
         return Decision(503, "unavailable")
     domain = snap.portal_hosts.get(req.portal_host or "")
     if domain is None or req.host is None or req.uri is None or req.proto is None:
-        return Decision(403, "no_app")
+        return Decision(403, "no_app", until=FOREVER)
     if req.proto == "http" and not allow_http:
-        return Decision(403, "no_app")
+        return Decision(403, "no_app", until=FOREVER)
     path = normalise_request_path(req.uri)
     app = match_app(snap, req, path)
     if app is None or app.domain_id != domain.id or app.tenant_id != domain.tenant_id:
-        return Decision(403, "no_app")
+        return Decision(403, "no_app", until=FOREVER)
     if is_public(path, app.public_exact, app.public_prefixes):
-        return Decision(200, "public", app=app)
+        return Decision(200, "public", app=app, until=FOREVER)
     external = app.external or domain.external
     if external is not None:
         return decide_external(external, req, app)
@@ -100,6 +103,10 @@ def decide(
                                 START_PATH + "?rd=" + quote_all(f"{req.proto}://{req.raw_host}{req.uri}")),
         )
 
+    if not req.cookies:  # nothing the clock could make verify later
+        refused = not_signed_in()
+        refused.until = FOREVER
+        return refused
     identity = identity_from_cookies(snap, req, domain, now)
     if identity is None:
         return not_signed_in()

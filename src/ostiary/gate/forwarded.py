@@ -95,38 +95,55 @@ def portal_in_path(path: str) -> str | None:
     return path[len(_PORTAL_IN_PATH):] or None
 
 
+@functools.lru_cache(maxsize=64)
+def _answers_401(query_string: bytes) -> bool:
+    # The proxy's configuration fixes the check's query: a handful per installation.
+    return bool(_ANSWER_401.intersection(query_string.split(b"&")))
+
+
 def parse_forwarded_request(raw_headers: list[tuple[bytes, bytes]], query_string: bytes,
                             path: str = CHECK_PATH) -> ForwardedRequest:
     """Headers from the ASGI scope. Duplicated singleton headers are refused
     by leaving the field empty (the decision then fails closed). A portal
     host named in the path stands in for the Host header."""
     headers: dict[bytes, bytes] = {}
-    duplicated: set[bytes] = set()
+    duplicated: set[bytes] | None = None
     cookie_parts: list[bytes] = []
     for name, value in raw_headers:
         if name == b"cookie":
             if len(value) <= MAX_HEADER:
                 cookie_parts.append(value)
         elif name in _READ:
-            if len(value) > MAX_HEADER or name in headers:
+            if name in headers or len(value) > MAX_HEADER:
+                if duplicated is None:
+                    duplicated = set()
                 duplicated.add(name)
             else:
                 headers[name] = value
-    text: dict[bytes, str] = {}
-    for name, value in headers.items():
-        if name not in duplicated:
+    single = headers if duplicated is None else {k: v for k, v in headers.items() if k not in duplicated}
+    # A missing singleton and an empty one read the same below; so does one that is not ASCII.
+    try:
+        host_header = single.get(b"host", b"").decode("ascii")
+        raw_host = single.get(b"x-forwarded-host", b"").decode("ascii").strip()
+        original_url = single.get(b"x-original-url", b"").decode("ascii")
+        proto = single.get(b"x-forwarded-proto", b"").decode("ascii").strip().lower() or None
+        uri = single.get(b"x-forwarded-uri", b"").decode("ascii")
+        method = single.get(b"x-forwarded-method", b"").decode("ascii").strip().upper()
+    except UnicodeDecodeError:
+        text = {}
+        for name, value in single.items():
             try:
                 text[name] = value.decode("ascii")
             except UnicodeDecodeError:
                 pass
-    single = text.get
-
-    host_header = portal_in_path(path) or single(b"host")
+        host_header = text.get(b"host", "")
+        raw_host = text.get(b"x-forwarded-host", "").strip()
+        original_url = text.get(b"x-original-url", "")
+        proto = text.get(b"x-forwarded-proto", "").strip().lower() or None
+        uri = text.get(b"x-forwarded-uri", "")
+        method = text.get(b"x-forwarded-method", "").strip().upper()
+    host_header = portal_in_path(path) or host_header
     portal = _host_port(host_header) if host_header else None
-    raw_host = (single(b"x-forwarded-host") or "").strip()
-    original_url = single(b"x-original-url")
-    proto = (single(b"x-forwarded-proto") or "").strip().lower() or None
-    uri = single(b"x-forwarded-uri")
     if not raw_host and original_url:
         # nginx snippets may send only X-Original-URL: scheme://host[:port]/uri
         scheme, sep, rest = original_url.partition("://")
@@ -134,18 +151,22 @@ def parse_forwarded_request(raw_headers: list[tuple[bytes, bytes]], query_string
             raw_host, slash, path = rest.partition("/")
             proto, uri = proto or scheme.lower(), uri or slash + path
     host_port = _forwarded_host_port(raw_host)
-    method = (single(b"x-forwarded-method") or "").strip().upper()
-    cookie_header = b"; ".join(cookie_parts).decode("latin-1") if cookie_parts else ""
+    if not cookie_parts:
+        cookie_header = ""
+    elif len(cookie_parts) == 1:
+        cookie_header = cookie_parts[0].decode("latin-1")
+    else:
+        cookie_header = b"; ".join(cookie_parts).decode("latin-1")
     return ForwardedRequest(
         portal_host=portal[0] if portal else None,
         proto=proto if proto in ("http", "https") else None,
         host=host_port[0] if host_port else None,
         port=host_port[1] if host_port else None,
         raw_host=raw_host,
-        uri=uri if uri is not None and uri.startswith("/") else None,
+        uri=uri if uri.startswith("/") else None,
         method=method,
         cookies=_cookie_values(cookie_header),
         cookie_header=cookie_header,
         navigation=_is_navigation(method, headers),
-        answer_401=bool(_ANSWER_401.intersection(query_string.split(b"&"))) if query_string else False,
+        answer_401=_answers_401(query_string) if query_string else False,
     )
