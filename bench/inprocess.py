@@ -3,9 +3,9 @@
 Ostiary's ASGI application (the same object a granian worker runs, its
 snapshot loaded from a small installation) is called in a loop with the
 scope granian would hand it, beside the bare handlers of bench/bare_app.py
-called the same way, and the allowed check once more with its remembered
-answers turned off (`allowed_uncached`: what every first request of a
-cookie, URI and snapshot generation costs). The coroutine is driven by hand (`send(None)`), since
+called the same way; and each outcome once more with the remembered answers
+turned off (`*_decided`: what the first request of a cookie, URI and
+snapshot generation costs, and every request of a flood of made-up URIs). The coroutine is driven by hand (`send(None)`), since
 no await in the gate ever suspends: what is timed is Ostiary's Python and
 nothing of an event loop or a server. Times are the thread's CPU time, and
 rounds alternate the targets; a figure is the median over rounds of each
@@ -130,7 +130,7 @@ class _Forgetful:
     def get(self, snap, key, now):
         return None
 
-    def put(self, snap, key, answer) -> None:
+    def put(self, snap, key, answer, signed_in) -> None:
         pass
 
 
@@ -153,7 +153,8 @@ def measure(rounds: int = 15, calls: int = 5000) -> dict:
             bare_scope = scopes["allowed"][1]
             targets = {"bare": (bare, bare_scope), "bare_headers": (bare_reading_headers, bare_scope)}
             targets.update({name: (app, scope) for name, (_, scope) in scopes.items()})
-            targets["allowed_uncached"] = (uncached_handler(app), scopes["allowed"][1])
+            decided = uncached_handler(app)
+            targets.update({f"{name}_decided": (decided, scope) for name, (_, scope) in scopes.items()})
             for name, (a, s) in targets.items():  # warm-up: caches, lazy imports
                 for _ in range(200):
                     call(a, s)
