@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from itertools import chain
 from collections.abc import Callable
 
 from prometheus_client import Counter
@@ -134,7 +135,7 @@ class AnswerCache:
         if snap is not self._snap or snap.generation != self._generation:
             return
         path, query, headers = key
-        if len(path) + len(query) + sum(len(v) for _, v in headers) > self.MAX_KEY_BYTES:
+        if len(path) + len(query) + sum(map(len, chain.from_iterable(headers))) > self.MAX_KEY_BYTES:
             return
         tier, limit = (self._answers, self.MAX_ENTRIES) if signed_in else (self._anonymous, self.MAX_ANONYMOUS)
         if len(tier) >= limit:
