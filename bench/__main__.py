@@ -12,12 +12,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import cases
+from bench import cases, inprocess
+from bench.floors import bare_targets, fastest, start_bare_floors
 from bench.cases import log
 from bench.nginx_config import BenchNginx, http_block
-from bench.servers import ROOT, BareServer, descendants, free_port, ostiary, worker_pids
-from bench.world import APP_HOST, PORTAL, add_bulk, build_small, check_headers, mint_cookie
+from bench.servers import ROOT, descendants, free_port, ostiary, worker_pids
+from bench.world import APP_HOST, PORTAL, add_bulk, build_small, check_headers, mint_cookie, refused_headers
 from ostiary.config import load_settings
+from ostiary.serving import event_loop
 from ostiary.services.snippets import snippet_for_app
 from ostiary.store import open_store
 from tests.support.tls import issue_certificates
@@ -61,7 +63,7 @@ def main() -> None:
     results: dict = {"machine": machine(), "quick": q, "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
     log(f"working in {work}; machine {results['machine']}")
 
-    ports = {k: free_port() for k in ("ostiary", "large", "bare", "bare_headers", "nginx", "floor", "backend", "tls")}
+    ports = {k: free_port() for k in ("ostiary", "large", "nginx", "floor", "backend", "tls")}
     small_url = f"sqlite:///{work / 'small.db'}"
     large_url = f"sqlite:///{work / 'large.db'}"
     world = build_small(small_url, ports["nginx"])
@@ -75,23 +77,46 @@ def main() -> None:
         check_url = f"http://127.0.0.1:{ports['ostiary']}/forward-auth/check?not-signed-in=401"
 
         if "1" in args.only:
-            log("case 1: /check against the bare handler, one granian worker")
-            bare = BareServer(ports["bare"], work)
-            running.append(bare)
-            reading = BareServer(ports["bare_headers"], work, factory="create_bare_reading_headers")
-            running.append(reading)
-            runs = cases.interleaved({
-                "check": (check_url, headers, worker_pids(server.proc.pid, server.port)),
-                "bare": (f"http://127.0.0.1:{ports['bare']}/forward-auth/check", headers,
-                         worker_pids(bare.proc.pid, bare.port)),
-                "bare_headers": (f"http://127.0.0.1:{ports['bare_headers']}/forward-auth/check", headers,
-                                 worker_pids(reading.proc.pid, reading.port)),
-            }, concurrencies, rounds, seconds)
-            results["case1"] = {"runs": runs, "table": cases.summarise(runs, "check", "bare"),
-                                "headers_table": cases.summarise(runs, "bare_headers", "bare")}
-            for s in (bare, reading):
-                s.stop()
-                running.remove(s)
+            log("case 1a: the Python of one check, in process, beside the bare handler")
+            results["inprocess"] = inprocess.measure(rounds=3 if q else 15, calls=1000 if q else 5000)
+            log("  " + ", ".join(f"{k} {v['us']:.1f} µs" for k, v in results["inprocess"].items()))
+            log("case 1b: the floor: the bare handler on every event loop and interface granian offers")
+            floors = start_bare_floors(work)
+            running += floors.values()
+            floor_targets = bare_targets(floors, headers)
+            chosen = cases.interleaved(floor_targets, [16], 1 if q else 3, seconds)
+            fastest_floor = fastest(chosen, floor_targets)
+            serve_floor = f"bare_asgi_{event_loop('auto')}"  # the loop and interface `ostiary serve` runs
+            results["floors"] = {"runs": chosen, "fastest": fastest_floor, "serve": serve_floor,
+                                 "table": {name: cases.summarise(chosen, name, "bare_asgi_asyncio")[16]
+                                           for name in floor_targets}}
+            log(f"  fastest floor: {fastest_floor}; ostiary serve runs {serve_floor}")
+            for name, s in floors.items():
+                if name not in (fastest_floor, serve_floor):
+                    s.stop()
+                    running.remove(s)
+            log("case 1c: /check against the fastest floor, one granian worker")
+            check_pids = worker_pids(server.proc.pid, server.port)
+            targets = {"check": (check_url, headers, check_pids), "floor": floor_targets[fastest_floor]}
+            if serve_floor != fastest_floor:
+                targets["floor_serve"] = floor_targets[serve_floor]
+            runs = cases.interleaved(targets, concurrencies, rounds, seconds)
+            results["case1"] = {"runs": runs, "table": cases.summarise(runs, "check", "floor"),
+                                "floor": fastest_floor, "serve_floor": serve_floor}
+            if "floor_serve" in targets:
+                results["case1"]["serve_table"] = cases.summarise(runs, "check", "floor_serve")
+            log("case 1d: the refused paths against the same floor, 16 connections")
+            refusals = refused_headers(world, small_store, headers)
+            targets = {name: (check_url, h, check_pids, True) for name, h in refusals.items()}
+            targets.update({"check": (check_url, headers, check_pids), "floor": floor_targets[fastest_floor]})
+            runs = cases.interleaved(targets, [16], rounds, seconds)
+            results["refused"] = {"runs": runs,
+                                  "table": {name: cases.summarise(runs, name, "floor")[16]
+                                            for name in [*refusals, "check"]}}
+            for name in (fastest_floor, serve_floor):
+                if floors[name] in running:
+                    floors[name].stop()
+                    running.remove(floors[name])
 
         if "2" in args.only:
             log("case 2: a protected request through nginx with the snippet, against nginx answering itself")

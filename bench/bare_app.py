@@ -31,6 +31,15 @@ async def bare_reading_headers(scope, receive, send) -> None:
     await bare(scope, receive, send)
 
 
+async def bare_rsgi(scope, protocol) -> None:
+    """The same floor through granian's RSGI interface: one call answers."""
+    protocol.response_empty(200, [("content-length", "0")])
+
+
+def create_bare_rsgi():
+    return bare_rsgi
+
+
 def create_bare():
     return bare
 
@@ -39,14 +48,14 @@ def create_bare_reading_headers():
     return bare_reading_headers
 
 
-def serve(port: int, workers: int, factory: str = "create_bare") -> None:
+def serve(port: int, workers: int, factory: str = "create_bare", loop: str = "asyncio", interface: str = "asgi") -> None:
     # The same Granian call as ostiary.serving.run_server, with the bare handler.
     from granian import Granian
-    from granian.constants import Interfaces
+    from granian.constants import Interfaces, Loops
 
-    Granian(f"bench.bare_app:{factory}", address="127.0.0.1", port=port, interface=Interfaces.ASGI,
-            workers=workers, factory=True, log_access=False, respawn_failed_workers=True).serve()
+    Granian(f"bench.bare_app:{factory}", address="127.0.0.1", port=port, interface=Interfaces(interface),
+            workers=workers, factory=True, loop=Loops(loop), log_access=False, respawn_failed_workers=True).serve()
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]), int(sys.argv[2]), *sys.argv[3:4])
+    serve(int(sys.argv[1]), int(sys.argv[2]), *sys.argv[3:6])

@@ -35,23 +35,23 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def interleaved(targets: dict[str, tuple[str, dict, list[int]]], concurrencies: list[int], rounds: int,
-                seconds: float) -> dict:
+def interleaved(targets: dict[str, tuple], concurrencies: list[int], rounds: int, seconds: float) -> dict:
     """{target: {concurrency: [run, ...]}}; each round visits every concurrency, targets in random order.
     Besides wrk's figures, each run records the CPU the serving processes (the third item:
     granian workers, nginx workers) spent per request: a capacity figure the shared
     machine's noise barely moves, since it does not count time spent waiting for a core."""
     out = {name: {c: [] for c in concurrencies} for name in targets}
-    for url, headers, _ in targets.values():  # warm-up: connections, caches
-        run_wrk(url, headers, 16, 1)
+    refused = {name: len(t) > 3 and t[3] for name, t in targets.items()}  # (url, headers, pids[, refused])
+    for name, (url, headers, *_) in targets.items():  # warm-up: connections, caches
+        run_wrk(url, headers, 16, 1, refused=refused[name])
     for r in range(rounds):
         for c in concurrencies:
             names = list(targets)
             random.shuffle(names)
             for name in names:
-                url, headers, pids = targets[name]
+                url, headers, pids = targets[name][:3]
                 before = cpu_seconds(pids)
-                run = vars(run_wrk(url, headers, c, seconds))
+                run = vars(run_wrk(url, headers, c, seconds, refused=refused[name]))
                 run["server_cpu_us"] = (cpu_seconds(pids) - before) / run["requests"] * 1e6
                 out[name][c].append(run)
         log(f"  round {r + 1}/{rounds} done")

@@ -59,7 +59,8 @@ def summarise(path: Path, top: int = 12) -> str:
         total += n
         frames = [_name(f) for f in stack.split(";") if f]
         if not frames:
-            groups["granian's native threads (Rust: HTTP parsing, I/O; no Python frames)"] += n
+            # Under uvloop (the default) the loop's own waiting is native code too.
+            groups["native code: granian's threads (HTTP parsing, I/O), uvloop's libuv; no Python frames"] += n
         elif "OstiaryApp.__call__" in frames:
             groups["Ostiary's /check handler and everything it calls"] += n
             ours[frames[-1]] += n

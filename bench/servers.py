@@ -25,10 +25,14 @@ def ostiary(url: str, port: int, workers: int, workdir: Path, **env: str) -> Ost
 class BareServer:
     """bench/bare_app.py under granian, started and stopped like OstiaryServer."""
 
-    def __init__(self, port: int, workdir: Path, workers: int = 1, factory: str = "create_bare"):
+    def __init__(self, port: int, workdir: Path, workers: int = 1, factory: str = "create_bare",
+                 loop: str = "asyncio", interface: str = "asgi"):
         self.port = port
+        if interface == "rsgi" and factory == "create_bare":
+            factory = "create_bare_rsgi"
         log = open(workdir / f"bare-{port}.log", "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "bench.bare_app", str(port), str(workers), factory],
+        self.proc = subprocess.Popen([sys.executable, "-m", "bench.bare_app", str(port), str(workers), factory, loop,
+                                      interface],
                                      cwd=ROOT,
                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.time() + 30

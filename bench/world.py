@@ -68,13 +68,15 @@ def build_small(url: str, app_port: int) -> Small:
     return Small(url, tid, app_url, alice.id)
 
 
-def mint_cookie(store: Store, world: Small, ttl: float = 3 * 3600) -> tuple[str, str]:
-    """A fresh central session for the user and a forward-auth cookie naming it: (session id, cookie)."""
+def mint_cookie(store: Store, world: Small, ttl: float = 3 * 3600, user_id: int | None = None) -> tuple[str, str]:
+    """A fresh central session for the user (or another user of the tenant) and a
+    forward-auth cookie naming it: (session id, cookie)."""
     with store.read() as conn:
         snap = load_full(conn)
     domain = snap.portal_hosts[PORTAL]
-    session = sessions.create_session(store, world.tenant_id, world.user_id)
-    payload = {"tn": world.tenant_id, "d": domain.id, "s": session.id, "u": world.user_id, "mf": False,
+    uid = world.user_id if user_id is None else user_id
+    session = sessions.create_session(store, world.tenant_id, uid)
+    payload = {"tn": world.tenant_id, "d": domain.id, "s": session.id, "u": uid, "mf": False,
                "exp": time.time() + ttl}
     return session.id, sign("fa", payload, snap.signing_key)
 
@@ -91,6 +93,22 @@ def check_headers(world: Small, cookie: str, portal_port: int | None = None) -> 
         "X-Original-URL": f"https://{APP_HOST}:{port}/",
         "Accept": "text/html,application/xhtml+xml",
         "Cookie": f"theme=dark; _ostiary_fa={cookie}",
+    }
+
+
+def refused_headers(world: Small, store: Store, headers: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The refused paths' requests beside the allowed one: no cookie (not signed in), the
+    cookie of user0, who is in no group (forbidden), and a host Ostiary does not know (no app)."""
+    from ostiary.services import users as users_service
+
+    outsider = users_service.find_user(store, world.tenant_id, "user0@acme.test")
+    _, outsider_cookie = mint_cookie(store, world, user_id=outsider.id)
+    unknown = "unknown." + DOMAIN
+    return {
+        "not_signed_in": {k: v for k, v in headers.items() if k != "Cookie"},
+        "forbidden": {**headers, "Cookie": f"theme=dark; _ostiary_fa={outsider_cookie}"},
+        "no_app": {**headers, "X-Forwarded-Host": headers["X-Forwarded-Host"].replace(APP_HOST, unknown),
+                   "X-Original-URL": headers["X-Original-URL"].replace(APP_HOST, unknown)},
     }
 
 

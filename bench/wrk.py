@@ -42,15 +42,18 @@ def _lua_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def run_wrk(url: str, headers: dict[str, str], connections: int, seconds: float, threads: int = 1) -> Load:
-    """Refuses a run where any answer was not 2xx: a benchmark of refusals measures nothing."""
+def run_wrk(url: str, headers: dict[str, str], connections: int, seconds: float, threads: int = 1,
+            refused: bool = False) -> Load:
+    """Refuses a run where any answer was not 2xx (a benchmark of refusals measures nothing),
+    or with `refused`, one where any answer was not a 4xx or 5xx: the refused paths'
+    load must be refused every time."""
     table = ", ".join(f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items())
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(_LUA % {"headers": table})
         script = f.name
     try:
         done = subprocess.run(
-            [WRK, f"-t{min(threads, connections)}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
+            [WRK, f"-t{min(threads, connections)}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "5s",
              "-s", script, url],
             capture_output=True, text=True, timeout=seconds + 30,
         )
@@ -60,7 +63,8 @@ def run_wrk(url: str, headers: dict[str, str], connections: int, seconds: float,
     if line is None:
         raise RuntimeError(f"wrk printed no result for {url}:\n{done.stdout}\n{done.stderr}")
     r = json.loads(line[len("WRKJSON "):])
-    if r["non2xx"] or r["requests"] == 0:
-        raise RuntimeError(f"{url}: {r['non2xx']} of {r['requests']} answers were not 2xx; the load is misconfigured")
+    if r["requests"] == 0 or (r["non2xx"] != r["requests"] if refused else r["non2xx"]):
+        raise RuntimeError(f"{url}: {r['non2xx']} of {r['requests']} answers were not "
+                           f"{'refusals' if refused else '2xx'}; the load is misconfigured")
     return Load(r["requests"] / (r["duration_us"] / 1e6), r["p50"], r["p90"], r["p99"], r["requests"], r["non2xx"],
                 r["errors"])

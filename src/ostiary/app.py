@@ -3,6 +3,7 @@ dispatched before any framework routing; everything else is the portal."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -40,7 +41,8 @@ class OstiaryApp:
         try:
             self.store.ensure_current()
             self.holder.load()
-            log.info("worker %d ready: snapshot at change %d", os.getpid(), self.holder.snapshot.last_change_id)
+            log.info("worker %d ready: snapshot at change %d, event loop %s", os.getpid(),
+                     self.holder.snapshot.last_change_id, type(asyncio.get_running_loop()).__module__)
         except DatabaseNotReady:
             raise
         except Exception as exc:  # database unreachable: the follower keeps trying; readiness says "starting"

@@ -54,10 +54,34 @@ def prepare_database(settings: Settings, migrate: bool) -> None:
         store.dispose()
 
 
+# The event loops granian can drive, fastest first as bench/ measured them (BENCHMARKS.md,
+# "Event loop and interface"): uvloop is an install dependency where it builds; asyncio always works.
+LOOPS = ("uvloop", "rloop", "asyncio")
+AUTO_LOOPS = ("uvloop", "asyncio")
+
+
+def event_loop(choice: str = "auto") -> str:
+    """The loop `ostiary serve` runs: the one asked for, or for "auto" the first of
+    AUTO_LOOPS that is installed. A loop asked for by name must be installed."""
+    import importlib.util
+
+    if choice == "asyncio":
+        return choice
+    if choice != "auto":
+        if choice not in LOOPS:
+            raise click.ClickException(f"--loop / OSTIARY_EVENT_LOOP: {choice!r} is not one of {', '.join(LOOPS)}")
+        if importlib.util.find_spec(choice) is None:
+            raise click.ClickException(f"--loop / OSTIARY_EVENT_LOOP: {choice} is not installed "
+                                       f"(pip install {choice}, or --loop auto)")
+        return choice
+    return next(name for name in AUTO_LOOPS if name == "asyncio" or importlib.util.find_spec(name) is not None)
+
+
 def run_server(settings: Settings, *, host: str, port: int, workers: int, migrate: bool, server: str,
-               tls: tuple[str, str] | None = None) -> None:
+               tls: tuple[str, str] | None = None, loop: str = "auto") -> None:
     from ostiary.observability import logs
 
+    chosen_loop = event_loop(loop) if server == "granian" else None  # a wrong choice stops before migrating
     logs.configure(settings.log_level, settings.log_format)
     prepare_database(settings, migrate)
     if settings.dev:
@@ -69,7 +93,7 @@ def run_server(settings: Settings, *, host: str, port: int, workers: int, migrat
     os.environ.setdefault("OSTIARY_DATA_DIR", str(settings.data_dir.resolve()))
     run = _start_metrics(settings, host, port, workers)
     try:
-        _serve(settings, host=host, port=port, workers=workers, server=server, tls=tls)
+        _serve(settings, host=host, port=port, workers=workers, server=server, tls=tls, loop=chosen_loop)
     finally:
         run.stop()
 
@@ -108,7 +132,7 @@ def _start_metrics(settings: Settings, host: str, port: int, workers: int) -> _M
 
 
 def _serve(settings: Settings, *, host: str, port: int, workers: int, server: str,
-           tls: tuple[str, str] | None) -> None:
+           tls: tuple[str, str] | None, loop: str | None) -> None:
     from ostiary.observability import logs
 
     if server == "uvicorn":
@@ -124,7 +148,7 @@ def _serve(settings: Settings, *, host: str, port: int, workers: int, server: st
                     ssl_keyfile=tls[1] if tls else None)
         return
     from granian import Granian
-    from granian.constants import Interfaces
+    from granian.constants import Interfaces, Loops
 
     from pathlib import Path
 
@@ -133,6 +157,6 @@ def _serve(settings: Settings, *, host: str, port: int, workers: int, server: st
 
     # Every worker applies this logging configuration before it loads the app: one level, one format.
     Granian(APP_FACTORY, address=host, port=port, interface=Interfaces.ASGI, workers=workers, factory=True,
-            log_access=False, log_level=LogLevels(settings.log_level),
+            loop=Loops(loop), log_access=False, log_level=LogLevels(settings.log_level),
             log_dictconfig=logs.dictconfig(settings.log_level, settings.log_format),
             respawn_failed_workers=True, **ssl).serve()

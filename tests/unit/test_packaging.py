@@ -70,7 +70,8 @@ def _names(requirements: list[str]) -> set[str]:
 # A distribution and the module it is imported as, where they differ.
 MODULES = {"psycopg": "psycopg", "argon2-cffi": "argon2", "pyjwt": "jwt", "dnspython": "dns",
            "pydantic-settings": "pydantic_settings", "prometheus-client": "prometheus_client",
-           "python-multipart": None, "pyyaml": "yaml"}  # python-multipart: loaded by starlette for forms
+           "python-multipart": None, "pyyaml": "yaml",  # python-multipart: loaded by starlette for forms
+           "uvloop": None}  # uvloop: loaded by granian as the workers' event loop (ostiary.serving.event_loop)
 
 
 def _imported_modules() -> set[str]:

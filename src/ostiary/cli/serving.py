@@ -18,12 +18,15 @@ from ostiary.services.actor import CLI_ACTOR
 @click.option("--no-migrate", is_flag=True, help="Refuse to start unless the schema is already current.")
 @click.option("--server", type=click.Choice(["granian", "uvicorn"]), default="granian", show_default=True,
               help="granian for production; uvicorn for development.")
+@click.option("--loop", type=click.Choice(["auto", "uvloop", "rloop", "asyncio"]), default="auto",
+              show_default=True, envvar="OSTIARY_EVENT_LOOP",
+              help="granian's event loop; auto: the fastest one installed (uvloop, then asyncio).")
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Serve HTTPS directly with this certificate chain (PEM); usually the proxy terminates TLS.")
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), default=None)
 @pass_ctx
 @handles_errors
-def serve(ctx: Context, host: str, port: int, workers: int, no_migrate: bool, server: str,
+def serve(ctx: Context, host: str, port: int, workers: int, no_migrate: bool, server: str, loop: str,
           tls_cert: str | None, tls_key: str | None) -> None:
     """Serve Ostiary (SQLite under the data dir unless OSTIARY_DATABASE_URL is set)."""
     from ostiary.serving import run_server
@@ -31,7 +34,7 @@ def serve(ctx: Context, host: str, port: int, workers: int, no_migrate: bool, se
     if bool(tls_cert) != bool(tls_key):
         fail("tls: pass both --tls-cert and --tls-key, or neither")
     run_server(ctx.settings, host=host, port=port, workers=workers, migrate=not no_migrate, server=server,
-               tls=(tls_cert, tls_key) if tls_cert else None)
+               tls=(tls_cert, tls_key) if tls_cert else None, loop=loop)
 
 
 @main.command()

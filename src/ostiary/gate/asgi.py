@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import logging
 import time
+from itertools import chain
 from collections.abc import Callable
 
 from ostiary.gate.decide import Decision, decide
-from ostiary.gate.forwarded import ForwardedRequest, parse_forwarded_request
+from ostiary.gate.forwarded import ForwardedRequest, parse_forwarded_request, read_headers
 from ostiary.gate.operators import asks_directly
 from ostiary.hostnames import normalise_hostname
 from ostiary.observability.metrics import check_answered
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 
 _HEADER_NAMES = {k: v.lower().encode("ascii") for k, v in IDENTITY_HEADERS.items()}
 _NAVIGATION = (NAVIGATION_HEADER.lower().encode("ascii"), b"1")
+_LOCATION = LOCATION_HEADER.lower().encode("ascii")
 # A check without the forwarded request cannot be answered; say why, at most once a minute per reason.
 _INCOMPLETE_EVERY = 60.0
 _incomplete_logged: dict[tuple[str, ...], float] = {}
@@ -78,25 +80,103 @@ def _encode(keys: tuple[str, ...], user, external_user: str | None) -> list[tupl
     return out
 
 
+class AnswerCache:
+    """The answers to exact requests, remembered for as long as they stay true.
+
+    The key is everything an answer depends on besides the snapshot and the
+    clock: the path, the query and the headers /check reads
+    (forwarded.read_headers). An answer is given again only while the snapshot
+    is the same object at the same generation (any change applied, a sign-out,
+    a revoked grant, a disabled user, empties the cache before the next check
+    is answered) and before Decision.until: the expiry of the one forward-auth
+    cookie (or of its key) that decided it. Answers that no cookie decided (no
+    app, a public path, a request without any forward-auth cookie) depend on
+    the request and the snapshot alone.
+
+    Two bounded tiers, each emptied when full: answers decided by a valid
+    cookie, which only a signed-in person can add, and the rest, which anyone
+    can add; a flood of made-up requests churns only the second tier and never
+    pushes out a signed-in person's answers. A request with a forged, expired
+    or ended cookie, or with more than one, is never remembered. Keys longer
+    than MAX_KEY_BYTES are not kept."""
+
+    MAX_ENTRIES = 4096
+    MAX_ANONYMOUS = 1024
+    MAX_KEY_BYTES = 4096
+
+    def __init__(self) -> None:
+        self._snap: object = None
+        self._generation = -1
+        self._answers: dict[tuple, tuple[float, str, dict, dict]] = {}
+        self._anonymous: dict[tuple, tuple[float, str, dict, dict]] = {}
+
+    def __len__(self) -> int:
+        return len(self._answers) + len(self._anonymous)
+
+    def get(self, snap, key: tuple, now: float) -> tuple[float, str, dict, dict] | None:
+        """(until, outcome, start, body) of a remembered answer still true now.
+        Also marks the generation that a following `put` belongs to."""
+        if snap is not self._snap or snap.generation != self._generation:
+            self._answers.clear()
+            self._anonymous.clear()
+            self._snap, self._generation = snap, snap.generation
+            return None
+        hit = self._answers.get(key) or self._anonymous.get(key)
+        if hit is None or now >= hit[0]:
+            return None
+        return hit
+
+    def put(self, snap, key: tuple, answer: tuple[float, str, dict, dict], signed_in: bool) -> None:
+        """Keep the answer `get` missed, unless the snapshot changed meanwhile (the
+        follower thread may apply a change while the decision is made)."""
+        if snap is not self._snap or snap.generation != self._generation:
+            return
+        path, query, headers = key
+        if len(path) + len(query) + sum(map(len, chain.from_iterable(headers))) > self.MAX_KEY_BYTES:
+            return
+        tier, limit = (self._answers, self.MAX_ENTRIES) if signed_in else (self._anonymous, self.MAX_ANONYMOUS)
+        if len(tier) >= limit:
+            tier.clear()
+        tier[key] = answer
+
+
 class CheckHandler:
-    def __init__(self, holder: SnapshotHolder, portal_url: Callable[[str, str], str], allow_http: bool):
+    def __init__(self, holder: SnapshotHolder, portal_url: Callable[[str, str], str], allow_http: bool,
+                 clock: Callable[[], float] = time.time):
         self.holder = holder
         self.portal_url = portal_url
         self.allow_http = allow_http
+        self.clock = clock
+        self.answers = AnswerCache()
 
     async def __call__(self, scope, receive, send) -> None:
         started = time.perf_counter()  # counted and timed in batches by observability/metrics.py
+        outcome, start, body, req = self.answer(scope)
+        await send(start)
+        await send(body)
+        check_answered(outcome, started, req)
+
+    def answer(self, scope) -> tuple[str, dict, dict, ForwardedRequest | None]:
+        """The outcome, the two response messages for one check and the request
+        read (None when the answer was remembered). Every check of this worker
+        passes here, remembered or decided."""
+        snap = self.holder.snapshot
         try:
-            req = parse_forwarded_request(scope["headers"], scope.get("query_string", b""), scope["path"])
-            decision = decide(self.holder.snapshot, req, time.time(), self.portal_url, self.allow_http)
+            now = self.clock()
+            key = (scope["path"], scope.get("query_string", b""), read_headers(scope["headers"]))
+            hit = self.answers.get(snap, key, now)
+            if hit is not None:
+                return hit[1], hit[2], hit[3], None
+            req = parse_forwarded_request(key[2], key[1], key[0])
+            decision = decide(snap, req, now, self.portal_url, self.allow_http)
         except Exception:  # fail closed: no error path answers 2xx
-            await _respond(send, 500, [_NO_STORE, _TEXT])
-            check_answered("error", started)
-            return
+            return ("error",) + _messages(500, [_NO_STORE, _TEXT]) + (None,)
+        until = decision.until
         if decision.outcome == "no_app":
-            _explain_incomplete(req, self.holder.snapshot)
+            if _explain_incomplete(req, snap):
+                until = None  # answered afresh, so the warning comes back each minute it still applies
         elif decision.outcome == "unavailable" and decision.app is not None:
-            _explain_broken_source(decision.app, self.holder.snapshot)
+            _explain_broken_source(decision.app, snap)
         headers = [_NO_STORE]
         if decision.status == 200:
             headers.extend(_identity_headers(decision))
@@ -104,28 +184,32 @@ class CheckHandler:
             headers.append(_TEXT)
         if decision.location is not None:
             loc = decision.location.encode("ascii")
-            headers.append((b"location" if decision.status == 302 else LOCATION_HEADER.lower().encode(), loc))
+            headers.append((b"location" if decision.status == 302 else _LOCATION, loc))
             if decision.status == 401 and req.answer_401 and req.navigation:
                 headers.append(_NAVIGATION)  # the proxy turns this 401 into the redirect
-        await _respond(send, decision.status, headers)
-        check_answered(decision.outcome, started, req)
+        start, body = _messages(decision.status, headers)
+        if until is not None:
+            self.answers.put(snap, key, (until, decision.outcome, start, body), signed_in=decision.user is not None)
+        return decision.outcome, start, body, req
 
 
-def _explain_incomplete(req: ForwardedRequest, snap) -> None:
+def _explain_incomplete(req: ForwardedRequest, snap) -> bool:
+    """Whether the request lacked something (logged at most once a minute per reason)."""
     portal = req.portal_host if req.portal_host in snap.portal_hosts else None
     missing = [name for name, value in (("Host header (or /forward-auth/check/<host>) naming a portal host", portal),
                                         ("X-Forwarded-Host", req.host), ("X-Forwarded-Uri", req.uri),
                                         ("X-Forwarded-Proto", req.proto)) if value is None]
     if not missing:
-        return  # a complete request for an app Ostiary does not know: nothing to explain
+        return False  # a complete request for an app Ostiary does not know: nothing to explain
     now, reason = time.monotonic(), tuple(missing)
     if now - _incomplete_logged.get(reason, -_INCOMPLETE_EVERY) < _INCOMPLETE_EVERY:
-        return
+        return True
     _incomplete_logged[reason] = now  # at most 15 reasons: subsets of four names
     log.warning(
         "forward-auth check refused (403): it arrived without a valid %s. The proxy must send them "
         "straight to Ostiary; a hop that does not trust the proxy (e.g. Traefik's own entry point) "
         "deletes or rewrites them. See docs/proxies/ for your proxy.", ", ".join(missing))
+    return True
 
 
 class CheckDomainHandler:
@@ -185,8 +269,16 @@ def _explain_indirect_ask(scope) -> None:
                 "(docs/operations.md, \"Operator endpoints\").", peer)
 
 
-async def _respond(send, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+def _messages(status: int, headers: list[tuple[bytes, bytes]]) -> tuple[dict, dict]:
+    """The two ASGI messages of an answer. Sent as they are, never changed
+    afterwards: a remembered answer sends the same two again."""
     body = _BODIES.get(status, b"")
-    await send({"type": "http.response.start", "status": status,
-                "headers": headers + [(b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
+    return ({"type": "http.response.start", "status": status,
+             "headers": headers + [(b"content-length", str(len(body)).encode())]},
+            {"type": "http.response.body", "body": body})
+
+
+async def _respond(send, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+    start, body = _messages(status, headers)
+    await send(start)
+    await send(body)

@@ -10,14 +10,27 @@ from urllib.parse import quote
 from ostiary.access import may_enter
 from ostiary.gate.forwarded import ForwardedRequest
 from ostiary.gate.paths import is_public, normalise_request_path, under_prefix
-from ostiary.gate.signing import verify
+from ostiary.gate.signing import good_until, verify
 from ostiary.snapshot.model import AppView, DomainView, Snapshot, UserView
 from ostiary.wire import START_PATH
 
 FA_KIND = "fa"
+FOREVER = float("inf")
+# quote(text, safe="") for ASCII text, as one str.translate: every character but
+# letters, digits and "_.-~" becomes %XX (the forwarded URL is ASCII: forwarded.py
+# decodes its headers as ASCII; anything else takes quote itself).
+_QUOTE_ASCII = {c: f"%{c:02X}" for c in range(128)
+                if not (chr(c).isascii() and (chr(c).isalnum() or chr(c) in "_.-~"))}
 
 
-@dataclass(frozen=True, slots=True)
+def quote_all(text: str) -> str:
+    return text.translate(_QUOTE_ASCII) if text.isascii() else quote(text, safe="")
+
+
+
+# Not frozen: a frozen dataclass's __init__ costs a microsecond more per /check. Never
+# changed after it is made all the same.
+@dataclass(slots=True)
 class Decision:
     status: int
     outcome: str  # allowed | public | not_signed_in | forbidden | no_app | unavailable
@@ -25,6 +38,11 @@ class Decision:
     user: UserView | None = None
     location: str | None = None
     external_user: str | None = None  # the user id an external JWT cookie carries
+    # Set when the same request would get the same answer until then, unless the
+    # snapshot changes: one forward-auth cookie decided it (allowed or forbidden:
+    # its expiry), or the request and the snapshot alone did (no app, a public
+    # path, no forward-auth cookie at all: FOREVER).
+    until: float | None = None
 
 
 def match_app(snap: Snapshot, req: ForwardedRequest, path: str | None) -> AppView | None:
@@ -63,15 +81,15 @@ def decide(
         return Decision(503, "unavailable")
     domain = snap.portal_hosts.get(req.portal_host or "")
     if domain is None or req.host is None or req.uri is None or req.proto is None:
-        return Decision(403, "no_app")
+        return Decision(403, "no_app", until=FOREVER)
     if req.proto == "http" and not allow_http:
-        return Decision(403, "no_app")
+        return Decision(403, "no_app", until=FOREVER)
     path = normalise_request_path(req.uri)
     app = match_app(snap, req, path)
     if app is None or app.domain_id != domain.id or app.tenant_id != domain.tenant_id:
-        return Decision(403, "no_app")
+        return Decision(403, "no_app", until=FOREVER)
     if is_public(path, app.public_exact, app.public_prefixes):
-        return Decision(200, "public", app=app)
+        return Decision(200, "public", app=app, until=FOREVER)
     external = app.external or domain.external
     if external is not None:
         return decide_external(external, req, app)
@@ -82,9 +100,13 @@ def decide(
             "not_signed_in",
             app=app,
             location=portal_url(domain.portal_host,
-                                START_PATH + "?rd=" + quote(f"{req.proto}://{req.raw_host}{req.uri}", safe="")),
+                                START_PATH + "?rd=" + quote_all(f"{req.proto}://{req.raw_host}{req.uri}")),
         )
 
+    if not req.cookies:  # nothing the clock could make verify later
+        refused = not_signed_in()
+        refused.until = FOREVER
+        return refused
     identity = identity_from_cookies(snap, req, domain, now)
     if identity is None:
         return not_signed_in()
@@ -98,9 +120,12 @@ def decide(
         return not_signed_in()
     if app.require_2fa and not identity.get("mf"):
         return not_signed_in()
+    # With one cookie the answer below depends on the time only through that
+    # cookie and its key; with more, a cookie refused now might verify later.
+    until = good_until(req.cookies[0], identity, snap.keys) if len(req.cookies) == 1 else None
     if not may_enter(user.groups, app.all_users, app.granted):
-        return Decision(403, "forbidden", app=app, user=user)
-    return Decision(200, "allowed", app=app, user=user)
+        return Decision(403, "forbidden", app=app, user=user, until=until)
+    return Decision(200, "allowed", app=app, user=user, until=until)
 
 
 def decide_external(source, req: ForwardedRequest, app: AppView) -> Decision:

@@ -52,11 +52,13 @@ def sign(kind: str, payload: Mapping, key: SigningKey, now: float | None = None)
     return f"{body}.{key.kid}.{_b64(_mac(kind, body, key.kid, key.secret))}"
 
 
-# Tokens whose MAC already checked out: (kind, token) -> (secret, payload). A browser
-# sends the same cookie on every request, so /check skips base64, HMAC and JSON for
-# it; the key's secret, its retirement and `exp` are still checked every time.
-_VERIFIED: dict[tuple[str, str], tuple[bytes, dict]] = {}
+# Tokens whose MAC already checked out: (kind, token) -> (kid, secret, payload, from, until).
+# A browser sends the same cookie on every request, so /check skips base64, HMAC and JSON
+# for it; the key's secret and retirement are still checked every time, and the payload's
+# time window (`iat` and `exp` with the leeway, as _in_time reads them) is kept as two numbers.
+_VERIFIED: dict[tuple[str, str], tuple[str, bytes, dict, float, float]] = {}
 _VERIFIED_MAX = 10_000
+_NEVER = float("-inf")
 
 
 def verify(kind: str, token: str, keys: Mapping[str, SigningKey], now: float) -> dict | None:
@@ -67,18 +69,30 @@ def verify(kind: str, token: str, keys: Mapping[str, SigningKey], now: float) ->
         return None
     cached = _VERIFIED.get((kind, token))
     if cached is not None:
-        key = keys.get(token.split(".", 2)[1])
-        secret, payload = cached
+        kid, secret, payload, valid_from, valid_until = cached
+        key = keys.get(kid)
         if key is not None and key.secret == secret:
             if key.retire_at is not None and key.retire_at <= now:
                 return None
-            return dict(payload) if _in_time(payload, now) else None
+            return dict(payload) if valid_from <= now < valid_until else None
     payload = _verify_uncached(kind, token, keys, now)
     if payload is not None:
         if len(_VERIFIED) >= _VERIFIED_MAX:
             _VERIFIED.clear()
-        _VERIFIED[(kind, token)] = (keys[token.split(".", 2)[1]].secret, dict(payload))
+        kid = token.split(".", 2)[1]
+        iat = payload.get("iat")
+        _VERIFIED[(kind, token)] = (kid, keys[kid].secret, dict(payload),
+                                    _NEVER if iat is None else iat - CLOCK_LEEWAY, payload["exp"] + CLOCK_LEEWAY)
     return payload
+
+
+def good_until(token: str, payload: Mapping, keys: Mapping[str, SigningKey]) -> float:
+    """Until when a value `verify` has just accepted stays accepted, as far as
+    the value and its key decide: `exp` plus the leeway, or the key's
+    retirement if that comes first. (A change of the keys is a new snapshot.)"""
+    until = payload["exp"] + CLOCK_LEEWAY
+    retire_at = keys[token.split(".", 2)[1]].retire_at
+    return until if retire_at is None or retire_at > until else retire_at
 
 
 def _verify_uncached(kind: str, token: str, keys: Mapping[str, SigningKey], now: float) -> dict | None:

@@ -135,7 +135,17 @@ def _load_users(snap: Snapshot, rows) -> None:
 
 def apply_change(snap: Snapshot, conn: Connection, entity: str, entity_id: str, tenant_id: int | None,
                  box: SecretBox | None = None) -> None:
-    """Bring the entries one change touched up to date."""
+    """Bring the entries one change touched up to date, then count a new
+    generation: answers the gate remembered are good for one generation only
+    (gate/asgi.py, AnswerCache), so this change applies to them at once."""
+    try:
+        _apply_change(snap, conn, entity, entity_id, tenant_id, box)
+    finally:
+        snap.generation += 1
+
+
+def _apply_change(snap: Snapshot, conn: Connection, entity: str, entity_id: str, tenant_id: int | None,
+                  box: SecretBox | None) -> None:
     if entity == "user":
         uid = int(entity_id)
         snap.user_direct_groups[uid] = frozenset(
@@ -218,5 +228,8 @@ def apply_change(snap: Snapshot, conn: Connection, entity: str, entity_id: str, 
 
 def prune_ended_sessions(snap: Snapshot, now: float) -> None:
     """Ended sessions past their absolute limit can no longer back any cookie."""
-    for sid in [s for s, exp in snap.ended_sessions.items() if exp <= now]:
+    gone = [s for s, exp in snap.ended_sessions.items() if exp <= now]
+    for sid in gone:
         snap.ended_sessions.pop(sid, None)
+    if gone:
+        snap.generation += 1

@@ -92,6 +92,9 @@ class Snapshot:
     keys: dict[str, SigningKey] = field(default_factory=dict)
     last_change_id: int = 0
     loaded: bool = False
+    # Counts changes applied in place (apply_change, prune_ended_sessions), each after
+    # its change: the gate keeps a remembered answer only within one generation.
+    generation: int = 0
 
     @property
     def signing_key(self) -> SigningKey | None:

@@ -1,0 +1,108 @@
+"""`python -m bench.floors`: granian's event loops and interfaces side by
+side, for the bare handler and for Ostiary's /check, in interleaved rounds.
+
+bench/run uses `fastest_floor` to pick the floor of case 1: the bare handler
+under the fastest loop and interface granian offers here. Run alone, it
+prints every variant's throughput and its ratio to the asyncio ASGI floor,
+which is how `ostiary serve --loop auto` chose its order (ostiary/serving.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import statistics
+import tempfile
+from pathlib import Path
+
+from bench import cases
+from bench.cases import log
+from bench.servers import BareServer, free_port, ostiary, worker_pids
+
+LOOPS = ("asyncio", "uvloop", "rloop")
+INTERFACES = ("asgi", "rsgi")
+
+
+def installed_loops() -> list[str]:
+    return [name for name in LOOPS if name == "asyncio" or importlib.util.find_spec(name) is not None]
+
+
+def start_bare_floors(work: Path, loops: list[str] | None = None, interfaces=INTERFACES) -> dict[str, BareServer]:
+    """One bare granian server per loop and interface: {"bare_asgi_uvloop": server, ...}."""
+    servers = {}
+    try:
+        for interface in interfaces:
+            for loop in loops or installed_loops():
+                servers[f"bare_{interface}_{loop}"] = BareServer(free_port(), work, loop=loop, interface=interface)
+    except Exception:
+        for s in servers.values():
+            s.stop()
+        raise
+    return servers
+
+
+def bare_targets(servers: dict[str, BareServer], headers: dict[str, str]) -> dict[str, tuple]:
+    return {name: (f"http://127.0.0.1:{s.port}/forward-auth/check", headers, worker_pids(s.proc.pid, s.port))
+            for name, s in servers.items()}
+
+
+def fastest(runs: dict, names, concurrency: int = 16) -> str:
+    """The target with the highest median throughput at that concurrency."""
+    return max(names, key=lambda n: statistics.median(r["rps"] for r in runs[n][concurrency]))
+
+
+def main() -> None:
+    from bench.world import build_small, check_headers, mint_cookie
+    from ostiary.store import open_store
+
+    parser = argparse.ArgumentParser(prog="python -m bench.floors")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=3)
+    parser.add_argument("--connections", default="16")
+    args = parser.parse_args()
+    concurrencies = [int(c) for c in args.connections.split(",")]
+    work = Path(tempfile.mkdtemp(prefix="ostiary-floors-"))
+    import os
+
+    if "OSTIARY_SECRET_KEY_FILE" not in os.environ:
+        from ostiary.secretbox import generate_key
+
+        (work / "secret.key").write_text(generate_key() + "\n")
+        (work / "secret.key").chmod(0o600)
+        os.environ["OSTIARY_SECRET_KEY_FILE"] = str(work / "secret.key")
+    url = f"sqlite:///{work / 'small.db'}"
+    world = build_small(url, 8443)
+    _, cookie = mint_cookie(open_store(url), world)
+    headers = check_headers(world, cookie)
+    running = []
+    try:
+        floors = start_bare_floors(work)
+        running += floors.values()
+        targets = bare_targets(floors, headers)
+        for loop in installed_loops():
+            server = ostiary(url, free_port(), 1, work, OSTIARY_EVENT_LOOP=loop)
+            running.append(server)
+            targets[f"check_{loop}"] = (f"http://127.0.0.1:{server.port}/forward-auth/check?not-signed-in=401",
+                                        headers, worker_pids(server.proc.pid, server.port))
+        runs = cases.interleaved(targets, concurrencies, args.rounds, args.seconds)
+    finally:
+        for s in running:
+            s.stop()
+    base = "bare_asgi_asyncio"
+    for c in concurrencies:
+        print(f"\n{c} connections; ratios are medians of per-round ratios to {base}\n")
+        print("| target | req/s | ratio to asyncio ASGI floor | server CPU µs/req |")
+        print("|---|---:|---:|---:|")
+        for name in targets:
+            t = cases.summarise(runs, name, base)[c]
+            print(f"| {name} | {t[f'{name}_rps']:,.0f} | {t['ratio']:.2f} | {t[f'{name}_cpu_us']:.0f} |")
+        best_floor = fastest(runs, [n for n in targets if n.startswith("bare_")], c)
+        print(f"\nfastest floor: {best_floor}")
+        for name in targets:
+            if name.startswith("check_"):
+                t = cases.summarise(runs, name, best_floor)[c]
+                print(f"{name} / {best_floor}: {t['ratio']:.2f} (per round {t['ratios']})")
+
+
+if __name__ == "__main__":
+    main()

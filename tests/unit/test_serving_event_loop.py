@@ -1,0 +1,49 @@
+"""`ostiary serve` runs granian on uvloop when it is installed (an install
+dependency), falls back to asyncio where it is not, and refuses a loop asked
+for by name that is missing."""
+
+from __future__ import annotations
+
+import importlib.util
+import click
+import pytest
+
+from ostiary import serving
+from tests.support.server import OstiaryServer, free_port
+
+
+def test_auto_is_uvloop_when_installed():
+    assert importlib.util.find_spec("uvloop") is not None, "uvloop is an install dependency"
+    assert serving.event_loop("auto") == "uvloop"
+    assert serving.event_loop("asyncio") == "asyncio"
+
+
+def test_auto_falls_back_to_asyncio_without_uvloop(monkeypatch):
+    # A platform without a uvloop wheel cannot be had here: hide the installed one from the lookup.
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "uvloop" else real(name, *a))
+    assert serving.event_loop("auto") == "asyncio"
+    with pytest.raises(click.ClickException, match="uvloop is not installed"):
+        serving.event_loop("uvloop")
+    with pytest.raises(click.ClickException, match="'nope' is not one of"):
+        serving.event_loop("nope")
+
+
+@pytest.mark.parametrize("loop, module", [("auto", "uvloop"), ("asyncio", "asyncio.unix_events")])
+def test_the_worker_runs_the_chosen_loop(tmp_path, loop, module):
+    from ostiary.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'ostiary.db'}"
+    store = open_store(url)
+    store.migrate()
+    store.dispose()
+    log = tmp_path / "serve.log"
+    server = OstiaryServer({"OSTIARY_DATA_DIR": str(tmp_path), "OSTIARY_DATABASE_URL": url, "OSTIARY_DEV": "1",
+                            "OSTIARY_EVENT_LOOP": loop, "OSTIARY_LOG_LEVEL": "info"}, free_port(), workers=1,
+                           log_path=log)
+    server.start(timeout=60)
+    try:
+        ready = [ln for ln in log.read_text().splitlines() if "ready: snapshot at change" in ln]
+        assert ready and all(ln.endswith(f"event loop {module}") for ln in ready), ready
+    finally:
+        server.stop()
