@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     # The key file sealing signing keys and TOTP secrets at rest (ostiary/secretbox.py);
     # `ostiary serve` refuses to start without it unless OSTIARY_DEV=1 (docs/operations.md).
     secret_key_file: Path | None = None
+    # Whether a passkey must prove the person (PIN, fingerprint) as well as
+    # the device: required | preferred | discouraged (docs/sign-in.md).
+    webauthn_user_verification: str = "preferred"
 
     @classmethod
     def settings_customise_sources(
@@ -108,6 +111,13 @@ class Settings(BaseSettings):
         if isinstance(v, str) and v.strip().lower() in LOG_LEVELS:
             return v.strip().lower()
         raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+
+    @field_validator("webauthn_user_verification", mode="before")
+    @classmethod
+    def _user_verification(cls, v: object) -> object:
+        if isinstance(v, str) and v.strip().lower() in ("required", "preferred", "discouraged"):
+            return v.strip().lower()
+        raise ValueError("must be one of required, preferred, discouraged")
 
     @field_validator("secret_key_file", mode="before")
     @classmethod

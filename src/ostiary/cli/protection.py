@@ -107,7 +107,7 @@ def app() -> None:
 @click.option("--headers", default=None, help="Identity headers to send: user,email,groups,display_name or none")
 @click.option("--all", "all_users", is_flag=True, help="Every user of the tenant may enter.")
 @click.option("--group", "groups_granted", multiple=True, help="A group whose members (and subgroups) may enter.")
-@click.option("--require-2fa", is_flag=True)
+@click.option("--require-2fa", is_flag=True, help="Only sessions that passed a second factor may enter.")
 @tenant_option
 @pass_ctx
 @handles_errors
@@ -119,6 +119,29 @@ def app_add(ctx, name, url, public_paths, headers, all_users, groups_granted, re
     click.echo(f"app {row.name} added at {row.url}")
     if not all_users and not groups_granted:
         click.echo("note: no one may enter yet: grant a group with `ostiary app grant` or use --all")
+
+
+@app.command("update")
+@click.argument("app_name")
+@click.option("--url", default=None, help="Move the app to a new external URL.")
+@click.option("--public-path", "public_paths", multiple=True, help="Replace the public paths (repeat; --no-public-paths clears).")
+@click.option("--no-public-paths", is_flag=True, help="The app has no public path any more.")
+@click.option("--headers", default=None, help="Identity headers to send: user,email,groups,display_name or none")
+@click.option("--all/--not-all", "all_users", default=None, help="Every user of the tenant may enter, or only granted groups.")
+@click.option("--require-2fa/--no-require-2fa", "require_2fa", default=None,
+              help="Only sessions that passed a second factor may enter (docs/sign-in.md).")
+@tenant_option
+@pass_ctx
+@handles_errors
+def app_update(ctx, app_name, url, public_paths, no_public_paths, headers, all_users, require_2fa, tenant) -> None:
+    """Change an app; what is not given stays as it is."""
+    paths = [] if no_public_paths else (list(public_paths) if public_paths else None)
+    row = apps_service.update_app(
+        ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, app_name, public_paths=paths, headers=headers,
+        all_users=all_users, require_2fa=require_2fa, url=url, allow_http=ctx.settings.dev,
+    )
+    click.echo(f"app {row.name} updated: {row.url}, "
+               f"{'a second factor required' if row.require_2fa else 'no second factor required'}")
 
 
 def _app_toggle(name: str, **values):

@@ -12,7 +12,7 @@ from starlette.staticfiles import StaticFiles
 from ostiary.portal import account, handshake, health, signin
 from ostiary.portal.admin import admin_routes
 from ostiary.portal.api import build_api
-from ostiary.portal import directory, second_factor, upstream
+from ostiary.portal import directory, passkeys, second_factor, upstream
 from ostiary.portal.input_guard import InputGuard
 from ostiary.portal.unavailable import EXCEPTION_HANDLERS
 from ostiary.portal.context import Instance
@@ -81,6 +81,8 @@ def build_portal(inst: Instance, lifespan=None) -> Starlette:
         Route("/second-factor", second_factor.verify_submit, methods=["POST"]),
         Route("/second-factor/enrol", second_factor.enrol_page, methods=["GET"]),
         Route("/second-factor/enrol", second_factor.enrol_submit, methods=["POST"]),
+        Route("/second-factor/passkey", passkeys.second_factor_submit, methods=["POST"]),
+        Route("/sign-in/passkey", passkeys.sign_in_submit, methods=["POST"]),
         Route(START_PATH, handshake.start),
         Route(AUTHORIZE_PATH, handshake.authorize),
         Route(CALLBACK_PATH, handshake.callback),
@@ -93,6 +95,8 @@ def build_portal(inst: Instance, lifespan=None) -> Starlette:
         Route("/account/sessions/end", account.end_everywhere, methods=["POST"]),
         Route("/account/sessions/{session_id}/end", account.end_one, methods=["POST"]),
         Route("/account/password", account.change_password, methods=["POST"]),
+        Route("/account/passkeys", passkeys.register_submit, methods=["POST"]),
+        Route("/account/passkeys/{passkey_id:int}/remove", passkeys.remove, methods=["POST"]),
         Route("/account/identities/link", upstream.link_start, methods=["POST"]),
         Route("/account/identities/{link_id:int}/remove", upstream.unlink, methods=["POST"]),
         *admin_routes,

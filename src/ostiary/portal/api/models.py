@@ -69,6 +69,7 @@ class AppIn(Strict):
     headers: list[HeaderKey] = Field(default=["user", "email", "groups", "display_name"])
     all_users: bool = False
     groups: list[str] = Field(default=[], description="groups granted; members of their descendants enter too")
+    require_2fa: bool = Field(default=False, description="only sessions that passed a second factor may enter")
 
 
 class AppPatch(Strict):
@@ -77,6 +78,7 @@ class AppPatch(Strict):
     headers: Optional[list[HeaderKey]] = None
     all_users: Optional[bool] = None
     enabled: Optional[bool] = None
+    require_2fa: Optional[bool] = None
 
 
 class AppOut(BaseModel):
@@ -89,12 +91,14 @@ class AppOut(BaseModel):
     all_users: bool
     enabled: bool
     groups: list[str]
+    require_2fa: bool = False
 
     @classmethod
     def of(cls, s) -> "AppOut":
         a = s.app
         return cls(id=a.id, name=a.name, url=a.url, domain=s.domain, public_paths=s.public_paths,
-                   headers=s.header_keys, all_users=bool(a.all_users), enabled=bool(a.enabled), groups=s.grants)
+                   headers=s.header_keys, all_users=bool(a.all_users), enabled=bool(a.enabled), groups=s.grants,
+                   require_2fa=bool(a.require_2fa))
 
 
 class SnippetOut(BaseModel):
@@ -126,12 +130,18 @@ class UserOut(BaseModel):
     active: bool
     totp_enabled: bool
     groups: Optional[list[str]] = None
+    passkeys: Optional[int] = Field(default=None, description="how many passkeys the user has (on single users)")
 
     @classmethod
-    def of(cls, row, groups: list[str] | None = None) -> "UserOut":
+    def of(cls, row, groups: list[str] | None = None, passkeys: int | None = None) -> "UserOut":
         return cls(id=row.id, email=row.email, username=row.username, display_name=row.display_name,
                    is_admin=bool(row.is_admin), active=bool(row.active), totp_enabled=row.totp_enabled_at is not None,
-                   groups=groups)
+                   groups=groups, passkeys=passkeys)
+
+
+class SecondFactorPolicy(Strict):
+    policy: Literal["off", "admins", "everyone"] = Field(
+        description="who must have a second factor (TOTP or a passkey): nobody, administrators, or everyone")
 
 
 class GroupIn(Strict):

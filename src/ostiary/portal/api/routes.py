@@ -13,10 +13,10 @@ from ostiary.portal.api.addressing import KeepsSlashesInNames, app_name, domain_
 from ostiary.portal.api.auth import Caller, reader, writer
 from ostiary.portal.api.models import (
     AppIn, AppOut, AppPatch, AuditOut, DomainIn, DomainOut, EndedOut, ErrorOut, GroupDetailOut, GroupIn, GroupOut,
-    GroupPatch, KeyOut, Page, RotatedOut, RotateIn, SessionOut, SnippetOut, TokenOut, UserIn, UserOut, UserPatch,
+    GroupPatch, KeyOut, Page, RotatedOut, RotateIn, SecondFactorPolicy, SessionOut, SnippetOut, TokenOut, UserIn, UserOut, UserPatch,
 )
 from ostiary.proxies import PROXIES
-from ostiary.services import admin_views, apps, audit, domains, groups, keys, sessions, users
+from ostiary.services import admin_views, apps, audit, domains, groups, keys, passkeys, second_factor, sessions, tenants, users
 from ostiary.services.errors import InvalidInput, Problem
 from ostiary.services.listing import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
 from ostiary.services.snippets import snippet_for_app
@@ -99,7 +99,7 @@ def list_apps(q: str = Search, limit: int = Limit, offset: int = Offset, c: Call
 def add_app(body: AppIn, c: Caller = Depends(writer)):
     row = apps.add_app(c.store, c.tenant_id, c.actor, name=body.name, url=body.url, public_paths=body.public_paths,
                        headers=list(body.headers) or ["none"], all_users=body.all_users, groups_granted=body.groups,
-                       allow_http=c.settings.dev)
+                       require_2fa=body.require_2fa, allow_http=c.settings.dev)
     return AppOut.of(admin_views.app_summary(c.store, c.tenant_id, row.id))
 
 
@@ -114,7 +114,8 @@ def edit_app(name: str, body: AppPatch, c: Caller = Depends(writer)):
     name = app_name(c, name)
     headers = None if body.headers is None else (list(body.headers) or ["none"])
     row = apps.update_app(c.store, c.tenant_id, c.actor, name, url=body.url, public_paths=body.public_paths,
-                          headers=headers, all_users=body.all_users, enabled=body.enabled, allow_http=c.settings.dev)
+                          headers=headers, all_users=body.all_users, enabled=body.enabled,
+                          require_2fa=body.require_2fa, allow_http=c.settings.dev)
     return AppOut.of(admin_views.app_summary(c.store, c.tenant_id, row.id))
 
 
@@ -164,7 +165,8 @@ def list_users(q: str = Search, limit: int = Limit, offset: int = Offset, c: Cal
 
 
 def _user_out(c: Caller, row) -> UserOut:
-    return UserOut.of(row, [g.name for g in admin_views.user_groups(c.store, c.tenant_id, row.id)])
+    return UserOut.of(row, [g.name for g in admin_views.user_groups(c.store, c.tenant_id, row.id)],
+                      passkeys.count_passkeys(c.store, c.tenant_id, row.id))
 
 
 @usr.post("", response_model=UserOut, status_code=201)
@@ -191,6 +193,15 @@ def edit_user(login: str, body: UserPatch, c: Caller = Depends(writer)):
         users.set_active(c.store, c.tenant_id, c.actor, user.email, body.active)
     if body.is_admin is not None:
         users.set_admin(c.store, c.tenant_id, c.actor, user.email, body.is_admin)
+    return _user_out(c, users.get_user(c.store, c.tenant_id, user.email))
+
+
+@usr.delete("/{login}/second-factors", response_model=UserOut,
+            summary="Reset the user's second factors: TOTP, recovery codes and every passkey (audited)")
+def reset_second_factors(login: str, c: Caller = Depends(writer)):
+    login = user_login(c, login)
+    user = users.get_user(c.store, c.tenant_id, login)
+    second_factor.reset_all(c.store, c.tenant_id, user.id, c.actor)
     return _user_out(c, users.get_user(c.store, c.tenant_id, user.email))
 
 
@@ -319,6 +330,22 @@ def rotate_keys(body: Optional[RotateIn] = None, c: Caller = Depends(writer)):
     return RotatedOut(id=kid, overlap_seconds=overlap, keys=list_keys(c))
 
 
+# --- the second-factor policy -------------------------------------------------------------
+
+policy = APIRouter(prefix="/second-factor-policy", tags=["users"], responses=ERRORS)
+
+
+@policy.get("", response_model=SecondFactorPolicy, summary="Who must have a second factor")
+def get_second_factor_policy(c: Caller = Depends(reader)):
+    return SecondFactorPolicy(policy=tenants.second_factor_policy(c.store, c.tenant_id))
+
+
+@policy.put("", response_model=SecondFactorPolicy,
+            summary="off, admins or everyone; a person without one sets it up right after their password")
+def set_second_factor_policy(body: SecondFactorPolicy, c: Caller = Depends(writer)):
+    return SecondFactorPolicy(policy=tenants.set_second_factor_policy(c.store, c.tenant_id, c.actor, body.policy))
+
+
 from ostiary.portal.api import providers as providers_api  # noqa: E402  (its own module: docs/identity-providers.md)
 
-ROUTERS = [me, dom, app_router, usr, grp, sec, *providers_api.ROUTERS]
+ROUTERS = [me, dom, app_router, usr, grp, sec, policy, *providers_api.ROUTERS]
