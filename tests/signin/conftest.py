@@ -6,6 +6,7 @@ protocol: a real browser making real passkeys, no hardware."""
 from __future__ import annotations
 
 import itertools
+from contextlib import contextmanager
 import re
 
 import pytest
@@ -45,9 +46,15 @@ def new_person(world, name: str, password: str | None = PASSWORD, **extra) -> st
 class Visitor:
     """A browser context with its own virtual authenticator."""
 
-    def __init__(self, browser, world, *, user_verified: bool = True):
+    def __init__(self, browser, world, *, user_verified: bool = True, autofill: bool = False):
         self.world = world
         self.context = browser.new_context(ignore_https_errors=True)
+        if not autofill:
+            # Chromium's virtual authenticator answers an autofill (conditional) request at once, as if the
+            # person had picked the passkey from the list; tests of the button need a browser without it.
+            self.context.add_init_script(
+                "if (window.PublicKeyCredential) PublicKeyCredential.isConditionalMediationAvailable = "
+                "async () => false;")
         self.page = self.context.new_page()
         self.page.set_default_timeout(15_000)
         self.cdp = self.context.new_cdp_session(self.page)
@@ -69,6 +76,9 @@ class Visitor:
 
     def credentials(self) -> list[dict]:
         return self.cdp.send("WebAuthn.getCredentials", {"authenticatorId": self.authenticator})["credentials"]
+
+    def remove_credentials(self) -> None:
+        self.cdp.send("WebAuthn.clearCredentials", {"authenticatorId": self.authenticator})
 
     def replace_credential(self, credential: dict) -> None:
         self.cdp.send("WebAuthn.removeCredential", {"authenticatorId": self.authenticator,
@@ -127,3 +137,42 @@ def visitor(browser, world):
 
 def on_page(path_pattern: str):
     return re.compile(r"^https://[^/]+" + path_pattern)
+
+
+@contextmanager
+def evil_origin(tmp):
+    """An HTTPS page at the tenant host name on another port: another
+    origin the browser still lets claim the tenant host as RP ID."""
+    import http.server
+    import ssl
+    import threading
+
+    from tests.support.server import free_port
+    from tests.support.tls import issue_certificates
+
+    tls = issue_certificates(tmp / "evil-tls", [TENANT_HOST])
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            body = b"<!doctype html><title>look-alike</title><p>Sign in</p>"
+            self.send_response(200)
+            self.send_header("content-type", "text/html")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    port = free_port()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Page)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(tls.cert_chain), str(tls.private_key))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://{TENANT_HOST}:{port}/"
+    finally:
+        server.shutdown()
+        server.server_close()

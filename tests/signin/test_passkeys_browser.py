@@ -64,3 +64,160 @@ def test_a_person_registers_two_named_passkeys_and_signs_in_without_a_name(world
     # A user-verifying passkey is both factors: recorded as hwk + mfa, and the session passed the second factor.
     assert methods == ["hwk", "mfa"] and live.second_factor
     assert [r.last_used_at is not None for r in _rows(world, email)] == [False, True]
+
+
+def _register_one(world, visitor, name: str = "Laptop", **person) -> str:
+    email = new_person(world, name.lower().replace(" ", ""), **person)
+    visitor.sign_in_with_password(email)
+    visitor.add_passkey(name)
+    return email
+
+
+def _sign_out(visitor) -> None:
+    visitor.page.goto(visitor.url("/account"))
+    visitor.page.click("form[action='/account/sessions/end'] button")
+
+
+def _passkey_sign_in(visitor, login: str = "", expect_error: bool = False, next_url: str = "/account"):
+    visitor.page.goto(visitor.url("/sign-in?next=" + next_url))
+    visitor.page.wait_for_selector("#passkey-sign-in:not([hidden])")
+    if login:
+        visitor.page.fill("#login", login)
+    return visitor.click_and_follow("#passkey-sign-in button", "#passkey-sign-in-error", expect_error)
+
+
+def test_signing_in_with_a_typed_name_takes_only_that_persons_passkey(world, visitor):
+    email = _register_one(world, visitor, "Named")
+    other = new_person(world, "other")
+    _sign_out(visitor)
+    refusal = _passkey_sign_in(visitor, login=other, expect_error=True)
+    assert "not the one of the account you typed" in refusal
+    assert visitor.cookie("__Host-ostiary_session") is None
+    _passkey_sign_in(visitor, login=email)
+    assert visitor.page.url.endswith("/account") and email in visitor.page.inner_text("main")
+
+
+def test_the_browsers_autofill_offers_the_passkey_on_the_sign_in_page(world, browser):
+    """Conditional mediation: the page asks for a passkey as it loads, and the
+    browser shows it in the login field's autofill; choosing it signs in. The
+    virtual authenticator chooses at once, as a person picking it would."""
+    visitor = Visitor(browser, world, autofill=True)
+    try:
+        email = new_person(world, "autofill")
+        visitor.sign_in_with_password(email)
+        visitor.add_passkey("Phone")
+        _sign_out(visitor)
+        visitor.page.goto(visitor.url("/sign-in?next=/account"))
+        visitor.page.wait_for_url(on_page("/account"))
+        assert email in visitor.page.inner_text("main")
+        methods, _ = _session_methods(world, visitor)
+        assert methods == ["hwk", "mfa"]
+        # The sign-in form's login field is what the browser attaches the autofill to.
+        _sign_out(visitor)
+        visitor.context.clear_cookies()
+        visitor.remove_credentials()
+        visitor.page.goto(visitor.url("/sign-in"))
+        assert visitor.page.get_attribute("#login", "autocomplete") == "username webauthn"
+        visitor.page.wait_for_selector("#passkey-sign-in[data-conditional=started]", state="attached")
+    finally:
+        visitor.close()
+
+
+def _fa_payload(visitor) -> dict:
+    value = visitor.cookie("_ostiary_fa")
+    assert value, "no forward-auth cookie"
+    body = value.split(".")[0]
+    return json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+
+
+def test_a_passkey_is_the_second_factor_after_a_password_and_the_forward_auth_cookie_says_how(world, visitor):
+    email = _register_one(world, visitor, "Second")
+    _sign_out(visitor)
+    visitor.sign_in_with_password(email, next_url="/account")
+    assert "/second-factor" in visitor.page.url, visitor.page.url
+    # No TOTP: only the passkey is offered; the code form is not there.
+    assert visitor.page.locator("#code").count() == 0
+    visitor.page.wait_for_selector("#passkey-second-factor:not([hidden])")
+    visitor.click_and_follow("#passkey-second-factor button", "#passkey-second-factor-error")
+    assert visitor.page.url.endswith("/account"), visitor.page.url
+    methods, live = _session_methods(world, visitor)
+    assert methods == ["pwd", "hwk"] and live.second_factor
+
+    # Through the handshake to an app: the forward-auth cookie carries the methods and "mf".
+    app = f"https://tools.acme-corp.test:{world.port}/x"
+    visitor.page.goto(f"https://auth.acme-corp.test:{world.port}/forward-auth/start?rd=" + app.replace(":", "%3A")
+                      .replace("/", "%2F"))
+    assert visitor.page.url == app
+    payload = _fa_payload(visitor)
+    assert payload["mf"] is True and payload["am"] == ["pwd", "hwk"]
+
+
+def test_a_removed_passkey_no_longer_signs_in(world, visitor):
+    email = _register_one(world, visitor, "Removed")
+    visitor.page.goto(visitor.url("/account"))
+    with visitor.page.expect_navigation():
+        visitor.page.click("#passkeys button")
+    assert "Passkey removed" in visitor.page.inner_text(".notice")
+    assert _rows(world, email) == []
+    _sign_out(visitor)
+    refusal = _passkey_sign_in(visitor, expect_error=True)
+    assert "not registered here" in refusal
+    assert visitor.cookie("__Host-ostiary_session") is None
+
+
+def test_a_regressed_sign_counter_is_refused_as_a_cloned_authenticator(world, visitor):
+    email = _register_one(world, visitor, "Cloned")
+    _sign_out(visitor)
+    _passkey_sign_in(visitor)
+    stored = _rows(world, email)[0].sign_count
+    assert stored >= 1
+    _sign_out(visitor)
+    # The copy: the same key, its counter behind the one Ostiary has seen.
+    credential = visitor.credentials()[0]
+    assert credential["signCount"] == stored
+    visitor.replace_credential({**credential, "signCount": 0})
+    refusal = _passkey_sign_in(visitor, expect_error=True)
+    assert "counter went backwards" in refusal
+    assert visitor.cookie("__Host-ostiary_session") is None
+    assert _rows(world, email)[0].sign_count == stored
+    with world.store.read() as conn:
+        reasons = [r.detail for r in conn.execute(audit_log.select().where(
+            audit_log.c.action == "user.passkey_refused"))]
+    assert any("sign count" in str(r) for r in reasons)
+
+
+def test_an_answer_made_for_another_origin_is_refused(world, visitor, tmp_path):
+    """A look-alike page on another origin (here: the same host name on
+    another port, which the browser lets use the same RP ID) gets the
+    browser to sign Ostiary's challenge; Ostiary refuses it for its origin."""
+    from tests.signin.conftest import evil_origin
+
+    _register_one(world, visitor, "Phished")
+    _sign_out(visitor)
+    visitor.page.goto(visitor.url("/sign-in"))
+    options = json.loads(visitor.page.inner_text("#passkey-sign-in-options"))
+    with evil_origin(tmp_path) as evil:
+        visitor.page.goto(evil)
+        answer = visitor.page.evaluate(GET_ASSERTION, options["publicKey"])
+    assert json.loads(answer)["rawId"]
+    visitor.page.goto(visitor.url("/sign-in"))
+    visitor.page.evaluate("""([state, credential]) => {
+        const form = document.getElementById('passkey-sign-in');
+        form.elements.state.value = state; form.elements.credential.value = credential; form.submit(); }""",
+                          [options["state"], answer])
+    visitor.page.wait_for_load_state()
+    assert "origin" in visitor.page.inner_text("p.error").lower()
+    assert visitor.cookie("__Host-ostiary_session") is None
+
+
+# Runs on the other origin: the same conversion static/passkeys.js does.
+GET_ASSERTION = """async (o) => {
+  const bytes = (s) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((s.length + 3) % 4)),
+                                       c => c.charCodeAt(0)).buffer;
+  const text = (b) => btoa(String.fromCharCode(...new Uint8Array(b))).replace(/\\+/g, '-').replace(/\\//g, '_').replace(/=+$/, '');
+  const cred = await navigator.credentials.get({publicKey: {...o, challenge: bytes(o.challenge), allowCredentials: []}});
+  const r = cred.response;
+  return JSON.stringify({id: cred.id, rawId: text(cred.rawId), type: cred.type, clientExtensionResults: {},
+    response: {clientDataJSON: text(r.clientDataJSON), authenticatorData: text(r.authenticatorData),
+               signature: text(r.signature), userHandle: r.userHandle ? text(r.userHandle) : null}});
+}"""

@@ -214,6 +214,13 @@ async def sign_in_submit(request: Request) -> Response:
             passkeys_service.SIGN_IN, _binding_of_post(request), str(form.get("state", "")), credential, addr)
     except passkeys_service.PasskeyRefused as exc:
         return refuse(401, str(exc))
+    typed = str(form.get("login", ""))[:320].strip()
+    if typed:
+        # A name was typed before choosing the passkey: it must be that person's.
+        named = await run_in_threadpool(users_service.find_user, inst.store, tenant.id, typed)
+        if named is None or named.id != proven.user_id:
+            return refuse(401, "That passkey is not the one of the account you typed. Clear the name, "
+                               "or choose that account's passkey.")
     old = await session_from_cookie(request)
     if old is not None:
         await run_in_threadpool(sessions_service.end_session, inst.store, tenant.id, old.id, "replaced at sign-in",

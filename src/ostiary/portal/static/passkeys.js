@@ -71,6 +71,8 @@
   }
 
   function send(form, opts, cred) {
+    var typed = document.getElementById("login");
+    if (form.elements.login && typed) { form.elements.login.value = typed.value; }
     form.elements.state.value = opts.state;
     form.elements.credential.value = credentialJSON(cred);
     form.submit();
@@ -109,7 +111,8 @@
       show(boxIn, "");
       ask(null).catch(function (err) { if (err && err.name !== "AbortError") { show(boxIn, failure(err)); } });
     });
-    if (PublicKeyCredential.isConditionalMediationAvailable) {
+    // Not after a refusal: the page then waits for the person to choose again.
+    if (PublicKeyCredential.isConditionalMediationAvailable && signIn.getAttribute("data-conditional") !== "off") {
       PublicKeyCredential.isConditionalMediationAvailable().then(function (available) {
         if (!available) { return; }
         signIn.setAttribute("data-conditional", "started");
