@@ -19,7 +19,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row
 from webauthn import (
     generate_authentication_options,
     generate_registration_options,
@@ -28,7 +28,7 @@ from webauthn import (
     verify_registration_response,
 )
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
-from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRegistrationResponse
+from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AttestationConveyancePreference,
     AuthenticatorSelectionCriteria,
@@ -182,12 +182,12 @@ def register(store: Store, keys, rp: RelyingParty, tenant_id: int, user_id: int,
             expected_rp_id=rp.id, expected_origin=rp.origin,
             require_user_verification=rp.user_verification == "required",
         )
-    except (InvalidRegistrationResponse, ValueError, KeyError, TypeError) as exc:
+    except (WebAuthnException, ValueError, KeyError, TypeError, AttributeError) as exc:
+        # Whatever the browser (or someone posing as one) sent: refused, never a 500.
         raise PasskeyRefused(f"The passkey was not accepted: {exc}") from None
-    transports = ""
-    if isinstance(credential, dict):
-        raw = (credential.get("response") or {}).get("transports") or []
-        transports = ",".join(str(t)[:20] for t in raw if isinstance(t, str))[:200]
+    response = credential.get("response") if isinstance(credential, dict) else None
+    raw = response.get("transports") if isinstance(response, dict) else None
+    transports = ",".join(t[:20] for t in raw if isinstance(t, str))[:200] if isinstance(raw, list) else ""
     now = time.time()
     credential_id = bytes_to_base64url(verified.credential_id)
     with store.write() as conn:
@@ -254,15 +254,16 @@ def authenticate(store: Store, keys, rp: RelyingParty, tenant_id: int, purpose: 
     ceremony = open_ceremony(store, keys, state, purpose, tenant_id, binding)
     if user_id is not None and (ceremony.get("u") != user_id or ceremony.get("s") != session_id):
         raise PasskeyRefused("This passkey request was made for another sign-in. Try again.")
-    raw_id = credential.get("rawId") or credential.get("id") if isinstance(credential, dict) else None
-    if not isinstance(raw_id, str) or len(raw_id) > 1400:
+    raw_id = (credential.get("rawId") or credential.get("id")) if isinstance(credential, dict) else None
+    response = credential.get("response") if isinstance(credential, dict) else None
+    if not isinstance(raw_id, str) or len(raw_id) > 1400 or not isinstance(response, dict):
         raise PasskeyRefused("The browser's answer names no passkey.")
     with store.read() as conn:
         row = TenantScope(conn, tenant_id).one(webauthn_credentials, webauthn_credentials.c.credential_id == raw_id)
     if row is None or (user_id is not None and row.user_id != user_id):
         raise PasskeyRefused("This passkey is not registered here. Sign in another way, "
                              "or register it again from your account page.")
-    handle = (credential.get("response") or {}).get("userHandle")
+    handle = response.get("userHandle")
     if handle and handle != bytes_to_base64url(user_handle(tenant_id, row.user_id)):
         raise PasskeyRefused("This passkey belongs to someone else.")
     try:
@@ -273,7 +274,7 @@ def authenticate(store: Store, keys, rp: RelyingParty, tenant_id: int, purpose: 
             credential_current_sign_count=row.sign_count,
             require_user_verification=rp.user_verification == "required",
         )
-    except (InvalidAuthenticationResponse, ValueError, KeyError, TypeError) as exc:
+    except (WebAuthnException, ValueError, KeyError, TypeError, AttributeError) as exc:
         detail = str(exc)
         with store.write() as conn:
             TenantScope(conn, tenant_id).audit(f"user:{row.user_id}", "user.passkey_refused", "user", row.user_id,
@@ -300,8 +301,3 @@ def authenticate(store: Store, keys, rp: RelyingParty, tenant_id: int, purpose: 
     return Authenticated(row.user_id, row.id, bool(getattr(verified, "user_verified", False)))
 
 
-def has_passkeys_query(tenant_id_col, user_id_col):
-    """An EXISTS for the session lookup: does this user have a passkey."""
-    return select(webauthn_credentials.c.id).where(
-        webauthn_credentials.c.tenant_id == tenant_id_col, webauthn_credentials.c.user_id == user_id_col
-    ).exists()

@@ -14,10 +14,9 @@ from sqlalchemy import Row, select, update
 
 from ostiary.identity.method import amr_values, decode_methods, encode_methods, method_entry
 from ostiary.services.actor import Actor
-from ostiary.services.passkeys import has_passkeys_query
 from ostiary.services.errors import NotFound
 from ostiary.store import Store, TenantScope
-from ostiary.store.tables import sessions, tenants, users
+from ostiary.store.tables import sessions, tenants, users, webauthn_credentials
 
 # last_seen_at is written at most this often per session: never a write per request.
 TOUCH_INTERVAL = 60.0
@@ -110,6 +109,13 @@ def session_for_token(store: Store, token: str | None, tenant_id: int) -> LiveSe
     return LiveSession(row.id, row.tenant_id, row.user_id, row.expires_at, bool(row.second_factor),
                        tuple(amr_values(row.methods)), second_factor_due=owed and not row.second_factor,
                        enrolled=enrolled)
+
+
+def has_passkeys_query(tenant_id_col, user_id_col):
+    """An EXISTS for the session lookup: does this user have a passkey."""
+    return select(webauthn_credentials.c.id).where(
+        webauthn_credentials.c.tenant_id == tenant_id_col, webauthn_credentials.c.user_id == user_id_col
+    ).exists()
 
 
 def policy_requires(policy: str | None, is_admin: bool) -> bool:
