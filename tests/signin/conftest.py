@@ -46,7 +46,8 @@ def new_person(world, name: str, password: str | None = PASSWORD, **extra) -> st
 class Visitor:
     """A browser context with its own virtual authenticator."""
 
-    def __init__(self, browser, world, *, user_verified: bool = True, autofill: bool = False):
+    def __init__(self, browser, world, *, user_verified: bool = True, autofill: bool = False,
+                 can_verify: bool = True):
         self.world = world
         self.context = browser.new_context(ignore_https_errors=True)
         if not autofill:
@@ -60,12 +61,13 @@ class Visitor:
         self.cdp = self.context.new_cdp_session(self.page)
         self.cdp.send("WebAuthn.enable", {"enableUI": False})
         self.user_verified = user_verified
+        self.can_verify = can_verify
         self.authenticator = self.new_authenticator()
 
     def new_authenticator(self, transport: str = "internal") -> str:
         """A device: the computer's own ("internal", one at most), or a security key ("usb")."""
         return self.cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
-            "protocol": "ctap2", "transport": transport, "hasResidentKey": True, "hasUserVerification": True,
+            "protocol": "ctap2", "transport": transport, "hasResidentKey": True, "hasUserVerification": self.can_verify,
             "isUserVerified": self.user_verified, "automaticPresenceSimulation": True}})["authenticatorId"]
 
     def switch_to(self, authenticator: str) -> None:

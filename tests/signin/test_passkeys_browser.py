@@ -221,3 +221,33 @@ GET_ASSERTION = """async (o) => {
     response: {clientDataJSON: text(r.clientDataJSON), authenticatorData: text(r.authenticatorData),
                signature: text(r.signature), userHandle: r.userHandle ? text(r.userHandle) : null}});
 }"""
+
+
+def test_a_passkey_that_did_not_verify_the_person_is_one_factor_and_not_its_own_second(world, browser):
+    """A security key without a PIN or fingerprint: it signs in, as one
+    factor; offering it again as the second factor is refused."""
+    visitor = Visitor(browser, world, can_verify=False)
+    try:
+        email = _register_one(world, visitor, "Plain key")
+        _sign_out(visitor)
+        _passkey_sign_in(visitor)
+        assert "/second-factor" in visitor.page.url, visitor.page.url
+        methods, live = _session_methods(world, visitor)
+        assert methods == ["hwk"] and not live.second_factor and not live.complete
+        refusal = visitor.click_and_follow("#passkey-second-factor button", "#passkey-second-factor-error",
+                                           expect_error=True)
+        assert "did not check it is you" in refusal
+        # Password first, then the same key: two factors.
+        _sign_out_pending(visitor)
+        visitor.sign_in_with_password(email)
+        visitor.click_and_follow("#passkey-second-factor button", "#passkey-second-factor-error")
+        methods, live = _session_methods(world, visitor)
+        assert methods == ["pwd", "hwk"] and live.second_factor
+    finally:
+        visitor.close()
+
+
+def _sign_out_pending(visitor) -> None:
+    """Sign out from the second-factor page (its own sign-out button)."""
+    with visitor.page.expect_navigation():
+        visitor.page.click("form[action='/sign-out'] button")

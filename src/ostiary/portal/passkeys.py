@@ -263,6 +263,11 @@ async def second_factor_submit(request: Request) -> Response:
 
     if not csrf_ok(request, form.get("csrf")):
         return refuse(403, "This form expired or came from another site. Please try again.")
+    if PASSKEY in session.methods:
+        # Signed in with a passkey that did not verify the person: the same
+        # device again is not a second factor (docs/sign-in.md).
+        return refuse(409, "You signed in with a passkey that did not check it is you: use your authenticator "
+                           "app's code, or sign out and sign in with your password, then the passkey.")
     credential = _credential(form)
     if credential is None:
         return refuse(400, "The browser sent no passkey. Try again, or use a code.")
