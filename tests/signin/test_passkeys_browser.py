@@ -13,8 +13,8 @@ import json
 import pytest
 
 from ostiary.services import passkeys as passkeys_service
-from ostiary.store.tables import audit_log, webauthn_credentials
-from tests.signin.conftest import PASSWORD, Visitor, new_person, on_page
+from ostiary.store.tables import audit_log
+from tests.signin.conftest import Visitor, new_person, on_page
 
 pytestmark = pytest.mark.slow
 
