@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     smtp_password_file: Path | None = None
     smtp_from: str = ""
     smtp_timeout: float = 10.0
+    # Whether a passkey must prove the person (PIN, fingerprint) as well as
+    # the device: required | preferred | discouraged (docs/sign-in.md).
+    webauthn_user_verification: str = "preferred"
 
     @classmethod
     def settings_customise_sources(
@@ -166,6 +169,13 @@ class Settings(BaseSettings):
             return None
         host, port = parse_listen(self.metrics_listen)
         return host, port
+
+    @field_validator("webauthn_user_verification", mode="before")
+    @classmethod
+    def _user_verification(cls, v: object) -> object:
+        if isinstance(v, str) and v.strip().lower() in ("required", "preferred", "discouraged"):
+            return v.strip().lower()
+        raise ValueError("must be one of required, preferred, discouraged")
 
     @field_validator("secret_key_file", mode="before")
     @classmethod

@@ -171,6 +171,21 @@ def test_the_second_factor_reset_notice_reaches_the_person(store, acme, inbox):
     assert mail.notify_second_factor_reset(store, load_settings(), acme, user.id) is False
 
 
+def test_an_admins_second_factor_reset_is_told_to_the_person_by_email_once_installed(store, acme, inbox):
+    from ostiary.config import load_settings
+    from ostiary.services import second_factor
+    from ostiary.services.actor import Actor
+
+    user = users.find_user(store, acme, "bob@acme.test")
+    mail.install_notifications(mail_settings(inbox.port))
+    try:
+        second_factor.reset_all(store, acme, user.id, Actor("admin@acme.test"))
+        [msg] = inbox.wait_for("bob@acme.test")
+        assert "admin@acme.test" in msg.get_body(("plain",)).get_content()
+    finally:
+        mail.install_notifications(load_settings())  # email off: the sender is removed again
+
+
 def test_a_link_works_only_on_its_own_tenant_and_only_as_sent(store, acme, inbox):
     from ostiary.services import tenants
     from ostiary.services.actor import CLI_ACTOR

@@ -51,6 +51,9 @@ class Context:
                 store.dispose()
                 raise
             self._store = store
+            from ostiary.services import mail
+
+            mail.install_notifications(self.settings)  # `user second-factor reset` tells the person by email
         return self._store
 
     def migrated_store(self) -> Store:

@@ -351,11 +351,63 @@ def _register_user_totp() -> None:
     @pass_ctx
     @handles_errors
     def user_totp_reset(ctx, email, tenant) -> None:
-        """Turn the second factor off (a lost device); the user enrols again at next need."""
+        """Reset every second factor (a lost device): TOTP, recovery codes and
+        passkeys, like `ostiary user second-factor reset`; the user sets one up
+        again at next need."""
+        _reset(ctx, email, tenant)
+
+    def _reset(ctx, email, tenant) -> None:
         tid = ctx.tenant_id(tenant)
         row = users_service.get_user(ctx.store, tid, email)
-        second_factor_service.reset(ctx.store, tid, row.id, CLI_ACTOR)
-        click.echo(f"second factor of {row.email} turned off; recovery codes removed")
+        done = second_factor_service.reset_all(ctx.store, tid, row.id, CLI_ACTOR)
+        click.echo(f"second factor of {row.email} turned off; recovery codes removed; "
+                   f"{done['passkeys']} passkey(s) removed")
+
+    @user.group("second-factor")
+    def user_second_factor() -> None:
+        """A user's second factors: TOTP and passkeys (docs/sign-in.md)."""
+
+    @user_second_factor.command("status")
+    @click.argument("email")
+    @tenant_option
+    @pass_ctx
+    @handles_errors
+    def user_second_factor_status(ctx, email, tenant) -> None:
+        from ostiary.services import passkeys as passkeys_service
+
+        tid = ctx.tenant_id(tenant)
+        row = users_service.get_user(ctx.store, tid, email)
+        enabled, left = second_factor_service.status(ctx.store, tid, row.id)
+        keys = passkeys_service.list_passkeys(ctx.store, tid, row.id)
+        click.echo(f"{row.email}: TOTP {'on' if enabled else 'off'}, {left} recovery codes left, "
+                   f"{len(keys)} passkey(s)")
+        for key in keys:
+            click.echo(f"  passkey {key.id}\t{key.name}")
+
+    @user_second_factor.command("reset")
+    @click.argument("email")
+    @tenant_option
+    @pass_ctx
+    @handles_errors
+    def user_second_factor_reset(ctx, email, tenant) -> None:
+        """Remove TOTP, recovery codes and every passkey (audited; the user is told when email is configured)."""
+        _reset(ctx, email, tenant)
+
+    @user_second_factor.command("remove-passkey")
+    @click.argument("email")
+    @click.argument("passkey_id", type=int)
+    @tenant_option
+    @pass_ctx
+    @handles_errors
+    def user_passkey_remove(ctx, email, passkey_id, tenant) -> None:
+        """Remove one passkey (its number from `status`)."""
+        from ostiary.services import passkeys as passkeys_service
+
+        tid = ctx.tenant_id(tenant)
+        row = users_service.get_user(ctx.store, tid, email)
+        passkeys_service.remove(ctx.store, tid, row.id, passkey_id, CLI_ACTOR)
+        click.echo(f"passkey {passkey_id} of {row.email} removed")
 
 
 _register_user_totp()
+

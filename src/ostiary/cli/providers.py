@@ -236,3 +236,20 @@ def tenant_password_sign_in(ctx, state, tenant) -> None:
     providers_service.set_password_sign_in(ctx.store, tid, CLI_ACTOR, state == "on")
     click.echo(f"password sign-in {state}" + ("; administrators can still sign in at /sign-in?with=password"
                                               if state == "off" else ""))
+
+
+@tenant_group.command("second-factor")
+@click.argument("policy", type=click.Choice(["off", "admins", "everyone"]))
+@tenant_option
+@pass_ctx
+@handles_errors
+def tenant_second_factor(ctx, policy, tenant) -> None:
+    """Who must have a second factor (TOTP or a passkey): nobody, administrators, or everyone.
+    A person without one sets it up right after their password, before any app (docs/sign-in.md)."""
+    from ostiary.services import tenants as tenants_service
+
+    tenants_service.set_second_factor_policy(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, policy)
+    click.echo(f"second factor policy: {policy}" + {
+        "off": " (people who have one still pass it at every sign-in)",
+        "admins": " (administrators without one set it up at their next sign-in)",
+        "everyone": " (people without one set it up at their next sign-in)"}[policy])

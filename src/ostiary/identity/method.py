@@ -13,8 +13,10 @@ from dataclasses import dataclass
 PASSWORD = "pwd"  # Ostiary's own password
 ONE_TIME_CODE = "otp"  # a TOTP or recovery code
 FEDERATED = "fed"  # an upstream OpenID Connect / OAuth 2 provider
+PASSKEY = "hwk"  # a passkey (WebAuthn): proof of a key held by an authenticator
+MULTI_FACTOR = "mfa"  # recorded beside "hwk" when the authenticator also verified the person
 KNOWLEDGE = "kba"  # not used: listed so nobody invents a name for it
-METHODS = frozenset({PASSWORD, ONE_TIME_CODE, FEDERATED, "hwk", "swk", "mfa"})
+METHODS = frozenset({PASSWORD, ONE_TIME_CODE, FEDERATED, PASSKEY, "swk", MULTI_FACTOR})
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from starlette.staticfiles import StaticFiles
 from ostiary.portal import account, by_email, handshake, health, signin
 from ostiary.portal.admin import admin_routes
 from ostiary.portal.api import build_api
-from ostiary.portal import directory, second_factor, upstream
+from ostiary.portal import directory, passkeys, second_factor, upstream
 from ostiary.portal.input_guard import InputGuard
 from ostiary.portal.unavailable import EXCEPTION_HANDLERS
 from ostiary.portal.context import Instance
@@ -68,6 +68,9 @@ class HardenResponses:
 
 
 def build_portal(inst: Instance, lifespan=None) -> Starlette:
+    from ostiary.services import mail
+
+    mail.install_notifications(inst.settings)  # an admin's second-factor reset is told by email (docs/email.md)
     routes = [
         Route("/", signin.home),
         Route("/sign-in", signin.sign_in_page, methods=["GET"]),
@@ -81,6 +84,8 @@ def build_portal(inst: Instance, lifespan=None) -> Starlette:
         Route("/second-factor", second_factor.verify_submit, methods=["POST"]),
         Route("/second-factor/enrol", second_factor.enrol_page, methods=["GET"]),
         Route("/second-factor/enrol", second_factor.enrol_submit, methods=["POST"]),
+        Route("/second-factor/passkey", passkeys.second_factor_submit, methods=["POST"]),
+        Route("/sign-in/passkey", passkeys.sign_in_submit, methods=["POST"]),
         Route(START_PATH, handshake.start),
         Route(AUTHORIZE_PATH, handshake.authorize),
         Route(CALLBACK_PATH, handshake.callback),
@@ -102,6 +107,8 @@ def build_portal(inst: Instance, lifespan=None) -> Starlette:
         Route("/invitation", by_email.set_password_submit, methods=["POST"]),
         Route("/confirm-email", by_email.confirm_email_page, methods=["GET"]),
         Route("/confirm-email", by_email.confirm_email_submit, methods=["POST"]),
+        Route("/account/passkeys", passkeys.register_submit, methods=["POST"]),
+        Route("/account/passkeys/{passkey_id:int}/remove", passkeys.remove, methods=["POST"]),
         Route("/account/identities/link", upstream.link_start, methods=["POST"]),
         Route("/account/identities/{link_id:int}/remove", upstream.unlink, methods=["POST"]),
         *admin_routes,

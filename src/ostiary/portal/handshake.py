@@ -121,7 +121,7 @@ async def authorize(request: Request) -> Response:
     payload = {
         "tn": tenant.id, "d": domain.id, "ph": domain.portal_host, "u": user.id, "s": session.id,
         "sx": session.expires_at, "rd": params["rd"], "nh": nonce_hash, "jti": secrets.token_hex(16),
-        "mf": session.second_factor, "exp": now + inst.settings.handshake_token_ttl,
+        "mf": session.second_factor, "am": list(session.methods)[:8], "exp": now + inst.settings.handshake_token_ttl,
     }
     if snap.signing_key is None:
         return error_page(request, 503, "Not ready", "No signing key is loaded yet; try again in a moment.")
@@ -180,7 +180,7 @@ async def callback(request: Request) -> Response:
     idle = tenant.idle_seconds if tenant is not None else inst.settings.forward_auth_cookie_ttl
     expires = min(now + inst.settings.forward_auth_cookie_ttl, now + idle, payload["sx"])
     cookie = sign(FA_KIND, {"tn": payload["tn"], "d": payload["d"], "s": payload["s"], "u": payload["u"],
-                            "mf": payload["mf"], "exp": expires}, snap.signing_key)
+                            "mf": payload["mf"], "am": payload.get("am", []), "exp": expires}, snap.signing_key)
     response = _no_store(RedirectResponse(payload["rd"], status_code=302))
     response.set_cookie(FORWARD_AUTH_COOKIE, cookie, max_age=int(expires - now), domain=domain.name,
                         **cookie_flags(inst))

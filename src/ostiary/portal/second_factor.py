@@ -1,5 +1,6 @@
 """The second factor in the browser, on the tenant host: enrolling an
-authenticator (a QR-less otpauth link plus the key as text), the recovery
+authenticator (a QR code drawn on the server as inline SVG, the otpauth
+link and the key as text) or a passkey (portal/passkeys.py), the recovery
 codes shown once, and the step that asks for a code at every sign-in of a
 user who has one (and when an app requires it)."""
 
@@ -7,6 +8,8 @@ from __future__ import annotations
 
 import time
 from urllib.parse import urlencode
+
+import segno
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -16,6 +19,7 @@ from ostiary.gate.signing import sign, verify
 from ostiary.observability import events
 from ostiary.portal.context import client_address, csrf_ok, error_page, instance, render, tenant_for
 from ostiary.portal.signin import check_password, fail_slowly, safe_next, session_from_cookie, throttled_message
+from ostiary.services import passkeys as passkeys_service
 from ostiary.services import second_factor as second_factor_service
 from ostiary.services import throttle
 from ostiary.services import users as users_service
@@ -58,11 +62,35 @@ async def verify_page(request: Request) -> Response:
         return ctx
     inst, tenant, session, user = ctx
     next_url = safe_next(request.query_params.get("next"))
-    if not second_factor_service.is_enrolled(user):
+    if not session.enrolled:
         return RedirectResponse("/second-factor/enrol?" + _next_query(next_url), status_code=303)
     if session.second_factor:
         return RedirectResponse(next_url, status_code=303)
-    return render(request, "second_factor_verify.html", next=next_url, tenant=tenant, error=None)
+    return _verify_page(request, tenant, session, user, next_url)
+
+
+def _verify_page(request: Request, tenant, session, user, next_url: str, status: int = 200,
+                 error: str | None = None) -> Response:
+    has_totp = second_factor_service.is_enrolled(user)
+    return render(request, "second_factor_verify.html", status=status, next=next_url, tenant=tenant, error=error,
+                  has_totp=has_totp, has_passkey=_has_passkey(request, tenant, user), session_id=session.id,
+                  user_id=user.id)
+
+
+def verify_again(request: Request, tenant, session, user, next_url: str, status: int, error: str) -> Response:
+    """The second-factor page again, with what went wrong (portal/passkeys.py)."""
+    return _verify_page(request, tenant, session, user, next_url, status, error)
+
+
+async def enrol_again(request: Request, inst, tenant, session, user, next_url: str, status: int,
+                      error: str) -> Response:
+    """The set-up page again, with what went wrong (portal/passkeys.py)."""
+    return _enrol_page(request, inst, tenant, session, user, next_url, second_factor_service.new_secret(),
+                       status, error)
+
+
+def _has_passkey(request: Request, tenant, user) -> bool:
+    return passkeys_service.count_passkeys(instance(request).store, tenant.id, user.id) > 0
 
 
 async def verify_submit(request: Request) -> Response:
@@ -74,24 +102,22 @@ async def verify_submit(request: Request) -> Response:
     form = await request.form()
     next_url = safe_next(form.get("next"))
     if not csrf_ok(request, form.get("csrf")):
-        return render(request, "second_factor_verify.html", status=403, next=next_url, tenant=tenant,
-                      error="This form expired or came from another site. Please try again.")
-    if not second_factor_service.is_enrolled(user):
+        return _verify_page(request, tenant, session, user, next_url, 403,
+                            "This form expired or came from another site. Please try again.")
+    if not session.enrolled:
         return RedirectResponse("/second-factor/enrol?" + _next_query(next_url), status_code=303)
     verdict = await run_in_threadpool(throttle.begin_second_factor, inst.store, tenant.id, user.id)
     if not verdict.allowed:
         events.second_factor_failed(tenant.slug, user.email, client_address(request), throttled=True)
         await fail_slowly(started)
-        return render(request, "second_factor_verify.html", status=429, next=next_url, tenant=tenant,
-                      error=throttled_message(verdict.retry_after))
+        return _verify_page(request, tenant, session, user, next_url, 429, throttled_message(verdict.retry_after))
     code = str(form.get("code", ""))[:64]
     actor = _actor(request, user)
     ok = await run_in_threadpool(second_factor_service.verify_second_factor, inst.store, tenant.id, user, code, actor)
     if not ok:
         events.second_factor_failed(tenant.slug, user.email, client_address(request))
         await fail_slowly(started)
-        return render(request, "second_factor_verify.html", status=401, next=next_url, tenant=tenant,
-                      error=WRONG_CODE)
+        return _verify_page(request, tenant, session, user, next_url, 401, WRONG_CODE)
     await run_in_threadpool(throttle.second_factor_succeeded, inst.store, tenant.id, user.id)
     events.second_factor_passed()
     await run_in_threadpool(second_factor_service.mark_session, inst.store, tenant.id, session.id, actor)
@@ -118,13 +144,21 @@ def _enrol_page(request: Request, inst, tenant, session, user, next_url: str, se
     uri = second_factor_service.provisioning_uri(secret, user.email, f"Ostiary {tenant.slug}")
     grouped = " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
     return render(request, "second_factor_enrol.html", status=status, next=next_url, tenant=tenant, error=error,
-                  secret_grouped=grouped, uri=uri, pending=pending, needs_password=True)
+                  me=user, secret_grouped=grouped, uri=uri, pending=pending, needs_password=bool(user.password_hash),
+                  qr_svg=qr_svg(uri), required=session.second_factor_due and not session.enrolled)
+
+
+def qr_svg(uri: str) -> str:
+    """The otpauth link as a QR code in inline SVG: drawn here, so the page
+    loads nothing from elsewhere and the CSP stays as it is."""
+    return segno.make(uri, error="m").svg_inline(scale=4, border=4, dark="#000", light="#fff",
+                                                  title="QR code of the authenticator link")
 
 
 def _may_enrol(session, user) -> bool:
     # Replacing a working second factor needs that factor first: a stolen
     # password alone must not swap the authenticator.
-    return not second_factor_service.is_enrolled(user) or session.second_factor
+    return not session.enrolled or session.second_factor
 
 
 async def enrol_page(request: Request) -> Response:
@@ -159,14 +193,17 @@ async def enrol_submit(request: Request) -> Response:
     if not _may_enrol(session, user):
         return error_page(request, 403, "Second factor needed",
                           "Confirm your current second factor before replacing it.")
-    # The password again: a session left open on a shared computer must not enrol a stranger's phone.
-    password = str(form.get("password", ""))[:1024]
-    checked = await check_password(request, tenant.id, user.email, password, started)
-    if checked.retry_after is not None:
-        return _enrol_page(request, inst, tenant, session, user, next_url, secret, 429,
-                           throttled_message(checked.retry_after))
-    if checked.user is None or checked.user.id != user.id:
-        return _enrol_page(request, inst, tenant, session, user, next_url, secret, 401, "That password is not right.")
+    # The password again: a session left open on a shared computer must not
+    # enrol a stranger's phone (people signed in only through a provider have none).
+    if user.password_hash:
+        password = str(form.get("password", ""))[:1024]
+        checked = await check_password(request, tenant.id, user.email, password, started)
+        if checked.retry_after is not None:
+            return _enrol_page(request, inst, tenant, session, user, next_url, secret, 429,
+                               throttled_message(checked.retry_after))
+        if checked.user is None or checked.user.id != user.id:
+            return _enrol_page(request, inst, tenant, session, user, next_url, secret, 401,
+                               "That password is not right.")
     actor = _actor(request, user)
     try:
         enrolment = await run_in_threadpool(second_factor_service.enrol, inst.store, tenant.id, user.id, actor,

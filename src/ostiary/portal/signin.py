@@ -19,7 +19,6 @@ from ostiary.identity.method import PASSWORD
 from ostiary.observability import events
 from ostiary.portal.context import client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for
 from ostiary.services import providers as providers_service
-from ostiary.services import second_factor as second_factor_service
 from ostiary.services import sessions as sessions_service
 from ostiary.services import throttle
 from ostiary.services import users as users_service
@@ -155,8 +154,10 @@ async def sign_in_submit(request: Request) -> Response:
         client_addr=addr, user_agent=request.headers.get("user-agent", ""), method=PASSWORD,
     )
     events.sign_in_succeeded(tenant.slug, login, addr, "password")
-    # A user who has a second factor passes it at every sign-in, before anything else.
-    due = second_factor_service.is_enrolled(user)
+    # A user who has a second factor passes it at every sign-in, before
+    # anything else; one the tenant's policy requires it of sets one up first.
+    live = await run_in_threadpool(sessions_service.session_for_token, inst.store, session.token, tenant.id)
+    due = live is None or live.second_factor_due
     response = RedirectResponse(second_factor_step(next_url) if due else next_url, status_code=303)
     response.set_cookie(inst.session_cookie, session.token, max_age=int(session.expires_at - time.time()),
                         **cookie_flags(inst))

@@ -212,3 +212,27 @@ def notify_second_factor_reset(store, settings: Settings, tenant_id: int, user_i
                   sign_in_url=email_links.tenant_url(store, settings, tenant_id, "/sign-in"))
     send(settings, msg)
     return True
+
+
+_notice_settings: Settings | None = None
+
+
+def _send_notice(store, tenant_id: int, user_id: int, event: str, detail: dict) -> None:
+    from ostiary.services import notifications
+
+    if event == notifications.SECOND_FACTORS_RESET and _notice_settings is not None:
+        notify_second_factor_reset(store, _notice_settings, tenant_id, user_id, reset_by=str(detail.get("by", "")))
+
+
+def install_notifications(settings: Settings) -> None:
+    """Tell people by email about changes made to their account by others
+    (services/notifications.py), when email is configured; called once by the
+    portal and by the CLI with their settings."""
+    from ostiary.services import notifications
+
+    global _notice_settings
+    _notice_settings = settings
+    if settings.email_enabled:
+        notifications.register_sender(_send_notice)
+    else:
+        notifications.unregister_sender(_send_notice)

@@ -143,6 +143,31 @@ def reset(store: Store, tenant_id: int, user_id: int, actor: Actor) -> None:
         scope.audit(actor.name, "user.totp_reset", "user", user_id, actor.addr)
 
 
+def reset_all(store: Store, tenant_id: int, user_id: int, actor: Actor) -> dict:
+    """An administrator's answer to a lost phone or security key: TOTP off,
+    recovery codes and every passkey gone, in one audited transaction. The
+    person sets up a new one at their next sign-in if the tenant's policy
+    requires it. Then they are told (services/notifications.py: by email
+    when it is configured, otherwise not at all)."""
+    from ostiary.services import notifications
+    from ostiary.services.passkeys import remove_all_in
+
+    with store.write() as conn:
+        scope = TenantScope(conn, tenant_id)
+        user = scope.one(users, users.c.id == user_id)
+        if user is None:
+            raise NotFound("user: no such user in this tenant")
+        had_totp = bool(user.totp_secret and user.totp_enabled_at)
+        scope.update(users, users.c.id == user_id, totp_secret=None, totp_enabled_at=None, updated_at=time.time())
+        codes = scope.delete(recovery_codes, recovery_codes.c.user_id == user_id)
+        removed = remove_all_in(scope, user_id)
+        detail = {"totp": had_totp, "recovery_codes": codes, "passkeys": removed}
+        scope.audit(actor.name, "user.second_factor_reset", "user", user_id, actor.addr, **detail)
+    # The call point for the email notice (docs/sign-in.md): a no-op until a sender is registered.
+    notifications.notify(store, tenant_id, user_id, notifications.SECOND_FACTORS_RESET, by=actor.name, **detail)
+    return detail
+
+
 def use_recovery_code(store: Store, tenant_id: int, user_id: int, code: str, actor: Actor) -> bool:
     """Consumes one unused code atomically; True when it was one."""
     if len(normalise_recovery_code(code)) != 16:
@@ -166,11 +191,12 @@ def verify_second_factor(store: Store, tenant_id: int, user: Row, code: str, act
     return use_recovery_code(store, tenant_id, user.id, code, actor)
 
 
-def mark_session(store: Store, tenant_id: int, session_id: str, actor: Actor) -> None:
+def mark_session(store: Store, tenant_id: int, session_id: str, actor: Actor, method: str = ONE_TIME_CODE) -> None:
     """The central session has passed the second factor; forward-auth cookies
     minted from now on carry "mf"."""
     with store.write() as conn:
         conn.execute(update(sessions).where(sessions.c.id == session_id, sessions.c.tenant_id == tenant_id)
                      .values(second_factor=True))
-        record_method_in(conn, tenant_id, session_id, ONE_TIME_CODE)
-        TenantScope(conn, tenant_id).audit(actor.name, "session.second_factor", "session", session_id, actor.addr)
+        record_method_in(conn, tenant_id, session_id, method)
+        TenantScope(conn, tenant_id).audit(actor.name, "session.second_factor", "session", session_id, actor.addr,
+                                           method=method)

@@ -162,3 +162,31 @@ def init_installation(
         users_service.insert_user(scope, actor, email=admin_email, username=admin_email.split("@")[0].lower(),
                                   display_name=admin_email.split("@")[0], password=admin_password, is_admin=True)
     return InitResult(tenant=tenant, admin_created=True, tenant_created=tenant_created)
+
+
+# Who must have a second factor (docs/sign-in.md): nobody, administrators, everyone.
+SECOND_FACTOR_POLICIES = ("off", "admins", "everyone")
+
+
+def second_factor_policy(store: Store, tenant_id: int) -> str:
+    with store.read() as conn:
+        value = conn.execute(select(tenants.c.second_factor_policy).where(tenants.c.id == tenant_id)).scalar()
+    if value is None:
+        raise NotFound("tenant: no such tenant")
+    return value
+
+
+def set_second_factor_policy(store: Store, tenant_id: int, actor: Actor, policy: str) -> str:
+    """Takes effect at each person's next page: one who has no second factor
+    and now needs one is taken to set it up before anything else."""
+    policy = (policy or "").strip().lower()
+    if policy not in SECOND_FACTOR_POLICIES:
+        raise InvalidInput([Problem("second_factor_policy",
+                                    f'"{policy}" is not a policy: choose one of {", ".join(SECOND_FACTOR_POLICIES)}')])
+    with store.write() as conn:
+        if not conn.execute(update(tenants).where(tenants.c.id == tenant_id)
+                            .values(second_factor_policy=policy)).rowcount:
+            raise NotFound("tenant: no such tenant")
+        TenantScope(conn, tenant_id).audit(actor.name, "tenant.second_factor_policy", "tenant", tenant_id,
+                                           actor.addr, policy=policy)
+    return policy

@@ -4,6 +4,7 @@ migrations in store/migrations create exactly this."""
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -50,6 +51,8 @@ tenants = Table(
     # Off: only upstream providers sign people in; administrators keep the
     # password as the break-glass way in (docs/identity-providers.md).
     Column("password_sign_in", Boolean, nullable=False, default=True, server_default=true()),
+    # Who must have a second factor: off | admins | everyone (docs/sign-in.md).
+    Column("second_factor_policy", String(16), nullable=False, default="off", server_default="off"),
 )
 
 users = Table(
@@ -331,5 +334,29 @@ email_links = Table(
     Index("ix_email_links_user", "user_id"),
 )
 
+
+# A person's passkeys (WebAuthn credentials, docs/sign-in.md). The credential
+# id and public key are as the authenticator gave them, base64url; the sign
+# counter only ever grows, or the credential is refused as a possible clone.
+webauthn_credentials = Table(
+    "webauthn_credentials",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("credential_id", String(1400), nullable=False),
+    Column("public_key", Text, nullable=False),
+    Column("sign_count", BigInteger, nullable=False, default=0),
+    Column("name", String(100), nullable=False),
+    Column("transports", String(200), nullable=False, default=""),
+    Column("aaguid", String(36), nullable=False, default=""),
+    Column("backed_up", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float, nullable=True),
+    UniqueConstraint("tenant_id", "credential_id", name="uq_webauthn_credentials_tenant_credential"),
+    Index("ix_webauthn_credentials_user", "user_id"),
+)
+
 TENANT_TABLES = (users, groups, memberships, domains, apps, app_grants, sessions, audit_log, recovery_codes, api_tokens,
-                 identity_providers, provider_group_map, linked_identities, email_links)
+                 identity_providers, provider_group_map, linked_identities, email_links,
+                 webauthn_credentials)

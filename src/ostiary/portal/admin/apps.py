@@ -31,6 +31,7 @@ async def app_add(ctx: AdminContext, form) -> Response:
         "name": str(form.get("name", "")), "url": str(form.get("url", "")),
         "public_paths": lines(form.get("public_paths")), "headers": form.getlist("headers") or ["none"],
         "all_users": checked(form, "all_users"), "groups_granted": lines(form.get("groups")),
+        "require_2fa": checked(form, "require_2fa"),
     }
     try:
         row = await ctx.call(apps.add_app, ctx.inst.store, ctx.tenant.id, ctx.actor, allow_http=ctx.inst.settings.dev,
@@ -55,7 +56,8 @@ async def _detail(ctx: AdminContext, status: int = 200, errors=(), form=None) ->
                               kind.name)
         snippets.append((kind.name, kind.label, text))
     form = form or {"url": summary.app.url, "public_paths": "\n".join(summary.public_paths),
-                    "headers": summary.header_keys, "all_users": summary.app.all_users}
+                    "headers": summary.header_keys, "all_users": summary.app.all_users,
+                    "require_2fa": summary.app.require_2fa}
     return ctx.page("admin/app.html", status=status, s=summary, a=summary.app, snippets=snippets,
                     errors=list(errors), form=form, header_names=IDENTITY_HEADERS)
 
@@ -64,7 +66,8 @@ async def _detail(ctx: AdminContext, status: int = 200, errors=(), form=None) ->
 async def app_edit(ctx: AdminContext, form) -> Response:
     summary = await ctx.call(admin_views.app_summary, ctx.inst.store, ctx.tenant.id, int(ctx.request.path_params["app_id"]))
     values = {"url": str(form.get("url", "")), "public_paths": lines(form.get("public_paths")),
-              "headers": form.getlist("headers") or ["none"], "all_users": checked(form, "all_users")}
+              "headers": form.getlist("headers") or ["none"], "all_users": checked(form, "all_users"),
+              "require_2fa": checked(form, "require_2fa")}
     try:
         await ctx.call(apps.update_app, ctx.inst.store, ctx.tenant.id, ctx.actor, summary.app.name,
                        allow_http=ctx.inst.settings.dev, **values)

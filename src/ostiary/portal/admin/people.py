@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, checked, listing_args, problems
-from ostiary.services import admin_views, groups, invitations, sessions, users
+from ostiary.services import admin_views, groups, invitations, passkeys, second_factor, sessions, users
 from ostiary.services.errors import Conflict, MailUnavailable, Problem, ServiceError
 
 
@@ -62,7 +62,9 @@ async def _user(ctx: AdminContext, status: int = 200, errors=()) -> Response:
     user = await ctx.call(admin_views.user_by_id, ctx.inst.store, ctx.tenant.id, uid)
     member_of = await ctx.call(admin_views.user_groups, ctx.inst.store, ctx.tenant.id, uid)
     live = await ctx.call(admin_views.sessions_page, ctx.inst.store, ctx.tenant.id, user_id=uid, limit=100)
-    return ctx.page("admin/user.html", status=status, u=user, member_of=member_of, live=live, errors=list(errors))
+    keys = await ctx.call(passkeys.list_passkeys, ctx.inst.store, ctx.tenant.id, uid)
+    return ctx.page("admin/user.html", status=status, u=user, member_of=member_of, live=live, errors=list(errors),
+                    passkeys=keys)
 
 
 async def _target(ctx: AdminContext):
@@ -93,6 +95,13 @@ async def user_admin(ctx: AdminContext, form) -> Response:
     except ServiceError as exc:
         return await _user(ctx, 409, problems(exc))
     return ctx.back(f"/admin/users/{user.id}", "Admin rights granted." if make else "Admin rights removed.")
+
+
+@admin_action
+async def user_second_factor_reset(ctx: AdminContext, form) -> Response:
+    user = await _target(ctx)
+    await ctx.call(second_factor.reset_all, ctx.inst.store, ctx.tenant.id, user.id, ctx.actor)
+    return ctx.back(f"/admin/users/{user.id}", "Second factors reset: TOTP, recovery codes and passkeys removed.")
 
 
 @admin_action

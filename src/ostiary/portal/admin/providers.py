@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from ostiary.identity.presets import PRESETS
 from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, checked, lines, problems
-from ostiary.services import providers
+from ostiary.services import providers, tenants
 from ostiary.services.errors import Problem, ServiceError
 from ostiary.services.providers import ProviderSettings
 
@@ -56,10 +56,12 @@ async def provider_list(ctx: AdminContext) -> Response:
 async def _list(ctx: AdminContext, status: int = 200, errors=(), form=None) -> Response:
     rows = await ctx.call(providers.list_providers, ctx.inst.store, ctx.tenant.id)
     password_on = await ctx.call(providers.password_sign_in, ctx.inst.store, ctx.tenant.id)
+    policy = await ctx.call(tenants.second_factor_policy, ctx.inst.store, ctx.tenant.id)
     # Directories (preset ldap) have a form of their own, with their own settings.
     presets = {k: p for k, p in PRESETS.items() if p.protocol != "ldap"}
     directory_form = (form or {}).get("preset") == "ldap"
     return ctx.page("admin/providers.html", status=status, rows=rows, presets=presets, password_on=password_on,
+                    policy=policy,
                     errors=[] if directory_form else list(errors), directory_errors=list(errors) if directory_form else [],
                     form=form or {}, redirect_base=_redirect_uri(ctx, "NAME"))
 
@@ -85,6 +87,18 @@ async def password_switch(ctx: AdminContext, form) -> Response:
     await ctx.call(providers.set_password_sign_in, ctx.inst.store, ctx.tenant.id, ctx.actor, on)
     return ctx.back("/admin/providers", "Password sign-in is on." if on else
                     "Password sign-in is off; administrators can still use /sign-in?with=password.")
+
+
+@admin_action
+async def second_factor_policy(ctx: AdminContext, form) -> Response:
+    try:
+        policy = await ctx.call(tenants.set_second_factor_policy, ctx.inst.store, ctx.tenant.id, ctx.actor,
+                                str(form.get("policy", "")))
+    except ServiceError as exc:
+        return await _list(ctx, 422, problems(exc))
+    return ctx.back("/admin/providers", {"off": "A second factor is required of nobody.",
+                                         "admins": "Administrators must have a second factor.",
+                                         "everyone": "Everyone must have a second factor."}[policy])
 
 
 async def _row(ctx: AdminContext):

@@ -69,7 +69,7 @@ class AppIn(Strict):
     headers: list[HeaderKey] = Field(default=["user", "email", "groups", "display_name"])
     all_users: bool = False
     groups: list[str] = Field(default=[], description="groups granted; members of their descendants enter too")
-    require_2fa: bool = Field(default=False, description="every visitor must have passed a second factor")
+    require_2fa: bool = Field(default=False, description="only sessions that passed a second factor may enter")
 
 
 class AppPatch(Strict):
@@ -141,12 +141,18 @@ class UserOut(BaseModel):
     active: bool
     totp_enabled: bool
     groups: Optional[list[str]] = None
+    passkeys: Optional[int] = Field(default=None, description="how many passkeys the user has (on single users)")
 
     @classmethod
-    def of(cls, row, groups: list[str] | None = None) -> "UserOut":
+    def of(cls, row, groups: list[str] | None = None, passkeys: int | None = None) -> "UserOut":
         return cls(id=row.id, email=row.email, username=row.username, display_name=row.display_name,
                    is_admin=bool(row.is_admin), active=bool(row.active), totp_enabled=row.totp_enabled_at is not None,
-                   groups=groups)
+                   groups=groups, passkeys=passkeys)
+
+
+class SecondFactorPolicy(Strict):
+    policy: Literal["off", "admins", "everyone"] = Field(
+        description="who must have a second factor (TOTP or a passkey): nobody, administrators, or everyone")
 
 
 class GroupIn(Strict):

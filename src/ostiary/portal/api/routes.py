@@ -13,11 +13,13 @@ from ostiary.portal.api.addressing import KeepsSlashesInNames, app_name, domain_
 from ostiary.portal.api.auth import Caller, reader, writer
 from ostiary.portal.api.models import (
     AppIn, AppOut, AppPatch, AuditOut, DomainIn, DomainOut, EndedOut, ErrorOut, GroupDetailOut, GroupIn, GroupOut,
-    GroupPatch, InvitationIn, KeyOut, Page, RotatedOut, RotateIn, SessionOut, SnippetOut, TenantOut, TenantPatch,
-    TokenOut, UserIn, UserOut, UserPatch,
+    GroupPatch, InvitationIn, KeyOut, Page, RotatedOut, RotateIn, SecondFactorPolicy, SessionOut, SnippetOut,
+    TenantOut, TenantPatch, TokenOut, UserIn, UserOut, UserPatch,
 )
 from ostiary.proxies import PROXIES
-from ostiary.services import admin_views, apps, audit, domains, groups, invitations, keys, sessions, tenants, users
+from ostiary.services import (
+    admin_views, apps, audit, domains, groups, invitations, keys, passkeys, second_factor, sessions, tenants, users,
+)
 from ostiary.services.errors import InvalidInput, Problem
 from ostiary.services.listing import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
 from ostiary.services.snippets import snippet_for_app
@@ -166,7 +168,8 @@ def list_users(q: str = Search, limit: int = Limit, offset: int = Offset, c: Cal
 
 
 def _user_out(c: Caller, row) -> UserOut:
-    return UserOut.of(row, [g.name for g in admin_views.user_groups(c.store, c.tenant_id, row.id)])
+    return UserOut.of(row, [g.name for g in admin_views.user_groups(c.store, c.tenant_id, row.id)],
+                      passkeys.count_passkeys(c.store, c.tenant_id, row.id))
 
 
 @usr.post("", response_model=UserOut, status_code=201)
@@ -231,6 +234,15 @@ def delete_user(login: str, c: Caller = Depends(writer)):
     login = user_login(c, login)
     users.delete_user(c.store, c.tenant_id, c.actor, login)
     return Response(status_code=204)
+
+
+@usr.delete("/{login}/second-factors", response_model=UserOut,
+            summary="Reset the user's second factors: TOTP, recovery codes and every passkey (audited)")
+def reset_second_factors(login: str, c: Caller = Depends(writer)):
+    login = user_login(c, login)
+    user = users.get_user(c.store, c.tenant_id, login)
+    second_factor.reset_all(c.store, c.tenant_id, user.id, c.actor)
+    return _user_out(c, users.get_user(c.store, c.tenant_id, user.email))
 
 
 @usr.delete("/{login}/sessions", response_model=EndedOut, summary="Sign the user out everywhere")
@@ -380,6 +392,22 @@ def rotate_keys(body: Optional[RotateIn] = None, c: Caller = Depends(writer)):
     return RotatedOut(id=kid, overlap_seconds=overlap, keys=list_keys(c))
 
 
+# --- the second-factor policy -------------------------------------------------------------
+
+policy = APIRouter(prefix="/second-factor-policy", tags=["users"], responses=ERRORS)
+
+
+@policy.get("", response_model=SecondFactorPolicy, summary="Who must have a second factor")
+def get_second_factor_policy(c: Caller = Depends(reader)):
+    return SecondFactorPolicy(policy=tenants.second_factor_policy(c.store, c.tenant_id))
+
+
+@policy.put("", response_model=SecondFactorPolicy,
+            summary="off, admins or everyone; a person without one sets it up right after their password")
+def set_second_factor_policy(body: SecondFactorPolicy, c: Caller = Depends(writer)):
+    return SecondFactorPolicy(policy=tenants.set_second_factor_policy(c.store, c.tenant_id, c.actor, body.policy))
+
+
 from ostiary.portal.api import providers as providers_api  # noqa: E402  (its own module: docs/identity-providers.md)
 
-ROUTERS = [me, dom, app_router, usr, invitation_routes, grp, ten, sec, *providers_api.ROUTERS]
+ROUTERS = [me, dom, app_router, usr, invitation_routes, grp, ten, sec, policy, *providers_api.ROUTERS]

@@ -1,7 +1,7 @@
 """email links: invitations, password resets and email changes
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 Create Date: 2026-11-30 22:30:00.000000
 
 One new table; nothing existing changes (docs/upgrading.md, "Email").
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = '0010'
-down_revision = '0007'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
