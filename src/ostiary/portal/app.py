@@ -12,7 +12,7 @@ from starlette.staticfiles import StaticFiles
 from ostiary.portal import account, handshake, health, signin
 from ostiary.portal.admin import admin_routes
 from ostiary.portal.api import build_api
-from ostiary.portal import directory, second_factor, upstream
+from ostiary.portal import directory, oidc, second_factor, upstream
 from ostiary.portal.input_guard import InputGuard
 from ostiary.portal.unavailable import EXCEPTION_HANDLERS
 from ostiary.portal.context import Instance
@@ -95,6 +95,14 @@ def build_portal(inst: Instance, lifespan=None) -> Starlette:
         Route("/account/password", account.change_password, methods=["POST"]),
         Route("/account/identities/link", upstream.link_start, methods=["POST"]),
         Route("/account/identities/{link_id:int}/remove", upstream.unlink, methods=["POST"]),
+        Route("/.well-known/openid-configuration", oidc.configuration, methods=["GET"]),
+        Route("/oidc/jwks", oidc.jwks, methods=["GET"]),
+        Route("/oidc/authorize", oidc.authorize, methods=["GET"]),
+        Route("/oidc/authorize", oidc.authorize_decision, methods=["POST"]),
+        Route("/oidc/token", oidc.token, methods=["POST"]),
+        Route("/oidc/userinfo", oidc.userinfo, methods=["GET", "POST"]),
+        Route("/oidc/revoke", oidc.revoke, methods=["POST"]),
+        Route("/oidc/introspect", oidc.introspect, methods=["POST"]),
         *admin_routes,
         Mount("/api/v1", build_api(inst)),
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
