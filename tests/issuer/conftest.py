@@ -20,6 +20,7 @@ from ostiary.issuer import clients
 from ostiary.services import groups, tenants, users
 from ostiary.services.actor import CLI_ACTOR
 from ostiary.store import Store, open_store
+from tests.issuer.app_server import AppServer
 from tests.support.server import OstiaryServer, free_port, loopback_client
 from tests.support.tls import TestTLS, issue_certificates
 
@@ -28,9 +29,12 @@ TENANT_HOST = "acme.id.example.test"
 OTHER_HOST = "other.id.example.test"
 NODE_DIR = Path(__file__).resolve().parent.parent / "node"
 RP_SCRIPT = NODE_DIR / "oidc-relying-party.mjs"
-GRAFANA_CALLBACK = "https://grafana.acme-corp.test/login/generic_oauth"
-GRAFANA_HOME = "https://grafana.acme-corp.test/"
-SPA_CALLBACK = "https://spa.acme-corp.test/callback"
+# The apps' own server (tests/issuer/app_server.py) listens here, one per test process.
+APP_PORT = free_port()
+GRAFANA_CALLBACK = f"https://grafana.acme-corp.test:{APP_PORT}/login/generic_oauth"
+GRAFANA_HOME = f"https://grafana.acme-corp.test:{APP_PORT}/"
+GRAFANA_BACKCHANNEL = f"https://grafana.acme-corp.test:{APP_PORT}/backchannel-logout"
+SPA_CALLBACK = f"https://spa.acme-corp.test:{APP_PORT}/callback"
 OTHER_CALLBACK = "https://wiki.other-corp.test/callback"
 
 
@@ -51,6 +55,7 @@ class IssuerWorld:
     other_tenant_id: int
     tmp: Path
     clients: dict[str, Registered] = field(default_factory=dict)
+    app: AppServer | None = None
 
     def url(self, path: str = "/", host: str = TENANT_HOST) -> str:
         return f"https://{host}:{self.port}{path}"
@@ -130,6 +135,7 @@ def issuer_world(tmp_path_factory) -> IssuerWorld:
     for email in ("dave@acme.test", "erin@acme.test"):
         groups.add_member(store, acme, CLI_ACTOR, "staff", email)
     world = IssuerWorld(store, None, port, tls, acme, other, tmp)
+    world.app = AppServer(tls, APP_PORT)
 
     def register(name, tenant_id, settings, redirect):
         new = clients.add_client(store, tenant_id, CLI_ACTOR, name, settings)
@@ -137,6 +143,7 @@ def issuer_world(tmp_path_factory) -> IssuerWorld:
 
     register("grafana", acme, clients.ClientSettings(
         redirect_uris=[GRAFANA_CALLBACK], post_logout_redirect_uris=[GRAFANA_HOME],
+        backchannel_logout_uri=GRAFANA_BACKCHANNEL,
         scopes="openid profile email groups offline_access", groups=["staff"]), GRAFANA_CALLBACK)
     register("spa", acme, clients.ClientSettings(
         redirect_uris=[SPA_CALLBACK], scopes="openid profile offline_access", public=True, all_users=True,
@@ -150,7 +157,9 @@ def issuer_world(tmp_path_factory) -> IssuerWorld:
     server = OstiaryServer(env, port, workers=2, tls=(tls.cert_chain, tls.private_key), log_path=tmp / "server.log")
     server.start(ready_host=TENANT_HOST, ca_cert=tls.ca_cert)
     world.server = server
+    world.app.start()
     yield world
+    world.app.stop()
     server.stop()
     store.dispose()
 
