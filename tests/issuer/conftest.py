@@ -33,7 +33,7 @@ RP_SCRIPT = NODE_DIR / "oidc-relying-party.mjs"
 APP_PORT = free_port()
 GRAFANA_CALLBACK = f"https://grafana.acme-corp.test:{APP_PORT}/login/generic_oauth"
 GRAFANA_HOME = f"https://grafana.acme-corp.test:{APP_PORT}/"
-GRAFANA_BACKCHANNEL = f"https://grafana.acme-corp.test:{APP_PORT}/backchannel-logout"
+GRAFANA_BACKCHANNEL = f"https://localhost:{APP_PORT}/backchannel-logout"  # the server resolves only loopback names
 SPA_CALLBACK = f"https://spa.acme-corp.test:{APP_PORT}/callback"
 OTHER_CALLBACK = "https://wiki.other-corp.test/callback"
 
@@ -126,13 +126,13 @@ def issuer_world(tmp_path_factory) -> IssuerWorld:
     tenants.init_installation(store, "id.example.test", "other", "admin@other.test", PASSWORD, CLI_ACTOR)
     acme = tenants.tenant_by_slug(store, "acme").id
     other = tenants.tenant_by_slug(store, "other").id
-    for email in ("alice@acme.test", "bob@acme.test", "dave@acme.test", "erin@acme.test"):
+    for email in ("alice@acme.test", "bob@acme.test", "dave@acme.test", "erin@acme.test", "frank@acme.test"):
         users.add_user(store, acme, CLI_ACTOR, email=email, password=PASSWORD)
     users.add_user(store, other, CLI_ACTOR, email="olga@other.test", password=PASSWORD)
     groups.add_group(store, acme, CLI_ACTOR, "staff")
     groups.add_group(store, acme, CLI_ACTOR, "engineering", parent="staff")
     groups.add_member(store, acme, CLI_ACTOR, "engineering", "alice@acme.test")
-    for email in ("dave@acme.test", "erin@acme.test"):
+    for email in ("dave@acme.test", "erin@acme.test", "frank@acme.test"):
         groups.add_member(store, acme, CLI_ACTOR, "staff", email)
     world = IssuerWorld(store, None, port, tls, acme, other, tmp)
     world.app = AppServer(tls, APP_PORT)

@@ -78,3 +78,12 @@ def token_response(ctx: IssuerContext, uri: str, headers, pairs: list[tuple[str,
 
 def endpoint_response(ctx: IssuerContext, name: str, uri: str, headers, pairs: list[tuple[str, str]]) -> tuple:
     return IssuerServer(ctx).create_endpoint_response(name, IssuerRequest("POST", uri, headers, pairs))
+
+
+def end_session_request(ctx: IssuerContext, uri: str, headers, pairs: list[tuple[str, str]]):
+    """The validated end-session request (Authlib's), or an error message for our own page."""
+    server = IssuerServer(ctx)
+    try:
+        return server.validate_endpoint_request("end_session", IssuerRequest("GET", uri, headers, pairs)), None
+    except OAuth2Error as err:
+        return None, err.description or err.error

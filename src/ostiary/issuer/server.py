@@ -21,6 +21,7 @@ from authlib.oidc.core import OpenIDCode
 
 from ostiary.issuer import claims, keys, tokens
 from ostiary.issuer import clients as clients_service
+from ostiary.issuer.logout import EndSession
 from ostiary.store import Store
 
 CONFIDENTIAL = ["client_secret_basic", "client_secret_post"]
@@ -218,6 +219,7 @@ class IssuerServer(AuthorizationServer):
         self.register_grant(RotatingRefresh)
         self.register_endpoint(Revocation)
         self.register_endpoint(Introspection)
+        self.register_endpoint(EndSession)
 
     def validate_requested_scope(self, scope):
         pass  # scopes a client may not ask for are dropped, as OpenID Connect Core §3.1.2.1 allows

@@ -40,6 +40,7 @@ class Client(ClientMixin):
         self.row = row
         self.redirect_uris = json.loads(row.redirect_uris)
         self.public = row.secret_hash is None
+        self.client_metadata = {"post_logout_redirect_uris": json.loads(row.post_logout_redirect_uris)}
 
     def get_client_id(self) -> str:
         return self.row.client_id

@@ -9,6 +9,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ostiary.issuer import logout as issuer_logout
 from ostiary.portal import account, handshake, health, signin
 from ostiary.portal.admin import admin_routes
 from ostiary.portal.api import build_api
@@ -103,10 +104,13 @@ def build_portal(inst: Instance, lifespan=None) -> Starlette:
         Route("/oidc/userinfo", oidc.userinfo, methods=["GET", "POST"]),
         Route("/oidc/revoke", oidc.revoke, methods=["POST"]),
         Route("/oidc/introspect", oidc.introspect, methods=["POST"]),
+        Route("/oidc/end-session", oidc.end_session_page, methods=["GET"]),
+        Route("/oidc/end-session", oidc.end_session_submit, methods=["POST"]),
         *admin_routes,
         Mount("/api/v1", build_api(inst)),
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
     ]
+    issuer_logout.install(inst.settings.public_url)
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS,
                     middleware=[Middleware(InputGuard)])
     app.state.instance = inst

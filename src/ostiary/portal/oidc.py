@@ -11,8 +11,10 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from ostiary.issuer import authorization, discovery, keys, tokens
 from ostiary.issuer.server import IssuerContext
-from ostiary.portal.context import csrf_ok, error_page, instance, render, tenant_for
+from ostiary.portal.context import client_address, csrf_ok, error_page, instance, render, tenant_for
 from ostiary.portal.signin import second_factor_step, session_from_cookie
+from ostiary.services import sessions as sessions_service
+from ostiary.services.actor import Actor
 
 SCOPE_WORDS = {
     "openid": "who you are (an identifier that never changes)",
@@ -151,4 +153,45 @@ async def userinfo(request: Request) -> Response:
     result = await run_in_threadpool(discovery.userinfo, ctx, request.headers.get("authorization"))
     response = _json(result)
     response.headers["access-control-allow-origin"] = "*"
+    return response
+
+
+async def _end_session_request(request: Request, pairs: list[tuple[str, str]]):
+    ctx = _context(request)
+    return await run_in_threadpool(authorization.end_session_request, ctx, _uri(ctx, request), request.headers, pairs)
+
+
+async def end_session_page(request: Request) -> Response:
+    """RP-initiated logout: a page with a button, so no link or image elsewhere signs anyone out."""
+    if _context(request) is None:
+        return _not_here(request)
+    pairs = list(request.query_params.multi_items())
+    validated, problem = await _end_session_request(request, pairs)
+    if validated is None:
+        return error_page(request, 400, "This sign-out request is not valid", f"{problem}.")
+    name = validated.client.row.name if validated.client is not None else ""
+    return render(request, "oidc_end_session.html", client_name=name, query=urlencode(pairs),
+                  tenant=tenant_for(request))
+
+
+async def end_session_submit(request: Request) -> Response:
+    inst = instance(request)
+    if _context(request) is None:
+        return _not_here(request)
+    form = await request.form()
+    if not csrf_ok(request, form.get("csrf")):
+        return error_page(request, 403, "Sign-out refused", "This form expired or came from another site.")
+    validated, problem = await _end_session_request(request, parse_qsl(str(form.get("request", "")),
+                                                                       keep_blank_values=True))
+    if validated is None:
+        return error_page(request, 400, "This sign-out request is not valid", f"{problem}.")
+    session = await session_from_cookie(request)
+    if session is not None:
+        await run_in_threadpool(sessions_service.end_session, inst.store, session.tenant_id, session.id,
+                                "sign-out at an app", Actor(f"user:{session.user_id}", client_address(request),
+                                                             session.user_id))
+    response = RedirectResponse(validated.redirect_uri, status_code=303) if validated.redirect_uri \
+        else render(request, "signed_out.html")
+    response.delete_cookie(inst.session_cookie, path="/", secure=not inst.settings.dev, httponly=True,
+                           samesite="lax")
     return response
