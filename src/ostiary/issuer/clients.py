@@ -299,3 +299,11 @@ def may_use(store: Store, tenant_id: int, client_pk: int, user_id: int) -> bool:
         granted = frozenset(r.group_id for r in scope.rows(oidc_client_grants,
                                                            oidc_client_grants.c.client_id == client_pk))
     return may_enter(with_ancestors(direct, parent_of), client.all_users, granted)
+
+
+def get_client_by_id(store: Store, tenant_id: int, client_pk: int) -> Row:
+    with store.read() as conn:
+        row = TenantScope(conn, tenant_id).one(oidc_clients, oidc_clients.c.id == client_pk)
+    if row is None:
+        raise NotFound("client: no such OIDC client in this tenant")
+    return row

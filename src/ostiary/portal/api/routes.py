@@ -320,5 +320,6 @@ def rotate_keys(body: Optional[RotateIn] = None, c: Caller = Depends(writer)):
 
 
 from ostiary.portal.api import providers as providers_api  # noqa: E402  (its own module: docs/identity-providers.md)
+from ostiary.portal.api import oidc_clients as oidc_clients_api  # noqa: E402  (its own module: docs/oidc-provider.md)
 
-ROUTERS = [me, dom, app_router, usr, grp, sec, *providers_api.ROUTERS]
+ROUTERS = [me, dom, app_router, usr, grp, sec, *providers_api.ROUTERS, *oidc_clients_api.ROUTERS]
