@@ -4,6 +4,7 @@ its own test, against the real server."""
 from __future__ import annotations
 
 import time
+from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import update
@@ -183,3 +184,42 @@ def test_the_password_grant_is_not_offered(issuer_world):
     r = token_request(issuer_world, "grafana", {"grant_type": "password", "username": "alice",
                                                 "password": "correct horse battery"})
     assert r.status_code == 400 and r.json()["error"] == "unsupported_grant_type"
+
+
+def test_a_client_that_requires_a_second_factor_sends_a_password_only_session_to_that_step(issuer_world):
+    with issuer_world.browser() as dave:
+        sign_in(issuer_world, dave, "dave")  # staff, password only
+        params, _ = auth_params(issuer_world, "vault")
+        r = authorize(issuer_world, dave, params)
+    assert r.status_code == 303 and r.headers["location"].startswith("/second-factor?next=%2Foidc%2Fauthorize")
+
+
+def test_declining_consent_sends_access_denied_and_no_code(issuer_world):
+    with issuer_world.browser() as dave:
+        sign_in(issuer_world, dave, "dave")
+        # prompt=consent asks again even if dave agreed before (another test file may have made him).
+        params, _ = auth_params(issuer_world, "grafana", scope="openid groups", prompt="consent")
+        answer = redirect_params(authorize(issuer_world, dave, params, consent="deny"))
+    assert answer["error"] == "access_denied" and "code" not in answer
+
+
+def test_prompt_none_without_a_session_answers_login_required_at_the_client(issuer_world):
+    with issuer_world.browser() as nobody:
+        params, _ = auth_params(issuer_world, "grafana", prompt="none")
+        answer = redirect_params(authorize(issuer_world, nobody, params))
+    assert answer["error"] == "login_required" and answer["state"] == params["state"]
+
+
+def test_without_a_session_the_browser_is_sent_to_sign_in_and_back(issuer_world):
+    with issuer_world.browser() as nobody:
+        params, _ = auth_params(issuer_world, "grafana")
+        r = authorize(issuer_world, nobody, params)
+    assert r.status_code == 303 and r.headers["location"].startswith("/sign-in?next=%2Foidc%2Fauthorize%3F")
+
+
+def test_the_consent_form_cannot_be_posted_from_another_site(issuer_world, alice):
+    params, _ = auth_params(issuer_world, "grafana")
+    r = alice.post(issuer_world.url("/oidc/authorize"), data={"request": urlencode(params), "decision": "allow",
+                                                             "csrf": "x" * 43},
+                   headers={"origin": "https://evil.test", "sec-fetch-site": "cross-site"})
+    assert r.status_code == 403 and "location" not in r.headers
