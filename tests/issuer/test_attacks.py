@@ -13,7 +13,7 @@ from ostiary.issuer.tokens import digest
 from ostiary.services import users
 from ostiary.services.actor import CLI_ACTOR
 from ostiary.store.tables import oidc_codes
-from tests.issuer.conftest import GRAFANA_CALLBACK, OTHER_HOST, authorize, redirect_params, sign_in
+from tests.issuer.conftest import GRAFANA_CALLBACK, OTHER_HOST, authorize, csrf_of, redirect_params, same_origin, sign_in
 from tests.issuer.flows import auth_params, exchange, get_code, token_request, userinfo
 
 
@@ -223,3 +223,30 @@ def test_the_consent_form_cannot_be_posted_from_another_site(issuer_world, alice
                                                              "csrf": "x" * 43},
                    headers={"origin": "https://evil.test", "sec-fetch-site": "cross-site"})
     assert r.status_code == 403 and "location" not in r.headers
+
+
+def test_a_session_that_passed_its_second_factor_says_so_in_amr_and_acr_and_may_use_a_2fa_client(issuer_world):
+    import pyotp
+    from joserfc import jwt
+    from joserfc.jwk import KeySet
+
+    from ostiary.services import groups, second_factor
+
+    world = issuer_world
+    users.add_user(world.store, world.tenant_id, CLI_ACTOR, email="gina@acme.test", password="correct horse battery")
+    groups.add_member(world.store, world.tenant_id, CLI_ACTOR, "staff", "gina@acme.test")
+    secret = second_factor.new_secret()
+    gina_id = users.get_user(world.store, world.tenant_id, "gina@acme.test").id
+    second_factor.enrol(world.store, world.tenant_id, gina_id, CLI_ACTOR, secret, None)
+    with world.browser() as gina:
+        sign_in(world, gina, "gina")
+        page = gina.get(world.url("/second-factor?next=/"))
+        r = gina.post(world.url("/second-factor"), headers=same_origin(world),
+                      data={"csrf": csrf_of(page.text), "code": pyotp.TOTP(secret).now(), "next": "/"})
+        assert r.status_code == 303, r.text
+        code, verifier, _ = get_code(world, gina, "vault", scope="openid")
+    tokens = exchange(world, "vault", code, verifier).json()
+    with world.browser() as http:
+        jwks = KeySet.import_key_set(http.get(world.url("/oidc/jwks")).json())
+    claims = jwt.decode(tokens["id_token"], jwks, algorithms=["RS256"]).claims
+    assert claims["amr"] == ["pwd", "otp"] and claims["acr"] == "urn:ostiary:acr:2fa"
