@@ -161,3 +161,29 @@ def test_end_session_refuses_a_forged_id_token_hint(issuer_world):
     with world.browser() as browser:
         r = _end_session(world, browser, {"id_token_hint": forged, "post_logout_redirect_uri": GRAFANA_HOME})
     assert r.status_code == 400
+
+
+def test_disabling_a_user_from_the_command_line_reaches_the_back_channel(issuer_world, tmp_path):
+    from click.testing import CliRunner
+
+    from ostiary.cli import main
+    from ostiary.services import groups, users
+    from ostiary.services.actor import CLI_ACTOR
+
+    world = issuer_world
+    users.add_user(world.store, world.tenant_id, CLI_ACTOR, email="hank@acme.test", password="correct horse battery")
+    groups.add_member(world.store, world.tenant_id, CLI_ACTOR, "staff", "hank@acme.test")
+    with world.browser() as browser:
+        sign_in(world, browser, "hank")
+        tokens = _tokens(world, browser)
+    sid = jwt.decode(tokens["id_token"], _jwks(world), algorithms=["RS256"]).claims["sid"]
+    env = {"OSTIARY_DATABASE_URL": str(world.store.engine.url), "OSTIARY_DATA_DIR": str(world.tmp),
+           "OSTIARY_PUBLIC_PORT": str(world.port), "SSL_CERT_FILE": str(world.tls.ca_cert)}
+    r = CliRunner().invoke(main, ["user", "disable", "hank@acme.test", "--tenant", "acme"], env=env, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+
+    def for_hank(received):
+        return received.path == "/backchannel-logout" and jwt.decode(
+            parse_qs(received.body)["logout_token"][0], _jwks(world), algorithms=["RS256"]).claims.get("sid") == sid
+
+    assert world.app.wait_for(for_hank), "disabling hank from the CLI told the app nothing"

@@ -46,6 +46,10 @@ class Context:
                 store.dispose()
                 raise
             self._store = store
+            # Sessions a command ends reach the OIDC clients' back-channel URIs too (docs/oidc-provider.md).
+            from ostiary.issuer import logout
+
+            logout.install(self.settings.public_url, wait=True)
         return self._store
 
     def migrated_store(self) -> Store:

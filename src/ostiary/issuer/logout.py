@@ -124,16 +124,21 @@ def deliver(notices: list[Notice]) -> None:
 
 
 _public_url = None
+_wait = False
 
 
 def sessions_ended(store: Store, tenant_id: int, session_ids, user_id) -> None:
     notices = revoke_and_collect(store, tenant_id, session_ids, user_id, issuer_for(store, tenant_id, _public_url))
     if notices:
-        threading.Thread(target=deliver, args=(notices,), name="backchannel-logout", daemon=True).start()
+        sender = threading.Thread(target=deliver, args=(notices,), name="backchannel-logout", daemon=True)
+        sender.start()
+        if _wait:
+            sender.join()
 
 
-def install(public_url) -> None:
-    """Sign-outs from now on reach the clients' back-channel URIs (the portal calls this at start)."""
-    global _public_url
-    _public_url = public_url
+def install(public_url, wait: bool = False) -> None:
+    """Sign-outs from now on reach the clients' back-channel URIs: the portal calls this at
+    start; the command line too, with `wait` (its process ends right after the command)."""
+    global _public_url, _wait
+    _public_url, _wait = public_url, wait
     sessions_service.on_sessions_ended(sessions_ended)
