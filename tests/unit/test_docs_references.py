@@ -45,5 +45,5 @@ def test_nothing_cites_a_brief_outside_the_repository():
     assert not outside, "cite docs/contract.md instead:\n" + "\n".join(outside)
 
 
-def test_the_contract_has_its_ten_sections():
-    assert _contract_sections() == {str(n) for n in range(1, 11)}
+def test_the_contract_has_its_eleven_sections():
+    assert _contract_sections() == {str(n) for n in range(1, 12)}  # §11: the OpenID Connect provider

@@ -4,7 +4,7 @@ nothing written. One module per area; importing them registers their
 commands on `main`."""
 
 from ostiary.cli import (  # noqa: F401  (registers the commands)
-    apps, directory, maintenance, operations, protection, providers, serving, tenants,
+    apps, directory, issuer, maintenance, operations, protection, providers, serving, tenants,
 )
 from ostiary.cli.base import main
 from ostiary.demo import demo_command

@@ -54,6 +54,10 @@ class Context:
             from ostiary.services import mail
 
             mail.install_notifications(self.settings)  # `user second-factor reset` tells the person by email
+            # Sessions a command ends reach the OIDC clients' back-channel URIs too (docs/oidc-provider.md).
+            from ostiary.issuer import logout
+
+            logout.install(self.settings.public_url, wait=True)
         return self._store
 
     def migrated_store(self) -> Store:

@@ -9,10 +9,11 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ostiary.issuer import logout as issuer_logout
 from ostiary.portal import account, by_email, handshake, health, signin
 from ostiary.portal.admin import admin_routes
 from ostiary.portal.api import build_api
-from ostiary.portal import directory, passkeys, second_factor, upstream
+from ostiary.portal import directory, oidc, passkeys, second_factor, upstream
 from ostiary.portal.input_guard import InputGuard
 from ostiary.portal.unavailable import EXCEPTION_HANDLERS
 from ostiary.portal.context import Instance
@@ -111,10 +112,21 @@ def build_portal(inst: Instance, lifespan=None) -> Starlette:
         Route("/account/passkeys/{passkey_id:int}/remove", passkeys.remove, methods=["POST"]),
         Route("/account/identities/link", upstream.link_start, methods=["POST"]),
         Route("/account/identities/{link_id:int}/remove", upstream.unlink, methods=["POST"]),
+        Route("/.well-known/openid-configuration", oidc.configuration, methods=["GET"]),
+        Route("/oidc/jwks", oidc.jwks, methods=["GET"]),
+        Route("/oidc/authorize", oidc.authorize, methods=["GET"]),
+        Route("/oidc/authorize", oidc.authorize_decision, methods=["POST"]),
+        Route("/oidc/token", oidc.token, methods=["POST"]),
+        Route("/oidc/userinfo", oidc.userinfo, methods=["GET", "POST"]),
+        Route("/oidc/revoke", oidc.revoke, methods=["POST"]),
+        Route("/oidc/introspect", oidc.introspect, methods=["POST"]),
+        Route("/oidc/end-session", oidc.end_session_page, methods=["GET"]),
+        Route("/oidc/end-session", oidc.end_session_submit, methods=["POST"]),
         *admin_routes,
         Mount("/api/v1", build_api(inst)),
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
     ]
+    issuer_logout.install(inst.settings.public_url)
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS,
                     middleware=[Middleware(InputGuard)])
     app.state.instance = inst

@@ -61,4 +61,4 @@ def _detail(text: str) -> dict:
     return value if isinstance(value, dict) else {"value": value}
 
 
-ENTITIES = ("app", "domain", "group", "key", "session", "tenant", "token", "user")
+ENTITIES = ("app", "domain", "group", "key", "oidc_client", "session", "tenant", "token", "user")

@@ -21,6 +21,29 @@ from ostiary.store.tables import sessions, tenants, users, webauthn_credentials
 # last_seen_at is written at most this often per session: never a write per request.
 TOUCH_INTERVAL = 60.0
 
+# Who must hear that sessions ended, once the ending is committed: the OpenID Connect
+# issuer's back-channel logout registers here (docs/oidc-provider.md, "Sign-out").
+# Each is called with (store, tenant_id, session_ids, user_id) and must not raise.
+_ENDED_LISTENERS: list = []
+
+
+def on_sessions_ended(listener):
+    if listener not in _ENDED_LISTENERS:
+        _ENDED_LISTENERS.append(listener)
+    return listener
+
+
+def announce_ended(store: Store, tenant_id: int, session_ids: list[str] | None = None,
+                   user_id: int | None = None) -> None:
+    """After a commit that ended sessions (these ids, or any of this user's)."""
+    for listener in list(_ENDED_LISTENERS):
+        try:
+            listener(store, tenant_id, session_ids, user_id)
+        except Exception:  # a listener's failure never undoes or blocks a sign-out
+            import logging
+
+            logging.getLogger("ostiary").exception("a sign-out listener failed")
+
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
@@ -144,7 +167,9 @@ def end_session(store: Store, tenant_id: int, session_id: str, reason: str, acto
         if ended:
             scope.audit(actor.name, "session.end", "session", session_id, actor.addr, reason=reason)
             scope.changed("session", session_id)
-        return bool(ended)
+    if ended:
+        announce_ended(store, tenant_id, [session_id])
+    return bool(ended)
 
 
 def end_session_by_id(store: Store, session_id: str, reason: str, actor: Actor) -> bool:
@@ -174,7 +199,8 @@ def end_user_sessions(store: Store, tenant_id: int, user_id: int, reason: str, a
         scope = TenantScope(conn, tenant_id)
         count = end_user_sessions_in(scope, user_id, reason)
         scope.audit(actor.name, "session.end_all", "user", user_id, actor.addr, reason=reason, count=count)
-        return count
+    announce_ended(store, tenant_id, user_id=user_id)
+    return count
 
 
 def list_sessions(store: Store, tenant_id: int, user_id: int | None = None, live_only: bool = True,

@@ -173,7 +173,10 @@ def set_active(store: Store, tenant_id: int, actor: Actor, email: str, active: b
             sessions_service.end_user_sessions_in(scope, user.id, "user disabled")
         scope.audit(actor.name, "user.enable" if active else "user.disable", "user", user.id, actor.addr)
         scope.changed("user", user.id)
-        return scope.one(users, users.c.id == user.id)
+        row = scope.one(users, users.c.id == user.id)
+    if not active:
+        sessions_service.announce_ended(store, tenant_id, user_id=user.id)
+    return row
 
 
 def set_password(store: Store, tenant_id: int, actor: Actor, email: str, password: str) -> None:
@@ -191,6 +194,7 @@ def set_password(store: Store, tenant_id: int, actor: Actor, email: str, passwor
             email_links.retire_in(scope, user.id, purpose)
         scope.audit(actor.name, "user.password", "user", user.id, actor.addr)
         scope.changed("user", user.id)
+    sessions_service.announce_ended(store, tenant_id, user_id=user.id)
 
 
 def set_admin(store: Store, tenant_id: int, actor: Actor, email: str, is_admin: bool) -> None:

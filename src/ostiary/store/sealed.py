@@ -13,6 +13,7 @@ from ostiary.secretbox import SecretBox, is_sealed
 SEALED_COLUMNS = (
     ("signing_keys", "id", "secret"),
     ("users", "id", "totp_secret"),
+    ("oidc_signing_keys", "kid", "private_jwk"),
 )
 
 

@@ -357,6 +357,116 @@ webauthn_credentials = Table(
     Index("ix_webauthn_credentials_user", "user_id"),
 )
 
+
+# --- OpenID Connect provider (docs/oidc-provider.md) ---------------------------
+
+# Apps that sign people in through Ostiary's own issuer on the tenant host.
+oidc_clients = Table(
+    "oidc_clients",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    # The public identifier the app is configured with; random, unique across tenants.
+    Column("client_id", String(64), nullable=False, unique=True),
+    Column("name", String(100), nullable=False),
+    # SHA-256 of the client secret (shown once); null for a public client, which must use PKCE S256.
+    Column("secret_hash", String(64), nullable=True),
+    Column("redirect_uris", Text, nullable=False, default="[]"),  # JSON list, matched exactly
+    Column("post_logout_redirect_uris", Text, nullable=False, default="[]"),  # JSON list, matched exactly
+    Column("backchannel_logout_uri", Text, nullable=True),
+    Column("scopes", String(200), nullable=False),  # space-separated scopes the client may ask for
+    Column("all_users", Boolean, nullable=False, default=False),
+    Column("require_2fa", Boolean, nullable=False, default=False),
+    Column("skip_consent", Boolean, nullable=False, default=False),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("access_token_seconds", Integer, nullable=False),
+    Column("refresh_token_seconds", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("tenant_id", "name", name="uq_oidc_clients_tenant_name"),
+)
+
+# Who may use a client: the same group grants as apps (ostiary/access.py).
+oidc_client_grants = Table(
+    "oidc_client_grants",
+    metadata,
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("client_id", Integer, ForeignKey("oidc_clients.id", ondelete="CASCADE"), primary_key=True),
+    Column("group_id", Integer, ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+)
+
+# Authorization codes, by SHA-256; one use, and a second use revokes what the first issued.
+oidc_codes = Table(
+    "oidc_codes",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("client_id", Integer, ForeignKey("oidc_clients.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("session_id", String(32), nullable=False),
+    Column("redirect_uri", Text, nullable=False),
+    Column("scope", String(200), nullable=False),
+    Column("nonce", Text, nullable=True),
+    Column("code_challenge", String(128), nullable=True),
+    Column("code_challenge_method", String(8), nullable=True),
+    Column("auth_time", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("used_at", Float, nullable=True),
+)
+
+# Access and refresh tokens, by SHA-256. Every token of one grant shares a family, so a
+# reused refresh token or a replayed code revokes them all; each names the session it
+# came from and dies with it.
+oidc_tokens = Table(
+    "oidc_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("client_id", Integer, ForeignKey("oidc_clients.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("session_id", String(32), nullable=False),
+    Column("kind", String(8), nullable=False),  # access | refresh
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("family", String(32), nullable=False),
+    Column("code_hash", String(64), nullable=True),
+    Column("scope", String(200), nullable=False),
+    Column("auth_time", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("used_at", Float, nullable=True),  # a refresh token, once exchanged
+    Column("revoked_at", Float, nullable=True),
+    Index("ix_oidc_tokens_family", "family"),
+    Index("ix_oidc_tokens_session", "session_id"),
+)
+
+# What a person agreed to share with a client; asked again when a client wants more.
+oidc_consents = Table(
+    "oidc_consents",
+    metadata,
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("client_id", Integer, ForeignKey("oidc_clients.id", ondelete="CASCADE"), primary_key=True),
+    Column("scope", String(200), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# The issuer's signing keys (RS256 and ES256), installation-wide like signing_keys: every
+# token names its tenant's issuer inside the signed payload.
+oidc_signing_keys = Table(
+    "oidc_signing_keys",
+    metadata,
+    Column("kid", String(32), primary_key=True),
+    Column("alg", String(8), nullable=False),
+    # The private JWK as JSON, sealed by the secret box (ostiary/secretbox.py).
+    Column("private_jwk", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    # Set at rotation: the key stops signing then, and leaves the JWKS at drop_at,
+    # once every token it signed has expired.
+    Column("retired_at", Float, nullable=True),
+    Column("drop_at", Float, nullable=True),
+)
+
 TENANT_TABLES = (users, groups, memberships, domains, apps, app_grants, sessions, audit_log, recovery_codes, api_tokens,
-                 identity_providers, provider_group_map, linked_identities, email_links,
-                 webauthn_credentials)
+                 identity_providers, provider_group_map, linked_identities, email_links, webauthn_credentials,
+                 oidc_clients, oidc_client_grants, oidc_codes, oidc_tokens, oidc_consents)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from ostiary.portal.admin import apps, domains, people, providers, security
+from ostiary.portal.admin import apps, domains, oidc_clients, people, providers, security
 
 
 def _get(path: str, endpoint) -> Route:
@@ -54,6 +54,13 @@ admin_routes = [
     _post("/admin/providers/{provider_id:int}", providers.provider_edit),
     _post("/admin/providers/{provider_id:int}/mappings", providers.provider_mapping),
     _post("/admin/providers/{provider_id:int}/delete", providers.provider_delete),
+    _get("/admin/oidc-clients", oidc_clients.client_list),
+    _post("/admin/oidc-clients", oidc_clients.client_add),
+    _get("/admin/oidc-clients/{client_pk:int}", oidc_clients.client_detail),
+    _post("/admin/oidc-clients/{client_pk:int}", oidc_clients.client_edit),
+    _post("/admin/oidc-clients/{client_pk:int}/grants", oidc_clients.client_grant),
+    _post("/admin/oidc-clients/{client_pk:int}/rotate-secret", oidc_clients.client_rotate_secret),
+    _post("/admin/oidc-clients/{client_pk:int}/delete", oidc_clients.client_delete),
     _get("/admin/sessions", security.session_list),
     _post("/admin/sessions/{session_id}/revoke", security.session_revoke),
     _get("/admin/audit", security.audit_list),

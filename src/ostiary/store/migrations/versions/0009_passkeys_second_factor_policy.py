@@ -1,7 +1,7 @@
 """passkeys (WebAuthn credentials) and a per-tenant second-factor policy
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-30 22:30:00
 
 Adds the webauthn_credentials table and tenants.second_factor_policy
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = '0009'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

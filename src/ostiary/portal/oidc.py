@@ -1,0 +1,197 @@
+"""The OpenID Connect issuer's routes on the tenant host (docs/oidc-provider.md).
+Thin: each reads the request, asks ostiary.issuer, and writes the answer."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from ostiary.issuer import authorization, discovery, keys, tokens
+from ostiary.issuer.server import IssuerContext
+from ostiary.portal.context import client_address, csrf_ok, error_page, instance, render, tenant_for
+from ostiary.portal.signin import second_factor_step, session_from_cookie
+from ostiary.services import sessions as sessions_service
+from ostiary.services.actor import Actor
+
+SCOPE_WORDS = {
+    "openid": "who you are (an identifier that never changes)",
+    "profile": "your name and user name",
+    "email": "your email address",
+    "groups": "the groups you are in",
+    "offline_access": "to stay signed in while you are away",
+}
+
+
+def _context(request: Request) -> IssuerContext | None:
+    tenant = tenant_for(request)
+    if tenant is None or not tenant.host:
+        return None
+    inst = instance(request)
+    return IssuerContext(inst.store, tenant.id, inst.settings.public_url(tenant.host, "").rstrip("/"))
+
+
+def _uri(ctx: IssuerContext, request: Request) -> str:
+    # Authlib refuses http:// URIs; the issuer's own URL says how browsers reach it.
+    return "https://" + ctx.issuer.partition("://")[2] + request.url.path
+
+
+def _not_here(request: Request) -> Response:
+    return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+
+
+def _json(result: tuple) -> Response:
+    status, body, headers = result
+    response = JSONResponse(body, status_code=status, headers={k: v for k, v in dict(headers).items()
+                                                               if k.lower() != "content-type"})
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+async def configuration(request: Request) -> Response:
+    ctx = _context(request)
+    if ctx is None:
+        return _not_here(request)
+    response = JSONResponse(discovery.configuration(ctx.issuer))
+    response.headers["cache-control"] = "public, max-age=300"
+    response.headers["access-control-allow-origin"] = "*"
+    return response
+
+
+async def jwks(request: Request) -> Response:
+    ctx = _context(request)
+    if ctx is None:
+        return _not_here(request)
+    response = JSONResponse(await run_in_threadpool(keys.public_jwks, ctx.store))
+    response.headers["cache-control"] = "public, max-age=300"
+    response.headers["access-control-allow-origin"] = "*"
+    return response
+
+
+async def _person(request: Request):
+    """The signed-in person and the session's state: (person, session)."""
+    session = await session_from_cookie(request)
+    if session is None or not session.complete:
+        return None, session
+    ctx = _context(request)
+    person = await run_in_threadpool(tokens.live_person, ctx.store, ctx.tenant_id, session.id, session.user_id)
+    return person, session
+
+
+async def _decide(request: Request, pairs: list[tuple[str, str]], decision: str | None) -> Response:
+    ctx = _context(request)
+    if ctx is None:
+        return _not_here(request)
+    person, session = await _person(request)
+    outcome = await run_in_threadpool(authorization.decide, ctx, _uri(ctx, request), request.headers, pairs,
+                                      person, decision)
+    here = "/oidc/authorize?" + urlencode(pairs)
+    if outcome.kind == "redirect":
+        return RedirectResponse(outcome.location, status_code=302 if decision is None else 303)
+    if outcome.kind == "error":
+        return error_page(request, 400, "This sign-in request is not valid",
+                          f"{outcome.message} Go back to the app and try again, or tell its administrator.")
+    if outcome.kind == "sign_in":
+        if session is not None and not session.complete:
+            return RedirectResponse(second_factor_step(here), status_code=303)
+        return RedirectResponse("/sign-in?" + urlencode({"next": here}), status_code=303)
+    if outcome.kind == "second_factor":
+        return RedirectResponse(second_factor_step(here), status_code=303)
+    return render(request, "oidc_consent.html", client_name=outcome.client_name, scopes=outcome.scopes,
+                  described=SCOPE_WORDS, query=urlencode(pairs), tenant=tenant_for(request))
+
+
+async def authorize(request: Request) -> Response:
+    return await _decide(request, list(request.query_params.multi_items()), None)
+
+
+async def authorize_decision(request: Request) -> Response:
+    form = await request.form()
+    if not csrf_ok(request, form.get("csrf")):
+        return error_page(request, 403, "Refused", "This form expired or came from another site. "
+                                                   "Go back to the app and sign in again.")
+    decision = form.get("decision")
+    if decision not in (authorization.ALLOW, authorization.DENY):
+        return error_page(request, 400, "Refused", "Choose Allow or Deny.")
+    return await _decide(request, parse_qsl(str(form.get("request", "")), keep_blank_values=True), decision)
+
+
+async def token(request: Request) -> Response:
+    ctx = _context(request)
+    if ctx is None:
+        return JSONResponse({"error": "invalid_request", "error_description": "not an issuer host"}, 404)
+    form = await request.form()
+    result = await run_in_threadpool(authorization.token_response, ctx, _uri(ctx, request), request.headers,
+                                     list(form.multi_items()))
+    return _json(result)
+
+
+async def _endpoint(request: Request, name: str) -> Response:
+    ctx = _context(request)
+    if ctx is None:
+        return JSONResponse({"error": "invalid_request", "error_description": "not an issuer host"}, 404)
+    form = await request.form()
+    result = await run_in_threadpool(authorization.endpoint_response, ctx, name, _uri(ctx, request),
+                                     request.headers, list(form.multi_items()))
+    return _json(result)
+
+
+async def revoke(request: Request) -> Response:
+    return await _endpoint(request, "revocation")
+
+
+async def introspect(request: Request) -> Response:
+    return await _endpoint(request, "introspection")
+
+
+async def userinfo(request: Request) -> Response:
+    ctx = _context(request)
+    if ctx is None:
+        return JSONResponse({"error": "invalid_request", "error_description": "not an issuer host"}, 404)
+    result = await run_in_threadpool(discovery.userinfo, ctx, request.headers.get("authorization"))
+    response = _json(result)
+    response.headers["access-control-allow-origin"] = "*"
+    return response
+
+
+async def _end_session_request(request: Request, pairs: list[tuple[str, str]]):
+    ctx = _context(request)
+    return await run_in_threadpool(authorization.end_session_request, ctx, _uri(ctx, request), request.headers, pairs)
+
+
+async def end_session_page(request: Request) -> Response:
+    """RP-initiated logout: a page with a button, so no link or image elsewhere signs anyone out."""
+    if _context(request) is None:
+        return _not_here(request)
+    pairs = list(request.query_params.multi_items())
+    validated, problem = await _end_session_request(request, pairs)
+    if validated is None:
+        return error_page(request, 400, "This sign-out request is not valid", f"{problem}.")
+    name = validated.client.row.name if validated.client is not None else ""
+    return render(request, "oidc_end_session.html", client_name=name, query=urlencode(pairs),
+                  tenant=tenant_for(request))
+
+
+async def end_session_submit(request: Request) -> Response:
+    inst = instance(request)
+    if _context(request) is None:
+        return _not_here(request)
+    form = await request.form()
+    if not csrf_ok(request, form.get("csrf")):
+        return error_page(request, 403, "Sign-out refused", "This form expired or came from another site.")
+    validated, problem = await _end_session_request(request, parse_qsl(str(form.get("request", "")),
+                                                                       keep_blank_values=True))
+    if validated is None:
+        return error_page(request, 400, "This sign-out request is not valid", f"{problem}.")
+    session = await session_from_cookie(request)
+    if session is not None:
+        await run_in_threadpool(sessions_service.end_session, inst.store, session.tenant_id, session.id,
+                                "sign-out at an app", Actor(f"user:{session.user_id}", client_address(request),
+                                                             session.user_id))
+    response = RedirectResponse(validated.redirect_uri, status_code=303) if validated.redirect_uri \
+        else render(request, "signed_out.html")
+    response.delete_cookie(inst.session_cookie, path="/", secure=not inst.settings.dev, httponly=True,
+                           samesite="lax")
+    return response
