@@ -7,9 +7,10 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
+from starlette.responses import FileResponse
 from starlette.staticfiles import StaticFiles
 
-from ostiary.portal import account, handshake, health, signin
+from ostiary.portal import account, handshake, health, not_found, signin
 from ostiary.portal.admin import admin_routes
 from ostiary.portal.api import build_api
 from ostiary.portal import directory, second_factor, upstream
@@ -67,6 +68,15 @@ class HardenResponses:
         await self.app(scope, receive, send_hardened)
 
 
+STATIC = Path(__file__).parent / "static"
+
+
+async def favicon(request) -> FileResponse:
+    """Browsers ask every host for /favicon.ico: Ostiary's own icon, an SVG that follows the light or dark look."""
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml",
+                        headers={"cache-control": "public, max-age=86400"})
+
+
 def build_portal(inst: Instance, lifespan=None) -> Starlette:
     routes = [
         Route("/", signin.home),
@@ -86,6 +96,7 @@ def build_portal(inst: Instance, lifespan=None) -> Starlette:
         Route(CALLBACK_PATH, handshake.callback),
         Route(PORTAL_SIGN_OUT_PATH, handshake.portal_sign_out_page, methods=["GET"]),
         Route(PORTAL_SIGN_OUT_PATH, handshake.portal_sign_out, methods=["POST"]),
+        Route("/favicon.ico", favicon, methods=["GET"]),
         Route("/healthz", health.healthz),
         Route("/readyz", health.readyz),
         Route("/metrics", health.metrics),
@@ -97,9 +108,9 @@ def build_portal(inst: Instance, lifespan=None) -> Starlette:
         Route("/account/identities/{link_id:int}/remove", upstream.unlink, methods=["POST"]),
         *admin_routes,
         Mount("/api/v1", build_api(inst)),
-        Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS,
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={**EXCEPTION_HANDLERS, **not_found.HANDLERS},
                     middleware=[Middleware(InputGuard)])
     app.state.instance = inst
     return app

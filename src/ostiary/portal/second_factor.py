@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ostiary.gate.signing import sign, verify
-from ostiary.portal.context import client_address, csrf_ok, error_page, instance, render, tenant_for
+from ostiary.portal.context import client_address, csrf_ok, error_page, instance, render, tenant_for, unknown_host
 from ostiary.portal.signin import check_password, fail_slowly, safe_next, session_from_cookie, throttled_message
 from ostiary.services import second_factor as second_factor_service
 from ostiary.services import throttle
@@ -36,7 +36,7 @@ async def _context(request: Request):
     inst = instance(request)
     tenant = tenant_for(request)
     if tenant is None:
-        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+        return unknown_host(request)
     # A session that still owes its second factor is welcome here: this is where it pays.
     session = await session_from_cookie(request)
     if session is None:

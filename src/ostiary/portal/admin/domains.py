@@ -6,6 +6,7 @@ from starlette.responses import Response
 
 from ostiary.dns.resolvers import parse_resolvers
 from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, listing_args, problems
+from ostiary.portal.admin.web_wording import web_text
 from ostiary.services import admin_views, domains
 from ostiary.services.errors import ServiceError
 
@@ -56,5 +57,5 @@ async def domain_delete(ctx: AdminContext, form) -> Response:
     try:
         await ctx.call(domains.delete_domain, ctx.inst.store, ctx.tenant.id, ctx.actor, name)
     except ServiceError as exc:
-        return ctx.back(f"/admin/domains/{name}", str(exc))
+        return ctx.back(f"/admin/domains/{name}", web_text(str(exc)))
     return ctx.back("/admin/domains", f"Domain {name} deleted.")

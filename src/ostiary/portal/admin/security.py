@@ -9,6 +9,7 @@ from starlette.responses import Response
 from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, listing_args, problems
 from ostiary.services import admin_views, api_tokens, audit, keys, sessions
 from ostiary.services.errors import ServiceError
+from ostiary.services.overview import tenant_overview
 
 
 @admin_page
@@ -50,10 +51,10 @@ async def audit_list(ctx: AdminContext) -> Response:
 
 @admin_page
 async def key_list(ctx: AdminContext) -> Response:
-    return await _keys(ctx)
+    return await keys_page(ctx)
 
 
-async def _keys(ctx: AdminContext, status: int = 200, errors=(), overlap: str | None = None) -> Response:
+async def keys_page(ctx: AdminContext, status: int = 200, errors=(), overlap: str | None = None) -> Response:
     rows = await ctx.call(keys.list_keys, ctx.inst.store)
     return ctx.page("admin/keys.html", status=status, keys=list(reversed(rows)), errors=list(errors),
                     overlap=ctx.inst.settings.key_overlap_seconds,
@@ -70,7 +71,7 @@ async def key_rotate(ctx: AdminContext, form) -> Response:
     try:
         kid = await ctx.call(keys.rotate_keys, ctx.inst.store, ctx.actor, overlap)
     except ServiceError as exc:
-        return await _keys(ctx, 422, problems(exc), given)
+        return await keys_page(ctx, 422, problems(exc), given)
     return ctx.back("/admin/keys", f"Key {kid} signs in {keys.PUBLISH_AHEAD:.0f} s; every older key verifies for "
                                    f"at most {max(overlap, keys.PUBLISH_AHEAD):.0f} s more (see each key below).")
 
@@ -111,4 +112,5 @@ async def token_revoke(ctx: AdminContext, form) -> Response:
 
 @admin_page
 async def overview(ctx: AdminContext) -> Response:
-    return ctx.page("admin/index.html")
+    state = await ctx.call(tenant_overview, ctx.inst.store, ctx.tenant.id)
+    return ctx.page("admin/index.html", o=state)
