@@ -135,10 +135,14 @@ def test_admin_creates_an_app_grants_a_group_and_sees_every_snippet(admin, sqlit
     admin.fill("#grant-group", "ops")
     admin.click("button:text-is('Grant')")
     assert "ops" in admin.inner_text("#app-access")
+    app_page = admin.url.split("?")[0]
     with w.api(w.read_token) as api:
         for proxy in ("caddy", "nginx", "traefik", "traefik-labels"):
+            admin.goto(f"{app_page}?proxy={proxy}")  # one proxy's snippet at a time
+            assert admin.locator("pre[id^=snippet-]").count() == 1
             expected = api.get(f"/apps/status/snippets/{proxy}").json()["text"]
             assert admin.inner_text(f"#snippet-{proxy}").strip() == expected.strip(), proxy
+    admin.goto(app_page)
         assert api.get("/apps/status").json()["headers"] == ["user", "email", "groups"]
     admin.click("button[data-copy=snippet-caddy]")
     admin.wait_for_selector("button[data-copy=snippet-caddy][data-copied=yes]")
@@ -241,7 +245,8 @@ def test_admin_rotates_keys_and_manages_api_tokens_shown_once(admin, sqlite_worl
     w = sqlite_world
     admin.goto(w.url("/admin/keys"))
     before = admin.locator("tbody tr").count()
-    admin.click("button:text-is('Rotate keys')")
+    admin.click("button:text-is('Rotate keys…')")
+    admin.click("#confirm-button")
     assert admin.locator("tbody tr").count() == before + 1
     assert admin.locator("tbody tr").first.inner_text().endswith("signing")
     shots(admin, "keys")
@@ -256,7 +261,8 @@ def test_admin_rotates_keys_and_manages_api_tokens_shown_once(admin, sqlite_worl
     shots(admin, "tokens")
     admin.goto(w.url("/admin/tokens"))
     assert token not in admin.content()
-    admin.click("button[aria-label='Revoke token ci']")
+    admin.click("a[aria-label='Revoke token ci']")
+    admin.click("#confirm-button")
     with w.api(token) as api:
         assert api.get("/me").status_code == 401
 
@@ -406,7 +412,8 @@ def test_admin_rotates_keys_in_an_emergency_and_every_older_key_ends(admin, sqli
     rows = admin.locator("tbody tr").count()
     admin.fill("#overlap_seconds", "0")
     start = time.time()
-    admin.click("button:text-is('Rotate keys')")
+    admin.click("button:text-is('Rotate keys…')")
+    admin.click("#confirm-button")
     assert "every older key verifies for at most 2 s more" in admin.inner_text("main")
     assert admin.locator("tbody tr").count() == rows + 1
     from ostiary.services import keys

@@ -135,3 +135,23 @@ def test_destructive_actions_ask_first_on_a_page_that_says_what_happens_without_
         assert "overlap_seconds" in page.inner_text("#form-errors")
     finally:
         context.close()
+
+
+def test_the_app_page_shows_one_chosen_snippet_and_links_its_groups(world):
+    grafana = apps.list_apps(world.store, world.tenant_id, "grafana")[0]
+    staff = groups.get_group(world.store, world.tenant_id, "staff")
+    with signed_in_client(world) as client:
+        default = client.get(world.url(f"/admin/apps/{grafana.id}")).text
+        nginx = client.get(world.url(f"/admin/apps/{grafana.id}"), params={"proxy": "nginx"}).text
+        unknown = client.get(world.url(f"/admin/apps/{grafana.id}"), params={"proxy": "<b>"}).text
+        group_page = client.get(world.url(f"/admin/groups/{staff.id}")).text
+    assert default.count('<pre id="snippet-') == 1 and '<pre id="snippet-caddy"' in default
+    assert nginx.count('<pre id="snippet-') == 1 and '<pre id="snippet-nginx"' in nginx
+    assert 'href="?proxy=nginx#snippets" aria-current="true"' in nginx
+    assert '<pre id="snippet-caddy"' in unknown and "<b>" not in unknown.split("<main")[1]
+    assert f'<a href="/admin/groups/{staff.id}">staff</a>' in default
+    assert f'<a href="/admin/apps/{grafana.id}">grafana</a>' in group_page
+    for name in ("staff", "ops", "sales"):
+        assert f'<option value="{name}">' in default and f'<option value="{name}">' in group_page
+    assert '<option value="alice@acme.test">' in group_page and 'list="user-emails"' in group_page
+    assert 'id="grant-group" name="group" type="text" required placeholder="staff" list="group-names"' in default

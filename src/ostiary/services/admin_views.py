@@ -235,3 +235,27 @@ def sessions_page(store: Store, tenant_id: int, search: str = "", user_id: int |
                             .order_by(sessions.c.created_at.desc()).limit(limit).offset(offset))
         items = [SessionEntry(*r[:9], bool(r[9]), tuple(amr_values(r[10])), describe(r[10])) for r in rows]
     return Page(items, int(total), limit, offset)
+
+
+# The member picker suggests at most this many emails (a datalist, not a list to scroll).
+PICKER_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class Pickers:
+    """Names the admin pages suggest in their pickers and link to."""
+    group_ids: dict[str, int]  # group name -> id, by name
+    app_ids: dict[str, int]  # app name -> id
+    emails: list[str]  # active users' emails, first PICKER_LIMIT by email
+
+
+def pickers(store: Store, tenant_id: int, with_emails: bool = False) -> Pickers:
+    with store.read() as conn:
+        scope = TenantScope(conn, tenant_id)
+        group_ids = {r.name: r.id for r in conn.execute(select(groups.c.id, groups.c.name)
+                                                         .where(groups.c.tenant_id == tenant_id)
+                                                         .order_by(groups.c.name))}
+        app_ids = {r.name: r.id for r in conn.execute(select(apps.c.id, apps.c.name).where(apps.c.tenant_id == tenant_id))}
+        emails = [r.email for r in scope.rows(users, users.c.active.is_(True), order_by=users.c.email,
+                                              limit=PICKER_LIMIT)] if with_emails else []
+    return Pickers(group_ids, app_ids, emails)

@@ -45,7 +45,9 @@ async def _user(ctx: AdminContext, status: int = 200, errors=()) -> Response:
     user = await ctx.call(admin_views.user_by_id, ctx.inst.store, ctx.tenant.id, uid)
     member_of = await ctx.call(admin_views.user_groups, ctx.inst.store, ctx.tenant.id, uid)
     live = await ctx.call(admin_views.sessions_page, ctx.inst.store, ctx.tenant.id, user_id=uid, limit=100)
-    return ctx.page("admin/user.html", status=status, u=user, member_of=member_of, live=live, errors=list(errors))
+    names = await ctx.call(admin_views.pickers, ctx.inst.store, ctx.tenant.id)
+    return ctx.page("admin/user.html", status=status, u=user, member_of=member_of, live=live, errors=list(errors),
+                    names=names)
 
 
 async def _target(ctx: AdminContext):
@@ -119,8 +121,9 @@ async def group_list(ctx: AdminContext) -> Response:
 async def _groups(ctx: AdminContext, status: int = 200, errors=(), form=None) -> Response:
     args = listing_args(ctx.request) if status == 200 else {}
     page = await ctx.call(admin_views.groups_page, ctx.inst.store, ctx.tenant.id, **args)
+    names = await ctx.call(admin_views.pickers, ctx.inst.store, ctx.tenant.id)
     return ctx.page("admin/groups.html", status=status, page=page, q=ctx.request.query_params.get("q", ""),
-                    errors=list(errors), form=form or {})
+                    errors=list(errors), form=form or {}, names=names)
 
 
 @admin_action
@@ -144,8 +147,9 @@ async def _group(ctx: AdminContext, status: int = 200, errors=()) -> Response:
     page = await ctx.call(admin_views.members_page, ctx.inst.store, ctx.tenant.id, detail.group.id, **args)
     members, granted = await ctx.call(groups.group_usage, ctx.inst.store, ctx.tenant.id, detail.group.name)
     in_use = groups.in_use_text(members, granted) if members or granted else ""
+    names = await ctx.call(admin_views.pickers, ctx.inst.store, ctx.tenant.id, with_emails=True)
     return ctx.page("admin/group.html", status=status, d=detail, g=detail.group, page=page,
-                    q=ctx.request.query_params.get("q", ""), errors=list(errors), in_use=in_use)
+                    q=ctx.request.query_params.get("q", ""), errors=list(errors), in_use=in_use, names=names)
 
 
 async def _group_row(ctx: AdminContext):
