@@ -230,7 +230,7 @@ def test_audit_log_shows_ui_changes_with_the_admin_and_address_and_filters(admin
     admin.goto(w.url("/admin/audit?actor=admin%40acme.test&entity=app"))
     rows = admin.locator("tbody tr").all_inner_texts()
     assert rows and all(ADMIN in r and "127.0.0.1" in r for r in rows)
-    assert any("app.grant" in r and "group=ops" in r for r in rows)
+    assert any("Group may enter app" in r and "group: ops" in r for r in rows)
     admin.select_option("#entity", "domain")
     admin.click("button:text-is('Filter')")
     assert all("domain" in r for r in admin.locator("tbody tr").all_inner_texts())

@@ -5,6 +5,8 @@ exportable audit log, sortable lists that become cards on a phone."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 
 import pytest
@@ -155,3 +157,29 @@ def test_the_app_page_shows_one_chosen_snippet_and_links_its_groups(world):
         assert f'<option value="{name}">' in default and f'<option value="{name}">' in group_page
     assert '<option value="alice@acme.test">' in group_page and 'list="user-emails"' in group_page
     assert 'id="grant-group" name="group" type="text" required placeholder="staff" list="group-names"' in default
+
+
+def test_the_audit_log_shows_names_and_readable_changes_filters_by_action_and_exports_csv(world):
+    groups.add_group(world.store, world.tenant_id, SETUP, "=HYPERLINK(\"https://evil.test\")")
+    with signed_in_client(world) as client:
+        page = client.get(world.url("/admin/users"))
+        client.post(world.url("/admin/users"), data={"csrf": form_csrf(page.text), "email": "dora@acme.test"})
+        with signed_in_client(world, "alice@acme.test"):
+            pass  # alice signs in: a session.start recorded as "user:<id>"
+        log = client.get(world.url("/admin/audit")).text
+        only_adds = client.get(world.url("/admin/audit"), params={"action": "user.add"}).text
+        export = client.get(world.url("/admin/audit.csv"), params={"action": "group.add"})
+    body = log.split("<tbody>")[1]
+    assert not re.search(r"user:\d", body) and "=False" not in body and "['" not in body
+    assert "alice@acme.test" in body and "Signed in" in body
+    dora = users.find_user(world.store, world.tenant_id, "dora@acme.test")
+    assert f'<a href="/admin/users/{dora.id}">dora@acme.test</a>' in body and "<li>administrator: no</li>" in body
+    rows = only_adds.split("<tbody>")[1].split("</tbody>")[0]
+    assert "User created" in rows and "Signed in" not in rows and "Group created" not in rows
+    assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
+    assert "attachment" in export.headers["content-disposition"]
+    table = list(csv.reader(io.StringIO(export.text)))
+    assert table[0][:5] == ["time (UTC)", "actor", "from address", "action", "subject"]
+    assert {r[3] for r in table[1:]} == {"Group created"}
+    evil = [r for r in table[1:] if "HYPERLINK" in r[4]]
+    assert evil and evil[0][4].startswith("'="), "a formula is written as text"

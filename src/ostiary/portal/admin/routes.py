@@ -59,6 +59,7 @@ admin_routes = [
     _get("/admin/sessions", security.session_list),
     _post("/admin/sessions/{session_id}/revoke", security.session_revoke),
     _get("/admin/audit", security.audit_list),
+    _get("/admin/audit.csv", security.audit_csv),
     _get("/admin/keys", security.key_list),
     _get("/admin/keys/rotate", confirmations.key_rotate),
     _post("/admin/keys/rotate", security.key_rotate),

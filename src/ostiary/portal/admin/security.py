@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from urllib.parse import urlencode
 
 from starlette.responses import Response
 
-from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, listing_args, problems
+from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, listing_args, problems, when
+from ostiary.portal.admin import audit_export
 from ostiary.services import admin_views, api_tokens, audit, keys, sessions
+from ostiary.services.listing import MAX_LIMIT
 from ostiary.services.errors import ServiceError
 from ostiary.services.overview import tenant_overview
 
@@ -36,17 +39,58 @@ def _day(value: str, end: bool = False) -> float | None:
     return day.timestamp() + (86400 if end else 0)
 
 
+def _audit_filters(ctx: AdminContext) -> dict:
+    q = ctx.request.query_params
+    action = q.get("action", "")[:64]
+    return {"actor": q.get("actor", "")[:200], "entity": q.get("entity", "")[:32], "entity_id": q.get("entity_id", "")[:64],
+            "action": action if action in audit.ACTIONS else "", "since": q.get("since", "")[:10],
+            "until": q.get("until", "")[:10]}
+
+
+def _audit_query(ctx: AdminContext, filters: dict, limit: int | None, offset: int | None) -> dict:
+    return dict(actor=filters["actor"], entity=filters["entity"], entity_id=filters["entity_id"],
+                action=filters["action"], since=_day(filters["since"]), until=_day(filters["until"], end=True),
+                limit=limit, offset=offset)
+
+
 @admin_page
 async def audit_list(ctx: AdminContext) -> Response:
-    q = ctx.request.query_params
     args = listing_args(ctx.request)
-    filters = {"actor": q.get("actor", "")[:200], "entity": q.get("entity", "")[:32], "entity_id": q.get("entity_id", "")[:64],
-               "since": q.get("since", "")[:10], "until": q.get("until", "")[:10]}
-    page = await ctx.call(audit.audit_page, ctx.inst.store, ctx.tenant.id, actor=filters["actor"],
-                          entity=filters["entity"], entity_id=filters["entity_id"],
-                          since=_day(filters["since"]), until=_day(filters["until"], end=True),
-                          limit=args["limit"], offset=args["offset"])
-    return ctx.page("admin/audit.html", page=page, filters=filters, entities=audit.ENTITIES)
+    filters = _audit_filters(ctx)
+    page = await ctx.call(audit.audit_page, ctx.inst.store, ctx.tenant.id,
+                          **_audit_query(ctx, filters, args["limit"], args["offset"]))
+    rows = await ctx.call(audit.readable, ctx.inst.store, ctx.tenant.id, page.items)
+    return ctx.page("admin/audit.html", page=page, rows=rows, filters=filters, entities=audit.ENTITIES,
+                    actions=audit.ACTIONS, retention=_retention(ctx.inst.settings.audit_retention_days), csv_link="/admin/audit.csv?" + urlencode(
+                        {k: v for k, v in filters.items() if v}))
+
+
+def _retention(days: int) -> str:
+    return "ever (OSTIARY_AUDIT_RETENTION_DAYS is 0)" if days <= 0 else f"{days} day{'s' if days != 1 else ''}"
+
+
+# The export holds at most this many entries (the newest that match the filters).
+CSV_MAX_ROWS = 50_000
+
+
+@admin_page
+async def audit_csv(ctx: AdminContext) -> Response:
+    filters = _audit_filters(ctx)
+
+    def rows():
+        out = []
+        offset = 0
+        while offset < CSV_MAX_ROWS:
+            page = audit.audit_page(ctx.inst.store, ctx.tenant.id, **_audit_query(ctx, filters, MAX_LIMIT, offset))
+            out += audit.readable(ctx.inst.store, ctx.tenant.id, page.items)
+            if page.next_offset is None:
+                break
+            offset = page.next_offset
+        return out
+
+    text = audit_export.to_csv(await ctx.call(rows), when)
+    return Response(text, media_type="text/csv; charset=utf-8",
+                    headers={"content-disposition": f'attachment; filename="ostiary-audit-{ctx.tenant.slug}.csv"'})
 
 
 @admin_page
