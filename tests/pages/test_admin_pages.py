@@ -183,3 +183,58 @@ def test_the_audit_log_shows_names_and_readable_changes_filters_by_action_and_ex
     assert {r[3] for r in table[1:]} == {"Group created"}
     evil = [r for r in table[1:] if "HYPERLINK" in r[4]]
     assert evil and evil[0][4].startswith("'="), "a formula is written as text"
+
+
+def test_lists_sort_by_their_columns_and_say_so(world):
+    with signed_in_client(world) as client:
+        up = client.get(world.url("/admin/users"), params={"sort": "email"}).text
+        down = client.get(world.url("/admin/users"), params={"sort": "-email", "q": "acme"}).text
+        odd = client.get(world.url("/admin/users"), params={"sort": "password_hash"})
+        sessions = client.get(world.url("/admin/sessions"), params={"sort": "-user"}).text
+        apps_down = client.get(world.url("/admin/apps"), params={"sort": "-name"}).text
+    emails = lambda html: re.findall(r'<td data-label="Email"><a href="/admin/users/\d+">([^<]+)</a>', html)  # noqa: E731
+    assert emails(up) == sorted(emails(up)) and len(emails(up)) >= 4
+    assert emails(down) == sorted(emails(down), reverse=True)
+    assert 'aria-sort="ascending"><a href="/admin/users?sort=-email"' in up
+    assert 'aria-sort="descending"><a href="/admin/users?sort=email&amp;q=acme"' in down
+    assert odd.status_code == 200 and emails(odd.text) == sorted(emails(odd.text))  # unknown key: the usual order
+    users_seen = re.findall(r'<td data-label="User"><a href="/admin/users/\d+">([^<]+)</a>', sessions)
+    assert users_seen == sorted(users_seen, reverse=True)
+    assert "Chrome on Linux" not in sessions and "a Python script on" not in sessions and "a Python script" in sessions
+    names = re.findall(r'<td data-label="App"><a href="/admin/apps/\d+">([^<]+)</a>', apps_down)
+    assert names == sorted(names, reverse=True)
+
+
+@pytest.mark.slow
+def test_on_a_phone_lists_show_rows_as_cards_and_nothing_scrolls_sideways(admin, world):
+    admin.set_viewport_size({"width": 375, "height": 740})
+    try:
+        for path in ("/admin/users", "/admin/apps", "/admin/domains", "/admin/sessions", "/admin/tokens",
+                     "/admin/audit", "/admin/keys"):
+            admin.goto(world.url(path))
+            assert admin.evaluate("getComputedStyle(document.querySelector('tbody tr')).display") == "block", path
+            label = admin.evaluate("getComputedStyle(document.querySelector('tbody td[data-label]'), '::before')"
+                                   ".content")
+            assert label.endswith(': "'), (path, label)
+            wide = admin.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            assert wide <= 0, (path, wide)
+        admin.set_viewport_size({"width": 1280, "height": 900})
+        admin.goto(world.url("/admin/users"))
+        assert admin.evaluate("getComputedStyle(document.querySelector('tbody tr')).display") == "table-row"
+    finally:
+        admin.set_viewport_size({"width": 1280, "height": 900})
+
+
+@pytest.mark.slow
+def test_admin_pages_have_no_accessibility_violations_in_either_look_at_either_width(axe_page, world):
+    grafana = apps.list_apps(world.store, world.tenant_id, "grafana")[0]
+    staff = groups.get_group(world.store, world.tenant_id, "staff")
+    alice = _id_of_user(world, "alice@acme.test")
+    found = {}
+    for path in ("/admin", "/admin/domains", "/admin/domains/acme-corp.test", "/admin/apps",
+                 f"/admin/apps/{grafana.id}?proxy=nginx", "/admin/users?sort=-email", f"/admin/users/{alice}",
+                 "/admin/groups", f"/admin/groups/{staff.id}", "/admin/sessions", "/admin/audit", "/admin/keys",
+                 "/admin/tokens", f"/admin/apps/{grafana.id}/delete", "/admin/keys/rotate?overlap_seconds=0",
+                 "/admin/keys/rotate?overlap_seconds=-1"):
+        found.update(axe_violations(axe_page, world.url(path)))
+    assert not found, found

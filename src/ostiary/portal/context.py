@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, Response
 
 from ostiary.config import Settings
 from ostiary.hostnames import split_host_port
+from ostiary.portal.user_agents import describe as describe_user_agent
 from ostiary.snapshot.follower import SnapshotHolder
 from ostiary.snapshot.model import DomainView, TenantView
 from ostiary.store import Store
@@ -24,6 +25,8 @@ TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(["html"]),
 )
+# {{ session.user_agent|browser }}: "Chrome on Linux" (ostiary/portal/user_agents.py).
+TEMPLATES.filters["browser"] = describe_user_agent
 
 
 @dataclass

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, checked, lines, listing_args, problems
+from ostiary.portal.admin.guard import (
+    AdminContext, admin_action, admin_page, checked, lines, problems, sorted_listing_args,
+)
 from ostiary.proxies import KINDS
 from ostiary.services import admin_views, apps
 from ostiary.services.errors import ServiceError
@@ -18,7 +20,7 @@ async def app_list(ctx: AdminContext) -> Response:
 
 
 async def _list(ctx: AdminContext, status: int = 200, errors=(), form=None) -> Response:
-    args = listing_args(ctx.request) if status == 200 else {}
+    args = sorted_listing_args(ctx.request) if status == 200 else {}
     page = await ctx.call(admin_views.apps_page, ctx.inst.store, ctx.tenant.id, **args)
     names = await ctx.call(admin_views.pickers, ctx.inst.store, ctx.tenant.id)
     return ctx.page("admin/apps.html", status=status, page=page, q=ctx.request.query_params.get("q", ""),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from ostiary.dns.resolvers import parse_resolvers
-from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, listing_args, problems
+from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, problems, sorted_listing_args
 from ostiary.portal.admin.web_wording import web_text
 from ostiary.services import admin_views, domains
 from ostiary.services.errors import ServiceError
@@ -13,7 +13,8 @@ from ostiary.services.errors import ServiceError
 
 @admin_page
 async def domain_list(ctx: AdminContext, status: int = 200, **values) -> Response:
-    page = await ctx.call(admin_views.domains_page, ctx.inst.store, ctx.tenant.id, **listing_args(ctx.request))
+    page = await ctx.call(admin_views.domains_page, ctx.inst.store, ctx.tenant.id,
+                          **sorted_listing_args(ctx.request))
     return ctx.page("admin/domains.html", status=status, page=page, q=ctx.request.query_params.get("q", ""),
                     errors=values.get("errors", []), form=values.get("form", {}))
 

@@ -43,7 +43,8 @@ class AdminContext:
         values.setdefault("notice", notices.pending_notice(self.request))
         values.setdefault("section", template.split("/")[-1][:-5])
         response = render(self.request, template, status=status, tenant=self.tenant, me=self.user, when=when,
-                          link=functools.partial(page_link, self.request), **values)
+                          link=functools.partial(page_link, self.request),
+                          sort_link=functools.partial(sort_link, self.request), **values)
         return notices.shown(self.request, response)
 
     def back(self, path: str, notice: str | None = None) -> Response:
@@ -117,6 +118,19 @@ def listing_args(request: Request) -> dict:
     """`q`, `limit` and `offset` from the query string, forgiving bad numbers."""
     q = request.query_params
     return {"search": q.get("q", "")[:200], "limit": _int(q.get("limit")), "offset": _int(q.get("offset"))}
+
+
+def sorted_listing_args(request: Request) -> dict:
+    """`listing_args` and `sort`: a column's key, "-" first for descending (unknown keys: the list's own order)."""
+    return {**listing_args(request), "sort": request.query_params.get("sort", "")[:32]}
+
+
+def sort_link(request: Request, key: str) -> str:
+    """This list sorted by `key`: ascending first, descending when it already is; back to the first page."""
+    params = dict(request.query_params)
+    params.pop("offset", None)
+    params["sort"] = f"-{key}" if params.get("sort") == key else key
+    return f"{request.url.path}?{urlencode(params)}"
 
 
 def _int(value: str | None) -> int | None:

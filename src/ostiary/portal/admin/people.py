@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, checked, listing_args, problems
+from ostiary.portal.admin.guard import (
+    AdminContext, admin_action, admin_page, checked, listing_args, problems, sorted_listing_args,
+)
 from ostiary.services import admin_views, groups, sessions, users
 from ostiary.services.errors import Conflict, Problem, ServiceError
 
@@ -17,7 +19,7 @@ async def user_list(ctx: AdminContext) -> Response:
 
 
 async def _users(ctx: AdminContext, status: int = 200, errors=(), form=None) -> Response:
-    args = listing_args(ctx.request) if status == 200 else {}
+    args = sorted_listing_args(ctx.request) if status == 200 else {}
     page = await ctx.call(admin_views.users_page, ctx.inst.store, ctx.tenant.id, **args)
     return ctx.page("admin/users.html", status=status, page=page, q=ctx.request.query_params.get("q", ""),
                     errors=list(errors), form=form or {})

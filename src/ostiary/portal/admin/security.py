@@ -7,7 +7,9 @@ from urllib.parse import urlencode
 
 from starlette.responses import Response
 
-from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, listing_args, problems, when
+from ostiary.portal.admin.guard import (
+    AdminContext, admin_action, admin_page, listing_args, problems, sorted_listing_args, when,
+)
 from ostiary.portal.admin import audit_export
 from ostiary.services import admin_views, api_tokens, audit, keys, sessions
 from ostiary.services.listing import MAX_LIMIT
@@ -17,7 +19,8 @@ from ostiary.services.overview import tenant_overview
 
 @admin_page
 async def session_list(ctx: AdminContext) -> Response:
-    page = await ctx.call(admin_views.sessions_page, ctx.inst.store, ctx.tenant.id, **listing_args(ctx.request))
+    page = await ctx.call(admin_views.sessions_page, ctx.inst.store, ctx.tenant.id,
+                          **sorted_listing_args(ctx.request))
     return ctx.page("admin/sessions.html", page=page, q=ctx.request.query_params.get("q", ""))
 
 
@@ -126,7 +129,7 @@ async def token_list(ctx: AdminContext) -> Response:
 
 
 async def _tokens(ctx: AdminContext, status: int = 200, errors=(), form=None, new=None) -> Response:
-    args = listing_args(ctx.request) if status == 200 and new is None else {}
+    args = sorted_listing_args(ctx.request) if status == 200 and new is None else {}
     page = await ctx.call(api_tokens.tokens_page, ctx.inst.store, ctx.tenant.id, **args)
     return ctx.page("admin/tokens.html", status=status, page=page, q=ctx.request.query_params.get("q", ""),
                     errors=list(errors), form=form or {"scope": "read"}, new=new)
