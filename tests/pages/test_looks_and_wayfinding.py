@@ -92,3 +92,14 @@ def test_pages_everyone_meets_have_no_accessibility_violations_in_either_look(br
     finally:
         stranger.context.close()
     assert not found, found
+
+
+@pytest.mark.slow
+def test_the_accessibility_check_itself_reports_a_page_with_problems(browser):
+    page = browser.new_context(bypass_csp=True).new_page()
+    try:
+        found = axe_violations(page, "data:text/html,<html><body><img src='x.png'><input></body></html>")
+    finally:
+        page.context.close()
+    assert any("image-alt" in v for problems in found.values() for v in problems), found
+    assert len(found) == 4, "both looks, both widths"
