@@ -16,7 +16,8 @@ from ostiary.portal.context import cookie_flags, instance
 
 NOTICE_COOKIE = "__Host-ostiary_notice"
 NOTICE_COOKIE_DEV = "ostiary_notice"
-MAX_NOTICE = 300
+# A cookie holds about 4 KB: at most this many bytes of UTF-8 (about 2 KB once base64-encoded).
+MAX_NOTICE_BYTES = 1500
 LIFETIME_SECONDS = 120
 
 
@@ -37,7 +38,7 @@ def redirect_with_notice(request: Request, path: str, notice: str | None) -> Res
     response = RedirectResponse(path, status_code=303)
     key = instance(request).holder.snapshot.signing_key
     if notice and key is not None:
-        text = notice[:MAX_NOTICE].encode()
+        text = notice.encode()[:MAX_NOTICE_BYTES].decode("utf-8", "ignore").encode()
         value = f"{key.kid}.{base64.urlsafe_b64encode(text).decode().rstrip('=')}.{_mac(key.secret, request, text)}"
         response.set_cookie(_cookie_name(request), value, max_age=LIFETIME_SECONDS, **cookie_flags(instance(request)))
     return response
