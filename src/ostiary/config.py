@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     # tolerated (flagged) before the domain is disabled.
     reverify_interval: int = 6 * 3600
     domain_grace_seconds: int = 72 * 3600
+    # Audit entries older than this many days are deleted by the periodic job
+    # (0: kept forever); docs/admin.md, "Audit log".
+    audit_retention_days: int = 365
     log_level: str = "info"
     # One event per line, as text or JSON (observability/logs.py, docs/operations.md "Logs").
     log_format: str = "text"
@@ -335,6 +338,13 @@ class Settings(BaseSettings):
     def _reverify(cls, v: int) -> int:
         if not 60 <= v <= 7 * 24 * 3600:
             raise ValueError("must be between 60 seconds and 7 days")
+        return v
+
+    @field_validator("audit_retention_days")
+    @classmethod
+    def _audit_retention(cls, v: int) -> int:
+        if not 0 <= v <= 36500:
+            raise ValueError("must be a whole number of days from 0 (keep every entry) to 36500")
         return v
 
     @field_validator("domain_grace_seconds")

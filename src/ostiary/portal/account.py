@@ -14,7 +14,9 @@ from starlette.responses import RedirectResponse, Response
 from ostiary.access import may_enter
 from ostiary.identity.method import PASSWORD
 from ostiary.portal.admin.guard import when
-from ostiary.portal.context import client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for
+from ostiary.portal.context import (
+    client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for, unknown_host,
+)
 from ostiary.portal.signin import check_password, current_session, throttled_message
 from ostiary.services import admin_views, email_change, sessions, users
 from ostiary.services.actor import Actor
@@ -24,7 +26,7 @@ from ostiary.services.errors import MailUnavailable, Problem, ServiceError, prob
 async def _me(request: Request):
     tenant = tenant_for(request)
     if tenant is None:
-        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host."), None, None
+        return unknown_host(request), None, None
     session = await current_session(request)
     if session is None:
         return RedirectResponse("/sign-in?next=/account", status_code=303), None, None

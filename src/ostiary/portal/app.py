@@ -7,10 +7,11 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
+from starlette.responses import FileResponse
 from starlette.staticfiles import StaticFiles
 
 from ostiary.issuer import logout as issuer_logout
-from ostiary.portal import account, by_email, handshake, health, signin
+from ostiary.portal import account, by_email, handshake, health, not_found, signin
 from ostiary.portal.admin import admin_routes
 from ostiary.portal.api import build_api
 from ostiary.portal import directory, oidc, passkeys, second_factor, upstream
@@ -68,6 +69,15 @@ class HardenResponses:
         await self.app(scope, receive, send_hardened)
 
 
+STATIC = Path(__file__).parent / "static"
+
+
+async def favicon(request) -> FileResponse:
+    """Browsers ask every host for /favicon.ico: Ostiary's own icon, an SVG that follows the light or dark look."""
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml",
+                        headers={"cache-control": "public, max-age=86400"})
+
+
 def build_portal(inst: Instance, lifespan=None) -> Starlette:
     from ostiary.services import mail
 
@@ -92,6 +102,7 @@ def build_portal(inst: Instance, lifespan=None) -> Starlette:
         Route(CALLBACK_PATH, handshake.callback),
         Route(PORTAL_SIGN_OUT_PATH, handshake.portal_sign_out_page, methods=["GET"]),
         Route(PORTAL_SIGN_OUT_PATH, handshake.portal_sign_out, methods=["POST"]),
+        Route("/favicon.ico", favicon, methods=["GET"]),
         Route("/healthz", health.healthz),
         Route("/readyz", health.readyz),
         Route("/metrics", health.metrics),
@@ -124,10 +135,10 @@ def build_portal(inst: Instance, lifespan=None) -> Starlette:
         Route("/oidc/end-session", oidc.end_session_submit, methods=["POST"]),
         *admin_routes,
         Mount("/api/v1", build_api(inst)),
-        Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     issuer_logout.install(inst.settings.public_url)
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS,
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={**EXCEPTION_HANDLERS, **not_found.HANDLERS},
                     middleware=[Middleware(InputGuard)])
     app.state.instance = inst
     return app

@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, Response
 
 from ostiary.config import Settings
 from ostiary.hostnames import split_host_port
+from ostiary.portal.user_agents import describe as describe_user_agent
 from ostiary.snapshot.follower import SnapshotHolder
 from ostiary.snapshot.model import DomainView, TenantView
 from ostiary.store import Store
@@ -24,6 +25,8 @@ TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(["html"]),
 )
+# {{ session.user_agent|browser }}: "Chrome on Linux" (ostiary/portal/user_agents.py).
+TEMPLATES.filters["browser"] = describe_user_agent
 
 
 @dataclass
@@ -128,4 +131,14 @@ def render(request: Request, template: str, status: int = 200, **values) -> HTML
 
 
 def error_page(request: Request, status: int, title: str, message: str, **values) -> Response:
+    """A refusal as a page in the portal's layout, with a way back: `back`
+    as (href, text) when given, else this tenant's start page."""
+    values.setdefault("tenant", tenant_for(request))
     return render(request, "error.html", status=status, title=title, message=message, **values)
+
+
+def unknown_host(request: Request, portal: bool = False) -> Response:
+    """The one page for a host Ostiary does not serve (no tenant, or no verified portal domain)."""
+    kind = "a verified Ostiary portal host" if portal else "an Ostiary tenant host"
+    return error_page(request, 404, "Unknown host", f"{request_host(request) or 'This host'} is not {kind}.",
+                      unknown_host=True)

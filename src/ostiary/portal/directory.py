@@ -18,7 +18,7 @@ from ostiary.identity import ldap, linking
 from ostiary.identity.method import PASSWORD
 from ostiary.identity.provider import ProviderUnavailable
 from ostiary.observability import events
-from ostiary.portal.context import client_address, csrf_ok, error_page, instance, render, tenant_for
+from ostiary.portal.context import client_address, csrf_ok, error_page, instance, render, tenant_for, unknown_host
 from ostiary.portal.signin import fail_slowly, safe_next, throttled_message
 from ostiary.portal.upstream import signed_in_response
 from ostiary.services import providers, throttle
@@ -29,7 +29,7 @@ FAILED = "The username or password is not right."
 async def _directory(request: Request):
     tenant = tenant_for(request)
     if tenant is None:
-        return None, None, error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+        return None, None, unknown_host(request)
     name = request.path_params["name"][:63]
     config = await run_in_threadpool(providers.config_for, instance(request).store, tenant.id, name)
     if config is None or config.protocol != "ldap":

@@ -22,7 +22,7 @@ from ostiary.gate.signing import sign, verify
 from ostiary.observability import events
 from ostiary.portal.context import (
     client_address, cookie_flags, csrf_ok, error_page, instance, portal_domain_for, render, request_host,
-    tenant_for,
+    tenant_for, unknown_host,
 )
 from ostiary.redirects import RdRefused, validate_rd
 from ostiary.services import handshake_tokens
@@ -86,7 +86,7 @@ async def authorize(request: Request) -> Response:
     snap = inst.holder.snapshot
     tenant = tenant_for(request)
     if tenant is None:
-        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+        return unknown_host(request)
     params = request.query_params
     domain = snap.portal_hosts.get(params.get("portal", ""))
     nonce_hash = params.get("nh", "")
@@ -149,7 +149,7 @@ async def callback(request: Request) -> Response:
     snap = inst.holder.snapshot
     domain = portal_domain_for(request)
     if domain is None:
-        return error_page(request, 404, "Unknown host", "This host is not a verified Ostiary portal host.")
+        return unknown_host(request, portal=True)
     now = time.time()
     payload = verify(HS_KIND, request.query_params.get("token", ""), snap.keys, now)
     invalid = ("This sign-in link is not valid",
@@ -195,7 +195,7 @@ async def portal_sign_out_page(request: Request) -> Response:
     inst = instance(request)
     domain = portal_domain_for(request)
     if domain is None:
-        return error_page(request, 404, "Unknown host", "This host is not a verified Ostiary portal host.")
+        return unknown_host(request, portal=True)
     rd = request.query_params.get("rd")
     try:
         validate_rd(rd, inst.holder.snapshot, domain, inst.settings.dev)
@@ -212,7 +212,7 @@ async def portal_sign_out(request: Request) -> Response:
     snap = inst.holder.snapshot
     domain = portal_domain_for(request)
     if domain is None:
-        return error_page(request, 404, "Unknown host", "This host is not a verified Ostiary portal host.")
+        return unknown_host(request, portal=True)
     form = await request.form()
     if not csrf_ok(request, form.get("csrf")):
         return _no_store(error_page(request, 403, "Sign-out refused",
@@ -228,7 +228,9 @@ async def portal_sign_out(request: Request) -> Response:
         validate_rd(rd, snap, domain, inst.settings.dev)
         response: Response = RedirectResponse(rd, status_code=303)
     except RdRefused:
-        response = render(request, "signed_out.html")
+        tenant = snap.tenants.get(domain.tenant_id)
+        again = inst.settings.public_url(tenant.host, "/sign-in") if tenant is not None else ""
+        response = render(request, "signed_out.html", sign_in_url=again)
     response.delete_cookie(FORWARD_AUTH_COOKIE, path="/", domain=domain.name, secure=not inst.settings.dev,
                            httponly=True, samesite="lax")
     return _no_store(response)

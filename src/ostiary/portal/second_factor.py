@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ostiary.gate.signing import sign, verify
 from ostiary.observability import events
-from ostiary.portal.context import client_address, csrf_ok, error_page, instance, render, tenant_for
+from ostiary.portal.context import client_address, csrf_ok, error_page, instance, render, tenant_for, unknown_host
 from ostiary.portal.signin import check_password, fail_slowly, safe_next, session_from_cookie, throttled_message
 from ostiary.services import passkeys as passkeys_service
 from ostiary.services import second_factor as second_factor_service
@@ -41,7 +41,7 @@ async def _context(request: Request):
     inst = instance(request)
     tenant = tenant_for(request)
     if tenant is None:
-        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+        return unknown_host(request)
     # A session that still owes its second factor is welcome here: this is where it pays.
     session = await session_from_cookie(request)
     if session is None:

@@ -17,7 +17,10 @@ from starlette.responses import RedirectResponse, Response
 from ostiary.access import may_enter
 from ostiary.identity.method import PASSWORD
 from ostiary.observability import events
-from ostiary.portal.context import client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for
+from ostiary.portal.context import (
+    client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for, unknown_host,
+)
+from ostiary.services import admin_views
 from ostiary.services import providers as providers_service
 from ostiary.services import sessions as sessions_service
 from ostiary.services import throttle
@@ -111,7 +114,7 @@ async def check_password(request: Request, tenant_id: int, login: str, password:
 async def sign_in_page(request: Request) -> Response:
     tenant = tenant_for(request)
     if tenant is None:
-        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+        return unknown_host(request)
     next_url = safe_next(request.query_params.get("next"))
     session = await session_from_cookie(request)
     if session is not None:
@@ -124,7 +127,7 @@ async def sign_in_submit(request: Request) -> Response:
     inst = instance(request)
     tenant = tenant_for(request)
     if tenant is None:
-        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+        return unknown_host(request)
     form = await request.form()
     next_url = safe_next(form.get("next"))
     if not csrf_ok(request, form.get("csrf")):
@@ -168,7 +171,7 @@ async def sign_out_submit(request: Request) -> Response:
     inst = instance(request)
     tenant = tenant_for(request)
     if tenant is None:
-        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+        return unknown_host(request)
     form = await request.form()
     if not csrf_ok(request, form.get("csrf")):
         return error_page(request, 403, "Sign-out refused", "This form expired or came from another site.")
@@ -176,7 +179,7 @@ async def sign_out_submit(request: Request) -> Response:
     if session is not None:
         await run_in_threadpool(sessions_service.end_session, inst.store, tenant.id, session.id, "sign-out",
                                 Actor(f"user:{session.user_id}", client_address(request), session.user_id))
-    response = render(request, "signed_out.html")
+    response = render(request, "signed_out.html", tenant=tenant)
     response.delete_cookie(inst.session_cookie, path="/", secure=not inst.settings.dev, httponly=True, samesite="lax")
     return response
 
@@ -185,7 +188,7 @@ async def home(request: Request) -> Response:
     inst = instance(request)
     tenant = tenant_for(request)
     if tenant is None:
-        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+        return unknown_host(request)
     session = await current_session(request)
     if session is None:
         return RedirectResponse("/sign-in", status_code=303)
@@ -196,4 +199,5 @@ async def home(request: Request) -> Response:
          if a.tenant_id == tenant.id and a.enabled and user is not None and may_enter(user.groups, a.all_users, a.granted)),
         key=lambda a: a.name.lower(),
     )
-    return render(request, "home.html", user=user, apps=apps, tenant=tenant)
+    me = await run_in_threadpool(admin_views.user_by_id, inst.store, tenant.id, session.user_id)
+    return render(request, "home.html", user=user, apps=apps, tenant=tenant, is_admin=bool(me.is_admin))

@@ -31,6 +31,7 @@ from ostiary.identity.method import FEDERATED
 from ostiary.identity.provider import AnswerRefused, ProviderConfig, ProviderUnavailable
 from ostiary.portal.context import (
     TEMPLATES, client_address, cookie_flags, csrf_ok, error_page, instance, render, request_host, tenant_for,
+    unknown_host,
 )
 from ostiary.observability import events
 from ostiary.portal.signin import current_session, safe_next
@@ -93,7 +94,7 @@ async def start(request: Request) -> Response:
     inst = instance(request)
     tenant = tenant_for(request)
     if tenant is None:
-        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+        return unknown_host(request)
     next_url = safe_next(request.query_params.get("next"))
     return await _leave_for_provider(request, inst, tenant, request.path_params["name"], next_url, None)
 
@@ -102,7 +103,7 @@ async def link_start(request: Request) -> Response:
     inst = instance(request)
     tenant = tenant_for(request)
     if tenant is None:
-        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+        return unknown_host(request)
     form = await request.form()
     if not csrf_ok(request, form.get("csrf")):
         return error_page(request, 403, "Form refused", "This form expired or came from another site.")
@@ -144,7 +145,7 @@ async def callback(request: Request) -> Response:
     inst = instance(request)
     tenant = tenant_for(request)
     if tenant is None:
-        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+        return unknown_host(request)
     name = request.path_params["name"][:63]
     config = await run_in_threadpool(providers.config_for, inst.store, tenant.id, name)
     config = None if config is not None and config.protocol == "ldap" else config
@@ -251,7 +252,7 @@ async def unlink(request: Request) -> Response:
     inst = instance(request)
     tenant = tenant_for(request)
     if tenant is None:
-        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+        return unknown_host(request)
     form = await request.form()
     if not csrf_ok(request, form.get("csrf")):
         return error_page(request, 403, "Form refused", "This form expired or came from another site.")

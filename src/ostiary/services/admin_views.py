@@ -13,18 +13,20 @@ from ostiary.access import with_ancestors
 from ostiary.identity.method import amr_values, describe
 from ostiary.services.text_rules import nfc
 from ostiary.services.errors import NotFound
-from ostiary.services.listing import Page, clamp, matches
+from ostiary.services.listing import Page, clamp, matches, ordering
 from ostiary.store import Store, TenantScope
 from ostiary.store.tables import app_grants, apps, domains, groups, memberships, sessions, tenants, users
 
 
 def users_page(store: Store, tenant_id: int, search: str = "", limit: int | None = None,
-               offset: int | None = None) -> Page:
+               offset: int | None = None, sort: str = "") -> Page:
     limit, offset = clamp(limit, offset)
     where = matches(search, users.c.email, users.c.username, users.c.display_name)
     with store.read() as conn:
         scope = TenantScope(conn, tenant_id)
-        return Page(scope.rows(users, *where, order_by=users.c.email, limit=limit, offset=offset),
+        order = ordering(sort, {"email": users.c.email, "username": users.c.username, "name": users.c.display_name,
+                                "state": users.c.active, "created": users.c.created_at}, [users.c.email])
+        return Page(scope.rows(users, *where, order_by=order, limit=limit, offset=offset),
                     scope.count(users, *where), limit, offset)
 
 
@@ -145,13 +147,14 @@ class AppSummary:
 
 
 def apps_page(store: Store, tenant_id: int, search: str = "", limit: int | None = None,
-              offset: int | None = None) -> Page:
+              offset: int | None = None, sort: str = "") -> Page:
     limit, offset = clamp(limit, offset)
     where = matches(search, apps.c.name, apps.c.url)
     with store.read() as conn:
         scope = TenantScope(conn, tenant_id)
         total = scope.count(apps, *where)
-        rows = scope.rows(apps, *where, order_by=apps.c.name, limit=limit, offset=offset)
+        order = ordering(sort, {"name": apps.c.name, "url": apps.c.url, "state": apps.c.enabled}, [apps.c.name])
+        rows = scope.rows(apps, *where, order_by=order, limit=limit, offset=offset)
         items = _summaries(scope, rows)
     return Page(items, total, limit, offset)
 
@@ -190,12 +193,14 @@ def domain_by_id(store: Store, tenant_id: int, domain_id: int) -> Row:
 
 
 def domains_page(store: Store, tenant_id: int, search: str = "", limit: int | None = None,
-                 offset: int | None = None) -> Page:
+                 offset: int | None = None, sort: str = "") -> Page:
     limit, offset = clamp(limit, offset)
     where = matches(search, domains.c.name, domains.c.portal_host)
     with store.read() as conn:
         scope = TenantScope(conn, tenant_id)
-        return Page(scope.rows(domains, *where, order_by=domains.c.name, limit=limit, offset=offset),
+        order = ordering(sort, {"name": domains.c.name, "portal": domains.c.portal_host, "status": domains.c.status,
+                                "checked": domains.c.last_checked_at}, [domains.c.name])
+        return Page(scope.rows(domains, *where, order_by=order, limit=limit, offset=offset),
                     scope.count(domains, *where), limit, offset)
 
 
@@ -216,7 +221,7 @@ class SessionEntry:
 
 
 def sessions_page(store: Store, tenant_id: int, search: str = "", user_id: int | None = None,
-                  limit: int | None = None, offset: int | None = None) -> Page:
+                  limit: int | None = None, offset: int | None = None, sort: str = "") -> Page:
     """Live sessions, newest first; search matches the user's email or
     username, or the client address."""
     limit, offset = clamp(limit, offset)
@@ -232,7 +237,11 @@ def sessions_page(store: Store, tenant_id: int, search: str = "", user_id: int |
     with store.read() as conn:
         total = conn.execute(select(func.count()).select_from(joined).where(*where)).scalar_one()
         rows = conn.execute(select(*cols).select_from(joined).where(*where)
-                            .order_by(sessions.c.created_at.desc()).limit(limit).offset(offset))
+                            .order_by(*ordering(sort, {"user": users.c.email, "from": sessions.c.client_addr,
+                                                       "signed-in": sessions.c.created_at,
+                                                       "seen": sessions.c.last_seen_at},
+                                                [sessions.c.created_at.desc(), sessions.c.id]))
+                            .limit(limit).offset(offset))
         items = [SessionEntry(*r[:9], bool(r[9]), tuple(amr_values(r[10])), describe(r[10])) for r in rows]
     return Page(items, int(total), limit, offset)
 
@@ -260,3 +269,27 @@ def tenant_summary(store: Store, tenant_id: int) -> TenantSummary:
     return TenantSummary(row.id, row.slug, row.name, tenants_service.tenant_host(base, row.slug) if base else None,
                          row.session_idle_seconds, row.session_absolute_seconds, bool(row.password_sign_in),
                          row.created_at)
+
+
+# The member picker suggests at most this many emails (a datalist, not a list to scroll).
+PICKER_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class Pickers:
+    """Names the admin pages suggest in their pickers and link to."""
+    group_ids: dict[str, int]  # group name -> id, by name
+    app_ids: dict[str, int]  # app name -> id
+    emails: list[str]  # active users' emails, first PICKER_LIMIT by email
+
+
+def pickers(store: Store, tenant_id: int, with_emails: bool = False) -> Pickers:
+    with store.read() as conn:
+        scope = TenantScope(conn, tenant_id)
+        group_ids = {r.name: r.id for r in conn.execute(select(groups.c.id, groups.c.name)
+                                                         .where(groups.c.tenant_id == tenant_id)
+                                                         .order_by(groups.c.name))}
+        app_ids = {r.name: r.id for r in conn.execute(select(apps.c.id, apps.c.name).where(apps.c.tenant_id == tenant_id))}
+        emails = [r.email for r in scope.rows(users, users.c.active.is_(True), order_by=users.c.email,
+                                              limit=PICKER_LIMIT)] if with_emails else []
+    return Pickers(group_ids, app_ids, emails)

@@ -12,7 +12,7 @@ from sqlalchemy import Row, update
 
 from ostiary.services.actor import Actor
 from ostiary.services.errors import NotFound, Problems
-from ostiary.services.listing import Page, clamp, matches
+from ostiary.services.listing import Page, clamp, matches, ordering
 from ostiary.services.text_rules import control_character_problem
 from ostiary.store import Store, TenantScope
 from ostiary.store.tables import api_tokens
@@ -81,14 +81,16 @@ def revoke_token(store: Store, tenant_id: int, actor: Actor, token_id: int) -> R
 
 
 def tokens_page(store: Store, tenant_id: int, search: str = "", limit: int | None = None,
-                offset: int | None = None) -> Page:
+                offset: int | None = None, sort: str = "") -> Page:
     limit, offset = clamp(limit, offset)
     where = matches(search, api_tokens.c.name, api_tokens.c.created_by)
     with store.read() as conn:
         scope = TenantScope(conn, tenant_id)
         total = scope.count(api_tokens, *where)
-        rows = scope.rows(api_tokens, *where, order_by=[api_tokens.c.revoked_at.is_not(None), api_tokens.c.created_at.desc()],
-                          limit=limit, offset=offset)
+        order = ordering(sort, {"name": api_tokens.c.name, "creator": api_tokens.c.created_by,
+                                "used": api_tokens.c.last_used_at},
+                         [api_tokens.c.revoked_at.is_not(None), api_tokens.c.created_at.desc()])
+        rows = scope.rows(api_tokens, *where, order_by=order, limit=limit, offset=offset)
     return Page(rows, total, limit, offset)
 
 

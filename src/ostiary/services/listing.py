@@ -50,3 +50,13 @@ def matches(search: str, *columns: ColumnElement) -> list[ColumnElement[bool]]:
         return []
     like = f"%{escape_like(search)}%"
     return [or_(*(func.lower(c).like(like, escape="\\") for c in columns))]
+
+
+def ordering(sort: str | None, columns: dict[str, ColumnElement], default: list) -> list:
+    """ORDER BY for `sort`, a column's key ("-" first: descending), then the
+    default order to break ties; an unknown key gives the default order."""
+    key = (sort or "").removeprefix("-")
+    if key not in columns:
+        return default
+    column = columns[key]
+    return [column.desc() if (sort or "").startswith("-") else column.asc(), *default]

@@ -30,6 +30,7 @@ from ostiary.dns import reverification as rules
 from ostiary.dns.resolvers import parse_resolvers
 from ostiary.dns.reverification import TrackedDomain, Transition
 from ostiary.services.actor import Actor
+from ostiary.services.audit import prune_audit_log
 from ostiary.services.domains import PENDING_LIFETIME, delete_expired
 from ostiary.services.tenants import list_tenants
 from ostiary.store import Store, TenantScope, open_store
@@ -270,6 +271,8 @@ class Reverifier:
             # The checks end well before the lease does, so no other worker starts a round meanwhile.
             transitions = reverify_round(store, self.settings, max_workers=self.max_workers,
                                          max_seconds=max(self.settings.dns_timeout + 1.0, self.lease_seconds / 2))
+            # The same periodic job, under the same lease, keeps the audit log to its retention.
+            prune_audit_log(store, self.settings.audit_retention_days)
             finished = time.time()
             return transitions
         finally:

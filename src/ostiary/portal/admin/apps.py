@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, checked, lines, listing_args, problems
+from ostiary.portal.admin.guard import (
+    AdminContext, admin_action, admin_page, checked, lines, problems, sorted_listing_args,
+)
 from ostiary.proxies import KINDS
 from ostiary.services import admin_views, apps
 from ostiary.services.errors import ServiceError
@@ -18,11 +20,12 @@ async def app_list(ctx: AdminContext) -> Response:
 
 
 async def _list(ctx: AdminContext, status: int = 200, errors=(), form=None) -> Response:
-    args = listing_args(ctx.request) if status == 200 else {}
+    args = sorted_listing_args(ctx.request) if status == 200 else {}
     page = await ctx.call(admin_views.apps_page, ctx.inst.store, ctx.tenant.id, **args)
+    names = await ctx.call(admin_views.pickers, ctx.inst.store, ctx.tenant.id)
     return ctx.page("admin/apps.html", status=status, page=page, q=ctx.request.query_params.get("q", ""),
                     errors=list(errors), form=form or {"headers": list(IDENTITY_HEADER_KEYS)},
-                    header_names=IDENTITY_HEADERS)
+                    header_names=IDENTITY_HEADERS, names=names)
 
 
 @admin_action
@@ -50,16 +53,17 @@ async def app_detail(ctx: AdminContext) -> Response:
 async def _detail(ctx: AdminContext, status: int = 200, errors=(), form=None) -> Response:
     summary = await ctx.call(admin_views.app_summary, ctx.inst.store, ctx.tenant.id,
                              int(ctx.request.path_params["app_id"]))
-    snippets = []
-    for kind in KINDS:
-        text = await ctx.call(snippet_for_app, ctx.inst.store, ctx.inst.settings, ctx.tenant.id, summary.app.name,
-                              kind.name)
-        snippets.append((kind.name, kind.label, text))
+    # One proxy's snippet at a time, chosen by ?proxy= (links, no script): the page stays short.
+    chosen = next((k for k in KINDS if k.name == ctx.request.query_params.get("proxy")), KINDS[0])
+    text = await ctx.call(snippet_for_app, ctx.inst.store, ctx.inst.settings, ctx.tenant.id, summary.app.name,
+                          chosen.name)
+    names = await ctx.call(admin_views.pickers, ctx.inst.store, ctx.tenant.id)
     form = form or {"url": summary.app.url, "public_paths": "\n".join(summary.public_paths),
                     "headers": summary.header_keys, "all_users": summary.app.all_users,
                     "require_2fa": summary.app.require_2fa}
-    return ctx.page("admin/app.html", status=status, s=summary, a=summary.app, snippets=snippets,
-                    errors=list(errors), form=form, header_names=IDENTITY_HEADERS)
+    return ctx.page("admin/app.html", status=status, s=summary, a=summary.app, errors=list(errors), form=form,
+                    header_names=IDENTITY_HEADERS, proxies=[(k.name, k.label) for k in KINDS],
+                    snippet=(chosen.name, chosen.label, text), names=names)
 
 
 @admin_action

@@ -5,14 +5,16 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from ostiary.dns.resolvers import parse_resolvers
-from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, listing_args, problems
+from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, problems, sorted_listing_args
+from ostiary.portal.admin.web_wording import web_text
 from ostiary.services import admin_views, domains
 from ostiary.services.errors import ServiceError
 
 
 @admin_page
 async def domain_list(ctx: AdminContext, status: int = 200, **values) -> Response:
-    page = await ctx.call(admin_views.domains_page, ctx.inst.store, ctx.tenant.id, **listing_args(ctx.request))
+    page = await ctx.call(admin_views.domains_page, ctx.inst.store, ctx.tenant.id,
+                          **sorted_listing_args(ctx.request))
     return ctx.page("admin/domains.html", status=status, page=page, q=ctx.request.query_params.get("q", ""),
                     errors=values.get("errors", []), form=values.get("form", {}))
 
@@ -56,5 +58,5 @@ async def domain_delete(ctx: AdminContext, form) -> Response:
     try:
         await ctx.call(domains.delete_domain, ctx.inst.store, ctx.tenant.id, ctx.actor, name)
     except ServiceError as exc:
-        return ctx.back(f"/admin/domains/{name}", str(exc))
+        return ctx.back(f"/admin/domains/{name}", web_text(str(exc)))
     return ctx.back("/admin/domains", f"Domain {name} deleted.")

@@ -14,7 +14,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ostiary.portal.context import Instance, client_address, csrf_ok, error_page, instance, render, tenant_for
+from ostiary.portal import notices
+from ostiary.portal.context import (
+    Instance, client_address, csrf_ok, error_page, instance, render, tenant_for, unknown_host,
+)
+from ostiary.portal.admin.web_wording import for_the_web, web_text
 from ostiary.portal.signin import current_session
 from ostiary.services import admin_views
 from ostiary.services.actor import Actor
@@ -36,13 +40,16 @@ class AdminContext:
         return await run_in_threadpool(fn, *args, **kwargs)
 
     def page(self, template: str, status: int = 200, **values: Any) -> Response:
-        values.setdefault("notice", self.request.query_params.get("notice", "")[:200])
-        return render(self.request, template, status=status, tenant=self.tenant, me=self.user, when=when,
-                      link=functools.partial(page_link, self.request), section=template.split("/")[-1][:-5],
-                      **values)
+        values.setdefault("notice", notices.pending_notice(self.request))
+        values.setdefault("section", template.split("/")[-1][:-5])
+        response = render(self.request, template, status=status, tenant=self.tenant, me=self.user, when=when,
+                          link=functools.partial(page_link, self.request),
+                          sort_link=functools.partial(sort_link, self.request), **values)
+        return notices.shown(self.request, response)
 
     def back(self, path: str, notice: str | None = None) -> Response:
-        return RedirectResponse(path + (f"?{urlencode({'notice': notice})}" if notice else ""), status_code=303)
+        """A 303 to `path` after a change; the page there shows `notice` once (a signed cookie, never the URL)."""
+        return notices.redirect_with_notice(self.request, path, notice)
 
 
 Handler = Callable[[AdminContext], Awaitable[Response]]
@@ -51,7 +58,7 @@ Handler = Callable[[AdminContext], Awaitable[Response]]
 async def admin_context(request: Request) -> AdminContext | Response:
     tenant = tenant_for(request)
     if tenant is None:
-        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+        return unknown_host(request)
     session = await current_session(request)
     if session is None:
         return RedirectResponse(f"/sign-in?next={quote(request.url.path)}", status_code=303)
@@ -76,7 +83,7 @@ def admin_page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         try:
             return await handler(ctx)
         except NotFound as exc:
-            return error_page(request, 404, "Not found", str(exc), tenant=ctx.tenant)
+            return error_page(request, 404, "Not found", web_text(str(exc)), tenant=ctx.tenant)
 
     return endpoint
 
@@ -97,19 +104,33 @@ def admin_action(handler: Callable[[AdminContext, Any], Awaitable[Response]]) ->
         try:
             return await handler(ctx, form)
         except NotFound as exc:
-            return error_page(request, 404, "Not found", str(exc), tenant=ctx.tenant)
+            return error_page(request, 404, "Not found", web_text(str(exc)), tenant=ctx.tenant)
 
     return endpoint
 
 
 def problems(exc: ServiceError) -> list[Problem]:
-    return problems_of(exc)
+    """The refusal's problems, worded for the web pages (docs/admin.md, "Errors")."""
+    return [for_the_web(p) for p in problems_of(exc)]
 
 
 def listing_args(request: Request) -> dict:
     """`q`, `limit` and `offset` from the query string, forgiving bad numbers."""
     q = request.query_params
     return {"search": q.get("q", "")[:200], "limit": _int(q.get("limit")), "offset": _int(q.get("offset"))}
+
+
+def sorted_listing_args(request: Request) -> dict:
+    """`listing_args` and `sort`: a column's key, "-" first for descending (unknown keys: the list's own order)."""
+    return {**listing_args(request), "sort": request.query_params.get("sort", "")[:32]}
+
+
+def sort_link(request: Request, key: str) -> str:
+    """This list sorted by `key`: ascending first, descending when it already is; back to the first page."""
+    params = dict(request.query_params)
+    params.pop("offset", None)
+    params["sort"] = f"-{key}" if params.get("sort") == key else key
+    return f"{request.url.path}?{urlencode(params)}"
 
 
 def _int(value: str | None) -> int | None:
@@ -123,7 +144,6 @@ def page_link(request: Request, page: Page, offset: int | None) -> str | None:
     if offset is None:
         return None
     params = dict(request.query_params)
-    params.pop("notice", None)
     params.update(offset=str(offset), limit=str(page.limit))
     return f"{request.url.path}?{urlencode(params)}"
 

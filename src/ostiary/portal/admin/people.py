@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, checked, listing_args, problems
+from ostiary.portal.admin.guard import (
+    AdminContext, admin_action, admin_page, checked, listing_args, problems, sorted_listing_args,
+)
 from ostiary.services import admin_views, groups, invitations, passkeys, second_factor, sessions, users
 from ostiary.services.errors import Conflict, MailUnavailable, Problem, ServiceError
 
@@ -17,7 +19,7 @@ async def user_list(ctx: AdminContext) -> Response:
 
 
 async def _users(ctx: AdminContext, status: int = 200, errors=(), form=None) -> Response:
-    args = listing_args(ctx.request) if status == 200 else {}
+    args = sorted_listing_args(ctx.request) if status == 200 else {}
     page = await ctx.call(admin_views.users_page, ctx.inst.store, ctx.tenant.id, **args)
     return ctx.page("admin/users.html", status=status, page=page, q=ctx.request.query_params.get("q", ""),
                     errors=list(errors), form=form or {})
@@ -63,8 +65,9 @@ async def _user(ctx: AdminContext, status: int = 200, errors=()) -> Response:
     member_of = await ctx.call(admin_views.user_groups, ctx.inst.store, ctx.tenant.id, uid)
     live = await ctx.call(admin_views.sessions_page, ctx.inst.store, ctx.tenant.id, user_id=uid, limit=100)
     keys = await ctx.call(passkeys.list_passkeys, ctx.inst.store, ctx.tenant.id, uid)
+    names = await ctx.call(admin_views.pickers, ctx.inst.store, ctx.tenant.id)
     return ctx.page("admin/user.html", status=status, u=user, member_of=member_of, live=live, errors=list(errors),
-                    passkeys=keys)
+                    passkeys=keys, names=names)
 
 
 async def _target(ctx: AdminContext):
@@ -145,8 +148,9 @@ async def group_list(ctx: AdminContext) -> Response:
 async def _groups(ctx: AdminContext, status: int = 200, errors=(), form=None) -> Response:
     args = listing_args(ctx.request) if status == 200 else {}
     page = await ctx.call(admin_views.groups_page, ctx.inst.store, ctx.tenant.id, **args)
+    names = await ctx.call(admin_views.pickers, ctx.inst.store, ctx.tenant.id)
     return ctx.page("admin/groups.html", status=status, page=page, q=ctx.request.query_params.get("q", ""),
-                    errors=list(errors), form=form or {})
+                    errors=list(errors), form=form or {}, names=names)
 
 
 @admin_action
@@ -170,8 +174,9 @@ async def _group(ctx: AdminContext, status: int = 200, errors=()) -> Response:
     page = await ctx.call(admin_views.members_page, ctx.inst.store, ctx.tenant.id, detail.group.id, **args)
     members, granted = await ctx.call(groups.group_usage, ctx.inst.store, ctx.tenant.id, detail.group.name)
     in_use = groups.in_use_text(members, granted) if members or granted else ""
+    names = await ctx.call(admin_views.pickers, ctx.inst.store, ctx.tenant.id, with_emails=True)
     return ctx.page("admin/group.html", status=status, d=detail, g=detail.group, page=page,
-                    q=ctx.request.query_params.get("q", ""), errors=list(errors), in_use=in_use)
+                    q=ctx.request.query_params.get("q", ""), errors=list(errors), in_use=in_use, names=names)
 
 
 async def _group_row(ctx: AdminContext):

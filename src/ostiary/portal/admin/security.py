@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from urllib.parse import urlencode
 
 from starlette.responses import Response
 
-from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, listing_args, problems
+from ostiary.portal.admin.guard import (
+    AdminContext, admin_action, admin_page, listing_args, problems, sorted_listing_args, when,
+)
+from ostiary.portal.admin import audit_export
 from ostiary.services import admin_views, api_tokens, audit, keys, sessions
+from ostiary.services.listing import MAX_LIMIT
 from ostiary.services.errors import ServiceError
+from ostiary.services.overview import tenant_overview
 
 
 @admin_page
 async def session_list(ctx: AdminContext) -> Response:
-    page = await ctx.call(admin_views.sessions_page, ctx.inst.store, ctx.tenant.id, **listing_args(ctx.request))
+    page = await ctx.call(admin_views.sessions_page, ctx.inst.store, ctx.tenant.id,
+                          **sorted_listing_args(ctx.request))
     return ctx.page("admin/sessions.html", page=page, q=ctx.request.query_params.get("q", ""))
 
 
@@ -35,25 +42,66 @@ def _day(value: str, end: bool = False) -> float | None:
     return day.timestamp() + (86400 if end else 0)
 
 
+def _audit_filters(ctx: AdminContext) -> dict:
+    q = ctx.request.query_params
+    action = q.get("action", "")[:64]
+    return {"actor": q.get("actor", "")[:200], "entity": q.get("entity", "")[:32], "entity_id": q.get("entity_id", "")[:64],
+            "action": action if action in audit.ACTIONS else "", "since": q.get("since", "")[:10],
+            "until": q.get("until", "")[:10]}
+
+
+def _audit_query(ctx: AdminContext, filters: dict, limit: int | None, offset: int | None) -> dict:
+    return dict(actor=filters["actor"], entity=filters["entity"], entity_id=filters["entity_id"],
+                action=filters["action"], since=_day(filters["since"]), until=_day(filters["until"], end=True),
+                limit=limit, offset=offset)
+
+
 @admin_page
 async def audit_list(ctx: AdminContext) -> Response:
-    q = ctx.request.query_params
     args = listing_args(ctx.request)
-    filters = {"actor": q.get("actor", "")[:200], "entity": q.get("entity", "")[:32], "entity_id": q.get("entity_id", "")[:64],
-               "since": q.get("since", "")[:10], "until": q.get("until", "")[:10]}
-    page = await ctx.call(audit.audit_page, ctx.inst.store, ctx.tenant.id, actor=filters["actor"],
-                          entity=filters["entity"], entity_id=filters["entity_id"],
-                          since=_day(filters["since"]), until=_day(filters["until"], end=True),
-                          limit=args["limit"], offset=args["offset"])
-    return ctx.page("admin/audit.html", page=page, filters=filters, entities=audit.ENTITIES)
+    filters = _audit_filters(ctx)
+    page = await ctx.call(audit.audit_page, ctx.inst.store, ctx.tenant.id,
+                          **_audit_query(ctx, filters, args["limit"], args["offset"]))
+    rows = await ctx.call(audit.readable, ctx.inst.store, ctx.tenant.id, page.items)
+    return ctx.page("admin/audit.html", page=page, rows=rows, filters=filters, entities=audit.ENTITIES,
+                    actions=audit.ACTIONS, retention=_retention(ctx.inst.settings.audit_retention_days), csv_link="/admin/audit.csv?" + urlencode(
+                        {k: v for k, v in filters.items() if v}))
+
+
+def _retention(days: int) -> str:
+    return "ever (OSTIARY_AUDIT_RETENTION_DAYS is 0)" if days <= 0 else f"{days} day{'s' if days != 1 else ''}"
+
+
+# The export holds at most this many entries (the newest that match the filters).
+CSV_MAX_ROWS = 50_000
+
+
+@admin_page
+async def audit_csv(ctx: AdminContext) -> Response:
+    filters = _audit_filters(ctx)
+
+    def rows():
+        out = []
+        offset = 0
+        while offset < CSV_MAX_ROWS:
+            page = audit.audit_page(ctx.inst.store, ctx.tenant.id, **_audit_query(ctx, filters, MAX_LIMIT, offset))
+            out += audit.readable(ctx.inst.store, ctx.tenant.id, page.items)
+            if page.next_offset is None:
+                break
+            offset = page.next_offset
+        return out
+
+    text = audit_export.to_csv(await ctx.call(rows), when)
+    return Response(text, media_type="text/csv; charset=utf-8",
+                    headers={"content-disposition": f'attachment; filename="ostiary-audit-{ctx.tenant.slug}.csv"'})
 
 
 @admin_page
 async def key_list(ctx: AdminContext) -> Response:
-    return await _keys(ctx)
+    return await keys_page(ctx)
 
 
-async def _keys(ctx: AdminContext, status: int = 200, errors=(), overlap: str | None = None) -> Response:
+async def keys_page(ctx: AdminContext, status: int = 200, errors=(), overlap: str | None = None) -> Response:
     rows = await ctx.call(keys.list_keys, ctx.inst.store)
     return ctx.page("admin/keys.html", status=status, keys=list(reversed(rows)), errors=list(errors),
                     overlap=ctx.inst.settings.key_overlap_seconds,
@@ -70,7 +118,7 @@ async def key_rotate(ctx: AdminContext, form) -> Response:
     try:
         kid = await ctx.call(keys.rotate_keys, ctx.inst.store, ctx.actor, overlap)
     except ServiceError as exc:
-        return await _keys(ctx, 422, problems(exc), given)
+        return await keys_page(ctx, 422, problems(exc), given)
     return ctx.back("/admin/keys", f"Key {kid} signs in {keys.PUBLISH_AHEAD:.0f} s; every older key verifies for "
                                    f"at most {max(overlap, keys.PUBLISH_AHEAD):.0f} s more (see each key below).")
 
@@ -81,7 +129,7 @@ async def token_list(ctx: AdminContext) -> Response:
 
 
 async def _tokens(ctx: AdminContext, status: int = 200, errors=(), form=None, new=None) -> Response:
-    args = listing_args(ctx.request) if status == 200 and new is None else {}
+    args = sorted_listing_args(ctx.request) if status == 200 and new is None else {}
     page = await ctx.call(api_tokens.tokens_page, ctx.inst.store, ctx.tenant.id, **args)
     return ctx.page("admin/tokens.html", status=status, page=page, q=ctx.request.query_params.get("q", ""),
                     errors=list(errors), form=form or {"scope": "read"}, new=new)
@@ -111,4 +159,5 @@ async def token_revoke(ctx: AdminContext, form) -> Response:
 
 @admin_page
 async def overview(ctx: AdminContext) -> Response:
-    return ctx.page("admin/index.html")
+    state = await ctx.call(tenant_overview, ctx.inst.store, ctx.tenant.id)
+    return ctx.page("admin/index.html", o=state)

@@ -37,3 +37,10 @@
     });
   });
 })();
+
+// A refused form shows its problems at its own top: move focus (and the view) there.
+(function () {
+  "use strict";
+  var errors = document.getElementById("form-errors");
+  if (errors) { errors.focus(); errors.scrollIntoView({block: "center"}); }
+})();

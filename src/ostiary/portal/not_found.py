@@ -1,0 +1,26 @@
+"""What the portal answers for an address it has no page for, and for a
+method a page does not take: a page in the portal's layout with a way back,
+never Starlette's plain-text "Not Found"."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ostiary.portal.context import error_page, portal_domain_for, tenant_for, unknown_host
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    if tenant_for(request) is None and portal_domain_for(request) is None:
+        return unknown_host(request)
+    return error_page(request, 404, "Page not found", f"There is no page at {request.url.path[:200]} here.")
+
+
+async def method_not_allowed(request: Request, exc: Exception) -> Response:
+    if tenant_for(request) is None and portal_domain_for(request) is None:
+        return unknown_host(request)
+    return error_page(request, 405, "This page does not take that request",
+                      "Open the page from a link or its form instead.")
+
+
+HANDLERS = {404: not_found, 405: method_not_allowed}
