@@ -185,7 +185,7 @@ def test_deleting_a_group_in_use_in_the_admin_pages_needs_a_confirmation(api_wor
     row = groups.add_group(w.store, w.tenant_id, CLI_ACTOR, "weekend")
     groups.add_member(w.store, w.tenant_id, CLI_ACTOR, "weekend", "bob@acme.test")
     with admin_client(w) as browser:
-        page = browser.get(f"/admin/groups/{row.id}")
+        page = browser.get(f"/admin/groups/{row.id}/delete")  # the confirmation page says what goes with it
         assert "Deleting weekend removes 1 membership" in page.text and 'name="confirm"' in page.text
         token = csrf(browser, f"/admin/groups/{row.id}")
         refused = browser.post(f"/admin/groups/{row.id}/delete", data={"csrf": token})

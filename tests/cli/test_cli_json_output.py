@@ -21,7 +21,7 @@ from tests.cli.conftest import PASSWORD
 
 DOCS = Path(__file__).parents[2] / "docs" / "cli.md"
 
-USER = {"id", "email", "username", "display_name", "is_admin", "active", "totp_enabled", "groups"}
+USER = {"id", "email", "username", "display_name", "is_admin", "active", "totp_enabled", "passkeys", "groups"}
 TENANT = {"id", "slug", "name", "host", "session_idle_seconds", "session_absolute_seconds", "password_sign_in",
           "created_at"}
 GROUP = {"id", "name", "parent", "path"}

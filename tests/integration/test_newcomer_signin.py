@@ -36,10 +36,10 @@ def test_a_fresh_install_on_sqlite_lets_the_admin_sign_in_in_a_browser(tmp_path,
             assert page.url.endswith("/sign-in")
             page.get_by_label("Email or username").fill("admin@example.com")
             page.get_by_label("Password").fill("wrong password!")
-            page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("button", name="Sign in", exact=True).click()
             assert page.get_by_role("alert").inner_text() == "The email or password is not right."
             page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("button", name="Sign in", exact=True).click()
             page.wait_for_url(f"http://acme.localhost:{port}/")
             assert "Signed in as admin" in page.locator("h1").inner_text()
             page.screenshot(path=str(artifacts_dir / "newcomer-signed-in.png"))

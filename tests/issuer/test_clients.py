@@ -45,7 +45,10 @@ def test_the_cli_adds_shows_lists_rotates_and_deletes_a_client_showing_the_secre
     assert shown.exit_code == 0 and secret not in shown.output
     assert "https://acme.id.example.test:8443/.well-known/openid-configuration" in shown.output
     assert "staff" in shown.output
-    assert run("oidc-client", "list").output.startswith(f"grafana\t{client_id}\tconfidential\tenabled\t")
+    header, row = run("oidc-client", "list").output.splitlines()
+    assert header.split()[:2] == ["NAME", "CLIENT"] and row.split()[:4] == ["grafana", client_id, "confidential", "enabled"]
+    [listed] = json.loads(run("oidc-client", "list", "--json").output)
+    assert listed["client_id"] == client_id and not listed["public"] and "secret" not in json.dumps(listed)
     rotated = run("oidc-client", "rotate-secret", "grafana")
     new_secret = rotated.output.split()[1]
     assert rotated.exit_code == 0 and new_secret != secret
@@ -66,7 +69,7 @@ def test_a_public_client_has_no_secret(store, acme, db_url, tmp_path):
     assert r.exit_code == 0 and "client_secret" not in r.output and "PKCE" in r.output
     assert clients.get_client(store, acme, "spa").secret_hash is None
     refused = CliRunner().invoke(main, ["oidc-client", "rotate-secret", "spa"], env=env)
-    assert refused.exit_code == 2 and "public client" in refused.output
+    assert refused.exit_code == 4 and "public client" in refused.output
 
 
 def test_bad_client_input_names_every_field_and_writes_nothing(store, acme, db_url, tmp_path):

@@ -370,15 +370,20 @@ def _register_user_totp() -> None:
     @user_second_factor.command("status")
     @click.argument("email")
     @tenant_option
+    @json_option
     @pass_ctx
     @handles_errors
-    def user_second_factor_status(ctx, email, tenant) -> None:
+    def user_second_factor_status(ctx, email, tenant, as_json) -> None:
         from ostiary.services import passkeys as passkeys_service
 
         tid = ctx.tenant_id(tenant)
         row = users_service.get_user(ctx.store, tid, email)
         enabled, left = second_factor_service.status(ctx.store, tid, row.id)
         keys = passkeys_service.list_passkeys(ctx.store, tid, row.id)
+        if as_json:
+            return print_json({"email": row.email, "totp_enabled": enabled, "recovery_codes_left": left,
+                               "passkeys": [{"id": k.id, "name": k.name, "created_at": k.created_at,
+                                             "last_used_at": k.last_used_at} for k in keys]})
         click.echo(f"{row.email}: TOTP {'on' if enabled else 'off'}, {left} recovery codes left, "
                    f"{len(keys)} passkey(s)")
         for key in keys:

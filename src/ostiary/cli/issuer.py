@@ -7,7 +7,7 @@ import json
 
 import click
 
-from ostiary.cli.base import handles_errors, main, pass_ctx, tenant_option
+from ostiary.cli.base import handles_errors, json_option, main, pass_ctx, print_json, print_table, tenant_option
 from ostiary.issuer import clients as clients_service
 from ostiary.issuer import keys as keys_service
 from ostiary.services.actor import CLI_ACTOR
@@ -90,25 +90,42 @@ def client_update(ctx, name, redirect_uris, post_logout_redirect_uris, backchann
     click.echo(f"OIDC client {row.name} updated")
 
 
+def _client_out(ctx, tenant_id: int, row):
+    """The API's ClientOut (docs/cli.md: --json prints the API's shapes)."""
+    from types import SimpleNamespace
+
+    from ostiary.portal.api.oidc_clients import ClientOut
+
+    return ClientOut.of(SimpleNamespace(store=ctx.store, tenant_id=tenant_id), row)
+
+
 @oidc_client.command("list")
 @tenant_option
+@json_option
 @pass_ctx
 @handles_errors
-def client_list(ctx, tenant) -> None:
-    for row in clients_service.list_clients(ctx.store, ctx.tenant_id(tenant)):
-        kind = "public" if row.secret_hash is None else "confidential"
-        state = "enabled" if row.enabled else "disabled"
-        click.echo(f"{row.name}\t{row.client_id}\t{kind}\t{state}\t{' '.join(json.loads(row.redirect_uris))}")
+def client_list(ctx, tenant, as_json) -> None:
+    tenant_id = ctx.tenant_id(tenant)
+    rows = clients_service.list_clients(ctx.store, tenant_id)
+    if as_json:
+        return print_json([_client_out(ctx, tenant_id, row) for row in rows])
+    print_table(["NAME", "CLIENT ID", "TYPE", "STATE", "REDIRECT URIS"],
+                [[row.name, row.client_id, "public" if row.secret_hash is None else "confidential",
+                  "enabled" if row.enabled else "disabled", " ".join(json.loads(row.redirect_uris))] for row in rows],
+                empty="no OIDC clients: add one with `ostiary oidc-client add`")
 
 
 @oidc_client.command("show")
 @click.argument("name")
 @tenant_option
+@json_option
 @pass_ctx
 @handles_errors
-def client_show(ctx, name, tenant) -> None:
+def client_show(ctx, name, tenant, as_json) -> None:
     tenant_id = ctx.tenant_id(tenant)
     row = clients_service.get_client(ctx.store, tenant_id, name)
+    if as_json:
+        return print_json(_client_out(ctx, tenant_id, row))
     granted = clients_service.grant_names(ctx.store, tenant_id, row.id)
     issuer = ctx.settings.public_url(_tenant_host(ctx, tenant_id), "").rstrip("/")
     lines = [
@@ -185,10 +202,15 @@ def oidc_key() -> None:
 
 
 @oidc_key.command("list")
+@json_option
 @pass_ctx
 @handles_errors
-def key_list(ctx) -> None:
+def key_list(ctx, as_json) -> None:
     import datetime
+
+    if as_json:
+        return print_json([{"kid": r.kid, "alg": r.alg, "created_at": r.created_at, "retired_at": r.retired_at,
+                            "drop_at": r.drop_at} for r in keys_service.list_keys(ctx.store)])
 
     def utc(ts):
         return "-" if ts is None else datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).strftime(

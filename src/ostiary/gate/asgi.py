@@ -154,7 +154,8 @@ class CheckHandler:
         outcome, start, body, req = self.answer(scope)
         await send(start)
         await send(body)
-        check_answered(outcome, started, req)
+        # A remembered answer read no request: it is read again only if a refusal is to be logged.
+        check_answered(outcome, started, req if req is not None else lambda: _read(scope))
 
     def answer(self, scope) -> tuple[str, dict, dict, ForwardedRequest | None]:
         """The outcome, the two response messages for one check and the request
@@ -191,6 +192,10 @@ class CheckHandler:
         if until is not None:
             self.answers.put(snap, key, (until, decision.outcome, start, body), signed_in=decision.user is not None)
         return decision.outcome, start, body, req
+
+
+def _read(scope) -> ForwardedRequest:
+    return parse_forwarded_request(read_headers(scope["headers"]), scope.get("query_string", b""), scope["path"])
 
 
 def _explain_incomplete(req: ForwardedRequest, snap) -> bool:
