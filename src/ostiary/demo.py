@@ -111,6 +111,8 @@ def demo_settings(data_dir: Path, layout: DemoLayout) -> tuple[Settings, dict[st
         "OSTIARY_PUBLIC_PORT": str(layout.port),
         "OSTIARY_PROXY_UPSTREAM": f"http://127.0.0.1:{layout.ostiary_port}",
         "OSTIARY_TRUSTED_PROXIES": "127.0.0.1/32",
+        # No metrics listener: the demo takes no fixed port besides the one it prints (docs/demo.md).
+        "OSTIARY_METRICS_LISTEN": "off",
     }
     for name in ("OSTIARY_DATABASE_URL", "OSTIARY_CONFIG"):
         env[name] = ""  # the demo always uses its own SQLite file

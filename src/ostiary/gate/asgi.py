@@ -107,14 +107,14 @@ class AnswerCache:
     def __init__(self) -> None:
         self._snap: object = None
         self._generation = -1
-        self._answers: dict[tuple, tuple[float, str, dict, dict]] = {}
-        self._anonymous: dict[tuple, tuple[float, str, dict, dict]] = {}
+        self._answers: dict[tuple, tuple[float, str, dict, dict, ForwardedRequest]] = {}
+        self._anonymous: dict[tuple, tuple[float, str, dict, dict, ForwardedRequest]] = {}
 
     def __len__(self) -> int:
         return len(self._answers) + len(self._anonymous)
 
-    def get(self, snap, key: tuple, now: float) -> tuple[float, str, dict, dict] | None:
-        """(until, outcome, start, body) of a remembered answer still true now.
+    def get(self, snap, key: tuple, now: float) -> tuple[float, str, dict, dict, ForwardedRequest] | None:
+        """(until, outcome, start, body, request) of a remembered answer still true now.
         Also marks the generation that a following `put` belongs to."""
         if snap is not self._snap or snap.generation != self._generation:
             self._answers.clear()
@@ -126,7 +126,8 @@ class AnswerCache:
             return None
         return hit
 
-    def put(self, snap, key: tuple, answer: tuple[float, str, dict, dict], signed_in: bool) -> None:
+    def put(self, snap, key: tuple, answer: tuple[float, str, dict, dict, ForwardedRequest],
+            signed_in: bool) -> None:
         """Keep the answer `get` missed, unless the snapshot changed meanwhile (the
         follower thread may apply a change while the decision is made)."""
         if snap is not self._snap or snap.generation != self._generation:
@@ -154,24 +155,24 @@ class CheckHandler:
         outcome, start, body, req = self.answer(scope)
         await send(start)
         await send(body)
-        # A remembered answer read no request: it is read again only if a refusal is to be logged.
-        check_answered(outcome, started, req if req is not None else lambda: _read(scope))
+        check_answered(outcome, started, req)
 
     def answer(self, scope) -> tuple[str, dict, dict, ForwardedRequest | None]:
         """The outcome, the two response messages for one check and the request
-        read (None when the answer was remembered). Every check of this worker
-        passes here, remembered or decided."""
+        it answers (for a remembered answer, the request it was decided for: the
+        same key reads as the same request). Every check of this worker passes
+        here, remembered or decided."""
         snap = self.holder.snapshot
         try:
             now = self.clock()
             key = (scope["path"], scope.get("query_string", b""), read_headers(scope["headers"]))
             hit = self.answers.get(snap, key, now)
             if hit is not None:
-                return hit[1], hit[2], hit[3], None
+                return hit[1], hit[2], hit[3], hit[4]
             req = parse_forwarded_request(key[2], key[1], key[0])
             decision = decide(snap, req, now, self.portal_url, self.allow_http)
         except Exception:  # fail closed: no error path answers 2xx
-            return ("error",) + _messages(500, [_NO_STORE, _TEXT]) + (None,)
+            return ("error",) + _messages(500, [_NO_STORE, _TEXT]) + (None,)  # nothing read to log
         until = decision.until
         if decision.outcome == "no_app":
             if _explain_incomplete(req, snap):
@@ -190,12 +191,8 @@ class CheckHandler:
                 headers.append(_NAVIGATION)  # the proxy turns this 401 into the redirect
         start, body = _messages(decision.status, headers)
         if until is not None:
-            self.answers.put(snap, key, (until, decision.outcome, start, body), signed_in=decision.user is not None)
+            self.answers.put(snap, key, (until, decision.outcome, start, body, req), signed_in=decision.user is not None)
         return decision.outcome, start, body, req
-
-
-def _read(scope) -> ForwardedRequest:
-    return parse_forwarded_request(read_headers(scope["headers"]), scope.get("query_string", b""), scope["path"])
 
 
 def _explain_incomplete(req: ForwardedRequest, snap) -> bool:

@@ -100,8 +100,7 @@ _seconds = [0.0]
 
 def check_answered(outcome: str, started: float, req=None) -> None:
     """The gate's one call per answer: `started` is time.perf_counter() when
-    the check arrived; `req` the forwarded request, or a function that reads
-    it (for an answer the gate remembered). Allowed answers are only counted; refused ones are
+    the check arrived; `req` the forwarded request it answered. Allowed answers are only counted; refused ones are
     logged at debug level (never one line per request at info)."""
     elapsed = perf_counter() - started
     i = _OUTCOME_INDEX[outcome]
@@ -109,7 +108,7 @@ def check_answered(outcome: str, started: float, req=None) -> None:
     _buckets[bisect_left(CHECK_BUCKETS, elapsed)] += 1
     _seconds[0] += elapsed
     if i > 1 and req is not None and _CHECK_LOG.isEnabledFor(logging.DEBUG):
-        _refused(outcome, req() if callable(req) else req)
+        _refused(outcome, req)
 
 
 _CHECK_LOG = logging.getLogger("ostiary.events")

@@ -23,7 +23,7 @@ from ostiary.services.actor import Actor
 from ostiary.services.errors import MailUnavailable, Problem, ServiceError, problems_of
 
 
-async def _me(request: Request):
+async def account_session(request: Request):
     tenant = tenant_for(request)
     if tenant is None:
         return unknown_host(request), None, None
@@ -54,11 +54,11 @@ async def _page(request: Request, tenant, session, status: int = 200, errors=(),
 
 
 async def account_page(request: Request) -> Response:
-    refusal, tenant, session = await _me(request)
+    refusal, tenant, session = await account_session(request)
     return refusal or await _page(request, tenant, session)
 
 
-async def _form(request: Request):
+async def account_form(request: Request):
     form = await request.form()
     if not csrf_ok(request, form.get("csrf")):
         return None, error_page(request, 403, "Form refused", "This form expired or came from another site. Reload the page and try again.")
@@ -66,10 +66,10 @@ async def _form(request: Request):
 
 
 async def end_everywhere(request: Request) -> Response:
-    refusal, tenant, session = await _me(request)
+    refusal, tenant, session = await account_session(request)
     if refusal:
         return refusal
-    form, refusal = await _form(request)
+    form, refusal = await account_form(request)
     if refusal:
         return refusal
     inst = instance(request)
@@ -81,10 +81,10 @@ async def end_everywhere(request: Request) -> Response:
 
 
 async def end_one(request: Request) -> Response:
-    refusal, tenant, session = await _me(request)
+    refusal, tenant, session = await account_session(request)
     if refusal:
         return refusal
-    form, refusal = await _form(request)
+    form, refusal = await account_form(request)
     if refusal:
         return refusal
     inst = instance(request)
@@ -102,10 +102,10 @@ async def end_one(request: Request) -> Response:
 
 async def change_password(request: Request) -> Response:
     started = time.monotonic()
-    refusal, tenant, session = await _me(request)
+    refusal, tenant, session = await account_session(request)
     if refusal:
         return refusal
-    form, refusal = await _form(request)
+    form, refusal = await account_form(request)
     if refusal:
         return refusal
     inst = instance(request)
@@ -139,10 +139,10 @@ async def change_email(request: Request) -> Response:
     current password is asked first, so a borrowed session cannot move the
     account's recovery address."""
     started = time.monotonic()
-    refusal, tenant, session = await _me(request)
+    refusal, tenant, session = await account_session(request)
     if refusal:
         return refusal
-    form, refusal = await _form(request)
+    form, refusal = await account_form(request)
     if refusal:
         return refusal
     inst = instance(request)

@@ -20,7 +20,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ostiary.identity.method import MULTI_FACTOR, PASSKEY
 from ostiary.portal.context import (
-    TEMPLATES, client_address, cookie_flags, csrf_ok, csrf_token, error_page, instance, render, tenant_for,
+    TEMPLATES, client_address, cookie_flags, csrf_ok, csrf_token, error_page, instance, render, tenant_for, unknown_host,
 )
 from ostiary.portal.signin import check_password, current_session, safe_next, session_from_cookie, throttled_message
 from ostiary.services import passkeys as passkeys_service
@@ -116,7 +116,7 @@ async def register_submit(request: Request) -> Response:
     inst = instance(request)
     tenant = tenant_for(request)
     if tenant is None:
-        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+        return unknown_host(request)
     session = await session_from_cookie(request)
     if session is None or (not session.complete and session.enrolled):
         return RedirectResponse("/sign-in?next=/account", status_code=303)
@@ -171,7 +171,7 @@ async def register_submit(request: Request) -> Response:
 async def remove(request: Request) -> Response:
     tenant = tenant_for(request)
     if tenant is None:
-        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+        return unknown_host(request)
     session = await current_session(request)
     if session is None:
         return RedirectResponse("/sign-in?next=/account", status_code=303)
@@ -195,7 +195,7 @@ async def sign_in_submit(request: Request) -> Response:
     inst = instance(request)
     tenant = tenant_for(request)
     if tenant is None:
-        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+        return unknown_host(request)
     form = await request.form()
     next_url = safe_next(form.get("next"))
 
@@ -248,7 +248,7 @@ async def second_factor_submit(request: Request) -> Response:
     inst = instance(request)
     tenant = tenant_for(request)
     if tenant is None:
-        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+        return unknown_host(request)
     session = await session_from_cookie(request)
     if session is None:
         return RedirectResponse("/sign-in", status_code=303)

@@ -30,10 +30,11 @@ from ostiary.identity import linking, oauth_github, oidc
 from ostiary.identity.method import FEDERATED
 from ostiary.identity.provider import AnswerRefused, ProviderConfig, ProviderUnavailable
 from ostiary.portal.context import (
-    TEMPLATES, client_address, cookie_flags, csrf_ok, error_page, instance, render, request_host, tenant_for,
+    TEMPLATES, client_address, cookie_flags, error_page, instance, render, request_host, tenant_for,
     unknown_host,
 )
 from ostiary.observability import events
+from ostiary.portal.account import account_form, account_session
 from ostiary.portal.signin import current_session, safe_next
 from ostiary.services import handshake_tokens, providers
 from ostiary.services import sessions as sessions_service
@@ -100,16 +101,13 @@ async def start(request: Request) -> Response:
 
 
 async def link_start(request: Request) -> Response:
+    refusal, tenant, session = await account_session(request)
+    if refusal:
+        return refusal
+    form, refusal = await account_form(request)
+    if refusal:
+        return refusal
     inst = instance(request)
-    tenant = tenant_for(request)
-    if tenant is None:
-        return unknown_host(request)
-    form = await request.form()
-    if not csrf_ok(request, form.get("csrf")):
-        return error_page(request, 403, "Form refused", "This form expired or came from another site.")
-    session = await current_session(request)
-    if session is None:
-        return RedirectResponse("/sign-in?next=/account", status_code=303)
     return await _leave_for_provider(request, inst, tenant, str(form.get("provider", "")), "/account", session.user_id)
 
 
@@ -249,16 +247,13 @@ TEMPLATES.globals["account_identities"] = account_identities
 
 
 async def unlink(request: Request) -> Response:
+    refusal, tenant, session = await account_session(request)
+    if refusal:
+        return refusal
+    form, refusal = await account_form(request)
+    if refusal:
+        return refusal
     inst = instance(request)
-    tenant = tenant_for(request)
-    if tenant is None:
-        return unknown_host(request)
-    form = await request.form()
-    if not csrf_ok(request, form.get("csrf")):
-        return error_page(request, 403, "Form refused", "This form expired or came from another site.")
-    session = await current_session(request)
-    if session is None:
-        return RedirectResponse("/sign-in?next=/account", status_code=303)
     actor = Actor(f"user:{session.user_id}", client_address(request), session.user_id)
     try:
         await run_in_threadpool(linking.unlink, inst.store, tenant.id, actor, session.user_id,
