@@ -50,7 +50,7 @@ class OstiaryApp:
         self.holder.start()
         _warn_about_clock(self.store)
         log.debug("worker %d following the change log every %.2f s", os.getpid(), self.settings.change_poll_interval)
-        from ostiary.services.reverification import Reverifier
+        from ostiary.services.reverifier import Reverifier
 
         reverifier = Reverifier(self.store, self.settings)  # its own thread and connections; never on /check
         reverifier.start()

@@ -8,8 +8,8 @@ import os
 import click
 
 from ostiary.config import Settings
-from ostiary.services import external_identity
 from ostiary.services import keys as keys_service
+from ostiary.services import shared_cookie
 from ostiary.store import Store, open_store
 from ostiary.store import sealed
 
@@ -47,9 +47,9 @@ def prepare_database(settings: Settings, migrate: bool) -> None:
         prepare_secrets(store, settings)
         keys_service.ensure_signing_key(store)
         keys_service.record_overlap(store, settings.key_overlap_seconds)
-        refused = external_identity.startup_problems(store)
+        refused = shared_cookie.startup_problems(store)
         if refused:
-            raise click.ClickException("external identity sources refused:\n  " + "\n  ".join(refused))
+            raise click.ClickException("shared-cookie identity sources refused:\n  " + "\n  ".join(refused))
     finally:
         store.dispose()
 

@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from ostiary.dns import diagnostics as doctor
+from ostiary.dns import sign_in_checks as doctor
 
 from tests.dns.dns_cases import TOKENS
 

@@ -8,7 +8,7 @@ import pytest
 from ostiary.cli.base import ExitCode
 from ostiary.services import domains as domains_service
 from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.reverification import reverify_round
+from ostiary.services.reverifier import reverify_round
 from ostiary.config import Settings
 from tests.doctor.conftest import ELSEWHERE_ADDRESS, PORTAL_ADDRESS, challenge
 

@@ -20,7 +20,7 @@ from ostiary.services import domains as domains_service
 from ostiary.services import tenants as tenants_service
 from ostiary.services.actor import CLI_ACTOR
 from ostiary.services.errors import Conflict
-from ostiary.services.reverification import Reverifier
+from ostiary.services.reverifier import Reverifier
 from ostiary.snapshot.build import load_full
 from ostiary.store.tables import audit_log, domains
 from tests.doctor.conftest import challenge

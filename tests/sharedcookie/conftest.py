@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ostiary.sharedcookie import ExternalJwtSource
+from ostiary.sharedcookie import SharedCookieSource
 
 # The helpers module sits next to this file; keep it importable under any --import-mode.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -60,8 +60,8 @@ def librechat_ids() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def jwt_source(chat_secret: str) -> ExternalJwtSource:
-    return ExternalJwtSource.from_env("https://chat.acme.test/login", environ={"JWT_REFRESH_SECRET": chat_secret})
+def jwt_source(chat_secret: str) -> SharedCookieSource:
+    return SharedCookieSource.from_env("https://chat.acme.test/login", environ={"JWT_REFRESH_SECRET": chat_secret})
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from ostiary.sharedcookie import Severity, breaks_sharing, diagnose, parse_set_cookie, render_findings
-from ostiary.sharedcookie.cli import cookie_doctor_command
+from ostiary.sharedcookie.tooling.cli import cookie_doctor_command
 
 # What LibreChat sends at sign-in, and what the sibling-subdomain snippet turns it into.
 LIBRECHAT_LINE = ("refreshToken=eyJ.x.y; Path=/; Expires=Thu, 01 Jan 2037 00:00:00 GMT; HttpOnly; Secure; "

@@ -1,7 +1,7 @@
 """End to end: real Caddy (2.6 and 2.11) with the generated snippets, Chromium, a LibreChat stand-in,
 and Python consoles using the middlewares (ASGI under uvicorn, WSGI under wsgiref).
 
-Gating a sibling through Ostiary's /check with the external-JWT identity source is the gate's part
+Gating a sibling through Ostiary's /check with the shared-cookie identity source is the gate's part
 and is tested with the gate, not here.
 """
 
@@ -22,8 +22,8 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
 from ostiary.sharedcookie import (
-    ExternalJwtSource,
     SharedCookieASGIMiddleware,
+    SharedCookieSource,
     SharedCookieWSGIMiddleware,
     caddy_same_origin,
     caddy_sibling_subdomains,
@@ -108,7 +108,7 @@ def wsgi_console(environ, start_response):
 @pytest.fixture(scope="module")
 def consoles(chat_secret, https_port):
     """Four consoles: ASGI and WSGI, each for the sibling-subdomain and the same-origin layout."""
-    source = ExternalJwtSource.from_env(f"https://chat.acme.test:{https_port}/login",
+    source = SharedCookieSource.from_env(f"https://chat.acme.test:{https_port}/login",
                                         environ={"JWT_REFRESH_SECRET": chat_secret})
     servers = {
         "sibling-asgi": UvicornThread(SharedCookieASGIMiddleware(asgi_console(), source)),

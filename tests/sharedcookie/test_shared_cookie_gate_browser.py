@@ -28,16 +28,16 @@ from starlette.routing import Route
 
 from ostiary.config import Settings, load_settings
 from ostiary.proxies.facts import DEFAULT_UPSTREAM
-from ostiary.services import apps, domains, external_identity, tenants
+from ostiary.services import apps, domains, shared_cookie, tenants
 from ostiary.services.actor import CLI_ACTOR
 from ostiary.services.snippets import snippet_for_app
 from ostiary.sharedcookie import (
-    ExternalJwtSource,
     SharedCookieASGIMiddleware,
+    SharedCookieSource,
     caddy_same_origin,
     caddy_sibling_subdomains,
 )
-from ostiary.sharedcookie.source_config import ExternalIdentitySettings
+from ostiary.sharedcookie.verifier.source_config import SharedCookieSettings
 from ostiary.store import Store, open_store
 from tests.support.browser import chromium
 from tests.support.dnsserver import Dnsmasq
@@ -99,8 +99,8 @@ def gate(tmp_path_factory, https_port, chat_secret) -> Gate:
     for name, app_url in (("console", f"https://{GATED}:{https_port}"),
                           ("chat-console", f"https://{CHAT}:{https_port}{SAME_ORIGIN_GATED}")):
         apps.add_app(store, tenant_id, CLI_ACTOR, name=name, url=app_url, all_users=True)
-        external_identity.set_for_app(store, tenant_id, CLI_ACTOR, name,
-                                      ExternalIdentitySettings(sign_in_url=chat_sign_in))
+        shared_cookie.set_for_app(store, tenant_id, CLI_ACTOR, name,
+                                  SharedCookieSettings(sign_in_url=chat_sign_in))
     ostiary_port = free_port()
     upstream = f"http://127.0.0.1:{ostiary_port}"
     env = {"OSTIARY_DATABASE_URL": url, "OSTIARY_DATA_DIR": str(tmp), "OSTIARY_PUBLIC_PORT": str(https_port),
@@ -170,7 +170,7 @@ def asgi_console() -> Starlette:
 @pytest.fixture(scope="module")
 def python_consoles(chat_secret, https_port):
     """The ASGI console twice: on a sibling host, and under /admin on the chat's host."""
-    source = ExternalJwtSource.from_env(f"https://{CHAT}:{https_port}/login",
+    source = SharedCookieSource.from_env(f"https://{CHAT}:{https_port}/login",
                                         environ={"JWT_REFRESH_SECRET": chat_secret})
     servers = {
         "sibling": UvicornThread(SharedCookieASGIMiddleware(asgi_console(), source)),

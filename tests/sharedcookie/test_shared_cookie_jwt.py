@@ -6,12 +6,12 @@ import pytest
 
 from ostiary.sharedcookie import (
     PUBLISHED_DEFAULT_SECRETS,
-    ExternalJwtSource,
     NotSignedIn,
     SharedCookieConfigError,
     SharedCookieIdentity,
+    SharedCookieSource,
 )
-from ostiary.sharedcookie import jwtcookie
+from ostiary.sharedcookie.verifier import jwtcookie
 
 LIBRECHAT_ENV_EXAMPLE_JWT_SECRET = "16f8c0ef4a5d391b26034086c628469d3f9f497f08163ab9b40137092f2909ef"
 LIBRECHAT_ENV_EXAMPLE_JWT_REFRESH_SECRET = "eaa5191f2914e30b9387fd84e254e4ba6fc51b4654968a9b0803b456a54b8418"
@@ -93,7 +93,7 @@ def test_garbage_cookie_is_refused_as_malformed(jwt_source):
 def test_published_librechat_default_secret_is_refused_at_construction(published):
     assert published in PUBLISHED_DEFAULT_SECRETS
     with pytest.raises(SharedCookieConfigError) as refused:
-        ExternalJwtSource.from_env(SIGN_IN, environ={"JWT_REFRESH_SECRET": published})
+        SharedCookieSource.from_env(SIGN_IN, environ={"JWT_REFRESH_SECRET": published})
     message = str(refused.value)
     assert "JWT_REFRESH_SECRET" in message and "openssl rand" in message and ".env.example" in message
 
@@ -102,29 +102,29 @@ def test_published_default_secret_in_a_file_is_refused_and_names_the_file(tmp_pa
     secret_file = tmp_path / "jwt_refresh_secret"
     secret_file.write_text(LIBRECHAT_ENV_EXAMPLE_JWT_REFRESH_SECRET + "\n")
     with pytest.raises(SharedCookieConfigError, match=str(secret_file)):
-        ExternalJwtSource.from_file(SIGN_IN, secret_file)
+        SharedCookieSource.from_file(SIGN_IN, secret_file)
 
 
 @pytest.mark.parametrize("secret", ["", "short", "x" * 31])
 def test_empty_or_short_secret_is_refused_at_construction(secret):
     with pytest.raises(SharedCookieConfigError, match=r"JWT_REFRESH_SECRET is \d+ bytes"):
-        ExternalJwtSource.from_env(SIGN_IN, environ={"JWT_REFRESH_SECRET": secret})
+        SharedCookieSource.from_env(SIGN_IN, environ={"JWT_REFRESH_SECRET": secret})
 
 
 def test_unset_secret_variable_is_refused_with_its_name():
     with pytest.raises(SharedCookieConfigError, match="CHAT_SECRET is not set"):
-        ExternalJwtSource.from_env(SIGN_IN, env_var="CHAT_SECRET", environ={})
+        SharedCookieSource.from_env(SIGN_IN, env_var="CHAT_SECRET", environ={})
 
 
 @pytest.mark.parametrize("algorithm", ["HS512", "none", "RS256"])
 def test_configuring_an_algorithm_other_than_hs256_is_refused(chat_secret, algorithm):
     with pytest.raises(SharedCookieConfigError, match="pinned to HS256"):
-        ExternalJwtSource(secret=chat_secret.encode(), sign_in_url=SIGN_IN, algorithm=algorithm)
+        SharedCookieSource(secret=chat_secret.encode(), sign_in_url=SIGN_IN, algorithm=algorithm)
 
 
 def test_every_configuration_problem_is_listed_at_once():
     with pytest.raises(SharedCookieConfigError) as refused:
-        ExternalJwtSource(secret=b"short", sign_in_url="/login", algorithm="HS512")
+        SharedCookieSource(secret=b"short", sign_in_url="/login", algorithm="HS512")
     assert str(refused.value).count("\n- ") == 3
 
 
@@ -132,10 +132,20 @@ def test_secret_file_is_read_as_raw_utf8_without_its_final_newline(tmp_path, nod
     secret = "ünïcode-secret-" + "k" * 32
     secret_file = tmp_path / "secret"
     secret_file.write_text(secret + "\n", encoding="utf-8")
-    source = ExternalJwtSource.from_file(SIGN_IN, secret_file)
+    source = SharedCookieSource.from_file(SIGN_IN, secret_file)
     token = node_minter(librechat_ids, secret)
     assert isinstance(source.verify(cookie_header(token)), SharedCookieIdentity)
 
 
 def test_secret_is_not_shown_in_the_repr(jwt_source, chat_secret):
     assert chat_secret not in repr(jwt_source)
+
+
+def test_the_old_name_external_jwt_source_still_verifies_the_chat_cookie(node_minter, chat_secret, librechat_ids):
+    """Consoles written before the shared-cookie rename import ExternalJwtSource (docs/upgrading.md)."""
+    from ostiary.sharedcookie import ExternalJwtSource
+
+    assert ExternalJwtSource is SharedCookieSource
+    source = ExternalJwtSource.from_env(SIGN_IN, environ={"JWT_REFRESH_SECRET": chat_secret})
+    result = source.verify(cookie_header(node_minter(librechat_ids, chat_secret)))
+    assert isinstance(result, SharedCookieIdentity) and result.user_id == librechat_ids["id"]

@@ -19,7 +19,7 @@ from ostiary.sharedcookie import (
     traefik_same_origin,
     traefik_sibling_subdomains,
 )
-from ostiary.sharedcookie.traefik_snippets import REWRITE_PLUGIN_MODULE
+from ostiary.sharedcookie.tooling.traefik_snippets import REWRITE_PLUGIN_MODULE
 
 from sharedcookie_servers import TRAEFIK_SCHEMA, caddy_globals, caddy_validate, free_port
 

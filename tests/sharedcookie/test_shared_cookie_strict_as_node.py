@@ -19,7 +19,7 @@ import subprocess
 import jwt
 import pytest
 
-from ostiary.sharedcookie import ExternalJwtSource, SharedCookieIdentity
+from ostiary.sharedcookie import SharedCookieSource, SharedCookieIdentity
 from sharedcookie_servers import NODE_DIR
 
 VERDICT_SCRIPT = NODE_DIR / "librechat-verdict.js"
@@ -36,7 +36,7 @@ def node_verdicts(secret: str, headers: list[str]) -> list[dict]:
     return json.loads(done.stdout)
 
 
-def ostiary_verdict(source: ExternalJwtSource, header: str) -> dict:
+def ostiary_verdict(source: SharedCookieSource, header: str) -> dict:
     result = source.verify(header, now=CLOCK + 0.7)  # Node reads whole seconds of the same instant
     return {"valid": True, "id": result.user_id} if isinstance(result, SharedCookieIdentity) else {"valid": False}
 
@@ -94,7 +94,7 @@ def cases(chat_secret) -> dict[str, str]:
 
 
 def test_the_chat_cookie_verdict_equals_the_chats_own_jsonwebtoken(cases, chat_secret):
-    source = ExternalJwtSource(secret=chat_secret.encode(), sign_in_url="https://chat.acme.test/login")
+    source = SharedCookieSource(secret=chat_secret.encode(), sign_in_url="https://chat.acme.test/login")
     node = node_verdicts(chat_secret, list(cases.values()))
     disagreements = {}
     for (name, header), theirs in zip(cases.items(), node):
@@ -113,7 +113,7 @@ def test_the_comparison_covers_both_verdicts(cases, chat_secret):
 def test_ostiary_is_stricter_than_the_chat_only_where_it_says_so(chat_secret, node_minter):
     """docs/shared-cookie.md: HS256 only (jsonwebtoken also takes HS384/HS512 with the same
     secret), and `exp` required (jsonwebtoken takes a token that never expires)."""
-    source = ExternalJwtSource(secret=chat_secret.encode(), sign_in_url="https://chat.acme.test/login")
+    source = SharedCookieSource(secret=chat_secret.encode(), sign_in_url="https://chat.acme.test/login")
     stricter = [f"refreshToken={jwt.encode({**ALICE, 'exp': CLOCK + 60}, chat_secret, algorithm='HS512')}",
                 f"refreshToken={signed(chat_secret, {**ALICE, 'iat': CLOCK})}"]
     assert [v["valid"] for v in node_verdicts(chat_secret, stricter)] == [True, True]

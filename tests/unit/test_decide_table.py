@@ -25,13 +25,13 @@ ALICE, BOB, DORA, RIVAL_USER = 100, 101, 102, 200
 
 
 def _app(app_id, url, *, prefix="/", public=(), public_prefixes=(), all_users=False, granted=(), require_2fa=False,
-         domain_id=1, tenant_id=TENANT, external=None):
+         domain_id=1, tenant_id=TENANT, shared_cookie=None):
     split = urlsplit(url)
     return AppView(
         id=app_id, tenant_id=tenant_id, domain_id=domain_id, name=f"app{app_id}", url=url, host=split.hostname,
         port=split.port, path_prefix=prefix, public_exact=frozenset(public), public_prefixes=tuple(public_prefixes),
         header_keys=("user", "email", "groups", "display_name"), all_users=all_users, granted=frozenset(granted),
-        enabled=True, require_2fa=require_2fa, external=external,
+        enabled=True, require_2fa=require_2fa, shared_cookie=shared_cookie,
     )
 
 

@@ -44,3 +44,113 @@ def test_the_gate_imports_nothing_above_it():
     for module, names in _imports("gate").items():
         bad = {n for n in names if n == "ostiary.app" or n.startswith(above[:-1])}
         assert not bad, f"{module} imports {bad}"
+
+
+# --- the shared cookie: the gate's verifier apart from the operator tooling ----------------------
+
+SHARED_COOKIE_TOOLING_DEPENDENCIES = ("httpx", "publicsuffixlist", "yaml")
+
+
+def _loaded_after(code: str) -> dict:
+    """Run `code` in a fresh interpreter (a clean sys.modules) and report what it loaded."""
+    import json
+    import subprocess
+    import sys
+
+    probe = code + (
+        "\nimport json, sys\n"
+        "print(json.dumps({'tooling_dependencies': sorted(m for m in %r if m in sys.modules),"
+        " 'ostiary': sorted(m for m in sys.modules if m.startswith('ostiary.sharedcookie'))}))\n"
+    ) % (SHARED_COOKIE_TOOLING_DEPENDENCIES,)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).parents[2])
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_the_gate_with_a_shared_cookie_source_loads_no_tooling_dependency():
+    """A gate worker imports the gate and the snapshot, builds a shared-cookie source from its
+    stored settings and verifies a cookie with it: none of that may bring in httpx,
+    publicsuffixlist or PyYAML (the cookie doctor's and the snippets' dependencies)."""
+    gate_path = """
+import ostiary.gate.asgi, ostiary.gate.decide, ostiary.snapshot.build, ostiary.snapshot.follower
+from ostiary.sharedcookie import SharedCookieIdentity, sign_in_link
+from ostiary.sharedcookie.verifier.source_config import SharedCookieSettings, build_source
+import jwt, time
+secret = "a-real-secret-of-the-chat-0123456789abcdef"
+source = build_source(SharedCookieSettings(sign_in_url="https://chat.example.com/login"),
+                      environ={"JWT_REFRESH_SECRET": secret})
+token = jwt.encode({"id": "u1", "sessionId": "s1", "exp": time.time() + 60}, secret, algorithm="HS256")
+assert isinstance(source.verify("refreshToken=" + token), SharedCookieIdentity)
+assert sign_in_link(source, "https://console.example.com", "/x").startswith("https://chat.example.com/login?")
+"""
+    loaded = _loaded_after(gate_path)
+    assert loaded["tooling_dependencies"] == [], loaded
+    assert not [m for m in loaded["ostiary"] if m.startswith("ostiary.sharedcookie.tooling")], loaded
+    # The probe sees them as soon as the tooling is asked for, so the check above can fail.
+    loaded = _loaded_after(gate_path + "from ostiary.sharedcookie import SharedCookieASGIMiddleware, diagnose, "
+                                       "traefik_same_origin\n")
+    assert loaded["tooling_dependencies"] == sorted(SHARED_COOKIE_TOOLING_DEPENDENCIES), loaded
+
+
+def test_the_shared_cookie_package_face_is_lazy_and_every_name_resolves():
+    """`import ostiary.sharedcookie` imports neither half; each public name (old ones too) loads its module on
+    first use, and the verifier's names load nothing of the tooling."""
+    loaded = _loaded_after("import ostiary.sharedcookie")
+    assert loaded == {"tooling_dependencies": [], "ostiary": ["ostiary.sharedcookie"]}, loaded
+    loaded = _loaded_after("""
+import ostiary.sharedcookie as face
+verifier = [n for n in face.__all__ if face._HOME.get(face.ALIASES.get(n, n), "").startswith(face._VERIFIER)]
+assert {"SharedCookieSource", "ExternalJwtSource", "SharedCookieIdentity", "BrokenSource"} <= set(verifier), verifier
+for name in verifier:
+    getattr(face, name)
+""")
+    assert loaded["tooling_dependencies"] == [], loaded
+    assert all(m.startswith(("ostiary.sharedcookie.verifier", "ostiary.sharedcookie")) for m in loaded["ostiary"])
+    assert not [m for m in loaded["ostiary"] if ".tooling" in m], loaded
+    import inspect
+
+    import ostiary.sharedcookie as face
+
+    for name in face.__all__:
+        value = getattr(face, name)
+        if inspect.isclass(value) or inspect.isfunction(value):
+            assert value.__module__ == face._HOME[face.ALIASES.get(name, name)], name
+    assert face.ExternalJwtSource is face.SharedCookieSource
+    try:
+        face.NoSuchName
+    except AttributeError as exc:
+        assert "NoSuchName" in str(exc)
+    else:
+        raise AssertionError("an unknown name must raise AttributeError")
+
+
+def test_the_gate_and_the_snapshot_reach_the_shared_cookie_only_through_its_verifier():
+    """gate/ and snapshot/ (every worker's hot path) import only ostiary.sharedcookie.verifier, and
+    the verifier imports only PyJWT, the standard library and itself, never the tooling."""
+    import sys
+
+    for package in ("gate", "snapshot"):
+        for module, names in _imports(package).items():
+            bad = {n for n in names if n.startswith("ostiary.sharedcookie")
+                   and not n.startswith("ostiary.sharedcookie.verifier")}
+            assert not bad, f"{module} imports {bad}: the gate uses ostiary.sharedcookie.verifier only"
+    for module, names in _imports("sharedcookie/verifier").items():
+        bad = {n for n in names if n.split(".")[0] not in sys.stdlib_module_names
+               and n.split(".")[0] not in ("jwt", "__future__")
+               and not n.startswith("ostiary.sharedcookie.verifier")}
+        assert not bad, f"{module} imports {bad}: the verifier takes PyJWT and the standard library only"
+
+
+def test_the_shared_cookie_package_face_imports_nothing_at_run_time():
+    """sharedcookie/__init__.py may import only what the lazy lookup needs; the rest is for type checkers."""
+    import ast
+
+    tree = ast.parse((SRC / "sharedcookie" / "__init__.py").read_text())
+    run_time = []
+    for node in tree.body:  # module level only: imports under `if TYPE_CHECKING:` never run
+        if isinstance(node, ast.Import):
+            run_time += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            run_time.append(node.module)
+    assert set(run_time) <= {"__future__", "importlib", "typing"}, run_time

@@ -8,7 +8,7 @@ from ostiary.cli import (  # noqa: F401  (registers the commands)
 )
 from ostiary.cli.base import main
 from ostiary.demo import demo_command
-from ostiary.sharedcookie.cli import cookie_doctor_command
+from ostiary.sharedcookie.tooling.cli import cookie_doctor_command
 
 main.add_command(cookie_doctor_command, "cookie-doctor")
 main.add_command(demo_command, "demo")

@@ -1,7 +1,8 @@
-"""Protected domains, external identity sources, snippets and `ostiary doctor` (proxy apps: cli/apps.py)."""
+"""Protected domains, shared-cookie identity sources, snippets and `ostiary doctor` (proxy apps: cli/apps.py)."""
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 
@@ -128,7 +129,7 @@ def domain_show(ctx, name, tenant, as_json) -> None:
                   ("apps", out["apps"])])
 
 
-def _external_identity_options(fn):
+def _shared_cookie_options(fn):
     for option in reversed([
         click.option("--sign-in-url", default=None, help="The chat's sign-in page, e.g. https://chat.example.com/login"),
         click.option("--cookie", "cookie_name", default="refreshToken", show_default=True),
@@ -142,14 +143,14 @@ def _external_identity_options(fn):
     return fn
 
 
-def _external_settings(sign_in_url, cookie_name, secret_env, secret_file, user_claim, required_claims, off):
-    from ostiary.sharedcookie.source_config import ExternalIdentitySettings
+def _shared_cookie_settings(sign_in_url, cookie_name, secret_env, secret_file, user_claim, required_claims, off):
+    from ostiary.sharedcookie.verifier.source_config import SharedCookieSettings
 
     if off:
         return None
     if not sign_in_url:
         raise InvalidInput([Problem("sign_in_url", "is required (or pass --off): the chat's sign-in page")])
-    return ExternalIdentitySettings(
+    return SharedCookieSettings(
         sign_in_url=sign_in_url, cookie_name=cookie_name,
         secret_env=None if secret_file else (secret_env or "JWT_REFRESH_SECRET"), secret_file=secret_file,
         user_id_claim=user_claim, required_claims=tuple(required_claims) or ("id", "sessionId"),
@@ -158,49 +159,60 @@ def _external_settings(sign_in_url, cookie_name, secret_env, secret_file, user_c
 
 def _warn_secret_unseen(settings) -> None:
     """The servers, not this shell, must hold the secret: say so when this shell cannot check it."""
-    from ostiary.services import external_identity
+    from ostiary.services import shared_cookie
 
-    missing = settings and external_identity.secret_missing_here(settings, os.environ)
+    missing = settings and shared_cookie.secret_missing_here(settings, os.environ)
     if missing:
         click.echo(f"warning: {missing}, so its value was not checked. Every `ostiary serve` must have it, "
                    "or the app answers 503; /readyz and `ostiary doctor` (run with the servers' environment) "
                    "name the app until it is fixed.", err=True)
 
 
-@app.command("external-identity")
+def _keep_old_name(group: click.Group, command: click.Command, old_name: str) -> None:
+    """The command's name from before a rename keeps working, hidden from --help (docs/upgrading.md)."""
+    alias = copy.copy(command)
+    alias.name, alias.hidden = old_name, True
+    group.add_command(alias, old_name)
+
+
+@app.command("shared-cookie")
 @click.argument("app_name")
-@_external_identity_options
+@_shared_cookie_options
 @tenant_option
 @pass_ctx
 @handles_errors
-def app_external_identity(ctx, app_name, tenant, **options) -> None:
-    """Take identity for APP from a chat's JWT cookie (LibreChat defaults)."""
-    from ostiary.services import external_identity
+def app_shared_cookie(ctx, app_name, tenant, **options) -> None:
+    """Take identity for APP from the chat's shared cookie (LibreChat defaults)."""
+    from ostiary.services import shared_cookie
 
-    settings = _external_settings(**options)
-    external_identity.set_for_app(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, app_name, settings,
-                                  allow_http=ctx.settings.dev, environ=os.environ)
+    settings = _shared_cookie_settings(**options)
+    shared_cookie.set_for_app(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, app_name, settings,
+                              allow_http=ctx.settings.dev, environ=os.environ)
     _warn_secret_unseen(settings)
     click.echo(f"app {app_name}: " + ("identity from the cookie " + settings.cookie_name if settings
                                       else "identity from Ostiary's handshake"))
 
 
-@domain.command("external-identity")
+@domain.command("shared-cookie")
 @click.argument("domain_name")
-@_external_identity_options
+@_shared_cookie_options
 @tenant_option
 @pass_ctx
 @handles_errors
-def domain_external_identity(ctx, domain_name, tenant, **options) -> None:
-    """Take identity for every app of DOMAIN from a chat's JWT cookie."""
-    from ostiary.services import external_identity
+def domain_shared_cookie(ctx, domain_name, tenant, **options) -> None:
+    """Take identity for every app of DOMAIN from the chat's shared cookie."""
+    from ostiary.services import shared_cookie
 
-    settings = _external_settings(**options)
-    external_identity.set_for_domain(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, domain_name, settings,
-                                     allow_http=ctx.settings.dev, environ=os.environ)
+    settings = _shared_cookie_settings(**options)
+    shared_cookie.set_for_domain(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, domain_name, settings,
+                                 allow_http=ctx.settings.dev, environ=os.environ)
     _warn_secret_unseen(settings)
     click.echo(f"domain {domain_name}: " + ("identity from the cookie " + settings.cookie_name if settings
                                             else "identity from Ostiary's handshake"))
+
+
+_keep_old_name(app, app_shared_cookie, "external-identity")
+_keep_old_name(domain, domain_shared_cookie, "external-identity")
 
 
 # --- proxy configuration and diagnostics ------------------------------------------
@@ -252,7 +264,7 @@ def proxy_files(directory) -> None:
 @handles_errors
 def doctor(ctx, domain_name, tenant, as_json) -> None:
     """Check domains and apps for what would break sign-in."""
-    from ostiary.services.doctor import run_doctor
+    from ostiary.services.sign_in_doctor import run_doctor
 
     if not as_json:
         sys.exit(run_doctor(ctx.store, ctx.settings, ctx.tenant_id(tenant), domain_name, click.echo, progress=waiting))

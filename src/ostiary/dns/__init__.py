@@ -9,7 +9,7 @@ from ostiary.dns.names import (
     registration_problems,
 )
 from ostiary.dns.resolvers import ResolverConfigError, parse_resolvers
-from ostiary.dns.reverification import (
+from ostiary.dns.recheck import (
     TrackedDomain,
     Transition,
     check_many,

@@ -39,7 +39,7 @@ def _identity_headers(decision: Decision) -> list[tuple[bytes, bytes]]:
     app, user = decision.app, decision.user
     if app is None:
         return []
-    if user is not None and decision.external_user is None:
+    if user is not None and decision.shared_cookie_user is None:
         # Users and apps are immutable records: encode their headers once.
         cache_key = (id(user), app.header_keys)
         cached = _ENCODED.get(cache_key)
@@ -50,13 +50,13 @@ def _identity_headers(decision: Decision) -> list[tuple[bytes, bytes]]:
             _ENCODED.clear()
         _ENCODED[cache_key] = (user, headers)
         return headers
-    return _encode(app.header_keys, user, decision.external_user)
+    return _encode(app.header_keys, user, decision.shared_cookie_user)
 
 
 _ENCODED: dict[tuple[int, tuple[str, ...]], tuple[object, list[tuple[bytes, bytes]]]] = {}
 
 
-def _encode(keys: tuple[str, ...], user, external_user: str | None) -> list[tuple[bytes, bytes]]:
+def _encode(keys: tuple[str, ...], user, shared_cookie_user: str | None) -> list[tuple[bytes, bytes]]:
     """Every identity header, empty unless the app enables it: a snippet pasted
     before the app's headers were narrowed still copies a defined (empty)
     value, never a placeholder of its own (docs/proxies/caddy.md)."""
@@ -64,8 +64,8 @@ def _encode(keys: tuple[str, ...], user, external_user: str | None) -> list[tupl
     for key in _HEADER_NAMES:
         if key not in keys:
             value = b""
-        elif external_user is not None:
-            value = _header_value(external_user) if key == "user" else b""
+        elif shared_cookie_user is not None:
+            value = _header_value(shared_cookie_user) if key == "user" else b""
         elif user is None:
             value = b""
         elif key == "user":
@@ -243,19 +243,19 @@ _broken_logged: set[tuple[str, str]] = set()
 
 def _explain_broken_source(app, snap) -> None:
     domain = snap.domains.get(app.domain_id)
-    source = app.external or (domain.external if domain else None)
+    source = app.shared_cookie or (domain.shared_cookie if domain else None)
     problem = getattr(source, "problem", None)
     if problem is not None:
         log_broken_source_once(f"app {app.name}", problem)
 
 
 def log_broken_source_once(subject: str, problem: str) -> None:
-    """Once per worker and problem: why a chat-cookie identity source answers 503 to every check
+    """Once per worker and problem: why a shared-cookie identity source answers 503 to every check
     (logged at the first such check, or when /readyz finds it, whichever comes first)."""
     if (subject, problem) in _broken_logged:
         return
     _broken_logged.add((subject, problem))
-    log.error("%s answers 503 to every request: its chat-cookie identity source cannot verify: %s "
+    log.error("%s answers 503 to every request: its shared-cookie identity source cannot verify: %s "
               "(docs/shared-cookie.md; /readyz and `ostiary doctor` name it until it is fixed)",
               subject, problem.replace("\n", " "))
 

@@ -37,7 +37,7 @@ class Decision:
     app: AppView | None = None
     user: UserView | None = None
     location: str | None = None
-    external_user: str | None = None  # the user id an external JWT cookie carries
+    shared_cookie_user: str | None = None  # the user id the chat's shared cookie carries
     # Set when the same request would get the same answer until then, unless the
     # snapshot changes: one forward-auth cookie decided it (allowed or forbidden:
     # its expiry), or the request and the snapshot alone did (no app, a public
@@ -90,9 +90,9 @@ def decide(
         return Decision(403, "no_app", until=FOREVER)
     if is_public(path, app.public_exact, app.public_prefixes):
         return Decision(200, "public", app=app, until=FOREVER)
-    external = app.external or domain.external
-    if external is not None:
-        return decide_external(external, req, app)
+    shared_cookie = app.shared_cookie or domain.shared_cookie
+    if shared_cookie is not None:
+        return decide_shared_cookie(shared_cookie, req, app)
 
     def not_signed_in() -> Decision:  # built only when needed: the allowed path never quotes a URL
         return Decision(
@@ -128,14 +128,13 @@ def decide(
     return Decision(200, "allowed", app=app, user=user, until=until)
 
 
-def decide_external(source, req: ForwardedRequest, app: AppView) -> Decision:
+def decide_shared_cookie(source, req: ForwardedRequest, app: AppView) -> Decision:
     """Identity from the chat's JWT cookie (docs/contract.md §9): whoever the chat has
     signed in may enter an app available to all; not signed in goes to the
     chat's sign-in page with a link back. Such an identity has no groups and
     no second factor, so an app with group grants or require_2fa refuses it."""
-    from ostiary.sharedcookie.jwtcookie import SharedCookieIdentity
-    from ostiary.sharedcookie.notsignedin import sign_in_link
-    from ostiary.sharedcookie.source_config import BrokenSource
+    from ostiary.sharedcookie.verifier.jwtcookie import SharedCookieIdentity, sign_in_link
+    from ostiary.sharedcookie.verifier.source_config import BrokenSource
 
     if isinstance(source, BrokenSource):
         return Decision(503, "unavailable", app=app)
@@ -143,6 +142,6 @@ def decide_external(source, req: ForwardedRequest, app: AppView) -> Decision:
     if isinstance(result, SharedCookieIdentity):
         if not app.all_users or app.require_2fa:
             return Decision(403, "forbidden", app=app)
-        return Decision(200, "allowed", app=app, external_user=result.user_id)
+        return Decision(200, "allowed", app=app, shared_cookie_user=result.user_id)
     location = sign_in_link(source, f"{req.proto}://{req.raw_host}", req.uri)
     return Decision(302 if req.navigation and not req.answer_401 else 401, "not_signed_in", app=app, location=location)

@@ -29,7 +29,7 @@ class ForwardedRequest:
     uri: str | None
     method: str
     cookies: tuple[str, ...]  # every forward-auth cookie value, in order
-    cookie_header: str  # the whole Cookie header, for an external identity source
+    cookie_header: str  # the whole Cookie header, for a shared-cookie identity source
     navigation: bool
     # The proxy wants "not signed in" as 401 + location even for navigations
     # (wire.STATUS_401_QUERIES; ostiary.proxies.registry.NotSignedIn.STATUS_401).

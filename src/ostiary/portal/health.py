@@ -9,7 +9,7 @@ docs/operations.md "Operator endpoints").
 Readiness: "starting" (503) until this worker's snapshot is loaded, so a
 restarted instance gets no traffic before it can decide; "ready" (200);
 "degraded" (200) when the database is unreachable but the snapshot is
-loaded, when a chat-cookie identity source cannot verify (its app
+loaded, when a shared-cookie identity source cannot verify (its app
 answers 503), or when this instance's clock is further from the database's
 than the signing leeway (services/clock.py): the gate still answers signed-in people, and taking every instance
 out of the load balancer during a database outage would turn it into a
@@ -31,7 +31,7 @@ from ostiary.observability.metrics import flush, in_worker_exposition
 from ostiary.portal.context import instance
 from ostiary.services.availability import database_reachable
 from ostiary.services.clock import CLOCK_LEEWAY, database_clock_offset
-from ostiary.sharedcookie.source_config import BrokenSource
+from ostiary.sharedcookie.verifier.source_config import BrokenSource
 
 
 
@@ -50,7 +50,7 @@ async def readyz(request: Request) -> Response:
     database = await run_in_threadpool(database_reachable, inst.store)
     offset = await run_in_threadpool(_clock_offset, inst.store) if database else None
     skewed = offset is not None and abs(offset) > CLOCK_LEEWAY
-    broken = broken_identity_sources(inst.holder.snapshot)
+    broken = broken_shared_cookie_sources(inst.holder.snapshot)
     for subject, problem in broken.items():
         log_broken_source_once(subject, problem)
     healthy = database and not broken and not skewed
@@ -76,12 +76,12 @@ def _clock_offset(store) -> float | None:
         return None
 
 
-def broken_identity_sources(snap) -> dict[str, str]:
-    """"app NAME" / "domain NAME" -> why its chat-cookie source cannot verify (every check 503s)."""
-    broken = {f"domain {d.name}": d.external.problem for d in snap.domains.values()
-              if isinstance(d.external, BrokenSource)}
-    broken.update({f"app {a.name}": a.external.problem for a in snap.apps.values()
-                   if isinstance(a.external, BrokenSource)})
+def broken_shared_cookie_sources(snap) -> dict[str, str]:
+    """"app NAME" / "domain NAME" -> why its shared-cookie source cannot verify (every check 503s)."""
+    broken = {f"domain {d.name}": d.shared_cookie.problem for d in snap.domains.values()
+              if isinstance(d.shared_cookie, BrokenSource)}
+    broken.update({f"app {a.name}": a.shared_cookie.problem for a in snap.apps.values()
+                   if isinstance(a.shared_cookie, BrokenSource)})
     return broken
 
 

@@ -69,9 +69,9 @@ ENTITIES = ("app", "domain", "group", "key", "oidc_client", "provider", "session
 ACTIONS = {
     "app.add": "App created", "app.update": "App changed", "app.grant": "Group may enter app",
     "app.revoke": "Group no longer enters app", "app.delete": "App deleted",
-    "app.external_identity": "App identity source set",
+    "app.external_identity": "App shared-cookie source set",
     "domain.add": "Domain registered", "domain.verify": "Domain verified", "domain.delete": "Domain deleted",
-    "domain.expire": "Unverified domain expired", "domain.external_identity": "Domain identity source set",
+    "domain.expire": "Unverified domain expired", "domain.external_identity": "Domain shared-cookie source set",
     "group.add": "Group created", "group.move": "Group moved", "group.delete": "Group deleted",
     "group.member_add": "Member added", "group.member_remove": "Member removed",
     "keys.rotate": "Signing keys rotated",

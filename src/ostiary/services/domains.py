@@ -186,7 +186,7 @@ def _delete_expired(conn, now: float) -> list[Row]:
 
 
 def delete_expired(store: Store, now: float | None = None) -> list[Row]:
-    """Run by `domain add` and by the background re-check (services/reverification.py)."""
+    """Run by `domain add` and by the background re-check (services/reverifier.py)."""
     with store.write() as conn:
         return _delete_expired(conn, time.time() if now is None else now)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from ostiary.config import Settings
-from ostiary.dns.diagnostics import ERROR, INFO, OK, Finding
+from ostiary.dns.sign_in_checks import ERROR, INFO, OK, Finding
 from ostiary.services.errors import MailNotConfigured, MailUnavailable
 
 TEMPLATES = Environment(

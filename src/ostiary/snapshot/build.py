@@ -24,17 +24,17 @@ def _tenant_view(row, base_domain: str | None) -> TenantView:
     return TenantView(row.id, row.slug, host, row.session_idle_seconds, row.session_absolute_seconds)
 
 
-def _external_source(text: str | None):
+def _shared_cookie_source(text: str | None):
     if not text:
         return None
-    from ostiary.sharedcookie.source_config import ExternalIdentitySettings, build_source
+    from ostiary.sharedcookie.verifier.source_config import SharedCookieSettings, build_source
 
-    return build_source(ExternalIdentitySettings.from_json(text))
+    return build_source(SharedCookieSettings.from_json(text))
 
 
 def _domain_view(row) -> DomainView:
     return DomainView(row.id, row.tenant_id, row.name, row.portal_host, row.status == "verified",
-                      _external_source(row.external_identity))
+                      _shared_cookie_source(row.shared_cookie))
 
 
 def _app_view(row, granted: frozenset[int]) -> AppView:
@@ -45,7 +45,7 @@ def _app_view(row, granted: frozenset[int]) -> AppView:
     return AppView(
         row.id, row.tenant_id, row.domain_id, row.name, row.url, row.host, row.port, row.path_prefix, exact,
         prefixes, keys, bool(row.all_users), granted, bool(row.enabled), bool(row.require_2fa),
-        _external_source(row.external_identity),
+        _shared_cookie_source(row.shared_cookie),
     )
 
 

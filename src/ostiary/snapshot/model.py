@@ -29,8 +29,8 @@ class DomainView:
     name: str
     portal_host: str
     verified: bool
-    # An external JWT cookie source (sharedcookie) when the domain uses one.
-    external: object | None = None
+    # The chat's shared-cookie source (ostiary.sharedcookie.verifier) when the domain uses one.
+    shared_cookie: object | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +50,7 @@ class AppView:
     granted: frozenset[int]
     enabled: bool
     require_2fa: bool
-    external: object | None = None  # overrides the domain's source
+    shared_cookie: object | None = None  # overrides the domain's source
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,8 +114,9 @@ domains = Table(
     Column("last_checked_at", Float, nullable=True),
     # Set when re-verification no longer finds the record; cleared when it returns.
     Column("flagged_at", Float, nullable=True),
-    # JSON: take identity from an external JWT cookie instead of the handshake (docs/contract.md §9).
-    Column("external_identity", Text, nullable=True),
+    # JSON: take identity from the chat's shared cookie instead of the handshake (docs/contract.md §9).
+    # The column keeps its first name; code calls it shared_cookie.
+    Column("external_identity", Text, key="shared_cookie", nullable=True),
     Column("created_at", Float, nullable=False),
     UniqueConstraint("tenant_id", "name", name="uq_domains_tenant_name"),
     UniqueConstraint("tenant_id", "portal_host", name="uq_domains_tenant_portal_host"),
@@ -139,8 +140,9 @@ apps = Table(
     Column("all_users", Boolean, nullable=False, default=False),
     Column("enabled", Boolean, nullable=False, default=True),
     Column("require_2fa", Boolean, nullable=False, default=False),
-    # JSON: take identity from an external JWT cookie instead of the handshake (docs/contract.md §9).
-    Column("external_identity", Text, nullable=True),
+    # JSON: take identity from the chat's shared cookie instead of the handshake (docs/contract.md §9).
+    # The column keeps its first name; code calls it shared_cookie.
+    Column("external_identity", Text, key="shared_cookie", nullable=True),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     UniqueConstraint("tenant_id", "name", name="uq_apps_tenant_name"),

@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
-from ostiary.sharedcookie import notsignedin
-from ostiary.sharedcookie.jwtcookie import ExternalJwtSource, SharedCookieIdentity
+from ostiary.sharedcookie.tooling import notsignedin
+from ostiary.sharedcookie.verifier.jwtcookie import SharedCookieIdentity, SharedCookieSource
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -22,7 +22,7 @@ class SharedCookieWSGIMiddleware:
     in "/") pass through without a user.
     """
 
-    def __init__(self, app: WSGIApp, source: ExternalJwtSource, *, api_prefix: str = "/api/",
+    def __init__(self, app: WSGIApp, source: SharedCookieSource, *, api_prefix: str = "/api/",
                  unauthorized_path: str = "/unauthorized", public_origin: str | None = None,
                  public_paths: tuple[str, ...] = ()) -> None:
         self.app = app

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from ostiary.sharedcookie.setcookie_rewrite import (
+from ostiary.sharedcookie.tooling.setcookie_rewrite import (
     DEFAULT_COOKIE_NAMES,
     check_path_prefixes,
     set_cookie_rewrites,

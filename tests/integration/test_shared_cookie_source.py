@@ -11,9 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from ostiary.services import apps, external_identity
+from ostiary.services import apps, shared_cookie
 from ostiary.services.actor import CLI_ACTOR
-from ostiary.sharedcookie.source_config import ExternalIdentitySettings
+from ostiary.sharedcookie.verifier.source_config import SharedCookieSettings
 from tests.integration.conftest import CHAT_SECRET, wait_until
 from tests.support.librechat import librechat_ids, mint
 
@@ -22,8 +22,8 @@ from tests.support.librechat import librechat_ids, mint
 def console(world):
     apps.add_app(world.store, world.acme, CLI_ACTOR, name="console", url=f"https://console.acme-corp.test:{world.port}",
                  all_users=True, public_paths=["/unauthorized"])
-    external_identity.set_for_app(world.store, world.acme, CLI_ACTOR, "console",
-                                  ExternalIdentitySettings(sign_in_url="https://chat.acme-corp.test/login"))
+    shared_cookie.set_for_app(world.store, world.acme, CLI_ACTOR, "console",
+                              SharedCookieSettings(sign_in_url="https://chat.acme-corp.test/login"))
     url = world.url("console.acme-corp.test", "/dash?x=1")
     v = world.visitor()
     wait_until(lambda: v.check(url).status_code == 302, timeout=2)
@@ -72,7 +72,7 @@ def test_chat_cookies_that_must_not_sign_anyone_in_are_refused(world, console, c
     assert "x-forwarded-user" not in r.headers
 
 
-def test_a_public_path_stays_open_under_an_external_source(world, console):
+def test_a_public_path_stays_open_under_a_shared_cookie_source(world, console):
     r = world.visitor().check(world.url("console.acme-corp.test", "/unauthorized"))
     assert r.status_code == 200 and r.headers["x-forwarded-user"] == ""
 
@@ -90,14 +90,14 @@ def test_an_app_with_group_grants_cannot_take_a_chat_cookie_as_identity(world, c
     from ostiary.services.errors import InvalidInput
 
     with pytest.raises(InvalidInput, match="available to all"):
-        external_identity.set_for_app(world.store, world.acme, CLI_ACTOR, "grafana",
-                                      ExternalIdentitySettings(sign_in_url="https://chat.acme-corp.test/login"))
+        shared_cookie.set_for_app(world.store, world.acme, CLI_ACTOR, "grafana",
+                                  SharedCookieSettings(sign_in_url="https://chat.acme-corp.test/login"))
 
 
 def test_a_domain_wide_chat_cookie_never_opens_an_app_that_admits_by_group(world, console):
     """homelab.test takes identity from the chat; its "nas" app admits only staff."""
-    external_identity.set_for_domain(world.store, world.acme, CLI_ACTOR, "homelab.test",
-                                     ExternalIdentitySettings(sign_in_url="https://chat.homelab.test/login"))
+    shared_cookie.set_for_domain(world.store, world.acme, CLI_ACTOR, "homelab.test",
+                                 SharedCookieSettings(sign_in_url="https://chat.homelab.test/login"))
     try:
         token = mint(librechat_ids(), CHAT_SECRET)
         v = world.visitor()
@@ -106,4 +106,4 @@ def test_a_domain_wide_chat_cookie_never_opens_an_app_that_admits_by_group(world
         time.sleep(1.0)
         assert v.check(url, cookie=f"refreshToken={token}").status_code == 403
     finally:
-        external_identity.set_for_domain(world.store, world.acme, CLI_ACTOR, "homelab.test", None)
+        shared_cookie.set_for_domain(world.store, world.acme, CLI_ACTOR, "homelab.test", None)

@@ -1,4 +1,4 @@
-"""Issue 14.11 on a running server: an app whose chat-cookie source names a
+"""Issue 14.11 on a running server: an app whose shared-cookie source names a
 secret variable the server does not have answers 503 to every check — and
 now says so: one log line per worker, `/readyz` degraded naming the app (to
 the operator), and ready again once the source is fixed. Before, nothing
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from ostiary.services import apps, external_identity
+from ostiary.services import apps, shared_cookie
 from ostiary.services.actor import CLI_ACTOR
-from ostiary.sharedcookie.source_config import ExternalIdentitySettings
+from ostiary.sharedcookie.verifier.source_config import SharedCookieSettings
 from tests.integration.conftest import wait_until
 
 HOST = "chatless.acme-corp.test"
@@ -21,13 +21,13 @@ MISSING = "OSTIARY_TEST_SECRET_THE_SERVER_LACKS"
 def misconfigured(world):
     apps.add_app(world.store, world.acme, CLI_ACTOR, name="chatless", url=f"https://{HOST}:{world.port}",
                  all_users=True)
-    external_identity.set_for_app(world.store, world.acme, CLI_ACTOR, "chatless", ExternalIdentitySettings(
+    shared_cookie.set_for_app(world.store, world.acme, CLI_ACTOR, "chatless", SharedCookieSettings(
         sign_in_url="https://chat.acme-corp.test/login", secret_env=MISSING))
     v = world.visitor()
     v.portal_for = {**v.portal_for, HOST: "auth.acme-corp.test"}
     yield v
     # The world's server must start again in later tests: never leave a source it would refuse.
-    external_identity.set_for_app(world.store, world.acme, CLI_ACTOR, "chatless", None)
+    shared_cookie.set_for_app(world.store, world.acme, CLI_ACTOR, "chatless", None)
 
 
 def readiness(world) -> list[dict]:
@@ -53,6 +53,6 @@ def test_a_source_whose_secret_the_server_lacks_is_logged_once_and_degrades_read
 
 
 def test_readiness_is_back_once_the_source_is_fixed(world, misconfigured):
-    external_identity.set_for_app(world.store, world.acme, CLI_ACTOR, "chatless", None)
+    shared_cookie.set_for_app(world.store, world.acme, CLI_ACTOR, "chatless", None)
     wait_until(lambda: all(r["status"] == "ready" and r["identity_sources_broken"] == {} for r in readiness(world)),
                timeout=3)

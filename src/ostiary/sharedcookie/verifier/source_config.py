@@ -1,6 +1,6 @@
-"""An external JWT cookie as the identity source of a protected domain or an
-app (docs/contract.md §9): the settings stored in the database, and the verifier
-built from them. The secret never enters the database: only the name of the
+"""The chat's shared cookie as the identity source of a protected domain or an
+app (docs/contract.md §9): the settings stored in the database, and the
+verifier built from them. The secret never enters the database: only the name of the
 environment variable or file that holds it."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import os
 import re
 from dataclasses import asdict, dataclass, field
 
-from ostiary.sharedcookie.jwtcookie import ExternalJwtSource, SharedCookieConfigError
+from ostiary.sharedcookie.verifier.jwtcookie import SharedCookieConfigError, SharedCookieSource
 
 _COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
@@ -18,7 +18,7 @@ _CLAIM = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")
 
 
 @dataclass(frozen=True)
-class ExternalIdentitySettings:
+class SharedCookieSettings:
     sign_in_url: str
     cookie_name: str = "refreshToken"
     secret_env: str | None = "JWT_REFRESH_SECRET"
@@ -31,13 +31,13 @@ class ExternalIdentitySettings:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "ExternalIdentitySettings":
+    def from_json(cls, text: str) -> "SharedCookieSettings":
         data = json.loads(text)
         data["required_claims"] = tuple(data.get("required_claims", ()))
         return cls(**data)
 
 
-def settings_problems(s: ExternalIdentitySettings, allow_http: bool) -> list[tuple[str, str]]:
+def settings_problems(s: SharedCookieSettings, allow_http: bool) -> list[tuple[str, str]]:
     """(field, message) for everything wrong with the settings themselves."""
     out = []
     schemes = ("https://", "http://") if allow_http else ("https://",)
@@ -65,7 +65,7 @@ class BrokenSource:
     sign_in_url: str = field(default="")
 
 
-def build_source(s: ExternalIdentitySettings, environ=None) -> ExternalJwtSource | BrokenSource:
+def build_source(s: SharedCookieSettings, environ=None) -> SharedCookieSource | BrokenSource:
     """The verifier, or BrokenSource naming why it cannot be built (missing
     secret, a published default secret, a too-short secret)."""
     options = dict(cookie_name=s.cookie_name, user_id_claim=s.user_id_claim, required_claims=s.required_claims,
@@ -73,7 +73,7 @@ def build_source(s: ExternalIdentitySettings, environ=None) -> ExternalJwtSource
                    session_id_claim="sessionId" if "sessionId" in s.required_claims else None)
     try:
         if s.secret_file:
-            return ExternalJwtSource.from_file(s.sign_in_url, s.secret_file, **options)
-        return ExternalJwtSource.from_env(s.sign_in_url, s.secret_env, environ=environ or os.environ, **options)
+            return SharedCookieSource.from_file(s.sign_in_url, s.secret_file, **options)
+        return SharedCookieSource.from_env(s.sign_in_url, s.secret_env, environ=environ or os.environ, **options)
     except SharedCookieConfigError as exc:
         return BrokenSource(str(exc), s.sign_in_url)

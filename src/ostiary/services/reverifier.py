@@ -1,4 +1,5 @@
-"""Background re-verification of protected domains (docs/contract.md §6).
+"""The re-verifier: the background job that re-verifies protected domains (docs/contract.md §6),
+applying dns/recheck.py's rules.
 
 Every `reverify_interval` seconds one worker of the installation — whichever takes the lease —
 re-checks the TXT record of every verified domain, in parallel. A domain whose record is gone is
@@ -26,9 +27,9 @@ from sqlalchemy import Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ostiary.config import Settings
-from ostiary.dns import reverification as rules
+from ostiary.dns import recheck as rules
 from ostiary.dns.resolvers import parse_resolvers
-from ostiary.dns.reverification import TrackedDomain, Transition
+from ostiary.dns.recheck import TrackedDomain, Transition
 from ostiary.services.actor import Actor
 from ostiary.services.audit import prune_audit_log
 from ostiary.services.domains import PENDING_LIFETIME, delete_expired

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from ostiary.sharedcookie.setcookie_rewrite import (
+from ostiary.sharedcookie.tooling.setcookie_rewrite import (
     DEFAULT_COOKIE_NAMES,
     SnippetSettingsError,
     check_path_prefixes,

@@ -1,4 +1,5 @@
-"""The checks behind `ostiary doctor`: each returns a Finding in plain words, with the fix.
+"""The checks behind `ostiary doctor` (services/sign_in_doctor.py runs them): each returns a
+Finding in plain words, with the fix.
 
 A finding with severity ERROR means sign-in would break; the doctor exits non-zero on any.
 """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import httpx
 
-from ostiary.sharedcookie.doctor import breaks_sharing, diagnose, fetch_set_cookie_lines, render_findings
+from ostiary.sharedcookie.tooling.cookie_doctor import breaks_sharing, diagnose, fetch_set_cookie_lines, render_findings
 
 # Exit codes: 0 sharing works, 1 something will break sharing, 2 bad usage (click's own).
 EXIT_BREAKS = 1

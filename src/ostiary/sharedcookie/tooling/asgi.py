@@ -8,8 +8,8 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ostiary.sharedcookie import notsignedin
-from ostiary.sharedcookie.jwtcookie import ExternalJwtSource, SharedCookieIdentity
+from ostiary.sharedcookie.tooling import notsignedin
+from ostiary.sharedcookie.verifier.jwtcookie import SharedCookieIdentity, SharedCookieSource
 
 
 class SharedCookieASGIMiddleware:
@@ -23,7 +23,7 @@ class SharedCookieASGIMiddleware:
     pass through without a user.
     """
 
-    def __init__(self, app: ASGIApp, source: ExternalJwtSource, *, api_prefix: str = "/api/",
+    def __init__(self, app: ASGIApp, source: SharedCookieSource, *, api_prefix: str = "/api/",
                  unauthorized_path: str = "/unauthorized", public_origin: str | None = None,
                  public_paths: tuple[str, ...] = ()) -> None:
         self.app = app

@@ -1,4 +1,6 @@
-"""What a console answers when the shared cookie does not sign anyone in.
+"""What a console answers when the shared cookie does not sign anyone in
+(the gate's answer is gate/decide.py's; both link to the chat with
+``sign_in_link`` from the verifier).
 
 One rule for both middlewares: API calls get 401 JSON carrying the chat's
 sign-in deep link; pages are sent (303) to ``/unauthorized?next=...``, a small
@@ -11,7 +13,7 @@ import html
 import json
 from urllib.parse import urlencode, urlsplit
 
-from ostiary.sharedcookie.jwtcookie import ExternalJwtSource
+from ostiary.sharedcookie.verifier.jwtcookie import SharedCookieSource, sign_in_link
 
 
 def is_api_request(path: str, accept: str, api_prefix: str) -> bool:
@@ -35,26 +37,12 @@ def unauthorized_location(unauthorized_path: str, next_path: str) -> str:
     return f"{unauthorized_path}?{urlencode({'next': next_path})}"
 
 
-def sign_in_link(source: ExternalJwtSource, origin: str, next_path: str) -> str:
-    """The chat's sign-in URL with a way back to ``next_path`` on this console.
-
-    The return target is a relative path when the console shares the chat's
-    origin (LibreChat accepts only relative redirect_to targets); otherwise it
-    is absolute, which LibreChat ignores, so the /unauthorized page also links back.
-    """
-    sign_in = urlsplit(source.sign_in_url)
-    same_origin = f"{sign_in.scheme}://{sign_in.netloc}".lower() == origin.lower()
-    target = next_path if same_origin else origin + next_path
-    separator = "&" if sign_in.query else "?"
-    return f"{source.sign_in_url}{separator}{urlencode({source.return_to_param: target})}"
-
-
-def not_signed_in_json(source: ExternalJwtSource, origin: str, next_path: str) -> bytes:
+def not_signed_in_json(source: SharedCookieSource, origin: str, next_path: str) -> bytes:
     body = {"error": "not_signed_in", "sign_in": sign_in_link(source, origin, next_path)}
     return json.dumps(body).encode("utf-8")
 
 
-def unauthorized_page(source: ExternalJwtSource, origin: str, next_value: str | None) -> bytes:
+def unauthorized_page(source: SharedCookieSource, origin: str, next_value: str | None) -> bytes:
     next_path = safe_next_path(next_value) or "/"
     sign_in = html.escape(sign_in_link(source, origin, next_path))
     back = html.escape(next_path)

@@ -1,4 +1,5 @@
-"""An identity taken from a chat app's own JWT session cookie (docs/contract.md §9).
+"""An identity taken from a chat app's own JWT session cookie, the shared
+cookie (docs/contract.md §9), and where to send someone it does not sign in.
 
 Defaults match LibreChat's refresh cookie: ``refreshToken``, HS256 keyed with
 the raw UTF-8 bytes of ``JWT_REFRESH_SECRET``, claims ``id`` and ``sessionId``.
@@ -16,11 +17,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import jwt
 from jwt.utils import base64url_decode, base64url_encode
 
-from ostiary.sharedcookie.chat_cookies import parse_cookie_header
+from ostiary.sharedcookie.verifier.chat_cookies import parse_cookie_header
 
 # The only algorithm accepted; anything a token's header asks for is ignored.
 PINNED_ALGORITHM = "HS256"
@@ -76,7 +78,7 @@ class NotSignedIn:
 
 
 @dataclass(frozen=True)
-class ExternalJwtSource:
+class SharedCookieSource:
     """Where and how to verify the chat's JWT cookie. Construction refuses unsafe settings."""
 
     secret: bytes = field(repr=False)
@@ -100,7 +102,7 @@ class ExternalJwtSource:
 
     @classmethod
     def from_env(cls, sign_in_url: str, env_var: str = "JWT_REFRESH_SECRET",
-                 environ: Mapping[str, str] | None = None, **settings: Any) -> ExternalJwtSource:
+                 environ: Mapping[str, str] | None = None, **settings: Any) -> SharedCookieSource:
         value = (os.environ if environ is None else environ).get(env_var)
         if value is None:
             raise SharedCookieConfigError(
@@ -109,7 +111,7 @@ class ExternalJwtSource:
         return cls(secret=value.encode("utf-8"), sign_in_url=sign_in_url, secret_setting=env_var, **settings)
 
     @classmethod
-    def from_file(cls, sign_in_url: str, path: str | os.PathLike[str], **settings: Any) -> ExternalJwtSource:
+    def from_file(cls, sign_in_url: str, path: str | os.PathLike[str], **settings: Any) -> SharedCookieSource:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
@@ -123,7 +125,7 @@ class ExternalJwtSource:
         return verify_shared_cookie(self, cookies, now)
 
 
-def _problems(source: ExternalJwtSource) -> list[str]:
+def _problems(source: SharedCookieSource) -> list[str]:
     problems = []
     if source.algorithm != PINNED_ALGORITHM:
         problems.append(f"algorithm {source.algorithm!r} is not allowed: the shared cookie is pinned to "
@@ -150,7 +152,7 @@ def _problems(source: ExternalJwtSource) -> list[str]:
     return problems
 
 
-def verify_shared_cookie(source: ExternalJwtSource, cookies: str | Mapping[str, str] | None,
+def verify_shared_cookie(source: SharedCookieSource, cookies: str | Mapping[str, str] | None,
                          now: float | None = None) -> SharedCookieIdentity | NotSignedIn:
     """Verify the chat's cookie from a Cookie header (or parsed cookies),
     exactly as strictly as the chat's own verifier, LibreChat's `cookie` +
@@ -219,7 +221,7 @@ def _time_claims_refused(claims: dict[str, Any], leeway: int, now: float) -> Not
     return None
 
 
-def _identity(source: ExternalJwtSource, claims: dict[str, Any]) -> SharedCookieIdentity | NotSignedIn:
+def _identity(source: SharedCookieSource, claims: dict[str, Any]) -> SharedCookieIdentity | NotSignedIn:
     for name in source.required_claims:
         if name not in claims:
             return NotSignedIn(MISSING_CLAIM, f"claim {name!r} is missing")
@@ -231,3 +233,17 @@ def _identity(source: ExternalJwtSource, claims: dict[str, Any]) -> SharedCookie
     session_id = claims.get(source.session_id_claim) if source.session_id_claim else None
     return SharedCookieIdentity(user_id=claims[source.user_id_claim], session_id=session_id,
                                 expires_at=int(claims["exp"]), claims=claims)
+
+
+def sign_in_link(source: SharedCookieSource, origin: str, next_path: str) -> str:
+    """The chat's sign-in URL with a way back to ``next_path`` on ``origin``.
+
+    The return target is a relative path when ``origin`` is the chat's own
+    origin (LibreChat accepts only relative redirect_to targets); otherwise it
+    is absolute, which LibreChat ignores, so the consoles' /unauthorized page also links back.
+    """
+    sign_in = urlsplit(source.sign_in_url)
+    same_origin = f"{sign_in.scheme}://{sign_in.netloc}".lower() == origin.lower()
+    target = next_path if same_origin else origin + next_path
+    separator = "&" if sign_in.query else "?"
+    return f"{source.sign_in_url}{separator}{urlencode({source.return_to_param: target})}"

@@ -1,6 +1,8 @@
-"""`ostiary doctor`: every protected domain and app checked for what would break sign-in.
+"""`ostiary doctor`, the sign-in doctor: every protected domain and app checked for what would
+break sign-in. (`ostiary cookie-doctor`, for the chat's shared cookie, is
+ostiary.sharedcookie.tooling.cookie_doctor.)
 
-The checks themselves live in ostiary.dns.diagnostics; this module picks the ones that apply to
+The checks themselves live in ostiary.dns.sign_in_checks; this module picks the ones that apply to
 each domain and app, runs the DNS ones in parallel, and prints one line per finding.
 """
 
@@ -13,8 +15,8 @@ from typing import Callable, Sequence
 from sqlalchemy import Row
 
 from ostiary.config import Settings
-from ostiary.dns import diagnostics
-from ostiary.dns.diagnostics import Finding
+from ostiary.dns import sign_in_checks
+from ostiary.dns.sign_in_checks import Finding
 from ostiary.dns.resolvers import ResolverConfigError, Resolvers, parse_resolvers
 from ostiary.services import apps as apps_service
 from ostiary.services import domains as domains_service
@@ -22,7 +24,7 @@ from ostiary.services import mail
 from ostiary.services.errors import InvalidInput, NotFound, Problem
 from ostiary.store import Store
 
-MARKS = {diagnostics.OK: "✓", diagnostics.INFO: "·", diagnostics.WARNING: "!", diagnostics.ERROR: "✗"}
+MARKS = {sign_in_checks.OK: "✓", sign_in_checks.INFO: "·", sign_in_checks.WARNING: "!", sign_in_checks.ERROR: "✗"}
 MAX_PARALLEL_CHECKS = 8
 
 Echo = Callable[[str], object]
@@ -71,7 +73,7 @@ def run_doctor(store: Store, settings: Settings, tenant_id: int, domain_name: st
 
     if not rows:
         emit(Line("tenant", Finding(
-            "protected-domain-exists", False, diagnostics.ERROR,
+            "protected-domain-exists", False, sign_in_checks.ERROR,
             "this tenant has no protected domain, so no app can be signed in to",
             "register one with `ostiary domain add DOMAIN --portal-host HOST`, then publish its TXT record",
         )))
@@ -88,7 +90,7 @@ def run_doctor(store: Store, settings: Settings, tenant_id: int, domain_name: st
                 emit(line)
     say("comparing this machine's clock with " + (f"the NTP server {settings.ntp_server} (up to 2 s) and "
                                                    if settings.ntp_server else "") + "the database's")
-    emit(Line("clock", diagnostics.check_clock(settings.ntp_server or None)))
+    emit(Line("clock", sign_in_checks.check_clock(settings.ntp_server or None)))
     emit(Line("clock", database_clock_finding(store)))
     emit(Line("email", mail.check_connection(settings)))
     echo(summary(lines))
@@ -114,25 +116,25 @@ def domain_checks(domain: Row, apps: Sequence[Row], settings: Settings, resolver
     name, portal, timeout = domain.name, domain.portal_host, settings.dns_timeout
     state = "flagged" if domain.status == domains_service.VERIFIED and domain.flagged_at else domain.status
     checks: list[Check] = [
-        lambda: Line(name, diagnostics.check_portal_host_under_domain(portal, name)),
-        lambda: Line(name, diagnostics.check_domain_verified(name, state, domain.verified_at, domain.status_reason)),
-        lambda: Line(name, diagnostics.check_record_present(name, domain.verification_token, resolvers, timeout)),
+        lambda: Line(name, sign_in_checks.check_portal_host_under_domain(portal, name)),
+        lambda: Line(name, sign_in_checks.check_domain_verified(name, state, domain.verified_at, domain.status_reason)),
+        lambda: Line(name, sign_in_checks.check_record_present(name, domain.verification_token, resolvers, timeout)),
         lambda: Line(name, _portal_host_reachable(portal, settings, resolvers)),
-        lambda: Line(name, diagnostics.check_cookie_domain(name, portal)),
+        lambda: Line(name, sign_in_checks.check_cookie_domain(name, portal)),
     ]
-    if domain.external_identity:
-        checks.append(lambda: Line(name, identity_source_finding(domain.external_identity)))
+    if domain.shared_cookie:
+        checks.append(lambda: Line(name, shared_cookie_finding(domain.shared_cookie)))
     for app in apps:
         subject = f"{name} app {app.name}"
         checks += [
             lambda app=app, subject=subject: Line(
-                subject, diagnostics.check_host_resolves(app.host, resolvers, timeout, role="app host")
+                subject, sign_in_checks.check_host_resolves(app.host, resolvers, timeout, role="app host")
             ),
-            lambda app=app, subject=subject: Line(subject, diagnostics.check_cookie_domain(name, app.host)),
+            lambda app=app, subject=subject: Line(subject, sign_in_checks.check_cookie_domain(name, app.host)),
             lambda app=app, subject=subject: Line(subject, _https_check(app.url, settings.dev)),
         ]
-        if app.external_identity:
-            checks.append(lambda app=app, subject=subject: Line(subject, identity_source_finding(app.external_identity)))
+        if app.shared_cookie:
+            checks.append(lambda app=app, subject=subject: Line(subject, shared_cookie_finding(app.shared_cookie)))
     return checks
 
 
@@ -142,59 +144,59 @@ def database_clock_finding(store: Store) -> Finding:
 
     offset = database_clock_offset(store)
     if offset is None:
-        return Finding("database-clock", True, diagnostics.INFO,
+        return Finding("database-clock", True, sign_in_checks.INFO,
                        "SQLite: the database's clock is this machine's; nothing to compare")
     if abs(offset) > CLOCK_LEEWAY:
-        return Finding("database-clock", False, diagnostics.WARNING,
+        return Finding("database-clock", False, sign_in_checks.WARNING,
                        f"{describe_offset(offset)} (more than the {CLOCK_LEEWAY} s leeway): cookies and sign-in "
                        "links one instance signs may be refused by another",
                        "synchronise the clocks of every instance and of the database server "
                        "(for example chrony or systemd-timesyncd)")
-    return Finding("database-clock", True, diagnostics.OK,
+    return Finding("database-clock", True, sign_in_checks.OK,
                    f"{describe_offset(offset)} (within the {CLOCK_LEEWAY} s leeway)")
 
 
-def identity_source_finding(settings_json: str, environ=None) -> Finding:
-    """Whether the chat-cookie source can verify with the secret as this environment has it
+def shared_cookie_finding(settings_json: str, environ=None) -> Finding:
+    """Whether the shared-cookie source can verify with the secret as this environment has it
     (doctor should run with the servers' environment; docs/shared-cookie.md)."""
-    from ostiary.sharedcookie.source_config import BrokenSource, ExternalIdentitySettings, build_source
+    from ostiary.sharedcookie.verifier.source_config import BrokenSource, SharedCookieSettings, build_source
 
-    settings = ExternalIdentitySettings.from_json(settings_json)
+    settings = SharedCookieSettings.from_json(settings_json)
     where = f"secret file {settings.secret_file}" if settings.secret_file else settings.secret_env
     source = build_source(settings, environ)
     if isinstance(source, BrokenSource):
-        return Finding("identity-source-secret", False, diagnostics.ERROR,
+        return Finding("identity-source-secret", False, sign_in_checks.ERROR,
                        "identity from the chat's cookie cannot verify, so every request answers 503: "
                        + source.problem.replace("shared-cookie settings refused:\n- ", "").replace("\n- ", "; "),
                        f"give every `ostiary serve` a usable {where} (the chat's own secret, never a published "
                        "default), run this again with the servers' environment, then restart the servers")
-    return Finding("identity-source-secret", True, diagnostics.OK,
+    return Finding("identity-source-secret", True, sign_in_checks.OK,
                    f"identity from the chat's cookie {settings.cookie_name}: the secret ({where}) is usable here")
 
 
 def _portal_host_reachable(portal: str, settings: Settings, resolvers: Resolvers | None) -> Finding:
     """Whether the portal host resolves and, when public addresses are configured, to this instance."""
-    resolution = diagnostics.resolve_host(portal, resolvers, settings.dns_timeout)
+    resolution = sign_in_checks.resolve_host(portal, resolvers, settings.dns_timeout)
     if not resolution.addresses:
         fix = resolution.fix or f'create an A (or AAAA) record for "{portal}" pointing at the reverse proxy in front of Ostiary'
-        return Finding("portal-host-resolves", False, diagnostics.ERROR,
+        return Finding("portal-host-resolves", False, sign_in_checks.ERROR,
                        f'portal host "{portal}" does not resolve: {resolution.problem}', fix)
     public = _public_addresses(settings)
     if public:
-        return diagnostics.check_resolves_to_instance(portal, resolution.addresses, public)
+        return sign_in_checks.check_resolves_to_instance(portal, resolution.addresses, public)
     return Finding(
-        "portal-host-resolves", True, diagnostics.OK,
+        "portal-host-resolves", True, sign_in_checks.OK,
         f'portal host "{portal}" resolves to {", ".join(resolution.addresses)} '
         "(set OSTIARY_PUBLIC_ADDRESSES to check that this is this instance)",
     )
 
 
 def _https_check(url: str, dev: bool) -> Finding:
-    finding = diagnostics.check_https(url)
+    finding = sign_in_checks.check_https(url)
     if finding.ok or not dev or not url.lower().startswith("http://"):
         return finding
     return Finding(
-        finding.check, False, diagnostics.WARNING,
+        finding.check, False, sign_in_checks.WARNING,
         f'app URL "{url}" uses http; accepted only because OSTIARY_DEV is on (development mode)',
         f'serve it over https and change the URL to "https://{url.split("://", 1)[1]}" before turning OSTIARY_DEV off',
     )
@@ -202,8 +204,8 @@ def _https_check(url: str, dev: bool) -> Finding:
 
 def summary(lines: Sequence[Line]) -> str:
     errors = sum(1 for line in lines if line.finding.breaks_sign_in)
-    warnings = sum(1 for line in lines if line.finding.severity == diagnostics.WARNING)
-    passed = sum(1 for line in lines if line.finding.severity == diagnostics.OK)
+    warnings = sum(1 for line in lines if line.finding.severity == sign_in_checks.WARNING)
+    passed = sum(1 for line in lines if line.finding.severity == sign_in_checks.OK)
     warned = f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""
     if errors:
         return (f"{errors} problem{'s' if errors != 1 else ''} would break sign-in{warned}; "

@@ -1,5 +1,6 @@
-"""Taking identity from an external JWT cookie (a chat app's session) for a
-protected domain or one app, instead of Ostiary's own handshake."""
+"""Taking identity from the chat's shared cookie (a chat app's JWT session
+cookie) for a protected domain or one app, instead of Ostiary's own handshake
+(docs/shared-cookie.md)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,19 @@ from sqlalchemy import Row, select
 
 from ostiary.services.actor import Actor
 from ostiary.services.errors import InvalidInput, NotFound, Problem, Problems
-from ostiary.sharedcookie.source_config import (
-    BrokenSource, ExternalIdentitySettings, build_source, settings_problems,
+from ostiary.sharedcookie.verifier.source_config import (
+    BrokenSource, SharedCookieSettings, build_source, settings_problems,
 )
 from ostiary.store import Store, TenantScope
 from ostiary.store.tables import apps, domains
 
+# Audit actions, stored in the log under their names from before the
+# shared-cookie rename so old and new entries filter alike (docs/upgrading.md).
+AUDIT_APP = "app.external_identity"
+AUDIT_DOMAIN = "domain.external_identity"
 
-def _validated(settings: ExternalIdentitySettings | None, allow_http: bool,
+
+def _validated(settings: SharedCookieSettings | None, allow_http: bool,
                environ: Mapping[str, str] | None) -> str | None:
     if settings is None:
         return None
@@ -32,11 +38,11 @@ def _validated(settings: ExternalIdentitySettings | None, allow_http: bool,
     return settings.to_json()
 
 
-def _secret_field(settings: ExternalIdentitySettings) -> str:
+def _secret_field(settings: SharedCookieSettings) -> str:
     return "secret_file" if settings.secret_file else "secret_env"
 
 
-def secret_missing_here(settings: ExternalIdentitySettings, environ: Mapping[str, str]) -> str | None:
+def secret_missing_here(settings: SharedCookieSettings, environ: Mapping[str, str]) -> str | None:
     """Why the secret cannot be read *here* (a variable this environment lacks, a
     file it cannot read), or None. Elsewhere, on the servers, it may be there."""
     if settings.secret_file:
@@ -44,7 +50,7 @@ def secret_missing_here(settings: ExternalIdentitySettings, environ: Mapping[str
     return None if settings.secret_env in environ else f"{settings.secret_env} is not set here"
 
 
-def known_secret_problem(settings: ExternalIdentitySettings,
+def known_secret_problem(settings: SharedCookieSettings,
                          environ: Mapping[str, str]) -> tuple[str, str] | None:
     """(field, message) when the secret can be read here and is unusable (a
     published default, too short): it is the same value everywhere, so refuse."""
@@ -57,7 +63,7 @@ def known_secret_problem(settings: ExternalIdentitySettings,
 
 
 def set_for_app(store: Store, tenant_id: int, actor: Actor, app_name: str,
-                settings: ExternalIdentitySettings | None, allow_http: bool = False,
+                settings: SharedCookieSettings | None, allow_http: bool = False,
                 environ: Mapping[str, str] | None = None) -> Row:
     """`environ`: the environment to check the secret in (the CLI's, or the server's for the API
     and UI); a secret readable there but unusable is refused before anything is written."""
@@ -72,14 +78,14 @@ def set_for_app(store: Store, tenant_id: int, actor: Actor, app_name: str,
                 "app", f'"{app.name}" admits by group or requires a second factor, which a chat\'s cookie cannot '
                 "prove: make it available to all (`ostiary app add --all`) and without --require-2fa first",
             )])
-        scope.update(apps, apps.c.id == app.id, external_identity=value)
-        scope.audit(actor.name, "app.external_identity", "app", app.id, actor.addr, settings=value)
+        scope.update(apps, apps.c.id == app.id, shared_cookie=value)
+        scope.audit(actor.name, AUDIT_APP, "app", app.id, actor.addr, settings=value)
         scope.changed("app", app.id)
         return scope.one(apps, apps.c.id == app.id)
 
 
 def set_for_domain(store: Store, tenant_id: int, actor: Actor, domain_name: str,
-                   settings: ExternalIdentitySettings | None, allow_http: bool = False,
+                   settings: SharedCookieSettings | None, allow_http: bool = False,
                    environ: Mapping[str, str] | None = None) -> Row:
     from ostiary.dns.names import normalise_domain
 
@@ -89,20 +95,20 @@ def set_for_domain(store: Store, tenant_id: int, actor: Actor, domain_name: str,
         domain = scope.one(domains, domains.c.name == normalise_domain(domain_name))
         if domain is None:
             raise NotFound(f'domain: no protected domain "{domain_name}" in this tenant: see `ostiary domain list`')
-        scope.update(domains, domains.c.id == domain.id, external_identity=value)
-        scope.audit(actor.name, "domain.external_identity", "domain", domain.id, actor.addr, settings=value)
+        scope.update(domains, domains.c.id == domain.id, shared_cookie=value)
+        scope.audit(actor.name, AUDIT_DOMAIN, "domain", domain.id, actor.addr, settings=value)
         scope.changed("domain", domain.id)
         return scope.one(domains, domains.c.id == domain.id)
 
 
-def configured_sources(store: Store) -> list[tuple[str, str, ExternalIdentitySettings]]:
+def configured_sources(store: Store) -> list[tuple[str, str, SharedCookieSettings]]:
     """("app" or "domain", its name, the settings) for every configured source, every tenant."""
     with store.read() as conn:
-        rows = [("app", r.name, r.external_identity) for r in conn.execute(
-            select(apps.c.name, apps.c.external_identity).where(apps.c.external_identity.is_not(None)))]
-        rows += [("domain", r.name, r.external_identity) for r in conn.execute(
-            select(domains.c.name, domains.c.external_identity).where(domains.c.external_identity.is_not(None)))]
-    return [(kind, name, ExternalIdentitySettings.from_json(text)) for kind, name, text in rows]
+        rows = [("app", r.name, r.shared_cookie) for r in conn.execute(
+            select(apps.c.name, apps.c.shared_cookie).where(apps.c.shared_cookie.is_not(None)))]
+        rows += [("domain", r.name, r.shared_cookie) for r in conn.execute(
+            select(domains.c.name, domains.c.shared_cookie).where(domains.c.shared_cookie.is_not(None)))]
+    return [(kind, name, SharedCookieSettings.from_json(text)) for kind, name, text in rows]
 
 
 def startup_problems(store: Store) -> list[str]:
