@@ -7,7 +7,6 @@ the API would have recorded (the admin as the actor)."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 from ostiary.services import apps, audit, groups, tenants, users
 from ostiary.services.actor import Actor
 from tests.admin.conftest import start_world, stop_world
-from tests.pages.conftest import ADMIN, PASSWORD, form_csrf, signed_in_client
+from tests.pages.conftest import ADMIN, PASSWORD, axe_violations, form_csrf, signed_in_client
 from tests.support.database import create_pg_database, drop_pg_database, pg_url
 
 SETUP = Actor("setup")
@@ -88,7 +87,7 @@ def test_a_users_details_are_changed_on_their_page_with_the_apis_rules(either_wo
         assert "User saved." in client.get(w.url(done.headers["location"])).text
     update = _entries(w, "user.update", row.id)
     assert len(update) == 1 and update[0].actor == ADMIN
-    assert json.loads(update[0].detail) == {"email": "edith.new@acme.test", "username": "edith2",
+    assert update[0].detail == {"email": "edith.new@acme.test", "username": "edith2",
                                             "display_name": "Edith Nouvelle"}
     assert [e.actor for e in _entries(w, "user.admin", row.id)] == [ADMIN]
     assert _entries(w, "user.enable", row.id) == []  # unchanged flags are not written again
@@ -136,7 +135,7 @@ def test_a_user_is_deleted_after_a_confirmation_page_and_signed_out_at_once(eith
         assert users.find_user(w.store, w.tenant_id, "gina@acme.test") is None
         assert gina.get(w.url("/account")).status_code == 303  # her session ended with the account
         entry = _entries(w, "user.delete", row.id)
-        assert entry[0].actor == ADMIN and json.loads(entry[0].detail)["email"] == "gina@acme.test"
+        assert entry[0].actor == ADMIN and entry[0].detail["email"] == "gina@acme.test"
 
         again = client.post(w.url(f"/admin/users/{row.id}/delete"), data={"csrf": form_csrf(asked.text)})
         assert again.status_code == 404
@@ -181,7 +180,7 @@ def test_session_limits_are_set_on_the_settings_page_with_the_services_rules(eit
         assert "15 minutes unused, 1 day at most" in shown and "open ones included" in shown
         assert 'value="15"' in shown and '<option value="minutes" selected>' in shown
     entry = _entries(w, "tenant.session_limits", w.tenant_id)[0]
-    assert entry.actor == ADMIN and json.loads(entry.detail) == {"idle_seconds": 900, "absolute_seconds": 86400}
+    assert entry.actor == ADMIN and entry.detail == {"idle_seconds": 900, "absolute_seconds": 86400}
 
 
 # --- groups and apps -----------------------------------------------------------------------
@@ -205,7 +204,7 @@ def test_a_group_is_renamed_keeping_its_members_and_grants(world):
         assert shown["apps"] == ["wiki"]
         assert [m["email"] for m in api.get("/groups/Nightshift/members").json()["items"]] == ["carol@acme.test"]
     entry = _entries(world, "group.rename", row.id)[0]
-    assert entry.actor == ADMIN and json.loads(entry.detail) == {"old": "night-shift", "name": "Nightshift"}
+    assert entry.actor == ADMIN and entry.detail == {"old": "night-shift", "name": "Nightshift"}
 
 
 def test_every_app_setting_the_cli_changes_is_changed_on_its_page_and_it_is_deleted_after_asking(world):
@@ -216,9 +215,9 @@ def test_every_app_setting_the_cli_changes_is_changed_on_its_page_and_it_is_dele
             "csrf": csrf, "url": "https://ledger.elsewhere.test", "headers": "user"})
         assert elsewhere.status_code == 422 and "url" in _form_errors(elsewhere.text, f"/admin/apps/{row.id}")
         assert api.patch("/apps/ledger", json={"url": "https://ledger.elsewhere.test"}).status_code == 404
-        done = client.post(world.url(f"/admin/apps/{row.id}"), data=[
-            ("csrf", csrf), ("url", f"https://books.acme-corp.test:{world.port}"), ("public_paths", "/health\n/static/"),
-            ("headers", "user"), ("headers", "email"), ("all_users", "on"), ("require_2fa", "on")])
+        done = client.post(world.url(f"/admin/apps/{row.id}"), data={
+            "csrf": csrf, "url": f"https://books.acme-corp.test:{world.port}", "public_paths": "/health\n/static/",
+            "headers": ["user", "email"], "all_users": "on", "require_2fa": "on"})
         assert done.status_code == 303
         shown = api.get("/apps/ledger").json()
         assert shown["url"] == f"https://books.acme-corp.test:{world.port}" and shown["require_2fa"] is True
@@ -244,18 +243,182 @@ def test_the_parity_table_names_admin_pages_that_exist():
     names is a route of the admin pages, and every row names one (or says why not)."""
     from ostiary.portal.admin.routes import admin_routes
 
-    table = CLI_DOC.read_text().split("### What was compared", 1)[1].split("\n\n", 2)[1]
-    rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| API")]
+    section = CLI_DOC.read_text().split("### What was compared", 1)[1].split("\n#", 1)[0]
+    assert "| API | CLI | admin pages |" in section
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
     assert len(rows) > 15
     named = 0
     for line in rows:
-        cells = [c.strip() for c in line.strip("|").split("|")]
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
         assert len(cells) == 3, line
-        pages = re.findall(r"(GET|POST) (/admin[^\s`,]*)", cells[2].replace("`", ""))
+        pages = re.findall(r"([A-Z]+(?:/[A-Z]+)*) (/admin[^\s,]*)", cells[2].replace("`", ""))
         assert pages or cells[2].startswith("—"), f"no admin page named in: {line}"
-        for method, path in pages:
+        for methods, path in pages:
             concrete = re.sub(r"\{[^}]+\}", "1", path)
-            assert any(route.path_regex.match(concrete) and method in route.methods for route in admin_routes), \
-                f"{method} {path} is not an admin page ({line})"
-            named += 1
+            for method in methods.split("/"):
+                assert any(route.path_regex.match(concrete) and method in route.methods for route in admin_routes), \
+                    f"{method} {path} is not an admin page ({line})"
+                named += 1
     assert named > 30
+
+
+# --- in Chromium: the forms, their problems with focus, the confirmation pages --------------
+
+def _focused_errors_of(page, action: str) -> str:
+    assert page.locator(f"form[action='{action}'] > #form-errors").count() == 1, page.url
+    assert page.evaluate("document.activeElement.id") == "form-errors"
+    return page.inner_text(f"form[action='{action}'] > #form-errors")
+
+
+@pytest.mark.slow
+def test_in_the_browser_an_admin_edits_then_deletes_a_user_and_sets_the_session_limits(admin, world):
+    row = users.add_user(world.store, world.tenant_id, SETUP, email="hugo@acme.test", display_name="Hugo",
+                         password=PASSWORD)
+    admin.goto(world.url(f"/admin/users/{row.id}"))
+    admin.fill("#edit-email", "bob@acme.test")
+    admin.click("button:text-is('Save details')")
+    assert "email" in _focused_errors_of(admin, f"/admin/users/{row.id}/edit")
+    assert admin.input_value("#edit-email") == "bob@acme.test"  # what was typed stays
+    admin.fill("#edit-email", "hugo@acme.test")
+    admin.fill("#edit-display-name", "Hugo Hugo")
+    admin.check("#edit-is-admin")
+    admin.click("button:text-is('Save details')")
+    assert "User saved." in admin.inner_text(".notice")
+    assert users.get_user(world.store, world.tenant_id, "hugo@acme.test").is_admin
+    admin.click("text=Delete hugo@acme.test…")
+    assert admin.url.endswith(f"/admin/users/{row.id}/delete")
+    assert "cannot be undone" in admin.inner_text("#consequences")
+    admin.click("text=Cancel")
+    assert users.find_user(world.store, world.tenant_id, "hugo@acme.test") is not None
+    admin.click("text=Delete hugo@acme.test…")
+    admin.click("#confirm-button")
+    assert admin.url.endswith("/admin/users")
+    assert "User hugo@acme.test deleted" in admin.inner_text(".notice")
+    assert users.find_user(world.store, world.tenant_id, "hugo@acme.test") is None
+
+    admin.click("nav.admin-nav >> text=Settings")
+    admin.fill("#idle_seconds", "40")
+    admin.select_option("#idle_unit", "days")
+    admin.click("button:text-is('Save session limits')")
+    assert "must be between 60 seconds and 30 days" in _focused_errors_of(admin, "/admin/settings/session-limits")
+    admin.fill("#idle_seconds", "8")
+    admin.select_option("#idle_unit", "hours")
+    admin.fill("#absolute_seconds", "14")
+    admin.select_option("#absolute_unit", "days")
+    admin.click("button:text-is('Save session limits')")
+    assert "8 hours unused and 14 days at most" in admin.inner_text(".notice")
+    now = tenants.tenant_by_slug(world.store, "acme")
+    assert (now.session_idle_seconds, now.session_absolute_seconds) == (8 * 3600, 14 * 86400)
+
+
+@pytest.fixture(scope="module")
+def provider_ids(world, tmp_path_factory):
+    from ostiary.services import providers
+    from ostiary.services.providers import ProviderSettings
+
+    secret = tmp_path_factory.mktemp("provider") / "secret"
+    secret.write_text("not-shown\n")
+    ids = [providers.add_provider(world.store, world.tenant_id, SETUP, name, ProviderSettings(
+        preset="oidc", issuer=issuer, client_id=name, client_secret_ref=f"file:{secret}")).id
+        for name, issuer in (("keycloak", "https://keycloak.example.test/realms/acme"),
+                             ("authentik", "https://authentik.example.test/application/o/ostiary/"))]
+    return ids  # the first stays; the test of removal removes the second
+
+
+@pytest.mark.slow
+def test_provider_problems_are_at_the_top_of_their_form_and_removing_one_asks_first(admin, world, provider_ids):
+    from ostiary.services import providers
+
+    provider_id, doomed = provider_ids
+    admin.goto(world.url(f"/admin/providers/{provider_id}"))
+    admin.fill("#scopes", "email profile")
+    admin.click("button:text-is('Save')")
+    assert "scopes" in _focused_errors_of(admin, f"/admin/providers/{provider_id}")
+    admin.goto(world.url("/admin/providers"))
+    admin.fill("#name", "Not A Name!")
+    admin.fill("#client_id", "x")
+    admin.fill("#secret_where", "NOPE")
+    admin.click("button:text-is('Add provider')")
+    assert "name" in _focused_errors_of(admin, "/admin/providers")
+    assert admin.locator("#form-errors").count() == 1  # not also at the directory form
+
+    admin.goto(world.url(f"/admin/providers/{doomed}"))
+    admin.click("text=Remove authentik…")
+    assert admin.url.endswith(f"/admin/providers/{doomed}/delete")
+    assert "nobody can sign in through it" in admin.inner_text("#consequences")
+    assert any(p.id == doomed for p in providers.list_providers(world.store, world.tenant_id))
+    admin.click("text=Cancel")
+    assert admin.url.endswith(f"/admin/providers/{doomed}")
+    admin.click("text=Remove authentik…")
+    admin.click("#confirm-button")
+    assert "Provider authentik removed" in admin.inner_text(".notice")
+    assert not any(p.id == doomed for p in providers.list_providers(world.store, world.tenant_id))
+    assert [e.actor for e in _entries(world, "provider.remove", doomed)] == [ADMIN]
+
+
+# --- sorting and cards ---------------------------------------------------------------------
+
+def test_the_group_tree_members_keys_and_providers_sort_by_their_columns(world, provider_ids):
+    from ostiary.services import keys
+
+    staff = groups.get_group(world.store, world.tenant_id, "staff")
+    for email in ("zoe@acme.test", "adam@acme.test"):
+        users.add_user(world.store, world.tenant_id, SETUP, email=email, password=PASSWORD)
+        groups.add_member(world.store, world.tenant_id, SETUP, "staff", email)
+    keys.rotate_keys(world.store, SETUP, 3600)
+    with signed_in_client(world) as client:
+        tree = client.get(world.url("/admin/groups")).text
+        by_name = client.get(world.url("/admin/groups"), params={"sort": "-name"}).text
+        by_parent = client.get(world.url("/admin/groups"), params={"sort": "parent"}).text
+        members = client.get(world.url(f"/admin/groups/{staff.id}"), params={"sort": "-email"}).text
+        keys_up = client.get(world.url("/admin/keys"), params={"sort": "created"}).text
+        keys_down = client.get(world.url("/admin/keys"), params={"sort": "-created"}).text
+        listed = client.get(world.url("/admin/providers"), params={"sort": "-name"}).text
+        odd = client.get(world.url("/admin/providers"), params={"sort": "client_secret_ref"})
+    names = lambda html: re.findall(r'<td data-label="Group"[^>]*><a href="/admin/groups/\d+">([^<]+)</a>', html)  # noqa: E731
+    assert names(tree).index("staff") + 1 == names(tree).index("ops")  # the tree: a child under its parent
+    assert 'class="depth-1"><a href="/admin/groups/' in tree and 'class="cards tree"' in tree
+    assert names(by_name) == sorted(names(by_name), key=str.casefold, reverse=True) and len(names(by_name)) >= 3
+    assert 'aria-sort="descending"><a href="/admin/groups?sort=name"' in by_name and "depth-1" not in by_name
+    parents = re.findall(r'<td data-label="Parent">(?:<a href="/admin/groups/\d+">([^<]+)</a>)?</td>', by_parent)
+    placed = [p for p in parents if p]
+    assert placed == sorted(placed, key=str.casefold) and parents[-1] == ""  # top-level groups last
+    emails = re.findall(r'<td data-label="Email"><a href="/admin/users/\d+">([^<]+)</a>', members)
+    assert emails == sorted(emails, reverse=True) and {"zoe@acme.test", "adam@acme.test"} <= set(emails)
+    kids = lambda html: re.findall(r'<td data-label="Key"><code>([0-9a-f]+)</code>', html)  # noqa: E731
+    assert len(kids(keys_up)) >= 2 and kids(keys_up) == list(reversed(kids(keys_down)))
+    assert 'aria-sort="ascending"><a href="/admin/keys?sort=-created"' in keys_up
+    providers_shown = re.findall(r'<td data-label="Name"><a href="/admin/providers/\d+">([^<]+)</a>', listed)
+    assert providers_shown == sorted(providers_shown, reverse=True) and len(providers_shown) >= 1
+    assert odd.status_code == 200
+
+
+@pytest.mark.slow
+def test_on_a_phone_the_new_lists_are_cards_and_nothing_scrolls_sideways(admin, world, provider_ids):
+    staff = groups.get_group(world.store, world.tenant_id, "staff")
+    admin.set_viewport_size({"width": 375, "height": 740})
+    try:
+        for path in ("/admin/groups", f"/admin/groups/{staff.id}", "/admin/providers", "/admin/keys"):
+            admin.goto(world.url(path))
+            assert admin.evaluate("getComputedStyle(document.querySelector('tbody tr')).display") == "block", path
+            label = admin.evaluate("getComputedStyle(document.querySelector('tbody td[data-label]'), '::before')"
+                                   ".content")
+            assert label.endswith(': "'), (path, label)
+            wide = admin.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            assert wide <= 0, (path, wide)
+    finally:
+        admin.set_viewport_size({"width": 1280, "height": 900})
+
+
+@pytest.mark.slow
+def test_the_new_pages_have_no_accessibility_violations(axe_page, world, provider_ids):
+    provider_id = provider_ids[0]
+    alice = users.find_user(world.store, world.tenant_id, "alice@acme.test")
+    staff = groups.get_group(world.store, world.tenant_id, "staff")
+    found = {}
+    for path in ("/admin/settings", f"/admin/users/{alice.id}", f"/admin/users/{alice.id}/delete",
+                 "/admin/groups?sort=parent", "/admin/groups", f"/admin/groups/{staff.id}?sort=-name",
+                 "/admin/providers?sort=kind", f"/admin/providers/{provider_id}",
+                 f"/admin/providers/{provider_id}/delete", "/admin/keys?sort=state"):
+        found.update(axe_violations(axe_page, world.url(path)))
+    assert not found, found
