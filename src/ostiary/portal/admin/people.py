@@ -133,8 +133,9 @@ async def user_edit(ctx: AdminContext, form) -> Response:
     if refused := _not_yourself(ctx, user, active=active, is_admin=is_admin):
         return await _user(ctx, 422, refused, shown)
     if active is False and form.get("confirm") != "1":
-        return confirmations.user_edit_disable(ctx, user, {**{k: v for k, v in shown.items() if k not in ("is_admin", "active")},
-                                             **({"is_admin": "on"} if shown["is_admin"] else {}), "confirm": "1"})
+        again = {k: shown[k] for k in ("email", "username", "display_name")}  # "active" unticked: left out
+        return confirmations.user_edit_disable(ctx, user, {**again, **({"is_admin": "on"} if shown["is_admin"] else {}),
+                                                           "confirm": "1"})
     try:
         await ctx.call(users.check_admin_change, ctx.inst.store, ctx.tenant.id, user.email, active=active,
                        is_admin=is_admin)
@@ -150,8 +151,10 @@ async def user_edit(ctx: AdminContext, form) -> Response:
         return await _user(ctx, 409 if isinstance(exc, Conflict) else 422, problems(exc), shown)
     if not (names or active is not None or is_admin is not None):
         return ctx.back(f"/admin/users/{user.id}", "Nothing changed.")
-    return ctx.back(f"/admin/users/{user.id}", "User disabled and signed out everywhere; other changes saved."
-                    if active is False else "User saved.")
+    if active is False:
+        return ctx.back(f"/admin/users/{user.id}", "User disabled and signed out everywhere"
+                        + ("; the other changes are saved." if names or is_admin is not None else "."))
+    return ctx.back(f"/admin/users/{user.id}", "User saved.")
 
 
 @admin_action
