@@ -75,13 +75,20 @@ def group_tree(store: Store, tenant_id: int) -> list[GroupNode]:
 
 
 def groups_page(store: Store, tenant_id: int, search: str = "", limit: int | None = None,
-                offset: int | None = None) -> Page:
-    """The tree, depth first; with a search, the matching groups (each with its path)."""
+                offset: int | None = None, sort: str = "") -> Page:
+    """The tree, depth first; with a search, the matching groups (each with its path); with `sort`
+    ("name", "parent" or "path", "-" first for descending), in that order instead (top-level groups,
+    which have no parent, last)."""
     limit, offset = clamp(limit, offset)
     nodes = group_tree(store, tenant_id)
     if search.strip():
         needle = search.strip().lower()
         nodes = [n for n in nodes if needle in n.name.lower()]
+    key = {"name": lambda n: n.name.casefold(), "parent": lambda n: (n.parent or "").casefold(),
+           "path": lambda n: n.path.casefold()}.get(sort.removeprefix("-"))
+    if key is not None:
+        placed = [n for n in nodes if key(n)]
+        nodes = sorted(placed, key=key, reverse=sort.startswith("-")) + [n for n in nodes if not key(n)]
     return Page(nodes[offset:offset + limit], len(nodes), limit, offset)
 
 
@@ -124,15 +131,17 @@ def group_detail(store: Store, tenant_id: int, key: int | str) -> GroupDetail:
 
 
 def members_page(store: Store, tenant_id: int, group_id: int, search: str = "", limit: int | None = None,
-                 offset: int | None = None) -> Page:
-    """Direct members of a group."""
+                 offset: int | None = None, sort: str = "") -> Page:
+    """Direct members of a group, by email or in the order `sort` asks for (as `users_page`)."""
     limit, offset = clamp(limit, offset)
     where = [users.c.tenant_id == tenant_id, memberships.c.tenant_id == tenant_id, memberships.c.group_id == group_id,
              *matches(search, users.c.email, users.c.username, users.c.display_name)]
     joined = users.join(memberships, memberships.c.user_id == users.c.id)
     with store.read() as conn:
         total = conn.execute(select(func.count()).select_from(joined).where(*where)).scalar_one()
-        rows = list(conn.execute(select(users).select_from(joined).where(*where).order_by(users.c.email)
+        order = ordering(sort, {"email": users.c.email, "username": users.c.username, "name": users.c.display_name,
+                                "state": users.c.active}, [users.c.email])
+        rows = list(conn.execute(select(users).select_from(joined).where(*where).order_by(*order)
                                  .limit(limit).offset(offset)))
     return Page(rows, int(total), limit, offset)
 

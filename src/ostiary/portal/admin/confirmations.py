@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from ostiary.portal.admin import security
 from ostiary.portal.admin.guard import AdminContext, admin_page, problems
-from ostiary.services import admin_views, api_tokens, domains, groups, keys
+from ostiary.services import admin_views, api_tokens, domains, groups, keys, providers
 from ostiary.services.errors import ServiceError
 
 
@@ -58,10 +58,45 @@ async def group_delete(ctx: AdminContext) -> Response:
 @admin_page
 async def user_disable(ctx: AdminContext) -> Response:
     user = await ctx.call(admin_views.user_by_id, ctx.inst.store, ctx.tenant.id, int(ctx.request.path_params["user_id"]))
+    return _confirm(ctx, f"Disable {user.email}?", _disable_consequences(user.email), f"/admin/users/{user.id}/active", f"Disable {user.email}", f"/admin/users/{user.id}", {"active": "0"})
+
+
+def _disable_consequences(email: str) -> list[str]:
+    return [f"{email} is signed out of every app on every domain within a second, and cannot sign in again.",
+            "Their groups, grants and password are kept: enabling them again on their page restores access."]
+
+
+def user_edit_disable(ctx: AdminContext, user, fields: dict) -> Response:
+    """The user form unticked "enabled": the same question as Disable, whose button sends the form again."""
     return _confirm(ctx, f"Disable {user.email}?", [
+        *_disable_consequences(user.email), "The other changes in the form are saved with it.",
+    ], f"/admin/users/{user.id}/edit", f"Disable {user.email} and save", f"/admin/users/{user.id}", fields)
+
+
+@admin_page
+async def user_delete(ctx: AdminContext) -> Response:
+    user = await ctx.call(admin_views.user_by_id, ctx.inst.store, ctx.tenant.id, int(ctx.request.path_params["user_id"]))
+    member_of = await ctx.call(admin_views.user_groups, ctx.inst.store, ctx.tenant.id, user.id)
+    return _confirm(ctx, f"Delete {user.email}?", [
         f"{user.email} is signed out of every app on every domain within a second, and cannot sign in again.",
-        "Their groups, grants and password are kept: enabling them again on their page restores access.",
-    ], f"/admin/users/{user.id}/active", f"Disable {user.email}", f"/admin/users/{user.id}", {"active": "0"})
+        f"Their account is deleted with its memberships ({', '.join(g.name for g in member_of) or 'none'}), second "
+        "factors, passkeys and linked sign-in provider identities. This cannot be undone: the audit log keeps "
+        "what they did.",
+        "To keep the account and only stop access, disable it instead.",
+    ], f"/admin/users/{user.id}/delete", f"Delete {user.email}", f"/admin/users/{user.id}")
+
+
+@admin_page
+async def provider_delete(ctx: AdminContext) -> Response:
+    row = await ctx.call(providers.get_provider_by_id, ctx.inst.store, ctx.tenant.id,
+                         int(ctx.request.path_params["provider_id"]))
+    maps = await ctx.call(providers.mappings, ctx.inst.store, ctx.tenant.id, row.id)
+    return _confirm(ctx, f"Remove the sign-in provider {row.display_name}?", [
+        f"The sign-in page stops offering {row.display_name}: nobody can sign in through it any more.",
+        f"Every account's link to it and its {len(maps)} group mapping(s) are removed. The accounts stay: people "
+        "with a password or another provider sign in with that. Adding the provider again starts without links.",
+        "Sessions already open stay open until they end.",
+    ], f"/admin/providers/{row.id}/delete", f"Remove {row.display_name}", f"/admin/providers/{row.id}")
 
 
 @admin_page

@@ -133,6 +133,23 @@ def sort_link(request: Request, key: str) -> str:
     return f"{request.url.path}?{urlencode(params)}"
 
 
+def sort_rows(rows: list, sort: str, keys: dict[str, Callable[[Any], Any]]) -> list:
+    """A whole list (not paged in SQL) in the order `sort` asks for: a column's key, "-" first for
+    descending; empty values last either way; an unknown key keeps the list's own order."""
+    key = (sort or "").removeprefix("-")
+    if key not in keys:
+        return list(rows)
+    value = keys[key]
+    present = [r for r in rows if value(r) not in (None, "")]
+    missing = [r for r in rows if value(r) in (None, "")]
+    ordered = sorted(present, key=lambda r: (_folded(value(r))), reverse=sort.startswith("-"))
+    return ordered + missing
+
+
+def _folded(value: Any) -> Any:
+    return value.casefold() if isinstance(value, str) else value
+
+
 def _int(value: str | None) -> int | None:
     try:
         return int(value) if value not in (None, "") else None

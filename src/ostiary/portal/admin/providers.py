@@ -8,7 +8,7 @@ import json
 from starlette.responses import Response
 
 from ostiary.identity.presets import PRESETS
-from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, checked, lines, problems
+from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, checked, lines, problems, sort_rows
 from ostiary.services import providers, tenants
 from ostiary.services.errors import Problem, ServiceError
 from ostiary.services.providers import ProviderSettings
@@ -54,7 +54,10 @@ async def provider_list(ctx: AdminContext) -> Response:
 
 
 async def _list(ctx: AdminContext, status: int = 200, errors=(), form=None) -> Response:
-    rows = await ctx.call(providers.list_providers, ctx.inst.store, ctx.tenant.id)
+    rows = sort_rows(await ctx.call(providers.list_providers, ctx.inst.store, ctx.tenant.id),
+                     ctx.request.query_params.get("sort", "")[:32] if status == 200 else "",
+                     {"name": lambda p: p.name, "button": lambda p: p.display_name, "kind": lambda p: p.preset,
+                      "issuer": lambda p: p.issuer, "state": lambda p: not p.enabled})
     password_on = await ctx.call(providers.password_sign_in, ctx.inst.store, ctx.tenant.id)
     policy = await ctx.call(tenants.second_factor_policy, ctx.inst.store, ctx.tenant.id)
     # Directories (preset ldap) have a form of their own, with their own settings.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from ostiary.portal.admin import apps, confirmations, domains, oidc_clients, people, providers, security
+from ostiary.portal.admin import apps, confirmations, domains, oidc_clients, people, providers, security, settings
 
 
 def _get(path: str, endpoint) -> Route:
@@ -36,6 +36,9 @@ admin_routes = [
     _post("/admin/users", people.user_add),
     _get("/admin/users/{user_id:int}", people.user_detail),
     _get("/admin/users/{user_id:int}/disable", confirmations.user_disable),
+    _post("/admin/users/{user_id:int}/edit", people.user_edit),
+    _get("/admin/users/{user_id:int}/delete", confirmations.user_delete),
+    _post("/admin/users/{user_id:int}/delete", people.user_delete),
     _post("/admin/users/{user_id:int}/active", people.user_active),
     _post("/admin/users/{user_id:int}/admin", people.user_admin),
     _post("/admin/users/{user_id:int}/password", people.user_password),
@@ -48,6 +51,7 @@ admin_routes = [
     _post("/admin/groups", people.group_add),
     _get("/admin/groups/{group_id:int}", people.group_detail),
     _post("/admin/groups/{group_id:int}/move", people.group_move),
+    _post("/admin/groups/{group_id:int}/rename", people.group_rename),
     _post("/admin/groups/{group_id:int}/members", people.group_membership),
     _get("/admin/groups/{group_id:int}/delete", confirmations.group_delete),
     _post("/admin/groups/{group_id:int}/delete", people.group_delete),
@@ -58,6 +62,7 @@ admin_routes = [
     _get("/admin/providers/{provider_id:int}", providers.provider_detail),
     _post("/admin/providers/{provider_id:int}", providers.provider_edit),
     _post("/admin/providers/{provider_id:int}/mappings", providers.provider_mapping),
+    _get("/admin/providers/{provider_id:int}/delete", confirmations.provider_delete),
     _post("/admin/providers/{provider_id:int}/delete", providers.provider_delete),
     _get("/admin/oidc-clients", oidc_clients.client_list),
     _post("/admin/oidc-clients", oidc_clients.client_add),
@@ -66,6 +71,8 @@ admin_routes = [
     _post("/admin/oidc-clients/{client_pk:int}/grants", oidc_clients.client_grant),
     _post("/admin/oidc-clients/{client_pk:int}/rotate-secret", oidc_clients.client_rotate_secret),
     _post("/admin/oidc-clients/{client_pk:int}/delete", oidc_clients.client_delete),
+    _get("/admin/settings", settings.settings_page),
+    _post("/admin/settings/session-limits", settings.session_limits),
     _get("/admin/sessions", security.session_list),
     _post("/admin/sessions/{session_id}/revoke", security.session_revoke),
     _get("/admin/audit", security.audit_list),

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from starlette.responses import Response
 
 from ostiary.portal.admin.guard import (
-    AdminContext, admin_action, admin_page, listing_args, problems, sorted_listing_args, when,
+    AdminContext, admin_action, admin_page, listing_args, problems, sort_rows, sorted_listing_args, when,
 )
 from ostiary.portal.admin import audit_export
 from ostiary.services import admin_views, api_tokens, audit, keys, sessions
@@ -102,8 +102,11 @@ async def key_list(ctx: AdminContext) -> Response:
 
 
 async def keys_page(ctx: AdminContext, status: int = 200, errors=(), overlap: str | None = None) -> Response:
-    rows = await ctx.call(keys.list_keys, ctx.inst.store)
-    return ctx.page("admin/keys.html", status=status, keys=list(reversed(rows)), errors=list(errors),
+    rows = list(reversed(await ctx.call(keys.list_keys, ctx.inst.store)))  # newest first, unless sorted
+    rows = sort_rows(rows, ctx.request.query_params.get("sort", "")[:32], {
+        "key": lambda k: k.id, "created": lambda k: k.created_at,
+        "state": lambda k: (0, 0) if k.retire_at is None else (1, -k.retire_at)})  # signing, then verifying longest
+    return ctx.page("admin/keys.html", status=status, keys=rows, errors=list(errors),
                     overlap=ctx.inst.settings.key_overlap_seconds,
                     overlap_field=str(ctx.inst.settings.key_overlap_seconds) if overlap is None else overlap)
 

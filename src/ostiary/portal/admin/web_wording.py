@@ -18,6 +18,7 @@ _REWRITES: list[tuple[re.Pattern, str]] = [
     (re.compile(r"\(`ostiary domain delete`\)"), "(Delete on its page)"),
     (re.compile(r"\(`ostiary user admin EMAIL`, or the admin flag on their page\)"),
      "(Make administrator, on their page)"),
+    (re.compile(r"\(`ostiary user admin EMAIL`\)"), "(Make administrator, on their page)"),
     (re.compile(r"confirm to delete it anyway \(CLI --force, API \?force=true\)"),
      "confirm on the next page to delete it anyway"),
 ]
