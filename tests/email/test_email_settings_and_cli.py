@@ -125,3 +125,19 @@ def test_doctor_checks_the_smtp_connection(cli, inbox):
     assert f"✗ email: the SMTP server 127.0.0.1:{down} refused the connection" in r.output and r.exit_code == 1
     r = cli("doctor")
     assert "· email: email is not configured" in r.output
+
+
+def test_ostiary_user_edit_tells_the_old_address_of_a_new_email(cli, inbox):
+    r = cli("user", "invite", "rosa@acme.test", smtp_port=inbox.port)
+    assert r.exit_code == 0, r.output
+    inbox.wait_for("rosa@acme.test")
+    inbox.clear()
+    r = cli("user", "edit", "rosa@acme.test", "--email", "rosa.new@acme.test", smtp_port=inbox.port)
+    assert r.exit_code == 0, r.output
+    [notice] = inbox.wait_for("rosa@acme.test")
+    assert notice["Subject"] == "Your acme email address was changed"
+    assert "rosa.new@acme.test" in notice.get_body(("plain",)).get_content()
+    # Without email configured the change is made and nobody is told.
+    r = cli("user", "edit", "rosa.new@acme.test", "--email", "rosa3@acme.test")
+    assert r.exit_code == 0, r.output
+    assert inbox.messages("rosa.new@acme.test") == []

@@ -282,3 +282,36 @@ def test_implicit_tls_reaches_a_server_that_speaks_tls_from_the_first_byte(store
     down = mail.check_connection(mail_settings(implicit_tls_smtp.port, smtp_security="starttls", smtp_host="localhost",
                                                smtp_timeout=2))
     assert not down.ok and "OSTIARY_SMTP" in down.fix
+
+
+def test_an_admins_email_change_is_told_to_the_old_address_once_installed(store, acme, inbox):
+    from ostiary.config import load_settings
+
+    mail.install_notifications(mail_settings(inbox.port))
+    try:
+        users.update_user(store, acme, Actor("admin@acme.test"), "bob@acme.test", email="bob.new@acme.test")
+        [msg] = inbox.wait_for("bob@acme.test")
+        assert msg["Subject"] == "Your Acme Corp email address was changed"
+        text = msg.get_body(("plain",)).get_content()
+        assert "An administrator changed the email address" in text and "bob.new@acme.test" in text
+        assert "An administrator changed" in msg.get_body(("html",)).get_content()
+        # A change of the name only, or to the same address, tells nobody.
+        users.update_user(store, acme, Actor("admin@acme.test"), "bob.new@acme.test", display_name="Robert")
+        users.update_user(store, acme, Actor("admin@acme.test"), "bob.new@acme.test", email="bob.new@acme.test")
+    finally:
+        mail.install_notifications(load_settings())  # email off: the sender is removed again
+    users.update_user(store, acme, Actor("admin@acme.test"), "bob.new@acme.test", email="bob3@acme.test")
+    assert len(inbox.messages("bob@acme.test")) == 1
+    assert inbox.messages("bob.new@acme.test") == [] and inbox.messages("bob3@acme.test") == []
+
+
+def test_an_email_change_stands_when_the_notice_cannot_be_sent(store, acme):
+    from ostiary.config import load_settings
+
+    mail.install_notifications(mail_settings(free_port()))  # nothing listens there
+    try:
+        row = users.update_user(store, acme, Actor("admin@acme.test"), "bob@acme.test", email="bob.new@acme.test")
+    finally:
+        mail.install_notifications(load_settings())
+    assert row.email == "bob.new@acme.test"
+    assert users.find_user(store, acme, "bob.new@acme.test") is not None

@@ -117,6 +117,7 @@ def build_portal(inst: Instance, lifespan=None) -> Starlette:
         Route("/reset-password", by_email.set_password_submit, methods=["POST"]),
         Route("/invitation", by_email.set_password_page, methods=["GET"]),
         Route("/invitation", by_email.set_password_submit, methods=["POST"]),
+        Route("/invitation/passkey", by_email.invitation_passkey_submit, methods=["POST"]),
         Route("/confirm-email", by_email.confirm_email_page, methods=["GET"]),
         Route("/confirm-email", by_email.confirm_email_submit, methods=["POST"]),
         Route("/account/passkeys", passkeys.register_submit, methods=["POST"]),

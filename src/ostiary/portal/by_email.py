@@ -1,8 +1,9 @@
 """Pages reached by email (docs/email.md): "Forgot your password?", the
-links that set a password (a reset or an invitation) and the link that
-confirms a new email address. Opening a link uses nothing up (mail scanners
-open links too); only submitting its form does. SMTP and the database are
-used in worker threads, never on the event loop."""
+links that set a password (a reset or an invitation, which may register a
+passkey instead) and the link that confirms a new email address. Opening a
+link uses nothing up (mail scanners open links too); only submitting its
+form does. SMTP and the database are used in worker threads, never on the
+event loop."""
 
 from __future__ import annotations
 
@@ -10,16 +11,26 @@ import logging
 import math
 import random
 import time
+from types import SimpleNamespace
+from urllib.parse import urlencode
 
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
-from ostiary.portal.context import TEMPLATES, client_address, csrf_ok, error_page, instance, render, tenant_for
-from ostiary.portal.signin import fail_slowly
-from ostiary.services import email_change, email_links, mail, password_reset
-from ostiary.services.errors import MailUnavailable, Problem, ServiceError, Throttled, problems_of
+from ostiary.identity.method import MULTI_FACTOR, PASSKEY
+from ostiary.portal import passkeys as passkey_pages
+from ostiary.portal.context import (
+    TEMPLATES, client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for,
+)
+from ostiary.portal.signin import fail_slowly, session_from_cookie
+from ostiary.portal.user_agents import describe
+from ostiary.services import email_change, email_links, invitations, mail, password_reset, passwords
+from ostiary.services import passkeys as passkeys_service
+from ostiary.services import sessions as sessions_service
+from ostiary.services.actor import Actor
+from ostiary.services.errors import MailUnavailable, NotFound, Problem, ServiceError, Throttled, problems_of
 
 log = logging.getLogger("ostiary.email")
 
@@ -29,8 +40,9 @@ SET_PASSWORD = {
     email_links.RESET: {"title": "Choose a new password", "button": "Set the new password",
                         "intro": "Choosing a new password signs you out everywhere."},
     email_links.INVITATION: {"title": "Welcome", "button": "Set my password",
-                             "intro": "Choose a password to finish setting up your account."},
+                             "intro": "Choose a password, or register a passkey, to finish setting up your account."},
 }
+TEMPLATE = {email_links.RESET: "set_password.html", email_links.INVITATION: "accept_invitation.html"}
 NOT_USABLE = ("This link cannot be used: it was used already, it expired, or a newer one replaced it. "
               "Ask for a new one.")
 
@@ -92,6 +104,27 @@ def _purpose(request: Request) -> str:
     return email_links.INVITATION if request.url.path.startswith("/invitation") else email_links.RESET
 
 
+def _default_passkey_name(request: Request) -> str:
+    """What the device probably is ("Chrome on Linux"): the person may change it."""
+    said = describe(request.headers.get("user-agent", ""))
+    return said if said and len(said) <= passkeys_service.NAME_MAX and "unknown" not in said.lower() else "My passkey"
+
+
+async def _link_page(request: Request, tenant, purpose: str, token: str, link, status: int = 200,
+                     errors=(), passkey_error: str = "", passkey_name: str | None = None) -> Response:
+    """The page a reset or an invitation link opens. An invitation's also
+    carries registration options made for this link (docs/email.md)."""
+    values = {}
+    if purpose == email_links.INVITATION:
+        person = SimpleNamespace(id=link.user_id, email=link.email, display_name=link.display_name)
+        values = {"passkey_options": await run_in_threadpool(passkey_pages.invitation_options, request, person,
+                                                             link.id),
+                  "passkey_error": passkey_error,
+                  "passkey_name": _default_passkey_name(request) if passkey_name is None else passkey_name}
+    return render(request, TEMPLATE[purpose], status=status, tenant=tenant, token=token, email=link.email,
+                  action=email_links.PATHS[purpose], errors=list(errors), **SET_PASSWORD[purpose], **values)
+
+
 async def set_password_page(request: Request) -> Response:
     tenant = tenant_for(request)
     if tenant is None:
@@ -100,8 +133,7 @@ async def set_password_page(request: Request) -> Response:
     link = await run_in_threadpool(email_links.peek, instance(request).store, tenant.id, purpose, token)
     if link is None:
         return error_page(request, 410, "Link not usable", NOT_USABLE, tenant=tenant)
-    return render(request, "set_password.html", tenant=tenant, token=token, email=link.email,
-                  action=email_links.PATHS[purpose], errors=[], **SET_PASSWORD[purpose])
+    return await _link_page(request, tenant, purpose, token, link)
 
 
 async def set_password_submit(request: Request) -> Response:
@@ -118,26 +150,86 @@ async def set_password_submit(request: Request) -> Response:
     link = await run_in_threadpool(email_links.peek, inst.store, tenant.id, purpose, token)
     if link is None:
         return error_page(request, 410, "Link not usable", NOT_USABLE, tenant=tenant)
-    new, again = str(form.get("new_password", ""))[:1024], str(form.get("new_password_again", ""))[:1024]
-
-    def again_page(errors):
-        return render(request, "set_password.html", status=422, tenant=tenant, token=token, email=link.email,
-                      action=email_links.PATHS[purpose], errors=errors, **SET_PASSWORD[purpose])
+    # One past the longest password allowed, so an oversize one is refused by its rule, never cut short.
+    longest = passwords.MAX_LENGTH + 1
+    new, again = str(form.get("new_password", ""))[:longest], str(form.get("new_password_again", ""))[:longest]
 
     if new != again:
-        return again_page([Problem("new_password_again", "does not match the new password")])
+        return await _link_page(request, tenant, purpose, token, link, 422,
+                                [Problem("new_password_again", "does not match the new password")])
     try:
         await run_in_threadpool(password_reset.set_password_with_link, inst.store, tenant.id, purpose, token, new,
                                 client_address(request))
     except ServiceError as exc:
         if "token" in {p.field for p in problems_of(exc)}:
             return error_page(request, 410, "Link not usable", NOT_USABLE, tenant=tenant)
-        return again_page(problems_of(exc))
+        return await _link_page(request, tenant, purpose, token, link, 422, problems_of(exc))
     done = ("Your password is set, and every session of your account has ended. Sign in with it now."
             if purpose == email_links.RESET else "Your password is set. Sign in with it now.")
     response = render(request, "notice.html", tenant=tenant, title="Password set", message=done, sign_in=True)
     # Whatever session this browser had belonged to a session that has just ended.
     response.delete_cookie(inst.session_cookie, path="/", secure=not inst.settings.dev, httponly=True, samesite="lax")
+    return response
+
+
+async def invitation_passkey_submit(request: Request) -> Response:
+    """An invitation accepted with a passkey instead of a password: the link
+    is used up with the passkey stored (services/invitations.py), and the
+    person is signed in with it at once, as a passkey sign-in would (the
+    second factor counts as passed only when the device verified them; a
+    policy or app asking more is honoured as at any sign-in, docs/sign-in.md)."""
+    inst = instance(request)
+    tenant = tenant_for(request)
+    if tenant is None:
+        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+    form = await request.form()
+    token = str(form.get("token", ""))[:100]
+    if not csrf_ok(request, form.get("csrf")):
+        return error_page(request, 403, "Form refused", "This form expired or came from another site. "
+                          "Open the link from your email again.", tenant=tenant)
+    link = await run_in_threadpool(email_links.peek, inst.store, tenant.id, email_links.INVITATION, token)
+    if link is None:
+        return error_page(request, 410, "Link not usable", NOT_USABLE, tenant=tenant)
+    name = str(form.get("name", ""))[:1024]
+
+    async def again(status: int, message: str) -> Response:
+        return await _link_page(request, tenant, email_links.INVITATION, token, link, status,
+                                passkey_error=message, passkey_name=name[:passkeys_service.NAME_MAX])
+
+    credential = passkey_pages.credential_of(form)
+    if credential is None:
+        return await again(400, "passkey: the browser's answer is missing: this needs JavaScript and a browser "
+                                "that supports passkeys. Choose a password instead.")
+    addr = client_address(request)
+    try:
+        accepted = await run_in_threadpool(
+            invitations.accept_with_passkey, inst.store, inst.holder.snapshot.keys,
+            passkey_pages.relying_party_of(request, tenant), tenant.id, token,
+            passkey_pages.binding_of_post(request), str(form.get("state", "")), credential, name, addr)
+    except NotFound:
+        return error_page(request, 410, "Link not usable", NOT_USABLE, tenant=tenant)
+    except passkeys_service.PasskeyRefused as exc:
+        return await again(400, f"passkey: {exc}")
+    except ServiceError as exc:
+        problem = problems_of(exc)[0]
+        return await again(422, f"{problem.field}: {problem.message}")
+    actor = Actor(f"user:{accepted.user_id}", addr, accepted.user_id)
+    old = await session_from_cookie(request)
+    if old is not None:  # someone else's session in this browser (an admin trying the link, say)
+        await run_in_threadpool(sessions_service.end_session, inst.store, tenant.id, old.id, "replaced at sign-in",
+                                actor)
+    # As a passkey sign-in (portal/passkeys.py): a passkey that verified the person is both factors.
+    session = await run_in_threadpool(
+        sessions_service.create_session, inst.store, tenant.id, accepted.user_id, client_addr=addr,
+        user_agent=request.headers.get("user-agent", ""), method=PASSKEY,
+        second_factor=accepted.user_verified, also=(MULTI_FACTOR,) if accepted.user_verified else ())
+    live = await run_in_threadpool(sessions_service.session_for_token, inst.store, session.token, tenant.id)
+    welcome = "/account?" + urlencode({"notice": "Welcome! Your passkey is registered and you are signed in."})
+    due = live is None or live.second_factor_due
+    target = "/second-factor?" + urlencode({"next": welcome}) if due else welcome
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(inst.session_cookie, session.token, max_age=int(session.expires_at - time.time()),
+                        **cookie_flags(inst))
     return response
 
 

@@ -28,7 +28,7 @@ from ostiary.services import second_factor as second_factor_service
 from ostiary.services import sessions as sessions_service
 from ostiary.services import users as users_service
 from ostiary.services.actor import Actor
-from ostiary.services.errors import Problem, ServiceError, problems_of
+from ostiary.services.errors import Conflict, Problem, ServiceError, problems_of
 
 MAX_CREDENTIAL = 16 * 1024  # an answer without attestation is well under 2 KB
 
@@ -46,13 +46,26 @@ def _binding_of_post(request: Request) -> str:
     return passkeys_service.browser_binding(request.cookies.get(instance(request).csrf_cookie, ""))
 
 
+def relying_party_of(request: Request, tenant):
+    return _rp(request, tenant)
+
+
+def binding_of_post(request: Request) -> str:
+    return _binding_of_post(request)
+
+
+def credential_of(form) -> dict | None:
+    """The browser's answer posted in the form, or None when missing or not JSON."""
+    return _credential(form)
+
+
 def _credential(form) -> dict | None:
     raw = str(form.get("credential", ""))
     if not raw or len(raw) > MAX_CREDENTIAL:
         return None
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes: refused, never a 500
         return None
     return value if isinstance(value, dict) else None
 
@@ -67,6 +80,18 @@ def registration_options(request: Request, user) -> dict | None:
         return None
     return passkeys_service.registration_options(inst.store, key, _rp(request, tenant), tenant.id, user,
                                                  _binding_for_page(request))
+
+
+def invitation_options(request: Request, person, link_id: int) -> dict | None:
+    """For the page an invitation link opens (portal/by_email.py): options
+    bound to that person and that link; None when no key is loaded yet."""
+    inst = instance(request)
+    tenant = tenant_for(request)
+    key = inst.holder.snapshot.signing_key
+    if tenant is None or key is None:
+        return None
+    return passkeys_service.registration_options(inst.store, key, _rp(request, tenant), tenant.id, person,
+                                                 _binding_for_page(request), link_id=link_id)
 
 
 def sign_in_options(request: Request) -> dict | None:
@@ -183,7 +208,11 @@ async def remove(request: Request) -> Response:
     actor = Actor(f"user:{session.user_id}", client_address(request), session.user_id)
     try:
         await run_in_threadpool(passkeys_service.remove, inst.store, tenant.id, session.user_id,
-                                request.path_params["passkey_id"], actor)
+                                request.path_params["passkey_id"], actor, keep_a_way_in=True)
+    except Conflict as exc:
+        from ostiary.portal import account
+
+        return await account._page(request, tenant, session, 409, problems_of(exc))
     except ServiceError:
         return error_page(request, 404, "Not found", "That is not one of your passkeys.", tenant=tenant)
     return RedirectResponse("/account?notice=Passkey+removed.", status_code=303)

@@ -51,11 +51,28 @@ def request_change(store: Store, settings: Settings, tenant_id: int, actor: Acto
     return new_email
 
 
-def changed_notice(store: Store, settings: Settings, tenant_id: int, old_email: str, new_email: str) -> EmailMessage:
+def changed_notice(store: Store, settings: Settings, tenant_id: int, old_email: str, new_email: str,
+                   by_admin: bool = False) -> EmailMessage:
     """The notice for the old address, so a change the person did not make is noticed."""
     person = email_links.recipient(store, tenant_id, find_user(store, tenant_id, new_email).id)
     return mail.compose(settings, "email_changed", tenant_name=person.tenant_name, to=old_email,
-                        name=person.display_name, old_email=old_email, new_email=new_email)
+                        name=person.display_name, old_email=old_email, new_email=new_email, by_admin=by_admin)
+
+
+def notify_changed_by_admin(store: Store, settings: Settings, tenant_id: int, user_id: int, old_email: str,
+                            new_email: str) -> bool:
+    """An administrator changed the address (CLI, API or admin page, all
+    through services/users.update_user): the old address is told, as it is
+    when the person changes it themselves. False when email is off;
+    MailUnavailable when the message could not be sent (the notifier logs
+    it; the change stands)."""
+    if not settings.email_enabled:
+        return False
+    person = email_links.recipient(store, tenant_id, user_id)
+    mail.send(settings, mail.compose(settings, "email_changed", tenant_name=person.tenant_name, to=old_email,
+                                     name=person.display_name, old_email=old_email, new_email=new_email,
+                                     by_admin=True))
+    return True
 
 
 def confirm_change(store: Store, tenant_id: int, token: str, address: str) -> tuple[str, str]:

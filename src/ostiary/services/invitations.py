@@ -1,6 +1,7 @@
 """Invitations: an administrator invites a person by email, and the link
-(single use, 72 hours) lets them choose a password (docs/email.md). A user
-created without a password is invited this way when email is configured.
+(single use, 72 hours) lets them choose a password or register a passkey
+(docs/email.md). A user created without a password is invited this way when
+email is configured.
 
 The SMTP connection is opened before anything is written and the message is
 sent inside the transaction that creates the user and the link: when the
@@ -8,17 +9,25 @@ server is down or refuses the message, nothing is kept."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
-from sqlalchemy import Row, func
+from sqlalchemy import Row, func, select
 
 from ostiary.config import Settings
 from ostiary.services import email_links, mail
+from ostiary.services import passkeys as passkeys_service
+from ostiary.services import sessions as sessions_service
 from ostiary.services import users as users_service
 from ostiary.services.actor import Actor
-from ostiary.services.errors import Conflict
+from ostiary.services.errors import Conflict, NotFound
 from ostiary.store import Store, TenantScope
-from ostiary.store.tables import users
+from ostiary.store.tables import tenants, users, webauthn_credentials
+
+NOT_VERIFIED = ("This passkey did not check that it is you (no PIN, fingerprint or face), and this organisation "
+                "requires two-factor sign-in: use a device that asks for one, or choose a password instead.")
+INVALID_LINK = ("token: this link cannot be used: it was used already, it expired, or a newer one replaced it. "
+                "Ask for a new one")
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,9 @@ def invite(store: Store, settings: Settings, tenant_id: int, actor: Actor, *, em
         if user is not None and user.password_hash is not None:
             raise Conflict(f'email: "{user.email}" already has an account with a password: they can use '
                            '"Forgot your password?" on the sign-in page')
+        if user is not None and scope.count(webauthn_credentials, webauthn_credentials.c.user_id == user.id):
+            raise Conflict(f'email: "{user.email}" already accepted an invitation with a passkey: they sign in with '
+                           'it, or set a password with "Forgot your password?" on the sign-in page')
         if user is not None and not user.active:
             raise Conflict(f'email: "{user.email}" is disabled: enable the account first (`ostiary user enable`)')
         if user is None:
@@ -66,3 +78,50 @@ def add_user_or_invite(store: Store, settings: Settings, tenant_id: int, actor: 
                       display_name=display_name, is_admin=is_admin).user, True
     return users_service.add_user(store, tenant_id, actor, email=email, username=username, display_name=display_name,
                                   password=password, is_admin=is_admin), False
+
+
+@dataclass(frozen=True)
+class Accepted:
+    user_id: int
+    user_verified: bool  # the authenticator verified the person (PIN, biometrics): both factors at once
+
+
+def accept_with_passkey(store: Store, keys, rp: passkeys_service.RelyingParty, tenant_id: int, token: str,
+                        binding: str, state: str, credential: dict, name: str, address: str) -> Accepted:
+    """The other way to accept an invitation: the browser's answer to the
+    registration options the invitation page made for this link. The link is
+    used up and the passkey stored in one transaction, so of two uses (a
+    password and a passkey, say) exactly one wins, and a passkey is never
+    kept for a link that was no longer usable. As with a password, every
+    session the account had ends. A passkey that did not verify the person
+    is refused when the tenant's policy requires a second factor of them
+    (docs/sign-in.md). PasskeyRefused, or NotFound for the link."""
+    name = passkeys_service.validate_name(name)
+    ceremony = passkeys_service.open_ceremony(store, keys, state, passkeys_service.INVITATION, tenant_id, binding)
+    new = passkeys_service.verify_new(ceremony, rp, credential)
+    now = time.time()
+    with store.write() as conn:
+        scope = TenantScope(conn, tenant_id)
+        link = email_links.consume_in(scope, email_links.INVITATION, token, now)
+        if link is None:
+            raise NotFound(INVALID_LINK)
+        if ceremony.get("u") != link.user_id or ceremony.get("l") != link.id:
+            # Options made for another invitation (or an older link of this one): nothing is kept.
+            raise passkeys_service.PasskeyRefused("This passkey request was made for another invitation. "
+                                                  "Open the link from your email again.")
+        if not new.user_verified:
+            # Alone it would be one factor, and this person would have no second one to pass:
+            # refused rather than leave them an account they cannot finish signing in to.
+            user = scope.one(users, users.c.id == link.user_id)
+            policy = conn.execute(select(tenants.c.second_factor_policy).where(tenants.c.id == tenant_id)).scalar()
+            if sessions_service.policy_requires(policy, bool(user.is_admin)):
+                raise passkeys_service.PasskeyRefused(NOT_VERIFIED)
+        actor = Actor(f"user:{link.user_id}", address, link.user_id)
+        passkeys_service.store_in(scope, link.user_id, new, name, actor)
+        ended = sessions_service.end_user_sessions_in(scope, link.user_id, "invitation accepted")
+        for other in (email_links.RESET, email_links.INVITATION):
+            email_links.retire_in(scope, link.user_id, other, now)
+        scope.audit(actor.name, "user.invitation_accepted", "user", link.user_id, address, method="passkey",
+                    sessions_ended=ended)
+        scope.changed("user", link.user_id)
+    return Accepted(link.user_id, new.user_verified)

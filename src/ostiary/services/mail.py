@@ -222,12 +222,18 @@ def _send_notice(store, tenant_id: int, user_id: int, event: str, detail: dict) 
 
     if event == notifications.SECOND_FACTORS_RESET and _notice_settings is not None:
         notify_second_factor_reset(store, _notice_settings, tenant_id, user_id, reset_by=str(detail.get("by", "")))
+    if event == notifications.EMAIL_CHANGED and _notice_settings is not None:
+        from ostiary.services import email_change
+
+        email_change.notify_changed_by_admin(store, _notice_settings, tenant_id, user_id, str(detail["old_email"]),
+                                             str(detail["new_email"]))
 
 
 def install_notifications(settings: Settings) -> None:
     """Tell people by email about changes made to their account by others
-    (services/notifications.py), when email is configured; called once by the
-    portal and by the CLI with their settings."""
+    (services/notifications.py: second factors reset, an email address
+    changed), when email is configured; called once by the portal and by the
+    CLI with their settings."""
     from ostiary.services import notifications
 
     global _notice_settings

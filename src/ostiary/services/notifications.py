@@ -16,6 +16,9 @@ log = logging.getLogger("ostiary.notifications")
 
 # Events the services announce; a sender gets (store, tenant_id, user_id, event, detail).
 SECOND_FACTORS_RESET = "second_factors_reset"
+# An administrator changed the person's email address; detail: old_email, new_email, by. The
+# notice goes to the old address, so a change the person did not expect is noticed (docs/email.md).
+EMAIL_CHANGED = "email_changed"
 
 Sender = Callable[[Store, int, int, str, dict], None]
 _senders: list[Sender] = []

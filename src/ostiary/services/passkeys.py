@@ -41,10 +41,10 @@ from webauthn.helpers.structs import (
 from ostiary.gate.signing import SigningKey, sign, verify
 from ostiary.services import handshake_tokens
 from ostiary.services.actor import Actor
-from ostiary.services.errors import InvalidInput, NotFound, Problem, Problems
+from ostiary.services.errors import Conflict, InvalidInput, NotFound, Problem, Problems
 from ostiary.services.text_rules import control_character_problem, nfc
 from ostiary.store import Store, TenantScope
-from ostiary.store.tables import users, webauthn_credentials
+from ostiary.store.tables import linked_identities, users, webauthn_credentials
 
 CEREMONY_KIND = "wa"  # a signed WebAuthn challenge carried by the page between options and answer
 CEREMONY_TTL = 300
@@ -54,6 +54,9 @@ MAX_PASSKEYS = 20
 
 # What a ceremony is for; a challenge issued for one is refused by the others.
 REGISTER, SIGN_IN, SECOND_FACTOR = "register", "sign-in", "second-factor"
+# Registering the first passkey from an invitation link (docs/email.md): the
+# ceremony names the link as well as the person, and only that link's use stores it.
+INVITATION = "invitation"
 
 
 class PasskeyRefused(Exception):
@@ -86,13 +89,15 @@ def user_handle(tenant_id: int, user_id: int) -> bytes:
 
 
 def _ceremony_token(key: SigningKey, purpose: str, challenge: bytes, tenant_id: int, binding: str,
-                    user_id: int | None = None, session_id: str | None = None) -> str:
+                    user_id: int | None = None, session_id: str | None = None, link_id: int | None = None) -> str:
     payload = {"p": purpose, "c": bytes_to_base64url(challenge), "tn": tenant_id, "b": binding,
                "jti": secrets.token_hex(16), "exp": time.time() + CEREMONY_TTL}
     if user_id is not None:
         payload["u"] = user_id
     if session_id is not None:
         payload["s"] = session_id
+    if link_id is not None:
+        payload["l"] = link_id
     return sign(CEREMONY_KIND, payload, key)
 
 
@@ -140,11 +145,13 @@ def count_passkeys(store: Store, tenant_id: int, user_id: int) -> int:
 
 # Registration -------------------------------------------------------------
 
-def registration_options(store: Store, key: SigningKey, rp: RelyingParty, tenant_id: int, user: Row,
-                         binding: str) -> dict:
+def registration_options(store: Store, key: SigningKey, rp: RelyingParty, tenant_id: int, user,
+                         binding: str, link_id: int | None = None) -> dict:
     """The options for navigator.credentials.create(), and the signed state
     to send back with the answer. Asks for a discoverable credential (so it
-    can sign in without a name) and no attestation."""
+    can sign in without a name) and no attestation. `user` needs `id`,
+    `email` and `display_name`; with `link_id` the ceremony is for that
+    invitation link only (INVITATION), not the account page."""
     existing = list_passkeys(store, tenant_id, user.id)
     options = generate_registration_options(
         rp_id=rp.id, rp_name=rp.name, user_id=user_handle(tenant_id, user.id), user_name=user.email,
@@ -154,7 +161,8 @@ def registration_options(store: Store, key: SigningKey, rp: RelyingParty, tenant
             resident_key=ResidentKeyRequirement.REQUIRED, user_verification=rp.requirement),
         exclude_credentials=_descriptors(existing),
     )
-    state = _ceremony_token(key, REGISTER, options.challenge, tenant_id, binding, user_id=user.id)
+    purpose = REGISTER if link_id is None else INVITATION
+    state = _ceremony_token(key, purpose, options.challenge, tenant_id, binding, user_id=user.id, link_id=link_id)
     return {"publicKey": json.loads(options_to_json(options)), "state": state}
 
 
@@ -169,13 +177,21 @@ def validate_name(name: str) -> str:
     return name
 
 
-def register(store: Store, keys, rp: RelyingParty, tenant_id: int, user_id: int, binding: str, state: str,
-             credential: dict | str, name: str, actor: Actor) -> Row:
-    """Verifies the browser's answer to the registration options and stores the passkey."""
-    name = validate_name(name)
-    ceremony = open_ceremony(store, keys, state, REGISTER, tenant_id, binding)
-    if ceremony.get("u") != user_id:
-        raise PasskeyRefused("This passkey request was made for another person. Try again.")
+@dataclass(frozen=True)
+class NewPasskey:
+    """A registration answer that verified, ready to store."""
+
+    credential_id: str
+    public_key: str
+    sign_count: int
+    transports: str
+    aaguid: str
+    backed_up: bool
+    user_verified: bool
+
+
+def verify_new(ceremony: dict, rp: RelyingParty, credential: dict | str) -> NewPasskey:
+    """Checks the browser's answer to registration options whose ceremony was opened."""
     try:
         verified = verify_registration_response(
             credential=credential, expected_challenge=base64url_to_bytes(ceremony["c"]),
@@ -188,33 +204,61 @@ def register(store: Store, keys, rp: RelyingParty, tenant_id: int, user_id: int,
     response = credential.get("response") if isinstance(credential, dict) else None
     raw = response.get("transports") if isinstance(response, dict) else None
     transports = ",".join(t[:20] for t in raw if isinstance(t, str))[:200] if isinstance(raw, list) else ""
-    now = time.time()
-    credential_id = bytes_to_base64url(verified.credential_id)
+    return NewPasskey(bytes_to_base64url(verified.credential_id), bytes_to_base64url(verified.credential_public_key),
+                      verified.sign_count, transports, str(verified.aaguid or "")[:36],
+                      bool(verified.credential_backed_up), bool(getattr(verified, "user_verified", False)))
+
+
+def store_in(scope: TenantScope, user_id: int, new: NewPasskey, name: str, actor: Actor) -> Row:
+    """Keeps a verified passkey, in the caller's transaction."""
+    if scope.one(users, users.c.id == user_id) is None:
+        raise NotFound("user: no such user in this tenant")
+    if scope.count(webauthn_credentials, webauthn_credentials.c.user_id == user_id) >= MAX_PASSKEYS:
+        raise InvalidInput([Problem("passkey", f"at most {MAX_PASSKEYS} passkeys per person: remove one first")])
+    if scope.one(webauthn_credentials, webauthn_credentials.c.credential_id == new.credential_id) is not None:
+        raise PasskeyRefused("This passkey is already registered.")
+    new_id = scope.insert(
+        webauthn_credentials, user_id=user_id, credential_id=new.credential_id, public_key=new.public_key,
+        sign_count=new.sign_count, name=name, transports=new.transports, aaguid=new.aaguid,
+        backed_up=new.backed_up, created_at=time.time(), last_used_at=None,
+    )
+    scope.audit(actor.name, "user.passkey_add", "user", user_id, actor.addr, name=name)
+    return scope.one(webauthn_credentials, webauthn_credentials.c.id == new_id)
+
+
+def register(store: Store, keys, rp: RelyingParty, tenant_id: int, user_id: int, binding: str, state: str,
+             credential: dict | str, name: str, actor: Actor) -> Row:
+    """Verifies the browser's answer to the registration options and stores the passkey."""
+    name = validate_name(name)
+    ceremony = open_ceremony(store, keys, state, REGISTER, tenant_id, binding)
+    if ceremony.get("u") != user_id:
+        raise PasskeyRefused("This passkey request was made for another person. Try again.")
+    new = verify_new(ceremony, rp, credential)
     with store.write() as conn:
-        scope = TenantScope(conn, tenant_id)
-        if scope.one(users, users.c.id == user_id) is None:
-            raise NotFound("user: no such user in this tenant")
-        if scope.count(webauthn_credentials, webauthn_credentials.c.user_id == user_id) >= MAX_PASSKEYS:
-            raise InvalidInput([Problem("passkey", f"at most {MAX_PASSKEYS} passkeys per person: remove one first")])
-        if scope.one(webauthn_credentials, webauthn_credentials.c.credential_id == credential_id) is not None:
-            raise PasskeyRefused("This passkey is already registered.")
-        new_id = scope.insert(
-            webauthn_credentials, user_id=user_id, credential_id=credential_id,
-            public_key=bytes_to_base64url(verified.credential_public_key), sign_count=verified.sign_count,
-            name=name, transports=transports, aaguid=str(verified.aaguid or "")[:36],
-            backed_up=bool(verified.credential_backed_up), created_at=now, last_used_at=None,
-        )
-        scope.audit(actor.name, "user.passkey_add", "user", user_id, actor.addr, name=name)
-        return scope.one(webauthn_credentials, webauthn_credentials.c.id == new_id)
+        return store_in(TenantScope(conn, tenant_id), user_id, new, name, actor)
 
 
-def remove(store: Store, tenant_id: int, user_id: int, passkey_id: int, actor: Actor) -> None:
+LAST_WAY_IN = ("passkey: this is your only way to sign in (you have no password and no linked provider): set a "
+               "password first (\"Forgot your password?\" on the sign-in page), or add another passkey")
+
+
+def remove(store: Store, tenant_id: int, user_id: int, passkey_id: int, actor: Actor,
+           keep_a_way_in: bool = False) -> None:
+    """Removes one passkey. With `keep_a_way_in` (the person's own account
+    page), never their last way to sign in: a passkey-only person's last
+    passkey is refused (docs/sign-in.md); an administrator's reset is not."""
     with store.write() as conn:
         scope = TenantScope(conn, tenant_id)
         row = scope.one(webauthn_credentials, webauthn_credentials.c.id == passkey_id,
                         webauthn_credentials.c.user_id == user_id)
         if row is None:
             raise NotFound("passkey: no such passkey of this person")
+        if keep_a_way_in:
+            user = scope.one(users, users.c.id == user_id)
+            others = scope.count(webauthn_credentials, webauthn_credentials.c.user_id == user_id) - 1
+            if not user.password_hash and not others and \
+                    not scope.count(linked_identities, linked_identities.c.user_id == user_id):
+                raise Conflict(LAST_WAY_IN)
         scope.delete(webauthn_credentials, webauthn_credentials.c.id == passkey_id)
         scope.audit(actor.name, "user.passkey_remove", "user", user_id, actor.addr, name=row.name)
 

@@ -238,7 +238,14 @@ def update_user(store: Store, tenant_id: int, actor: Actor, login: str, *, email
             scope.update(users, users.c.id == user.id, updated_at=time.time(), **changed)
             scope.audit(actor.name, "user.update", "user", user.id, actor.addr, **changed)
             scope.changed("user", user.id)
-        return scope.one(users, users.c.id == user.id)
+        row = scope.one(users, users.c.id == user.id)
+    if "email" in changed:
+        # After the commit: the old address is told (by email when configured, docs/email.md).
+        from ostiary.services import notifications
+
+        notifications.notify(store, tenant_id, user.id, notifications.EMAIL_CHANGED, old_email=user.email,
+                             new_email=row.email, by=actor.name)
+    return row
 
 
 def delete_user(store: Store, tenant_id: int, actor: Actor, login: str) -> Row:
