@@ -120,7 +120,9 @@ def preferred(header: str | None) -> list[str]:
 def negotiate(header: str | None) -> str:
     """The shipped language that best matches an Accept-Language header; English when none does."""
     wanted = [DEFAULT if tag == "*" else tag for tag in preferred(header)]
-    return negotiate_locale(wanted, list(CATALOGS), sep="-") or DEFAULT
+    found = negotiate_locale(wanted, list(CATALOGS), sep="-") or DEFAULT
+    # Babel answers in the spelling the browser used ("DE"): the catalog's own code.
+    return {code.lower(): code for code in CATALOGS}.get(found.lower(), DEFAULT)
 
 
 # Paths whose answers are never pages: no need to look up anyone's language.
