@@ -16,7 +16,7 @@ from babel.messages.pofile import read_po
 
 from ostiary.portal import i18n
 from ostiary.portal.context import TEMPLATES
-from tests.pages.conftest import form_csrf, signed_in_client
+from tests.pages.conftest import ADMIN, axe_violations, form_csrf, new_page, signed_in_client
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_DIR = ROOT / "src" / "ostiary" / "portal" / "templates"
@@ -312,3 +312,27 @@ def test_a_translated_message_still_escapes_what_it_names(world):
         page = client.get(world.url("/%3Cscript%3Ealert(1)%3C/script%3E"), headers={"accept-language": "de"})
     assert page.status_code == 404 and "Unter /&lt;script&gt;alert(1)&lt;/script&gt; gibt es hier keine Seite." in page.text
     assert "<script>alert" not in page.text
+
+
+@pytest.mark.slow
+def test_in_a_german_browser_the_pages_are_german_accessible_and_the_chooser_overrides_it(browser, world):
+    page = new_page(browser, world, ADMIN, locale="de-DE", bypass_csp=True)
+    try:
+        assert page.locator("html").get_attribute("lang") == "de"
+        assert page.locator("#home-links a").all_inner_texts() == ["Ihr Konto", "Verwaltung"]
+        found = {}
+        for path in ("/", "/account", "/no/such/page"):
+            found.update(axe_violations(page, world.url(path)))
+        assert found == {}
+        page.goto(world.url("/account"))
+        page.select_option("#language", "en")
+        page.get_by_role("button", name="Sprache speichern").click()
+        page.wait_for_url(re.compile(r".*/account"))
+        assert page.locator("html").get_attribute("lang") == "en"
+        assert page.locator("#language").input_value() == "en"
+        page.select_option("#language", "auto")
+        page.get_by_role("button", name="Save the language").click()
+        page.wait_for_url(re.compile(r".*/account"))
+        assert page.locator("html").get_attribute("lang") == "de"
+    finally:
+        page.context.close()
