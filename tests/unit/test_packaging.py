@@ -101,6 +101,17 @@ def test_every_serving_dependency_is_imported_and_every_import_is_declared():
         assert module in imported and module in {MODULES.get(n, n.replace("-", "_")) for n in serving}, module
 
 
+def test_every_page_template_and_translation_catalog_ships_in_the_package():
+    """The package data globs (resolved as setuptools does, relative to the package) take every
+    template, the admin pages' too, and every catalog: `pip install` needs no other step."""
+    package = ROOT / "src" / "ostiary"
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["ostiary"]
+    shipped = {path for pattern in data for path in package.glob(pattern)}
+    needed = [*(package / "portal" / "templates").rglob("*.html"), *(package / "portal" / "translations").rglob("*.po*")]
+    assert len(needed) > 20
+    assert [str(p.relative_to(package)) for p in needed if p not in shipped] == []
+
+
 def test_the_compose_example_holds_ostiary_caddy_and_postgresql_and_caddy_accepts_its_caddyfile():
     import yaml
 

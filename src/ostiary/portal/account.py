@@ -18,7 +18,8 @@ from ostiary.portal.context import (
     client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for, unknown_host,
 )
 from ostiary.portal.signin import check_password, current_session, throttled_message
-from ostiary.services import admin_views, email_change, sessions, users
+from ostiary.portal import i18n
+from ostiary.services import admin_views, email_change, languages, sessions, users
 from ostiary.services.actor import Actor
 from ostiary.services.errors import MailUnavailable, Problem, ServiceError, problems_of
 
@@ -167,3 +168,21 @@ async def change_email(request: Request) -> Response:
                             "try again later") for p in problems_of(exc)])
     return RedirectResponse("/account?" + urlencode({"notice": f"We sent a link to {new}: follow it to confirm the change."}),
                             status_code=303)
+
+
+async def change_language(request: Request) -> Response:
+    """The language of the pages for this person, on every browser: one of
+    the shipped ones, or "auto" to follow the browser (docs/translations.md)."""
+    refusal, tenant, session = await account_session(request)
+    if refusal:
+        return refusal
+    form, refusal = await account_form(request)
+    if refusal:
+        return refusal
+    choice = str(form.get("language", ""))[:16]
+    try:
+        await run_in_threadpool(languages.set_language, instance(request).store, tenant.id, session.user_id,
+                                None if choice == "auto" else choice, i18n.LANGUAGES)
+    except ServiceError as exc:
+        return await _page(request, tenant, session, 422, problems_of(exc))
+    return RedirectResponse("/account#language-title", status_code=303)

@@ -15,6 +15,7 @@ from ostiary.portal import account, by_email, handshake, health, not_found, sign
 from ostiary.portal.admin import admin_routes
 from ostiary.portal.api import build_api
 from ostiary.portal import directory, oidc, passkeys, second_factor, upstream
+from ostiary.portal.i18n import LanguageMiddleware
 from ostiary.portal.input_guard import InputGuard
 from ostiary.portal.unavailable import EXCEPTION_HANDLERS
 from ostiary.portal.context import Instance
@@ -111,6 +112,7 @@ def build_portal(inst: Instance, lifespan=None) -> Starlette:
         Route("/account/sessions/{session_id}/end", account.end_one, methods=["POST"]),
         Route("/account/password", account.change_password, methods=["POST"]),
         Route("/account/email", account.change_email, methods=["POST"]),
+        Route("/account/language", account.change_language, methods=["POST"]),
         Route("/forgot-password", by_email.forgot_page, methods=["GET"]),
         Route("/forgot-password", by_email.forgot_submit, methods=["POST"]),
         Route("/reset-password", by_email.set_password_page, methods=["GET"]),
@@ -140,6 +142,6 @@ def build_portal(inst: Instance, lifespan=None) -> Starlette:
     ]
     issuer_logout.install(inst.settings.public_url)
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={**EXCEPTION_HANDLERS, **not_found.HANDLERS},
-                    middleware=[Middleware(InputGuard)])
+                    middleware=[Middleware(InputGuard), Middleware(LanguageMiddleware)])
     app.state.instance = inst
     return app

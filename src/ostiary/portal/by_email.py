@@ -25,6 +25,7 @@ from ostiary.portal.context import (
     TEMPLATES, client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for,
 )
 from ostiary.portal.signin import fail_slowly, session_from_cookie
+from ostiary.portal.i18n import N_, gettext as _
 from ostiary.portal.user_agents import describe
 from ostiary.services import email_change, email_links, invitations, mail, password_reset, passwords
 from ostiary.services import passkeys as passkeys_service
@@ -34,8 +35,8 @@ from ostiary.services.errors import MailUnavailable, NotFound, Problem, ServiceE
 
 log = logging.getLogger("ostiary.email")
 
-SENT = ("If an account uses that address, we have sent it a link to choose a new password. "
-        "The link works for 30 minutes. Check your inbox, and your spam folder.")
+SENT = N_("If an account uses that address, we have sent it a link to choose a new password. "
+          "The link works for 30 minutes. Check your inbox, and your spam folder.")
 SET_PASSWORD = {
     email_links.RESET: {"title": "Choose a new password", "button": "Set the new password",
                         "intro": "Choosing a new password signs you out everywhere."},
@@ -43,8 +44,8 @@ SET_PASSWORD = {
                              "intro": "Choose a password, or register a passkey, to finish setting up your account."},
 }
 TEMPLATE = {email_links.RESET: "set_password.html", email_links.INVITATION: "accept_invitation.html"}
-NOT_USABLE = ("This link cannot be used: it was used already, it expired, or a newer one replaced it. "
-              "Ask for a new one.")
+NOT_USABLE = N_("This link cannot be used: it was used already, it expired, or a newer one replaced it. "
+                "Ask for a new one.")
 
 
 def email_enabled(request: Request) -> bool:
@@ -66,10 +67,10 @@ def _send_after_answer(settings, msg, what: str) -> None:
 async def forgot_page(request: Request) -> Response:
     tenant = tenant_for(request)
     if tenant is None:
-        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+        return error_page(request, 404, _("Unknown host"), _("This host is not an Ostiary tenant host."))
     if not email_enabled(request):
-        return error_page(request, 404, "Not available", "Password reset by email is not set up here: ask your "
-                          "administrator to reset your password.", tenant=tenant)
+        return error_page(request, 404, _("Not available"), _("Password reset by email is not set up here: ask your "
+                                                              "administrator to reset your password."), tenant=tenant)
     return render(request, "forgot_password.html", tenant=tenant)
 
 
@@ -82,7 +83,7 @@ async def forgot_submit(request: Request) -> Response:
     form = await request.form()
     if not csrf_ok(request, form.get("csrf")):
         return render(request, "forgot_password.html", status=403, tenant=tenant,
-                      error="This form expired or came from another site. Please try again.")
+                      error=_("This form expired or came from another site. Please try again."))
     login = str(form.get("email", ""))[:320]
     try:
         msg = await run_in_threadpool(password_reset.request_reset, inst.store, inst.settings, tenant.id, login,
@@ -94,7 +95,7 @@ async def forgot_submit(request: Request) -> Response:
     if random.random() < 0.01:
         await run_in_threadpool(email_links.prune, inst.store)
     await fail_slowly(started)  # known and unknown addresses answer after the same delay
-    response = render(request, "notice.html", tenant=tenant, title="Check your email", message=SENT)
+    response = render(request, "notice.html", tenant=tenant, title=_("Check your email"), message=_(SENT))
     if msg is not None:
         response.background = BackgroundTask(_send_after_answer, inst.settings, msg, "password reset")
     return response
@@ -128,11 +129,11 @@ async def _link_page(request: Request, tenant, purpose: str, token: str, link, s
 async def set_password_page(request: Request) -> Response:
     tenant = tenant_for(request)
     if tenant is None:
-        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+        return error_page(request, 404, _("Unknown host"), _("This host is not an Ostiary tenant host."))
     purpose, token = _purpose(request), request.query_params.get("token", "")[:100]
     link = await run_in_threadpool(email_links.peek, instance(request).store, tenant.id, purpose, token)
     if link is None:
-        return error_page(request, 410, "Link not usable", NOT_USABLE, tenant=tenant)
+        return error_page(request, 410, _("Link not usable"), _(NOT_USABLE), tenant=tenant)
     return await _link_page(request, tenant, purpose, token, link)
 
 
@@ -140,16 +141,16 @@ async def set_password_submit(request: Request) -> Response:
     inst = instance(request)
     tenant = tenant_for(request)
     if tenant is None:
-        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+        return error_page(request, 404, _("Unknown host"), _("This host is not an Ostiary tenant host."))
     purpose = _purpose(request)
     form = await request.form()
     token = str(form.get("token", ""))[:100]
     if not csrf_ok(request, form.get("csrf")):
-        return error_page(request, 403, "Form refused", "This form expired or came from another site. "
-                          "Open the link from your email again.", tenant=tenant)
+        return error_page(request, 403, _("Form refused"), _("This form expired or came from another site. "
+                                                             "Open the link from your email again."), tenant=tenant)
     link = await run_in_threadpool(email_links.peek, inst.store, tenant.id, purpose, token)
     if link is None:
-        return error_page(request, 410, "Link not usable", NOT_USABLE, tenant=tenant)
+        return error_page(request, 410, _("Link not usable"), _(NOT_USABLE), tenant=tenant)
     # One past the longest password allowed, so an oversize one is refused by its rule, never cut short.
     longest = passwords.MAX_LENGTH + 1
     new, again = str(form.get("new_password", ""))[:longest], str(form.get("new_password_again", ""))[:longest]
@@ -162,11 +163,11 @@ async def set_password_submit(request: Request) -> Response:
                                 client_address(request))
     except ServiceError as exc:
         if "token" in {p.field for p in problems_of(exc)}:
-            return error_page(request, 410, "Link not usable", NOT_USABLE, tenant=tenant)
+            return error_page(request, 410, _("Link not usable"), _(NOT_USABLE), tenant=tenant)
         return await _link_page(request, tenant, purpose, token, link, 422, problems_of(exc))
-    done = ("Your password is set, and every session of your account has ended. Sign in with it now."
-            if purpose == email_links.RESET else "Your password is set. Sign in with it now.")
-    response = render(request, "notice.html", tenant=tenant, title="Password set", message=done, sign_in=True)
+    done = (_("Your password is set, and every session of your account has ended. Sign in with it now.")
+            if purpose == email_links.RESET else _("Your password is set. Sign in with it now."))
+    response = render(request, "notice.html", tenant=tenant, title=_("Password set"), message=done, sign_in=True)
     # Whatever session this browser had belonged to a session that has just ended.
     response.delete_cookie(inst.session_cookie, path="/", secure=not inst.settings.dev, httponly=True, samesite="lax")
     return response
@@ -189,7 +190,7 @@ async def invitation_passkey_submit(request: Request) -> Response:
                           "Open the link from your email again.", tenant=tenant)
     link = await run_in_threadpool(email_links.peek, inst.store, tenant.id, email_links.INVITATION, token)
     if link is None:
-        return error_page(request, 410, "Link not usable", NOT_USABLE, tenant=tenant)
+        return error_page(request, 410, _("Link not usable"), _(NOT_USABLE), tenant=tenant)
     name = str(form.get("name", ""))[:1024]
 
     async def again(status: int, message: str) -> Response:
@@ -207,7 +208,7 @@ async def invitation_passkey_submit(request: Request) -> Response:
             passkey_pages.relying_party_of(request, tenant), tenant.id, token,
             passkey_pages.binding_of_post(request), str(form.get("state", "")), credential, name, addr)
     except NotFound:
-        return error_page(request, 410, "Link not usable", NOT_USABLE, tenant=tenant)
+        return error_page(request, 410, _("Link not usable"), _(NOT_USABLE), tenant=tenant)
     except passkeys_service.PasskeyRefused as exc:
         return await again(400, f"passkey: {exc}")
     except ServiceError as exc:
@@ -236,12 +237,12 @@ async def invitation_passkey_submit(request: Request) -> Response:
 async def confirm_email_page(request: Request) -> Response:
     tenant = tenant_for(request)
     if tenant is None:
-        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+        return error_page(request, 404, _("Unknown host"), _("This host is not an Ostiary tenant host."))
     token = request.query_params.get("token", "")[:100]
     link = await run_in_threadpool(email_links.peek, instance(request).store, tenant.id, email_links.EMAIL_CHANGE,
                                    token)
     if link is None:
-        return error_page(request, 410, "Link not usable", NOT_USABLE, tenant=tenant)
+        return error_page(request, 410, _("Link not usable"), _(NOT_USABLE), tenant=tenant)
     return render(request, "confirm_email.html", tenant=tenant, token=token, old_email=link.email,
                   new_email=link.new_email)
 
@@ -250,21 +251,22 @@ async def confirm_email_submit(request: Request) -> Response:
     inst = instance(request)
     tenant = tenant_for(request)
     if tenant is None:
-        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+        return error_page(request, 404, _("Unknown host"), _("This host is not an Ostiary tenant host."))
     form = await request.form()
     if not csrf_ok(request, form.get("csrf")):
-        return error_page(request, 403, "Form refused", "This form expired or came from another site. "
-                          "Open the link from your email again.", tenant=tenant)
+        return error_page(request, 403, _("Form refused"), _("This form expired or came from another site. "
+                                                             "Open the link from your email again."), tenant=tenant)
     try:
         old, new = await run_in_threadpool(email_change.confirm_change, inst.store, tenant.id,
                                            str(form.get("token", ""))[:100], client_address(request))
     except ServiceError as exc:
         problem = problems_of(exc)[0]
         if problem.field == "token":
-            return error_page(request, 410, "Link not usable", NOT_USABLE, tenant=tenant)
-        return error_page(request, 409, "Address not changed", problem.message, tenant=tenant)
-    response = render(request, "notice.html", tenant=tenant, title="Email address changed",
-                      message=f"Your account's address is now {new} (it was {old}).", account=True)
+            return error_page(request, 410, _("Link not usable"), _(NOT_USABLE), tenant=tenant)
+        return error_page(request, 409, _("Address not changed"), problem.message, tenant=tenant)
+    response = render(request, "notice.html", tenant=tenant, title=_("Email address changed"),
+                      message=_("Your account's address is now %(new)s (it was %(old)s).") % {"new": new, "old": old},
+                      account=True)
     notice = await run_in_threadpool(email_change.changed_notice, inst.store, inst.settings, tenant.id, old, new)
     response.background = BackgroundTask(_send_after_answer, inst.settings, notice, "email changed")
     return response

@@ -15,6 +15,8 @@ from starlette.responses import HTMLResponse, Response
 
 from ostiary.config import Settings
 from ostiary.hostnames import split_host_port
+from ostiary.portal import i18n
+from ostiary.portal.i18n import gettext as _
 from ostiary.portal.user_agents import describe as describe_user_agent
 from ostiary.snapshot.follower import SnapshotHolder
 from ostiary.snapshot.model import DomainView, TenantView
@@ -24,7 +26,18 @@ from ostiary.wire import CSRF_COOKIE, CSRF_COOKIE_DEV, SESSION_COOKIE, SESSION_C
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(["html"]),
+    extensions=["jinja2.ext.i18n"],
 )
+# Every page's text through one layer (ostiary/portal/i18n.py, docs/translations.md): {% trans %} and
+# _() in the request's language. New-style gettext escapes the values put into a translated string;
+# trimmed {% trans %} blocks make one-line message ids (babel.cfg extracts them the same way).
+TEMPLATES.policies["ext.i18n.trimmed"] = True
+TEMPLATES.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True,
+                                    pgettext=i18n.pgettext, npgettext=i18n.npgettext)
+# <html lang="{{ page_language() }}">
+TEMPLATES.globals["page_language"] = i18n.current
+# The account page's language chooser: {"en": "English", "de": "Deutsch"}.
+TEMPLATES.globals["page_languages"] = i18n.LANGUAGES
 # {{ session.user_agent|browser }}: "Chrome on Linux" (ostiary/portal/user_agents.py).
 TEMPLATES.filters["browser"] = describe_user_agent
 
@@ -139,6 +152,11 @@ def error_page(request: Request, status: int, title: str, message: str, **values
 
 def unknown_host(request: Request, portal: bool = False) -> Response:
     """The one page for a host Ostiary does not serve (no tenant, or no verified portal domain)."""
-    kind = "a verified Ostiary portal host" if portal else "an Ostiary tenant host"
-    return error_page(request, 404, "Unknown host", f"{request_host(request) or 'This host'} is not {kind}.",
-                      unknown_host=True)
+    host = request_host(request)
+    if portal:
+        message = (_("%(host)s is not a verified Ostiary portal host.") % {"host": host} if host
+                   else _("This host is not a verified Ostiary portal host."))
+    else:
+        message = (_("%(host)s is not an Ostiary tenant host.") % {"host": host} if host
+                   else _("This host is not an Ostiary tenant host."))
+    return error_page(request, 404, _("Unknown host"), message, unknown_host=True)

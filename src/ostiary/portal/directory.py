@@ -18,12 +18,13 @@ from ostiary.identity import ldap, linking
 from ostiary.identity.method import PASSWORD
 from ostiary.identity.provider import ProviderUnavailable
 from ostiary.observability import events
+from ostiary.portal.i18n import N_, gettext as _
 from ostiary.portal.context import client_address, csrf_ok, error_page, instance, render, tenant_for, unknown_host
 from ostiary.portal.signin import fail_slowly, safe_next, throttled_message
 from ostiary.portal.upstream import signed_in_response
 from ostiary.services import providers, throttle
 
-FAILED = "The username or password is not right."
+FAILED = N_("The username or password is not right.")
 
 
 async def _directory(request: Request):
@@ -33,8 +34,9 @@ async def _directory(request: Request):
     name = request.path_params["name"][:63]
     config = await run_in_threadpool(providers.config_for, instance(request).store, tenant.id, name)
     if config is None or config.protocol != "ldap":
-        return None, None, error_page(request, 404, "No such way to sign in",
-                                      f'This organisation has no directory "{name}".', tenant=tenant)
+        return None, None, error_page(request, 404, _("No such way to sign in"),
+                                      _('This organisation has no directory "%(name)s".') % {"name": name},
+                                      tenant=tenant)
     return tenant, config, None
 
 
@@ -59,7 +61,8 @@ async def form_submit(request: Request) -> Response:
     form = await request.form()
     next_url = safe_next(form.get("next"))
     if not csrf_ok(request, form.get("csrf")):
-        return _form(request, tenant, config, next_url, 403, "This form expired or came from another site. Please sign in again.")
+        return _form(request, tenant, config, next_url, 403,
+                     _("This form expired or came from another site. Please sign in again."))
     login, password = str(form.get("login", ""))[:320].strip(), str(form.get("password", ""))[:1024]
     addr = client_address(request)
     verdict = await run_in_threadpool(throttle.begin_sign_in, inst.store, tenant.id, login, addr)
@@ -74,7 +77,7 @@ async def form_submit(request: Request) -> Response:
     except ldap.WrongCredentials:
         events.sign_in_failed(tenant.slug, login, addr, "ldap", "wrong login or password", via=config.name)
         await fail_slowly(started)
-        return _form(request, tenant, config, next_url, 401, FAILED, login)
+        return _form(request, tenant, config, next_url, 401, _(FAILED), login)
     except ProviderUnavailable as exc:
         events.sign_in_failed(tenant.slug, login, addr, "ldap", f"directory unavailable: {exc}", via=config.name)
         await fail_slowly(started)

@@ -12,16 +12,17 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from ostiary.issuer import authorization, discovery, keys, tokens
 from ostiary.issuer.server import IssuerContext
 from ostiary.portal.context import client_address, csrf_ok, error_page, instance, render, tenant_for
+from ostiary.portal.i18n import N_, gettext as _
 from ostiary.portal.signin import second_factor_step, session_from_cookie
 from ostiary.services import sessions as sessions_service
 from ostiary.services.actor import Actor
 
 SCOPE_WORDS = {
-    "openid": "who you are (an identifier that never changes)",
-    "profile": "your name and user name",
-    "email": "your email address",
-    "groups": "the groups you are in",
-    "offline_access": "to stay signed in while you are away",
+    "openid": N_("who you are (an identifier that never changes)"),
+    "profile": N_("your name and user name"),
+    "email": N_("your email address"),
+    "groups": N_("the groups you are in"),
+    "offline_access": N_("to stay signed in while you are away"),
 }
 
 
@@ -91,8 +92,9 @@ async def _decide(request: Request, pairs: list[tuple[str, str]], decision: str 
     if outcome.kind == "redirect":
         return RedirectResponse(outcome.location, status_code=302 if decision is None else 303)
     if outcome.kind == "error":
-        return error_page(request, 400, "This sign-in request is not valid",
-                          f"{outcome.message} Go back to the app and try again, or tell its administrator.")
+        return error_page(request, 400, _("This sign-in request is not valid"),
+                          _("%(problem)s Go back to the app and try again, or tell its administrator.")
+                          % {"problem": outcome.message})
     if outcome.kind == "sign_in":
         if session is not None and not session.complete:
             return RedirectResponse(second_factor_step(here), status_code=303)
@@ -110,11 +112,11 @@ async def authorize(request: Request) -> Response:
 async def authorize_decision(request: Request) -> Response:
     form = await request.form()
     if not csrf_ok(request, form.get("csrf")):
-        return error_page(request, 403, "Refused", "This form expired or came from another site. "
-                                                   "Go back to the app and sign in again.")
+        return error_page(request, 403, _("Refused"), _("This form expired or came from another site. "
+                                                         "Go back to the app and sign in again."))
     decision = form.get("decision")
     if decision not in (authorization.ALLOW, authorization.DENY):
-        return error_page(request, 400, "Refused", "Choose Allow or Deny.")
+        return error_page(request, 400, _("Refused"), _("Choose Allow or Deny."))
     return await _decide(request, parse_qsl(str(form.get("request", "")), keep_blank_values=True), decision)
 
 
@@ -168,7 +170,7 @@ async def end_session_page(request: Request) -> Response:
     pairs = list(request.query_params.multi_items())
     validated, problem = await _end_session_request(request, pairs)
     if validated is None:
-        return error_page(request, 400, "This sign-out request is not valid", f"{problem}.")
+        return error_page(request, 400, _("This sign-out request is not valid"), f"{problem}.")
     name = validated.client.row.name if validated.client is not None else ""
     return render(request, "oidc_end_session.html", client_name=name, query=urlencode(pairs),
                   tenant=tenant_for(request))
@@ -180,11 +182,11 @@ async def end_session_submit(request: Request) -> Response:
         return _not_here(request)
     form = await request.form()
     if not csrf_ok(request, form.get("csrf")):
-        return error_page(request, 403, "Sign-out refused", "This form expired or came from another site.")
+        return error_page(request, 403, _("Sign-out refused"), _("This form expired or came from another site."))
     validated, problem = await _end_session_request(request, parse_qsl(str(form.get("request", "")),
                                                                        keep_blank_values=True))
     if validated is None:
-        return error_page(request, 400, "This sign-out request is not valid", f"{problem}.")
+        return error_page(request, 400, _("This sign-out request is not valid"), f"{problem}.")
     session = await session_from_cookie(request)
     if session is not None:
         await run_in_threadpool(sessions_service.end_session, inst.store, session.tenant_id, session.id,

@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ostiary.gate.signing import sign, verify
 from ostiary.observability import events
+from ostiary.portal.i18n import N_, gettext as _
 from ostiary.portal.context import client_address, csrf_ok, error_page, instance, render, tenant_for, unknown_host
 from ostiary.portal.signin import check_password, fail_slowly, safe_next, session_from_cookie, throttled_message
 from ostiary.services import passkeys as passkeys_service
@@ -28,7 +29,7 @@ from ostiary.services.errors import InvalidInput
 
 PENDING_KIND = "te"  # a signed, not-yet-confirmed TOTP secret carried by the enrol form
 PENDING_TTL = 900
-WRONG_CODE = "That code is not right, or was already used."
+WRONG_CODE = N_("That code is not right, or was already used.")
 
 
 def _sign_in_first(request: Request) -> Response:
@@ -103,7 +104,7 @@ async def verify_submit(request: Request) -> Response:
     next_url = safe_next(form.get("next"))
     if not csrf_ok(request, form.get("csrf")):
         return _verify_page(request, tenant, session, user, next_url, 403,
-                            "This form expired or came from another site. Please try again.")
+                            _("This form expired or came from another site. Please try again."))
     if not session.enrolled:
         return RedirectResponse("/second-factor/enrol?" + _next_query(next_url), status_code=303)
     verdict = await run_in_threadpool(throttle.begin_second_factor, inst.store, tenant.id, user.id)
@@ -117,7 +118,7 @@ async def verify_submit(request: Request) -> Response:
     if not ok:
         events.second_factor_failed(tenant.slug, user.email, client_address(request))
         await fail_slowly(started)
-        return _verify_page(request, tenant, session, user, next_url, 401, WRONG_CODE)
+        return _verify_page(request, tenant, session, user, next_url, 401, _(WRONG_CODE))
     await run_in_threadpool(throttle.second_factor_succeeded, inst.store, tenant.id, user.id)
     events.second_factor_passed()
     await run_in_threadpool(second_factor_service.mark_session, inst.store, tenant.id, session.id, actor)
@@ -140,7 +141,7 @@ def _enrol_page(request: Request, inst, tenant, session, user, next_url: str, se
                 status: int = 200, error: str | None = None) -> Response:
     pending = _pending_token(inst, tenant.id, user.id, session.id, secret)
     if pending is None:
-        return error_page(request, 503, "Not ready", "No signing key is loaded yet; try again in a moment.")
+        return error_page(request, 503, _("Not ready"), _("No signing key is loaded yet; try again in a moment."))
     uri = second_factor_service.provisioning_uri(secret, user.email, f"Ostiary {tenant.slug}")
     grouped = " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
     return render(request, "second_factor_enrol.html", status=status, next=next_url, tenant=tenant, error=error,
@@ -184,15 +185,15 @@ async def enrol_submit(request: Request) -> Response:
     pending = verify(PENDING_KIND, str(form.get("pending", "")), inst.holder.snapshot.keys, time.time())
     if pending is None or pending.get("u") != user.id or pending.get("s") != session.id \
             or pending.get("tn") != tenant.id or not isinstance(pending.get("sec"), str):
-        return error_page(request, 400, "This set-up form expired",
-                          "Open the second-factor set-up again; it makes a new key.")
+        return error_page(request, 400, _("This set-up form expired"),
+                          _("Open the second-factor set-up again; it makes a new key."))
     secret = pending["sec"]
     if not csrf_ok(request, form.get("csrf")):
         return _enrol_page(request, inst, tenant, session, user, next_url, secret, 403,
-                           "This form expired or came from another site. Please try again.")
+                           _("This form expired or came from another site. Please try again."))
     if not _may_enrol(session, user):
-        return error_page(request, 403, "Second factor needed",
-                          "Confirm your current second factor before replacing it.")
+        return error_page(request, 403, _("Second factor needed"),
+                          _("Confirm your current second factor before replacing it."))
     # The password again: a session left open on a shared computer must not
     # enrol a stranger's phone (people signed in only through a provider have none).
     if user.password_hash:
@@ -203,7 +204,7 @@ async def enrol_submit(request: Request) -> Response:
                                throttled_message(checked.retry_after))
         if checked.user is None or checked.user.id != user.id:
             return _enrol_page(request, inst, tenant, session, user, next_url, secret, 401,
-                               "That password is not right.")
+                               _("That password is not right."))
     actor = _actor(request, user)
     try:
         enrolment = await run_in_threadpool(second_factor_service.enrol, inst.store, tenant.id, user.id, actor,
@@ -211,7 +212,7 @@ async def enrol_submit(request: Request) -> Response:
     except InvalidInput:
         await fail_slowly(started)
         return _enrol_page(request, inst, tenant, session, user, next_url, secret, 400,
-                           "That code is not the one the app shows now. Check the device's clock and try again.")
+                           _("That code is not the one the app shows now. Check the device's clock and try again."))
     # The code just proved the authenticator: this session has passed the second factor.
     await run_in_threadpool(second_factor_service.mark_session, inst.store, tenant.id, session.id, actor)
     return render(request, "second_factor_confirm.html", next=next_url, tenant=tenant, codes=enrolment.recovery_codes)

@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from ostiary.access import may_enter
 from ostiary.identity.method import PASSWORD
 from ostiary.observability import events
+from ostiary.portal.i18n import ngettext
 from ostiary.portal.context import (
     client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for, unknown_host,
 )
@@ -42,8 +43,8 @@ async def fail_slowly(started: float) -> None:
 
 def throttled_message(retry_after: float) -> str:
     minutes = max(1, math.ceil(retry_after / 60))
-    unit = "minute" if minutes == 1 else "minutes"
-    return f"Too many failed sign-ins. Wait {minutes} {unit}, then try again."
+    return ngettext("Too many failed sign-ins. Wait %(num)d minute, then try again.",
+                    "Too many failed sign-ins. Wait %(num)d minutes, then try again.", minutes) % {"num": minutes}
 
 
 def safe_next(value: str | None) -> str:

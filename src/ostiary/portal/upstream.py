@@ -29,6 +29,7 @@ from ostiary.gate.signing import sign, verify
 from ostiary.identity import linking, oauth_github, oidc
 from ostiary.identity.method import FEDERATED
 from ostiary.identity.provider import AnswerRefused, ProviderConfig, ProviderUnavailable
+from ostiary.portal.i18n import gettext as _
 from ostiary.portal.context import (
     TEMPLATES, client_address, cookie_flags, error_page, instance, render, request_host, tenant_for,
     unknown_host,
@@ -84,9 +85,10 @@ def problem_page(request: Request, status: int, config: ProviderConfig | None, t
 
 
 def _unavailable(request, config, exc, next_url) -> Response:
-    return problem_page(request, 502, config, f"{config.display_name} is not answering",
-                        f"Signing in with {config.display_name} did not work just now ({exc}). "
-                        "Nothing has changed. Try again in a moment, or sign in another way.", next_url)
+    names = {"provider": config.display_name, "problem": exc}
+    return problem_page(request, 502, config, _("%(provider)s is not answering") % names,
+                        _("Signing in with %(provider)s did not work just now (%(problem)s). "
+                          "Nothing has changed. Try again in a moment, or sign in another way.") % names, next_url)
 
 
 # --- starting ----------------------------------------------------------------------------------
@@ -114,11 +116,11 @@ async def link_start(request: Request) -> Response:
 async def _leave_for_provider(request, inst, tenant, name: str, next_url: str, link_to: int | None) -> Response:
     config = await run_in_threadpool(providers.config_for, inst.store, tenant.id, name[:63])
     if config is None or config.protocol == "ldap":
-        return problem_page(request, 404, None, "No such way to sign in",
-                            f'This organisation has no provider "{name[:63]}".', next_url)
+        return problem_page(request, 404, None, _("No such way to sign in"),
+                            _('This organisation has no provider "%(name)s".') % {"name": name[:63]}, next_url)
     key = inst.holder.snapshot.signing_key
     if key is None:
-        return error_page(request, 503, "Not ready", "No signing key is loaded yet; try again in a moment.")
+        return error_page(request, 503, _("Not ready"), _("No signing key is loaded yet; try again in a moment."))
     state, nonce, verifier = secrets.token_urlsafe(24), secrets.token_urlsafe(24), secrets.token_urlsafe(48)
     uri = redirect_uri(inst, request, config.name)
     try:
@@ -150,7 +152,8 @@ async def callback(request: Request) -> Response:
     pending = verify(PENDING_KIND, request.cookies.get(_cookie_name(inst), ""), inst.holder.snapshot.keys, time.time())
     next_url = safe_next(pending.get("next")) if pending else "/"
     if config is None:
-        return problem_page(request, 404, None, "No such way to sign in", f'This organisation has no provider "{name}".')
+        return problem_page(request, 404, None, _("No such way to sign in"),
+                            _('This organisation has no provider "%(name)s".') % {"name": name})
     q = request.query_params
     if pending is None or pending.get("tn") != tenant.id or pending.get("p") != config.id \
             or not hmac.compare_digest(str(pending.get("st", "")), q.get("state", "")):
@@ -185,7 +188,7 @@ async def callback(request: Request) -> Response:
     except linking.NotAdmitted as refusal:
         events.sign_in_failed(tenant.slug, str(getattr(person, "email", "") or ""), client_address(request),
                               "provider", f"not admitted: {refusal.message}", via=config.name)
-        return problem_page(request, 403, config, "Not signed in", refusal.message, next_url)
+        return problem_page(request, 403, config, _("Not signed in"), refusal.message, next_url)
     if link_to is not None:
         response = RedirectResponse("/account?" + urlencode({"notice": f"{config.display_name} is linked."}),
                                     status_code=303)
@@ -205,9 +208,10 @@ async def _refused(request, inst, config, what: str, why: str, next_url: str) ->
                                                       config.id, client_address(request), check=what, reason=why[:300])
 
     await run_in_threadpool(audit)
-    return problem_page(request, 400, config, "Sign-in refused",
-                        f"The answer from {config.display_name} was refused: {why}. Nothing has changed; "
-                        "start again from the sign-in page.", next_url)
+    return problem_page(request, 400, config, _("Sign-in refused"),
+                        _("The answer from %(provider)s was refused: %(problem)s. Nothing has changed; "
+                          "start again from the sign-in page.") % {"provider": config.display_name, "problem": why},
+                        next_url)
 
 
 async def signed_in_response(request, inst, tenant, config, user_id: int, next_url: str, method: str = FEDERATED,

@@ -72,6 +72,8 @@ users = Table(
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # The pages' language the person chose ("de"); NULL follows Accept-Language (docs/translations.md).
+    Column("language", String(16), nullable=True),
     UniqueConstraint("tenant_id", "email", name="uq_users_tenant_email"),
     UniqueConstraint("tenant_id", "username", name="uq_users_tenant_username"),
 )
