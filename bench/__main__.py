@@ -128,7 +128,7 @@ def main() -> None:
             snippet = snippet_for_app(small_store, settings, world.tenant_id, "app", "nginx")
             block = http_block(snippet, app_host=APP_HOST, app_port=ports["nginx"], floor_port=ports["floor"],
                                backend_port=ports["backend"], cert=tls.cert_chain, key=tls.private_key, workdir=work)
-            (RESULTS / "nginx-bench.conf.txt").write_text(block)
+            (RESULTS / ("nginx-bench-quick.conf.txt" if q else "nginx-bench.conf.txt")).write_text(block)
             app_headers = {"Host": f"{APP_HOST}:{ports['nginx']}", "Accept": "text/html",
                            "Cookie": headers["Cookie"]}
             with BenchNginx(block, [ports["nginx"], ports["floor"], ports["backend"]], work / "nginx") as nginx:
