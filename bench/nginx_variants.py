@@ -12,6 +12,7 @@ Variants (each edits only what it names; every other line is the shipped snippet
 - `lean_headers`: `proxy_pass_request_headers off`, then only the headers /check reads
   (Cookie, Accept, Sec-Fetch-Mode, X-Requested-With) set explicitly;
 - `buffers`: `proxy_buffering off` for the check;
+- `minimal`: `lean_headers` and `buffers` together, and no `X-Forwarded-For` (which /check does not read);
 - `two_workers`: the shipped snippet against an Ostiary with 2 granian workers;
 - `ostiary_alone`: wrk straight at Ostiary's /check with the headers nginx sends
   (no nginx at all), for scale.
@@ -57,6 +58,10 @@ def _variant(snippet_block: str, name: str, app_port: int, port: int, upstream_p
         text = text.replace(_CHECK_HEAD, _CHECK_HEAD + _LEAN)
     elif name == "buffers":
         text = text.replace(_CHECK_HEAD, _CHECK_HEAD + "\t\tproxy_buffering off;\n")
+    elif name == "minimal":
+        text = text.replace(_CHECK_HEAD, _CHECK_HEAD + _LEAN + "\t\tproxy_buffering off;\n")
+        text = text.replace("\t\tproxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n\t\t# The browser's",
+                            "\t\t# The browser's")
     if text.count(f"ostiary_{name}_upstream") < 2:
         raise ValueError(f"variant {name} did not apply")
     return text
@@ -84,7 +89,7 @@ def main() -> None:
     store = open_store(url)
     _, cookie = mint_cookie(store, world)
     headers = check_headers(world, cookie)
-    names = ["no_keepalive", "keepalive_64", "lean_headers", "buffers", "two_workers"]
+    names = ["no_keepalive", "keepalive_64", "lean_headers", "buffers", "minimal", "two_workers"]
     if args.only is not None:
         names = [n for n in names if n in args.only]
     one = ostiary(url, ports["ostiary"], 1, work)
