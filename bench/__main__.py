@@ -134,9 +134,11 @@ def main() -> None:
             with BenchNginx(block, [ports["nginx"], ports["floor"], ports["backend"]], work / "nginx") as nginx:
                 nginx_pids = descendants(nginx.process.pid)
                 ostiary_pids = worker_pids(server.proc.pid, server.port)
+                parts = {"nginx": nginx_pids, "ostiary": ostiary_pids}
                 runs = cases.interleaved({
-                    "nginx_ostiary": (f"https://127.0.0.1:{ports['nginx']}/", app_headers, nginx_pids + ostiary_pids),
-                    "nginx_floor": (f"https://127.0.0.1:{ports['floor']}/", app_headers, nginx_pids),
+                    "nginx_ostiary": (f"https://127.0.0.1:{ports['nginx']}/", app_headers, nginx_pids + ostiary_pids,
+                                      False, parts),
+                    "nginx_floor": (f"https://127.0.0.1:{ports['floor']}/", app_headers, nginx_pids, False, parts),
                 }, concurrencies, rounds, seconds)
             results["case2"] = {"runs": runs, "table": cases.summarise(runs, "nginx_ostiary", "nginx_floor")}
 
