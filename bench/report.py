@@ -188,7 +188,7 @@ def targets(results: dict) -> list[Target]:
     handler_share = next((v for k, v in prof.get("groups", {}).items() if k.startswith("Ostiary")), None)
     if c1:
         t = _at(c1["table"], 16)
-        floor = c1["floor"].removeprefix("bare_").replace("_", " on ")
+        floor = c1.get("floor", "bare_asgi").removeprefix("bare_").replace("_", " on ")
         left = (f"At 16 connections the worker spent {t['check_cpu_us']:.0f} µs of CPU per `/check` against "
                 f"{t['floor_cpu_us']:.0f} µs for the floor (a capacity ratio of {t['cpu_ratio']:.2f})")
         if ip:
@@ -354,7 +354,7 @@ def _case1_values(results: dict) -> dict:
         values |= {"floors_table": "\n".join(lines), "floor_rounds": len(_at(first, 16)),
                    "serve_loop": floors["serve"].removeprefix("bare_asgi_")}
     if c1:
-        values |= {"c1_floor": c1["floor"].removeprefix("bare_").replace("_", " on "),
+        values |= {"c1_floor": c1.get("floor", "bare_asgi").removeprefix("bare_").replace("_", " on "),
                    "c1_table": _rows(c1["table"], "check", "floor"), "c1_serve_note": ""}
         if "serve_table" in c1:
             values["c1_serve_note"] = (
@@ -448,16 +448,18 @@ def output_path(quick: bool) -> Path:
 
 
 def write(results: dict, quick: bool, out: Path | None = None) -> Path:
-    """The plots (PNG, matplotlib) beside the results and the document; quick runs
-    write `*-quick.*` files under bench/results/ and leave BENCHMARKS.md alone."""
+    """The plots (PNG, matplotlib) under bench/results/ and the document, linking them
+    by relative paths; quick runs write `*-quick.*` files under bench/results/ and
+    leave BENCHMARKS.md alone."""
+    plots_dir = RESULTS if out is None else out.parent  # elsewhere, the plots go beside the document
     out = out or output_path(quick)
     suffix = "-quick" if quick else ""
-    files = {"ratios": RESULTS / f"ratios{suffix}.png", "case1": RESULTS / f"case1-check-vs-bare{suffix}.png",
-             "case2": RESULTS / f"case2-nginx{suffix}.png"}
+    files = {"ratios": plots_dir / f"ratios{suffix}.png", "case1": plots_dir / f"case1-check-vs-bare{suffix}.png",
+             "case2": plots_dir / f"case2-nginx{suffix}.png"}
     drawn: dict[str, Path | None] = {"ratios": files["ratios"] if plot_ratios(results, files["ratios"]) else None}
     if "case1" in results:
         plot(results, "case1", "check", "floor",
-             f"/check vs the fastest bare handler ({results['case1']['floor']}), one granian worker", files["case1"])
+             f"/check vs the fastest bare handler ({results['case1'].get('floor', 'bare_asgi')}), one granian worker", files["case1"])
         drawn["case1"] = files["case1"]
     if "case2" in results:
         plot(results, "case2", "nginx_ostiary", "nginx_floor", "nginx + Ostiary snippet vs nginx answering auth_request",
@@ -477,8 +479,8 @@ def _relative(path: Path, base: Path) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.report")
     parser.add_argument("results", type=Path, help="a results.json that bench/run wrote")
-    parser.add_argument("--out", type=Path, default=None, help="where to write (default: BENCHMARKS.md, or "
-                        "bench/results/BENCHMARKS-quick.md for a quick run)")
+    parser.add_argument("--out", type=Path, default=None, help="where to write, the plots beside it (default: "
+                        "BENCHMARKS.md, or bench/results/BENCHMARKS-quick.md for a quick run; plots in bench/results/)")
     args = parser.parse_args()
     results = json.loads(args.results.read_text())
     print(write(results, bool(results.get("quick")), args.out))
