@@ -234,6 +234,8 @@ def main() -> None:
             out = RESULTS / ("profile-check-quick.collapsed.txt" if q else "profile-check.collapsed.txt")
             try:
                 results["profile"] = profile_check.profile(work / "profile", 4 if q else 12, out)
+                out.with_name(out.name.replace(".collapsed.txt", ".md")).write_text(
+                    profile_check.markdown(results["profile"]) + "\n")
             except RuntimeError as e:  # no py-spy, or no ptrace rights: the report says so
                 results["profile"] = {"error": str(e)}
             log(f"  {results['profile'].get('groups', results['profile'])}")
