@@ -14,6 +14,8 @@ Variants (each edits only what it names; every other line is the shipped snippet
 - `buffers`: `proxy_buffering off` for the check;
 - `minimal`: `lean_headers` and `buffers` together, and no `X-Forwarded-For` (which /check does not read);
 - `two_workers`: the shipped snippet against an Ostiary with 2 granian workers;
+- `loop_rloop`, `loop_asyncio`: the shipped snippet against an Ostiary on that event loop
+  (`OSTIARY_EVENT_LOOP`; `ostiary serve` runs uvloop);
 - `ostiary_alone`: wrk straight at Ostiary's /check with the headers nginx sends
   (no nginx at all), for scale.
 """
@@ -38,6 +40,8 @@ from ostiary.services.snippets import snippet_for_app
 from ostiary.store import open_store
 from tests.support.tls import issue_certificates
 
+_OWN_OSTIARY = {"two_workers": (2, {}), "loop_rloop": (1, {"OSTIARY_EVENT_LOOP": "rloop"}),
+                "loop_asyncio": (1, {"OSTIARY_EVENT_LOOP": "asyncio"})}
 _CHECK_HEAD = "\tlocation = /_ostiary_check {\n\t\tinternal;\n"
 _LEAN = ("\t\tproxy_pass_request_headers off;\n\t\tproxy_set_header Cookie $http_cookie;\n"
          "\t\tproxy_set_header Accept $http_accept;\n\t\tproxy_set_header Sec-Fetch-Mode $http_sec_fetch_mode;\n"
@@ -83,17 +87,22 @@ def main() -> None:
         (work / "secret.key").write_text(generate_key() + "\n")
         (work / "secret.key").chmod(0o600)
         os.environ["OSTIARY_SECRET_KEY_FILE"] = str(work / "secret.key")
-    ports = {k: free_port() for k in ("ostiary", "ostiary2", "nginx", "floor", "backend")}
+    ports = {k: free_port() for k in ("ostiary", "nginx", "floor", "backend")}
     url = f"sqlite:///{work / 'small.db'}"
     world = build_small(url, ports["nginx"])
     store = open_store(url)
     _, cookie = mint_cookie(store, world)
     headers = check_headers(world, cookie)
-    names = ["no_keepalive", "keepalive_64", "lean_headers", "buffers", "minimal", "two_workers"]
+    names = ["no_keepalive", "keepalive_64", "lean_headers", "buffers", "minimal", *_OWN_OSTIARY]
     if args.only is not None:
         names = [n for n in names if n in args.only]
     one = ostiary(url, ports["ostiary"], 1, work)
-    two = ostiary(url, ports["ostiary2"], 2, work) if "two_workers" in names else None
+    # Variants with an Ostiary of their own: {name: server}.
+    own = {}
+    for name in names:
+        if name in _OWN_OSTIARY:
+            workers, env = _OWN_OSTIARY[name]
+            own[name] = ostiary(url, free_port(), workers, work, **env)
     try:
         tls = issue_certificates(work / "tls", [APP_HOST])
         settings = load_settings(database_url=url, data_dir=work, public_port=ports["nginx"],
@@ -106,13 +115,13 @@ def main() -> None:
         variant_ports = {name: free_port() for name in names}
         extra = "".join(
             _variant(shipped, name, ports["nginx"], variant_ports[name],
-                     ports["ostiary2"] if name == "two_workers" else None) for name in names)
+                     own[name].port if name in own else None) for name in names)
         (work / "variants.conf").write_text(block + extra)
         app_headers = {"Host": f"{APP_HOST}:{ports['nginx']}", "Accept": "text/html", "Cookie": headers["Cookie"]}
         with BenchNginx(block + extra, [ports["nginx"], ports["floor"], ports["backend"], *variant_ports.values()],
                         work / "nginx") as nginx:
             nginx_pids = descendants(nginx.process.pid)
-            one_pids, two_pids = worker_pids(one.proc.pid, one.port), (worker_pids(two.proc.pid, two.port) if two else [])
+            one_pids = worker_pids(one.proc.pid, one.port)
             # (url, headers, nginx pids, Ostiary pids): the CPU of each side is recorded apart.
             targets = {"floor": (f"https://127.0.0.1:{ports['floor']}/", app_headers, nginx_pids, []),
                        "shipped": (f"https://127.0.0.1:{ports['nginx']}/", app_headers, nginx_pids, one_pids),
@@ -120,12 +129,12 @@ def main() -> None:
                                          headers, [], one_pids)}
             for name in names:
                 targets[name] = (f"https://127.0.0.1:{variant_ports[name]}/", app_headers, nginx_pids,
-                                 two_pids if name == "two_workers" else one_pids)
+                                 worker_pids(own[name].proc.pid, own[name].port) if name in own else one_pids)
             runs = _interleaved(targets, args.connections, args.rounds, args.seconds)
     finally:
         one.stop()
-        if two is not None:
-            two.stop()
+        for server in own.values():
+            server.stop()
     print(f"config: {work / 'variants.conf'}")
     for c in args.connections:
         print(f"\n{c} connections, {args.rounds} interleaved rounds of {args.seconds} s; ratios are medians of "
