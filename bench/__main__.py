@@ -1,5 +1,6 @@
-"""`bench/run`: every figure in BENCHMARKS.md, in one run (about 7 minutes
-on two cores). `--quick` makes every phase short, to check the setup."""
+"""`bench/run`: every figure in BENCHMARKS.md, in one run (about 12 minutes
+on two cores). `--quick` makes every phase short, to check the setup, and
+writes its report to bench/results/BENCHMARKS-quick.md instead."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def machine() -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bench/run")
     parser.add_argument("--quick", action="store_true", help="short phases: check the setup, not the figures")
-    parser.add_argument("--only", default="12345", help="which cases to run, e.g. 13")
+    parser.add_argument("--only", default="1234567", help="which cases to run, e.g. 13")
     args = parser.parse_args()
     q = args.quick
     rounds, seconds = (1, 1) if q else (5, 3)
@@ -78,7 +79,8 @@ def main() -> None:
 
         if "1" in args.only:
             log("case 1a: the Python of one check, in process, beside the bare handler")
-            results["inprocess"] = inprocess.measure(rounds=3 if q else 15, calls=1000 if q else 5000)
+            results["inprocess_rounds"] = 3 if q else 15
+            results["inprocess"] = inprocess.measure(rounds=results["inprocess_rounds"], calls=1000 if q else 5000)
             log("  " + ", ".join(f"{k} {v['us']:.1f} µs" for k, v in results["inprocess"].items()))
             log("case 1b: the floor: the bare handler on every event loop and interface granian offers")
             floors = start_bare_floors(work)
@@ -95,24 +97,24 @@ def main() -> None:
                 if name not in (fastest_floor, serve_floor):
                     s.stop()
                     running.remove(s)
-            log("case 1c: /check against the fastest floor, one granian worker")
+            log("case 1c: /check, allowed and refused, against the fastest floor, one granian worker")
             check_pids = worker_pids(server.proc.pid, server.port)
+            refusals = refused_headers(world, small_store, headers)
             targets = {"check": (check_url, headers, check_pids), "floor": floor_targets[fastest_floor]}
             if serve_floor != fastest_floor:
                 targets["floor_serve"] = floor_targets[serve_floor]
+            # The refused paths run in the same rounds, at every concurrency, against the same floor.
+            targets.update({name: (check_url, h, check_pids, True) for name, h in refusals.items()})
             runs = cases.interleaved(targets, concurrencies, rounds, seconds)
-            results["case1"] = {"runs": runs, "table": cases.summarise(runs, "check", "floor"),
+            ours = ("check", "floor", "floor_serve")
+            results["case1"] = {"runs": {k: v for k, v in runs.items() if k in ours},
+                                "table": cases.summarise(runs, "check", "floor"),
                                 "floor": fastest_floor, "serve_floor": serve_floor}
             if "floor_serve" in targets:
                 results["case1"]["serve_table"] = cases.summarise(runs, "check", "floor_serve")
-            log("case 1d: the refused paths against the same floor, 16 connections")
-            refusals = refused_headers(world, small_store, headers)
-            targets = {name: (check_url, h, check_pids, True) for name, h in refusals.items()}
-            targets.update({"check": (check_url, headers, check_pids), "floor": floor_targets[fastest_floor]})
-            runs = cases.interleaved(targets, [16], rounds, seconds)
-            results["refused"] = {"runs": runs,
-                                  "table": {name: cases.summarise(runs, name, "floor")[16]
-                                            for name in [*refusals, "check"]}}
+            results["refused"] = {"runs": {k: v for k, v in runs.items() if k not in ours},
+                                  "table": {name: cases.summarise(runs, name, "floor")[16] for name in refusals},
+                                  "by_connections": {name: cases.summarise(runs, name, "floor") for name in refusals}}
             for name in (fastest_floor, serve_floor):
                 if floors[name] in running:
                     floors[name].stop()
@@ -126,15 +128,17 @@ def main() -> None:
             snippet = snippet_for_app(small_store, settings, world.tenant_id, "app", "nginx")
             block = http_block(snippet, app_host=APP_HOST, app_port=ports["nginx"], floor_port=ports["floor"],
                                backend_port=ports["backend"], cert=tls.cert_chain, key=tls.private_key, workdir=work)
-            (RESULTS / "nginx-bench.conf.txt").write_text(block)
+            (RESULTS / ("nginx-bench-quick.conf.txt" if q else "nginx-bench.conf.txt")).write_text(block)
             app_headers = {"Host": f"{APP_HOST}:{ports['nginx']}", "Accept": "text/html",
                            "Cookie": headers["Cookie"]}
             with BenchNginx(block, [ports["nginx"], ports["floor"], ports["backend"]], work / "nginx") as nginx:
                 nginx_pids = descendants(nginx.process.pid)
                 ostiary_pids = worker_pids(server.proc.pid, server.port)
+                parts = {"nginx": nginx_pids, "ostiary": ostiary_pids}
                 runs = cases.interleaved({
-                    "nginx_ostiary": (f"https://127.0.0.1:{ports['nginx']}/", app_headers, nginx_pids + ostiary_pids),
-                    "nginx_floor": (f"https://127.0.0.1:{ports['floor']}/", app_headers, nginx_pids),
+                    "nginx_ostiary": (f"https://127.0.0.1:{ports['nginx']}/", app_headers, nginx_pids + ostiary_pids,
+                                      False, parts),
+                    "nginx_floor": (f"https://127.0.0.1:{ports['floor']}/", app_headers, nginx_pids, False, parts),
                 }, concurrencies, rounds, seconds)
             results["case2"] = {"runs": runs, "table": cases.summarise(runs, "nginx_ostiary", "nginx_floor")}
 
@@ -210,6 +214,31 @@ def main() -> None:
             running.append(hs)
             results["case5"] = cases.handshake(world, ports["tls"], tls.ca_cert, 5 if q else 30)
             log(f"  {results['case5']}")
+
+        if "6" in args.only:
+            from bench import oidc_endpoints, signin_methods
+
+            n = 3 if q else 30
+            log("case 6a: sign-in by each method (password, password + TOTP, upstream OpenID provider, LDAP)")
+            results["case6_signin"] = signin_methods.measure(work / "signin", n)
+            log("  " + ", ".join(f"{k} {v['median_ms']:.1f} ms" for k, v in results["case6_signin"].items()))
+            log("case 6b: Ostiary's OpenID provider: token (code, refresh) and userinfo, SQLite and PostgreSQL")
+            results["case6_oidc"] = oidc_endpoints.measure_databases(work / "oidc", n)
+            log("  " + "; ".join(f"{db}: " + ", ".join(f"{k} {v['median_ms']:.1f} ms" for k, v in by.items())
+                                 for db, by in results["case6_oidc"].items()))
+
+        if "7" in args.only:
+            from bench import profile_check
+
+            log("case 7: where a granian worker's time goes under the case-1 load (py-spy)")
+            out = RESULTS / ("profile-check-quick.collapsed.txt" if q else "profile-check.collapsed.txt")
+            try:
+                results["profile"] = profile_check.profile(work / "profile", 4 if q else 12, out)
+                out.with_name(out.name.replace(".collapsed.txt", ".md")).write_text(
+                    profile_check.markdown(results["profile"]) + "\n")
+            except RuntimeError as e:  # no py-spy, or no ptrace rights: the report says so
+                results["profile"] = {"error": str(e)}
+            log(f"  {results['profile'].get('groups', results['profile'])}")
     finally:
         for s in running:
             s.stop()
@@ -221,6 +250,7 @@ def main() -> None:
 
     if q or set("12345") <= set(args.only):
         report.write(results, quick=q)
+        log(f"wrote {report.output_path(q)}")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,8 @@ def interleaved(targets: dict[str, tuple], concurrencies: list[int], rounds: int
     granian workers, nginx workers) spent per request: a capacity figure the shared
     machine's noise barely moves, since it does not count time spent waiting for a core."""
     out = {name: {c: [] for c in concurrencies} for name in targets}
-    refused = {name: len(t) > 3 and t[3] for name, t in targets.items()}  # (url, headers, pids[, refused])
+    # (url, headers, pids[, refused[, {part: pids}]]): the parts' CPU is also recorded apart (nginx, Ostiary).
+    refused = {name: len(t) > 3 and t[3] for name, t in targets.items()}
     for name, (url, headers, *_) in targets.items():  # warm-up: connections, caches
         run_wrk(url, headers, 16, 1, refused=refused[name])
     for r in range(rounds):
@@ -50,9 +51,13 @@ def interleaved(targets: dict[str, tuple], concurrencies: list[int], rounds: int
             random.shuffle(names)
             for name in names:
                 url, headers, pids = targets[name][:3]
-                before = cpu_seconds(pids)
+                parts = targets[name][4] if len(targets[name]) > 4 else {}
+                before, parts_before = cpu_seconds(pids), {k: cpu_seconds(p) for k, p in parts.items()}
                 run = vars(run_wrk(url, headers, c, seconds, refused=refused[name]))
                 run["server_cpu_us"] = (cpu_seconds(pids) - before) / run["requests"] * 1e6
+                if parts:
+                    run["cpu_parts_us"] = {k: (cpu_seconds(p) - parts_before[k]) / run["requests"] * 1e6
+                                           for k, p in parts.items()}
                 out[name][c].append(run)
         log(f"  round {r + 1}/{rounds} done")
     return out
@@ -76,6 +81,10 @@ def summarise(runs: dict, ours: str, floor: str) -> dict:
             "ratio": statistics.median(x["rps"] / y["rps"] for x, y in zip(a, b)),
             "ratios": [round(x["rps"] / y["rps"], 3) for x, y in zip(a, b)],
         }
+        for side, side_runs in ((ours, a), (floor, b)):
+            if "cpu_parts_us" in side_runs[0]:
+                table[c][f"{side}_cpu_parts_us"] = {k: statistics.median(x["cpu_parts_us"][k] for x in side_runs)
+                                                    for k in side_runs[0]["cpu_parts_us"]}
     return table
 
 

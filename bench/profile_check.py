@@ -1,7 +1,8 @@
 """`bench/profile`: where one granian worker's time goes under the /check
 load of case 1, sampled by py-spy (collapsed stacks in bench/results/,
-a summary by function on stdout). Not part of `bench/run`: it needs root
-or ptrace rights, and py-spy."""
+a summary by function on stdout). `bench/run` runs it as case 7 and puts
+the summary in BENCHMARKS.md; it needs py-spy and ptrace rights (root, or
+CAP_SYS_PTRACE): without them case 7 is reported as not run."""
 
 from __future__ import annotations
 
@@ -21,10 +22,14 @@ from ostiary.store import open_store
 OUT = ROOT / "bench" / "results" / "profile-check.collapsed.txt"
 
 
-def main(seconds: int = 12) -> None:
+def profile(work: Path, seconds: int = 12, out: Path = OUT) -> dict:
+    """py-spy on the one granian worker of `ostiary serve` under the case-1 load
+    (wrk -c16, allowed checks); the collapsed stacks go to `out`."""
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    work = Path(tempfile.mkdtemp(prefix="ostiary-profile-"))
-    url = f"sqlite:///{work / 'small.db'}"
+    if not Path(py_spy).exists():
+        raise RuntimeError("py-spy is not installed: .venv/bin/pip install -e '.[bench]'")
+    work.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{work / 'profile.db'}"
     world = build_small(url, 8443)
     _, cookie = mint_cookie(open_store(url), world)
     port = free_port()
@@ -34,12 +39,19 @@ def main(seconds: int = 12) -> None:
         load = threading.Thread(target=run_wrk, args=(f"http://127.0.0.1:{port}/forward-auth/check?not-signed-in=401",
                                                        check_headers(world, cookie), 16, seconds + 2))
         load.start()
-        subprocess.run([py_spy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "250",
-                        "--format", "raw", "--output", str(OUT), "--nonblocking"], check=True,
-                       capture_output=True)
+        done = subprocess.run([py_spy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "250",
+                               "--format", "raw", "--output", str(out), "--nonblocking"], capture_output=True, text=True)
         load.join()
+        if done.returncode != 0:
+            raise RuntimeError(f"py-spy failed (it needs ptrace rights): {done.stderr.strip()[-500:]}")
     finally:
         server.stop()
+    return shares(out)
+
+
+def main(seconds: int = 12) -> None:
+    work = Path(tempfile.mkdtemp(prefix="ostiary-profile-"))
+    profile(work, seconds)
     summarise(OUT)
 
 
@@ -47,9 +59,10 @@ def _name(frame: str) -> str:
     return frame.split(" (")[0]
 
 
-def summarise(path: Path, top: int = 12) -> str:
-    """Samples by where the worker was: Ostiary's handler, the asyncio loop
-    granian drives, granian's native threads (no Python frames), or else."""
+def shares(path: Path, top: int = 12) -> dict:
+    """Samples by where the worker was: Ostiary's handler, the event loop
+    granian drives, granian's native threads (no Python frames), or else;
+    and inside the handler, by innermost Python function. Shares in %."""
     groups: collections.Counter = collections.Counter()
     ours: collections.Counter = collections.Counter()
     total = 0
@@ -69,13 +82,24 @@ def summarise(path: Path, top: int = 12) -> str:
         elif "SnapshotHolder._run" in frames or "Reverifier" in stack:
             groups["background threads (snapshot follower, re-verifier)"] += n
         else:
-            groups["asyncio loop: scheduling, tasks, futures"] += n
-    lines = [f"{total} samples (py-spy, 250 Hz, idle threads excluded)", "", "| where | share |", "|---|---:|"]
-    lines += [f"| {g} | {100 * n / total:.1f} % |" for g, n in groups.most_common()]
+            groups["event loop: scheduling, tasks, futures"] += n
+    pct = lambda n: round(100 * n / total, 1) if total else 0.0  # noqa: E731
+    return {"samples": total, "groups": {g: pct(n) for g, n in groups.most_common()},
+            "functions": {f: pct(n) for f, n in ours.most_common(top)}}
+
+
+def markdown(data: dict) -> str:
+    lines = [f"{data['samples']} samples (py-spy, 250 Hz, idle threads excluded)", "", "| where | share |",
+             "|---|---:|"]
+    lines += [f"| {g} | {share:.1f} % |" for g, share in data["groups"].items()]
     lines += ["", "Inside the handler, by innermost Python function:", "", "| function | share of all samples |",
               "|---|---:|"]
-    lines += [f"| `{f}` | {100 * n / total:.1f} % |" for f, n in ours.most_common(top)]
-    text = "\n".join(lines)
+    lines += [f"| `{f}` | {share:.1f} % |" for f, share in data["functions"].items()]
+    return "\n".join(lines)
+
+
+def summarise(path: Path, top: int = 12) -> str:
+    text = markdown(shares(path, top))
     path.with_name("profile-check.md").write_text(text + "\n")
     print(text)
     return text

@@ -15,14 +15,14 @@ What each figure holds, besides Ostiary's own Python:
   provider and the ID token's verification (the JWKS is cached after the
   first); the provider's own login page is not counted;
 - ldap: the search and the bind at the directory (both on loopback, StartTLS).
-Prints each method's median and 90th percentile in milliseconds."""
+Prints each method's median and 90th percentile in milliseconds; bench/run
+runs it as part of case 6 (`measure`)."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import re
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -53,17 +53,11 @@ def _timed(fn) -> tuple[float, object]:
     return time.perf_counter() - start, result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.signin_methods")
-    parser.add_argument("--rounds", type=int, default=30, help="sign-ins of each method")
-    args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="ostiary-signin-methods-"))
-    if "OSTIARY_SECRET_KEY_FILE" not in os.environ:  # production mode seals secrets, as bench/run does
-        from ostiary.secretbox import generate_key
+def measure(work: Path, rounds: int) -> dict:
+    """{method: {n, median_ms, p90_ms, runs_ms}}: `rounds` successful sign-ins of each method."""
+    from bench.oidc_endpoints import summary
 
-        (work / "secret.key").write_text(generate_key() + "\n")
-        (work / "secret.key").chmod(0o600)
-        os.environ["OSTIARY_SECRET_KEY_FILE"] = str(work / "secret.key")
+    work.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{work / 'ostiary.db'}"
     store = open_store(url)
     store.migrate()
@@ -71,13 +65,13 @@ def main() -> None:
     port = free_port()
     callback = f"https://{TENANT_HOST}:{port}/sign-in/with/idp/callback"
     accounts = {f"p{i}": {"email": f"p{i}@acme.test", "email_verified": True, "name": f"P {i}"}
-                for i in range(args.rounds)}
+                for i in range(rounds)}
     idp = OidcProvider("127.0.0.1", tls, work / "idp", redirect_uris=[callback], accounts=accounts)
     slapd = Slapd(tls, work / "slapd")
     tenants.init_installation(store, "id.example.test", "acme", "admin@acme.test", PASSWORD, CLI_ACTOR)
     tid = tenants.tenant_by_slug(store, "acme").id
     secrets_by_user = {}
-    for i in range(args.rounds):
+    for i in range(rounds):
         users.add_user(store, tid, CLI_ACTOR, email=f"pw{i}@acme.test", password=PASSWORD)
         user = users.add_user(store, tid, CLI_ACTOR, email=f"otp{i}@acme.test", password=PASSWORD)
         secrets_by_user[user.email] = second_factor.new_secret()
@@ -105,7 +99,7 @@ def main() -> None:
         base = f"https://{TENANT_HOST}:{port}"
         origin = {"origin": base, "sec-fetch-site": "same-origin"}
         times: dict[str, list[float]] = {"password": [], "password + totp": [], "oidc": [], "ldap": []}
-        for i in range(args.rounds):
+        for i in range(rounds):
             with loopback_client(tls.ca_cert) as b:
                 csrf = _csrf(b, base + "/sign-in")
                 t, r = _timed(lambda: b.post(base + "/sign-in", headers=origin, data={
@@ -141,12 +135,25 @@ def main() -> None:
             server.stop()
         idp.stop()
         slapd.stop()
+    return {method: summary([t * 1000 for t in values]) for method, values in times.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.signin_methods")
+    parser.add_argument("--rounds", type=int, default=30, help="sign-ins of each method")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="ostiary-signin-methods-"))
+    if "OSTIARY_SECRET_KEY_FILE" not in os.environ:  # production mode seals secrets, as bench/run does
+        from ostiary.secretbox import generate_key
+
+        (work / "secret.key").write_text(generate_key() + "\n")
+        (work / "secret.key").chmod(0o600)
+        os.environ["OSTIARY_SECRET_KEY_FILE"] = str(work / "secret.key")
+    results = measure(work, args.rounds)
     print(f"sign-in by method, {args.rounds} each (ms; seen from the client on loopback)")
     print(f"{'method':<18}{'median':>10}{'p90':>10}")
-    for method, values in times.items():
-        ordered = sorted(values)
-        p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
-        print(f"{method:<18}{statistics.median(values) * 1000:>10.1f}{p90 * 1000:>10.1f}")
+    for method, s in results.items():
+        print(f"{method:<18}{s['median_ms']:>10.1f}{s['p90_ms']:>10.1f}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,172 @@
+"""`python -m bench.nginx_variants`: where case 2's gap lies. One nginx runs,
+side by side, nginx answering `auth_request` itself (the floor), the shipped
+snippet, and variants of the snippet's check location and upstream; wrk
+loads each in interleaved rounds and the ratio to the floor is reported.
+Not part of `bench/run`; its findings are in docs/proxies/nginx.md.
+
+    .venv/bin/python -m bench.nginx_variants [--rounds 5] [--seconds 3] [--connections 16]
+
+Variants (each edits only what it names; every other line is the shipped snippet):
+- `no_keepalive`: the upstream without `keepalive` (a new TCP connection per check);
+- `keepalive_64`: `keepalive 64` and `keepalive_requests 100000` (the shipped pool is 16);
+- `lean_headers`: `proxy_pass_request_headers off`, then only the headers /check reads
+  (Cookie, Accept, Sec-Fetch-Mode, X-Requested-With) set explicitly;
+- `buffers`: `proxy_buffering off` for the check;
+- `minimal`: `lean_headers` and `buffers` together, and no `X-Forwarded-For` (which /check does not read);
+- `two_workers`: the shipped snippet against an Ostiary with 2 granian workers;
+- `loop_rloop`, `loop_asyncio`: the shipped snippet against an Ostiary on that event loop
+  (`OSTIARY_EVENT_LOOP`; `ostiary serve` runs uvloop);
+- `ostiary_alone`: wrk straight at Ostiary's /check with the headers nginx sends
+  (no nginx at all), for scale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import statistics
+import tempfile
+from pathlib import Path
+
+from bench import cases
+from bench.cases import log
+from bench.nginx_config import BenchNginx, http_block
+from bench.servers import descendants, free_port, ostiary, worker_pids
+from bench.world import APP_HOST, build_small, check_headers, mint_cookie
+from bench.wrk import run_wrk
+from ostiary.config import load_settings
+from ostiary.services.snippets import snippet_for_app
+from ostiary.store import open_store
+from tests.support.tls import issue_certificates
+
+_OWN_OSTIARY = {"two_workers": (2, {}), "loop_rloop": (1, {"OSTIARY_EVENT_LOOP": "rloop"}),
+                "loop_asyncio": (1, {"OSTIARY_EVENT_LOOP": "asyncio"})}
+_CHECK_HEAD = "\tlocation = /_ostiary_check {\n\t\tinternal;\n"
+_LEAN = ("\t\tproxy_pass_request_headers off;\n\t\tproxy_set_header Cookie $http_cookie;\n"
+         "\t\tproxy_set_header Accept $http_accept;\n\t\tproxy_set_header Sec-Fetch-Mode $http_sec_fetch_mode;\n"
+         "\t\tproxy_set_header X-Requested-With $http_x_requested_with;\n")
+
+
+def _variant(snippet_block: str, name: str, app_port: int, port: int, upstream_port: int | None = None) -> str:
+    """The shipped server block and upstream under new names, on `port`, edited for `name`."""
+    text = snippet_block.replace("ostiary_app_", f"ostiary_{name}_").replace(f"listen {app_port} ssl;",
+                                                                             f"listen {port} ssl;")
+    if upstream_port is not None:
+        text = re.sub(r"server 127\.0\.0\.1:\d+;", f"server 127.0.0.1:{upstream_port};", text, count=1)
+    if name == "no_keepalive":
+        text = text.replace("\tkeepalive 16;\n", "")
+    elif name == "keepalive_64":
+        text = text.replace("\tkeepalive 16;\n", "\tkeepalive 64;\n\tkeepalive_requests 100000;\n")
+    elif name == "lean_headers":
+        text = text.replace(_CHECK_HEAD, _CHECK_HEAD + _LEAN)
+    elif name == "buffers":
+        text = text.replace(_CHECK_HEAD, _CHECK_HEAD + "\t\tproxy_buffering off;\n")
+    elif name == "minimal":
+        text = text.replace(_CHECK_HEAD, _CHECK_HEAD + _LEAN + "\t\tproxy_buffering off;\n")
+        text = text.replace("\t\tproxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n\t\t# The browser's",
+                            "\t\t# The browser's")
+    if text.count(f"ostiary_{name}_upstream") < 2:
+        raise ValueError(f"variant {name} did not apply")
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.nginx_variants")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=3)
+    parser.add_argument("--connections", type=int, nargs="+", default=[16])
+    parser.add_argument("--only", nargs="*", default=None, help="variant names to run besides floor and shipped")
+    args = parser.parse_args()
+    import os
+
+    work = Path(tempfile.mkdtemp(prefix="ostiary-nginx-variants-"))
+    if "OSTIARY_SECRET_KEY_FILE" not in os.environ:
+        from ostiary.secretbox import generate_key
+
+        (work / "secret.key").write_text(generate_key() + "\n")
+        (work / "secret.key").chmod(0o600)
+        os.environ["OSTIARY_SECRET_KEY_FILE"] = str(work / "secret.key")
+    ports = {k: free_port() for k in ("ostiary", "nginx", "floor", "backend")}
+    url = f"sqlite:///{work / 'small.db'}"
+    world = build_small(url, ports["nginx"])
+    store = open_store(url)
+    _, cookie = mint_cookie(store, world)
+    headers = check_headers(world, cookie)
+    names = ["no_keepalive", "keepalive_64", "lean_headers", "buffers", "minimal", *_OWN_OSTIARY]
+    if args.only is not None:
+        names = [n for n in names if n in args.only]
+    one = ostiary(url, ports["ostiary"], 1, work)
+    # Variants with an Ostiary of their own: {name: server}.
+    own = {}
+    for name in names:
+        if name in _OWN_OSTIARY:
+            workers, env = _OWN_OSTIARY[name]
+            own[name] = ostiary(url, free_port(), workers, work, **env)
+    try:
+        tls = issue_certificates(work / "tls", [APP_HOST])
+        settings = load_settings(database_url=url, data_dir=work, public_port=ports["nginx"],
+                                 proxy_upstream=f"http://127.0.0.1:{ports['ostiary']}")
+        snippet = snippet_for_app(store, settings, world.tenant_id, "app", "nginx")
+        block = http_block(snippet, app_host=APP_HOST, app_port=ports["nginx"], floor_port=ports["floor"],
+                           backend_port=ports["backend"], cert=tls.cert_chain, key=tls.private_key, workdir=work)
+        # The shipped part 1 (maps, upstream) and part 2 (server), certificate paths filled in.
+        shipped = block.split("# the floor: nginx answers its own auth_request")[0].removeprefix("access_log off;\n")
+        variant_ports = {name: free_port() for name in names}
+        extra = "".join(
+            _variant(shipped, name, ports["nginx"], variant_ports[name],
+                     own[name].port if name in own else None) for name in names)
+        (work / "variants.conf").write_text(block + extra)
+        app_headers = {"Host": f"{APP_HOST}:{ports['nginx']}", "Accept": "text/html", "Cookie": headers["Cookie"]}
+        with BenchNginx(block + extra, [ports["nginx"], ports["floor"], ports["backend"], *variant_ports.values()],
+                        work / "nginx") as nginx:
+            nginx_pids = descendants(nginx.process.pid)
+            one_pids = worker_pids(one.proc.pid, one.port)
+            # (url, headers, nginx pids, Ostiary pids): the CPU of each side is recorded apart.
+            targets = {"floor": (f"https://127.0.0.1:{ports['floor']}/", app_headers, nginx_pids, []),
+                       "shipped": (f"https://127.0.0.1:{ports['nginx']}/", app_headers, nginx_pids, one_pids),
+                       "ostiary_alone": (f"http://127.0.0.1:{ports['ostiary']}/forward-auth/check?not-signed-in=401",
+                                         headers, [], one_pids)}
+            for name in names:
+                targets[name] = (f"https://127.0.0.1:{variant_ports[name]}/", app_headers, nginx_pids,
+                                 worker_pids(own[name].proc.pid, own[name].port) if name in own else one_pids)
+            runs = _interleaved(targets, args.connections, args.rounds, args.seconds)
+    finally:
+        one.stop()
+        for server in own.values():
+            server.stop()
+    print(f"config: {work / 'variants.conf'}")
+    for c in args.connections:
+        print(f"\n{c} connections, {args.rounds} interleaved rounds of {args.seconds} s; ratios are medians of "
+              "per-round ratios; CPU is µs per request")
+        print(f"{'target':<16}{'req/s':>10}{'to floor':>10}{'to shipped':>12}{'nginx CPU':>11}{'Ostiary CPU':>13}")
+        for name in targets:
+            a = runs[name][c]
+            to = lambda other: statistics.median(x["rps"] / y["rps"] for x, y in zip(a, runs[other][c]))  # noqa: E731
+            print(f"{name:<16}{statistics.median(x['rps'] for x in a):>10,.0f}{to('floor'):>10.2f}"
+                  f"{to('shipped'):>12.2f}{statistics.median(x['nginx_us'] for x in a):>11.1f}"
+                  f"{statistics.median(x['ostiary_us'] for x in a):>13.1f}")
+
+
+def _interleaved(targets: dict, concurrencies: list[int], rounds: int, seconds: float) -> dict:
+    out = {name: {c: [] for c in concurrencies} for name in targets}
+    for url, headers, *_ in targets.values():
+        run_wrk(url, headers, 16, 1)  # warm-up
+    for r in range(rounds):
+        for c in concurrencies:
+            names = list(targets)
+            random.shuffle(names)
+            for name in names:
+                url, headers, nginx_pids, ostiary_pids = targets[name]
+                before = cases.cpu_seconds(nginx_pids), cases.cpu_seconds(ostiary_pids)
+                run = vars(run_wrk(url, headers, c, seconds))
+                run["nginx_us"] = (cases.cpu_seconds(nginx_pids) - before[0]) / run["requests"] * 1e6
+                run["ostiary_us"] = (cases.cpu_seconds(ostiary_pids) - before[1]) / run["requests"] * 1e6
+                out[name][c].append(run)
+        log(f"  round {r + 1}/{rounds} done")
+    return out
+
+
+if __name__ == "__main__":
+    log("nginx variants")
+    main()

@@ -1,0 +1,145 @@
+"""bench/report.py renders BENCHMARKS.md from one run's results: every section,
+a summary row per target marked holds or missed, "What is left" built from
+the targets that do not hold, and a plain note where a case did not run.
+The results here are made by hand (wrk runs summarised by bench/cases.py, as
+bench/run does), so no benchmark runs."""
+
+from __future__ import annotations
+
+import json
+
+from bench import report
+from bench.cases import summarise
+
+CONNECTIONS = (1, 4, 16, 64)
+
+
+def _run(rps: float, cpu_us: float, p99: float = 2.0) -> dict:
+    return {"rps": rps, "p50_ms": p99 / 3, "p90_ms": p99 / 2, "p99_ms": p99, "requests": int(rps * 3), "non2xx": 0,
+            "errors": 0, "server_cpu_us": cpu_us}
+
+
+def _runs(ratios: dict[str, float], rounds: int = 3) -> dict:
+    """{target: {connections: [run, ...]}}: the floor at 10,000 req/s, each other target at its ratio."""
+    runs = {"floor": {c: [_run(10_000, 40) for _ in range(rounds)] for c in CONNECTIONS}}
+    for name, ratio in ratios.items():
+        runs[name] = {c: [_run(10_000 * ratio, 40 / ratio) for _ in range(rounds)] for c in CONNECTIONS}
+    return runs
+
+
+def _pair(ours: str, floor: str, ratio: float, parts: dict[str, dict[str, float]] | None = None) -> dict:
+    runs = _runs({ours: ratio})
+    runs[floor] = runs.pop("floor")
+    for side, cpu in (parts or {}).items():  # CPU per request of nginx and Ostiary apart, as case 2 records it
+        for side_runs in runs[side].values():
+            for run in side_runs:
+                run["cpu_parts_us"] = cpu
+    return {"runs": runs, "table": summarise(runs, ours, floor)}
+
+
+def _timing(median: float) -> dict:
+    return {"n": 3, "median_ms": median, "p90_ms": median * 1.5, "runs_ms": [median] * 3}
+
+
+def results(case2_ratio: float = 0.9, **drop: bool) -> dict:
+    """A whole run, every target holding unless told otherwise; JSON round trip as bench/run saves it."""
+    c1 = _runs({"check": 0.85, "not_signed_in": 0.8, "forbidden": 0.75, "no_app": 0.9})
+    floors_runs = {"bare_asgi_asyncio": {16: [_run(8_000, 50)] * 3}, "bare_asgi_uvloop": {16: [_run(10_000, 40)] * 3}}
+    r = {
+        "machine": {"nproc": 2, "cpu": "test CPU", "memory_gb": 4.0, "kernel": "6.1", "python": "3.11.7",
+                    "granian": "2.8.9", "nginx": "nginx version: nginx/1.22.1", "wrk": "wrk 4.1.0",
+                    "load_average_at_start": [0.5, 0.4, 0.3]},
+        "quick": False, "started": "2026-12-01 02:00:00 UTC", "elapsed_s": 700.0, "inprocess_rounds": 15,
+        "inprocess": {name: {"us": us} for name, us in {
+            "bare": 2.0, "bare_headers": 3.0, "allowed": 9.0, "allowed_decided": 20.0, "not_signed_in": 5.0,
+            "not_signed_in_decided": 12.0, "forbidden": 6.0, "forbidden_decided": 14.0, "no_app": 4.0,
+            "no_app_decided": 8.0}.items()},
+        "floors": {"runs": floors_runs, "fastest": "bare_asgi_uvloop", "serve": "bare_asgi_uvloop",
+                   "table": {n: summarise(floors_runs, n, "bare_asgi_asyncio")[16] for n in floors_runs}},
+        "case1": {"runs": {k: c1[k] for k in ("check", "floor")}, "table": summarise(c1, "check", "floor"),
+                  "floor": "bare_asgi_uvloop", "serve_floor": "bare_asgi_uvloop"},
+        "refused": {"table": {n: summarise(c1, n, "floor")[16] for n in report.REFUSED},
+                    "by_connections": {n: summarise(c1, n, "floor") for n in report.REFUSED}},
+        "case2": _pair("nginx_ostiary", "nginx_floor", case2_ratio,
+                       {"nginx_ostiary": {"nginx": 55.0, "ostiary": 46.0}, "nginx_floor": {"nginx": 42.0, "ostiary": 0.0}}),
+        "case3": {**_pair("large", "small", 0.95), "counts": {"users": 100_000, "apps": 10_000},
+                  "snapshot_load": {"wall_s": 3.0, "cpu_s": 2.9, "wall_runs": [3.0], "cpu_runs": [2.9]},
+                  "small_change": {"median_ms": 10.0, "max_ms": 12.0, "runs_ms": [10.0, 12.0]},
+                  "worker_rss_mb": {"large": [200.0], "small": [60.0]}},
+        "case4_sqlite": {"workers": 4, "trials": 30, "stuck_trials": 0, "median_ms": 150, "worst_ms": 210, "p90_ms": 200},
+        "case4_postgresql": {"workers": 4, "trials": 30, "stuck_trials": 0, "median_ms": 20, "worst_ms": 40,
+                             "p90_ms": 30},
+        "case5": {"trials": 30, "median_ms": 9.0, "max_ms": 18.0, "round_trips": 5, "steps": ["app.bench.test/ → 302"]},
+        "case6_signin": {m: _timing(t) for m, t in {"password": 410.0, "password + totp": 430.0, "oidc": 25.0,
+                                                     "ldap": 15.0}.items()},
+        "case6_oidc": {db: {e: _timing(t) for e, t in {"authorization_code": 30.0, "refresh_token": 20.0,
+                                                       "userinfo": 5.0}.items()} for db in ("sqlite", "postgresql")},
+        "profile": {"samples": 3000, "groups": {
+            "native code: granian's threads (HTTP parsing, I/O), uvloop's libuv; no Python frames": 50.0,
+            "Ostiary's /check handler and everything it calls": 30.0,
+            "event loop: scheduling, tasks, futures": 20.0}, "functions": {"_respond": 8.0, "decide": 2.0}},
+    }
+    for key, yes in drop.items():
+        if yes:
+            del r[key]
+    return json.loads(json.dumps(r))  # as read back from results.json: connection keys are strings
+
+
+def _summary_row(text: str, starts: str) -> str:
+    summary = text.split("## Summary", 1)[1].split("\n## ", 1)[0]
+    return next(line for line in summary.splitlines() if line.startswith(starts))
+
+
+def test_every_section_is_written_from_the_run():
+    plots = {"ratios": "bench/results/ratios.png", "case1": "bench/results/case1-check-vs-bare.png",
+             "case2": "bench/results/case2-nginx.png"}
+    text = report.render(results(), plots)
+    for heading in ("## Summary", "## 1. `/check` against the fastest bare handler", "### Refused checks",
+                    "## 2. Through nginx", "## 3. Scale", "## 4. Propagation of a sign-out", "## 5. The handshake",
+                    "## 6. Sign-in and the OpenID provider's endpoints", "## 7. Where the time goes",
+                    "### What is left"):
+        assert heading in text, heading
+    assert "not measured in this run" not in text
+    assert "| password + totp | 430.0 | 645.0 | 3 |" in text
+    assert "| authorization code | 30.0 / 45.0 | 30.0 / 45.0 |" in text
+    assert "30.0 % are in Ostiary's handler" in text and "| `_respond` | 8.0 % |" in text
+    assert "| no_app | 64 |" in text  # the refused paths at every concurrency
+    for name, path in plots.items():
+        assert f"]({path})" in text, name
+    assert "{" not in text.split("## Summary", 1)[1].replace("{c", "")  # no placeholder left unfilled
+
+
+def test_a_missed_target_is_marked_and_explained_under_what_is_left():
+    text = report.render(results(case2_ratio=0.72))
+    row = _summary_row(text, "| 2 |")
+    assert "0.72" in row and row.endswith("**missed** |"), row
+    assert _summary_row(text, "| 1 | `/check` (allowed)").endswith("**holds** |")
+    left = text.split("### What is left", 1)[1].split("\n### ", 1)[0]
+    assert "1 of " in left and "**#2 protected request through nginx" in left
+    assert "0.72" in left and "target ≥ 0.85" in left
+    assert "of which nginx 55 µs (the subrequest adds 13 µs) and Ostiary 46 µs" in left
+    assert "cannot pass 0.76 (42 / 55)" in left
+    assert "#1 `/check`" not in left  # a target that holds is not listed
+
+
+def test_when_every_target_holds_nothing_is_left():
+    left = report.render(results()).split("### What is left", 1)[1].split("\n### ", 1)[0]
+    assert "Every target holds in this run." in left
+
+
+def test_a_case_that_did_not_run_is_named_not_guessed():
+    text = report.render(results(case2=True, case6_oidc=True, profile=True))
+    assert "not measured in this run" in _summary_row(text, "| 2 |")
+    assert "**missed**" not in _summary_row(text, "| 2 |") and "**holds**" not in _summary_row(text, "| 2 |")
+    assert "Case 7 was not measured in this run." in text
+    section2 = text.split("## 2. Through nginx", 1)[1].split("\n## ", 1)[0]
+    assert "(not measured in this run)" in section2
+
+
+def test_the_ratio_plot_draws_every_ratio_with_its_target():
+    series = report.ratio_series(results(case2_ratio=0.72))
+    assert set(series) == {"/check allowed vs floor", "/check not signed in vs floor", "/check forbidden vs floor",
+                           "/check no app vs floor", "nginx + snippet vs nginx alone"}
+    cs, ratios, target = series["nginx + snippet vs nginx alone"]
+    assert cs == list(CONNECTIONS) and ratios == [0.72] * 4 and target == 0.85
+    assert series["/check forbidden vs floor"][2] == 0.7
