@@ -10,11 +10,10 @@ from urllib.parse import quote
 from ostiary.access import may_enter
 from ostiary.gate.forwarded import ForwardedRequest
 from ostiary.gate.paths import is_public, normalise_request_path, under_prefix
-from ostiary.gate.signing import good_until, verify
 from ostiary.snapshot.model import AppView, DomainView, Snapshot, UserView
+from ostiary.tokens import FORWARD_AUTH, good_until, verify
 from ostiary.wire import START_PATH
 
-FA_KIND = "fa"
 FOREVER = float("inf")
 # quote(text, safe="") for ASCII text, as one str.translate: every character but
 # letters, digits and "_.-~" becomes %XX (the forwarded URL is ASCII: forwarded.py
@@ -68,7 +67,7 @@ def match_app(snap: Snapshot, req: ForwardedRequest, path: str | None) -> AppVie
 def identity_from_cookies(snap: Snapshot, req: ForwardedRequest, domain: DomainView, now: float) -> dict | None:
     """The first forward-auth cookie that verifies for this domain and tenant."""
     for value in req.cookies:
-        payload = verify(FA_KIND, value, snap.keys, now)
+        payload = verify(FORWARD_AUTH, value, snap.keys, now)
         if payload is not None and payload.get("d") == domain.id and payload.get("tn") == domain.tenant_id:
             return payload
     return None

@@ -11,12 +11,12 @@ from sqlalchemy import Connection, func, select
 
 from ostiary import secretbox
 from ostiary.access import with_ancestors
-from ostiary.gate.signing import SigningKey
 from ostiary.secretbox import SecretBox
 from ostiary.snapshot.model import AppView, DomainView, GroupView, Snapshot, TenantView, UserView
 from ostiary.store.tables import (
     app_grants, apps, change_log, domains, groups, installation, memberships, sessions, signing_keys, tenants, users,
 )
+from ostiary.tokens import SigningKey
 
 
 def _tenant_view(row, base_domain: str | None) -> TenantView:
