@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from ostiary.services.actor import Actor
 from ostiary.services.errors import Conflict, NotFound, Problems, ServiceError
 from ostiary.store import Store, TenantScope
+from ostiary.store.changes import Entity
 from ostiary.store.tables import apps, domains
 
 PENDING, VERIFIED, FAILED = "pending", "verified", "failed"
@@ -74,7 +75,7 @@ def add_domain(store: Store, tenant_id: int, actor: Actor, name: str, portal_hos
             created_at=time.time(),
         )
         scope.audit(actor.name, "domain.add", "domain", did, actor.addr, name=domain_name, portal_host=portal)
-        scope.changed("domain", did)
+        scope.changed(Entity.DOMAIN, did)
         return scope.one(domains, domains.c.id == did)
 
 
@@ -128,7 +129,7 @@ def _record_verification(store: Store, tenant_id: int, actor: Actor, name: str, 
             values.update(verified_at=now, flagged_at=None)
         scope.update(domains, domains.c.id == domain.id, **values)
         scope.audit(actor.name, "domain.verify", "domain", domain.id, actor.addr, verified=verified, reason=reason)
-        scope.changed("domain", domain.id)
+        scope.changed(Entity.DOMAIN, domain.id)
         return scope.one(domains, domains.c.id == domain.id)
 
 
@@ -181,7 +182,7 @@ def _delete_expired(conn, now: float) -> list[Row]:
         scope = TenantScope(conn, row.tenant_id)
         scope.audit(EXPIRY_ACTOR.name, "domain.expire", "domain", row.id, EXPIRY_ACTOR.addr, name=row.name,
                     portal_host=row.portal_host)
-        scope.changed("domain", row.id)
+        scope.changed(Entity.DOMAIN, row.id)
     return expired
 
 
@@ -199,4 +200,4 @@ def delete_domain(store: Store, tenant_id: int, actor: Actor, name: str) -> None
             raise Conflict(f'domain: "{domain.name}" still has proxy apps: delete them first')
         scope.delete(domains, domains.c.id == domain.id)
         scope.audit(actor.name, "domain.delete", "domain", domain.id, actor.addr, name=domain.name)
-        scope.changed("domain", domain.id)
+        scope.changed(Entity.DOMAIN, domain.id)

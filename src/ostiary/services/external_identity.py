@@ -14,6 +14,7 @@ from ostiary.sharedcookie.source_config import (
     BrokenSource, ExternalIdentitySettings, build_source, settings_problems,
 )
 from ostiary.store import Store, TenantScope
+from ostiary.store.changes import Entity
 from ostiary.store.tables import apps, domains
 
 
@@ -74,7 +75,7 @@ def set_for_app(store: Store, tenant_id: int, actor: Actor, app_name: str,
             )])
         scope.update(apps, apps.c.id == app.id, external_identity=value)
         scope.audit(actor.name, "app.external_identity", "app", app.id, actor.addr, settings=value)
-        scope.changed("app", app.id)
+        scope.changed(Entity.APP, app.id)
         return scope.one(apps, apps.c.id == app.id)
 
 
@@ -91,7 +92,7 @@ def set_for_domain(store: Store, tenant_id: int, actor: Actor, domain_name: str,
             raise NotFound(f'domain: no protected domain "{domain_name}" in this tenant: see `ostiary domain list`')
         scope.update(domains, domains.c.id == domain.id, external_identity=value)
         scope.audit(actor.name, "domain.external_identity", "domain", domain.id, actor.addr, settings=value)
-        scope.changed("domain", domain.id)
+        scope.changed(Entity.DOMAIN, domain.id)
         return scope.one(domains, domains.c.id == domain.id)
 
 

@@ -34,6 +34,7 @@ from ostiary.services.audit import prune_audit_log
 from ostiary.services.domains import PENDING_LIFETIME, delete_expired
 from ostiary.services.tenants import list_tenants
 from ostiary.store import Store, TenantScope, open_store
+from ostiary.store.changes import Entity
 from ostiary.store.tables import domains, installation
 
 log = logging.getLogger("ostiary.reverification")
@@ -165,7 +166,7 @@ def record_recheck(store: Store, tenant_id: int, domain_id: int, checked: Tracke
         if action:
             scope.audit(REVERIFY_ACTOR.name, action, "domain", domain_id, REVERIFY_ACTOR.addr,
                         name=row.name, reason=transition.reason)
-            scope.changed("domain", domain_id)
+            scope.changed(Entity.DOMAIN, domain_id)
         return scope.one(domains, domains.c.id == domain_id)
 
 
