@@ -221,11 +221,12 @@ class InstallationCollector:
 def _domain_states(engine) -> dict[str, int]:
     from sqlalchemy import case, func, select
 
+    from ostiary.dns.status import DomainStatus
     from ostiary.store.tables import domains
 
-    state = case((domains.c.flagged_at.is_not(None) & (domains.c.status == "verified"), "flagged"),
-                 else_=domains.c.status)
-    counts = {s: 0 for s in ("pending", "verified", "flagged", "failed", "disabled")}
+    state = case((domains.c.flagged_at.is_not(None) & (domains.c.status == DomainStatus.VERIFIED),
+                  DomainStatus.FLAGGED.value), else_=domains.c.status)
+    counts = {s.value: 0 for s in DomainStatus}
     with engine.connect() as conn:
         for row in conn.execute(select(state.label("state"), func.count()).group_by(state)):
             counts[row[0]] = int(row[1])

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, func, select
 
 from ostiary import secretbox
 from ostiary.access import with_ancestors
+from ostiary.dns.status import DomainStatus
 from ostiary.secretbox import SecretBox
 from ostiary.snapshot.model import AppView, DomainView, GroupView, Snapshot, TenantView, UserView
 from ostiary.store.changes import Entity
@@ -35,7 +36,7 @@ def _external_source(text: str | None):
 
 
 def _domain_view(row) -> DomainView:
-    return DomainView(row.id, row.tenant_id, row.name, row.portal_host, row.status == "verified",
+    return DomainView(row.id, row.tenant_id, row.name, row.portal_host, row.status == DomainStatus.VERIFIED,
                       _external_source(row.external_identity))
 
 
