@@ -1,6 +1,6 @@
 """Signed, tamper-evident values, and the keys that sign them: the
 forward-auth cookie, the handshake token and the other short-lived values the
-portal hands a browser to carry (docs/contract.md §4, "Tokens").
+portal hands a browser to carry (docs/contract.md §4).
 
 Below the gate, the snapshot, the services and the portal alike: it imports
 nothing of Ostiary's, so each of them signs and verifies with the same code.
