@@ -15,7 +15,6 @@ from pathlib import Path
 from bench.servers import ROOT, KeepAlive, owner_of_connection, rss_mb, worker_pids
 from bench.world import Small, check_headers, mint_cookie
 from bench.wrk import run_wrk
-from ostiary.gate.signing import sign
 from ostiary.services import groups, sessions
 from ostiary.services.actor import CLI_ACTOR
 from ostiary.snapshot.follower import SnapshotHolder
@@ -94,6 +93,7 @@ _LOAD_PROBE = """
 import json, resource, sys, time
 from ostiary.store import open_store
 from ostiary.snapshot.follower import SnapshotHolder
+from ostiary.tokens import sign
 holder = SnapshotHolder(open_store(sys.argv[1]))
 rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 w, c = time.perf_counter(), time.process_time()

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from sqlalchemy import insert, select
 
-from ostiary.gate.signing import sign
 from ostiary.services import apps, domains, groups, keys, sessions, tenants, users
 from ostiary.services.actor import CLI_ACTOR
 from ostiary.snapshot.build import load_full
@@ -21,6 +20,7 @@ from ostiary.store.tables import (
     app_grants, apps as apps_t, domains as domains_t, groups as groups_t, memberships, sessions as sessions_t, tenants as tenants_t,
     users as users_t,
 )
+from ostiary.tokens import sign
 
 PASSWORD = "correct horse battery"
 BASE_DOMAIN = "id.bench.test"

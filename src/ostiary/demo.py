@@ -27,6 +27,7 @@ import click
 from ostiary import wire
 from ostiary.config import Settings, load_settings
 from ostiary.demo_upstream import DemoUpstream
+from ostiary.dns.status import DomainStatus
 from ostiary.proxies.facts import DEFAULT_UPSTREAM
 from ostiary.services import apps, domains, groups, keys, tenants, users
 from ostiary.services.actor import CLI_ACTOR
@@ -136,7 +137,7 @@ def set_up(store: Store, settings: Settings, new_password: bool, say) -> str | N
         users.set_password(store, tenant_id, CLI_ACTOR, USER_EMAIL, password)
     if not any(d.name == DOMAIN for d in domains.list_domains(store, tenant_id)):
         domains.add_domain(store, tenant_id, CLI_ACTOR, DOMAIN, PORTAL_HOST)
-    if domains.get_domain(store, tenant_id, DOMAIN).status != "verified":
+    if domains.get_domain(store, tenant_id, DOMAIN).status != DomainStatus.VERIFIED:
         domains.skip_verification(store, tenant_id, CLI_ACTOR, DOMAIN, "ostiary demo on *.localhost")
     say(f"DEMO ONLY: DNS verification of {DOMAIN} was skipped (no DNS server answers for *.localhost).")
     if not any(g.name == GROUP for g in groups.list_groups(store, tenant_id)):

@@ -44,3 +44,16 @@ STATUS_401_QUERY = "not-signed-in=401"
 # gate reads this set; ostiary.proxies.registry derives the same set from the
 # proxy kinds, and a test keeps the two equal.
 STATUS_401_QUERIES = frozenset({STATUS_401_QUERY.encode("ascii"), b"proxy=nginx"})
+
+# What /check answered (gate/decide.py): the `outcome` label of ostiary_checks_total and the
+# field of the gate's log lines (docs/operations.md). ERROR is the gate's own failure (a 500).
+# Plain strings, not an enum: every check passes one.
+ALLOWED = "allowed"  # 200 with the identity headers
+PUBLIC = "public"  # 200 for a public path, identity headers empty
+NOT_SIGNED_IN = "not_signed_in"  # 302, or 401 with the sign-in target
+FORBIDDEN = "forbidden"  # 403: signed in, but this person may not enter this app
+NO_APP = "no_app"  # 403: unknown portal host, incomplete or plain-http forwarded request, or no app matches
+UNAVAILABLE = "unavailable"  # 503: the snapshot is not loaded, or a chat-cookie source is misconfigured
+ERROR = "error"  # 500: an exception in the gate
+# The two that let the request in come first: metrics.check_answered logs only the others.
+CHECK_OUTCOMES = (ALLOWED, PUBLIC, NOT_SIGNED_IN, FORBIDDEN, NO_APP, UNAVAILABLE, ERROR)

@@ -10,8 +10,8 @@ from urllib.parse import quote, urlsplit
 import httpx
 import pytest
 
-from ostiary.gate.signing import CLOCK_LEEWAY, sign
 from ostiary.snapshot.build import load_full
+from ostiary.tokens import CLOCK_LEEWAY, sign
 
 
 def _walk_to_callback(world, v, app_url: str) -> str:

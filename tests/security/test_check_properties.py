@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ostiary.access import may_enter
-from ostiary.gate.decide import FA_KIND, decide
+from ostiary.gate.decide import decide
 from ostiary.gate.forwarded import parse_forwarded_request
-from ostiary.gate.signing import CLOCK_LEEWAY, sign, verify
+from ostiary.tokens import CLOCK_LEEWAY, FORWARD_AUTH, sign, verify
 
 APP_HOSTS = ["grafana.acme-corp.test", "tools.acme-corp.test", "wiki.acme-corp.test", "vault.acme-corp.test",
              "nas.homelab.test", "app.globex.test", "evil.test", "auth.acme-corp.test"]
@@ -100,13 +100,13 @@ def subrequests(draw, port: int, cookies: list[str]):
 def cookies(sec, snapshot, alice_cookie):
     """Genuine, cross-domain, cross-tenant, expired and tampered cookies."""
     key = snapshot.signing_key
-    body = verify(FA_KIND, alice_cookie, snapshot.keys, time.time())
+    body = verify(FORWARD_AUTH, alice_cookie, snapshot.keys, time.time())
     return [
         alice_cookie,
-        sign(FA_KIND, {**body, "d": 2}, key),
-        sign(FA_KIND, {**body, "tn": 2}, key),
-        sign(FA_KIND, {**body, "mf": True}, key),
-        sign(FA_KIND, {**body, "exp": time.time() - CLOCK_LEEWAY - 5}, key),
+        sign(FORWARD_AUTH, {**body, "d": 2}, key),
+        sign(FORWARD_AUTH, {**body, "tn": 2}, key),
+        sign(FORWARD_AUTH, {**body, "mf": True}, key),
+        sign(FORWARD_AUTH, {**body, "exp": time.time() - CLOCK_LEEWAY - 5}, key),
         alice_cookie[:-3],
         alice_cookie.replace(".", "..", 1),
     ]
@@ -152,7 +152,7 @@ def _assert_sound(snapshot, headers, query, port):
         assert _public_by_oracle(req.uri, decision.app), req.uri
         return
     domain = snapshot.portal_hosts[req.portal_host]
-    valid = [p for p in (verify(FA_KIND, c, snapshot.keys, now) for c in req.cookies)
+    valid = [p for p in (verify(FORWARD_AUTH, c, snapshot.keys, now) for c in req.cookies)
              if p and p.get("d") == domain.id and p.get("tn") == domain.tenant_id]
     assert valid, "2xx without a valid cookie"
     user = decision.user

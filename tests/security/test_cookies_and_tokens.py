@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
-from ostiary.gate.signing import CLOCK_LEEWAY, SigningKey, sign
+from ostiary.tokens import CLOCK_LEEWAY, SigningKey, sign
 from tests.security.conftest import check_headers
 
 PORTAL = "auth.acme-corp.test"

@@ -12,10 +12,10 @@ import time
 import pytest
 
 from ostiary.config import load_settings
-from ostiary.gate.signing import SigningKey, sign
 from ostiary.services import passkeys, tenants, users
 from ostiary.services.actor import CLI_ACTOR
 from ostiary.snapshot.model import TenantView
+from ostiary.tokens import PASSKEY_CEREMONY, SigningKey, sign
 
 KEY = SigningKey("k1", secrets.token_bytes(32), None)
 KEYS = {KEY.kid: KEY}
@@ -70,8 +70,8 @@ def test_a_challenge_is_used_once_and_only_for_its_purpose_tenant_and_browser(st
             passkeys.open_ceremony(store, KEYS, fresh(), purpose, tenant, browser)
     forged = SigningKey("k1", secrets.token_bytes(32), None)
     payload = {"p": "sign-in", "c": "AAAA", "tn": acme, "b": binding, "jti": "x" * 32, "exp": time.time() + 60}
-    for token in (sign(passkeys.CEREMONY_KIND, payload, forged), sign("fa", payload, KEY), "", "x" * 5000,
-                  sign(passkeys.CEREMONY_KIND, {**payload, "exp": time.time() - 3600}, KEY)):
+    for token in (sign(PASSKEY_CEREMONY, payload, forged), sign("fa", payload, KEY), "", "x" * 5000,
+                  sign(PASSKEY_CEREMONY, {**payload, "exp": time.time() - 3600}, KEY)):
         with pytest.raises(passkeys.PasskeyRefused):
             passkeys.open_ceremony(store, KEYS, token, passkeys.SIGN_IN, acme, binding)
 

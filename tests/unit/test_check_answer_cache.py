@@ -15,9 +15,9 @@ import pytest
 from ostiary.app import create_app
 from ostiary.config import Settings
 from ostiary.gate.asgi import AnswerCache
-from ostiary.gate.signing import CLOCK_LEEWAY, SigningKey, good_until, sign
 from ostiary.services import apps, domains, groups, sessions, tenants, users
 from ostiary.services.actor import CLI_ACTOR
+from ostiary.tokens import CLOCK_LEEWAY, SigningKey, good_until, sign
 
 PORTAL = "auth.acme-corp.test"
 

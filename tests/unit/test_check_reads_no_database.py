@@ -11,9 +11,9 @@ from sqlalchemy import event
 
 from ostiary.app import create_app
 from ostiary.config import Settings
-from ostiary.gate.signing import sign
 from ostiary.services import apps, domains, groups, sessions, tenants, users
 from ostiary.services.actor import CLI_ACTOR
+from ostiary.tokens import sign
 
 
 def _populate(store):

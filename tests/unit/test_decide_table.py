@@ -10,10 +10,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from ostiary.gate.decide import FA_KIND, decide
+from ostiary.gate.decide import decide
 from ostiary.gate.forwarded import ForwardedRequest
-from ostiary.gate.signing import SigningKey, sign
 from ostiary.snapshot.model import AppView, DomainView, Snapshot, UserView
+from ostiary.tokens import FORWARD_AUTH, SigningKey, sign
 
 NOW = 1_900_000_000.0
 KEY = SigningKey("k1", b"s" * 32, retire_at=None)
@@ -72,7 +72,7 @@ def _snapshot() -> Snapshot:
     return snap
 
 
-def _cookie(user_id, *, session="s1", domain=1, tenant=TENANT, mf=False, exp=NOW + 600, key=KEY, kind=FA_KIND):
+def _cookie(user_id, *, session="s1", domain=1, tenant=TENANT, mf=False, exp=NOW + 600, key=KEY, kind=FORWARD_AUTH):
     payload = {"tn": tenant, "d": domain, "s": session, "u": user_id, "exp": exp}
     if mf:
         payload["mf"] = 1

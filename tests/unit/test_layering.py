@@ -154,3 +154,79 @@ def test_the_shared_cookie_package_face_imports_nothing_at_run_time():
         elif isinstance(node, ast.ImportFrom):
             run_time.append(node.module)
     assert set(run_time) <= {"__future__", "importlib", "typing"}, run_time
+def _imported_names(package: str) -> dict[str, set[tuple[str, str]]]:
+    """Per module of `package` (or the one module `package`.py): (module, name) for each `from X import name`."""
+    root = SRC / package
+    paths = list(root.rglob("*.py")) if root.is_dir() else [root.with_suffix(".py")]
+    found = {}
+    for path in paths:
+        pairs = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                pairs.update((node.module, a.name) for a in node.names)
+            elif isinstance(node, ast.Import):
+                pairs.update((a.name, "") for a in node.names)
+        found[str(path.relative_to(SRC))] = pairs
+    return found
+
+
+def test_the_snapshot_imports_nothing_of_the_gate_or_above():
+    """The snapshot sits below the gate (the gate reads it); its keys come
+    from ostiary.tokens, never from the gate again."""
+    above = ("ostiary.gate", "ostiary.portal", "ostiary.services", "ostiary.cli", "ostiary.issuer", "ostiary.identity")
+    for module, names in _imports("snapshot").items():
+        bad = {n for n in names if n.startswith(above) or n == "ostiary.app"}
+        assert not bad, f"{module} imports {bad}"
+
+
+def test_tokens_import_nothing_of_ostiary():
+    """Keys, signing and the token kinds sit below everything that signs or
+    verifies: the gate, the snapshot, the services and the portal."""
+    names = {m for m, _ in _imported_names("tokens")["tokens.py"]}
+    assert names, "the AST walk found no imports at all: the test reads the wrong file"
+    bad = {n for n in names if n == "ostiary" or n.startswith("ostiary.")}
+    assert not bad, f"tokens.py imports {bad}"
+
+
+def test_token_primitives_come_only_from_ostiary_tokens():
+    """No module takes a key, sign/verify or a token kind from the gate (or
+    anywhere but ostiary.tokens) again; gate/signing.py is gone for good."""
+    from ostiary import tokens
+
+    kinds = {n for n, v in vars(tokens).items() if n.isupper() and isinstance(v, str) and v in tokens.KINDS}
+    assert len(kinds) == len(tokens.KINDS) == 5
+    primitives = {"SigningKey", "sign", "verify", "good_until"} | kinds
+    assert not (SRC / "gate" / "signing.py").exists()
+    for package in [p.name for p in SRC.iterdir() if p.is_dir() and not p.name.startswith("_")]:
+        for module, pairs in _imported_names(package).items():
+            bad = {(m, n) for m, n in pairs if n in primitives and m != "ostiary.tokens" and m.startswith("ostiary")}
+            bad |= {(m, n) for m, n in pairs if m == "ostiary.gate.signing"}
+            assert not bad, f"{module} imports {bad}: take them from ostiary.tokens"
+
+
+# What the portal still takes from the gate. Issue 21 (move 3) moves the first two to where both
+# can use them; this list may only shrink: anything else of the gate is the gate's own business.
+PORTAL_MAY_TAKE_FROM_THE_GATE = {
+    ("ostiary.gate.decide", "identity_from_cookies"),
+    ("ostiary.gate.forwarded", "ForwardedRequest"),
+    ("ostiary.gate.asgi", "log_broken_source_once"),
+    ("ostiary.gate.operators", "asks_directly"),
+    ("ostiary.gate.operators", "operator_networks"),
+}
+
+
+def test_the_portal_takes_nothing_else_from_the_gate():
+    for module, pairs in _imported_names("portal").items():
+        from_gate = {(m, n) for m, n in pairs if m == "ostiary.gate" or m.startswith("ostiary.gate.")}
+        bad = from_gate - PORTAL_MAY_TAKE_FROM_THE_GATE
+        assert not bad, f"{module} imports {bad} from the gate's internals"
+
+
+def test_the_shared_names_import_nothing_of_ostiary():
+    """wire.py (paths, cookies, /check outcomes) and dns/status.py (domain
+    states) are read by the gate, the snapshot, the observability and the
+    services alike, so they depend on none of them."""
+    for module in ("wire", "dns/status"):
+        pairs = next(iter(_imported_names(module).values()))
+        bad = {m for m, _ in pairs if m == "ostiary" or m.startswith("ostiary.")}
+        assert not bad, f"{module}.py imports {bad}"

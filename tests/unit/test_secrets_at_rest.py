@@ -18,7 +18,7 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select, text
 
-from ostiary.gate import signing
+from ostiary import tokens
 from ostiary.secretbox import PREFIX, SecretBox
 from ostiary.services import keys as keys_service
 from ostiary.services import second_factor, sessions, tenants
@@ -144,7 +144,7 @@ def test_rotating_the_key_keeps_every_cookie_and_session_valid(db_url, tmp_path)
         snap = load_full(conn, store.box)
     session = sessions.create_session(store, tid, uid)
     key = next(iter(snap.keys.values()))
-    cookie = signing.sign("fa", {"sid": session.id, "exp": time.time() + 600}, key)
+    cookie = tokens.sign("fa", {"sid": session.id, "exp": time.time() + 600}, key)
     before = _stored(store)
     store.dispose()
 
@@ -155,7 +155,7 @@ def test_rotating_the_key_keeps_every_cookie_and_session_valid(db_url, tmp_path)
     assert set(_stored(after)).isdisjoint(before)
     with after.read() as conn:
         keys = load_full(conn, after.box).keys
-    assert signing.verify("fa", cookie, keys, time.time()) is not None
+    assert tokens.verify("fa", cookie, keys, time.time()) is not None
     assert sessions.session_for_token(after, session.token, tid) is not None
     with after.read() as conn, pytest.raises(Exception, match="does not decrypt"):
         load_full(conn, SecretBox.from_file(old_key))

@@ -13,6 +13,7 @@ from ostiary.cli.base import (
     ExitCode, handles_errors, json_option, main, pass_ctx, print_json, print_record, print_table, tenant_option, utc,
     waiting,
 )
+from ostiary.dns.status import DomainStatus
 from ostiary.proxies import PROXIES
 from ostiary.services import apps as apps_service
 from ostiary.services import domains as domains_service
@@ -62,7 +63,7 @@ def domain_verify(ctx, name, tenant) -> None:
         click.echo(f"domain {exc.domain.name}: learned nothing, nothing changed: {exc}")
         sys.exit(ExitCode.FAILURE)
     click.echo(f"domain {row.name}: {row.status}: {row.status_reason}")
-    if row.status != "verified":
+    if row.status != DomainStatus.VERIFIED:
         sys.exit(ExitCode.FAILURE)
 
 
@@ -87,7 +88,7 @@ def _domain_out(row) -> dict:
 
 def _domain_state(row) -> str:
     state = row.status
-    if row.flagged_at is not None and row.status == "verified":
+    if row.flagged_at is not None and row.status == DomainStatus.VERIFIED:
         state = f"verified, flagged since {utc(row.flagged_at)}"
     expires = domains_service.expires_at(row)
     if expires is not None:

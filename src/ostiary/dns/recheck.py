@@ -2,9 +2,9 @@
 to after a fresh check, and checking many at once. The background job that applies them on a
 timer is services/reverifier.py.
 
-States (docs/contract.md §6): pending, verified, failed, plus two the background check sets —
-flagged (a verified domain whose record went missing, with the time it was first missed) and
-disabled (flagged for longer than the operator's grace period).
+States (docs/contract.md §6, named in dns/status.py): pending, verified, failed, plus two the
+background check sets — flagged (a verified domain whose record went missing, with the time it
+was first missed) and disabled (flagged for longer than the operator's grace period).
 """
 
 from __future__ import annotations
@@ -16,17 +16,12 @@ from typing import Callable, Iterable, Sequence, Union
 
 from ostiary.dns import verification
 from ostiary.dns.resolvers import Resolvers
+from ostiary.dns.status import DomainStatus
 from ostiary.dns.verification import ChallengeResult
-
-PENDING = "pending"
-VERIFIED = "verified"
-FAILED = "failed"
-FLAGGED = "flagged"
-DISABLED = "disabled"
 
 # Only these are re-checked in the background; pending, failed and disabled domains wait for the
 # operator's `ostiary domain verify`, so a disabled domain is never switched back on unseen.
-RECHECKED_STATES = frozenset({VERIFIED, FLAGGED})
+RECHECKED_STATES = frozenset({DomainStatus.VERIFIED, DomainStatus.FLAGGED})
 
 
 # Times are either aware datetimes or epoch seconds (as the store keeps them); use one kind throughout.
@@ -69,15 +64,15 @@ def next_state(tracked: TrackedDomain, result: ChallengeResult, now: Moment, gra
     if tracked.state not in RECHECKED_STATES:
         return move(tracked.state, tracked.flagged_since, f"{tracked.state} domains are not re-checked")
     if result.verified:
-        return move(VERIFIED, None, result.reason)
+        return move(DomainStatus.VERIFIED, None, result.reason)
     if not result.conclusive:
         return move(tracked.state, tracked.flagged_since, f"could not re-check, state kept: {result.reason}")
-    if tracked.state == VERIFIED:
-        return move(FLAGGED, now, f"record missing, flagged; disabled after {_duration(grace_seconds)} unless it returns: {result.reason}")
+    if tracked.state == DomainStatus.VERIFIED:
+        return move(DomainStatus.FLAGGED, now, f"record missing, flagged; disabled after {_duration(grace_seconds)} unless it returns: {result.reason}")
     since = tracked.flagged_since if tracked.flagged_since is not None else now
     if _seconds_between(since, now) >= grace_seconds:
-        return move(DISABLED, since, f"record missing since {_when(since)} (grace {_duration(grace_seconds)}), disabled: {result.reason}")
-    return move(FLAGGED, since, f"record missing since {_when(since)}; disabled after {_duration(grace_seconds)}: {result.reason}")
+        return move(DomainStatus.DISABLED, since, f"record missing since {_when(since)} (grace {_duration(grace_seconds)}), disabled: {result.reason}")
+    return move(DomainStatus.FLAGGED, since, f"record missing since {_when(since)}; disabled after {_duration(grace_seconds)}: {result.reason}")
 
 
 def _seconds_between(earlier: Moment, later: Moment) -> float:
@@ -145,7 +140,7 @@ def _unfinished(domain: str, token: str, future: concurrent.futures.Future, boun
         kind = verification.TIMEOUT
         message = f'checking "{name}" did not finish within the overall bound of {bound:g} s'
         fix = f'check the DNS servers for "{domain}" and try again'
-    return ChallengeResult(domain, name, expected, verification.FAILED, kind, message, fix)
+    return ChallengeResult(domain, name, expected, DomainStatus.FAILED, kind, message, fix)
 
 
 def recheck_domains(

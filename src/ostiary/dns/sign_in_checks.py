@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from ostiary.dns import lookup as dnslookup
 from ostiary.dns.names import is_ip_address, is_public_suffix, normalise_domain, portal_host_problem
 from ostiary.dns.resolvers import Resolvers
+from ostiary.dns.status import DomainStatus
 from ostiary.dns.verification import DEFAULT_TIMEOUT, check_challenge
 
 OK = "ok"
@@ -57,14 +58,14 @@ def check_portal_host_under_domain(portal_host: str, domain: str) -> Finding:
 def check_domain_verified(domain: str, state: str, verified_at: datetime | float | None, reason: str = "") -> Finding:
     """Reports the stored verification state; the doctor reads it from the store (times as datetime or epoch seconds)."""
     check = "domain-verified"
-    if state == "verified":
+    if state == DomainStatus.VERIFIED:
         if verified_at is not None and not isinstance(verified_at, datetime):
             verified_at = datetime.fromtimestamp(verified_at, tz=timezone.utc)
         when = f" on {verified_at.isoformat(timespec='seconds')}" if verified_at else ""
         return _ok(check, f'domain "{domain}" is verified{when}')
     fix = f"publish the TXT record shown for the domain, then run `ostiary domain verify {domain}`"
     detail = f": {reason}" if reason else ""
-    if state == "flagged":
+    if state == DomainStatus.FLAGGED:
         return _bad(check, WARNING, f'domain "{domain}" is flagged: its TXT record went missing at the last re-check{detail}', fix)
     return _bad(check, ERROR, f'domain "{domain}" is {state}, not verified{detail}', fix)
 

@@ -7,13 +7,11 @@ from dataclasses import dataclass
 from ostiary.dns import lookup as dnslookup
 from ostiary.dns.names import normalise_domain
 from ostiary.dns.resolvers import Resolvers, parse_resolvers  # noqa: F401  (the CLI imports it from here)
+from ostiary.dns.status import DomainStatus
 
 CHALLENGE_LABEL = "_ostiary-challenge"
 VALUE_PREFIX = "ostiary-domain-verification="
 DEFAULT_TIMEOUT = 5.0
-
-VERIFIED = "verified"
-FAILED = "failed"
 
 # Why a check failed. ABSENT, NXDOMAIN and WRONG_VALUE are answers from DNS: the record is really
 # not there. The others mean DNS could not be asked, which says nothing about the record.
@@ -31,8 +29,8 @@ class ChallengeResult:
     domain: str
     record_name: str
     expected: str
-    status: str  # VERIFIED or FAILED
-    kind: str  # VERIFIED, or why it failed
+    status: str  # DomainStatus.VERIFIED or DomainStatus.FAILED
+    kind: str  # DomainStatus.VERIFIED, or why it failed
     message: str  # what DNS said, in plain words
     fix: str = ""  # what to do about it; empty when verified
     found: tuple[str, ...] = ()  # the TXT values at the record name, each joined from its strings
@@ -44,12 +42,12 @@ class ChallengeResult:
 
     @property
     def verified(self) -> bool:
-        return self.status == VERIFIED
+        return self.status == DomainStatus.VERIFIED
 
     @property
     def conclusive(self) -> bool:
         """True when DNS answered; False for timeouts and server errors, which prove nothing."""
-        return self.kind in (VERIFIED, ABSENT, NXDOMAIN, WRONG_VALUE)
+        return self.kind in (DomainStatus.VERIFIED, ABSENT, NXDOMAIN, WRONG_VALUE)
 
 
 def challenge_name(domain: str) -> str:
@@ -77,19 +75,20 @@ def check_challenge(
     if answer.outcome == dnslookup.ANSWER:
         found = tuple(_txt_value(rdata) for rdata in answer.records)
         if expected in found:
-            return result(VERIFIED, VERIFIED, f'the TXT record "{name}" holds "{expected}"', found=found)
-        return result(FAILED, WRONG_VALUE, *_wrong_value_reason(name, expected, found), found=found)
+            return result(DomainStatus.VERIFIED, DomainStatus.VERIFIED, f'the TXT record "{name}" holds "{expected}"',
+                          found=found)
+        return result(DomainStatus.FAILED, WRONG_VALUE, *_wrong_value_reason(name, expected, found), found=found)
     if answer.outcome == dnslookup.NO_DATA:
-        return result(FAILED, ABSENT, dnslookup.describe_failure(answer), add_record)
+        return result(DomainStatus.FAILED, ABSENT, dnslookup.describe_failure(answer), add_record)
     if answer.outcome == dnslookup.NXDOMAIN:
-        return result(FAILED, NXDOMAIN, dnslookup.describe_failure(answer), add_record)
+        return result(DomainStatus.FAILED, NXDOMAIN, dnslookup.describe_failure(answer), add_record)
     kind = {
         dnslookup.TIMEOUT: TIMEOUT,
         dnslookup.SERVER_FAILURE: SERVER_FAILURE,
         dnslookup.NO_RESOLVER: NO_RESOLVER,
         dnslookup.INVALID_NAME: INVALID_NAME,
     }[answer.outcome]
-    return result(FAILED, kind, dnslookup.describe_failure(answer), dnslookup.resolver_fix(answer))
+    return result(DomainStatus.FAILED, kind, dnslookup.describe_failure(answer), dnslookup.resolver_fix(answer))
 
 
 def _txt_value(rdata) -> str:

@@ -14,7 +14,7 @@ from ostiary.gate.operators import asks_directly
 from ostiary.hostnames import normalise_hostname
 from ostiary.observability.metrics import check_answered
 from ostiary.snapshot.follower import SnapshotHolder
-from ostiary.wire import IDENTITY_HEADERS, LOCATION_HEADER, NAVIGATION_HEADER
+from ostiary.wire import ERROR, IDENTITY_HEADERS, LOCATION_HEADER, NAVIGATION_HEADER, NO_APP, UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
@@ -172,12 +172,12 @@ class CheckHandler:
             req = parse_forwarded_request(key[2], key[1], key[0])
             decision = decide(snap, req, now, self.portal_url, self.allow_http)
         except Exception:  # fail closed: no error path answers 2xx
-            return ("error",) + _messages(500, [_NO_STORE, _TEXT]) + (None,)  # nothing read to log
+            return (ERROR,) + _messages(500, [_NO_STORE, _TEXT]) + (None,)  # nothing read to log
         until = decision.until
-        if decision.outcome == "no_app":
+        if decision.outcome == NO_APP:
             if _explain_incomplete(req, snap):
                 until = None  # answered afresh, so the warning comes back each minute it still applies
-        elif decision.outcome == "unavailable" and decision.app is not None:
+        elif decision.outcome == UNAVAILABLE and decision.app is not None:
             _explain_broken_source(decision.app, snap)
         headers = [_NO_STORE]
         if decision.status == 200:

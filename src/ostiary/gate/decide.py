@@ -10,11 +10,10 @@ from urllib.parse import quote
 from ostiary.access import may_enter
 from ostiary.gate.forwarded import ForwardedRequest
 from ostiary.gate.paths import is_public, normalise_request_path, under_prefix
-from ostiary.gate.signing import good_until, verify
 from ostiary.snapshot.model import AppView, DomainView, Snapshot, UserView
-from ostiary.wire import START_PATH
+from ostiary.tokens import FORWARD_AUTH, good_until, verify
+from ostiary.wire import ALLOWED, FORBIDDEN, NO_APP, NOT_SIGNED_IN, PUBLIC, START_PATH, UNAVAILABLE
 
-FA_KIND = "fa"
 FOREVER = float("inf")
 # quote(text, safe="") for ASCII text, as one str.translate: every character but
 # letters, digits and "_.-~" becomes %XX (the forwarded URL is ASCII: forwarded.py
@@ -33,7 +32,7 @@ def quote_all(text: str) -> str:
 @dataclass(slots=True)
 class Decision:
     status: int
-    outcome: str  # allowed | public | not_signed_in | forbidden | no_app | unavailable
+    outcome: str  # one of wire.CHECK_OUTCOMES
     app: AppView | None = None
     user: UserView | None = None
     location: str | None = None
@@ -68,7 +67,7 @@ def match_app(snap: Snapshot, req: ForwardedRequest, path: str | None) -> AppVie
 def identity_from_cookies(snap: Snapshot, req: ForwardedRequest, domain: DomainView, now: float) -> dict | None:
     """The first forward-auth cookie that verifies for this domain and tenant."""
     for value in req.cookies:
-        payload = verify(FA_KIND, value, snap.keys, now)
+        payload = verify(FORWARD_AUTH, value, snap.keys, now)
         if payload is not None and payload.get("d") == domain.id and payload.get("tn") == domain.tenant_id:
             return payload
     return None
@@ -78,18 +77,18 @@ def decide(
     snap: Snapshot, req: ForwardedRequest, now: float, portal_url: Callable[[str, str], str], allow_http: bool
 ) -> Decision:
     if not snap.loaded:
-        return Decision(503, "unavailable")
+        return Decision(503, UNAVAILABLE)
     domain = snap.portal_hosts.get(req.portal_host or "")
     if domain is None or req.host is None or req.uri is None or req.proto is None:
-        return Decision(403, "no_app", until=FOREVER)
+        return Decision(403, NO_APP, until=FOREVER)
     if req.proto == "http" and not allow_http:
-        return Decision(403, "no_app", until=FOREVER)
+        return Decision(403, NO_APP, until=FOREVER)
     path = normalise_request_path(req.uri)
     app = match_app(snap, req, path)
     if app is None or app.domain_id != domain.id or app.tenant_id != domain.tenant_id:
-        return Decision(403, "no_app", until=FOREVER)
+        return Decision(403, NO_APP, until=FOREVER)
     if is_public(path, app.public_exact, app.public_prefixes):
-        return Decision(200, "public", app=app, until=FOREVER)
+        return Decision(200, PUBLIC, app=app, until=FOREVER)
     shared_cookie = app.shared_cookie or domain.shared_cookie
     if shared_cookie is not None:
         return decide_shared_cookie(shared_cookie, req, app)
@@ -97,7 +96,7 @@ def decide(
     def not_signed_in() -> Decision:  # built only when needed: the allowed path never quotes a URL
         return Decision(
             302 if req.navigation and not req.answer_401 else 401,
-            "not_signed_in",
+            NOT_SIGNED_IN,
             app=app,
             location=portal_url(domain.portal_host,
                                 START_PATH + "?rd=" + quote_all(f"{req.proto}://{req.raw_host}{req.uri}")),
@@ -124,8 +123,8 @@ def decide(
     # cookie and its key; with more, a cookie refused now might verify later.
     until = good_until(req.cookies[0], identity, snap.keys) if len(req.cookies) == 1 else None
     if not may_enter(user.groups, app.all_users, app.granted):
-        return Decision(403, "forbidden", app=app, user=user, until=until)
-    return Decision(200, "allowed", app=app, user=user, until=until)
+        return Decision(403, FORBIDDEN, app=app, user=user, until=until)
+    return Decision(200, ALLOWED, app=app, user=user, until=until)
 
 
 def decide_shared_cookie(source, req: ForwardedRequest, app: AppView) -> Decision:
@@ -137,11 +136,11 @@ def decide_shared_cookie(source, req: ForwardedRequest, app: AppView) -> Decisio
     from ostiary.sharedcookie.verifier.source_config import BrokenSource
 
     if isinstance(source, BrokenSource):
-        return Decision(503, "unavailable", app=app)
+        return Decision(503, UNAVAILABLE, app=app)
     result = source.verify(req.cookie_header)
     if isinstance(result, SharedCookieIdentity):
         if not app.all_users or app.require_2fa:
-            return Decision(403, "forbidden", app=app)
-        return Decision(200, "allowed", app=app, shared_cookie_user=result.user_id)
+            return Decision(403, FORBIDDEN, app=app)
+        return Decision(200, ALLOWED, app=app, shared_cookie_user=result.user_id)
     location = sign_in_link(source, f"{req.proto}://{req.raw_host}", req.uri)
-    return Decision(302 if req.navigation and not req.answer_401 else 401, "not_signed_in", app=app, location=location)
+    return Decision(302 if req.navigation and not req.answer_401 else 401, NOT_SIGNED_IN, app=app, location=location)

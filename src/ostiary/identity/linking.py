@@ -20,6 +20,7 @@ from ostiary.services.actor import Actor
 from ostiary.services.errors import Conflict, NotFound
 from ostiary.services.users import EMAIL_RE, USERNAME_RE, insert_user
 from ostiary.store import Store, TenantScope
+from ostiary.store.changes import Entity
 from ostiary.store.tables import identity_providers, linked_identities, memberships, provider_group_map, users
 
 
@@ -169,7 +170,7 @@ def apply_groups(scope: TenantScope, config: ProviderConfig, user_id: int, upstr
     if added or removed:
         scope.audit(actor.name, "identity.groups", "user", user_id, actor.addr, provider=config.name,
                     added=sorted(added), removed=sorted(removed))
-        scope.changed("user", user_id)
+        scope.changed(Entity.USER, user_id)
 
 
 # --- a person's linked identities ------------------------------------------------------------

@@ -9,12 +9,15 @@ import json
 import logging
 from typing import Any
 
+from ostiary.dns.status import DomainStatus
 from ostiary.observability.logs import event
 from ostiary.observability.metrics import worker_metrics
 
 # Audit actions that change a domain's state: logged as domain.state_changed.
-DOMAIN_STATE_ACTIONS = {"domain.add": "pending", "domain.verify": None, "domain.flag": "flagged",
-                        "domain.unflag": "verified", "domain.disable": "disabled", "domain.expire": "deleted",
+# None: the verification's outcome decides; "deleted" is no state, the domain is gone.
+DOMAIN_STATE_ACTIONS = {"domain.add": DomainStatus.PENDING.value, "domain.verify": None,
+                        "domain.flag": DomainStatus.FLAGGED.value, "domain.unflag": DomainStatus.VERIFIED.value,
+                        "domain.disable": DomainStatus.DISABLED.value, "domain.expire": "deleted",
                         "domain.delete": "deleted"}
 
 
@@ -81,7 +84,8 @@ def audit_written(tenant_id: int | None, actor: str, client: str, action: str, e
         name = "domain.state_changed"
         state = DOMAIN_STATE_ACTIONS[action]
         if state is None:
-            state = "verified" if isinstance(detail, dict) and detail.get("verified") else "failed"
+            verified = isinstance(detail, dict) and detail.get("verified")
+            state = (DomainStatus.VERIFIED if verified else DomainStatus.FAILED).value
         extra = {"state": state}
     elif action == "keys.rotate":
         name = "keys.rotated"

@@ -34,10 +34,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
+from ostiary.wire import CHECK_OUTCOMES
+
 log = logging.getLogger("ostiary.metrics")
 
 RUN_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
-OUTCOMES = ("allowed", "public", "not_signed_in", "forbidden", "no_app", "unavailable", "error")
 # /check answers in tens of microseconds; the buckets reach to where something is wrong.
 CHECK_BUCKETS = (0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1)
 FLUSH_EVERY = 1.0
@@ -68,7 +69,7 @@ class WorkerMetrics:
                                         multiprocess_mode="livemin")
         self.ready = Gauge("ostiary_workers_ready", "Workers that have loaded their snapshot",
                            multiprocess_mode="livesum")
-        self._outcome_children = [self.checks.labels(o) for o in OUTCOMES]
+        self._outcome_children = [self.checks.labels(o) for o in CHECK_OUTCOMES]
         self._buckets = self.check_seconds._buckets  # one per bound and +Inf, counted non-cumulatively
         self._sum = self.check_seconds._sum
 
@@ -92,8 +93,8 @@ def worker_metrics() -> WorkerMetrics:
 
 # --- the /check tally: plain lists, flushed in batches -------------------------------------------
 
-_OUTCOME_INDEX = {o: i for i, o in enumerate(OUTCOMES)}
-_outcomes = [0] * len(OUTCOMES)
+_OUTCOME_INDEX = {o: i for i, o in enumerate(CHECK_OUTCOMES)}
+_outcomes = [0] * len(CHECK_OUTCOMES)
 _buckets = [0] * (len(CHECK_BUCKETS) + 1)
 _seconds = [0.0]
 
@@ -221,11 +222,12 @@ class InstallationCollector:
 def _domain_states(engine) -> dict[str, int]:
     from sqlalchemy import case, func, select
 
+    from ostiary.dns.status import DomainStatus
     from ostiary.store.tables import domains
 
-    state = case((domains.c.flagged_at.is_not(None) & (domains.c.status == "verified"), "flagged"),
-                 else_=domains.c.status)
-    counts = {s: 0 for s in ("pending", "verified", "flagged", "failed", "disabled")}
+    state = case((domains.c.flagged_at.is_not(None) & (domains.c.status == DomainStatus.VERIFIED),
+                  DomainStatus.FLAGGED.value), else_=domains.c.status)
+    counts = {s.value: 0 for s in DomainStatus}
     with engine.connect() as conn:
         for row in conn.execute(select(state.label("state"), func.count()).group_by(state)):
             counts[row[0]] = int(row[1])

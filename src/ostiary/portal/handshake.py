@@ -16,9 +16,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ostiary.access import may_enter
-from ostiary.gate.decide import FA_KIND, identity_from_cookies
+from ostiary.gate.decide import identity_from_cookies
 from ostiary.gate.forwarded import ForwardedRequest
-from ostiary.gate.signing import sign, verify
 from ostiary.observability import events
 from ostiary.portal.context import (
     client_address, cookie_flags, csrf_ok, error_page, instance, portal_domain_for, render, request_host,
@@ -29,12 +28,12 @@ from ostiary.services import handshake_tokens
 from ostiary.services import sessions as sessions_service
 from ostiary.services.actor import Actor
 from ostiary.snapshot.model import DomainView
+from ostiary.tokens import FORWARD_AUTH, HANDSHAKE, sign, verify
 from ostiary.wire import (
     AUTHORIZE_PATH, CALLBACK_PATH, FORWARD_AUTH_COOKIE, PORTAL_SIGN_OUT_PATH, STATE_COOKIE_PREFIX,
     STATE_COOKIE_PREFIX_DEV,
 )
 
-HS_KIND = "hs"
 STATE_TTL = 600
 
 
@@ -125,7 +124,7 @@ async def authorize(request: Request) -> Response:
     }
     if snap.signing_key is None:
         return error_page(request, 503, "Not ready", "No signing key is loaded yet; try again in a moment.")
-    hs = sign(HS_KIND, payload, snap.signing_key)
+    hs = sign(HANDSHAKE, payload, snap.signing_key)
     target = inst.settings.public_url(domain.portal_host, CALLBACK_PATH) + "?" + urlencode({"token": hs})
     return _no_store(RedirectResponse(target, status_code=302))
 
@@ -151,7 +150,7 @@ async def callback(request: Request) -> Response:
     if domain is None:
         return unknown_host(request, portal=True)
     now = time.time()
-    payload = verify(HS_KIND, request.query_params.get("token", ""), snap.keys, now)
+    payload = verify(HANDSHAKE, request.query_params.get("token", ""), snap.keys, now)
     invalid = ("This sign-in link is not valid",
                "It has expired, was already used, or was made for another site. Go back to the app and try again.")
     if payload is None or payload.get("ph") != domain.portal_host or payload.get("d") != domain.id \
@@ -179,7 +178,7 @@ async def callback(request: Request) -> Response:
     tenant = snap.tenants.get(domain.tenant_id)
     idle = tenant.idle_seconds if tenant is not None else inst.settings.forward_auth_cookie_ttl
     expires = min(now + inst.settings.forward_auth_cookie_ttl, now + idle, payload["sx"])
-    cookie = sign(FA_KIND, {"tn": payload["tn"], "d": payload["d"], "s": payload["s"], "u": payload["u"],
+    cookie = sign(FORWARD_AUTH, {"tn": payload["tn"], "d": payload["d"], "s": payload["s"], "u": payload["u"],
                             "mf": payload["mf"], "am": payload.get("am", []), "exp": expires}, snap.signing_key)
     response = _no_store(RedirectResponse(payload["rd"], status_code=302))
     response.set_cookie(FORWARD_AUTH_COOKIE, cookie, max_age=int(expires - now), domain=domain.name,

@@ -15,7 +15,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ostiary.gate.signing import sign, verify
 from ostiary.observability import events
 from ostiary.portal.i18n import N_, gettext as _
 from ostiary.portal.context import client_address, csrf_ok, error_page, instance, render, tenant_for, unknown_host
@@ -26,8 +25,8 @@ from ostiary.services import throttle
 from ostiary.services import users as users_service
 from ostiary.services.actor import Actor
 from ostiary.services.errors import InvalidInput
+from ostiary.tokens import PENDING_TOTP, sign, verify
 
-PENDING_KIND = "te"  # a signed, not-yet-confirmed TOTP secret carried by the enrol form
 PENDING_TTL = 900
 WRONG_CODE = N_("That code is not right, or was already used.")
 
@@ -134,7 +133,7 @@ def _pending_token(inst, tenant_id: int, user_id: int, session_id: str, secret: 
     if key is None:
         return None
     payload = {"tn": tenant_id, "u": user_id, "s": session_id, "sec": secret, "exp": time.time() + PENDING_TTL}
-    return sign(PENDING_KIND, payload, key)
+    return sign(PENDING_TOTP, payload, key)
 
 
 def _enrol_page(request: Request, inst, tenant, session, user, next_url: str, secret: str,
@@ -182,7 +181,7 @@ async def enrol_submit(request: Request) -> Response:
     inst, tenant, session, user = ctx
     form = await request.form()
     next_url = safe_next(form.get("next"))
-    pending = verify(PENDING_KIND, str(form.get("pending", "")), inst.holder.snapshot.keys, time.time())
+    pending = verify(PENDING_TOTP, str(form.get("pending", "")), inst.holder.snapshot.keys, time.time())
     if pending is None or pending.get("u") != user.id or pending.get("s") != session.id \
             or pending.get("tn") != tenant.id or not isinstance(pending.get("sec"), str):
         return error_page(request, 400, _("This set-up form expired"),

@@ -25,7 +25,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ostiary.gate.signing import sign, verify
 from ostiary.identity import linking, oauth_github, oidc
 from ostiary.identity.method import FEDERATED
 from ostiary.identity.provider import AnswerRefused, ProviderConfig, ProviderUnavailable
@@ -42,8 +41,8 @@ from ostiary.services import sessions as sessions_service
 from ostiary.services.actor import Actor
 from ostiary.services.errors import ServiceError, problems_of
 from ostiary.store import TenantScope
+from ostiary.tokens import UPSTREAM_SIGN_IN, sign, verify
 
-PENDING_KIND = "up"
 PENDING_TTL = 600  # seconds from leaving for the provider to coming back
 UPSTREAM_COOKIE = "__Host-ostiary_upstream"
 UPSTREAM_COOKIE_DEV = "ostiary_upstream"
@@ -134,7 +133,7 @@ async def _leave_for_provider(request, inst, tenant, name: str, next_url: str, l
     pending = {"tn": tenant.id, "p": config.id, "st": state, "n": nonce, "v": verifier, "next": next_url,
                "j": secrets.token_hex(16), "exp": expires, "link": link_to}
     response = RedirectResponse(url, status_code=303)
-    response.set_cookie(_cookie_name(inst), sign(PENDING_KIND, pending, key), max_age=PENDING_TTL,
+    response.set_cookie(_cookie_name(inst), sign(UPSTREAM_SIGN_IN, pending, key), max_age=PENDING_TTL,
                         **cookie_flags(inst))
     return response
 
@@ -149,7 +148,7 @@ async def callback(request: Request) -> Response:
     name = request.path_params["name"][:63]
     config = await run_in_threadpool(providers.config_for, inst.store, tenant.id, name)
     config = None if config is not None and config.protocol == "ldap" else config
-    pending = verify(PENDING_KIND, request.cookies.get(_cookie_name(inst), ""), inst.holder.snapshot.keys, time.time())
+    pending = verify(UPSTREAM_SIGN_IN, request.cookies.get(_cookie_name(inst), ""), inst.holder.snapshot.keys, time.time())
     next_url = safe_next(pending.get("next")) if pending else "/"
     if config is None:
         return problem_page(request, 404, None, _("No such way to sign in"),

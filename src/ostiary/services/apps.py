@@ -15,6 +15,7 @@ from ostiary.services.errors import Conflict, NotFound, Problems
 from ostiary.services.input_limits import MAX_PUBLIC_PATH_LENGTH, MAX_PUBLIC_PATHS, MAX_URL_LENGTH
 from ostiary.services.text_rules import control_character_problem, nfc
 from ostiary.store import Store, TenantScope
+from ostiary.store.changes import Entity
 from ostiary.store.tables import app_grants, apps, domains, groups
 from ostiary.urlrules import parse_app_url, path_pattern_problem
 from ostiary.wire import IDENTITY_HEADER_KEYS
@@ -144,7 +145,7 @@ def add_app(
             scope.insert(app_grants, app_id=app_id, group_id=g.id)
         scope.audit(actor.name, "app.add", "app", app_id, actor.addr, name=name, url=location.url,
                     groups=[g.name for g in group_rows], all_users=all_users)
-        scope.changed("app", app_id)
+        scope.changed(Entity.APP, app_id)
         return scope.one(apps, apps.c.id == app_id)
 
 
@@ -181,7 +182,7 @@ def update_app(
         scope.update(apps, apps.c.id == app.id, updated_at=time.time(), **values)
         scope.audit(actor.name, "app.update", "app", app.id, actor.addr,
                     **{k: (json.loads(v) if k == "public_paths" else v) for k, v in values.items()})
-        scope.changed("app", app.id)
+        scope.changed(Entity.APP, app.id)
         return scope.one(apps, apps.c.id == app.id)
 
 
@@ -209,7 +210,7 @@ def grant(store: Store, tenant_id: int, actor: Actor, app_name: str, group: str)
             return
         scope.insert(app_grants, app_id=app.id, group_id=g.id)
         scope.audit(actor.name, "app.grant", "app", app.id, actor.addr, group=g.name)
-        scope.changed("app", app.id)
+        scope.changed(Entity.APP, app.id)
 
 
 def revoke(store: Store, tenant_id: int, actor: Actor, app_name: str, group: str) -> None:
@@ -219,7 +220,7 @@ def revoke(store: Store, tenant_id: int, actor: Actor, app_name: str, group: str
         if not scope.delete(app_grants, app_grants.c.app_id == app.id, app_grants.c.group_id == g.id):
             raise NotFound(f'group: "{g.name}" has no grant on "{app.name}"')
         scope.audit(actor.name, "app.revoke", "app", app.id, actor.addr, group=g.name)
-        scope.changed("app", app.id)
+        scope.changed(Entity.APP, app.id)
 
 
 def delete_app(store: Store, tenant_id: int, actor: Actor, name: str) -> None:
@@ -229,4 +230,4 @@ def delete_app(store: Store, tenant_id: int, actor: Actor, name: str) -> None:
         scope.delete(app_grants, app_grants.c.app_id == app.id)
         scope.delete(apps, apps.c.id == app.id)
         scope.audit(actor.name, "app.delete", "app", app.id, actor.addr, name=app.name)
-        scope.changed("app", app.id)
+        scope.changed(Entity.APP, app.id)

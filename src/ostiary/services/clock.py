@@ -10,8 +10,8 @@ import time
 
 from sqlalchemy import text
 
-from ostiary.gate.signing import CLOCK_LEEWAY
 from ostiary.store import Store
+from ostiary.tokens import CLOCK_LEEWAY
 
 __all__ = ["CLOCK_LEEWAY", "database_clock_offset", "describe_offset"]
 

@@ -13,12 +13,13 @@ import time
 from sqlalchemy import Row, delete, select
 from sqlalchemy.exc import IntegrityError
 
+from ostiary.dns.status import DomainStatus
 from ostiary.services.actor import Actor
 from ostiary.services.errors import Conflict, NotFound, Problems, ServiceError
 from ostiary.store import Store, TenantScope
+from ostiary.store.changes import Entity
 from ostiary.store.tables import apps, domains
 
-PENDING, VERIFIED, FAILED = "pending", "verified", "failed"
 PENDING_LIFETIME = 7 * 24 * 3600  # a registration never verified within this is deleted
 EXPIRY_ACTOR = Actor(name="system:expire")
 
@@ -69,19 +70,19 @@ def add_domain(store: Store, tenant_id: int, actor: Actor, name: str, portal_hos
             raise Conflict(f'portal_host: "{portal}" is already the verified portal host of a protected domain: '
                            "choose another name")
         did = scope.insert(
-            domains, name=domain_name, portal_host=portal, status=PENDING,
+            domains, name=domain_name, portal_host=portal, status=DomainStatus.PENDING,
             verification_token=secrets.token_urlsafe(24), status_reason="not checked yet",
             created_at=time.time(),
         )
         scope.audit(actor.name, "domain.add", "domain", did, actor.addr, name=domain_name, portal_host=portal)
-        scope.changed("domain", did)
+        scope.changed(Entity.DOMAIN, did)
         return scope.one(domains, domains.c.id == did)
 
 
 def _verified_owner(conn, portal_host: str, besides: int | None = None) -> Row | None:
     """The verified domain that owns `portal_host` (other than domain `besides`), if any."""
     stmt = select(domains.c.id, domains.c.tenant_id).where(domains.c.portal_host == portal_host,
-                                                           domains.c.status == VERIFIED)
+                                                           domains.c.status == DomainStatus.VERIFIED)
     if besides is not None:
         stmt = stmt.where(domains.c.id != besides)
     return conn.execute(stmt).first()
@@ -91,7 +92,8 @@ def _taken_by_another(conn, tenant_id: int, domain: Row) -> str | None:
     """Why `domain` cannot be verified here although its record is right: the
     name or the portal host is already served for another verified domain."""
     other = conn.execute(select(domains.c.id).where(
-        domains.c.name == domain.name, domains.c.status == VERIFIED, domains.c.tenant_id != tenant_id)).first()
+        domains.c.name == domain.name, domains.c.status == DomainStatus.VERIFIED,
+        domains.c.tenant_id != tenant_id)).first()
     if other is not None:
         return f'"{domain.name}" is verified by another tenant of this installation'
     if _verified_owner(conn, domain.portal_host, besides=domain.id) is not None:
@@ -123,12 +125,13 @@ def _record_verification(store: Store, tenant_id: int, actor: Actor, name: str, 
             taken = _taken_by_another(conn, tenant_id, domain)
             if taken is not None:
                 verified, reason = False, taken
-        values = dict(status=VERIFIED if verified else FAILED, status_reason=reason, last_checked_at=now)
+        values = dict(status=DomainStatus.VERIFIED if verified else DomainStatus.FAILED, status_reason=reason,
+                      last_checked_at=now)
         if verified:
             values.update(verified_at=now, flagged_at=None)
         scope.update(domains, domains.c.id == domain.id, **values)
         scope.audit(actor.name, "domain.verify", "domain", domain.id, actor.addr, verified=verified, reason=reason)
-        scope.changed("domain", domain.id)
+        scope.changed(Entity.DOMAIN, domain.id)
         return scope.one(domains, domains.c.id == domain.id)
 
 
@@ -143,7 +146,8 @@ class DnsUnanswered(ServiceError):
 
 
 def describe_state(domain: Row) -> str:
-    return f"{domain.status}, flagged" if domain.status == VERIFIED and domain.flagged_at else domain.status
+    flagged = domain.status == DomainStatus.VERIFIED and domain.flagged_at
+    return f"{domain.status}, {DomainStatus.FLAGGED}" if flagged else domain.status
 
 
 def verify_domain(store: Store, tenant_id: int, actor: Actor, name: str,
@@ -157,7 +161,7 @@ def verify_domain(store: Store, tenant_id: int, actor: Actor, name: str,
     result = check_challenge(domain.name, domain.verification_token, resolvers, timeout)
     if not result.conclusive:
         raise DnsUnanswered(domain, result.reason)
-    return record_verification(store, tenant_id, actor, name, result.status == VERIFIED, result.reason)
+    return record_verification(store, tenant_id, actor, name, result.status == DomainStatus.VERIFIED, result.reason)
 
 
 def skip_verification(store: Store, tenant_id: int, actor: Actor, name: str, why: str) -> Row:
@@ -181,7 +185,7 @@ def _delete_expired(conn, now: float) -> list[Row]:
         scope = TenantScope(conn, row.tenant_id)
         scope.audit(EXPIRY_ACTOR.name, "domain.expire", "domain", row.id, EXPIRY_ACTOR.addr, name=row.name,
                     portal_host=row.portal_host)
-        scope.changed("domain", row.id)
+        scope.changed(Entity.DOMAIN, row.id)
     return expired
 
 
@@ -199,4 +203,4 @@ def delete_domain(store: Store, tenant_id: int, actor: Actor, name: str) -> None
             raise Conflict(f'domain: "{domain.name}" still has proxy apps: delete them first')
         scope.delete(domains, domains.c.id == domain.id)
         scope.audit(actor.name, "domain.delete", "domain", domain.id, actor.addr, name=domain.name)
-        scope.changed("domain", domain.id)
+        scope.changed(Entity.DOMAIN, domain.id)

@@ -14,6 +14,7 @@ from ostiary.services.actor import Actor
 from ostiary.services.errors import Conflict, InvalidInput, NotFound, Problem, Problems
 from ostiary.services.users import find_user, validate_email
 from ostiary.store import Store, TenantScope
+from ostiary.store.changes import Entity
 from ostiary.store.tables import users
 
 INVALID_LINK = ("token: this link cannot be used: it was used already, it expired, or a newer request replaced it. "
@@ -87,5 +88,5 @@ def confirm_change(store: Store, tenant_id: int, token: str, address: str) -> tu
         scope.update(users, users.c.id == link.user_id, email=link.new_email, updated_at=time.time())
         scope.audit(f"user:{link.user_id}", "user.email_change", "user", link.user_id, address,
                     old_email=link.email, new_email=link.new_email)
-        scope.changed("user", link.user_id)
+        scope.changed(Entity.USER, link.user_id)
         return link.email, link.new_email

@@ -12,6 +12,7 @@ from ostiary.services.errors import Conflict, InvalidInput, NotFound, Problem, P
 from ostiary.services.text_rules import control_character_problem, nfc
 from ostiary.services.users import get_user
 from ostiary.store import Store, TenantScope
+from ostiary.store.changes import Entity
 from ostiary.store.tables import app_grants, apps, groups, memberships
 
 
@@ -64,7 +65,7 @@ def add_group(store: Store, tenant_id: int, actor: Actor, name: str, parent: str
         parent_id = _by_name(scope, parent, "parent").id if parent else None
         gid = scope.insert(groups, name=name, parent_id=parent_id, created_at=time.time())
         scope.audit(actor.name, "group.add", "group", gid, actor.addr, name=name, parent=parent)
-        scope.changed("group", gid)
+        scope.changed(Entity.GROUP, gid)
         return scope.one(groups, groups.c.id == gid)
 
 
@@ -102,7 +103,7 @@ def change_group(store: Store, tenant_id: int, actor: Actor, name: str, *, new_n
                                + ("" if same.name == new_name else " (group names are compared regardless of case)"))
             scope.update(groups, groups.c.id == group.id, name=new_name)
             scope.audit(actor.name, "group.rename", "group", group.id, actor.addr, old=group.name, name=new_name)
-            scope.changed("group", group.id)
+            scope.changed(Entity.GROUP, group.id)
         return scope.one(groups, groups.c.id == group.id)
 
 
@@ -115,7 +116,7 @@ def _move_in(scope: TenantScope, actor: Actor, group: Row, new_parent: str | Non
         )])
     scope.update(groups, groups.c.id == group.id, parent_id=parent_id)
     scope.audit(actor.name, "group.move", "group", group.id, actor.addr, parent=new_parent)
-    scope.changed("group", group.id)
+    scope.changed(Entity.GROUP, group.id)
 
 
 def _in_use(scope: TenantScope, group: Row) -> tuple[int, list[str]]:
@@ -139,12 +140,12 @@ def delete_group(store: Store, tenant_id: int, actor: Actor, name: str, force: b
                            "confirm to delete it anyway (CLI --force, API ?force=true)")
         scope.delete(memberships, memberships.c.group_id == group.id)
         for grant in scope.rows(app_grants, app_grants.c.group_id == group.id):
-            scope.changed("app", grant.app_id)
+            scope.changed(Entity.APP, grant.app_id)
         scope.delete(app_grants, app_grants.c.group_id == group.id)
         scope.delete(groups, groups.c.id == group.id)
         scope.audit(actor.name, "group.delete", "group", group.id, actor.addr, name=group.name,
                     removed_members=members, removed_grants=granted)
-        scope.changed("group", group.id)
+        scope.changed(Entity.GROUP, group.id)
 
 
 def in_use_text(members: int, granted: list[str]) -> str:
@@ -171,7 +172,7 @@ def add_member(store: Store, tenant_id: int, actor: Actor, group: str, email: st
             return  # already a member: adding again changes nothing
         scope.insert(memberships, group_id=g.id, user_id=user.id)
         scope.audit(actor.name, "group.member_add", "group", g.id, actor.addr, user=user.email)
-        scope.changed("user", user.id)
+        scope.changed(Entity.USER, user.id)
 
 
 def remove_member(store: Store, tenant_id: int, actor: Actor, group: str, email: str) -> None:
@@ -182,7 +183,7 @@ def remove_member(store: Store, tenant_id: int, actor: Actor, group: str, email:
         if not scope.delete(memberships, memberships.c.group_id == g.id, memberships.c.user_id == user.id):
             raise NotFound(f'member: "{email}" is not a direct member of "{group}"')
         scope.audit(actor.name, "group.member_remove", "group", g.id, actor.addr, user=user.email)
-        scope.changed("user", user.id)
+        scope.changed(Entity.USER, user.id)
 
 
 def members(store: Store, tenant_id: int, group: str) -> list[int]:

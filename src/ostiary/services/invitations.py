@@ -22,6 +22,7 @@ from ostiary.services import users as users_service
 from ostiary.services.actor import Actor
 from ostiary.services.errors import Conflict, NotFound
 from ostiary.store import Store, TenantScope
+from ostiary.store.changes import Entity
 from ostiary.store.tables import tenants, users, webauthn_credentials
 
 NOT_VERIFIED = ("This passkey did not check that it is you (no PIN, fingerprint or face), and this organisation "
@@ -123,5 +124,5 @@ def accept_with_passkey(store: Store, keys, rp: passkeys_service.RelyingParty, t
             email_links.retire_in(scope, link.user_id, other, now)
         scope.audit(actor.name, "user.invitation_accepted", "user", link.user_id, address, method="passkey",
                     sessions_ended=ended)
-        scope.changed("user", link.user_id)
+        scope.changed(Entity.USER, link.user_id)
     return Accepted(link.user_id, new.user_verified)

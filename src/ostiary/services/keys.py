@@ -16,7 +16,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from ostiary.services.actor import Actor
 from ostiary.services.errors import InvalidInput, Problem
 from ostiary.store import Store
-from ostiary.store.scoped import log_audit, record_change
+from ostiary.store.changes import Entity, record_change
+from ostiary.store.scoped import log_audit
 from ostiary.store.tables import audit_log, installation, signing_keys
 
 MAX_OVERLAP = 365 * 86400
@@ -43,7 +44,7 @@ def ensure_signing_key(store: Store) -> None:
         active = conn.execute(select(signing_keys.c.id).where(signing_keys.c.retire_at.is_(None))).first()
         if active is None:
             _new_key(store, conn, time.time())
-            record_change(conn, None, "key", "*")
+            record_change(conn, None, Entity.KEY, "*")
 
 
 # A new key is published this long before it signs, so every worker of every
@@ -79,7 +80,7 @@ def rotate_keys(store: Store, actor: Actor, overlap_seconds: int) -> str:
             tenant_id=None, at=now, actor=actor.name, actor_addr=actor.addr, action="keys.rotate",
             entity="key", entity_id=kid, detail=json.dumps({"overlap_seconds": overlap_seconds}),
         ))
-        record_change(conn, None, "key", "*")  # every worker reloads every key's window
+        record_change(conn, None, Entity.KEY, "*")  # every worker reloads every key's window
         return kid
 
 

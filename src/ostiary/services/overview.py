@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Row, and_, or_, select
 
+from ostiary.dns.status import DomainStatus
 from ostiary.services import throttle as throttle_rules
 from ostiary.store import Store, TenantScope
 from ostiary.store.tables import api_tokens, apps, domains, groups, sessions, signing_keys, throttle, users
@@ -60,7 +61,7 @@ def tenant_overview(store: Store, tenant_id: int, now: float | None = None, limi
             "API tokens": scope.count(api_tokens, api_tokens.c.revoked_at.is_(None),
                                       or_(api_tokens.c.expires_at.is_(None), api_tokens.c.expires_at > now)),
         }
-        out.attention_domains = scope.rows(domains, or_(domains.c.status != "verified", domains.c.flagged_at.is_not(None)),
+        out.attention_domains = scope.rows(domains, or_(domains.c.status != DomainStatus.VERIFIED, domains.c.flagged_at.is_not(None)),
                                            order_by=domains.c.name, limit=limit)
         out.ending_tokens = scope.rows(api_tokens, api_tokens.c.revoked_at.is_(None), api_tokens.c.expires_at > now,
                                        api_tokens.c.expires_at <= now + TOKEN_WARNING,

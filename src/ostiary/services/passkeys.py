@@ -38,15 +38,14 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from ostiary.gate.signing import SigningKey, sign, verify
 from ostiary.services import handshake_tokens
 from ostiary.services.actor import Actor
 from ostiary.services.errors import Conflict, InvalidInput, NotFound, Problem, Problems
 from ostiary.services.text_rules import control_character_problem, nfc
 from ostiary.store import Store, TenantScope
 from ostiary.store.tables import linked_identities, users, webauthn_credentials
+from ostiary.tokens import PASSKEY_CEREMONY, SigningKey, sign, verify
 
-CEREMONY_KIND = "wa"  # a signed WebAuthn challenge carried by the page between options and answer
 CEREMONY_TTL = 300
 TIMEOUT_MS = 120_000
 NAME_MAX = 100
@@ -98,7 +97,7 @@ def _ceremony_token(key: SigningKey, purpose: str, challenge: bytes, tenant_id: 
         payload["s"] = session_id
     if link_id is not None:
         payload["l"] = link_id
-    return sign(CEREMONY_KIND, payload, key)
+    return sign(PASSKEY_CEREMONY, payload, key)
 
 
 def browser_binding(csrf_cookie: str) -> str:
@@ -109,7 +108,7 @@ def browser_binding(csrf_cookie: str) -> str:
 def open_ceremony(store: Store, keys, token: str, purpose: str, tenant_id: int, binding: str) -> dict:
     """The ceremony's signed state, used once; refused when forged, expired,
     for another purpose, tenant or browser, or already used."""
-    payload = verify(CEREMONY_KIND, token or "", keys, time.time()) if token and len(token) < 2048 else None
+    payload = verify(PASSKEY_CEREMONY, token or "", keys, time.time()) if token and len(token) < 2048 else None
     if payload is None or payload.get("p") != purpose or payload.get("tn") != tenant_id \
             or payload.get("b") != binding or not isinstance(payload.get("jti"), str):
         raise PasskeyRefused("This passkey request expired or came from another page. Try again.")

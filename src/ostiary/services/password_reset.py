@@ -20,6 +20,7 @@ from ostiary.services.providers import password_refused
 from ostiary.services.text_rules import nfc
 from ostiary.services.users import find_user_in
 from ostiary.store import Store, TenantScope
+from ostiary.store.changes import Entity
 from ostiary.store.tables import users
 
 INVALID_LINK = ("token: this link cannot be used: it was used already, it expired, or a newer one replaced it. "
@@ -75,6 +76,6 @@ def set_password_with_link(store: Store, tenant_id: int, purpose: str, token: st
         for other in (email_links.RESET, email_links.INVITATION):
             email_links.retire_in(scope, link.user_id, other, now)
         scope.audit(f"user:{link.user_id}", ACTIONS[purpose], "user", link.user_id, address, sessions_ended=ended)
-        scope.changed("user", link.user_id)
+        scope.changed(Entity.USER, link.user_id)
         return scope.one(users, users.c.id == link.user_id)
 

@@ -21,7 +21,7 @@ from ostiary.services.actor import Actor
 from ostiary.services.errors import Conflict, NotFound, Problems
 from ostiary.services.text_rules import control_character_problem
 from ostiary.store import Store, TenantScope
-from ostiary.store.scoped import record_change
+from ostiary.store.changes import Entity, record_change
 from ostiary.store.tables import groups, identity_providers, linked_identities, provider_group_map, tenants
 
 NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -316,7 +316,7 @@ def add_provider(store: Store, tenant_id: int, actor: Actor, name: str, settings
             raise Conflict(f'name: provider "{name}" already exists in this tenant: choose another name')
         pid = scope.insert(identity_providers, name=name, created_at=now, updated_at=now, **values)
         scope.audit(actor.name, "provider.add", "provider", pid, actor.addr, **_audit_detail(name, values))
-        scope.changed("provider", pid)
+        scope.changed(Entity.PROVIDER, pid)
         return scope.one(identity_providers, identity_providers.c.id == pid)
 
 
@@ -341,7 +341,7 @@ def update_provider(store: Store, tenant_id: int, actor: Actor, name: str, setti
         scope.update(identity_providers, identity_providers.c.id == current.id, updated_at=time.time(), **changed)
         scope.audit(actor.name, "provider.change", "provider", current.id, actor.addr, name=current.name,
                     changed=sorted(changed))
-        scope.changed("provider", current.id)
+        scope.changed(Entity.PROVIDER, current.id)
         return scope.one(identity_providers, identity_providers.c.id == current.id)
 
 
@@ -355,7 +355,7 @@ def remove_provider(store: Store, tenant_id: int, actor: Actor, name: str) -> in
         scope.delete(provider_group_map, provider_group_map.c.provider_id == row.id)
         scope.delete(identity_providers, identity_providers.c.id == row.id)
         scope.audit(actor.name, "provider.remove", "provider", row.id, actor.addr, name=row.name, links=links)
-        scope.changed("provider", row.id)
+        scope.changed(Entity.PROVIDER, row.id)
         return links
 
 
@@ -385,7 +385,7 @@ def map_group(store: Store, tenant_id: int, actor: Actor, name: str, upstream_gr
             return
         scope.audit(actor.name, "provider.unmap" if remove else "provider.map", "provider", row.id, actor.addr,
                     upstream_group=upstream_group, group=target.name)
-        scope.changed("provider", row.id)
+        scope.changed(Entity.PROVIDER, row.id)
 
 
 # --- the tenant's password switch ------------------------------------------------------------
@@ -402,7 +402,7 @@ def set_password_sign_in(store: Store, tenant_id: int, actor: Actor, on: bool) -
         conn.execute(update(tenants).where(tenants.c.id == tenant_id).values(password_sign_in=on))
         TenantScope(conn, tenant_id).audit(actor.name, "tenant.password_sign_in", "tenant", tenant_id, actor.addr,
                                            on=on)
-        record_change(conn, tenant_id, "tenant", tenant_id)
+        record_change(conn, tenant_id, Entity.TENANT, tenant_id)
 
 
 def password_refused(store: Store, tenant_id: int, user: Row) -> bool:

@@ -30,17 +30,18 @@ from ostiary.config import Settings
 from ostiary.dns import recheck as rules
 from ostiary.dns.resolvers import parse_resolvers
 from ostiary.dns.recheck import TrackedDomain, Transition
+from ostiary.dns.status import DomainStatus
 from ostiary.services.actor import Actor
 from ostiary.services.audit import prune_audit_log
 from ostiary.services.domains import PENDING_LIFETIME, delete_expired
 from ostiary.services.tenants import list_tenants
 from ostiary.store import Store, TenantScope, open_store
+from ostiary.store.changes import Entity
 from ostiary.store.tables import domains, installation
 
 log = logging.getLogger("ostiary.reverification")
 
 LEASE_KEY = "reverify_lease"
-DISABLED = "disabled"
 REVERIFY_ACTOR = Actor(name="system:reverify")
 # Names RFC 6761 keeps out of DNS (`ostiary demo` uses them with verification skipped): never re-checked.
 NEVER_IN_DNS = ("localhost",)
@@ -122,10 +123,11 @@ def due_domains(store: Store) -> list[Due]:
     tenants = list_tenants(store)
     with store.read() as conn:
         for tenant in tenants:
-            for row in TenantScope(conn, tenant.id).rows(domains, domains.c.status == rules.VERIFIED, order_by=domains.c.id):
+            verified = domains.c.status == DomainStatus.VERIFIED
+            for row in TenantScope(conn, tenant.id).rows(domains, verified, order_by=domains.c.id):
                 if _never_in_dns(row.name):
                     continue
-                state = rules.FLAGGED if row.flagged_at is not None else rules.VERIFIED
+                state = DomainStatus.FLAGGED if row.flagged_at is not None else DomainStatus.VERIFIED
                 due.append(Due(tenant.id, row.id, TrackedDomain(row.name, row.verification_token, state, row.flagged_at)))
     return due
 
@@ -144,29 +146,29 @@ def record_recheck(store: Store, tenant_id: int, domain_id: int, checked: Tracke
         scope = TenantScope(conn, tenant_id)
         row = scope.one(domains, domains.c.id == domain_id)
         # The operator may have re-verified, changed or deleted the domain meanwhile: then this result is stale.
-        if (row is None or row.status != rules.VERIFIED or row.verification_token != checked.token
+        if (row is None or row.status != DomainStatus.VERIFIED or row.verification_token != checked.token
                 or row.flagged_at != checked.flagged_since):
             return None
         values: dict = {"last_checked_at": now, "status_reason": transition.reason}
         action = None
-        if transition.state == rules.VERIFIED:
+        if transition.state == DomainStatus.VERIFIED:
             values["flagged_at"] = None
-            if checked.state == rules.FLAGGED:
+            if checked.state == DomainStatus.FLAGGED:
                 action = "domain.unflag"
-        elif transition.state == rules.FLAGGED:
+        elif transition.state == DomainStatus.FLAGGED:
             values["flagged_at"] = transition.flagged_since
-            if checked.state == rules.VERIFIED:
+            if checked.state == DomainStatus.VERIFIED:
                 action = "domain.flag"
-        elif transition.state == rules.DISABLED:
-            values["status"] = DISABLED
+        elif transition.state == DomainStatus.DISABLED:
+            values["status"] = DomainStatus.DISABLED
             action = "domain.disable"
-        if transition.state == rules.VERIFIED and action is None:
+        if transition.state == DomainStatus.VERIFIED and action is None:
             values.pop("status_reason")  # keep the reason given when it was verified
         scope.update(domains, domains.c.id == domain_id, **values)
         if action:
             scope.audit(REVERIFY_ACTOR.name, action, "domain", domain_id, REVERIFY_ACTOR.addr,
                         name=row.name, reason=transition.reason)
-            scope.changed("domain", domain_id)
+            scope.changed(Entity.DOMAIN, domain_id)
         return scope.one(domains, domains.c.id == domain_id)
 
 

@@ -16,6 +16,7 @@ from ostiary.identity.method import amr_values, decode_methods, encode_methods, 
 from ostiary.services.actor import Actor
 from ostiary.services.errors import NotFound
 from ostiary.store import Store, TenantScope
+from ostiary.store.changes import Entity
 from ostiary.store.tables import sessions, tenants, users, webauthn_credentials
 
 # last_seen_at is written at most this often per session: never a write per request.
@@ -166,7 +167,7 @@ def end_session(store: Store, tenant_id: int, session_id: str, reason: str, acto
         )
         if ended:
             scope.audit(actor.name, "session.end", "session", session_id, actor.addr, reason=reason)
-            scope.changed("session", session_id)
+            scope.changed(Entity.SESSION, session_id)
     if ended:
         announce_ended(store, tenant_id, [session_id])
     return bool(ended)
@@ -189,7 +190,7 @@ def end_user_sessions_in(scope: TenantScope, user_id: int, reason: str) -> int:
         scope.update(sessions, sessions.c.id.in_(live), sessions.c.ended_at.is_(None),
                      ended_at=time.time(), ended_reason=reason[:64])
     for session_id in live:
-        scope.changed("session", session_id)
+        scope.changed(Entity.SESSION, session_id)
     return len(live)
 
 

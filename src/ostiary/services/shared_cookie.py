@@ -15,6 +15,7 @@ from ostiary.sharedcookie.verifier.source_config import (
     BrokenSource, SharedCookieSettings, build_source, settings_problems,
 )
 from ostiary.store import Store, TenantScope
+from ostiary.store.changes import Entity
 from ostiary.store.tables import apps, domains
 
 # Audit actions, stored in the log under their names from before the
@@ -80,7 +81,7 @@ def set_for_app(store: Store, tenant_id: int, actor: Actor, app_name: str,
             )])
         scope.update(apps, apps.c.id == app.id, shared_cookie=value)
         scope.audit(actor.name, AUDIT_APP, "app", app.id, actor.addr, settings=value)
-        scope.changed("app", app.id)
+        scope.changed(Entity.APP, app.id)
         return scope.one(apps, apps.c.id == app.id)
 
 
@@ -97,7 +98,7 @@ def set_for_domain(store: Store, tenant_id: int, actor: Actor, domain_name: str,
             raise NotFound(f'domain: no protected domain "{domain_name}" in this tenant: see `ostiary domain list`')
         scope.update(domains, domains.c.id == domain.id, shared_cookie=value)
         scope.audit(actor.name, AUDIT_DOMAIN, "domain", domain.id, actor.addr, settings=value)
-        scope.changed("domain", domain.id)
+        scope.changed(Entity.DOMAIN, domain.id)
         return scope.one(domains, domains.c.id == domain.id)
 
 

@@ -18,6 +18,7 @@ from ostiary.config import Settings
 from ostiary.dns import sign_in_checks
 from ostiary.dns.sign_in_checks import Finding
 from ostiary.dns.resolvers import ResolverConfigError, Resolvers, parse_resolvers
+from ostiary.dns.status import DomainStatus
 from ostiary.services import apps as apps_service
 from ostiary.services import domains as domains_service
 from ostiary.services import mail
@@ -114,7 +115,7 @@ Check = Callable[[], Line]
 def domain_checks(domain: Row, apps: Sequence[Row], settings: Settings, resolvers: Resolvers | None) -> list[Check]:
     """The checks for one domain and its apps, in the order they are printed."""
     name, portal, timeout = domain.name, domain.portal_host, settings.dns_timeout
-    state = "flagged" if domain.status == domains_service.VERIFIED and domain.flagged_at else domain.status
+    state = DomainStatus.FLAGGED if domain.status == DomainStatus.VERIFIED and domain.flagged_at else domain.status
     checks: list[Check] = [
         lambda: Line(name, sign_in_checks.check_portal_host_under_domain(portal, name)),
         lambda: Line(name, sign_in_checks.check_domain_verified(name, state, domain.verified_at, domain.status_reason)),

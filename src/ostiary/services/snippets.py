@@ -4,6 +4,7 @@ and the app's page all call this, so they show the same text."""
 from __future__ import annotations
 
 from ostiary.config import Settings
+from ostiary.dns.status import DomainStatus
 from ostiary.proxies import AppFacts, render_snippet
 from ostiary.services.apps import get_app
 from ostiary.services.errors import InvalidInput, Problem
@@ -53,7 +54,7 @@ def ostiary_hosts_config(store: Store, settings: Settings, tenant_id: int, proxy
     with store.read() as conn:
         slug = conn.execute(tenants.select().where(tenants.c.id == tenant_id)).one().slug
     hosts = [tenant_host(get_base_domain(store) or "", slug)]
-    hosts += [d.portal_host for d in list_domains(store, tenant_id) if d.status == "verified"]
+    hosts += [d.portal_host for d in list_domains(store, tenant_id) if d.status == DomainStatus.VERIFIED]
     name = kind.variant_of or kind.name
     if name == "caddy":
         return render_ostiary_caddyfile(upstream)

@@ -12,7 +12,8 @@ from ostiary.hostnames import normalise_hostname
 from ostiary.services.actor import Actor
 from ostiary.services.errors import Conflict, InvalidInput, NotFound, Problem, Problems
 from ostiary.store import Store, TenantScope
-from ostiary.store.scoped import log_audit, record_change
+from ostiary.store.changes import Entity, record_change
+from ostiary.store.scoped import log_audit
 from ostiary.store.tables import audit_log, installation, tenants
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -60,7 +61,7 @@ def _insert_tenant(conn, slug: str, name: str, actor: Actor) -> Row:
             action="tenant.add", entity="tenant", entity_id=str(tid), detail="{}",
         )
     )
-    record_change(conn, tid, "tenant", tid)
+    record_change(conn, tid, Entity.TENANT, tid)
     return conn.execute(select(tenants).where(tenants.c.id == tid)).one()
 
 
@@ -83,7 +84,7 @@ def set_session_limits(store: Store, tenant_id: int, actor: Actor, idle_seconds:
         )
         TenantScope(conn, tenant_id).audit(actor.name, "tenant.session_limits", "tenant", tenant_id, actor.addr,
                                            idle_seconds=idle_seconds, absolute_seconds=absolute_seconds)
-        record_change(conn, tenant_id, "tenant", tenant_id)
+        record_change(conn, tenant_id, Entity.TENANT, tenant_id)
 
 
 def list_tenants(store: Store) -> list[Row]:
@@ -149,7 +150,7 @@ def init_installation(
             )
         if not current:
             conn.execute(insert(installation).values(key="base_domain", value=base))
-            record_change(conn, None, "installation", "base_domain")
+            record_change(conn, None, Entity.INSTALLATION, "base_domain")
         tenant = conn.execute(select(tenants).where(tenants.c.slug == slug)).first()
         tenant_created = tenant is None
         if tenant is None:

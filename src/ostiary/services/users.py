@@ -14,6 +14,7 @@ from ostiary.services.errors import Conflict, NotFound, Problem, Problems, Inval
 from ostiary.services.passwords import hash_password, password_problem, verify_password
 from ostiary.services.text_rules import control_character_problem, nfc
 from ostiary.store import Store, TenantScope
+from ostiary.store.changes import Entity
 from ostiary.store.tables import memberships, users
 
 EMAIL_RE = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+$")
@@ -126,7 +127,7 @@ def insert_user(scope: TenantScope, actor: Actor, *, email: str, username: str, 
         created_at=now, updated_at=now,
     )
     scope.audit(actor.name, "user.add", "user", uid, actor.addr, email=email, admin=is_admin)
-    scope.changed("user", uid)
+    scope.changed(Entity.USER, uid)
     return scope.one(users, users.c.id == uid)
 
 
@@ -172,7 +173,7 @@ def set_active(store: Store, tenant_id: int, actor: Actor, email: str, active: b
         if not active:
             sessions_service.end_user_sessions_in(scope, user.id, "user disabled")
         scope.audit(actor.name, "user.enable" if active else "user.disable", "user", user.id, actor.addr)
-        scope.changed("user", user.id)
+        scope.changed(Entity.USER, user.id)
         row = scope.one(users, users.c.id == user.id)
     if not active:
         sessions_service.announce_ended(store, tenant_id, user_id=user.id)
@@ -193,7 +194,7 @@ def set_password(store: Store, tenant_id: int, actor: Actor, email: str, passwor
         for purpose in (email_links.RESET, email_links.INVITATION):
             email_links.retire_in(scope, user.id, purpose)
         scope.audit(actor.name, "user.password", "user", user.id, actor.addr)
-        scope.changed("user", user.id)
+        scope.changed(Entity.USER, user.id)
     sessions_service.announce_ended(store, tenant_id, user_id=user.id)
 
 
@@ -205,7 +206,7 @@ def set_admin(store: Store, tenant_id: int, actor: Actor, email: str, is_admin: 
             _refuse_removing_last_admin(scope, scope.one(users, users.c.id == user.id), "is_admin")
         scope.update(users, users.c.id == user.id, is_admin=is_admin, updated_at=time.time())
         scope.audit(actor.name, "user.admin", "user", user.id, actor.addr, admin=is_admin)
-        scope.changed("user", user.id)
+        scope.changed(Entity.USER, user.id)
 
 
 def update_user(store: Store, tenant_id: int, actor: Actor, login: str, *, email: str | None = None,
@@ -237,7 +238,7 @@ def update_user(store: Store, tenant_id: int, actor: Actor, login: str, *, email
         if changed:
             scope.update(users, users.c.id == user.id, updated_at=time.time(), **changed)
             scope.audit(actor.name, "user.update", "user", user.id, actor.addr, **changed)
-            scope.changed("user", user.id)
+            scope.changed(Entity.USER, user.id)
         row = scope.one(users, users.c.id == user.id)
     if "email" in changed:
         # After the commit: the old address is told (by email when configured, docs/email.md).
@@ -265,7 +266,7 @@ def delete_user(store: Store, tenant_id: int, actor: Actor, login: str) -> Row:
         scope.delete(users, users.c.id == user.id)  # memberships, sessions, codes, identities: ON DELETE CASCADE
         scope.audit(actor.name, "user.delete", "user", user.id, actor.addr, email=user.email,
                     username=user.username, ended_sessions=ended)
-        scope.changed("user", user.id)
+        scope.changed(Entity.USER, user.id)
         return user
 
 

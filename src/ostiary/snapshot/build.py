@@ -6,17 +6,20 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
+from collections.abc import Callable
 
 from sqlalchemy import Connection, func, select
 
 from ostiary import secretbox
 from ostiary.access import with_ancestors
-from ostiary.gate.signing import SigningKey
+from ostiary.dns.status import DomainStatus
 from ostiary.secretbox import SecretBox
 from ostiary.snapshot.model import AppView, DomainView, GroupView, Snapshot, TenantView, UserView
+from ostiary.store.changes import Entity
 from ostiary.store.tables import (
     app_grants, apps, change_log, domains, groups, installation, memberships, sessions, signing_keys, tenants, users,
 )
+from ostiary.tokens import SigningKey
 
 
 def _tenant_view(row, base_domain: str | None) -> TenantView:
@@ -33,7 +36,7 @@ def _shared_cookie_source(text: str | None):
 
 
 def _domain_view(row) -> DomainView:
-    return DomainView(row.id, row.tenant_id, row.name, row.portal_host, row.status == "verified",
+    return DomainView(row.id, row.tenant_id, row.name, row.portal_host, row.status == DomainStatus.VERIFIED,
                       _shared_cookie_source(row.shared_cookie))
 
 
@@ -137,93 +140,127 @@ def apply_change(snap: Snapshot, conn: Connection, entity: str, entity_id: str, 
                  box: SecretBox | None = None) -> None:
     """Bring the entries one change touched up to date, then count a new
     generation: answers the gate remembered are good for one generation only
-    (gate/asgi.py, AnswerCache), so this change applies to them at once."""
+    (gate/asgi.py, AnswerCache), so this change applies to them at once.
+    An entity this version does not know (written by a newer one) only
+    counts the generation."""
     try:
-        _apply_change(snap, conn, entity, entity_id, tenant_id, box)
+        handler = _HANDLERS.get(entity)
+        if handler is not None:
+            handler(snap, conn, entity_id, tenant_id, box)
     finally:
         snap.generation += 1
 
 
-def _apply_change(snap: Snapshot, conn: Connection, entity: str, entity_id: str, tenant_id: int | None,
-                  box: SecretBox | None) -> None:
-    if entity == "user":
-        uid = int(entity_id)
-        snap.user_direct_groups[uid] = frozenset(
-            r.group_id for r in conn.execute(select(memberships.c.group_id).where(memberships.c.user_id == uid))
-        )
-        row = conn.execute(select(users).where(users.c.id == uid)).first()
-        if row is None:
-            snap.users.pop(uid, None)
-            snap.user_direct_groups.pop(uid, None)
-        else:
-            snap.users[uid] = _user_view(snap, row)
-    elif entity == "session":
-        row = conn.execute(select(sessions.c.expires_at, sessions.c.ended_at).where(sessions.c.id == entity_id)).first()
-        if row is not None and row.ended_at is not None:
-            snap.ended_sessions[entity_id] = row.expires_at
-    elif entity == "app":
-        aid = int(entity_id)
-        old = snap.apps.get(aid)
-        row = conn.execute(select(apps).where(apps.c.id == aid)).first()
-        if row is None:
-            snap.apps.pop(aid, None)
-        else:
-            granted = frozenset(r.group_id for r in conn.execute(
-                select(app_grants.c.group_id).where(app_grants.c.app_id == aid)))
-            snap.apps[aid] = _app_view(row, granted)
-        _reindex_hosts(snap, {a.host for a in (old, snap.apps.get(aid)) if a is not None})
-    elif entity == "group":
-        # A move or rename changes closures and names of everyone below: redo the tenant.
-        for gid in [g for g, v in snap.groups.items() if v.tenant_id == tenant_id]:
-            del snap.groups[gid]
-        for row in conn.execute(select(groups).where(groups.c.tenant_id == tenant_id)):
-            snap.groups[row.id] = GroupView(row.id, row.tenant_id, row.name, row.parent_id)
-        tenant_user_rows = list(conn.execute(select(users).where(users.c.tenant_id == tenant_id)))
-        tenant_user_ids = [r.id for r in tenant_user_rows]
-        direct: dict[int, set[int]] = defaultdict(set)
-        for r in conn.execute(select(memberships.c.user_id, memberships.c.group_id).where(memberships.c.tenant_id == tenant_id)):
-            direct[r.user_id].add(r.group_id)
-        for uid in tenant_user_ids:
-            snap.user_direct_groups[uid] = frozenset(direct.get(uid, ()))
-        _load_users(snap, tenant_user_rows)
-    elif entity == "domain":
-        did = int(entity_id)
-        old = snap.domains.get(did)
-        row = conn.execute(select(domains).where(domains.c.id == did)).first()
-        if old is not None and snap.portal_hosts.get(old.portal_host) is old:
-            del snap.portal_hosts[old.portal_host]
-        if row is None:
-            snap.domains.pop(did, None)
-        else:
-            view = _domain_view(row)
-            snap.domains[did] = view
-            if view.verified:
-                snap.portal_hosts[view.portal_host] = view
-        _reindex_hosts(snap, {a.host for a in snap.apps.values() if a.domain_id == did})
-    elif entity == "tenant":
-        tid = int(entity_id)
-        old_t = snap.tenants.get(tid)
-        row = conn.execute(select(tenants).where(tenants.c.id == tid)).first()
-        if old_t is not None:
-            snap.tenant_hosts.pop(old_t.host, None)
-        if row is None:
-            snap.tenants.pop(tid, None)
-        else:
-            view = _tenant_view(row, snap.base_domain)
-            snap.tenants[tid] = view
-            if view.host:
-                snap.tenant_hosts[view.host] = view
-    elif entity == "key":
-        _load_keys(snap, conn, box)
-    elif entity == "installation":
-        snap.base_domain = conn.execute(
-            select(installation.c.value).where(installation.c.key == "base_domain")).scalar()
-        snap.tenant_hosts.clear()
-        for row in conn.execute(select(tenants)):
-            view = _tenant_view(row, snap.base_domain)
-            snap.tenants[row.id] = view
-            if view.host:
-                snap.tenant_hosts[view.host] = view
+def _user_changed(snap: Snapshot, conn: Connection, entity_id: str, tenant_id: int | None, box) -> None:
+    uid = int(entity_id)
+    snap.user_direct_groups[uid] = frozenset(
+        r.group_id for r in conn.execute(select(memberships.c.group_id).where(memberships.c.user_id == uid))
+    )
+    row = conn.execute(select(users).where(users.c.id == uid)).first()
+    if row is None:
+        snap.users.pop(uid, None)
+        snap.user_direct_groups.pop(uid, None)
+    else:
+        snap.users[uid] = _user_view(snap, row)
+
+
+def _session_changed(snap: Snapshot, conn: Connection, entity_id: str, tenant_id: int | None, box) -> None:
+    row = conn.execute(select(sessions.c.expires_at, sessions.c.ended_at).where(sessions.c.id == entity_id)).first()
+    if row is not None and row.ended_at is not None:
+        snap.ended_sessions[entity_id] = row.expires_at
+
+
+def _app_changed(snap: Snapshot, conn: Connection, entity_id: str, tenant_id: int | None, box) -> None:
+    aid = int(entity_id)
+    old = snap.apps.get(aid)
+    row = conn.execute(select(apps).where(apps.c.id == aid)).first()
+    if row is None:
+        snap.apps.pop(aid, None)
+    else:
+        granted = frozenset(r.group_id for r in conn.execute(
+            select(app_grants.c.group_id).where(app_grants.c.app_id == aid)))
+        snap.apps[aid] = _app_view(row, granted)
+    _reindex_hosts(snap, {a.host for a in (old, snap.apps.get(aid)) if a is not None})
+
+
+def _group_changed(snap: Snapshot, conn: Connection, entity_id: str, tenant_id: int | None, box) -> None:
+    # A move or rename changes closures and names of everyone below: redo the tenant.
+    for gid in [g for g, v in snap.groups.items() if v.tenant_id == tenant_id]:
+        del snap.groups[gid]
+    for row in conn.execute(select(groups).where(groups.c.tenant_id == tenant_id)):
+        snap.groups[row.id] = GroupView(row.id, row.tenant_id, row.name, row.parent_id)
+    tenant_user_rows = list(conn.execute(select(users).where(users.c.tenant_id == tenant_id)))
+    tenant_user_ids = [r.id for r in tenant_user_rows]
+    direct: dict[int, set[int]] = defaultdict(set)
+    for r in conn.execute(select(memberships.c.user_id, memberships.c.group_id).where(memberships.c.tenant_id == tenant_id)):
+        direct[r.user_id].add(r.group_id)
+    for uid in tenant_user_ids:
+        snap.user_direct_groups[uid] = frozenset(direct.get(uid, ()))
+    _load_users(snap, tenant_user_rows)
+
+
+def _domain_changed(snap: Snapshot, conn: Connection, entity_id: str, tenant_id: int | None, box) -> None:
+    did = int(entity_id)
+    old = snap.domains.get(did)
+    row = conn.execute(select(domains).where(domains.c.id == did)).first()
+    if old is not None and snap.portal_hosts.get(old.portal_host) is old:
+        del snap.portal_hosts[old.portal_host]
+    if row is None:
+        snap.domains.pop(did, None)
+    else:
+        view = _domain_view(row)
+        snap.domains[did] = view
+        if view.verified:
+            snap.portal_hosts[view.portal_host] = view
+    _reindex_hosts(snap, {a.host for a in snap.apps.values() if a.domain_id == did})
+
+
+def _tenant_changed(snap: Snapshot, conn: Connection, entity_id: str, tenant_id: int | None, box) -> None:
+    tid = int(entity_id)
+    old_t = snap.tenants.get(tid)
+    row = conn.execute(select(tenants).where(tenants.c.id == tid)).first()
+    if old_t is not None:
+        snap.tenant_hosts.pop(old_t.host, None)
+    if row is None:
+        snap.tenants.pop(tid, None)
+    else:
+        view = _tenant_view(row, snap.base_domain)
+        snap.tenants[tid] = view
+        if view.host:
+            snap.tenant_hosts[view.host] = view
+
+
+def _keys_changed(snap: Snapshot, conn: Connection, entity_id: str, tenant_id: int | None, box) -> None:
+    _load_keys(snap, conn, box)
+
+
+def _installation_changed(snap: Snapshot, conn: Connection, entity_id: str, tenant_id: int | None, box) -> None:
+    snap.base_domain = conn.execute(
+        select(installation.c.value).where(installation.c.key == "base_domain")).scalar()
+    snap.tenant_hosts.clear()
+    for row in conn.execute(select(tenants)):
+        view = _tenant_view(row, snap.base_domain)
+        snap.tenants[row.id] = view
+        if view.host:
+            snap.tenant_hosts[view.host] = view
+
+
+def _nothing_held(snap: Snapshot, conn: Connection, entity_id: str, tenant_id: int | None, box) -> None:
+    """The snapshot holds nothing of it: the new generation is the whole change."""
+
+
+# One handler per entity of the change log (store/changes.py); a test keeps them in step.
+_HANDLERS: dict[str, Callable[[Snapshot, Connection, str, int | None, SecretBox | None], None]] = {
+    Entity.USER: _user_changed,
+    Entity.SESSION: _session_changed,
+    Entity.APP: _app_changed,
+    Entity.GROUP: _group_changed,
+    Entity.DOMAIN: _domain_changed,
+    Entity.TENANT: _tenant_changed,
+    Entity.KEY: _keys_changed,
+    Entity.INSTALLATION: _installation_changed,
+    Entity.PROVIDER: _nothing_held,
+}
 
 
 def prune_ended_sessions(snap: Snapshot, now: float) -> None:

@@ -7,7 +7,7 @@ low-water mark below any id it has not yet seen and re-reads above it;
 a gap still open after GAP_TIMEOUT belongs to a rolled-back transaction.
 
 On PostgreSQL a second thread LISTENs on the channel every writer NOTIFYs
-in its transaction (store/scoped.py) and wakes the poll at once; the poll
+in its transaction (store/changes.py) and wakes the poll at once; the poll
 keeps its interval, so a missed notification (the listener reconnecting
 after an outage, say) costs at most one interval."""
 
@@ -24,6 +24,7 @@ from ostiary.observability.metrics import worker_metrics
 from ostiary.snapshot.build import apply_change, load_full, prune_ended_sessions
 from ostiary.snapshot.model import Snapshot
 from ostiary.store import Store
+from ostiary.store.changes import CHANNEL
 from ostiary.store.tables import change_log
 
 log = logging.getLogger("ostiary.snapshot")
@@ -31,7 +32,6 @@ log = logging.getLogger("ostiary.snapshot")
 GAP_TIMEOUT = 10.0
 PRUNE_INTERVAL = 60.0
 CHANGE_LOG_RETENTION = 24 * 3600
-CHANGE_CHANNEL = "ostiary_changes"
 LISTEN_RETRY_MAX = 5.0
 
 
@@ -169,7 +169,7 @@ def _libpq_dsn(sqlalchemy_url: str) -> str:
 
 
 class ChangeListener:
-    """A dedicated psycopg connection LISTENing on CHANGE_CHANNEL; every
+    """A dedicated psycopg connection LISTENing on CHANNEL (store/changes.py); every
     notification sets `wake`. Reconnects with backoff after any failure and
     wakes the poll on reconnecting, since notifications sent meanwhile are lost."""
 
@@ -210,7 +210,7 @@ class ChangeListener:
         with psycopg.connect(self.dsn, autocommit=True, connect_timeout=5, keepalives=1, keepalives_idle=5,
                              keepalives_interval=2, keepalives_count=3,
                              application_name="ostiary-change-listener") as conn:
-            conn.execute(f"LISTEN {CHANGE_CHANNEL}")
+            conn.execute(f"LISTEN {CHANNEL}")
             self.connected = True
             self.wake.set()  # catch up on whatever happened while not listening
             while not self._stop.is_set():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from ostiary.gate.signing import SigningKey
+from ostiary.tokens import SigningKey
 
 
 @dataclass(frozen=True, slots=True)

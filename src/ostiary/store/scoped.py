@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import Connection, Row, Table, delete, func, insert, select, update
 from sqlalchemy.sql import ColumnElement
 
-from ostiary.store.tables import audit_log, change_log
+from ostiary.store.changes import Entity, record_change
+from ostiary.store.tables import audit_log
 
 
 class TenantScope:
@@ -60,9 +61,9 @@ class TenantScope:
     def delete(self, table: Table, *where: ColumnElement[bool]) -> int:
         return self.conn.execute(delete(table).where(*self._scoped(table, where))).rowcount
 
-    def changed(self, entity: str, entity_id: Any) -> None:
-        """Append to the change log, in the caller's transaction, so every
-        worker's snapshot picks the change up."""
+    def changed(self, entity: Entity, entity_id: Any) -> None:
+        """Append to the change log (store/changes.py), in the caller's
+        transaction, so every worker's snapshot picks the change up."""
         record_change(self.conn, self.tenant_id, entity, entity_id)
 
     def audit(self, actor: str, action: str, entity: str, entity_id: Any, actor_addr: str = "", **detail: Any) -> None:
@@ -88,12 +89,3 @@ def log_audit(conn: Connection, tenant_id: int | None, actor: str, actor_addr: s
 
     events.after_commit(conn, lambda: events.audit_written(tenant_id, actor, actor_addr, action, entity, entity_id,
                                                            detail))
-
-
-def record_change(conn: Connection, tenant_id: int | None, entity: str, entity_id: Any) -> None:
-    conn.execute(
-        insert(change_log).values(tenant_id=tenant_id, entity=entity, entity_id=str(entity_id), at=time.time())
-    )
-    if conn.dialect.name == "postgresql":
-        # Wake followers at once; the catch-up poll covers a missed notification.
-        conn.exec_driver_sql("SELECT pg_notify('ostiary_changes', '')")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from ostiary.dns.resolvers import parse_resolvers
+from ostiary.dns.status import DomainStatus
 from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, problems, sorted_listing_args
 from ostiary.portal.admin.web_wording import web_text
 from ostiary.services import admin_views, domains
@@ -48,7 +49,7 @@ async def domain_verify(ctx: AdminContext, form) -> Response:
                              parse_resolvers(settings.dns_resolvers), settings.dns_timeout)
     except domains.DnsUnanswered as exc:
         return ctx.back(f"/admin/domains/{exc.domain.name}", f"Learned nothing, nothing changed: {exc}")
-    outcome = "Verified" if row.status == domains.VERIFIED else "Not verified"
+    outcome = "Verified" if row.status == DomainStatus.VERIFIED else "Not verified"
     return ctx.back(f"/admin/domains/{row.name}", f"{outcome}: {row.status_reason}")
 
 

@@ -1,8 +1,13 @@
-"""Signed, tamper-evident values: forward-auth cookies and handshake tokens.
+"""Signed, tamper-evident values, and the keys that sign them: the
+forward-auth cookie, the handshake token and the other short-lived values the
+portal hands a browser to carry (docs/contract.md §4).
+
+Below the gate, the snapshot, the services and the portal alike: it imports
+nothing of Ostiary's, so each of them signs and verifies with the same code.
 
 Format: base64url(JSON payload) "." key id "." base64url(HMAC-SHA256).
-The MAC covers the kind ("fa" cookie, "hs" token) as well, so one can never
-stand in for the other. Tenant and domain live inside the payload.
+The MAC covers the kind (one of KINDS below) as well, so a value minted as one
+kind never stands in for another. Tenant and domain live inside the payload.
 
 Every value carries its issue time (`iat`). One instance signs what another
 verifies, and their clocks differ a little: `exp` is honoured up to
@@ -22,6 +27,15 @@ from dataclasses import dataclass
 
 MAX_LENGTH = 4096
 CLOCK_LEEWAY = 30  # seconds; instances whose clocks differ more are reported by /readyz and doctor
+
+# The kinds of signed value, each with its one purpose (docs/contract.md §4 lists them too).
+# Plain strings, not an enum: /check passes FORWARD_AUTH on every request.
+FORWARD_AUTH = "fa"  # the forward-auth cookie _ostiary_fa: who, for one protected domain (§7)
+HANDSHAKE = "hs"  # the single-use handshake token from /authorize to /callback (§2)
+PENDING_TOTP = "te"  # a TOTP secret being set up, carried by the enrolment form until confirmed
+UPSTREAM_SIGN_IN = "up"  # a sign-in in progress at an upstream provider, in a cookie until the person returns
+PASSKEY_CEREMONY = "wa"  # a WebAuthn challenge carried by the page between options and answer
+KINDS = frozenset({FORWARD_AUTH, HANDSHAKE, PENDING_TOTP, UPSTREAM_SIGN_IN, PASSKEY_CEREMONY})
 
 
 @dataclass(frozen=True)
@@ -47,6 +61,8 @@ def _mac(kind: str, body: str, kid: str, secret: bytes) -> bytes:
 
 
 def sign(kind: str, payload: Mapping, key: SigningKey, now: float | None = None) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"kind: {kind!r} is not one of ostiary.tokens.KINDS")
     stamped = {"iat": int(time.time() if now is None else now), **payload}
     body = _b64(json.dumps(stamped, separators=(",", ":"), ensure_ascii=True).encode("ascii"))
     return f"{body}.{key.kid}.{_b64(_mac(kind, body, key.kid, key.secret))}"
