@@ -1,6 +1,6 @@
 import pytest
 
-from ostiary.dns import (
+from ostiary.dns.names import (
     domain_problem,
     is_public_suffix,
     normalise_domain,

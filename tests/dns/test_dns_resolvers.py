@@ -1,6 +1,6 @@
 import pytest
 
-from ostiary.dns import ResolverConfigError, parse_resolvers
+from ostiary.dns.resolvers import ResolverConfigError, parse_resolvers
 from ostiary.dns.resolvers import format_resolvers
 
 

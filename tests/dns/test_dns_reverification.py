@@ -3,7 +3,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ostiary.dns import TrackedDomain, check_challenge, check_many, next_state, recheck_domains
+from ostiary.dns.recheck import TrackedDomain, check_many, next_state, recheck_domains
+from ostiary.dns.verification import check_challenge
 
 from tests.dns.dns_cases import GOOD_DOMAINS, SLOW_DELAY
 

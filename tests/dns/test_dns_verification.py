@@ -2,7 +2,7 @@ import time
 
 import pytest
 
-from ostiary.dns import challenge_name, check_challenge, expected_value
+from ostiary.dns.verification import challenge_name, check_challenge, expected_value
 from ostiary.dns import verification as v
 
 from tests.dns.dns_cases import TOKENS

@@ -1,44 +1,8 @@
-"""Protected domains in DNS: the TXT challenge, registration name rules, re-verification and doctor checks."""
+"""Protected domains in DNS: the TXT challenge (verification), registration
+name rules (names), the resolvers setting (resolvers), re-verification
+(recheck), the doctor's checks (sign_in_checks) and the domain states
+(status).
 
-from ostiary.dns.names import (
-    domain_problem,
-    host_name_problem,
-    is_public_suffix,
-    normalise_domain,
-    portal_host_problem,
-    registration_problems,
-)
-from ostiary.dns.resolvers import ResolverConfigError, parse_resolvers
-from ostiary.dns.recheck import (
-    TrackedDomain,
-    Transition,
-    check_many,
-    next_state,
-    recheck_domains,
-)
-from ostiary.dns.verification import (
-    ChallengeResult,
-    challenge_name,
-    check_challenge,
-    expected_value,
-)
-
-__all__ = [
-    "ChallengeResult",
-    "ResolverConfigError",
-    "TrackedDomain",
-    "Transition",
-    "challenge_name",
-    "check_challenge",
-    "check_many",
-    "domain_problem",
-    "expected_value",
-    "host_name_problem",
-    "is_public_suffix",
-    "next_state",
-    "normalise_domain",
-    "parse_resolvers",
-    "portal_host_problem",
-    "recheck_domains",
-    "registration_problems",
-]
+Import the module you need; the package itself imports nothing, so the
+gate's worker can name a domain state without loading publicsuffixlist or
+dnspython (tests/unit/test_layering.py)."""
