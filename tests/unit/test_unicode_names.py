@@ -64,3 +64,16 @@ def test_the_cli_agrees_too(store, tenant, db_url, tmp_path):
     app = runner.invoke(main, ["app", "add", "wiki", "--url", "https://wiki.straße.de", "--all"], env=env)
     assert app.exit_code == 0, app.output
     assert apps.get_app(store, tenant, "wiki").host == "wiki.xn--strae-oqa.de"
+
+
+@pytest.mark.parametrize("name, problem", [("Acme\x1b[31m", "control characters (found U+001B)"), ("Acme\u202eevil", "found U+202E"),
+                                           ("   ", "1-200 characters"), ("x" * 201, "1-200 characters")])
+def test_a_tenant_name_with_control_characters_or_out_of_bounds_is_refused_naming_the_field(store, name, problem):
+    with pytest.raises(Exception) as refused:
+        tenants.add_tenant(store, "globex", CLI_ACTOR, name=name)
+    assert "name" in str(refused.value) and problem in str(refused.value)
+    assert [t.slug for t in tenants.list_tenants(store)] == []  # nothing half-written
+
+
+def test_a_tenant_name_is_stored_in_nfc(store):
+    assert tenants.add_tenant(store, "globex", CLI_ACTOR, name=f"{NFD_NAME} GmbH").name == f"{NFC_NAME} GmbH"

@@ -11,6 +11,7 @@ from sqlalchemy import Row, insert, select, update
 from ostiary.hostnames import normalise_hostname
 from ostiary.services.actor import Actor
 from ostiary.services.errors import Conflict, InvalidInput, NotFound, Problem, Problems
+from ostiary.services.text_rules import control_character_problem, nfc
 from ostiary.store import Store, TenantScope
 from ostiary.store.changes import Entity, record_change
 from ostiary.store.scoped import log_audit
@@ -39,9 +40,20 @@ def validate_slug(slug: str, problems: Problems) -> str:
 def add_tenant(store: Store, slug: str, actor: Actor, name: str | None = None) -> Row:
     problems = Problems()
     slug = validate_slug(slug, problems)
+    name = validate_tenant_name(slug if name is None else name, problems)
     problems.raise_if_any()
     with store.write() as conn:
-        return _insert_tenant(conn, slug, name or slug, actor)
+        return _insert_tenant(conn, slug, name, actor)
+
+
+def validate_tenant_name(name: str, problems: Problems) -> str:
+    """The organisation's name as people read it on pages and in email: 1-200 characters, NFC, no control characters."""
+    name = nfc(name).strip()
+    if not name or len(name) > 200:
+        problems.add("name", "must be 1-200 characters")
+    elif control_character_problem(name):
+        problems.add("name", control_character_problem(name))
+    return name
 
 
 def _insert_tenant(conn, slug: str, name: str, actor: Actor) -> Row:
