@@ -49,6 +49,24 @@ def ensure_keys(store: Store) -> None:
                 _insert(store, conn, alg, time.time())
 
 
+# Keys already opened and parsed, by kid and sealed value. Parsing an RSA private key makes
+# `cryptography` check it, which took 100-300 ms per ID token (bench/run case 6); a kid's key
+# never changes, and a re-sealed value (secret-key rotation) is simply parsed again.
+_OPENED: dict[tuple[str, str], object] = {}
+_OPENED_MAX = 64  # a few keys per algorithm live at once; past this, start over
+
+
+def _opened(store: Store, row):
+    cache_key = (row.kid, row.private_jwk)
+    key = _OPENED.get(cache_key)
+    if key is None:
+        key = KeySet.import_key_set({"keys": [json.loads(store.box.open(row.private_jwk))]}).keys[0]
+        if len(_OPENED) >= _OPENED_MAX:
+            _OPENED.clear()
+        _OPENED[cache_key] = key
+    return key
+
+
 def signing_key(store: Store, alg: str = DEFAULT_ALGORITHM):
     """The key that signs `alg` now (created if there is none), as a joserfc key."""
     for _ in range(2):
@@ -57,7 +75,7 @@ def signing_key(store: Store, alg: str = DEFAULT_ALGORITHM):
                                                                oidc_signing_keys.c.retired_at.is_(None))
                                .order_by(oidc_signing_keys.c.created_at.desc())).first()
         if row is not None:
-            return KeySet.import_key_set({"keys": [json.loads(store.box.open(row.private_jwk))]}).keys[0]
+            return _opened(store, row)
         ensure_keys(store)
     raise RuntimeError(f"no {alg} signing key could be created")
 
@@ -73,7 +91,7 @@ def public_jwks(store: Store) -> dict:
         if rows:
             break
         ensure_keys(store)
-    keys = [KeySet.import_key_set({"keys": [json.loads(store.box.open(r.private_jwk))]}).keys[0] for r in rows]
+    keys = [_opened(store, r) for r in rows]
     return {"keys": [k.as_dict(private=False) for k in keys]}
 
 
