@@ -186,7 +186,9 @@ async def remove(request: Request) -> Response:
                                 request.path_params["passkey_id"], actor)
     except ServiceError:
         return error_page(request, 404, "Not found", "That is not one of your passkeys.", tenant=tenant)
-    return RedirectResponse("/account?notice=Passkey+removed.", status_code=303)
+    from ostiary.portal.notices import redirect_with_notice  # /account ignores ?notice= (server-side notices)
+
+    return redirect_with_notice(request, "/account", "Passkey removed.")
 
 
 # --- signing in ---------------------------------------------------------------------------------------
