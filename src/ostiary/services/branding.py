@@ -31,7 +31,7 @@ from ostiary.store.tables import tenant_logos, tenants
 
 MAX_NAME = 100
 MAX_CONTACT = 200
-MAX_LOGO_BYTES = 256 * 1024
+MAX_LOGO_BYTES = 48 * 1024  # within the portal's 64 KiB body limit, with the upload form around it
 MAX_LOGO_PIXELS = 1024
 LOGO_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 _COLOUR = re.compile(r"^#[0-9a-f]{6}$")
