@@ -31,7 +31,7 @@ def _not_found() -> Response:
 
 async def logo(request: Request) -> Response:
     tenant = _tenant(request)
-    if tenant is None or tenant.logo_version is None:
+    if tenant is None:
         return _not_found()
     found = await run_in_threadpool(branding.get_logo, instance(request).store, tenant.id)
     if found is None:
