@@ -154,7 +154,7 @@ def _server_part(facts: AppFacts) -> str:
         f"\tlocation {refused} {{",
         "\t\t# The check again, its answer passed to the browser as it is: for a page it is",
         "\t\t# Ostiary's 403 page, for anything else the short text (docs/proxies/nginx.md).",
-        *_check_lines(facts),
+        *_check_lines(facts, named=True),
         "\t}",
         "",
         f"\tlocation = {CHECK_LOCATION} {{",
@@ -165,11 +165,17 @@ def _server_part(facts: AppFacts) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _check_lines(facts: AppFacts) -> list[str]:
+def _check_lines(facts: AppFacts, named: bool = False) -> list[str]:
     """How a location asks Ostiary's check about the request it serves."""
     host = f"$host:{facts.port}" if facts.port else "$host"
-    lines = [
-        f"\t\tproxy_pass {facts.ostiary_scheme}://{_var(facts, 'upstream')}{wire.CHECK_PATH}?{STATUS_401_QUERY};",
+    upstream = f"{facts.ostiary_scheme}://{_var(facts, 'upstream')}"
+    if named:
+        # A named location's proxy_pass takes no URI: rewrite to the check's (the trailing
+        # "?" keeps the request's own query off; $request_uri stays the original).
+        lines = [f"\t\trewrite ^ {wire.CHECK_PATH}?{STATUS_401_QUERY}? break;", f"\t\tproxy_pass {upstream};"]
+    else:
+        lines = [f"\t\tproxy_pass {upstream}{wire.CHECK_PATH}?{STATUS_401_QUERY};"]
+    lines += [
         "\t\tproxy_http_version 1.1;",
         '\t\tproxy_set_header Connection "";',
         "\t\tproxy_pass_request_body off;",
