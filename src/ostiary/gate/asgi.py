@@ -12,7 +12,6 @@ from ostiary.gate.decide import Decision, decide
 from ostiary.gate.forwarded import ForwardedRequest, parse_forwarded_request, read_headers
 from ostiary.gate import refusal_page
 from ostiary.gate.operators import asks_directly
-from ostiary.gate.refusal_page import accepts_html
 from ostiary.hostnames import normalise_hostname
 from ostiary.observability.metrics import check_answered
 from ostiary.snapshot.follower import SnapshotHolder
@@ -185,7 +184,7 @@ class CheckHandler:
         page = None
         if decision.status == 200:
             headers.extend(_identity_headers(decision))
-        elif decision.outcome == "forbidden" and decision.app is not None and accepts_html(key[2]):
+        elif decision.outcome == "forbidden" and decision.app is not None and refusal_page.accepts_html(key[2]):
             page, page_headers = refusal_page.render(snap, decision, req, self.portal_url)  # docs/contract.md §3
             headers.extend(page_headers)
         else:

@@ -40,6 +40,7 @@ def accepts_html(headers) -> bool:
 
 
 def _is_email(text: str) -> bool:
+    # The gate imports no service (tests/unit/test_layering.py): services/branding.is_email's rule, for a link.
     local, at, domain = text.partition("@")
     return bool(at and local and "." in domain and set(text) <= _EMAIL_CHARS and "@" not in domain)
 
