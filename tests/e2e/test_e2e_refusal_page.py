@@ -86,3 +86,16 @@ def test_a_refused_request_that_is_not_a_page_gets_the_short_text(proxy, e2e, br
                             headers={"cookie": cookies, "accept": "application/json"})
     assert answer.status_code == 403
     assert "You may not enter" not in answer.text and "IT desk" not in answer.text
+
+
+def test_the_refusal_page_passes_axe_in_both_looks(proxy, e2e, branded, browser):
+    from tests.pages.conftest import axe_violations
+
+    context = browser.new_context(**CONTEXT_OPTIONS, bypass_csp=True)  # axe is injected as a script
+    try:
+        page = context.new_page()
+        page.goto(e2e.url("wiki.acme-corp.test", "/"))
+        assert sign_in(page, "bob@acme.test").status == 200
+        assert axe_violations(page, e2e.url("grafana.acme-corp.test", "/d/x")) == {}
+    finally:
+        context.close()
