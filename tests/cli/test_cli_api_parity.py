@@ -57,6 +57,10 @@ SAME_RULES = [
     (("app", "delete", "nosuch"), ("DELETE", "/apps/nosuch", None), ExitCode.NOT_FOUND),
     (("tenant", "session-limits", "--idle", "2h", "--absolute", "1h"),
      ("PATCH", "/tenant", {"session_idle_seconds": 7200, "session_absolute_seconds": 3600}), ExitCode.INVALID_INPUT),
+    (("tenant", "branding", "set", "--accent", "red"), ("PATCH", "/branding", {"accent_colour": "red"}),
+     ExitCode.INVALID_INPUT),
+    (("tenant", "branding", "set", "--name", " "), ("PATCH", "/branding", {"display_name": " "}),
+     ExitCode.INVALID_INPUT),
 ]
 
 
@@ -95,6 +99,11 @@ def test_what_the_cli_changes_the_api_reads_and_back(run, api, store, acme):
     assert api("PATCH", "/tenant", {"session_idle_seconds": 900, "session_absolute_seconds": 86400}).status_code == 200
     assert tenants_service.tenant_by_slug(store, "acme").session_idle_seconds == 900
     assert run("tenant", "show", "--json").json()["session_absolute_seconds"] == 86400
+
+    assert run("tenant", "branding", "set", "--name", "Acme Corp", "--contact", "it@acme.test").status == 0
+    assert api("GET", "/branding").json() == run("tenant", "branding", "show", "--json").json()
+    assert api("PATCH", "/branding", {"accent_colour": "#AA3300"}).json()["accent_colour"] == "#aa3300"
+    assert run("tenant", "branding", "show", "--json").json()["accent_colour"] == "#aa3300"
 
     assert api("DELETE", "/users/robert").status_code == 204
     assert users_service.find_user(store, acme, "robert") is None

@@ -41,6 +41,8 @@ PROVIDER = {"id", "name", "display_name", "preset", "issuer", "client_id", "clie
 SHAPES = [
     (("tenant", "list"), list, TENANT),
     (("tenant", "show"), dict, TENANT),
+    (("tenant", "branding", "show"), dict, {"display_name", "accent_colour", "contact", "contact_is_email", "logo",
+                                            "logo_type", "logo_width", "logo_height", "logo_version"}),
     (("user", "list"), list, USER),
     (("user", "show", "bob@acme.test"), dict, USER),
     (("user", "totp", "status", "bob@acme.test"), dict, {"email", "totp_enabled", "recovery_codes_left"}),

@@ -6,6 +6,7 @@ another session is ignored."""
 from __future__ import annotations
 
 import base64
+import re
 
 from tests.pages.conftest import form_csrf, signed_in_client
 from ostiary.portal.notices import NOTICE_COOKIE
@@ -48,3 +49,36 @@ def test_an_altered_or_foreign_notice_cookie_is_ignored(world):
             assert NOTICE_COOKIE in page.headers.get("set-cookie", ""), "the cookie reached the server and was dropped"
         # The same cookie in the browser it was made for is shown.
         assert "Group pay-here created." in mallory.get(world.url("/admin/groups")).text
+
+
+def test_the_account_page_ignores_a_notice_in_the_query_string(world):
+    with signed_in_client(world) as client:
+        page = client.get(world.url("/account"), params={"notice": "Your password expired: call +1 555 0100"})
+    assert page.status_code == 200
+    assert "555 0100" not in page.text and 'class="notice"' not in page.text
+
+
+def test_ending_a_session_on_the_account_page_says_so_from_the_server(world):
+    with signed_in_client(world) as other, signed_in_client(world) as client:
+        assert other.get(world.url("/account")).status_code == 200
+        page = client.get(world.url("/account"))
+        ends = [m for m in re.findall(r'action="(/account/sessions/[^"/]+/end)"', page.text)]
+        assert ends, "the other session is listed with a sign-out button"
+        answer = client.post(world.url(ends[0]), data={"csrf": form_csrf(page.text)})
+        assert answer.status_code == 303 and answer.headers["location"] == "/account"
+        first = client.get(world.url("/account"))
+        assert "Session ended." in first.text
+        assert "Session ended." not in client.get(world.url("/account")).text
+
+
+def test_a_password_change_notice_shows_with_the_fresh_session(world):
+    from tests.pages.conftest import PASSWORD
+
+    with signed_in_client(world, "carol@acme.test") as client:
+        page = client.get(world.url("/account"))
+        new = "another-long-passphrase-42"
+        answer = client.post(world.url("/account/password"), data={
+            "csrf": form_csrf(page.text), "current_password": PASSWORD, "new_password": new,
+            "new_password_again": new})
+        assert answer.status_code == 303 and answer.headers["location"] == "/account", answer.text
+        assert "every other session has ended" in client.get(world.url("/account")).text

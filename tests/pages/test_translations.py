@@ -33,6 +33,7 @@ NOT_YET_CONVERTED = {
     "sign_in.html",
     "signed_out.html",
     "admin/app.html",
+    "admin/branding.html",
     "admin/apps.html",
     "admin/audit.html",
     "admin/confirm.html",

@@ -109,3 +109,81 @@ def tenant_session_limits(ctx: Context, idle: str, absolute: str, tenant: str | 
     tenants_service.set_session_limits(ctx.store, tid, CLI_ACTOR, values["idle_seconds"], values["absolute_seconds"])
     click.echo(f"sessions now end after {_duration(values['idle_seconds'])} unused and "
                f"{_duration(values['absolute_seconds'])} at most, open ones included")
+
+
+@tenant.group("branding")
+def tenant_branding() -> None:
+    """The organisation's name, accent colour, who to ask, and logo (docs/admin.md, "Branding")."""
+
+
+def _print_branding(view, as_json: bool) -> None:
+    from ostiary.services import branding as branding_service
+
+    data = view.as_dict()
+    if as_json:
+        return print_json(data)
+    logo = (f"{data['logo_type']}, {data['logo_width']}×{data['logo_height']} px" if data["logo"] else "none")
+    print_record([("display name", data["display_name"]), ("accent colour", data["accent_colour"] or "default"),
+                  ("contact", data["contact"] or "none"), ("logo", logo),
+                  ("logo limits", f"PNG, JPEG or WebP; at most {branding_service.MAX_LOGO_BYTES // 1024} KiB and "
+                                  f"{branding_service.MAX_LOGO_PIXELS} px a side")])
+
+
+@tenant_branding.command("show")
+@tenant_option
+@json_option
+@pass_ctx
+@handles_errors
+def tenant_branding_show(ctx: Context, tenant: str | None, as_json: bool) -> None:
+    """The branding as the pages show it."""
+    from ostiary.services import branding as branding_service
+
+    _print_branding(branding_service.get_branding(ctx.store, ctx.tenant_id(tenant)), as_json)
+
+
+@tenant_branding.command("set")
+@click.option("--name", "display_name", default=None, help="The organisation's name on its pages.")
+@click.option("--accent", "accent_colour", default=None, metavar="#RRGGBB", help='An accent colour, or "none".')
+@click.option("--contact", default=None, help='Who to ask for access: an email address or a line of text; "none".')
+@tenant_option
+@json_option
+@pass_ctx
+@handles_errors
+def tenant_branding_set(ctx: Context, display_name: str | None, accent_colour: str | None, contact: str | None,
+                        tenant: str | None, as_json: bool) -> None:
+    """Change what is given; every value is checked before anything is written."""
+    from ostiary.services import branding as branding_service
+
+    view = branding_service.set_branding(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, display_name=display_name,
+                                         accent_colour=accent_colour, contact=contact)
+    _print_branding(view, as_json)
+
+
+@tenant_branding.command("logo")
+@click.argument("image", type=click.Path(dir_okay=False, path_type=str))
+@tenant_option
+@json_option
+@pass_ctx
+@handles_errors
+def tenant_branding_logo(ctx: Context, image: str, tenant: str | None, as_json: bool) -> None:
+    """Upload IMAGE (PNG, JPEG or WebP; SVG is refused) as the logo."""
+    from ostiary.services import branding as branding_service
+
+    try:
+        with open(image, "rb") as f:
+            data = f.read(branding_service.MAX_LOGO_BYTES + 1)
+    except OSError as exc:
+        raise InvalidInput([Problem("logo", f"cannot read {image}: {exc.strerror}")]) from None
+    _print_branding(branding_service.set_logo(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, data), as_json)
+
+
+@tenant_branding.command("remove-logo")
+@tenant_option
+@json_option
+@pass_ctx
+@handles_errors
+def tenant_branding_remove_logo(ctx: Context, tenant: str | None, as_json: bool) -> None:
+    """Remove the logo."""
+    from ostiary.services import branding as branding_service
+
+    _print_branding(branding_service.remove_logo(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR), as_json)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from ostiary.gate.decide import Decision, decide
 from ostiary.gate.forwarded import ForwardedRequest, parse_forwarded_request, read_headers
+from ostiary.gate import refusal_page
 from ostiary.gate.operators import asks_directly
 from ostiary.hostnames import normalise_hostname
 from ostiary.observability.metrics import check_answered
@@ -180,8 +181,12 @@ class CheckHandler:
         elif decision.outcome == UNAVAILABLE and decision.app is not None:
             _explain_broken_source(decision.app, snap)
         headers = [_NO_STORE]
+        page = None
         if decision.status == 200:
             headers.extend(_identity_headers(decision))
+        elif decision.outcome == "forbidden" and decision.app is not None and refusal_page.accepts_html(key[2]):
+            page, page_headers = refusal_page.render(snap, decision, req, self.portal_url)  # docs/contract.md §3
+            headers.extend(page_headers)
         else:
             headers.append(_TEXT)
         if decision.location is not None:
@@ -189,7 +194,7 @@ class CheckHandler:
             headers.append((b"location" if decision.status == 302 else _LOCATION, loc))
             if decision.status == 401 and req.answer_401 and req.navigation:
                 headers.append(_NAVIGATION)  # the proxy turns this 401 into the redirect
-        start, body = _messages(decision.status, headers)
+        start, body = _messages(decision.status, headers, page)
         if until is not None:
             self.answers.put(snap, key, (until, decision.outcome, start, body, req), signed_in=decision.user is not None)
         return decision.outcome, start, body, req
@@ -271,10 +276,11 @@ def _explain_indirect_ask(scope) -> None:
                 "(docs/operations.md, \"Operator endpoints\").", peer)
 
 
-def _messages(status: int, headers: list[tuple[bytes, bytes]]) -> tuple[dict, dict]:
+def _messages(status: int, headers: list[tuple[bytes, bytes]], body: bytes | None = None) -> tuple[dict, dict]:
     """The two ASGI messages of an answer. Sent as they are, never changed
     afterwards: a remembered answer sends the same two again."""
-    body = _BODIES.get(status, b"")
+    if body is None:
+        body = _BODIES.get(status, b"")
     return ({"type": "http.response.start", "status": status,
              "headers": headers + [(b"content-length", str(len(body)).encode())]},
             {"type": "http.response.body", "body": body})

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import time
-from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -13,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ostiary.access import may_enter
 from ostiary.identity.method import PASSWORD
+from ostiary.portal import notices
 from ostiary.portal.admin.guard import when
 from ostiary.portal.context import (
     client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for, unknown_host,
@@ -49,9 +49,11 @@ async def _page(request: Request, tenant, session, status: int = 200, errors=(),
     inst = instance(request)
     user = await run_in_threadpool(admin_views.user_by_id, inst.store, tenant.id, session.user_id)
     live = await run_in_threadpool(admin_views.sessions_page, inst.store, tenant.id, user_id=user.id, limit=100)
-    return render(request, "account.html", status=status, tenant=tenant, me=user, apps=visible_apps(request, tenant.id, user.id),
-                  live=live, current=session.id, when=when, errors=list(errors),
-                  notice=notice or request.query_params.get("notice", "")[:200])
+    # Notices come only from the server-signed cookie (portal/notices.py), never from ?notice=.
+    response = render(request, "account.html", status=status, tenant=tenant, me=user,
+                      apps=visible_apps(request, tenant.id, user.id), live=live, current=session.id, when=when,
+                      errors=list(errors), notice=notice or notices.pending_notice(request))
+    return notices.shown(request, response)
 
 
 async def account_page(request: Request) -> Response:
@@ -98,7 +100,7 @@ async def end_one(request: Request) -> Response:
         return error_page(request, 404, "Not found", "That is not one of your sessions.", tenant=tenant)
     actor = Actor(f"user:{session.user_id}", client_address(request), session.user_id)
     await run_in_threadpool(sessions.end_session, inst.store, tenant.id, sid, "signed out by its user", actor)
-    return RedirectResponse("/account?notice=Session+ended.", status_code=303)
+    return notices.redirect_with_notice(request, "/account", "Session ended.")
 
 
 async def change_password(request: Request) -> Response:
@@ -130,7 +132,8 @@ async def change_password(request: Request) -> Response:
     fresh = await run_in_threadpool(sessions.create_session, inst.store, tenant.id, user.id,
                                     client_addr=client_address(request), user_agent=request.headers.get("user-agent", ""),
                                     second_factor=session.second_factor, method=PASSWORD)
-    response = RedirectResponse("/account?notice=Password+changed%3A+every+other+session+has+ended.", status_code=303)
+    response = notices.redirect_with_notice(request, "/account", "Password changed: every other session has ended.",
+                                            session_token=fresh.token)
     response.set_cookie(inst.session_cookie, fresh.token, max_age=int(fresh.expires_at - time.time()), **cookie_flags(inst))
     return response
 
@@ -166,8 +169,7 @@ async def change_email(request: Request) -> Response:
         return await _page(request, tenant, session, 503 if isinstance(exc, MailUnavailable) else 422,
                            [p if p.field != "smtp" else Problem("new_email", "the confirmation email could not be sent; "
                             "try again later") for p in problems_of(exc)])
-    return RedirectResponse("/account?" + urlencode({"notice": f"We sent a link to {new}: follow it to confirm the change."}),
-                            status_code=303)
+    return notices.redirect_with_notice(request, "/account", f"We sent a link to {new}: follow it to confirm the change.")
 
 
 async def change_language(request: Request) -> Response:

@@ -11,7 +11,7 @@ from starlette.responses import FileResponse
 from starlette.staticfiles import StaticFiles
 
 from ostiary.issuer import logout as issuer_logout
-from ostiary.portal import account, by_email, handshake, health, not_found, signin
+from ostiary.portal import account, branding, by_email, handshake, health, not_found, signin
 from ostiary.portal.admin import admin_routes
 from ostiary.portal.api import build_api
 from ostiary.portal import directory, oidc, passkeys, second_factor, upstream
@@ -104,6 +104,8 @@ def build_portal(inst: Instance, lifespan=None) -> Starlette:
         Route(PORTAL_SIGN_OUT_PATH, handshake.portal_sign_out_page, methods=["GET"]),
         Route(PORTAL_SIGN_OUT_PATH, handshake.portal_sign_out, methods=["POST"]),
         Route("/favicon.ico", favicon, methods=["GET"]),
+        Route("/branding/logo", branding.logo, methods=["GET"]),
+        Route("/branding/theme.css", branding.theme, methods=["GET"]),
         Route("/healthz", health.healthz),
         Route("/readyz", health.readyz),
         Route("/metrics", health.metrics),

@@ -25,6 +25,7 @@ from ostiary.services.text_rules import control_character_problem
 from ostiary.services.input_limits import MAX_BODY_BYTES, json_problem, shown, unstorable_character_problem
 
 API_PREFIX = "/api/v1"
+LOGO_UPLOAD_PATH = "/admin/branding/logo"
 
 
 class Refusal(Exception):
@@ -112,7 +113,8 @@ def _check_body(scope: Scope, body: bytes) -> None:
         problem = json_problem(value)
         if problem:
             raise Refusal(422, "invalid_input", *problem)
-    elif kind.startswith("multipart/") and not scope["path"].startswith(API_PREFIX):
+    elif kind.startswith("multipart/") and not scope["path"].startswith(API_PREFIX) \
+            and scope["path"] != LOGO_UPLOAD_PATH:  # the one file a page uploads (services/branding.py)
         raise Refusal(415, "unsupported_media_type", "body", "forms are sent as application/x-www-form-urlencoded")
 
 

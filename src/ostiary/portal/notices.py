@@ -25,21 +25,25 @@ def _cookie_name(request: Request) -> str:
     return NOTICE_COOKIE_DEV if instance(request).settings.dev else NOTICE_COOKIE
 
 
-def _mac(secret: bytes, request: Request, text: bytes) -> str:
+def _mac(secret: bytes, request: Request, text: bytes, session_token: str | None = None) -> str:
     # Bound to this browser's session cookie: a notice minted for one person
     # (say, naming an app another admin chose) does not show for another.
-    session = request.cookies.get(instance(request).session_cookie, "").encode()
+    # `session_token` names the session the redirect itself sets, when it sets a new one.
+    session = (request.cookies.get(instance(request).session_cookie, "") if session_token is None
+               else session_token).encode()
     digest = hmac.new(secret, b"ostiary-notice\0" + hashlib.sha256(session).digest() + text, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def redirect_with_notice(request: Request, path: str, notice: str | None) -> Response:
-    """A 303 to `path`, the page there showing `notice` once."""
+def redirect_with_notice(request: Request, path: str, notice: str | None,
+                         session_token: str | None = None) -> Response:
+    """A 303 to `path`, the page there showing `notice` once (`session_token`:
+    the new session cookie this redirect sets, if it sets one)."""
     response = RedirectResponse(path, status_code=303)
     key = instance(request).holder.snapshot.signing_key
     if notice and key is not None:
         text = notice.encode()[:MAX_NOTICE_BYTES].decode("utf-8", "ignore").encode()
-        value = f"{key.kid}.{base64.urlsafe_b64encode(text).decode().rstrip('=')}.{_mac(key.secret, request, text)}"
+        value = f"{key.kid}.{base64.urlsafe_b64encode(text).decode().rstrip('=')}.{_mac(key.secret, request, text, session_token)}"
         response.set_cookie(_cookie_name(request), value, max_age=LIFETIME_SECONDS, **cookie_flags(instance(request)))
     return response
 

@@ -190,7 +190,9 @@ async def register_submit(request: Request) -> Response:
         await run_in_threadpool(second_factor_service.mark_session, inst.store, tenant.id, session.id, actor, PASSKEY)
     if setting_up:
         return RedirectResponse(next_url, status_code=303)
-    return RedirectResponse("/account?" + urlencode({"notice": f"Passkey \u201c{name}\u201d added."}), status_code=303)
+    from ostiary.portal.notices import redirect_with_notice  # /account ignores ?notice= (server-side notices)
+
+    return redirect_with_notice(request, "/account", f"Passkey \u201c{name}\u201d added.")
 
 
 async def remove(request: Request) -> Response:
@@ -215,7 +217,9 @@ async def remove(request: Request) -> Response:
         return await account._page(request, tenant, session, 409, problems_of(exc))
     except ServiceError:
         return error_page(request, 404, "Not found", "That is not one of your passkeys.", tenant=tenant)
-    return RedirectResponse("/account?notice=Passkey+removed.", status_code=303)
+    from ostiary.portal.notices import redirect_with_notice  # /account ignores ?notice= (server-side notices)
+
+    return redirect_with_notice(request, "/account", "Passkey removed.")
 
 
 # --- signing in ---------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from ostiary.portal.context import (
     unknown_host,
 )
 from ostiary.observability import events
+from ostiary.portal import notices
 from ostiary.portal.account import account_form, account_session
 from ostiary.portal.signin import current_session, safe_next
 from ostiary.services import handshake_tokens, providers
@@ -189,8 +190,7 @@ async def callback(request: Request) -> Response:
                               "provider", f"not admitted: {refusal.message}", via=config.name)
         return problem_page(request, 403, config, _("Not signed in"), refusal.message, next_url)
     if link_to is not None:
-        response = RedirectResponse("/account?" + urlencode({"notice": f"{config.display_name} is linked."}),
-                                    status_code=303)
+        response = notices.redirect_with_notice(request, "/account", f"{config.display_name} is linked.")
     else:
         response = await signed_in_response(request, inst, tenant, config, admitted.user_id, next_url)
     response.delete_cookie(_cookie_name(inst), path="/", secure=not inst.settings.dev, httponly=True, samesite="lax")
@@ -263,5 +263,5 @@ async def unlink(request: Request) -> Response:
                                 int(request.path_params["link_id"]))
     except ServiceError as exc:
         message = "; ".join(p.message for p in problems_of(exc))
-        return RedirectResponse("/account?" + urlencode({"notice": message}), status_code=303)
-    return RedirectResponse("/account?" + urlencode({"notice": "The identity is no longer linked."}), status_code=303)
+        return notices.redirect_with_notice(request, "/account", message)
+    return notices.redirect_with_notice(request, "/account", "The identity is no longer linked.")

@@ -116,11 +116,15 @@ def _server_part(facts: AppFacts) -> str:
     location_var = "$upstream_http_" + wire.LOCATION_HEADER.lower().replace("-", "_")
     navigation_var = "$upstream_http_" + wire.NAVIGATION_HEADER.lower().replace("-", "_")
     not_signed_in = f"@ostiary_{facts.slug.replace('-', '_')}_not_signed_in"
+    refused = f"@ostiary_{facts.slug.replace('-', '_')}_refused"
     lines += [
         f"\t\tauth_request_set $ostiary_location {location_var};",
         f"\t\tauth_request_set $ostiary_navigation {navigation_var};",
         "\t\t# Not signed in: the check said 401 with the sign-in URL (see the named location).",
         f"\t\terror_page 401 = {not_signed_in};",
+        "\t\t# No access: nginx would show its own 403 page; show Ostiary's instead (who you are,",
+        "\t\t# who to ask, another account), drawn by the same check (see the named location).",
+        f"\t\terror_page 403 = {refused};",
         "",
         f"\t\tproxy_pass {facts.upstream_url};",
         "\t\tproxy_set_header Host $host;",
@@ -147,9 +151,31 @@ def _server_part(facts: AppFacts) -> str:
         "\t\treturn 401;",
         "\t}",
         "",
+        f"\tlocation {refused} {{",
+        "\t\t# The check again, its answer passed to the browser as it is: for a page it is",
+        "\t\t# Ostiary's 403 page, for anything else the short text (docs/proxies/nginx.md).",
+        *_check_lines(facts, named=True),
+        "\t}",
+        "",
         f"\tlocation = {CHECK_LOCATION} {{",
         "\t\tinternal;",
-        f"\t\tproxy_pass {facts.ostiary_scheme}://{_var(facts, 'upstream')}{wire.CHECK_PATH}?{STATUS_401_QUERY};",
+        *_check_lines(facts),
+    ]
+    lines += ["\t}", "}"]
+    return "\n".join(lines) + "\n"
+
+
+def _check_lines(facts: AppFacts, named: bool = False) -> list[str]:
+    """How a location asks Ostiary's check about the request it serves."""
+    host = f"$host:{facts.port}" if facts.port else "$host"
+    upstream = f"{facts.ostiary_scheme}://{_var(facts, 'upstream')}"
+    if named:
+        # A named location's proxy_pass takes no URI: rewrite to the check's (the trailing
+        # "?" keeps the request's own query off; $request_uri stays the original).
+        lines = [f"\t\trewrite ^ {wire.CHECK_PATH}?{STATUS_401_QUERY}? break;", f"\t\tproxy_pass {upstream};"]
+    else:
+        lines = [f"\t\tproxy_pass {upstream}{wire.CHECK_PATH}?{STATUS_401_QUERY};"]
+    lines += [
         "\t\tproxy_http_version 1.1;",
         '\t\tproxy_set_header Connection "";',
         "\t\tproxy_pass_request_body off;",
@@ -171,8 +197,7 @@ def _server_part(facts: AppFacts) -> str:
             "\t\tproxy_ssl_verify on;",
             f"\t\tproxy_ssl_trusted_certificate {SYSTEM_CA_BUNDLE};",
         ]
-    lines += ["\t}", "}"]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _app_location(facts: AppFacts) -> str:

@@ -24,7 +24,8 @@ from ostiary.tokens import SigningKey
 
 def _tenant_view(row, base_domain: str | None) -> TenantView:
     host = f"{row.slug}.{base_domain}" if base_domain else ""
-    return TenantView(row.id, row.slug, host, row.session_idle_seconds, row.session_absolute_seconds)
+    return TenantView(row.id, row.slug, host, row.session_idle_seconds, row.session_absolute_seconds,
+                      row.name, row.contact, row.accent_colour, row.logo_version)
 
 
 def _shared_cookie_source(text: str | None):

@@ -20,6 +20,11 @@ class TenantView:
     host: str
     idle_seconds: int
     absolute_seconds: int
+    # Branding (services/branding.py), for pages the gate and the portal draw without the database.
+    name: str = ""
+    contact: str | None = None
+    accent_colour: str | None = None
+    logo_version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -53,6 +54,26 @@ tenants = Table(
     Column("password_sign_in", Boolean, nullable=False, default=True, server_default=true()),
     # Who must have a second factor: off | admins | everyone (docs/sign-in.md).
     Column("second_factor_policy", String(16), nullable=False, default="off", server_default="off"),
+    # Branding (docs/admin.md, "Branding"): `name` above is the display name. The
+    # accent is #rrggbb; the contact is who to ask (an email address or a line of
+    # text); logo_version names the current logo in tenant_logos (its hash), so
+    # pages link /branding/logo?v=... without reading the logo itself.
+    Column("accent_colour", String(7), nullable=True),
+    Column("contact", String(200), nullable=True),
+    Column("logo_version", String(16), nullable=True),
+)
+
+# A tenant's logo, checked and cleaned when uploaded (services/branding.py).
+tenant_logos = Table(
+    "tenant_logos",
+    metadata,
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("content_type", String(32), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("updated_at", Float, nullable=False),
 )
 
 users = Table(

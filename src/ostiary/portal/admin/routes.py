@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from ostiary.portal.admin import apps, confirmations, domains, oidc_clients, people, providers, security, settings
+from ostiary.portal.admin import (
+    apps, branding, confirmations, domains, oidc_clients, people, providers, security, settings,
+)
 
 
 def _get(path: str, endpoint) -> Route:
@@ -18,6 +20,7 @@ def _post(path: str, endpoint) -> Route:
 
 admin_routes = [
     _get("/admin", security.overview),
+    *branding.routes,
     _get("/admin/domains", domains.domain_list),
     _post("/admin/domains", domains.domain_add),
     _get("/admin/domains/{name}", domains.domain_detail),

@@ -410,6 +410,7 @@ def set_second_factor_policy(body: SecondFactorPolicy, c: Caller = Depends(write
 
 from ostiary.portal.api import providers as providers_api  # noqa: E402  (its own module: docs/identity-providers.md)
 from ostiary.portal.api import oidc_clients as oidc_clients_api  # noqa: E402  (its own module: docs/oidc-provider.md)
+from ostiary.portal.api import branding as branding_api  # noqa: E402  (docs/admin.md, "Branding")
 
 ROUTERS = [me, dom, app_router, usr, invitation_routes, grp, ten, sec, policy, *providers_api.ROUTERS,
-           *oidc_clients_api.ROUTERS]
+           *oidc_clients_api.ROUTERS, *branding_api.ROUTERS]

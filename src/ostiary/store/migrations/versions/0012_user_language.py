@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 revision = '0012'
 # At merge this follows 0011 (tenant branding); on its own branch it follows 0010.
-down_revision = '0010'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
