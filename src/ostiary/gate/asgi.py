@@ -15,7 +15,9 @@ from ostiary.gate.operators import asks_directly
 from ostiary.hostnames import normalise_hostname
 from ostiary.observability.metrics import check_answered
 from ostiary.snapshot.follower import SnapshotHolder
-from ostiary.wire import ERROR, IDENTITY_HEADERS, LOCATION_HEADER, NAVIGATION_HEADER, NO_APP, UNAVAILABLE
+from ostiary.wire import (
+    ERROR, FORBIDDEN, IDENTITY_HEADERS, LOCATION_HEADER, NAVIGATION_HEADER, NO_APP, UNAVAILABLE,
+)
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +186,7 @@ class CheckHandler:
         page = None
         if decision.status == 200:
             headers.extend(_identity_headers(decision))
-        elif decision.outcome == "forbidden" and decision.app is not None and refusal_page.accepts_html(key[2]):
+        elif decision.outcome == FORBIDDEN and decision.app is not None and refusal_page.accepts_html(key[2]):
             page, page_headers = refusal_page.render(snap, decision, req, self.portal_url)  # docs/contract.md §3
             headers.extend(page_headers)
         else:

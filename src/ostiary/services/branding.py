@@ -26,7 +26,7 @@ from ostiary.services.actor import Actor
 from ostiary.services.errors import InvalidInput, NotFound, Problem, Problems
 from ostiary.services.text_rules import control_character_problem, nfc
 from ostiary.store import Store, TenantScope
-from ostiary.store.scoped import record_change
+from ostiary.store.changes import Entity, record_change
 from ostiary.store.tables import tenant_logos, tenants
 
 MAX_NAME = 100
@@ -137,7 +137,7 @@ def set_branding(store: Store, tenant_id: int, actor: Actor, *, display_name=_UN
                 raise NotFound("tenant: no such tenant")
             detail = {("display_name" if k == "name" else k): v for k, v in values.items()}
             TenantScope(conn, tenant_id).audit(actor.name, "tenant.branding", "tenant", tenant_id, actor.addr, **detail)
-            record_change(conn, tenant_id, "tenant", tenant_id)
+            record_change(conn, tenant_id, Entity.TENANT, tenant_id)
     return get_branding(store, tenant_id)
 
 
@@ -153,7 +153,7 @@ def set_logo(store: Store, tenant_id: int, actor: Actor, data: bytes) -> Brandin
         conn.execute(update(tenants).where(tenants.c.id == tenant_id).values(logo_version=digest[:16]))
         TenantScope(conn, tenant_id).audit(actor.name, "tenant.logo", "tenant", tenant_id, actor.addr,
                                            type=LOGO_TYPES[kind], width=width, height=height, bytes=len(clean))
-        record_change(conn, tenant_id, "tenant", tenant_id)
+        record_change(conn, tenant_id, Entity.TENANT, tenant_id)
     return get_branding(store, tenant_id)
 
 
@@ -163,7 +163,7 @@ def remove_logo(store: Store, tenant_id: int, actor: Actor) -> Branding:
             raise NotFound("tenant: no such tenant")
         conn.execute(delete(tenant_logos).where(tenant_logos.c.tenant_id == tenant_id))
         TenantScope(conn, tenant_id).audit(actor.name, "tenant.logo_removed", "tenant", tenant_id, actor.addr)
-        record_change(conn, tenant_id, "tenant", tenant_id)
+        record_change(conn, tenant_id, Entity.TENANT, tenant_id)
     return get_branding(store, tenant_id)
 
 
