@@ -52,6 +52,9 @@ def _pages(world) -> list[tuple[str, str, int]]:
         ("admin-audit", "/admin/audit", 200),
         ("admin-keys", "/admin/keys", 200),
         ("admin-tokens", "/admin/tokens", 200),
+        ("admin-settings", "/admin/settings", 200),
+        ("admin-branding", "/admin/branding", 200),
+        ("admin-user-delete", f"/admin/users/{user.id}/delete", 200),
     ]
 
 
