@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ostiary.access import may_enter
-from ostiary.gate.decide import FA_KIND, decide
+from ostiary.access import FA_KIND
+from ostiary.gate.decide import decide
 from ostiary.gate.forwarded import parse_forwarded_request
 from ostiary.gate.signing import CLOCK_LEEWAY, sign, verify
 

@@ -10,7 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from ostiary.gate.decide import FA_KIND, decide
+from ostiary.access import FA_KIND
+from ostiary.gate.decide import decide
 from ostiary.gate.forwarded import ForwardedRequest
 from ostiary.gate.signing import SigningKey, sign
 from ostiary.snapshot.model import AppView, DomainView, Snapshot, UserView

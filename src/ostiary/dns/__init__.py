@@ -8,7 +8,6 @@ from ostiary.dns.names import (
     portal_host_problem,
     registration_problems,
 )
-from ostiary.dns.resolvers import ResolverConfigError, parse_resolvers
 from ostiary.dns.reverification import (
     TrackedDomain,
     Transition,
@@ -25,7 +24,6 @@ from ostiary.dns.verification import (
 
 __all__ = [
     "ChallengeResult",
-    "ResolverConfigError",
     "TrackedDomain",
     "Transition",
     "challenge_name",
@@ -37,7 +35,6 @@ __all__ = [
     "is_public_suffix",
     "next_state",
     "normalise_domain",
-    "parse_resolvers",
     "portal_host_problem",
     "recheck_domains",
     "registration_problems",

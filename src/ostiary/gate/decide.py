@@ -7,14 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from ostiary.access import may_enter
+from ostiary.access import ADMITTED, FORBIDDEN, admission, cookie_identity, match_app
 from ostiary.gate.forwarded import ForwardedRequest
-from ostiary.gate.paths import is_public, normalise_request_path, under_prefix
-from ostiary.gate.signing import good_until, verify
-from ostiary.snapshot.model import AppView, DomainView, Snapshot, UserView
+from ostiary.gate.signing import good_until
+from ostiary.snapshot.model import AppView, Snapshot, UserView
+from ostiary.urlrules import is_public, normalise_request_path
 from ostiary.wire import START_PATH
 
-FA_KIND = "fa"
+
 FOREVER = float("inf")
 # quote(text, safe="") for ASCII text, as one str.translate: every character but
 # letters, digits and "_.-~" becomes %XX (the forwarded URL is ASCII: forwarded.py
@@ -45,35 +45,6 @@ class Decision:
     until: float | None = None
 
 
-def match_app(snap: Snapshot, req: ForwardedRequest, path: str | None) -> AppView | None:
-    """The enabled app the original request names: same scheme, host and port,
-    longest path prefix first. When the path cannot be normalised, only an
-    app that owns the whole host can be meant."""
-    candidates = snap.apps_by_host.get(req.host or "")
-    if not candidates:
-        return None
-    default_port = 443 if req.proto == "https" else 80
-    for app in candidates:
-        if not app.url.startswith(req.proto + "://"):
-            continue
-        if (app.port or default_port) != (req.port or default_port):
-            continue
-        if path is None:
-            return app if app.path_prefix == "/" and len(candidates) == 1 else None
-        if under_prefix(path, app.path_prefix):
-            return app
-    return None
-
-
-def identity_from_cookies(snap: Snapshot, req: ForwardedRequest, domain: DomainView, now: float) -> dict | None:
-    """The first forward-auth cookie that verifies for this domain and tenant."""
-    for value in req.cookies:
-        payload = verify(FA_KIND, value, snap.keys, now)
-        if payload is not None and payload.get("d") == domain.id and payload.get("tn") == domain.tenant_id:
-            return payload
-    return None
-
-
 def decide(
     snap: Snapshot, req: ForwardedRequest, now: float, portal_url: Callable[[str, str], str], allow_http: bool
 ) -> Decision:
@@ -85,7 +56,7 @@ def decide(
     if req.proto == "http" and not allow_http:
         return Decision(403, "no_app", until=FOREVER)
     path = normalise_request_path(req.uri)
-    app = match_app(snap, req, path)
+    app = match_app(snap, req.proto, req.host, req.port, path)
     if app is None or app.domain_id != domain.id or app.tenant_id != domain.tenant_id:
         return Decision(403, "no_app", until=FOREVER)
     if is_public(path, app.public_exact, app.public_prefixes):
@@ -107,23 +78,17 @@ def decide(
         refused = not_signed_in()
         refused.until = FOREVER
         return refused
-    identity = identity_from_cookies(snap, req, domain, now)
-    if identity is None:
+    identity = cookie_identity(snap, req.cookies, domain, now)
+    if identity is None or identity.get("s") in snap.ended_sessions:
         return not_signed_in()
     user = snap.users.get(identity.get("u"))
-    if (
-        identity.get("s") in snap.ended_sessions
-        or user is None
-        or not user.active
-        or user.tenant_id != domain.tenant_id
-    ):
-        return not_signed_in()
-    if app.require_2fa and not identity.get("mf"):
-        return not_signed_in()
+    verdict = admission(user, domain.tenant_id, app, bool(identity.get("mf")))
+    if verdict is not ADMITTED and verdict is not FORBIDDEN:
+        return not_signed_in()  # not a user who may sign in here, or no second factor yet
     # With one cookie the answer below depends on the time only through that
     # cookie and its key; with more, a cookie refused now might verify later.
     until = good_until(req.cookies[0], identity, snap.keys) if len(req.cookies) == 1 else None
-    if not may_enter(user.groups, app.all_users, app.granted):
+    if verdict is FORBIDDEN:
         return Decision(403, "forbidden", app=app, user=user, until=until)
     return Decision(200, "allowed", app=app, user=user, until=until)
 
