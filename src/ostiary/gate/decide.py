@@ -65,32 +65,35 @@ def decide(
     if external is not None:
         return decide_external(external, req, app)
 
-    def not_signed_in() -> Decision:  # built only when needed: the allowed path never quotes a URL
-        return Decision(
-            302 if req.navigation and not req.answer_401 else 401,
-            "not_signed_in",
-            app=app,
-            location=portal_url(domain.portal_host,
-                                START_PATH + "?rd=" + quote_all(f"{req.proto}://{req.raw_host}{req.uri}")),
-        )
-
     if not req.cookies:  # nothing the clock could make verify later
-        refused = not_signed_in()
+        refused = _not_signed_in(req, app, domain.portal_host, portal_url)
         refused.until = FOREVER
         return refused
     identity = cookie_identity(snap, req.cookies, domain, now)
     if identity is None or identity.get("s") in snap.ended_sessions:
-        return not_signed_in()
+        return _not_signed_in(req, app, domain.portal_host, portal_url)
     user = snap.users.get(identity.get("u"))
     verdict = admission(user, domain.tenant_id, app, bool(identity.get("mf")))
     if verdict is not ADMITTED and verdict is not FORBIDDEN:
-        return not_signed_in()  # not a user who may sign in here, or no second factor yet
+        # Not a user who may sign in here, or no second factor yet.
+        return _not_signed_in(req, app, domain.portal_host, portal_url)
     # With one cookie the answer below depends on the time only through that
     # cookie and its key; with more, a cookie refused now might verify later.
     until = good_until(req.cookies[0], identity, snap.keys) if len(req.cookies) == 1 else None
     if verdict is FORBIDDEN:
-        return Decision(403, "forbidden", app=app, user=user, until=until)
-    return Decision(200, "allowed", app=app, user=user, until=until)
+        return Decision(403, "forbidden", app, user, None, None, until)
+    return Decision(200, "allowed", app, user, None, None, until)
+
+
+def _not_signed_in(req: ForwardedRequest, app: AppView, portal_host: str,
+                   portal_url: Callable[[str, str], str]) -> Decision:
+    """Back to the portal's /start with the original URL (the allowed path never quotes one)."""
+    return Decision(
+        302 if req.navigation and not req.answer_401 else 401,
+        "not_signed_in",
+        app=app,
+        location=portal_url(portal_host, START_PATH + "?rd=" + quote_all(f"{req.proto}://{req.raw_host}{req.uri}")),
+    )
 
 
 def decide_external(source, req: ForwardedRequest, app: AppView) -> Decision:
