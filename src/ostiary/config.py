@@ -8,11 +8,12 @@ import ipaddress
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -52,6 +53,85 @@ def config_file_problem() -> str | None:
     return None
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+# DNS servers as (address, port); empty: the system's resolvers.
+Resolvers = tuple[tuple[str, int], ...]
+DEFAULT_DNS_PORT = 53
+
+
+def _items(value: object, setting: str) -> list[str]:
+    """The entries of a list setting: "a,b" (environment, TOML string) or ["a", "b"] (TOML array)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        parts = value.split(",")
+    elif isinstance(value, (list, tuple)):
+        parts = [p if isinstance(p, str) else str(p) for p in value]
+    else:
+        raise ValueError(f"must be a comma-separated list (a {type(value).__name__} was given) for {setting}")
+    return [p.strip() for p in parts if p.strip()]
+
+
+def parse_networks(value: object) -> tuple[Network, ...]:
+    """"10.0.0.0/8, ::1/128" (or a list of them, or networks) as networks; ValueError names the bad entry."""
+    if isinstance(value, (list, tuple)) and all(isinstance(n, (ipaddress.IPv4Network, ipaddress.IPv6Network))
+                                                for n in value):
+        return tuple(value)
+    networks = []
+    for part in _items(value, "networks"):
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f'"{part}" is not a CIDR such as 10.0.0.0/8 or ::1/128') from None
+    return tuple(networks)
+
+
+class ResolverConfigError(ValueError):
+    """`OSTIARY_DNS_RESOLVERS` (or a value shaped like it) cannot be used."""
+
+
+def parse_resolvers(value: object) -> Resolvers:
+    """Parse "host[:port],host[:port]" into ((ip, port), ...); empty means the system's.
+
+    IPv6 addresses take a port only in brackets: "[::1]:5353"; a bare "::1" uses port 53.
+    """
+    if isinstance(value, (list, tuple)) and all(isinstance(r, tuple) for r in value):
+        value = [f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in value]  # already parsed: check again
+    return tuple(_parse_resolver(item) for item in _items(value, "resolvers"))
+
+
+def _parse_resolver(item: str) -> tuple[str, int]:
+    host, port_text = item, ""
+    if item.startswith("["):
+        host, sep, rest = item[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ResolverConfigError(
+                f'DNS resolver "{item}" is not "[IPv6]:port": write it like "[::1]:5353"'
+            )
+        port_text = rest[1:] if rest else ""
+        if rest and not port_text:
+            raise ResolverConfigError(f'DNS resolver "{item}" has an empty port: write "[::1]:5353"')
+    elif item.count(":") == 1:
+        host, port_text = item.split(":")
+        if not port_text:
+            raise ResolverConfigError(f'DNS resolver "{item}" has an empty port: write "{host}:53"')
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise ResolverConfigError(
+            f'DNS resolver "{item}" is not an IP address: give the server\'s address, '
+            'such as "192.0.2.53" or "[2001:db8::53]:5353"'
+        ) from None
+    port = DEFAULT_DNS_PORT
+    if port_text:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise ResolverConfigError(
+                f'DNS resolver "{item}" has port "{port_text}": use a number from 1 to 65535'
+            )
+        port = int(port_text)
+    return str(address), port
+
+
 def parse_listen(value: str) -> tuple[str | None, int | None]:
     """"127.0.0.1:9464" / "[::1]:9464" -> (host, port); (None, None) when it is neither."""
     host, sep, port = value.rpartition(":")
@@ -81,12 +161,15 @@ class Settings(BaseSettings):
     change_poll_interval: float = 0.2
     # Old signing keys keep verifying for this long after a rotation.
     key_overlap_seconds: int = 7 * 24 * 3600
-    dns_resolvers: str = ""
+    # DNS servers asked for verification, re-verification and doctor: "host[:port],…",
+    # read once here; empty: the system's (docs/domains.md).
+    dns_resolvers: Annotated[Resolvers, NoDecode] = ()
     dns_timeout: float = 5.0
-    trusted_proxies: str = ""
+    # Proxies whose X-Forwarded-For names the client (comma-separated CIDRs, read once here).
+    trusted_proxies: Annotated[tuple[Network, ...], NoDecode] = ()
     # Besides loopback and the trusted proxies, where direct requests may read
     # /metrics and /readyz details (e.g. a Prometheus server); docs/operations.md.
-    operator_networks: str = ""
+    operator_networks: Annotated[tuple[Network, ...], NoDecode] = ()
     # Where operators' proxies reach Ostiary for /check (e.g. http://127.0.0.1:9090);
     # empty: the snippets use each domain's portal URL.
     proxy_upstream: str = ""
@@ -306,15 +389,15 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite:// or postgresql:// (postgresql+psycopg:// also works)")
         return v
 
-    @field_validator("trusted_proxies", "operator_networks")
+    @field_validator("trusted_proxies", "operator_networks", mode="before")
     @classmethod
-    def _cidrs(cls, v: str) -> str:
-        for part in filter(None, (p.strip() for p in v.split(","))):
-            try:
-                ipaddress.ip_network(part, strict=False)
-            except ValueError:
-                raise ValueError(f'"{part}" is not a CIDR such as 10.0.0.0/8 or ::1/128') from None
-        return v
+    def _cidrs(cls, v: object) -> tuple[Network, ...]:
+        return parse_networks(v)
+
+    @field_validator("dns_resolvers", mode="before")
+    @classmethod
+    def _resolvers(cls, v: object) -> Resolvers:
+        return parse_resolvers(v)
 
     @field_validator("proxy_upstream")
     @classmethod

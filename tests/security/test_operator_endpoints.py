@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pytest
 
+from ostiary.config import parse_networks
 from ostiary.gate.operators import asks_directly, operator_networks
 from tests.security.conftest import ACME
 
@@ -91,5 +92,6 @@ def test_start_answers_a_refused_rd_alike_on_a_portal_host_and_on_any_other_host
         "forwarded_by_a_proxy_on_loopback", "forwarded_header", "real_ip_header", "unix_socket_name"])
 def test_only_a_direct_request_from_a_trusted_peer_is_the_operators(peer, headers, trusted, expected):
     scope = {"client": (peer, 40000), "headers": headers}
-    assert asks_directly(scope, operator_networks(trusted)) is expected
-    assert asks_directly({"client": None, "headers": []}, operator_networks(trusted)) is False
+    networks = operator_networks(parse_networks(trusted))
+    assert asks_directly(scope, networks) is expected
+    assert asks_directly({"client": None, "headers": []}, networks) is False

@@ -230,3 +230,63 @@ def test_the_shared_names_import_nothing_of_ostiary():
         pairs = next(iter(_imported_names(module).values()))
         bad = {m for m, _ in pairs if m == "ostiary" or m.startswith("ostiary.")}
         assert not bad, f"{module}.py imports {bad}"
+def _modules_importing(prefixes: tuple[str, ...], package: str) -> dict[str, set[str]]:
+    return {m: bad for m, names in _imports(package).items()
+            if (bad := {n for n in names if n.startswith(prefixes)})}
+
+
+def test_the_portal_reads_dns_settings_from_settings_not_the_dns_package():
+    """DNS resolvers are parsed once, when the settings load (config.parse_resolvers):
+    no portal module imports the DNS package to read them. The domain states
+    (dns/status.py, which imports nothing) are names, not settings: pages may use them."""
+    offenders = {path: bad for path, mods in _modules_importing(("ostiary.dns",), "portal").items()
+                 if (bad := {m for m in mods if m != "ostiary.dns.status"})}
+    assert not offenders, f"{offenders}: use Settings.dns_resolvers"
+
+
+def test_nobody_parses_the_network_settings_again():
+    """Trusted proxies, operator networks and DNS resolvers are typed Settings
+    fields: no module outside config.py splits them per request."""
+    for path in SRC.rglob("*.py"):
+        if path.name == "config.py":
+            continue
+        text = path.read_text()
+        for setting in ("trusted_proxies", "operator_networks", "dns_resolvers"):
+            assert f"{setting}.split" not in text, f"{path.relative_to(SRC)} parses {setting} again"
+        assert "parse_resolvers(" not in text, f"{path.relative_to(SRC)} parses DNS resolvers again"
+
+
+def test_redirect_targets_belong_to_the_portal():
+    assert not (SRC / "redirects.py").exists()
+    assert (SRC / "portal" / "redirects.py").exists()
+    for package in ("gate", "snapshot", "services", "issuer", "identity"):
+        offenders = _modules_importing(("ostiary.portal.redirects", "ostiary.redirects"), package)
+        assert not offenders, f"{offenders}: rd targets are the portal's"
+
+
+def test_the_portal_builds_no_proxy_requests():
+    """The portal decides with the plain-value rules in access.py and urlrules.py;
+    it never builds the gate's ForwardedRequest nor calls into its decision or paths."""
+    gate_internals = ("ostiary.gate.decide", "ostiary.gate.forwarded", "ostiary.gate.paths")
+    offenders = _modules_importing(gate_internals, "portal")
+    assert not offenders, f"{offenders}: use ostiary.access / ostiary.urlrules"
+    for path in (SRC / "portal").rglob("*.py"):
+        assert "ForwardedRequest" not in path.read_text(), f"{path.relative_to(SRC)} builds a fake proxy request"
+
+
+def test_the_shared_rules_sit_below_the_gate_and_the_portal():
+    """access.py and urlrules.py are used by both the gate and the portal, so
+    they import neither (nor anything above them)."""
+    above = ("ostiary.portal", "ostiary.services", "ostiary.store", "ostiary.cli", "ostiary.app",
+             "ostiary.gate.decide", "ostiary.gate.forwarded", "ostiary.gate.asgi", "ostiary.dns")
+    for name in ("access.py", "urlrules.py", "config.py"):
+        tree = ast.parse((SRC / name).read_text())
+        names = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        names |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        bad = {n for n in names if n.startswith(above)}
+        assert not bad, f"{name} imports {bad}"
+
+
+def test_the_gate_imports_no_portal_module():
+    offenders = _modules_importing(("ostiary.portal",), "gate")
+    assert not offenders, f"{offenders}"

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ostiary.gate.paths import _normalise_slowly, normalise_request_path
+from ostiary.urlrules import _normalise_slowly, normalise_request_path
 
 ALPHABET = "/abc.%2eE5;\\?#-_~!$&'()*+,=:@ \x00é|[]{}^`\"<>"
 # RFC 3986 path characters, written out independently of the module under test.

@@ -49,12 +49,12 @@ def domain_add(ctx, name, portal_host, tenant) -> None:
 @pass_ctx
 @handles_errors
 def domain_verify(ctx, name, tenant) -> None:
-    from ostiary.dns.verification import parse_resolvers
+    from ostiary.dns.resolvers import format_resolvers
 
-    resolvers = parse_resolvers(ctx.settings.dns_resolvers) if ctx.settings.dns_resolvers else None
+    resolvers = ctx.settings.dns_resolvers
     tid = ctx.tenant_id(tenant)
     record, _ = domains_service.txt_record(domains_service.get_domain(ctx.store, tid, name))
-    asked = ", ".join(f"{host}:{port}" for host, port in resolvers) if resolvers else "the system's resolvers"
+    asked = format_resolvers(resolvers)
     waiting(f"looking up the TXT record {record} at {asked} (up to {ctx.settings.dns_timeout:g} s)")
     try:
         row = domains_service.verify_domain(ctx.store, tid, CLI_ACTOR, name, resolvers, ctx.settings.dns_timeout)

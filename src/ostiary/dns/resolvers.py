@@ -1,67 +1,14 @@
-"""Which DNS servers Ostiary asks, and a fresh dnspython resolver for each check."""
+"""Which DNS servers Ostiary asks (Settings.dns_resolvers), and a fresh dnspython resolver for each check."""
 
 from __future__ import annotations
-
-import ipaddress
 
 import dns.nameserver
 import dns.resolver
 
-Resolvers = list[tuple[str, int]]
+from ostiary.config import Resolvers
 
-DEFAULT_PORT = 53
-
-
-class ResolverConfigError(ValueError):
-    """`OSTIARY_DNS_RESOLVERS` (or a value shaped like it) cannot be used."""
-
-
-def parse_resolvers(value: str | None) -> Resolvers | None:
-    """Parse "host[:port],host[:port]" into [(ip, port)]; empty or None means the system's.
-
-    IPv6 addresses take a port only in brackets: "[::1]:5353"; a bare "::1" uses port 53.
-    """
-    if value is None or not value.strip():
-        return None
-    resolvers: Resolvers = []
-    for item in value.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        resolvers.append(_parse_one(item))
-    return resolvers or None
-
-
-def _parse_one(item: str) -> tuple[str, int]:
-    host, port_text = item, ""
-    if item.startswith("["):
-        host, sep, rest = item[1:].partition("]")
-        if not sep or (rest and not rest.startswith(":")):
-            raise ResolverConfigError(
-                f'DNS resolver "{item}" is not "[IPv6]:port": write it like "[::1]:5353"'
-            )
-        port_text = rest[1:] if rest else ""
-        if rest and not port_text:
-            raise ResolverConfigError(f'DNS resolver "{item}" has an empty port: write "[::1]:5353"')
-    elif item.count(":") == 1:
-        host, port_text = item.split(":")
-        if not port_text:
-            raise ResolverConfigError(f'DNS resolver "{item}" has an empty port: write "{host}:53"')
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        raise ResolverConfigError(
-            f'DNS resolver "{item}" is not an IP address: give the server\'s address, '
-            'such as "192.0.2.53" or "[2001:db8::53]:5353"'
-        ) from None
-    port = DEFAULT_PORT
-    if port_text:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise ResolverConfigError(
-                f'DNS resolver "{item}" has port "{port_text}": use a number from 1 to 65535'
-            )
-        port = int(port_text)
-    return str(address), port
+# Parsed once, when the settings load (config.parse_resolvers, Settings.dns_resolvers).
+__all__ = ["Resolvers", "format_resolvers", "make_resolver"]
 
 
 def format_resolvers(resolvers: Resolvers | None) -> str:

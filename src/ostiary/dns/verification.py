@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ostiary.dns import lookup as dnslookup
 from ostiary.dns.names import normalise_domain
-from ostiary.dns.resolvers import Resolvers, parse_resolvers  # noqa: F401  (the CLI imports it from here)
+from ostiary.dns.resolvers import Resolvers
 from ostiary.dns.status import DomainStatus
 
 CHALLENGE_LABEL = "_ostiary-challenge"

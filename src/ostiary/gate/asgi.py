@@ -31,6 +31,7 @@ _incomplete_logged: dict[tuple[str, ...], float] = {}
 _NO_STORE = (b"cache-control", b"no-store")
 _TEXT = (b"content-type", b"text/plain; charset=utf-8")
 _BODIES = {200: b"", 302: b"", 401: b"not signed in\n", 403: b"forbidden\n", 500: b"error\n", 503: b"unavailable\n"}
+_LENGTHS = {status: (b"content-length", str(len(body)).encode()) for status, body in _BODIES.items()}
 
 
 def _header_value(text: str) -> bytes:
@@ -279,12 +280,16 @@ def _explain_indirect_ask(scope) -> None:
 
 
 def _messages(status: int, headers: list[tuple[bytes, bytes]], body: bytes | None = None) -> tuple[dict, dict]:
-    """The two ASGI messages of an answer. Sent as they are, never changed
-    afterwards: a remembered answer sends the same two again."""
+    """The two ASGI messages of an answer, `headers` (a new list, kept as it
+    is) becoming the start's; `body` is the status's usual one unless given
+    (the refusal page). Sent as they are, never changed afterwards: a
+    remembered answer sends the same two again."""
     if body is None:
         body = _BODIES.get(status, b"")
-    return ({"type": "http.response.start", "status": status,
-             "headers": headers + [(b"content-length", str(len(body)).encode())]},
+        headers.append(_LENGTHS.get(status) or (b"content-length", str(len(body)).encode()))
+    else:
+        headers.append((b"content-length", str(len(body)).encode()))
+    return ({"type": "http.response.start", "status": status, "headers": headers},
             {"type": "http.response.body", "body": body})
 
 

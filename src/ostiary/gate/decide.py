@@ -7,12 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from ostiary.access import may_enter
+from ostiary.access import ADMITTED, admission, cookie_identity, match_app
 from ostiary.gate.forwarded import ForwardedRequest
-from ostiary.gate.paths import is_public, normalise_request_path, under_prefix
-from ostiary.snapshot.model import AppView, DomainView, Snapshot, UserView
-from ostiary.tokens import FORWARD_AUTH, good_until, verify
+from ostiary.snapshot.model import AppView, Snapshot, UserView
+from ostiary.tokens import good_until
+from ostiary.urlrules import is_public, normalise_request_path
 from ostiary.wire import ALLOWED, FORBIDDEN, NO_APP, NOT_SIGNED_IN, PUBLIC, START_PATH, UNAVAILABLE
+
 
 FOREVER = float("inf")
 # quote(text, safe="") for ASCII text, as one str.translate: every character but
@@ -44,35 +45,6 @@ class Decision:
     until: float | None = None
 
 
-def match_app(snap: Snapshot, req: ForwardedRequest, path: str | None) -> AppView | None:
-    """The enabled app the original request names: same scheme, host and port,
-    longest path prefix first. When the path cannot be normalised, only an
-    app that owns the whole host can be meant."""
-    candidates = snap.apps_by_host.get(req.host or "")
-    if not candidates:
-        return None
-    default_port = 443 if req.proto == "https" else 80
-    for app in candidates:
-        if not app.url.startswith(req.proto + "://"):
-            continue
-        if (app.port or default_port) != (req.port or default_port):
-            continue
-        if path is None:
-            return app if app.path_prefix == "/" and len(candidates) == 1 else None
-        if under_prefix(path, app.path_prefix):
-            return app
-    return None
-
-
-def identity_from_cookies(snap: Snapshot, req: ForwardedRequest, domain: DomainView, now: float) -> dict | None:
-    """The first forward-auth cookie that verifies for this domain and tenant."""
-    for value in req.cookies:
-        payload = verify(FORWARD_AUTH, value, snap.keys, now)
-        if payload is not None and payload.get("d") == domain.id and payload.get("tn") == domain.tenant_id:
-            return payload
-    return None
-
-
 def decide(
     snap: Snapshot, req: ForwardedRequest, now: float, portal_url: Callable[[str, str], str], allow_http: bool
 ) -> Decision:
@@ -84,7 +56,7 @@ def decide(
     if req.proto == "http" and not allow_http:
         return Decision(403, NO_APP, until=FOREVER)
     path = normalise_request_path(req.uri)
-    app = match_app(snap, req, path)
+    app = match_app(snap, req.proto, req.host, req.port, path)
     if app is None or app.domain_id != domain.id or app.tenant_id != domain.tenant_id:
         return Decision(403, NO_APP, until=FOREVER)
     if is_public(path, app.public_exact, app.public_prefixes):
@@ -93,38 +65,35 @@ def decide(
     if shared_cookie is not None:
         return decide_shared_cookie(shared_cookie, req, app)
 
-    def not_signed_in() -> Decision:  # built only when needed: the allowed path never quotes a URL
-        return Decision(
-            302 if req.navigation and not req.answer_401 else 401,
-            NOT_SIGNED_IN,
-            app=app,
-            location=portal_url(domain.portal_host,
-                                START_PATH + "?rd=" + quote_all(f"{req.proto}://{req.raw_host}{req.uri}")),
-        )
-
     if not req.cookies:  # nothing the clock could make verify later
-        refused = not_signed_in()
+        refused = _not_signed_in(req, app, domain.portal_host, portal_url)
         refused.until = FOREVER
         return refused
-    identity = identity_from_cookies(snap, req, domain, now)
-    if identity is None:
-        return not_signed_in()
+    identity = cookie_identity(snap, req.cookies, domain, now)
+    if identity is None or identity.get("s") in snap.ended_sessions:
+        return _not_signed_in(req, app, domain.portal_host, portal_url)
     user = snap.users.get(identity.get("u"))
-    if (
-        identity.get("s") in snap.ended_sessions
-        or user is None
-        or not user.active
-        or user.tenant_id != domain.tenant_id
-    ):
-        return not_signed_in()
-    if app.require_2fa and not identity.get("mf"):
-        return not_signed_in()
+    verdict = admission(user, domain.tenant_id, app, bool(identity.get("mf")))
+    if verdict is not ADMITTED and verdict is not FORBIDDEN:
+        # Not a user who may sign in here, or no second factor yet.
+        return _not_signed_in(req, app, domain.portal_host, portal_url)
     # With one cookie the answer below depends on the time only through that
     # cookie and its key; with more, a cookie refused now might verify later.
     until = good_until(req.cookies[0], identity, snap.keys) if len(req.cookies) == 1 else None
-    if not may_enter(user.groups, app.all_users, app.granted):
-        return Decision(403, FORBIDDEN, app=app, user=user, until=until)
-    return Decision(200, ALLOWED, app=app, user=user, until=until)
+    if verdict is FORBIDDEN:
+        return Decision(403, FORBIDDEN, app, user, None, None, until)
+    return Decision(200, ALLOWED, app, user, None, None, until)
+
+
+def _not_signed_in(req: ForwardedRequest, app: AppView, portal_host: str,
+                   portal_url: Callable[[str, str], str]) -> Decision:
+    """Back to the portal's /start with the original URL (the allowed path never quotes one)."""
+    return Decision(
+        302 if req.navigation and not req.answer_401 else 401,
+        NOT_SIGNED_IN,
+        app=app,
+        location=portal_url(portal_host, START_PATH + "?rd=" + quote_all(f"{req.proto}://{req.raw_host}{req.uri}")),
+    )
 
 
 def decide_shared_cookie(source, req: ForwardedRequest, app: AppView) -> Decision:

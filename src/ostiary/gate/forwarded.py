@@ -47,17 +47,6 @@ def _cookie_values(header: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _is_navigation(method: str, headers: dict[bytes, bytes]) -> bool:
-    if method not in ("GET", "HEAD"):
-        return False
-    if b"x-requested-with" in headers:
-        return False
-    mode = headers.get(b"sec-fetch-mode")
-    if mode is not None and mode != b"navigate":
-        return False
-    return b"text/html" in headers.get(b"accept", b"")
-
-
 # The only request headers /check reads (besides Cookie).
 _READ = frozenset({
     b"host", b"x-forwarded-host", b"x-original-url", b"x-forwarded-proto", b"x-forwarded-uri",
@@ -157,16 +146,18 @@ def parse_forwarded_request(raw_headers: list[tuple[bytes, bytes]], query_string
         cookie_header = cookie_parts[0].decode("latin-1")
     else:
         cookie_header = b"; ".join(cookie_parts).decode("latin-1")
-    return ForwardedRequest(
-        portal_host=portal[0] if portal else None,
-        proto=proto if proto in ("http", "https") else None,
-        host=host_port[0] if host_port else None,
-        port=host_port[1] if host_port else None,
-        raw_host=raw_host,
-        uri=uri if uri.startswith("/") else None,
-        method=method,
-        cookies=_cookie_values(cookie_header),
-        cookie_header=cookie_header,
-        navigation=_is_navigation(method, headers),
-        answer_401=_answers_401(query_string) if query_string else False,
+    return ForwardedRequest(  # by position: keywords cost a third of a microsecond more per check
+        portal[0] if portal else None,  # portal_host
+        proto if proto in ("http", "https") else None,  # proto
+        host_port[0] if host_port else None,  # host
+        host_port[1] if host_port else None,  # port
+        raw_host,
+        uri if uri.startswith("/") else None,  # uri
+        method,
+        _cookie_values(cookie_header),  # cookies
+        cookie_header,
+        # navigation: a top-level GET or HEAD of a page, as only a browser's address bar asks
+        (method == "GET" or method == "HEAD") and b"x-requested-with" not in headers
+        and headers.get(b"sec-fetch-mode", b"navigate") == b"navigate" and b"text/html" in headers.get(b"accept", b""),
+        _answers_401(query_string) if query_string else False,  # answer_401
     )

@@ -9,19 +9,17 @@ loopback."""
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 
-LOOPBACK = "127.0.0.0/8,::1/128"
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 # Headers a proxy adds when it forwards a request for a client.
 _FORWARDED = frozenset({b"x-forwarded-for", b"forwarded", b"x-real-ip", b"x-forwarded-host"})
 
 
-@functools.lru_cache(maxsize=16)
-def operator_networks(trusted_proxies: str, extra: str = "") -> tuple:
-    """Loopback, the trusted proxies and the operator's own networks (comma-separated CIDRs)."""
-    parts = ",".join((LOOPBACK, trusted_proxies, extra)).split(",")
-    return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in parts if p.strip())
+def operator_networks(trusted_proxies: tuple = (), extra: tuple = ()) -> tuple:
+    """Loopback, the trusted proxies and the operator's own networks
+    (Settings.trusted_proxies and Settings.operator_networks, parsed at load)."""
+    return LOOPBACK + tuple(trusted_proxies) + tuple(extra)
 
 
 def asks_directly(scope, networks: tuple) -> bool:

@@ -138,10 +138,9 @@ class RequestIdMiddleware:
     request and in the X-Request-Id response header. An id from anyone else
     is ignored, so a client cannot choose the id its lines are found by."""
 
-    def __init__(self, app, trusted_proxies: str):
+    def __init__(self, app, trusted_proxies: tuple):
         self.app = app
-        self.networks = tuple(ipaddress.ip_network(p.strip(), strict=False)
-                              for p in trusted_proxies.split(",") if p.strip())
+        self.networks = tuple(trusted_proxies)  # Settings.trusted_proxies: parsed once, at load
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":

@@ -5,12 +5,16 @@ allow. The accent is a tiny stylesheet (style-src 'self'), the logo an image
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ostiary.portal.context import TEMPLATES, instance, portal_domain_for, tenant_for
+from ostiary.portal.redirects import RdRefused, validate_rd
 from ostiary.services import branding
+from ostiary.wire import AUTHORIZE_PATH
 
 _CACHE_VERSIONED = "public, max-age=31536000, immutable"
 _CACHE_UNVERSIONED = "public, max-age=300"
@@ -65,11 +69,6 @@ def destination_app(request: Request, tenant, next_url: str) -> str | None:
     """The display name of the app a sign-in continues to: the app the handshake's
     `rd` names, through the same matching as /forward-auth/authorize, on a
     protected domain of this tenant. Never any text of the URL itself."""
-    from urllib.parse import parse_qs, urlsplit
-
-    from ostiary.redirects import RdRefused, validate_rd
-    from ostiary.wire import AUTHORIZE_PATH
-
     try:
         parts = urlsplit(next_url)
     except ValueError:

@@ -80,7 +80,7 @@ def client_address(request: Request) -> str:
     """The peer's address; behind trusted proxies, the first untrusted hop of
     X-Forwarded-For read right to left."""
     peer = request.client.host if request.client else ""
-    trusted = _trusted_networks(instance(request).settings.trusted_proxies)
+    trusted = instance(request).settings.trusted_proxies  # parsed once, when the settings load
     if not trusted or not _in(peer, trusted):
         return peer
     hops = [h.strip() for h in ",".join(request.headers.getlist("x-forwarded-for")).split(",") if h.strip()]
@@ -88,10 +88,6 @@ def client_address(request: Request) -> str:
         if not _in(hop, trusted):
             return hop
     return hops[0] if hops else peer
-
-
-def _trusted_networks(value: str) -> tuple:
-    return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in value.split(",") if p.strip())
 
 
 def _in(addr: str, networks: tuple) -> bool:

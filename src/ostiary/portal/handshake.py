@@ -15,15 +15,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ostiary.access import may_enter
-from ostiary.gate.decide import identity_from_cookies
-from ostiary.gate.forwarded import ForwardedRequest
+from ostiary.access import ADMITTED, SECOND_FACTOR, admission, cookie_identity
 from ostiary.observability import events
 from ostiary.portal.context import (
     client_address, cookie_flags, csrf_ok, error_page, instance, portal_domain_for, render, request_host,
     tenant_for, unknown_host,
 )
-from ostiary.redirects import RdRefused, validate_rd
+from ostiary.portal.redirects import RdRefused, validate_rd
 from ostiary.services import handshake_tokens
 from ostiary.services import sessions as sessions_service
 from ostiary.services.actor import Actor
@@ -109,13 +107,16 @@ async def authorize(request: Request) -> Response:
         here = request.url.path + "?" + request.url.query
         return _no_store(RedirectResponse("/second-factor?" + urlencode({"next": here}), status_code=303))
     user = snap.users.get(session.user_id) or await _user_once_followed(inst, session.user_id)
-    if user is None or not may_enter(user.groups, app.all_users, app.granted):
-        _refused(request, "forbidden", f"app {app.name}, user {user.username if user else session.user_id}")
-        return render(request, "forbidden.html", status=403, app=app, user=user)
-    if app.require_2fa and not session.second_factor:
+    # The same rule as /check's (docs/contract.md §3), so what /authorize lets
+    # through the next check lets in.
+    verdict = admission(user, tenant.id, app, session.second_factor)
+    if verdict == SECOND_FACTOR:
         # The second-factor step (enrolling first if need be), then back here.
         here = request.url.path + "?" + request.url.query
         return _no_store(RedirectResponse("/second-factor?" + urlencode({"next": here}), status_code=303))
+    if verdict != ADMITTED:
+        _refused(request, "forbidden", f"app {app.name}, user {user.username if user else session.user_id}")
+        return render(request, "forbidden.html", status=403, app=app, user=user)
     now = time.time()
     payload = {
         "tn": tenant.id, "d": domain.id, "ph": domain.portal_host, "u": user.id, "s": session.id,
@@ -216,9 +217,8 @@ async def portal_sign_out(request: Request) -> Response:
     if not csrf_ok(request, form.get("csrf")):
         return _no_store(error_page(request, 403, "Sign-out refused",
                                     "This form expired or came from another site. Open the sign-out page again."))
-    cookies = tuple(v for k, v in _all_cookies(request) if k == FORWARD_AUTH_COOKIE)
-    req = ForwardedRequest(domain.portal_host, None, None, None, "", None, "GET", cookies, "", True, False)
-    identity = identity_from_cookies(snap, req, domain, time.time())
+    cookies = [v for k, v in _all_cookies(request) if k == FORWARD_AUTH_COOKIE]
+    identity = cookie_identity(snap, cookies, domain, time.time())
     if identity is not None:
         actor = Actor(name=f"user:{identity['u']}", addr=client_address(request), user_id=identity["u"])
         await run_in_threadpool(sessions_service.end_session, inst.store, identity["tn"], identity["s"], "sign-out", actor)

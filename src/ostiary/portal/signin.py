@@ -27,6 +27,7 @@ from ostiary.services import sessions as sessions_service
 from ostiary.services import throttle
 from ostiary.services import users as users_service
 from ostiary.services.actor import Actor
+from ostiary.urlrules import safe_next_path
 
 FAILED = "The email or password is not right."
 # Every refused sign-in takes at least this long, measured from the request's
@@ -48,12 +49,8 @@ def throttled_message(retry_after: float) -> str:
 
 
 def safe_next(value: str | None) -> str:
-    """Only paths on this host: never another host, scheme or a `//` trick."""
-    if not value or not value.startswith("/") or value.startswith(("//", "/\\")) or "\\" in value:
-        return "/"
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        return "/"
-    return value
+    """Only paths on this host (urlrules.safe_next_path), else the start page."""
+    return safe_next_path(value) or "/"
 
 
 async def session_from_cookie(request: Request):

@@ -28,7 +28,6 @@ from sqlalchemy.exc import IntegrityError
 
 from ostiary.config import Settings
 from ostiary.dns import recheck as rules
-from ostiary.dns.resolvers import parse_resolvers
 from ostiary.dns.recheck import TrackedDomain, Transition
 from ostiary.dns.status import DomainStatus
 from ostiary.services.actor import Actor
@@ -179,7 +178,6 @@ def reverify_round(store: Store, settings: Settings, *, max_workers: int = 16, m
     The DNS checks of a batch end within `max_seconds` (when given); any still unanswered then
     count as timeouts, which change nothing.
     """
-    resolvers = parse_resolvers(settings.dns_resolvers)
     try:
         for row in delete_expired(store, now()):
             log.warning("domain %s (portal host %s): never verified within %d days, its registration expired",
@@ -196,7 +194,7 @@ def reverify_round(store: Store, settings: Settings, *, max_workers: int = 16, m
             [d.tracked for d in batch],
             now=started,
             grace=settings.domain_grace_seconds,
-            resolvers=resolvers,
+            resolvers=settings.dns_resolvers,
             timeout=settings.dns_timeout,
             overall_timeout=min(bound, max_seconds) if max_seconds else bound,
             max_workers=max_workers,

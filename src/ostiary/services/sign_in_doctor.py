@@ -17,12 +17,12 @@ from sqlalchemy import Row
 from ostiary.config import Settings
 from ostiary.dns import sign_in_checks
 from ostiary.dns.sign_in_checks import Finding
-from ostiary.dns.resolvers import ResolverConfigError, Resolvers, parse_resolvers
+from ostiary.dns.resolvers import Resolvers, format_resolvers
 from ostiary.dns.status import DomainStatus
 from ostiary.services import apps as apps_service
 from ostiary.services import domains as domains_service
 from ostiary.services import mail
-from ostiary.services.errors import InvalidInput, NotFound, Problem
+from ostiary.services.errors import NotFound
 from ostiary.store import Store
 
 MARKS = {sign_in_checks.OK: "✓", sign_in_checks.INFO: "·", sign_in_checks.WARNING: "!", sign_in_checks.ERROR: "✗"}
@@ -49,7 +49,7 @@ def run_doctor(store: Store, settings: Settings, tenant_id: int, domain_name: st
     (the CLI prints it on stderr) before the DNS and clock checks that may take seconds;
     `found` gets each finding as it comes (for `doctor --json`)."""
     say = progress or (lambda _message: None)
-    resolvers = _resolvers(settings)
+    resolvers = settings.dns_resolvers
     if domain_name:
         try:
             rows = [domains_service.get_domain(store, tenant_id, domain_name)]
@@ -79,7 +79,7 @@ def run_doctor(store: Store, settings: Settings, tenant_id: int, domain_name: st
             "register one with `ostiary domain add DOMAIN --portal-host HOST`, then publish its TXT record",
         )))
     with concurrent.futures.ThreadPoolExecutor(MAX_PARALLEL_CHECKS, thread_name_prefix="ostiary-doctor") as pool:
-        asked = ", ".join(f"{host}:{port}" for host, port in resolvers) if resolvers else "the system's resolvers"
+        asked = format_resolvers(resolvers)
         for domain in rows:
             domain_apps = apps_by_domain.get(domain.id, [])
             checks = domain_checks(domain, domain_apps, settings, resolvers)
@@ -96,13 +96,6 @@ def run_doctor(store: Store, settings: Settings, tenant_id: int, domain_name: st
     emit(Line("email", mail.check_connection(settings)))
     echo(summary(lines))
     return 1 if any(line.finding.breaks_sign_in for line in lines) else 0
-
-
-def _resolvers(settings: Settings) -> Resolvers | None:
-    try:
-        return parse_resolvers(settings.dns_resolvers)
-    except ResolverConfigError as exc:
-        raise InvalidInput([Problem("OSTIARY_DNS_RESOLVERS", str(exc))]) from None
 
 
 def _public_addresses(settings: Settings) -> list[str]:

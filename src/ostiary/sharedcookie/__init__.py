@@ -36,7 +36,7 @@ _HOME: dict[str, str] = {
                     f"{_TOOLING}.setcookie_rewrite"),
     **dict.fromkeys(("Finding", "SetCookie", "Severity", "breaks_sharing", "diagnose", "fetch_set_cookie_lines",
                      "parse_set_cookie", "render_findings"), f"{_TOOLING}.cookie_doctor"),
-    "safe_next_path": f"{_TOOLING}.notsignedin",
+    "safe_next_path": "ostiary.urlrules",  # the one rule for a local return path, shared with the portal
 }
 
 # Names from before the shared-cookie rename, kept working (docs/upgrading.md).
@@ -67,7 +67,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; nothing is imported at 
         Finding, SetCookie, Severity, breaks_sharing, diagnose, fetch_set_cookie_lines, parse_set_cookie,
         render_findings,
     )
-    from ostiary.sharedcookie.tooling.notsignedin import safe_next_path
+    from ostiary.urlrules import safe_next_path
     from ostiary.sharedcookie.tooling.setcookie_rewrite import (
         DEFAULT_COOKIE_NAMES, SetCookieRewrite, SnippetSettingsError, set_cookie_rewrites,
     )

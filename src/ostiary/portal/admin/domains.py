@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from ostiary.dns.resolvers import parse_resolvers
 from ostiary.dns.status import DomainStatus
 from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, problems, sorted_listing_args
 from ostiary.portal.admin.web_wording import web_text
@@ -46,7 +45,7 @@ async def domain_verify(ctx: AdminContext, form) -> Response:
     settings = ctx.inst.settings
     try:
         row = await ctx.call(domains.verify_domain, ctx.inst.store, ctx.tenant.id, ctx.actor, name,
-                             parse_resolvers(settings.dns_resolvers), settings.dns_timeout)
+                             settings.dns_resolvers, settings.dns_timeout)
     except domains.DnsUnanswered as exc:
         return ctx.back(f"/admin/domains/{exc.domain.name}", f"Learned nothing, nothing changed: {exc}")
     outcome = "Verified" if row.status == DomainStatus.VERIFIED else "Not verified"

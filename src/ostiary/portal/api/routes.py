@@ -8,7 +8,6 @@ from typing import Optional
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 
-from ostiary.dns.resolvers import parse_resolvers
 from ostiary.portal.api.addressing import KeepsSlashesInNames, app_name, domain_name, group_name, user_login
 from ostiary.portal.api.auth import Caller, reader, writer
 from ostiary.portal.api.models import (
@@ -74,7 +73,7 @@ def verify_domain(name: str, c: Caller = Depends(writer)):
     name = domain_name(c, name)
     try:
         return DomainOut.of(domains.verify_domain(c.store, c.tenant_id, c.actor, name,
-                                                  parse_resolvers(c.settings.dns_resolvers), c.settings.dns_timeout))
+                                                  c.settings.dns_resolvers, c.settings.dns_timeout))
     except domains.DnsUnanswered as exc:  # nothing learned, nothing changed: try again later
         return JSONResponse({"error": "dns_unanswered", "message": str(exc),
                              "problems": [{"field": "dns", "message": str(exc).partition(": ")[2]}]},

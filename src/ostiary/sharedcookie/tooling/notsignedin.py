@@ -14,23 +14,12 @@ import json
 from urllib.parse import urlencode, urlsplit
 
 from ostiary.sharedcookie.verifier.jwtcookie import SharedCookieSource, sign_in_link
+from ostiary.urlrules import safe_next_path
 
 
 def is_api_request(path: str, accept: str, api_prefix: str) -> bool:
     """API calls get JSON; anything a browser would render as a page gets a redirect."""
     return path.startswith(api_prefix) or "text/html" not in accept.lower()
-
-
-def safe_next_path(value: str | None) -> str | None:
-    """A same-origin relative path, or None: never a scheme, `//host` or a backslash trick."""
-    if not value or not value.startswith("/") or value.startswith("//"):
-        return None
-    if "\\" in value or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
-        return None
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc:
-        return None
-    return value
 
 
 def unauthorized_location(unauthorized_path: str, next_path: str) -> str:

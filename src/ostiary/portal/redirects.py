@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from ostiary.gate.decide import match_app
-from ostiary.gate.forwarded import ForwardedRequest
-from ostiary.gate.paths import normalise_request_path
+from ostiary.access import match_app
 from ostiary.hostnames import split_host_port
 from ostiary.snapshot.model import AppView, DomainView, Snapshot
+from ostiary.urlrules import normalise_request_path
 
 MAX_RD = 4096
 
@@ -49,11 +48,7 @@ def validate_rd(rd: str | None, snap: Snapshot, domain: DomainView, allow_http: 
         raise RdRefused(f'"{netloc}" is not a plain lowercase host name')
     path = parts.path or "/"
     uri = path + ("?" + parts.query if parts.query else "")
-    req = ForwardedRequest(
-        portal_host=domain.portal_host, proto=scheme, host=hp[0], port=hp[1], raw_host=netloc, uri=uri,
-        method="GET", cookies=(), cookie_header="", navigation=True,
-    )
-    app = match_app(snap, req, normalise_request_path(uri))
+    app = match_app(snap, scheme, hp[0], hp[1], normalise_request_path(uri))
     if app is None or app.domain_id != domain.id or app.tenant_id != domain.tenant_id:
         raise RdRefused(f'"{netloc}" is not an app that {domain.portal_host} signs in to')
     return app
