@@ -17,6 +17,7 @@ from babel.messages.pofile import read_po
 from ostiary.portal import i18n
 from ostiary.portal.context import TEMPLATES
 from tests.pages.conftest import ADMIN, axe_violations, form_csrf, new_page, signed_in_client
+from tests.support.server import loopback_client
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_DIR = ROOT / "src" / "ostiary" / "portal" / "templates"
@@ -272,6 +273,35 @@ def test_the_language_form_refuses_a_foreign_form_and_an_unknown_language(world)
     assert forged.status_code == 403
     assert unknown.status_code == 422 and "language" in unknown.text and "must be one of de, en" in unknown.text
     assert _lang(after.text) == "en"
+
+
+def test_the_sign_in_page_and_a_wrong_password_are_german_in_a_german_browser(world):
+    german = {"accept-language": "de-DE,de;q=0.9"}
+    with loopback_client(world.ca) as client:
+        page = client.get(world.url("/sign-in"), headers=german)
+        refused = client.post(world.url("/sign-in"), headers=german,
+                              data={"csrf": form_csrf(page.text), "login": ADMIN, "password": "not-the-password", "next": "/"})
+        english = client.get(world.url("/sign-in"), headers={"accept-language": "en"})
+    assert page.status_code == 200 and _lang(page.text) == "de"
+    assert "E-Mail-Adresse oder Benutzername" in page.text and ">Anmelden</button>" in page.text
+    assert "Email or username" not in page.text and "Passkey" in page.text  # the passkey script's words too
+    assert '"cancelled": "Die Passkey-Anfrage wurde abgebrochen oder ist abgelaufen."' in page.text
+    assert refused.status_code == 401 and "E-Mail-Adresse oder Passwort ist nicht richtig." in refused.text
+    assert _lang(english.text) == "en" and "Email or username" in english.text
+
+
+def test_an_admin_page_and_its_notice_are_german_in_a_german_browser(world):
+    german = {"accept-language": "de"}
+    with signed_in_client(world) as client:
+        overview = client.get(world.url("/admin"), headers=german)
+        users = client.get(world.url("/admin/users"), headers=german)
+        english = client.get(world.url("/admin/users"), headers={"accept-language": "en"})
+    assert overview.status_code == 200 and _lang(overview.text) == "de"
+    assert "Auf einen Blick" in overview.text and ">Übersicht</a>" in overview.text
+    assert "Angemeldet als <strong>" in overview.text and "At a glance" not in overview.text
+    assert users.status_code == 200 and ">Benutzer anlegen</button>" in users.text
+    assert 'data-label="E-Mail-Adresse"' in users.text and "Create a user" not in users.text
+    assert "Create a user" in english.text
 
 
 def test_a_translated_message_still_escapes_what_it_names(world):
