@@ -121,9 +121,9 @@ async def change_password(request: Request) -> Response:
         response.headers["retry-after"] = str(math.ceil(checked.retry_after))
         return response
     if checked.user is None or checked.user.id != user.id:
-        return await _page(request, tenant, session, 422, [Problem("current_password", "is not your current password")])
+        return await _page(request, tenant, session, 422, [Problem("current_password", _("is not your current password"))])
     if new != again:
-        return await _page(request, tenant, session, 422, [Problem("new_password_again", "does not match the new password")])
+        return await _page(request, tenant, session, 422, [Problem("new_password_again", _("does not match the new password"))])
     actor = Actor(f"user:{user.id}", client_address(request), user.id)
     try:
         await run_in_threadpool(users.set_password, inst.store, tenant.id, actor, user.email, new)
@@ -152,8 +152,8 @@ async def change_email(request: Request) -> Response:
         return refusal
     inst = instance(request)
     if not inst.settings.email_enabled:
-        return await _page(request, tenant, session, 409, [Problem("new_email", "email is not set up here: ask your "
-                                                                     "administrator to change your address")])
+        return await _page(request, tenant, session, 409, [Problem("new_email", _("email is not set up here: ask your "
+                                                                       "administrator to change your address"))])
     user = await run_in_threadpool(admin_views.user_by_id, inst.store, tenant.id, session.user_id)
     checked = await check_password(request, tenant.id, user.email, str(form.get("password", ""))[:1024], started)
     if checked.retry_after is not None:
@@ -161,15 +161,15 @@ async def change_email(request: Request) -> Response:
         response.headers["retry-after"] = str(math.ceil(checked.retry_after))
         return response
     if checked.user is None or checked.user.id != user.id:
-        return await _page(request, tenant, session, 422, [Problem("password", "is not your current password")])
+        return await _page(request, tenant, session, 422, [Problem("password", _("is not your current password"))])
     actor = Actor(f"user:{user.id}", client_address(request), user.id)
     try:
         new = await run_in_threadpool(email_change.request_change, inst.store, inst.settings, tenant.id, actor, user.id,
                                       str(form.get("new_email", ""))[:320])
     except ServiceError as exc:
         return await _page(request, tenant, session, 503 if isinstance(exc, MailUnavailable) else 422,
-                           [p if p.field != "smtp" else Problem("new_email", "the confirmation email could not be sent; "
-                            "try again later") for p in problems_of(exc)])
+                           [p if p.field != "smtp" else Problem("new_email", _("the confirmation email could not be sent; "
+                                                                    "try again later")) for p in problems_of(exc)])
     return notices.redirect_with_notice(request, "/account", _("We sent a link to %(address)s: follow it to confirm the change.") % {"address": new})
 
 

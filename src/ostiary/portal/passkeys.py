@@ -160,7 +160,7 @@ async def register_submit(request: Request) -> Response:
         return await account._page(request, tenant, session, status, [problem])
 
     if not csrf_ok(request, form.get("csrf")):
-        return await refuse(403, Problem("passkey", "this form expired or came from another site: try again"))
+        return await refuse(403, Problem("passkey", _("this form expired or came from another site: try again")))
     try:
         name = passkeys_service.validate_name(str(form.get("name", "")))
     except ServiceError as exc:
@@ -173,10 +173,10 @@ async def register_submit(request: Request) -> Response:
         if checked.retry_after is not None:
             return await refuse(429, Problem("password", throttled_message(checked.retry_after)))
         if checked.user is None or checked.user.id != user.id:
-            return await refuse(401, Problem("password", "is not your password"))
+            return await refuse(401, Problem("password", _("is not your password")))
     credential = _credential(form)
     if credential is None:
-        return await refuse(400, Problem("passkey", "the browser's answer is missing: this page needs JavaScript"))
+        return await refuse(400, Problem("passkey", _("the browser's answer is missing: this page needs JavaScript")))
     actor = Actor(f"user:{user.id}", client_address(request), user.id)
     try:
         await run_in_threadpool(passkeys_service.register, inst.store, inst.holder.snapshot.keys,
