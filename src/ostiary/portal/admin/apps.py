@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from ostiary.portal.i18n import gettext as _
 from ostiary.portal.admin.guard import (
     AdminContext, admin_action, admin_page, checked, lines, problems, sorted_listing_args,
 )
+from ostiary.portal.i18n import gettext as _
 from ostiary.proxies import KINDS
 from ostiary.services import admin_views, apps
 from ostiary.services.errors import ServiceError

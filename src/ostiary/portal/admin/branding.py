@@ -8,8 +8,8 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ostiary.portal.i18n import gettext as _
 from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, problems
+from ostiary.portal.i18n import gettext as _
 from ostiary.services import branding
 from ostiary.services.errors import Problem, ServiceError
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from ostiary.portal.admin import security
-from ostiary.portal.i18n import gettext as _, ngettext
 from ostiary.portal.admin.guard import AdminContext, admin_page, problems
+from ostiary.portal.i18n import gettext as _, ngettext
 from ostiary.services import admin_views, api_tokens, domains, groups, keys, providers
 from ostiary.services.errors import ServiceError
 

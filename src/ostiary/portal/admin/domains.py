@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from ostiary.portal.i18n import gettext as _
 from ostiary.dns.resolvers import parse_resolvers
 from ostiary.dns.status import DomainStatus
 from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, problems, sorted_listing_args
 from ostiary.portal.admin.web_wording import web_text
+from ostiary.portal.i18n import gettext as _
 from ostiary.services import admin_views, domains
 from ostiary.services.errors import ServiceError
 

@@ -14,12 +14,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ostiary.portal.i18n import gettext as _
 from ostiary.portal import notices
 from ostiary.portal.context import (
     Instance, client_address, csrf_ok, error_page, instance, render, tenant_for, unknown_host,
 )
 from ostiary.portal.admin.web_wording import for_the_web, web_text
+from ostiary.portal.i18n import gettext as _
 from ostiary.portal.signin import current_session
 from ostiary.services import admin_views
 from ostiary.services.actor import Actor

@@ -7,9 +7,9 @@ import json
 
 from starlette.responses import Response
 
-from ostiary.portal.i18n import gettext as _
 from ostiary.issuer import clients
 from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, checked, lines, problems
+from ostiary.portal.i18n import gettext as _
 from ostiary.services.errors import ServiceError
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from ostiary.portal.i18n import gettext as _, ngettext
 from ostiary.portal.admin import confirmations
 from ostiary.portal.admin.guard import (
     AdminContext, admin_action, admin_page, checked, problems, sorted_listing_args,
 )
+from ostiary.portal.i18n import gettext as _, ngettext
 from ostiary.services import admin_views, groups, invitations, passkeys, second_factor, sessions, users
 from ostiary.services.errors import Conflict, MailUnavailable, Problem, ServiceError
 

@@ -7,9 +7,9 @@ import json
 
 from starlette.responses import Response
 
-from ostiary.portal.i18n import gettext as _
 from ostiary.identity.presets import PRESETS
 from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, checked, lines, problems, sort_rows
+from ostiary.portal.i18n import gettext as _
 from ostiary.services import providers, tenants
 from ostiary.services.errors import Problem, ServiceError
 from ostiary.services.providers import ProviderSettings

@@ -7,11 +7,11 @@ from urllib.parse import urlencode
 
 from starlette.responses import Response
 
-from ostiary.portal.i18n import gettext as _
 from ostiary.portal.admin.guard import (
     AdminContext, admin_action, admin_page, listing_args, problems, sort_rows, sorted_listing_args, when,
 )
 from ostiary.portal.admin import audit_export
+from ostiary.portal.i18n import gettext as _
 from ostiary.services import admin_views, api_tokens, audit, keys, sessions
 from ostiary.services.listing import MAX_LIMIT
 from ostiary.services.errors import ServiceError

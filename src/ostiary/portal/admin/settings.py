@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from ostiary.portal.i18n import N_, gettext as _, ngettext
 from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, problems
+from ostiary.portal.i18n import N_, gettext as _, ngettext
 from ostiary.services import admin_views, tenants
 from ostiary.services.errors import InvalidInput, Problem, ServiceError
 
