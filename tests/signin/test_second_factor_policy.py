@@ -141,7 +141,7 @@ def test_the_admin_pages_set_the_policy_an_apps_second_factor_and_reset_a_person
     assert not apps.get_app(world.store, world.tenant_id, "tools").require_2fa
 
     page.goto(visitor.url(f"/admin/users/{person.id}"))
-    assert "1 passkey(s)" in page.inner_text("#user-second-factor")
+    assert "1 passkey" in page.inner_text("#user-second-factor")
     with page.expect_navigation():
         page.click("form[action$='/second-factors/reset'] button")
     assert "Second factors reset" in page.inner_text("main")

@@ -25,11 +25,13 @@ def _handler(name="Acme <i>Corp</i>", contact="<script>alert(1)</script>", accen
     return CheckHandler(_Holder(snap), _portal_url, allow_http=False, clock=lambda: NOW)
 
 
-def _check(handler, user, accept="text/html,application/xhtml+xml", url_path="/d/x?y=<b>"):
+def _check(handler, user, accept="text/html,application/xhtml+xml", url_path="/d/x?y=<b>", language=None):
     headers = [(b"host", b"auth.acme.test"), (b"x-forwarded-proto", b"https"),
                (b"x-forwarded-host", b"grafana.acme.test"), (b"x-forwarded-uri", url_path.encode()),
                (b"x-forwarded-method", b"GET"), (b"accept", accept.encode()),
                (b"cookie", f"_ostiary_fa={_cookie(user)}".encode())]
+    if language is not None:
+        headers.append((b"accept-language", language.encode()))
     scope = {"type": "http", "path": "/forward-auth/check", "query_string": b"", "headers": headers}
     outcome, start, body, _ = handler.answer(scope)
     return outcome, start["status"], dict(start["headers"]), body["body"].decode()
@@ -90,8 +92,35 @@ def test_no_app_and_allowed_answers_are_unchanged():
     assert (outcome, start["status"], body["body"]) == ("no_app", 403, b"forbidden\n")
 
 
-def test_a_remembered_refusal_sends_the_same_page_again():
+def test_a_refusal_page_is_made_afresh_so_each_browser_gets_its_language():
+    """The remembered answers are keyed without Accept-Language: a refusal page is not remembered."""
     handler = _handler()
     first = _check(handler, BOB)
-    assert len(handler.answers) == 1
+    assert len(handler.answers) == 0
     assert _check(handler, BOB) == first
+    german = _check(handler, BOB, language="de-DE,de;q=0.9")
+    assert german[3] != first[3] and '<html lang="de">' in german[3] and '<html lang="en">' in first[3]
+    assert len(handler.answers) == 0
+
+
+def test_a_german_browser_gets_the_refusal_page_in_german():
+    outcome, status, headers, page = _check(_handler(contact="it@acme.test"), BOB, language="de-AT, en;q=0.5")
+    assert (outcome, status) == ("forbidden", 403)
+    assert headers[b"content-language"] == b"de" and headers[b"vary"] == b"Accept-Language"
+    assert '<html lang="de">' in page
+    assert "<title>Kein Zugang zu app1</title>" in page
+    assert "Sie dürfen app1 nicht betreten" in page
+    assert "Sie sind angemeldet als <strong>bob</strong> (bob@acme.test)." in page
+    assert "app1 ist für dieses Konto nicht freigegeben." in page
+    assert 'Um Zugang zu bitten, schreiben Sie an <a href="mailto:it@acme.test">it@acme.test</a>.' in page
+    assert "Abmelden und ein anderes Konto verwenden" in page
+    assert "You may not enter" not in page and "signed in as" not in page
+    # Names stay escaped inside the translated sentences.
+    _, _, _, escaped = _check(_handler(), BOB, language="de")
+    assert "Acme &lt;i&gt;Corp&lt;/i&gt;" in escaped and "&lt;script&gt;alert(1)&lt;/script&gt;" in escaped
+    assert "<script" not in escaped and "<i>" not in escaped
+
+
+def test_a_browser_asking_for_no_shipped_language_gets_english():
+    _, _, headers, page = _check(_handler(), BOB, language="fr-CH, fr;q=0.9")
+    assert headers[b"content-language"] == b"en" and '<html lang="en">' in page and "You may not enter app1" in page

@@ -188,8 +188,13 @@ class CheckHandler:
         if decision.status == 200:
             headers.extend(_identity_headers(decision))
         elif decision.outcome == FORBIDDEN and decision.app is not None and refusal_page.accepts_html(key[2]):
-            page, page_headers = refusal_page.render(snap, decision, req, self.portal_url)  # docs/contract.md §3
+            # docs/contract.md §3; in the browser's language (read from the raw headers only here).
+            page, page_headers = refusal_page.render(snap, decision, req, self.portal_url,
+                                                     refusal_page.accept_language(scope["headers"]))
             headers.extend(page_headers)
+            # The remembered answers are keyed by the headers /check reads, without Accept-Language:
+            # a page in one browser's language is made afresh rather than shown to another browser.
+            until = None
         else:
             headers.append(_TEXT)
         if decision.location is not None:

@@ -7,7 +7,12 @@ signed-in person whose request accepts text/html; every other 403 stays the
 short text. The proxy shows it on the app's own host, so the page carries
 everything it needs: one inline style allowed by its hash in the page's own
 CSP, no script, no image, no external asset. Everything from the snapshot
-is escaped."""
+is escaped.
+
+Its text is in the language the browser's Accept-Language asks for
+(docs/translations.md): the gate knows no one's saved choice. The catalog
+comes from ostiary/translations.py, read once per worker at the first
+refusal; the allowed path never touches it."""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from collections.abc import Callable
 from html import escape
 from urllib.parse import quote
 
+from ostiary import translations
 from ostiary.wire import PORTAL_SIGN_OUT_PATH
 
 _EMAIL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.!#$%&'*+-/=?^_`{|}~@")
@@ -39,14 +45,26 @@ def accepts_html(headers) -> bool:
     return False
 
 
+def accept_language(raw_headers) -> str | None:
+    """The request's Accept-Language (the ASGI scope's raw headers): read only to make this page."""
+    for name, value in raw_headers:
+        if name == b"accept-language":
+            return value.decode("latin-1")
+    return None
+
+
 def _is_email(text: str) -> bool:
     # The gate imports no service (tests/unit/test_layering.py): services/branding.is_email's rule, for a link.
     local, at, domain = text.partition("@")
     return bool(at and local and "." in domain and set(text) <= _EMAIL_CHARS and "@" not in domain)
 
 
-def render(snap, decision, req, portal_url: Callable[[str, str], str]) -> tuple[bytes, list[tuple[bytes, bytes]]]:
-    """The page's body and its headers (content type, CSP, nosniff; the caller adds no-store)."""
+def render(snap, decision, req, portal_url: Callable[[str, str], str],
+           language_header: str | None = None) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """The page's body and its headers (content type, CSP, nosniff, Content-Language, Vary; the caller
+    adds no-store), in the language `language_header` (the browser's Accept-Language) asks for."""
+    language, catalog = translations.for_header(language_header)
+    _ = catalog.gettext
     app, user = decision.app, decision.user
     tenant = snap.tenants.get(app.tenant_id)
     domain = snap.domains.get(app.domain_id)
@@ -57,35 +75,43 @@ def render(snap, decision, req, portal_url: Callable[[str, str], str]) -> tuple[
         who = f"<strong>{escape(user.display_name or user.username)}</strong>"
         if user.email and user.email != user.display_name:
             who += f" ({escape(user.email)})"
-        signed_in = f"<p>You are signed in as {who}.</p>"
+        signed_in = "<p>" + _("You are signed in as %(who)s.") % {"who": who} + "</p>"
     else:
-        signed_in = "<p>You are signed in, but not with an account this app accepts.</p>"
+        signed_in = "<p>" + escape(_("You are signed in, but not with an account this app accepts.")) + "</p>"
     contact = tenant.contact if tenant is not None else None
     if contact and _is_email(contact):
-        ask = (f'<p>To ask for access, write to <a href="mailto:{escape(quote(contact, safe="@"))}">'
-               f"{escape(contact)}</a>.</p>")
+        link = f'<a href="mailto:{escape(quote(contact, safe="@"))}">{escape(contact)}</a>'
+        ask = "<p>" + _("To ask for access, write to %(contact)s.") % {"contact": link} + "</p>"
     elif contact:
-        ask = f"<p>To ask for access: {escape(contact)}.</p>"
+        ask = "<p>" + _("To ask for access: %(contact)s.") % {"contact": escape(contact)} + "</p>"
     else:
-        ask = f"<p>To ask for access, contact an administrator of {org or 'this organisation'}.</p>"
+        ask = "<p>" + (_("To ask for access, contact an administrator of %(organisation)s.") % {"organisation": org}
+                       if org else escape(_("To ask for access, contact an administrator of this organisation."))) + "</p>"
     switch = ""
     if domain is not None and req.proto and req.raw_host and req.uri:
         original = f"{req.proto}://{req.raw_host}{req.uri}"
         href = portal_url(domain.portal_host, PORTAL_SIGN_OUT_PATH + "?rd=" + quote(original, safe=""))
-        switch = (f'<p><a href="{escape(href)}" id="switch-account">Sign out and use another account</a></p>'
-                  '<p class="small">After signing out you come back here and can sign in again.</p>')
-    app_name = escape(app.name)
+        switch_text = escape(_("Sign out and use another account"))
+        after = escape(_("After signing out you come back here and can sign in again."))
+        switch = (f'<p><a href="{escape(href)}" id="switch-account">{switch_text}</a></p>'
+                  f'<p class="small">{after}</p>')
+    app_name = {"app": escape(app.name)}
+    title = _("No access to %(app)s") % app_name
+    heading = _("You may not enter %(app)s") % app_name
+    not_open = _("%(app)s is not open to this account.") % app_name
     body = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<!doctype html><html lang="{language}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>No access to {app_name}</title><style>{style}</style></head><body>"
+        f"<title>{title}</title><style>{style}</style></head><body>"
         f"<header>{org or 'Ostiary'}</header>"
-        f'<main id="main"><h1>You may not enter {app_name}</h1>{signed_in}'
-        f"<p>{app_name} is not open to this account.</p>{ask}{switch}</main></body></html>\n"
+        f'<main id="main"><h1>{heading}</h1>{signed_in}'
+        f"<p>{not_open}</p>{ask}{switch}</main></body></html>\n"
     ).encode("utf-8")
     digest = base64.b64encode(hashlib.sha256(style.encode("utf-8")).digest())
     headers = [
         (b"content-type", b"text/html; charset=utf-8"),
+        (b"content-language", language.encode("ascii")),
+        (b"vary", b"Accept-Language"),
         (b"content-security-policy", b"default-src 'none'; style-src 'sha256-" + digest
          + b"'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"),
         (b"x-content-type-options", b"nosniff"),

@@ -19,6 +19,7 @@ from ostiary.portal.context import (
 )
 from ostiary.portal.signin import check_password, current_session, throttled_message
 from ostiary.portal import i18n
+from ostiary.portal.i18n import gettext as _
 from ostiary.services import admin_views, email_change, languages, sessions, users
 from ostiary.services.actor import Actor
 from ostiary.services.errors import MailUnavailable, Problem, ServiceError, problems_of
@@ -64,7 +65,7 @@ async def account_page(request: Request) -> Response:
 async def account_form(request: Request):
     form = await request.form()
     if not csrf_ok(request, form.get("csrf")):
-        return None, error_page(request, 403, "Form refused", "This form expired or came from another site. Reload the page and try again.")
+        return None, error_page(request, 403, _("Form refused"), _("This form expired or came from another site. Reload the page and try again."))
     return form, None
 
 
@@ -97,10 +98,10 @@ async def end_one(request: Request) -> Response:
     except ServiceError:
         row = None
     if row is None or row.user_id != session.user_id:
-        return error_page(request, 404, "Not found", "That is not one of your sessions.", tenant=tenant)
+        return error_page(request, 404, _("Not found"), _("That is not one of your sessions."), tenant=tenant)
     actor = Actor(f"user:{session.user_id}", client_address(request), session.user_id)
     await run_in_threadpool(sessions.end_session, inst.store, tenant.id, sid, "signed out by its user", actor)
-    return notices.redirect_with_notice(request, "/account", "Session ended.")
+    return notices.redirect_with_notice(request, "/account", _("Session ended."))
 
 
 async def change_password(request: Request) -> Response:
@@ -120,9 +121,9 @@ async def change_password(request: Request) -> Response:
         response.headers["retry-after"] = str(math.ceil(checked.retry_after))
         return response
     if checked.user is None or checked.user.id != user.id:
-        return await _page(request, tenant, session, 422, [Problem("current_password", "is not your current password")])
+        return await _page(request, tenant, session, 422, [Problem("current_password", _("is not your current password"))])
     if new != again:
-        return await _page(request, tenant, session, 422, [Problem("new_password_again", "does not match the new password")])
+        return await _page(request, tenant, session, 422, [Problem("new_password_again", _("does not match the new password"))])
     actor = Actor(f"user:{user.id}", client_address(request), user.id)
     try:
         await run_in_threadpool(users.set_password, inst.store, tenant.id, actor, user.email, new)
@@ -132,7 +133,7 @@ async def change_password(request: Request) -> Response:
     fresh = await run_in_threadpool(sessions.create_session, inst.store, tenant.id, user.id,
                                     client_addr=client_address(request), user_agent=request.headers.get("user-agent", ""),
                                     second_factor=session.second_factor, method=PASSWORD)
-    response = notices.redirect_with_notice(request, "/account", "Password changed: every other session has ended.",
+    response = notices.redirect_with_notice(request, "/account", _("Password changed: every other session has ended."),
                                             session_token=fresh.token)
     response.set_cookie(inst.session_cookie, fresh.token, max_age=int(fresh.expires_at - time.time()), **cookie_flags(inst))
     return response
@@ -151,8 +152,8 @@ async def change_email(request: Request) -> Response:
         return refusal
     inst = instance(request)
     if not inst.settings.email_enabled:
-        return await _page(request, tenant, session, 409, [Problem("new_email", "email is not set up here: ask your "
-                                                                     "administrator to change your address")])
+        return await _page(request, tenant, session, 409, [Problem("new_email", _("email is not set up here: ask your "
+                                                                       "administrator to change your address"))])
     user = await run_in_threadpool(admin_views.user_by_id, inst.store, tenant.id, session.user_id)
     checked = await check_password(request, tenant.id, user.email, str(form.get("password", ""))[:1024], started)
     if checked.retry_after is not None:
@@ -160,16 +161,16 @@ async def change_email(request: Request) -> Response:
         response.headers["retry-after"] = str(math.ceil(checked.retry_after))
         return response
     if checked.user is None or checked.user.id != user.id:
-        return await _page(request, tenant, session, 422, [Problem("password", "is not your current password")])
+        return await _page(request, tenant, session, 422, [Problem("password", _("is not your current password"))])
     actor = Actor(f"user:{user.id}", client_address(request), user.id)
     try:
         new = await run_in_threadpool(email_change.request_change, inst.store, inst.settings, tenant.id, actor, user.id,
                                       str(form.get("new_email", ""))[:320])
     except ServiceError as exc:
         return await _page(request, tenant, session, 503 if isinstance(exc, MailUnavailable) else 422,
-                           [p if p.field != "smtp" else Problem("new_email", "the confirmation email could not be sent; "
-                            "try again later") for p in problems_of(exc)])
-    return notices.redirect_with_notice(request, "/account", f"We sent a link to {new}: follow it to confirm the change.")
+                           [p if p.field != "smtp" else Problem("new_email", _("the confirmation email could not be sent; "
+                                                                    "try again later")) for p in problems_of(exc)])
+    return notices.redirect_with_notice(request, "/account", _("We sent a link to %(address)s: follow it to confirm the change.") % {"address": new})
 
 
 async def change_language(request: Request) -> Response:

@@ -38,10 +38,10 @@ log = logging.getLogger("ostiary.email")
 SENT = N_("If an account uses that address, we have sent it a link to choose a new password. "
           "The link works for 30 minutes. Check your inbox, and your spam folder.")
 SET_PASSWORD = {
-    email_links.RESET: {"title": "Choose a new password", "button": "Set the new password",
-                        "intro": "Choosing a new password signs you out everywhere."},
-    email_links.INVITATION: {"title": "Welcome", "button": "Set my password",
-                             "intro": "Choose a password, or register a passkey, to finish setting up your account."},
+    email_links.RESET: {"title": N_("Choose a new password"), "button": N_("Set the new password"),
+                        "intro": N_("Choosing a new password signs you out everywhere.")},
+    email_links.INVITATION: {"title": N_("Welcome"), "button": N_("Set my password"),
+                             "intro": N_("Choose a password, or register a passkey, to finish setting up your account.")},
 }
 TEMPLATE = {email_links.RESET: "set_password.html", email_links.INVITATION: "accept_invitation.html"}
 NOT_USABLE = N_("This link cannot be used: it was used already, it expired, or a newer one replaced it. "
@@ -108,7 +108,7 @@ def _purpose(request: Request) -> str:
 def _default_passkey_name(request: Request) -> str:
     """What the device probably is ("Chrome on Linux"): the person may change it."""
     said = describe(request.headers.get("user-agent", ""))
-    return said if said and len(said) <= passkeys_service.NAME_MAX and "unknown" not in said.lower() else "My passkey"
+    return said if said and len(said) <= passkeys_service.NAME_MAX and "unknown" not in said.lower() else _("My passkey")
 
 
 async def _link_page(request: Request, tenant, purpose: str, token: str, link, status: int = 200,
@@ -123,7 +123,7 @@ async def _link_page(request: Request, tenant, purpose: str, token: str, link, s
                   "passkey_error": passkey_error,
                   "passkey_name": _default_passkey_name(request) if passkey_name is None else passkey_name}
     return render(request, TEMPLATE[purpose], status=status, tenant=tenant, token=token, email=link.email,
-                  action=email_links.PATHS[purpose], errors=list(errors), **SET_PASSWORD[purpose], **values)
+                  action=email_links.PATHS[purpose], errors=list(errors), **{k: _(v) for k, v in SET_PASSWORD[purpose].items()}, **values)
 
 
 async def set_password_page(request: Request) -> Response:
@@ -182,12 +182,12 @@ async def invitation_passkey_submit(request: Request) -> Response:
     inst = instance(request)
     tenant = tenant_for(request)
     if tenant is None:
-        return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
+        return error_page(request, 404, _("Unknown host"), _("This host is not an Ostiary tenant host."))
     form = await request.form()
     token = str(form.get("token", ""))[:100]
     if not csrf_ok(request, form.get("csrf")):
-        return error_page(request, 403, "Form refused", "This form expired or came from another site. "
-                          "Open the link from your email again.", tenant=tenant)
+        return error_page(request, 403, _("Form refused"), _("This form expired or came from another site. "
+                                                             "Open the link from your email again."), tenant=tenant)
     link = await run_in_threadpool(email_links.peek, inst.store, tenant.id, email_links.INVITATION, token)
     if link is None:
         return error_page(request, 410, _("Link not usable"), _(NOT_USABLE), tenant=tenant)
@@ -199,8 +199,8 @@ async def invitation_passkey_submit(request: Request) -> Response:
 
     credential = passkey_pages.credential_of(form)
     if credential is None:
-        return await again(400, "passkey: the browser's answer is missing: this needs JavaScript and a browser "
-                                "that supports passkeys. Choose a password instead.")
+        return await again(400, "passkey: " + _("The browser's answer is missing: this needs JavaScript and a browser "
+                                  "that supports passkeys. Choose a password instead."))
     addr = client_address(request)
     try:
         accepted = await run_in_threadpool(

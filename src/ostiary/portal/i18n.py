@@ -7,48 +7,30 @@ request and keeps it in a ContextVar; templates (Jinja2's i18n extension,
 installed in ostiary.portal.context) and Python code (`gettext`, or
 `lazy_gettext` for text defined at import time) read it from there.
 
-The catalogs are the `.po` files under `translations/`, read with Babel at
-start-up and compiled in memory (no build step: `pip install` is enough);
-entries marked fuzzy are left out, so the English text shows instead of a
-guess.
+The catalogs and the negotiation of Accept-Language are ostiary/translations.py's
+(below the portal, so the gate's 403 page shares them): the `.po` files under
+`translations/`, read with Babel and compiled in memory (no build step: `pip
+install` is enough); entries marked fuzzy are left out, so the English text
+shows instead of a guess.
 """
 
 from __future__ import annotations
 
-import io
-import re
 from contextvars import ContextVar
-from gettext import NullTranslations
-from pathlib import Path
 
-from babel import Locale, negotiate_locale
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import LazyProxy, Translations
+from babel import Locale
+from babel.support import LazyProxy
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from ostiary import translations
 from ostiary.services.availability import DATABASE_UNREACHABLE
+from ostiary.translations import (  # noqa: F401 (the portal's names for them)
+    DEFAULT, DOMAIN, MAX_HEADER, MAX_RANGES, TRANSLATIONS, negotiate, preferred,
+)
 
-TRANSLATIONS = Path(__file__).parent / "translations"
-DEFAULT = "en"
-DOMAIN = "messages"
-
-
-def _load() -> dict[str, NullTranslations]:
-    found: dict[str, NullTranslations] = {DEFAULT: NullTranslations()}
-    for po in sorted(TRANSLATIONS.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
-        language = po.parent.parent.name
-        with po.open("rb") as f:
-            catalog = read_po(f, locale=language, domain=DOMAIN)
-        compiled = io.BytesIO()
-        write_mo(compiled, catalog, use_fuzzy=False)
-        compiled.seek(0)
-        found[language] = Translations(compiled, domain=DOMAIN)
-    return found
-
-
-CATALOGS = _load()
+# The catalogs and Accept-Language negotiation live below the portal (ostiary/translations.py), shared with the gate.
+CATALOGS = translations.catalogs()
 # Shipped languages, each named in itself ("Deutsch"), English first.
 LANGUAGES: dict[str, str] = {
     code: Locale.parse(code).get_display_name(code).capitalize()
@@ -95,34 +77,6 @@ def N_(message: str) -> str:
 def lazy_gettext(message: str) -> LazyProxy:
     """For text defined at import time: translated each time it is used, in the language of that request."""
     return LazyProxy(gettext, message, enable_cache=False)
-
-
-# Accept-Language: at most this much of the header is read, and this many ranges.
-MAX_HEADER = 1000
-MAX_RANGES = 30
-_RANGE = re.compile(r"^\s*([A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*|\*)\s*(?:;\s*q\s*=\s*([0-9](?:\.[0-9]{0,3})?))?\s*$")
-
-
-def preferred(header: str | None) -> list[str]:
-    """The language ranges of an Accept-Language header, most wanted first
-    (ties keep their order); ranges with q=0 and malformed ones are dropped."""
-    ranges = []
-    for position, part in enumerate((header or "")[:MAX_HEADER].split(",")[:MAX_RANGES]):
-        found = _RANGE.match(part)
-        if not found:
-            continue
-        q = float(found.group(2)) if found.group(2) else 1.0
-        if q > 0:
-            ranges.append((-q, position, found.group(1)))
-    return [tag for _q, _p, tag in sorted(ranges)]
-
-
-def negotiate(header: str | None) -> str:
-    """The shipped language that best matches an Accept-Language header; English when none does."""
-    wanted = [DEFAULT if tag == "*" else tag for tag in preferred(header)]
-    found = negotiate_locale(wanted, list(CATALOGS), sep="-") or DEFAULT
-    # Babel answers in the spelling the browser used ("DE"): the catalog's own code.
-    return {code.lower(): code for code in CATALOGS}.get(found.lower(), DEFAULT)
 
 
 # Paths whose answers are never pages: no need to look up anyone's language.

@@ -22,6 +22,7 @@ from ostiary.identity.method import MULTI_FACTOR, PASSKEY
 from ostiary.portal.context import (
     TEMPLATES, client_address, cookie_flags, csrf_ok, csrf_token, error_page, instance, render, tenant_for, unknown_host,
 )
+from ostiary.portal.i18n import gettext as _
 from ostiary.portal.signin import check_password, current_session, safe_next, session_from_cookie, throttled_message
 from ostiary.services import passkeys as passkeys_service
 from ostiary.services import second_factor as second_factor_service
@@ -159,7 +160,7 @@ async def register_submit(request: Request) -> Response:
         return await account._page(request, tenant, session, status, [problem])
 
     if not csrf_ok(request, form.get("csrf")):
-        return await refuse(403, Problem("passkey", "this form expired or came from another site: try again"))
+        return await refuse(403, Problem("passkey", _("this form expired or came from another site: try again")))
     try:
         name = passkeys_service.validate_name(str(form.get("name", "")))
     except ServiceError as exc:
@@ -172,10 +173,10 @@ async def register_submit(request: Request) -> Response:
         if checked.retry_after is not None:
             return await refuse(429, Problem("password", throttled_message(checked.retry_after)))
         if checked.user is None or checked.user.id != user.id:
-            return await refuse(401, Problem("password", "is not your password"))
+            return await refuse(401, Problem("password", _("is not your password")))
     credential = _credential(form)
     if credential is None:
-        return await refuse(400, Problem("passkey", "the browser's answer is missing: this page needs JavaScript"))
+        return await refuse(400, Problem("passkey", _("the browser's answer is missing: this page needs JavaScript")))
     actor = Actor(f"user:{user.id}", client_address(request), user.id)
     try:
         await run_in_threadpool(passkeys_service.register, inst.store, inst.holder.snapshot.keys,
@@ -192,7 +193,7 @@ async def register_submit(request: Request) -> Response:
         return RedirectResponse(next_url, status_code=303)
     from ostiary.portal.notices import redirect_with_notice  # /account ignores ?notice= (server-side notices)
 
-    return redirect_with_notice(request, "/account", f"Passkey \u201c{name}\u201d added.")
+    return redirect_with_notice(request, "/account", _("Passkey \u201c%(name)s\u201d added.") % {"name": name})
 
 
 async def remove(request: Request) -> Response:
@@ -204,8 +205,8 @@ async def remove(request: Request) -> Response:
         return RedirectResponse("/sign-in?next=/account", status_code=303)
     form = await request.form()
     if not csrf_ok(request, form.get("csrf")):
-        return error_page(request, 403, "Form refused",
-                          "This form expired or came from another site. Reload the page and try again.")
+        return error_page(request, 403, _("Form refused"),
+                          _("This form expired or came from another site. Reload the page and try again."))
     inst = instance(request)
     actor = Actor(f"user:{session.user_id}", client_address(request), session.user_id)
     try:
@@ -216,10 +217,10 @@ async def remove(request: Request) -> Response:
 
         return await account._page(request, tenant, session, 409, problems_of(exc))
     except ServiceError:
-        return error_page(request, 404, "Not found", "That is not one of your passkeys.", tenant=tenant)
+        return error_page(request, 404, _("Not found"), _("That is not one of your passkeys."), tenant=tenant)
     from ostiary.portal.notices import redirect_with_notice  # /account ignores ?notice= (server-side notices)
 
-    return redirect_with_notice(request, "/account", "Passkey removed.")
+    return redirect_with_notice(request, "/account", _("Passkey removed."))
 
 
 # --- signing in ---------------------------------------------------------------------------------------
@@ -236,10 +237,10 @@ async def sign_in_submit(request: Request) -> Response:
         return render(request, "sign_in.html", status=status, next=next_url, tenant=tenant, error=message)
 
     if not csrf_ok(request, form.get("csrf")):
-        return refuse(403, "This form expired or came from another site. Please sign in again.")
+        return refuse(403, _("This form expired or came from another site. Please sign in again."))
     credential = _credential(form)
     if credential is None:
-        return refuse(400, "The browser sent no passkey. Try again, or sign in another way.")
+        return refuse(400, _("The browser sent no passkey. Try again, or sign in another way."))
     addr = client_address(request)
     try:
         proven = await run_in_threadpool(
@@ -252,8 +253,8 @@ async def sign_in_submit(request: Request) -> Response:
         # A name was typed before choosing the passkey: it must be that person's.
         named = await run_in_threadpool(users_service.find_user, inst.store, tenant.id, typed)
         if named is None or named.id != proven.user_id:
-            return refuse(401, "That passkey is not the one of the account you typed. Clear the name, "
-                               "or choose that account's passkey.")
+            return refuse(401, _("That passkey is not the one of the account you typed. Clear the name, "
+                                 "or choose that account's passkey."))
     old = await session_from_cookie(request)
     if old is not None:
         await run_in_threadpool(sessions_service.end_session, inst.store, tenant.id, old.id, "replaced at sign-in",
@@ -295,15 +296,15 @@ async def second_factor_submit(request: Request) -> Response:
         return second_factor_pages.verify_again(request, tenant, session, user, next_url, status, message)
 
     if not csrf_ok(request, form.get("csrf")):
-        return refuse(403, "This form expired or came from another site. Please try again.")
+        return refuse(403, _("This form expired or came from another site. Please try again."))
     if PASSKEY in session.methods:
         # Signed in with a passkey that did not verify the person: the same
         # device again is not a second factor (docs/sign-in.md).
-        return refuse(409, "You signed in with a passkey that did not check it is you: use your authenticator "
-                           "app's code, or sign out and sign in with your password, then the passkey.")
+        return refuse(409, _("You signed in with a passkey that did not check it is you: use your authenticator "
+                             "app's code, or sign out and sign in with your password, then the passkey."))
     credential = _credential(form)
     if credential is None:
-        return refuse(400, "The browser sent no passkey. Try again, or use a code.")
+        return refuse(400, _("The browser sent no passkey. Try again, or use a code."))
     addr = client_address(request)
     try:
         await run_in_threadpool(

@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from ostiary.access import may_enter
 from ostiary.identity.method import PASSWORD
 from ostiary.observability import events
-from ostiary.portal.i18n import ngettext
+from ostiary.portal.i18n import N_, gettext as _, ngettext
 from ostiary.portal.context import (
     client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for, unknown_host,
 )
@@ -29,7 +29,7 @@ from ostiary.services import users as users_service
 from ostiary.services.actor import Actor
 from ostiary.urlrules import safe_next_path
 
-FAILED = "The email or password is not right."
+FAILED = N_("The email or password is not right.")
 # Every refused sign-in takes at least this long, measured from the request's
 # start: unknown user, wrong password, disabled user and throttled look alike.
 MIN_FAILED_SECONDS = 0.4
@@ -130,7 +130,7 @@ async def sign_in_submit(request: Request) -> Response:
     next_url = safe_next(form.get("next"))
     if not csrf_ok(request, form.get("csrf")):
         return render(request, "sign_in.html", status=403, next=next_url, tenant=tenant,
-                      error="This form expired or came from another site. Please sign in again.")
+                      error=_("This form expired or came from another site. Please sign in again."))
     login, password = str(form.get("login", ""))[:320], str(form.get("password", ""))[:1024]
     addr = client_address(request)
     checked = await check_password(request, tenant.id, login, password, started)
@@ -144,7 +144,7 @@ async def sign_in_submit(request: Request) -> Response:
         user = None  # password sign-in is off here, and this is no administrator (docs/identity-providers.md)
         events.sign_in_failed(tenant.slug, login, addr, "password", "password sign-in is off for this user")
     if user is None:
-        return render(request, "sign_in.html", status=401, next=next_url, tenant=tenant, error=FAILED, login=login)
+        return render(request, "sign_in.html", status=401, next=next_url, tenant=tenant, error=_(FAILED), login=login)
     # A fresh session id at every sign-in; the one this browser had before ends.
     old = await session_from_cookie(request)
     if old is not None:
@@ -172,7 +172,7 @@ async def sign_out_submit(request: Request) -> Response:
         return unknown_host(request)
     form = await request.form()
     if not csrf_ok(request, form.get("csrf")):
-        return error_page(request, 403, "Sign-out refused", "This form expired or came from another site.")
+        return error_page(request, 403, _("Sign-out refused"), _("This form expired or came from another site."))
     session = await session_from_cookie(request)
     if session is not None:
         await run_in_threadpool(sessions_service.end_session, inst.store, tenant.id, session.id, "sign-out",

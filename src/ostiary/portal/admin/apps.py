@@ -7,6 +7,7 @@ from starlette.responses import Response
 from ostiary.portal.admin.guard import (
     AdminContext, admin_action, admin_page, checked, lines, problems, sorted_listing_args,
 )
+from ostiary.portal.i18n import gettext as _
 from ostiary.proxies import KINDS
 from ostiary.services import admin_views, apps
 from ostiary.services.errors import ServiceError
@@ -42,7 +43,7 @@ async def app_add(ctx: AdminContext, form) -> Response:
     except ServiceError as exc:
         shown = {**values, "public_paths": "\n".join(values["public_paths"]), "groups": ", ".join(values["groups_granted"])}
         return await _list(ctx, 422, problems(exc), shown)
-    return ctx.back(f"/admin/apps/{row.id}", f"App {row.name} created. Copy a snippet below into your proxy.")
+    return ctx.back(f"/admin/apps/{row.id}", _("App %(name)s created. Copy a snippet below into your proxy.") % {"name": row.name})
 
 
 @admin_page
@@ -85,7 +86,7 @@ async def app_enabled(ctx: AdminContext, form) -> Response:
     summary = await ctx.call(admin_views.app_summary, ctx.inst.store, ctx.tenant.id, int(ctx.request.path_params["app_id"]))
     enable = form.get("enabled") == "1"
     await ctx.call(apps.update_app, ctx.inst.store, ctx.tenant.id, ctx.actor, summary.app.name, enabled=enable)
-    return ctx.back(f"/admin/apps/{summary.app.id}", "App enabled." if enable else "App disabled: /check now answers 403 for it.")
+    return ctx.back(f"/admin/apps/{summary.app.id}", _("App enabled.") if enable else _("App disabled: /check now answers 403 for it."))
 
 
 @admin_action
@@ -98,7 +99,8 @@ async def app_grant(ctx: AdminContext, form) -> Response:
                        summary.app.name, group)
     except ServiceError as exc:
         return await _detail(ctx, 422, problems(exc))
-    notice = f"Group {group} no longer grants {summary.app.name}." if remove else f"Group {group} may now enter {summary.app.name}."
+    said = {"group": group, "app": summary.app.name}
+    notice = (_("Group %(group)s no longer grants %(app)s.") if remove else _("Group %(group)s may now enter %(app)s.")) % said
     return ctx.back(f"/admin/apps/{summary.app.id}", notice)
 
 
@@ -106,4 +108,4 @@ async def app_grant(ctx: AdminContext, form) -> Response:
 async def app_delete(ctx: AdminContext, form) -> Response:
     summary = await ctx.call(admin_views.app_summary, ctx.inst.store, ctx.tenant.id, int(ctx.request.path_params["app_id"]))
     await ctx.call(apps.delete_app, ctx.inst.store, ctx.tenant.id, ctx.actor, summary.app.name)
-    return ctx.back("/admin/apps", f"App {summary.app.name} deleted.")
+    return ctx.back("/admin/apps", _("App %(name)s deleted.") % {"name": summary.app.name})

@@ -9,6 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, problems
+from ostiary.portal.i18n import gettext as _
 from ostiary.services import branding
 from ostiary.services.errors import Problem, ServiceError
 
@@ -31,14 +32,14 @@ async def branding_save(ctx: AdminContext, form) -> Response:
         await ctx.call(branding.set_branding, ctx.inst.store, ctx.tenant.id, ctx.actor, **values)
     except ServiceError as exc:
         return await _show(ctx, 422, problems(exc), values)
-    return ctx.back("/admin/branding", "Branding saved: pages show it within a second.")
+    return ctx.back("/admin/branding", _("Branding saved: pages show it within a second."))
 
 
 @admin_action
 async def logo_upload(ctx: AdminContext, form) -> Response:
     if form.get("remove"):
         await ctx.call(branding.remove_logo, ctx.inst.store, ctx.tenant.id, ctx.actor)
-        return ctx.back("/admin/branding", "Logo removed.")
+        return ctx.back("/admin/branding", _("Logo removed."))
     upload = form.get("logo")
     if not isinstance(upload, UploadFile):
         return await _show(ctx, 422, [Problem("logo", "choose an image file to upload")])
@@ -47,7 +48,7 @@ async def logo_upload(ctx: AdminContext, form) -> Response:
         await ctx.call(branding.set_logo, ctx.inst.store, ctx.tenant.id, ctx.actor, data)
     except ServiceError as exc:
         return await _show(ctx, 422, problems(exc))
-    return ctx.back("/admin/branding", "Logo uploaded.")
+    return ctx.back("/admin/branding", _("Logo uploaded."))
 
 
 routes = [

@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from ostiary.portal.admin import security
 from ostiary.portal.admin.guard import AdminContext, admin_page, problems
+from ostiary.portal.i18n import gettext as _, ngettext
 from ostiary.services import admin_views, api_tokens, domains, groups, keys, providers
 from ostiary.services.errors import ServiceError
 
@@ -21,22 +22,24 @@ def _confirm(ctx: AdminContext, title: str, consequences: list[str], action: str
 @admin_page
 async def app_delete(ctx: AdminContext) -> Response:
     s = await ctx.call(admin_views.app_summary, ctx.inst.store, ctx.tenant.id, int(ctx.request.path_params["app_id"]))
-    who = "every user" if s.app.all_users else (", ".join(s.grants) if s.grants else "nobody")
-    return _confirm(ctx, f"Delete the app {s.app.name}?", [
-        f"Nobody can enter {s.app.url} any more: /check answers 403 for every request to it, signed in or not, "
-        "until you remove its snippet from your proxy or create the app again.",
-        f"Its grants ({who}) and settings are deleted. This cannot be undone; creating it again starts afresh.",
-    ], f"/admin/apps/{s.app.id}/delete", f"Delete {s.app.name}", f"/admin/apps/{s.app.id}")
+    who = _("every user") if s.app.all_users else (", ".join(s.grants) if s.grants else _("nobody"))
+    app = {"name": s.app.name, "url": s.app.url, "who": who}
+    return _confirm(ctx, _("Delete the app %(name)s?") % app, [
+        _("Nobody can enter %(url)s any more: /check answers 403 for every request to it, signed in or not, "
+          "until you remove its snippet from your proxy or create the app again.") % app,
+        _("Its grants (%(who)s) and settings are deleted. This cannot be undone; creating it again starts afresh.") % app,
+    ], f"/admin/apps/{s.app.id}/delete", _("Delete %(name)s") % app, f"/admin/apps/{s.app.id}")
 
 
 @admin_page
 async def domain_delete(ctx: AdminContext) -> Response:
     row = await ctx.call(domains.get_domain, ctx.inst.store, ctx.tenant.id, ctx.request.path_params["name"])
-    return _confirm(ctx, f"Delete the domain {row.name}?", [
-        f"Its portal host {row.portal_host} stops serving sign-in for apps under {row.name}.",
-        "A domain that still has proxy apps is not deleted: delete or move them first.",
-        "To use the domain again you register it and verify its TXT record again.",
-    ], f"/admin/domains/{row.name}/delete", f"Delete {row.name}", f"/admin/domains/{row.name}")
+    domain = {"name": row.name, "host": row.portal_host}
+    return _confirm(ctx, _("Delete the domain %(name)s?") % domain, [
+        _("Its portal host %(host)s stops serving sign-in for apps under %(name)s.") % domain,
+        _("A domain that still has proxy apps is not deleted: delete or move them first."),
+        _("To use the domain again you register it and verify its TXT record again."),
+    ], f"/admin/domains/{row.name}/delete", _("Delete %(name)s") % domain, f"/admin/domains/{row.name}")
 
 
 @admin_page
@@ -45,45 +48,51 @@ async def group_delete(ctx: AdminContext) -> Response:
                             int(ctx.request.path_params["group_id"]))
     g = detail.group
     members, granted = await ctx.call(groups.group_usage, ctx.inst.store, ctx.tenant.id, g.name)
-    said = [f"Deleting {g.name} removes {groups.in_use_text(members, granted)}: its members lose what it grants."
-            if members or granted else f"{g.name} has no members and grants no app: nobody loses access."]
+    # What it is used by is the service's wording (English, as the CLI says it: docs/translations.md).
+    said = [_("Deleting %(name)s removes %(what)s: its members lose what it grants.")
+            % {"name": g.name, "what": groups.in_use_text(members, granted)}
+            if members or granted else _("%(name)s has no members and grants no app: nobody loses access.") % {"name": g.name}]
     if detail.children:
-        said.append(f"It has child groups ({', '.join(detail.children)}), so it will not be deleted: move or delete "
-                    "them first.")
-    said.append("This cannot be undone.")
-    return _confirm(ctx, f"Delete the group {g.name}?", said, f"/admin/groups/{g.id}/delete", f"Delete {g.name}",
-                    f"/admin/groups/{g.id}", {"confirm": "1"})
+        said.append(_("It has child groups (%(children)s), so it will not be deleted: move or delete them first.")
+                    % {"children": ", ".join(detail.children)})
+    said.append(_("This cannot be undone."))
+    return _confirm(ctx, _("Delete the group %(name)s?") % {"name": g.name}, said, f"/admin/groups/{g.id}/delete",
+                    _("Delete %(name)s") % {"name": g.name}, f"/admin/groups/{g.id}", {"confirm": "1"})
 
 
 @admin_page
 async def user_disable(ctx: AdminContext) -> Response:
     user = await ctx.call(admin_views.user_by_id, ctx.inst.store, ctx.tenant.id, int(ctx.request.path_params["user_id"]))
-    return _confirm(ctx, f"Disable {user.email}?", _disable_consequences(user.email), f"/admin/users/{user.id}/active", f"Disable {user.email}", f"/admin/users/{user.id}", {"active": "0"})
+    return _confirm(ctx, _("Disable %(email)s?") % {"email": user.email}, _disable_consequences(user.email),
+                    f"/admin/users/{user.id}/active", _("Disable %(email)s") % {"email": user.email},
+                    f"/admin/users/{user.id}", {"active": "0"})
 
 
 def _disable_consequences(email: str) -> list[str]:
-    return [f"{email} is signed out of every app on every domain within a second, and cannot sign in again.",
-            "Their groups, grants and password are kept: enabling them again on their page restores access."]
+    return [_("%(email)s is signed out of every app on every domain within a second, and cannot sign in again.")
+            % {"email": email},
+            _("Their groups, grants and password are kept: enabling them again on their page restores access.")]
 
 
 def user_edit_disable(ctx: AdminContext, user, fields: dict) -> Response:
     """The user form unticked "enabled": the same question as Disable, whose button sends the form again."""
-    return _confirm(ctx, f"Disable {user.email}?", [
-        *_disable_consequences(user.email), "The other changes in the form are saved with it.",
-    ], f"/admin/users/{user.id}/edit", f"Disable {user.email} and save", f"/admin/users/{user.id}", fields)
+    return _confirm(ctx, _("Disable %(email)s?") % {"email": user.email}, [
+        *_disable_consequences(user.email), _("The other changes in the form are saved with it."),
+    ], f"/admin/users/{user.id}/edit", _("Disable %(email)s and save") % {"email": user.email},
+        f"/admin/users/{user.id}", fields)
 
 
 @admin_page
 async def user_delete(ctx: AdminContext) -> Response:
     user = await ctx.call(admin_views.user_by_id, ctx.inst.store, ctx.tenant.id, int(ctx.request.path_params["user_id"]))
     member_of = await ctx.call(admin_views.user_groups, ctx.inst.store, ctx.tenant.id, user.id)
-    return _confirm(ctx, f"Delete {user.email}?", [
-        f"{user.email} is signed out of every app on every domain within a second, and cannot sign in again.",
-        f"Their account is deleted with its memberships ({', '.join(g.name for g in member_of) or 'none'}), second "
-        "factors, passkeys and linked sign-in provider identities. This cannot be undone: the audit log keeps "
-        "what they did.",
-        "To keep the account and only stop access, disable it instead.",
-    ], f"/admin/users/{user.id}/delete", f"Delete {user.email}", f"/admin/users/{user.id}")
+    person = {"email": user.email, "groups": ", ".join(g.name for g in member_of) or _("none")}
+    return _confirm(ctx, _("Delete %(email)s?") % person, [
+        _("%(email)s is signed out of every app on every domain within a second, and cannot sign in again.") % person,
+        _("Their account is deleted with its memberships (%(groups)s), second factors, passkeys and linked sign-in "
+          "provider identities. This cannot be undone: the audit log keeps what they did.") % person,
+        _("To keep the account and only stop access, disable it instead."),
+    ], f"/admin/users/{user.id}/delete", _("Delete %(email)s") % person, f"/admin/users/{user.id}")
 
 
 @admin_page
@@ -91,21 +100,26 @@ async def provider_delete(ctx: AdminContext) -> Response:
     row = await ctx.call(providers.get_provider_by_id, ctx.inst.store, ctx.tenant.id,
                          int(ctx.request.path_params["provider_id"]))
     maps = await ctx.call(providers.mappings, ctx.inst.store, ctx.tenant.id, row.id)
-    return _confirm(ctx, f"Remove the sign-in provider {row.display_name}?", [
-        f"The sign-in page stops offering {row.display_name}: nobody can sign in through it any more.",
-        f"Every account's link to it and its {len(maps)} group mapping(s) are removed. The accounts stay: people "
-        "with a password or another provider sign in with that. Adding the provider again starts without links.",
-        "Sessions already open stay open until they end.",
-    ], f"/admin/providers/{row.id}/delete", f"Remove {row.display_name}", f"/admin/providers/{row.id}")
+    provider = {"name": row.display_name, "num": len(maps)}
+    return _confirm(ctx, _("Remove the sign-in provider %(name)s?") % provider, [
+        _("The sign-in page stops offering %(name)s: nobody can sign in through it any more.") % provider,
+        ngettext("Every account's link to it and its %(num)d group mapping are removed. The accounts stay: people "
+                 "with a password or another provider sign in with that. Adding the provider again starts without links.",
+                 "Every account's link to it and its %(num)d group mappings are removed. The accounts stay: people "
+                 "with a password or another provider sign in with that. Adding the provider again starts without links.",
+                 len(maps)) % provider,
+        _("Sessions already open stay open until they end."),
+    ], f"/admin/providers/{row.id}/delete", _("Remove %(name)s") % provider, f"/admin/providers/{row.id}")
 
 
 @admin_page
 async def user_sessions_end(ctx: AdminContext) -> Response:
     user = await ctx.call(admin_views.user_by_id, ctx.inst.store, ctx.tenant.id, int(ctx.request.path_params["user_id"]))
-    return _confirm(ctx, f"Sign {user.email} out everywhere?", [
-        f"Every session of {user.email} ends: every app on every domain refuses it within a second.",
-        "They can sign in again straight away (disable the account to stop that).",
-    ], f"/admin/users/{user.id}/sessions/end", "Revoke all sessions", f"/admin/users/{user.id}")
+    person = {"email": user.email}
+    return _confirm(ctx, _("Sign %(email)s out everywhere?") % person, [
+        _("Every session of %(email)s ends: every app on every domain refuses it within a second.") % person,
+        _("They can sign in again straight away (disable the account to stop that)."),
+    ], f"/admin/users/{user.id}/sessions/end", _("Revoke all sessions"), f"/admin/users/{user.id}")
 
 
 @admin_page
@@ -117,21 +131,24 @@ async def key_rotate(ctx: AdminContext) -> Response:
     except ServiceError as exc:
         return await security.keys_page(ctx, 422, problems(exc), given)
     if overlap == 0:
-        ending = ("Every older key stops verifying within 2 seconds: everyone is signed out of every app and signs "
-                  "in again. Use this when a key may have leaked.")
+        ending = _("Every older key stops verifying within 2 seconds: everyone is signed out of every app and signs "
+                   "in again. Use this when a key may have leaked.")
     else:
-        ending = (f"Every older key keeps verifying for at most {overlap} seconds ({overlap / 3600:.1f} hours) more, "
-                  "so nobody is signed out; after that, cookies it signed stop working.")
-    return _confirm(ctx, "Rotate the signing keys?", [
-        f"A new key signs forward-auth cookies and sign-in links for the whole installation (every organisation) "
-        f"from {keys.PUBLISH_AHEAD:.0f} seconds from now.", ending,
-    ], "/admin/keys/rotate", "Rotate keys", "/admin/keys", {"overlap_seconds": given or str(default)})
+        ending = (_("Every older key keeps verifying for at most %(seconds)s seconds (%(hours)s hours) more, "
+                    "so nobody is signed out; after that, cookies it signed stop working.")
+                  % {"seconds": overlap, "hours": f"{overlap / 3600:.1f}"})
+    return _confirm(ctx, _("Rotate the signing keys?"), [
+        _("A new key signs forward-auth cookies and sign-in links for the whole installation (every organisation) "
+          "from %(ahead)s seconds from now.") % {"ahead": f"{keys.PUBLISH_AHEAD:.0f}"}, ending,
+    ], "/admin/keys/rotate", _("Rotate keys"), "/admin/keys", {"overlap_seconds": given or str(default)})
 
 
 @admin_page
 async def token_revoke(ctx: AdminContext) -> Response:
     row = await ctx.call(api_tokens.get_token, ctx.inst.store, ctx.tenant.id, int(ctx.request.path_params["token_id"]))
-    return _confirm(ctx, f"Revoke the API token {row.name}?", [
-        f"Every request that sends {row.name} is refused with 401 from now on: scripts and tools using it stop working.",
-        "A revoked token cannot be restored: create a new one and give it to them instead.",
-    ], f"/admin/tokens/{row.id}/revoke", f"Revoke {row.name}", "/admin/tokens")
+    token = {"name": row.name}
+    return _confirm(ctx, _("Revoke the API token %(name)s?") % token, [
+        _("Every request that sends %(name)s is refused with 401 from now on: scripts and tools using it stop working.")
+        % token,
+        _("A revoked token cannot be restored: create a new one and give it to them instead."),
+    ], f"/admin/tokens/{row.id}/revoke", _("Revoke %(name)s") % token, "/admin/tokens")

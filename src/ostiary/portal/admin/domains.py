@@ -7,6 +7,7 @@ from starlette.responses import Response
 from ostiary.dns.status import DomainStatus
 from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, problems, sorted_listing_args
 from ostiary.portal.admin.web_wording import web_text
+from ostiary.portal.i18n import gettext as _
 from ostiary.services import admin_views, domains
 from ostiary.services.errors import ServiceError
 
@@ -28,7 +29,7 @@ async def domain_add(ctx: AdminContext, form) -> Response:
         page = await ctx.call(admin_views.domains_page, ctx.inst.store, ctx.tenant.id)
         return ctx.page("admin/domains.html", status=422, page=page, q="", errors=problems(exc),
                         form={"name": name, "portal_host": portal})
-    return ctx.back(f"/admin/domains/{row.name}", "Domain registered: create the TXT record below, then verify.")
+    return ctx.back(f"/admin/domains/{row.name}", _("Domain registered: create the TXT record below, then verify."))
 
 
 @admin_page
@@ -47,9 +48,9 @@ async def domain_verify(ctx: AdminContext, form) -> Response:
         row = await ctx.call(domains.verify_domain, ctx.inst.store, ctx.tenant.id, ctx.actor, name,
                              settings.dns_resolvers, settings.dns_timeout)
     except domains.DnsUnanswered as exc:
-        return ctx.back(f"/admin/domains/{exc.domain.name}", f"Learned nothing, nothing changed: {exc}")
-    outcome = "Verified" if row.status == DomainStatus.VERIFIED else "Not verified"
-    return ctx.back(f"/admin/domains/{row.name}", f"{outcome}: {row.status_reason}")
+        return ctx.back(f"/admin/domains/{exc.domain.name}", _("Learned nothing, nothing changed: %(problem)s") % {"problem": exc})
+    outcome = _("Verified: %(reason)s") if row.status == DomainStatus.VERIFIED else _("Not verified: %(reason)s")
+    return ctx.back(f"/admin/domains/{row.name}", outcome % {"reason": row.status_reason})
 
 
 @admin_action
@@ -59,4 +60,4 @@ async def domain_delete(ctx: AdminContext, form) -> Response:
         await ctx.call(domains.delete_domain, ctx.inst.store, ctx.tenant.id, ctx.actor, name)
     except ServiceError as exc:
         return ctx.back(f"/admin/domains/{name}", web_text(str(exc)))
-    return ctx.back("/admin/domains", f"Domain {name} deleted.")
+    return ctx.back("/admin/domains", _("Domain %(name)s deleted.") % {"name": name})

@@ -19,6 +19,7 @@ from ostiary.portal.context import (
     Instance, client_address, csrf_ok, error_page, instance, render, tenant_for, unknown_host,
 )
 from ostiary.portal.admin.web_wording import for_the_web, web_text
+from ostiary.portal.i18n import gettext as _
 from ostiary.portal.signin import current_session
 from ostiary.services import admin_views
 from ostiary.services.actor import Actor
@@ -65,8 +66,8 @@ async def admin_context(request: Request) -> AdminContext | Response:
     inst = instance(request)
     user = await run_in_threadpool(admin_views.user_by_id, inst.store, tenant.id, session.user_id)
     if not user.is_admin:
-        return error_page(request, 403, "Administrators only",
-                          "Your account may not use the admin pages. Ask an administrator of this organisation.",
+        return error_page(request, 403, _("Administrators only"),
+                          _("Your account may not use the admin pages. Ask an administrator of this organisation."),
                           tenant=tenant)
     actor = Actor(user.email, client_address(request), user.id)
     return AdminContext(request, inst, tenant, user, actor)
@@ -83,7 +84,7 @@ def admin_page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         try:
             return await handler(ctx)
         except NotFound as exc:
-            return error_page(request, 404, "Not found", web_text(str(exc)), tenant=ctx.tenant)
+            return error_page(request, 404, _("Not found"), web_text(str(exc)), tenant=ctx.tenant)
 
     return endpoint
 
@@ -98,13 +99,13 @@ def admin_action(handler: Callable[[AdminContext, Any], Awaitable[Response]]) ->
             return ctx
         form = await request.form()
         if not csrf_ok(request, form.get("csrf")):
-            return error_page(request, 403, "Form refused",
-                              "This form expired or came from another site. Go back, reload the page and try again.",
+            return error_page(request, 403, _("Form refused"),
+                              _("This form expired or came from another site. Go back, reload the page and try again."),
                               tenant=ctx.tenant)
         try:
             return await handler(ctx, form)
         except NotFound as exc:
-            return error_page(request, 404, "Not found", web_text(str(exc)), tenant=ctx.tenant)
+            return error_page(request, 404, _("Not found"), web_text(str(exc)), tenant=ctx.tenant)
 
     return endpoint
 

@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from ostiary.issuer import clients
 from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, checked, lines, problems
+from ostiary.portal.i18n import gettext as _
 from ostiary.services.errors import ServiceError
 
 
@@ -48,7 +49,7 @@ async def client_add(ctx: AdminContext, form) -> Response:
                  "groups": ", ".join(values["groups"])}
         return await _list(ctx, 422, problems(exc), shown)
     # The secret is on this answer only: never in a redirect's URL, never again.
-    return await _detail(ctx, new.row.id, secret=new.secret or "", notice=f"Client {new.row.name} created.")
+    return await _detail(ctx, new.row.id, secret=new.secret or "", notice=_("Client %(name)s created.") % {"name": new.row.name})
 
 
 @admin_page
@@ -97,7 +98,8 @@ async def client_grant(ctx: AdminContext, form) -> Response:
     except ServiceError as exc:
         return await _detail(ctx, row.id, 422, problems(exc))
     return ctx.back(f"/admin/oidc-clients/{row.id}",
-                    f"Group {group} may no longer use {row.name}." if remove else f"Group {group} may use {row.name}.")
+                    (_("Group %(group)s may no longer use %(client)s.") if remove else _("Group %(group)s may use %(client)s."))
+                    % {"group": group, "client": row.name})
 
 
 @admin_action
@@ -107,11 +109,11 @@ async def client_rotate_secret(ctx: AdminContext, form) -> Response:
         secret = await ctx.call(clients.rotate_secret, ctx.inst.store, ctx.tenant.id, ctx.actor, row.name)
     except ServiceError as exc:
         return await _detail(ctx, row.id, 422, problems(exc))
-    return await _detail(ctx, row.id, secret=secret, notice="New secret made: the old one no longer works.")
+    return await _detail(ctx, row.id, secret=secret, notice=_("New secret made: the old one no longer works."))
 
 
 @admin_action
 async def client_delete(ctx: AdminContext, form) -> Response:
     row = await _row(ctx)
     await ctx.call(clients.delete_client, ctx.inst.store, ctx.tenant.id, ctx.actor, row.name)
-    return ctx.back("/admin/oidc-clients", f"Client {row.name} deleted; its tokens no longer work.")
+    return ctx.back("/admin/oidc-clients", _("Client %(name)s deleted; its tokens no longer work.") % {"name": row.name})

@@ -8,6 +8,7 @@ from ostiary.portal.admin import confirmations
 from ostiary.portal.admin.guard import (
     AdminContext, admin_action, admin_page, checked, problems, sorted_listing_args,
 )
+from ostiary.portal.i18n import gettext as _, ngettext
 from ostiary.services import admin_views, groups, invitations, passkeys, second_factor, sessions, users
 from ostiary.services.errors import Conflict, MailUnavailable, Problem, ServiceError
 
@@ -39,8 +40,8 @@ async def user_add(ctx: AdminContext, form) -> Response:
         status = 503 if isinstance(exc, MailUnavailable) else 422
         return await _users(ctx, status, problems(exc), {**values, "password": ""})
     if invited:
-        return ctx.back(f"/admin/users/{row.id}", f"User {row.email} created and invited by email.")
-    return ctx.back(f"/admin/users/{row.id}", f"User {row.email} created.")
+        return ctx.back(f"/admin/users/{row.id}", _("User %(email)s created and invited by email.") % {"email": row.email})
+    return ctx.back(f"/admin/users/{row.id}", _("User %(email)s created.") % {"email": row.email})
 
 
 @admin_action
@@ -52,7 +53,7 @@ async def user_invite(ctx: AdminContext, form) -> Response:
                        email=user.email)
     except ServiceError as exc:
         return await _user(ctx, 503 if isinstance(exc, MailUnavailable) else 409, problems(exc))
-    return ctx.back(f"/admin/users/{user.id}", f"Invitation sent to {user.email}.")
+    return ctx.back(f"/admin/users/{user.id}", _("Invitation sent to %(email)s.") % {"email": user.email})
 
 
 @admin_page
@@ -102,7 +103,7 @@ async def user_active(ctx: AdminContext, form) -> Response:
         await ctx.call(users.set_active, ctx.inst.store, ctx.tenant.id, ctx.actor, user.email, active)
     except ServiceError as exc:
         return await _user(ctx, 409, problems(exc))
-    return ctx.back(f"/admin/users/{user.id}", "User enabled." if active else "User disabled and signed out everywhere.")
+    return ctx.back(f"/admin/users/{user.id}", _("User enabled.") if active else _("User disabled and signed out everywhere."))
 
 
 @admin_action
@@ -115,7 +116,7 @@ async def user_admin(ctx: AdminContext, form) -> Response:
         await ctx.call(users.set_admin, ctx.inst.store, ctx.tenant.id, ctx.actor, user.email, make)
     except ServiceError as exc:
         return await _user(ctx, 409, problems(exc))
-    return ctx.back(f"/admin/users/{user.id}", "Admin rights granted." if make else "Admin rights removed.")
+    return ctx.back(f"/admin/users/{user.id}", _("Admin rights granted.") if make else _("Admin rights removed."))
 
 
 @admin_action
@@ -150,11 +151,11 @@ async def user_edit(ctx: AdminContext, form) -> Response:
     except ServiceError as exc:
         return await _user(ctx, 409 if isinstance(exc, Conflict) else 422, problems(exc), shown)
     if not (names or active is not None or is_admin is not None):
-        return ctx.back(f"/admin/users/{user.id}", "Nothing changed.")
+        return ctx.back(f"/admin/users/{user.id}", _("Nothing changed."))
     if active is False:
-        return ctx.back(f"/admin/users/{user.id}", "User disabled and signed out everywhere"
-                        + ("; the other changes are saved." if names or is_admin is not None else "."))
-    return ctx.back(f"/admin/users/{user.id}", "User saved.")
+        return ctx.back(f"/admin/users/{user.id}", _("User disabled and signed out everywhere; the other changes are saved.")
+                        if names or is_admin is not None else _("User disabled and signed out everywhere."))
+    return ctx.back(f"/admin/users/{user.id}", _("User saved."))
 
 
 @admin_action
@@ -166,14 +167,14 @@ async def user_delete(ctx: AdminContext, form) -> Response:
         await ctx.call(users.delete_user, ctx.inst.store, ctx.tenant.id, ctx.actor, user.email)
     except ServiceError as exc:
         return await _user(ctx, 409 if isinstance(exc, Conflict) else 422, problems(exc))
-    return ctx.back("/admin/users", f"User {user.email} deleted and signed out everywhere.")
+    return ctx.back("/admin/users", _("User %(email)s deleted and signed out everywhere.") % {"email": user.email})
 
 
 @admin_action
 async def user_second_factor_reset(ctx: AdminContext, form) -> Response:
     user = await _target(ctx)
     await ctx.call(second_factor.reset_all, ctx.inst.store, ctx.tenant.id, user.id, ctx.actor)
-    return ctx.back(f"/admin/users/{user.id}", "Second factors reset: TOTP, recovery codes and passkeys removed.")
+    return ctx.back(f"/admin/users/{user.id}", _("Second factors reset: TOTP, recovery codes and passkeys removed."))
 
 
 @admin_action
@@ -183,7 +184,7 @@ async def user_password(ctx: AdminContext, form) -> Response:
         await ctx.call(users.set_password, ctx.inst.store, ctx.tenant.id, ctx.actor, user.email, str(form.get("password", "")))
     except ServiceError as exc:
         return await _user(ctx, 422, problems(exc))
-    return ctx.back(f"/admin/users/{user.id}", "Password set; the user's sessions have ended.")
+    return ctx.back(f"/admin/users/{user.id}", _("Password set; the user's sessions have ended."))
 
 
 @admin_action
@@ -195,7 +196,7 @@ async def user_membership(ctx: AdminContext, form) -> Response:
                        ctx.actor, group, user.email)
     except ServiceError as exc:
         return await _user(ctx, 422, problems(exc))
-    return ctx.back(f"/admin/users/{user.id}", f"Removed from {group}." if remove else f"Added to {group}.")
+    return ctx.back(f"/admin/users/{user.id}", (_("Removed from %(group)s.") if remove else _("Added to %(group)s.")) % {"group": group})
 
 
 @admin_action
@@ -204,7 +205,8 @@ async def user_sessions_end(ctx: AdminContext, form) -> Response:
     count = await ctx.call(sessions.end_user_sessions, ctx.inst.store, ctx.tenant.id, user.id, "revoked by admin", ctx.actor)
     back = str(form.get("back", ""))
     target = back if back in ("/admin/sessions",) else f"/admin/users/{user.id}"
-    return ctx.back(target, f"Ended {count} session(s) of {user.email}.")
+    return ctx.back(target, ngettext("Ended %(num)d session of %(email)s.", "Ended %(num)d sessions of %(email)s.", count)
+                    % {"num": count, "email": user.email})
 
 
 # --- groups --------------------------------------------------------------------------------
@@ -229,7 +231,7 @@ async def group_add(ctx: AdminContext, form) -> Response:
         row = await ctx.call(groups.add_group, ctx.inst.store, ctx.tenant.id, ctx.actor, name, parent)
     except ServiceError as exc:
         return await _groups(ctx, 422, problems(exc), {"name": name, "parent": parent or ""})
-    return ctx.back(f"/admin/groups/{row.id}", f"Group {row.name} created.")
+    return ctx.back(f"/admin/groups/{row.id}", _("Group %(name)s created.") % {"name": row.name})
 
 
 @admin_page
@@ -262,7 +264,7 @@ async def group_move(ctx: AdminContext, form) -> Response:
         await ctx.call(groups.move_group, ctx.inst.store, ctx.tenant.id, ctx.actor, group.name, parent)
     except ServiceError as exc:
         return await _group(ctx, 422, problems(exc))
-    return ctx.back(f"/admin/groups/{group.id}", f"Moved under {parent}." if parent else "Moved to the top level.")
+    return ctx.back(f"/admin/groups/{group.id}", _("Moved under %(parent)s.") % {"parent": parent} if parent else _("Moved to the top level."))
 
 
 @admin_action
@@ -274,8 +276,8 @@ async def group_rename(ctx: AdminContext, form) -> Response:
     except ServiceError as exc:
         return await _group(ctx, 409 if isinstance(exc, Conflict) else 422, problems(exc), new_name)
     if row.name == group.name:
-        return ctx.back(f"/admin/groups/{group.id}", "Nothing changed.")
-    return ctx.back(f"/admin/groups/{group.id}", f"Group {group.name} is now called {row.name}.")
+        return ctx.back(f"/admin/groups/{group.id}", _("Nothing changed."))
+    return ctx.back(f"/admin/groups/{group.id}", _("Group %(old)s is now called %(new)s.") % {"old": group.name, "new": row.name})
 
 
 @admin_action
@@ -287,7 +289,7 @@ async def group_membership(ctx: AdminContext, form) -> Response:
                        ctx.actor, group.name, email)
     except ServiceError as exc:
         return await _group(ctx, 422, problems(exc))
-    return ctx.back(f"/admin/groups/{group.id}", f"Removed {email}." if remove else f"Added {email}.")
+    return ctx.back(f"/admin/groups/{group.id}", (_("Removed %(email)s.") if remove else _("Added %(email)s.")) % {"email": email})
 
 
 @admin_action
@@ -298,4 +300,4 @@ async def group_delete(ctx: AdminContext, form) -> Response:
                        force=checked(form, "confirm"))
     except ServiceError as exc:
         return await _group(ctx, 409 if isinstance(exc, Conflict) else 422, problems(exc))
-    return ctx.back("/admin/groups", f"Group {group.name} deleted.")
+    return ctx.back("/admin/groups", _("Group %(name)s deleted.") % {"name": group.name})

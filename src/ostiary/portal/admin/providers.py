@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from ostiary.identity.presets import PRESETS
 from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, checked, lines, problems, sort_rows
+from ostiary.portal.i18n import gettext as _
 from ostiary.services import providers, tenants
 from ostiary.services.errors import Problem, ServiceError
 from ostiary.services.providers import ProviderSettings
@@ -78,8 +79,8 @@ async def provider_add(ctx: AdminContext, form) -> Response:
     except ServiceError as exc:
         return await _list(ctx, 422, problems(exc), {k: str(v) for k, v in form.items() if k != "csrf"})
     if preset == "ldap":
-        return ctx.back(f"/admin/providers/{row.id}", f"Directory {row.display_name} added.")
-    return ctx.back(f"/admin/providers/{row.id}", f"Provider {row.display_name} added: register its redirect URI.")
+        return ctx.back(f"/admin/providers/{row.id}", _("Directory %(name)s added.") % {"name": row.display_name})
+    return ctx.back(f"/admin/providers/{row.id}", _("Provider %(name)s added: register its redirect URI.") % {"name": row.display_name})
 
 
 @admin_action
@@ -88,8 +89,8 @@ async def password_switch(ctx: AdminContext, form) -> Response:
     if not on and not await ctx.call(providers.count_providers, ctx.inst.store, ctx.tenant.id):
         return await _list(ctx, 422, [Problem("password_sign_in", "add a provider first: nobody but admins could sign in")])
     await ctx.call(providers.set_password_sign_in, ctx.inst.store, ctx.tenant.id, ctx.actor, on)
-    return ctx.back("/admin/providers", "Password sign-in is on." if on else
-                    "Password sign-in is off; administrators can still use /sign-in?with=password.")
+    return ctx.back("/admin/providers", _("Password sign-in is on.") if on else
+                    _("Password sign-in is off; administrators can still use /sign-in?with=password."))
 
 
 @admin_action
@@ -99,9 +100,9 @@ async def second_factor_policy(ctx: AdminContext, form) -> Response:
                                 str(form.get("policy", "")))
     except ServiceError as exc:
         return await _list(ctx, 422, problems(exc))
-    return ctx.back("/admin/providers", {"off": "A second factor is required of nobody.",
-                                         "admins": "Administrators must have a second factor.",
-                                         "everyone": "Everyone must have a second factor."}[policy])
+    return ctx.back("/admin/providers", {"off": _("A second factor is required of nobody."),
+                                         "admins": _("Administrators must have a second factor."),
+                                         "everyone": _("Everyone must have a second factor.")}[policy])
 
 
 async def _row(ctx: AdminContext):
@@ -137,7 +138,7 @@ async def provider_edit(ctx: AdminContext, form) -> Response:
                        allow_http=ctx.inst.settings.dev)
     except ServiceError as exc:
         return await _detail(ctx, 422, problems(exc))
-    return ctx.back(f"/admin/providers/{row.id}", "Provider changed.")
+    return ctx.back(f"/admin/providers/{row.id}", _("Provider changed."))
 
 
 @admin_action
@@ -156,4 +157,4 @@ async def provider_mapping(ctx: AdminContext, form) -> Response:
 async def provider_delete(ctx: AdminContext, form) -> Response:
     row = await _row(ctx)
     links = await ctx.call(providers.remove_provider, ctx.inst.store, ctx.tenant.id, ctx.actor, row.name)
-    return ctx.back("/admin/providers", f"Provider {row.display_name} removed with {links} linked identities.")
+    return ctx.back("/admin/providers", _("Provider %(name)s removed with %(links)s linked identities.") % {"name": row.display_name, "links": links})

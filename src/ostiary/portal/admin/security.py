@@ -11,6 +11,7 @@ from ostiary.portal.admin.guard import (
     AdminContext, admin_action, admin_page, listing_args, problems, sort_rows, sorted_listing_args, when,
 )
 from ostiary.portal.admin import audit_export
+from ostiary.portal.i18n import gettext as _
 from ostiary.services import admin_views, api_tokens, audit, keys, sessions
 from ostiary.services.listing import MAX_LIMIT
 from ostiary.services.errors import ServiceError
@@ -29,8 +30,8 @@ async def session_revoke(ctx: AdminContext, form) -> Response:
     sid = ctx.request.path_params["session_id"]
     await ctx.call(sessions.get_session, ctx.inst.store, ctx.tenant.id, sid)  # NotFound for another tenant's id
     ended = await ctx.call(sessions.end_session, ctx.inst.store, ctx.tenant.id, sid, "revoked by admin", ctx.actor)
-    return ctx.back("/admin/sessions", "Session revoked: its apps refuse it within a second." if ended
-                    else "That session had already ended.")
+    return ctx.back("/admin/sessions", _("Session revoked: its apps refuse it within a second.") if ended
+                    else _("That session had already ended."))
 
 
 def _day(value: str, end: bool = False) -> float | None:
@@ -122,8 +123,9 @@ async def key_rotate(ctx: AdminContext, form) -> Response:
         kid = await ctx.call(keys.rotate_keys, ctx.inst.store, ctx.actor, overlap)
     except ServiceError as exc:
         return await keys_page(ctx, 422, problems(exc), given)
-    return ctx.back("/admin/keys", f"Key {kid} signs in {keys.PUBLISH_AHEAD:.0f} s; every older key verifies for "
-                                   f"at most {max(overlap, keys.PUBLISH_AHEAD):.0f} s more (see each key below).")
+    return ctx.back("/admin/keys", _("Key %(kid)s signs in %(ahead)s s; every older key verifies for at most %(overlap)s s more "
+                                     "(see each key below).") % {"kid": kid, "ahead": f"{keys.PUBLISH_AHEAD:.0f}",
+                                                                 "overlap": f"{max(overlap, keys.PUBLISH_AHEAD):.0f}"})
 
 
 @admin_page
@@ -157,7 +159,7 @@ async def token_add(ctx: AdminContext, form) -> Response:
 async def token_revoke(ctx: AdminContext, form) -> Response:
     row = await ctx.call(api_tokens.revoke_token, ctx.inst.store, ctx.tenant.id, ctx.actor,
                          int(ctx.request.path_params["token_id"]))
-    return ctx.back("/admin/tokens", f"Token {row.name} revoked.")
+    return ctx.back("/admin/tokens", _("Token %(name)s revoked.") % {"name": row.name})
 
 
 @admin_page

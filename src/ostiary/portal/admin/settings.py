@@ -7,6 +7,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, problems
+from ostiary.portal.i18n import N_, gettext as _, ngettext
 from ostiary.services import admin_views, tenants
 from ostiary.services.errors import InvalidInput, Problem, ServiceError
 
@@ -23,15 +24,23 @@ def in_units(seconds: int) -> tuple[int, str]:
     return seconds, "seconds"
 
 
+# The units as the form and the page name them, in the page's language.
+UNIT_LABELS = {"seconds": N_("seconds"), "minutes": N_("minutes"), "hours": N_("hours"), "days": N_("days")}
+
+
 def in_words(seconds: int) -> str:
     amount, unit = in_units(seconds)
-    return f"{amount} {unit[:-1] if amount == 1 else unit}"
+    said = {"seconds": ngettext("%(num)d second", "%(num)d seconds", amount),
+            "minutes": ngettext("%(num)d minute", "%(num)d minutes", amount),
+            "hours": ngettext("%(num)d hour", "%(num)d hours", amount),
+            "days": ngettext("%(num)d day", "%(num)d days", amount)}[unit]
+    return said % {"num": amount}
 
 
 def _seconds(form) -> dict[str, int]:
     """The form's two limits in seconds; a refusal naming the field when one is not a whole number."""
     found, refused = {}, []
-    for field, _ in FIELDS:
+    for field, _unit in FIELDS:
         amount, unit = str(form.get(field, "")).strip(), str(form.get(field.replace("seconds", "unit"), ""))
         if unit not in UNITS:
             refused.append(Problem(field.replace("seconds", "unit"), f"choose one of {', '.join(UNITS)}"))
@@ -54,11 +63,11 @@ async def _page(ctx: AdminContext, status: int = 200, errors=(), form=None) -> R
     policy = await ctx.call(tenants.second_factor_policy, ctx.inst.store, ctx.tenant.id)
     if form is None:
         form = {}
-        for field, _ in FIELDS:
+        for field, _unit in FIELDS:
             amount, unit = in_units(getattr(summary, f"session_{field}"))
             form[field], form[field.replace("seconds", "unit")] = str(amount), unit
     return ctx.page("admin/settings.html", status=status, t=summary, policy=policy, errors=list(errors), form=form,
-                    units=list(UNITS), in_words=in_words)
+                    units=list(UNITS), unit_labels=UNIT_LABELS, in_words=in_words)
 
 
 @admin_action
@@ -70,5 +79,5 @@ async def session_limits(ctx: AdminContext, form) -> Response:
                        limits["idle_seconds"], limits["absolute_seconds"])
     except ServiceError as exc:
         return await _page(ctx, 422, problems(exc), shown)
-    return ctx.back("/admin/settings", f"Sessions now end after {in_words(limits['idle_seconds'])} unused and "
-                                       f"{in_words(limits['absolute_seconds'])} at most, open ones included.")
+    return ctx.back("/admin/settings", _("Sessions now end after %(idle)s unused and %(absolute)s at most, open ones included.")
+                    % {"idle": in_words(limits["idle_seconds"]), "absolute": in_words(limits["absolute_seconds"])})

@@ -64,10 +64,16 @@
     box.hidden = !message;
   }
 
+  // The page's own words for a failure, in its language (a JSON block the page carries: passkey_messages.html).
+  var messages = (function () {
+    var block = document.getElementById("passkey-messages");
+    try { return block ? JSON.parse(block.textContent) : {}; } catch (e) { return {}; }
+  })();
+
   function failure(err) {
-    if (err && err.name === "NotAllowedError") { return "The passkey request was cancelled or timed out."; }
-    if (err && err.name === "InvalidStateError") { return "This passkey is already registered."; }
-    return (err && err.message) || "The passkey did not work.";
+    if (err && err.name === "NotAllowedError") { return messages.cancelled || "The passkey request was cancelled or timed out."; }
+    if (err && err.name === "InvalidStateError") { return messages.registered || "This passkey is already registered."; }
+    return (err && err.message) || messages.failed || "The passkey did not work.";
   }
 
   function send(form, opts, cred) {
