@@ -1,8 +1,9 @@
-"""The 403 page of /forward-auth/check through real Caddy and nginx: a
-browser that may not enter an app sees who it is signed in as, which app
-refused, who to ask and a way to switch account; the proxies pass Ostiary's
-page on (Caddy copies a refused check's answer, nginx's snippet maps its 403
-to the same check). Anything that is not a page still gets the short text."""
+"""The 403 page of /forward-auth/check through real nginx, Caddy, Traefik and
+HAProxy: a browser that may not enter an app sees who it is signed in as,
+which app refused, who to ask and a way to switch account; the proxies pass
+Ostiary's page on (Caddy and Traefik copy a refused check's answer, nginx's
+snippet maps its 403 to the same check, HAProxy's Lua action relays the page
+with its headers). Anything that is not a page still gets the short text."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.slow
 CONTACT = "<script>alert(1)</script> IT desk, room 4"
 
 
-@pytest.fixture(scope="module", params=("nginx", "caddy-2.6", "caddy-2.11"))
+@pytest.fixture(scope="module", params=("nginx", "caddy-2.6", "caddy-2.11", "traefik", "haproxy"))
 def proxy(request, e2e, tmp_path_factory):
     server, _ = proxy_server(request.param, e2e, tmp_path_factory.mktemp(request.param))
     with server:

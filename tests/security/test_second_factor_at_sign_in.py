@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 
 import pyotp
 
-from ostiary.services import api_tokens, keys, second_factor, users
+from ostiary.identity.method import amr_values
+from ostiary.services import api_tokens, keys, second_factor, sessions, users
 from ostiary.services.actor import CLI_ACTOR
 from tests.security.conftest import ACME, PASSWORD, form_fields
 
@@ -143,3 +144,23 @@ def test_a_wrong_code_is_logged_as_a_failed_second_factor(sec):
             break
         time.sleep(0.1)
     assert failed and "tenant=acme" in failed[-1] and "method=totp" in failed[-1]
+
+
+def test_changing_the_password_keeps_how_the_session_was_signed_in(sec):
+    """The password change starts a fresh session for this browser: it keeps the second factor the old one
+    passed, in its flag and in its methods, so OIDC clients asking for `amr` and apps requiring a second factor
+    see the same session as before (docs/sign-in.md)."""
+    email, secret = _enrolled_user(sec, "changer")
+    v, _ = _password_only(sec, email)
+    _pass_second_factor(sec, v, secret)
+    page = v.browser.get(_tenant(sec, "/account"))
+    assert page.status_code == 200
+    r = _post(v, _tenant(sec, "/account/password"), {
+        "csrf": form_fields(page.text)["csrf"], "current_password": PASSWORD,
+        "new_password": "a brand new passphrase", "new_password_again": "a brand new passphrase"})
+    assert r.status_code == 303, r.text
+    user = users.get_user(sec.store, sec.acme, email)
+    live = sessions.list_sessions(sec.store, sec.acme, user.id)
+    assert len(live) == 1
+    assert live[0].second_factor and amr_values(live[0].methods) == ["pwd", "otp"]
+    assert v.browser.get(_tenant(sec, "/account")).status_code == 200  # still signed in, with the new session

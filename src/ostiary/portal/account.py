@@ -129,10 +129,12 @@ async def change_password(request: Request) -> Response:
         await run_in_threadpool(users.set_password, inst.store, tenant.id, actor, user.email, new)
     except ServiceError as exc:
         return await _page(request, tenant, session, 422, problems_of(exc))
-    # The change ended every session, this one too: start a fresh one for this browser.
+    # The change ended every session, this one too: start a fresh one for this browser, signed in the
+    # same ways as the old one (its second factor kept, in the flag and in the methods).
     fresh = await run_in_threadpool(sessions.create_session, inst.store, tenant.id, user.id,
                                     client_addr=client_address(request), user_agent=request.headers.get("user-agent", ""),
-                                    second_factor=session.second_factor, method=PASSWORD)
+                                    second_factor=session.second_factor, method=PASSWORD,
+                                    also=tuple(m for m in session.methods if m != PASSWORD))
     response = notices.redirect_with_notice(request, "/account", _("Password changed: every other session has ended."),
                                             session_token=fresh.token)
     response.set_cookie(inst.session_cookie, fresh.token, max_age=int(fresh.expires_at - time.time()), **cookie_flags(inst))

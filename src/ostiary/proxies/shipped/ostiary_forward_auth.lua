@@ -19,8 +19,10 @@
 local FORWARD_AUTH_COOKIE = "_ostiary_fa"
 -- Request headers Ostiary reads to decide between a redirect and 401 (besides Cookie).
 local REQUEST_KIND = { "accept", "sec-fetch-mode", "x-requested-with" }
--- Response headers relayed to the browser with a refusal.
-local RELAYED = { "location", "x-ostiary-location", "content-type", "cache-control" }
+-- Response headers relayed to the browser with a refusal (the 403 page's own
+-- content security policy and framing rules among them: docs/contract.md §3).
+local RELAYED = { "location", "x-ostiary-location", "content-type", "cache-control", "content-security-policy",
+                  "x-content-type-options", "x-frame-options", "referrer-policy" }
 local TIMEOUT_MS = 5000
 
 local function first(values)
