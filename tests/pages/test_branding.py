@@ -144,6 +144,7 @@ def test_the_sign_in_page_names_the_app_and_the_organisation(branded, browser):
         assert page.inner_text("h1") == "Sign in to continue to grafana"
         assert page.inner_text("#sign-in-org") == "Acme Corp"
         assert page.inner_text("header .brand") == "Acme Corp"
+        page.wait_for_function("document.querySelector('header img.logo').complete")  # loaded, or failed
         assert page.evaluate("document.querySelector('header img.logo').naturalWidth") == 64
         accent = page.evaluate("getComputedStyle(document.querySelector('button[type=submit]')).backgroundColor")
         assert accent == "rgb(170, 51, 0)"
@@ -254,6 +255,7 @@ def test_an_admin_sets_the_branding_and_uploads_a_logo(world, admin, tmp_path):
     admin.set_input_files("#logo", str(good))
     admin.click("#logo-form button[type=submit]:not([name])")
     assert "Logo uploaded" in admin.inner_text(".notice")
+    admin.wait_for_function("document.querySelector('#current-logo').complete")  # loaded, or failed
     assert admin.evaluate("document.querySelector('#current-logo').naturalWidth") == 40
     actions = [e["action"] for e in world.api(world.read_token).get("/audit", params={"limit": 20}).json()["items"]]
     assert "tenant.branding" in actions and "tenant.logo" in actions

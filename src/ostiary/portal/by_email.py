@@ -17,9 +17,10 @@ from urllib.parse import urlencode
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from ostiary.identity.method import MULTI_FACTOR, PASSKEY
+from ostiary.portal import notices
 from ostiary.portal import passkeys as passkey_pages
 from ostiary.portal.context import (
     TEMPLATES, client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for,
@@ -225,10 +226,11 @@ async def invitation_passkey_submit(request: Request) -> Response:
         user_agent=request.headers.get("user-agent", ""), method=PASSKEY,
         second_factor=accepted.user_verified, also=(MULTI_FACTOR,) if accepted.user_verified else ())
     live = await run_in_threadpool(sessions_service.session_for_token, inst.store, session.token, tenant.id)
-    welcome = "/account?" + urlencode({"notice": "Welcome! Your passkey is registered and you are signed in."})
     due = live is None or live.second_factor_due
-    target = "/second-factor?" + urlencode({"next": welcome}) if due else welcome
-    response = RedirectResponse(target, status_code=303)
+    target = "/second-factor?" + urlencode({"next": "/account"}) if due else "/account"
+    # The welcome comes from the server (portal/notices.py): /account shows no ?notice=.
+    response = notices.redirect_with_notice(request, target, _("Welcome! Your passkey is registered and you are "
+                                                               "signed in."), session_token=session.token)
     response.set_cookie(inst.session_cookie, session.token, max_age=int(session.expires_at - time.time()),
                         **cookie_flags(inst))
     return response
