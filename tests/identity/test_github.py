@@ -10,9 +10,10 @@ from sqlalchemy import select
 
 from ostiary.identity.linking import linked_for_user
 from ostiary.identity.method import decode_methods
-from ostiary.services import admin_views, groups, providers, sessions, users
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.providers import ProviderSettings
+from ostiary.services.queries import pages as admin_views
+from ostiary.services.rules import groups, providers, sessions, users
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.rules.providers import ProviderSettings
 from ostiary.store.tables import linked_identities
 from tests.identity.conftest import sign_in_with, start_provider_flow
 from tests.identity.github_standin import GitHubStandIn

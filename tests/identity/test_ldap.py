@@ -11,10 +11,11 @@ import time
 import pytest
 
 from ostiary.identity.method import decode_methods
-from ostiary.services import admin_views, groups, providers, sessions, users
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.errors import InvalidInput, NotFound
-from ostiary.services.providers import ProviderSettings
+from ostiary.services.queries import pages as admin_views
+from ostiary.services.rules import groups, providers, sessions, users
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.base.errors import InvalidInput, NotFound
+from ostiary.services.rules.providers import ProviderSettings
 from tests.identity.conftest import same_origin
 from tests.identity.ldap_server import PASSWORD, READER_DN, READER_PASSWORD, USER_FILTER, Slapd
 from tests.support.tls import issue_certificates
@@ -151,7 +152,7 @@ def test_directory_sign_in_shares_the_password_throttle(identity_world, director
 
 
 def test_a_directory_is_refused_without_tls_or_without_a_login_in_its_filter(store):
-    from ostiary.services import tenants
+    from ostiary.services.rules import tenants
 
     tenants.init_installation(store, "id.example.test", "acme", "admin@acme.test", PASSWORD, CLI_ACTOR)
     tid = tenants.tenant_by_slug(store, "acme").id

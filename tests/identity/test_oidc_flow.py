@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 
 from ostiary.identity.method import amr_values
-from ostiary.services import admin_views, sessions, users
+from ostiary.services.queries import pages as admin_views
+from ostiary.services.rules import sessions, users
 from tests.identity.conftest import TENANT_HOST, sign_in_with
 
 
@@ -31,7 +32,7 @@ def test_an_existing_user_with_a_verified_email_in_a_trusted_domain_is_linked_an
 
 
 def _audit_actions(world, action_prefix: str) -> list:
-    from ostiary.services import audit
+    from ostiary.services.queries import audit
 
     return audit.audit_page(world.store, world.tenant_id, action=action_prefix, limit=500).items
 
@@ -106,9 +107,9 @@ def test_the_sign_in_page_shows_one_button_per_provider(identity_world):
 
 
 def test_a_provider_that_is_down_gets_a_clear_page_never_a_500(identity_world):
-    from ostiary.services import providers
-    from ostiary.services.actor import CLI_ACTOR
-    from ostiary.services.providers import ProviderSettings
+    from ostiary.services.rules import providers
+    from ostiary.services.base.actor import CLI_ACTOR
+    from ostiary.services.rules.providers import ProviderSettings
     from tests.support.server import free_port
 
     w = identity_world
@@ -182,8 +183,8 @@ def test_a_person_links_and_unlinks_a_provider_from_their_account_page(identity_
 
 
 def test_with_password_sign_in_off_only_administrators_use_a_password_and_only_by_the_break_glass_form(identity_world):
-    from ostiary.services import providers
-    from ostiary.services.actor import CLI_ACTOR
+    from ostiary.services.rules import providers
+    from ostiary.services.base.actor import CLI_ACTOR
     from tests.identity.conftest import password_sign_in
 
     w = identity_world

@@ -8,11 +8,11 @@ import click
 from ostiary.cli.base import (
     handles_errors, json_option, main, pass_ctx, print_json, print_record, print_table, tenant_option,
 )
-from ostiary.services import admin_views
-from ostiary.services import apps as apps_service
-from ostiary.services import groups as groups_service
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.errors import InvalidInput, NotFound, Problem
+from ostiary.services.queries import pages as admin_views
+from ostiary.services.rules import apps as apps_service
+from ostiary.services.rules import groups as groups_service
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.base.errors import InvalidInput, NotFound, Problem
 
 
 @main.group()

@@ -8,12 +8,12 @@ from ostiary.cli.base import (
     handles_errors, json_option, main, pass_ctx, print_json, print_record, print_table, read_secret_file,
     tenant_option, utc,
 )
-from ostiary.services import admin_views
-from ostiary.services import groups as groups_service
-from ostiary.services import invitations
-from ostiary.services import users as users_service
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.listing import MAX_LIMIT
+from ostiary.services.queries import pages as admin_views
+from ostiary.services.rules import groups as groups_service
+from ostiary.services.rules import invitations
+from ostiary.services.rules import users as users_service
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.base.listing import MAX_LIMIT
 
 
 # --- users -----------------------------------------------------------------
@@ -308,7 +308,7 @@ def member_remove(ctx, group_name, email, tenant) -> None:
 
 def _register_user_totp() -> None:
     """`ostiary user totp status|enrol|reset EMAIL`: the second factor, for admins."""
-    from ostiary.services import second_factor as second_factor_service
+    from ostiary.services.rules import second_factor as second_factor_service
 
     @user.group("totp")
     def user_totp() -> None:
@@ -374,7 +374,7 @@ def _register_user_totp() -> None:
     @pass_ctx
     @handles_errors
     def user_second_factor_status(ctx, email, tenant, as_json) -> None:
-        from ostiary.services import passkeys as passkeys_service
+        from ostiary.services.rules import passkeys as passkeys_service
 
         tid = ctx.tenant_id(tenant)
         row = users_service.get_user(ctx.store, tid, email)
@@ -406,7 +406,7 @@ def _register_user_totp() -> None:
     @handles_errors
     def user_passkey_remove(ctx, email, passkey_id, tenant) -> None:
         """Remove one passkey (its number from `status`)."""
-        from ostiary.services import passkeys as passkeys_service
+        from ostiary.services.rules import passkeys as passkeys_service
 
         tid = ctx.tenant_id(tenant)
         row = users_service.get_user(ctx.store, tid, email)

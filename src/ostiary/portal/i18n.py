@@ -28,7 +28,7 @@ from babel.support import LazyProxy, Translations
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from ostiary.services.availability import DATABASE_UNREACHABLE
+from ostiary.services.base.availability import DATABASE_UNREACHABLE
 
 TRANSLATIONS = Path(__file__).parent / "translations"
 DEFAULT = "en"
@@ -154,7 +154,7 @@ class LanguageMiddleware:
 
 async def _saved_language(request: Request) -> str | None:
     from ostiary.portal.context import instance, tenant_for
-    from ostiary.services import languages
+    from ostiary.services.rules import languages
 
     inst = instance(request)
     cookie = request.cookies.get(inst.session_cookie)

@@ -11,10 +11,11 @@ from ostiary.portal.admin.guard import (
     AdminContext, admin_action, admin_page, listing_args, problems, sort_rows, sorted_listing_args, when,
 )
 from ostiary.portal.admin import audit_export
-from ostiary.services import admin_views, api_tokens, audit, keys, sessions
-from ostiary.services.listing import MAX_LIMIT
-from ostiary.services.errors import ServiceError
-from ostiary.services.overview import tenant_overview
+from ostiary.services.queries import pages as admin_views, audit
+from ostiary.services.rules import api_tokens, keys, sessions
+from ostiary.services.base.listing import MAX_LIMIT
+from ostiary.services.base.errors import ServiceError
+from ostiary.services.queries.overview import tenant_overview
 
 
 @admin_page

@@ -6,8 +6,8 @@ from __future__ import annotations
 from ostiary.config import Settings
 from ostiary.dns.status import DomainStatus
 from ostiary.proxies import AppFacts, render_snippet
-from ostiary.services.apps import get_app
-from ostiary.services.errors import InvalidInput, Problem
+from ostiary.services.rules.apps import get_app
+from ostiary.services.base.errors import InvalidInput, Problem
 from ostiary.store import Store, TenantScope
 from ostiary.store.tables import domains
 
@@ -45,8 +45,8 @@ def ostiary_hosts_config(store: Store, settings: Settings, tenant_id: int, proxy
     tenant's verified portal hosts), reaching Ostiary at OSTIARY_PROXY_UPSTREAM."""
     from ostiary.proxies import haproxy, nginx, proxy_kind, render_ostiary_caddyfile
     from ostiary.proxies.ostiary_traefik import render_ostiary_traefik_dynamic, render_ostiary_traefik_static
-    from ostiary.services.domains import list_domains
-    from ostiary.services.tenants import get_base_domain, tenant_host
+    from ostiary.services.rules.domains import list_domains
+    from ostiary.services.rules.tenants import get_base_domain, tenant_host
     from ostiary.store.tables import tenants
 
     kind = proxy_kind(proxy)

@@ -14,8 +14,8 @@ from sqlalchemy import Row, delete, select
 from sqlalchemy.exc import IntegrityError
 
 from ostiary.dns.status import DomainStatus
-from ostiary.services.actor import Actor
-from ostiary.services.errors import Conflict, NotFound, Problems, ServiceError
+from ostiary.services.base.actor import Actor
+from ostiary.services.base.errors import Conflict, NotFound, Problems, ServiceError
 from ostiary.store import Store, TenantScope
 from ostiary.store.changes import Entity
 from ostiary.store.tables import apps, domains
@@ -190,7 +190,7 @@ def _delete_expired(conn, now: float) -> list[Row]:
 
 
 def delete_expired(store: Store, now: float | None = None) -> list[Row]:
-    """Run by `domain add` and by the background re-check (services/reverifier.py)."""
+    """Run by `domain add` and by the background re-check (services/jobs/reverifier.py)."""
     with store.write() as conn:
         return _delete_expired(conn, time.time() if now is None else now)
 

@@ -17,9 +17,9 @@ from ostiary.hostnames import normalise_hostname
 from ostiary.identity.presets import ENTRA_MULTI_TENANT, PRESETS, entra_directory, entra_issuer, is_multi_tenant
 from ostiary.identity.provider import ProviderConfig
 from ostiary.identity.secrets import SecretUnavailable, read_secret, secret_ref_problem
-from ostiary.services.actor import Actor
-from ostiary.services.errors import Conflict, NotFound, Problems
-from ostiary.services.text_rules import control_character_problem
+from ostiary.services.base.actor import Actor
+from ostiary.services.base.errors import Conflict, NotFound, Problems
+from ostiary.services.base.text_rules import control_character_problem
 from ostiary.store import Store, TenantScope
 from ostiary.store.changes import Entity, record_change
 from ostiary.store.tables import groups, identity_providers, linked_identities, provider_group_map, tenants

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import Row, select, update
 
 from ostiary.identity.method import amr_values, decode_methods, encode_methods, method_entry
-from ostiary.services.actor import Actor
-from ostiary.services.errors import NotFound
+from ostiary.services.base.actor import Actor
+from ostiary.services.base.errors import NotFound
 from ostiary.store import Store, TenantScope
 from ostiary.store.changes import Entity
 from ostiary.store.tables import sessions, tenants, users, webauthn_credentials

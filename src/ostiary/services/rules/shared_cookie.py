@@ -9,8 +9,8 @@ from collections.abc import Mapping
 
 from sqlalchemy import Row, select
 
-from ostiary.services.actor import Actor
-from ostiary.services.errors import InvalidInput, NotFound, Problem, Problems
+from ostiary.services.base.actor import Actor
+from ostiary.services.base.errors import InvalidInput, NotFound, Problem, Problems
 from ostiary.sharedcookie.verifier.source_config import (
     BrokenSource, SharedCookieSettings, build_source, settings_problems,
 )
