@@ -10,6 +10,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Row, select, update
 
@@ -221,8 +222,6 @@ def _directory_options(o: dict, url: str, problems: Problems) -> dict:
     if url.lower().startswith("ldaps://") and o["start_tls"]:
         problems.add("start_tls", "ldaps:// is already TLS: StartTLS is for ldap:// only")
     if o.get("ca_file"):
-        from pathlib import Path
-
         if not Path(o["ca_file"]).is_absolute() or not Path(o["ca_file"]).is_file():
             problems.add("ca_file", f'"{o["ca_file"]}" is not a readable file given by its absolute path')
     if not o.get("user_base"):

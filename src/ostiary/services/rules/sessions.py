@@ -6,6 +6,7 @@ cookies within a second."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -41,8 +42,6 @@ def announce_ended(store: Store, tenant_id: int, session_ids: list[str] | None =
         try:
             listener(store, tenant_id, session_ids, user_id)
         except Exception:  # a listener's failure never undoes or blocks a sign-out
-            import logging
-
             logging.getLogger("ostiary").exception("a sign-out listener failed")
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import Row, func, or_, select
 
 from ostiary.services.rules import email_links
 from ostiary.services.rules import sessions as sessions_service
+from ostiary.services.base import notifications
 from ostiary.services.base.actor import Actor
 from ostiary.services.base.errors import Conflict, NotFound, Problem, Problems, InvalidInput
 from ostiary.services.base.passwords import hash_password, password_problem, verify_password
@@ -242,8 +243,6 @@ def update_user(store: Store, tenant_id: int, actor: Actor, login: str, *, email
         row = scope.one(users, users.c.id == user.id)
     if "email" in changed:
         # After the commit: the old address is told (by email when configured, docs/email.md).
-        from ostiary.services.base import notifications
-
         notifications.notify(store, tenant_id, user.id, notifications.EMAIL_CHANGED, old_email=user.email,
                              new_email=row.email, by=actor.name)
     return row
