@@ -11,7 +11,7 @@ import time
 import pytest
 
 from ostiary.identity.method import decode_methods
-from ostiary.services.queries import pages as admin_views
+from ostiary.services.queries import pages
 from ostiary.services.rules import groups, providers, sessions, users
 from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.services.base.errors import InvalidInput, NotFound
@@ -58,7 +58,7 @@ def test_a_directory_account_signs_in_by_search_then_bind_and_its_groups_are_map
         assert r.status_code == 303 and r.headers["location"] == "/account", r.text
     dora = users.get_user(w.store, w.tenant_id, "dora@acme.test")  # created: acme.test accounts are
     assert dora.display_name == "Dora Directory" and dora.password_hash is None
-    assert sorted(g.name for g in admin_views.user_groups(w.store, w.tenant_id, dora.id)) == ["sales", "staff"]
+    assert sorted(g.name for g in pages.user_groups(w.store, w.tenant_id, dora.id)) == ["sales", "staff"]
     [entry] = decode_methods(sessions.list_sessions(w.store, w.tenant_id, dora.id)[0].methods)
     assert entry["amr"] == "pwd" and entry["via"] == "corp"
     from tests.identity.test_provider_admin import _admin

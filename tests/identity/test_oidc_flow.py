@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from ostiary.identity.method import amr_values
-from ostiary.services.queries import pages as admin_views
+from ostiary.services.queries import pages
 from ostiary.services.rules import sessions, users
 from tests.identity.conftest import TENANT_HOST, sign_in_with
 
@@ -26,9 +26,9 @@ def test_an_existing_user_with_a_verified_email_in_a_trusted_domain_is_linked_an
     alice = _user(w, "alice@acme.test")
     newest = sessions.list_sessions(w.store, w.tenant_id, alice.id)[0]
     assert amr_values(newest.methods) == ["fed"]
-    [listed] = [s for s in admin_views.sessions_page(w.store, w.tenant_id, user_id=alice.id).items if s.id == newest.id]
+    [listed] = [s for s in pages.sessions_page(w.store, w.tenant_id, user_id=alice.id).items if s.id == newest.id]
     assert listed.methods == ("fed",) and listed.signed_in_with == "idp"
-    assert "staff" in [g.name for g in admin_views.user_groups(w.store, w.tenant_id, alice.id)]
+    assert "staff" in [g.name for g in pages.user_groups(w.store, w.tenant_id, alice.id)]
 
 
 def _audit_actions(world, action_prefix: str) -> list:
@@ -67,11 +67,11 @@ def test_first_sign_in_creates_the_account_and_group_changes_upstream_apply_at_t
         assert r.status_code == 303, r.text
     newbie = _user(w, "newbie@acme.test")
     assert newbie.username == "newbie" and newbie.display_name == "New Person" and newbie.password_hash is None
-    assert [g.name for g in admin_views.user_groups(w.store, w.tenant_id, newbie.id)] == ["staff"]
+    assert [g.name for g in pages.user_groups(w.store, w.tenant_id, newbie.id)] == ["staff"]
     w.idp.set_account("newbie", groups=["unmapped"])  # removed from engineering upstream
     with w.browser() as b:
         assert sign_in_with(w, b, "idp", "newbie", "/").status_code == 303
-    assert admin_views.user_groups(w.store, w.tenant_id, newbie.id) == []
+    assert pages.user_groups(w.store, w.tenant_id, newbie.id) == []
 
 
 def test_accounts_are_created_only_for_the_listed_domains(identity_world):

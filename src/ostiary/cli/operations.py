@@ -9,7 +9,7 @@ import click
 from ostiary.cli.base import (
     handles_errors, json_option, main, pass_ctx, print_json, print_table, tenant_option, utc,
 )
-from ostiary.services.queries import pages as admin_views
+from ostiary.services.queries import pages
 from ostiary.services.rules import keys as keys_service
 from ostiary.services.rules import sessions as sessions_service
 from ostiary.services.rules import users as users_service
@@ -37,7 +37,7 @@ def session_list(ctx, email, search, tenant, as_json) -> None:
     uid = users_service.get_user(ctx.store, tid, email).id if email else None
     entries, offset = [], 0
     while offset is not None:  # every live session, a page at a time
-        page = admin_views.sessions_page(ctx.store, tid, search, user_id=uid, limit=500, offset=offset)
+        page = pages.sessions_page(ctx.store, tid, search, user_id=uid, limit=500, offset=offset)
         entries += page.items
         offset = page.next_offset
     if as_json:  # the session id ends a session (`ostiary session revoke ID`); it signs nothing in

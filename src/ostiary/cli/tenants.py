@@ -8,7 +8,7 @@ import click
 from ostiary.cli.base import (
     Context, handles_errors, json_option, main, pass_ctx, print_json, print_record, print_table, tenant_option, utc,
 )
-from ostiary.services.queries import pages as admin_views
+from ostiary.services.queries import pages
 from ostiary.services.rules import tenants as tenants_service
 from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.services.base.errors import InvalidInput, Problem
@@ -31,7 +31,7 @@ def tenant_add(ctx: Context, slug: str, name: str | None) -> None:
 
 
 def _tenant_view(ctx: Context, row) -> dict:
-    return dict(admin_views.tenant_summary(ctx.store, row.id).__dict__)
+    return dict(pages.tenant_summary(ctx.store, row.id).__dict__)
 
 
 @tenant.command("list")
