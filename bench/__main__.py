@@ -21,7 +21,7 @@ from bench.servers import ROOT, descendants, free_port, ostiary, worker_pids
 from bench.world import APP_HOST, PORTAL, add_bulk, build_small, check_headers, mint_cookie, refused_headers
 from ostiary.config import load_settings
 from ostiary.serving import event_loop
-from ostiary.services.snippets import snippet_for_app
+from ostiary.services.queries.snippets import snippet_for_app
 from ostiary.store import open_store
 from tests.support.tls import issue_certificates
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from bench.servers import ROOT, KeepAlive, owner_of_connection, rss_mb, worker_pids
 from bench.world import Small, check_headers, mint_cookie
 from bench.wrk import run_wrk
-from ostiary.services import groups, sessions
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import groups, sessions
+from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.snapshot.follower import SnapshotHolder
 from ostiary.store import open_store
 

@@ -98,7 +98,7 @@ def build(work: Path):
         os.environ["OSTIARY_SECRET_KEY_FILE"] = str(key_file)
     from ostiary.app import create_app
     from ostiary.config import load_settings
-    from ostiary.services import users
+    from ostiary.services.rules import users
     from ostiary.store import open_store
 
     url = f"sqlite:///{work / 'small.db'}"

@@ -36,7 +36,7 @@ from bench.servers import descendants, free_port, ostiary, worker_pids
 from bench.world import APP_HOST, build_small, check_headers, mint_cookie
 from bench.wrk import run_wrk
 from ostiary.config import load_settings
-from ostiary.services.snippets import snippet_for_app
+from ostiary.services.queries.snippets import snippet_for_app
 from ostiary.store import open_store
 from tests.support.tls import issue_certificates
 

@@ -30,8 +30,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from ostiary.issuer import clients
-from ostiary.services import groups, tenants, users
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import groups, tenants, users
+from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.store import open_store
 from tests.support.server import OstiaryServer, free_port, loopback_client
 from tests.support.tls import issue_certificates

@@ -29,9 +29,9 @@ from pathlib import Path
 
 import pyotp
 
-from ostiary.services import groups, providers, second_factor, tenants, users
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.providers import ProviderSettings
+from ostiary.services.rules import groups, providers, second_factor, tenants, users
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.rules.providers import ProviderSettings
 from ostiary.store import open_store
 from tests.identity.conftest import TENANT_HOST, sign_in_at_provider
 from tests.identity.ldap_server import PASSWORD as LDAP_PASSWORD

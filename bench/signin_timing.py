@@ -25,8 +25,8 @@ import httpx
 
 from bench.servers import free_port, ostiary
 from ostiary.portal.signin import MIN_FAILED_SECONDS
-from ostiary.services import tenants, users
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import tenants, users
+from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.store import open_store
 from ostiary.wire import CSRF_COOKIE_DEV
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import insert, select
 
-from ostiary.services import apps, domains, groups, keys, sessions, tenants, users
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import apps, domains, groups, keys, sessions, tenants, users
+from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.snapshot.build import load_full
 from ostiary.store import Store, open_store
 from ostiary.store.tables import (
@@ -99,7 +99,7 @@ def check_headers(world: Small, cookie: str, portal_port: int | None = None) -> 
 def refused_headers(world: Small, store: Store, headers: dict[str, str]) -> dict[str, dict[str, str]]:
     """The refused paths' requests beside the allowed one: no cookie (not signed in), the
     cookie of user0, who is in no group (forbidden), and a host Ostiary does not know (no app)."""
-    from ostiary.services import users as users_service
+    from ostiary.services.rules import users as users_service
 
     outsider = users_service.find_user(store, world.tenant_id, "user0@acme.test")
     _, outsider_cookie = mint_cookie(store, world, user_id=outsider.id)

@@ -50,7 +50,7 @@ class OstiaryApp:
         self.holder.start()
         _warn_about_clock(self.store)
         log.debug("worker %d following the change log every %.2f s", os.getpid(), self.settings.change_poll_interval)
-        from ostiary.services.reverifier import Reverifier
+        from ostiary.services.jobs.reverifier import Reverifier
 
         reverifier = Reverifier(self.store, self.settings)  # its own thread and connections; never on /check
         reverifier.start()
@@ -75,7 +75,7 @@ class OstiaryApp:
 
 
 def _warn_about_clock(store) -> None:
-    from ostiary.services.clock import CLOCK_LEEWAY, database_clock_offset, describe_offset
+    from ostiary.services.base.clock import CLOCK_LEEWAY, database_clock_offset, describe_offset
 
     try:
         offset = database_clock_offset(store)

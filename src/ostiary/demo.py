@@ -29,9 +29,9 @@ from ostiary.config import Settings, load_settings
 from ostiary.demo_upstream import DemoUpstream
 from ostiary.dns.status import DomainStatus
 from ostiary.proxies.facts import DEFAULT_UPSTREAM
-from ostiary.services import apps, domains, groups, keys, tenants, users
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.snippets import snippet_for_app
+from ostiary.services.rules import apps, domains, groups, keys, tenants, users
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.queries.snippets import snippet_for_app
 from ostiary.store import Store, open_store
 
 BASE_DOMAIN = "id.localhost"

@@ -8,8 +8,8 @@ import os
 import click
 
 from ostiary.config import Settings
-from ostiary.services import keys as keys_service
-from ostiary.services import shared_cookie
+from ostiary.services.rules import keys as keys_service
+from ostiary.services.rules import shared_cookie
 from ostiary.store import Store, open_store
 from ostiary.store import sealed
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ostiary.services import api_tokens, apps, domains, groups, tenants, users
-from ostiary.services.actor import CLI_ACTOR, Actor
+from ostiary.services.rules import api_tokens, apps, domains, groups, tenants, users
+from ostiary.services.base.actor import CLI_ACTOR, Actor
 from ostiary.store import Store, open_store
 from tests.support.database import create_pg_database, drop_pg_database, pg_url
 from tests.support.dnsserver import Dnsmasq

@@ -416,7 +416,7 @@ def test_admin_rotates_keys_in_an_emergency_and_every_older_key_ends(admin, sqli
     admin.click("#confirm-button")
     assert "every older key verifies for at most 2 s more" in admin.inner_text("main")
     assert admin.locator("tbody tr").count() == rows + 1
-    from ostiary.services import keys
+    from ostiary.services.rules import keys
 
     older = [k for k in keys.list_keys(w.store) if k.retire_at is not None]
     assert len(older) == rows and all(k.retire_at <= start + 3 for k in older)

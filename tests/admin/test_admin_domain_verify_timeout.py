@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 
-from ostiary.services import domains
+from ostiary.services.rules import domains
 from ostiary.wire import CSRF_COOKIE
 from tests.admin.conftest import ADMIN, PASSWORD, TENANT_HOST
 from tests.support.server import loopback_client

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from ostiary.services import api_tokens, domains, sessions, users
-from ostiary.services.actor import CLI_ACTOR, Actor
+from ostiary.services.rules import api_tokens, domains, sessions, users
+from ostiary.services.base.actor import CLI_ACTOR, Actor
 from tests.admin.conftest import PASSWORD
 
 READS = ["/me", "/domains", "/domains/acme-corp.test", "/apps", "/apps/grafana", "/apps/grafana/snippets/caddy",

@@ -10,7 +10,7 @@ import re
 import httpx
 import pytest
 
-from ostiary.services import sessions, users
+from ostiary.services.rules import sessions, users
 from ostiary.wire import SESSION_COOKIE
 from tests.admin.conftest import ADMIN, TENANT_HOST
 
@@ -178,8 +178,8 @@ def test_deleting_a_group_in_use_through_the_api_needs_force_and_says_what_it_re
 
 
 def test_deleting_a_group_in_use_in_the_admin_pages_needs_a_confirmation(api_world):
-    from ostiary.services import groups
-    from ostiary.services.actor import CLI_ACTOR
+    from ostiary.services.rules import groups
+    from ostiary.services.base.actor import CLI_ACTOR
 
     w = api_world
     row = groups.add_group(w.store, w.tenant_id, CLI_ACTOR, "weekend")

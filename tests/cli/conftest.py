@@ -51,7 +51,7 @@ def run(cli_env, tmp_path):
 def acme(run, store) -> int:
     """Tenant acme: admin@acme.test (admin), bob@acme.test in ops under staff, domain acme-corp.test
     (not verified), app wiki granted to staff. Answers the tenant id."""
-    from ostiary.services import tenants as tenants_service
+    from ostiary.services.rules import tenants as tenants_service
 
     for args in (
         ("init", "--base-domain", "id.example.test", "--tenant", "acme", "--admin-email", "admin@acme.test",

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from ostiary.cli.base import ExitCode
-from ostiary.services import tenants as tenants_service
-from ostiary.services import users as users_service
+from ostiary.services.rules import tenants as tenants_service
+from ostiary.services.rules import users as users_service
 from tests.cli.conftest import row_counts
 
 DOCS = Path(__file__).parents[2] / "docs" / "cli.md"

@@ -13,10 +13,10 @@ import click
 import pytest
 
 from ostiary.cli import main
-from ostiary.services import second_factor as second_factor_service
-from ostiary.services import sessions as sessions_service
-from ostiary.services import users as users_service
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import second_factor as second_factor_service
+from ostiary.services.rules import sessions as sessions_service
+from ostiary.services.rules import users as users_service
+from ostiary.services.base.actor import CLI_ACTOR
 from tests.cli.conftest import PASSWORD
 
 DOCS = Path(__file__).parents[2] / "docs" / "cli.md"

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from ostiary.cli.base import ExitCode
-from ostiary.services import sessions as sessions_service
-from ostiary.services import tenants as tenants_service
-from ostiary.services import users as users_service
+from ostiary.services.rules import sessions as sessions_service
+from ostiary.services.rules import tenants as tenants_service
+from ostiary.services.rules import users as users_service
 from ostiary.snapshot.follower import SnapshotHolder
 from tests.cli.conftest import row_counts
 

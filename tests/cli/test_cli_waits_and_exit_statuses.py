@@ -9,8 +9,8 @@ import json
 import pytest
 
 from ostiary.cli.base import ExitCode, exit_code_for
-from ostiary.services import domains as domains_service
-from ostiary.services.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem, ServiceError
+from ostiary.services.rules import domains as domains_service
+from ostiary.services.base.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem, ServiceError
 from tests.support.dnsserver import Dnsmasq, SilentDnsServer, free_udp_port
 
 

@@ -10,10 +10,10 @@ from tests.support.ntpserver import NtpServer
 from click.testing import CliRunner
 
 from ostiary.cli import main
-from ostiary.services import apps as apps_service
-from ostiary.services import domains as domains_service
-from ostiary.services import tenants as tenants_service
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import apps as apps_service
+from ostiary.services.rules import domains as domains_service
+from ostiary.services.rules import tenants as tenants_service
+from ostiary.services.base.actor import CLI_ACTOR
 from tests.support.dnsserver import Dnsmasq, SilentDnsServer, SlowDnsServer, free_udp_port
 
 PORTAL_ADDRESS = "127.0.0.10"

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from ostiary.cli.base import ExitCode
-from ostiary.services import domains as domains_service
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.reverifier import reverify_round
+from ostiary.services.rules import domains as domains_service
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.jobs.reverifier import reverify_round
 from ostiary.config import Settings
 from tests.doctor.conftest import ELSEWHERE_ADDRESS, PORTAL_ADDRESS, challenge
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from ostiary.cli import main
-from ostiary.services import apps as apps_service
-from ostiary.services import domains as domains_service
-from ostiary.services import shared_cookie
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import apps as apps_service
+from ostiary.services.rules import domains as domains_service
+from ostiary.services.rules import shared_cookie
+from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.sharedcookie.verifier.source_config import SharedCookieSettings
 from tests.doctor.test_doctor_cli import DOMAIN, error_lines, setup  # noqa: F401  (setup is a fixture)
 

@@ -16,11 +16,11 @@ from sqlalchemy import select, update
 from ostiary.cli import main
 from ostiary.cli.base import ExitCode
 from ostiary.config import Settings
-from ostiary.services import domains as domains_service
-from ostiary.services import tenants as tenants_service
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.errors import Conflict
-from ostiary.services.reverifier import Reverifier
+from ostiary.services.rules import domains as domains_service
+from ostiary.services.rules import tenants as tenants_service
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.base.errors import Conflict
+from ostiary.services.jobs.reverifier import Reverifier
 from ostiary.snapshot.build import load_full
 from ostiary.store.tables import audit_log, domains
 from tests.doctor.conftest import challenge

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from ostiary.config import Settings
-from ostiary.services import domains as domains_service
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.reverifier import Reverifier
+from ostiary.services.rules import domains as domains_service
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.jobs.reverifier import Reverifier
 from ostiary.snapshot.build import load_full
 from ostiary.store.tables import audit_log, change_log
 from tests.doctor.conftest import challenge

@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 
 from ostiary.config import Settings
-from ostiary.services import domains as domains_service
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.reverifier import Reverifier, release_lease, take_lease
+from ostiary.services.rules import domains as domains_service
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.jobs.reverifier import Reverifier, release_lease, take_lease
 
 
 def test_only_one_holder_gets_the_lease_until_it_is_released(store):

@@ -12,8 +12,8 @@ from sqlalchemy import select
 import pytest
 
 from ostiary.cli import main
-from ostiary.services import domains as domains_service
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import domains as domains_service
+from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.snapshot.build import load_full
 from ostiary.store.tables import audit_log, change_log
 from tests.doctor.conftest import challenge

@@ -32,9 +32,9 @@ import httpx
 import pytest
 
 from ostiary.config import Settings, load_settings
-from ostiary.services import apps, domains, groups, tenants, users
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.snippets import snippet_for_app
+from ostiary.services.rules import apps, domains, groups, tenants, users
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.queries.snippets import snippet_for_app
 from ostiary.store import Store, open_store
 from tests.support.dnsserver import Dnsmasq
 from tests.support.echo_app import EchoApp

@@ -15,7 +15,7 @@ import ssl
 
 import pytest
 
-from ostiary.services.snippets import snippet_for_app
+from ostiary.services.queries.snippets import snippet_for_app
 from tests.e2e.conftest import APP_HOSTS, E2E, NamespacedNginx, nginx_ostiary_server
 from tests.support.normalising_upstream import NormalisingUpstream
 

@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from ostiary.services import branding
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import branding
+from ostiary.services.base.actor import CLI_ACTOR
 from tests.e2e.conftest import E2E, cookie_header, proxy_client
 from tests.e2e.proxy_configs import proxy_server
 from tests.e2e.test_e2e_proxies import CONTEXT_OPTIONS, _wait_until_served, sign_in

@@ -55,7 +55,7 @@ def test_the_snippets_the_app_page_shows_are_the_ones_run_here_but_for_the_upstr
     the tests generate the same text with `--upstream` set to the echo app."""
     from ostiary.proxies import KINDS
     from ostiary.proxies.facts import DEFAULT_UPSTREAM
-    from ostiary.services.snippets import snippet_for_app
+    from ostiary.services.queries.snippets import snippet_for_app
 
     placeholder = DEFAULT_UPSTREAM.removeprefix("http://")
     placeholder_port = placeholder.rsplit(":", 1)[1]

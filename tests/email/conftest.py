@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from ostiary.config import load_settings
-from ostiary.services import tenants, users
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import tenants, users
+from ostiary.services.base.actor import CLI_ACTOR
 from tests.support.server import free_port
 from tests.support.smtpserver import SmtpServer
 from tests.support.tls import issue_certificates

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from ostiary.services import api_tokens, tenants, users
-from ostiary.services.actor import CLI_ACTOR, Actor
+from ostiary.services.rules import api_tokens, tenants, users
+from ostiary.services.base.actor import CLI_ACTOR, Actor
 from ostiary.store import open_store
 from ostiary.store.tables import audit_log
 from tests.email.conftest import ADMIN, PASSWORD, SENDER

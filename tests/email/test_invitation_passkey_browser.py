@@ -13,9 +13,9 @@ import time
 import pytest
 from sqlalchemy import update
 
-from ostiary.services import passkeys as passkeys_service
-from ostiary.services import sessions, tenants, users
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import passkeys as passkeys_service
+from ostiary.services.rules import sessions, tenants, users
+from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.store.tables import email_links as links_table
 from tests.email.conftest import PASSWORD
 from tests.email.test_email_browser import NEW_PASSWORD, World, link_in, new_page, sign_in

@@ -10,9 +10,9 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from ostiary.services import email_links, invitations, mail, password_reset, users
-from ostiary.services.actor import Actor
-from ostiary.services.errors import MailUnavailable
+from ostiary.services.rules import email_links, invitations, mail, password_reset, users
+from ostiary.services.base.actor import Actor
+from ostiary.services.base.errors import MailUnavailable
 from ostiary.store.tables import audit_log, email_links as links_table, users as users_table
 from tests.email.conftest import PASSWORD, SENDER, mail_settings
 from tests.support.server import free_port
@@ -173,8 +173,8 @@ def test_the_second_factor_reset_notice_reaches_the_person(store, acme, inbox):
 
 def test_an_admins_second_factor_reset_is_told_to_the_person_by_email_once_installed(store, acme, inbox):
     from ostiary.config import load_settings
-    from ostiary.services import second_factor
-    from ostiary.services.actor import Actor
+    from ostiary.services.rules import second_factor
+    from ostiary.services.base.actor import Actor
 
     user = users.find_user(store, acme, "bob@acme.test")
     mail.install_notifications(mail_settings(inbox.port))
@@ -187,8 +187,8 @@ def test_an_admins_second_factor_reset_is_told_to_the_person_by_email_once_insta
 
 
 def test_a_link_works_only_on_its_own_tenant_and_only_as_sent(store, acme, inbox):
-    from ostiary.services import tenants
-    from ostiary.services.actor import CLI_ACTOR
+    from ostiary.services.rules import tenants
+    from ostiary.services.base.actor import CLI_ACTOR
 
     globex = tenants.add_tenant(store, "globex", CLI_ACTOR).id
     users.add_user(store, globex, CLI_ACTOR, email="nia@acme.test", password=PASSWORD)  # the same address there

@@ -15,9 +15,9 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 import pytest
 
-from ostiary.services import groups, providers, tenants, users
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.providers import ProviderSettings
+from ostiary.services.rules import groups, providers, tenants, users
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.rules.providers import ProviderSettings
 from ostiary.store import Store, open_store
 from tests.identity.oidc_provider import CLIENT_SECRET, OidcProvider
 from tests.support.server import OstiaryServer, free_port, loopback_client

@@ -13,10 +13,10 @@ import time
 import pytest
 
 from ostiary.config import load_settings
-from ostiary.services import providers
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.providers import ProviderSettings
-from ostiary.services.snippets import snippet_for_app
+from ostiary.services.rules import providers
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.rules.providers import ProviderSettings
+from ostiary.services.queries.snippets import snippet_for_app
 from ostiary.store import open_store
 from tests.e2e.conftest import APP_HOSTS, APPS, E2E, OSTIARY_HOSTS, TENANT_HOST, _populate, cookie_header, proxy_client
 from tests.e2e.proxy_configs import caddyfile_for

@@ -10,9 +10,10 @@ from sqlalchemy import select
 
 from ostiary.identity.linking import linked_for_user
 from ostiary.identity.method import decode_methods
-from ostiary.services import admin_views, groups, providers, sessions, users
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.providers import ProviderSettings
+from ostiary.services.queries import pages
+from ostiary.services.rules import groups, providers, sessions, users
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.rules.providers import ProviderSettings
 from ostiary.store.tables import linked_identities
 from tests.identity.conftest import sign_in_with, start_provider_flow
 from tests.identity.github_standin import GitHubStandIn
@@ -53,7 +54,7 @@ def test_a_github_account_signs_in_with_its_verified_primary_email_and_its_teams
         assert "octocat@acme.test" in b.get(w.url("/account")).text
     octo = users.get_user(w.store, w.tenant_id, "octocat@acme.test")
     assert octo.username == "octocat" and octo.display_name == "The Octocat" and octo.password_hash is None
-    assert [g.name for g in admin_views.user_groups(w.store, w.tenant_id, octo.id)] == ["ops"]
+    assert [g.name for g in pages.user_groups(w.store, w.tenant_id, octo.id)] == ["ops"]
     [link] = linked_for_user(w.store, w.tenant_id, octo.id)
     with w.store.read() as conn:
         subject = conn.execute(select(linked_identities.c.subject).where(linked_identities.c.id == link.id)).scalar()

@@ -11,10 +11,11 @@ import time
 import pytest
 
 from ostiary.identity.method import decode_methods
-from ostiary.services import admin_views, groups, providers, sessions, users
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.errors import InvalidInput, NotFound
-from ostiary.services.providers import ProviderSettings
+from ostiary.services.queries import pages
+from ostiary.services.rules import groups, providers, sessions, users
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.base.errors import InvalidInput, NotFound
+from ostiary.services.rules.providers import ProviderSettings
 from tests.identity.conftest import same_origin
 from tests.identity.ldap_server import PASSWORD, READER_DN, READER_PASSWORD, USER_FILTER, Slapd
 from tests.support.tls import issue_certificates
@@ -57,7 +58,7 @@ def test_a_directory_account_signs_in_by_search_then_bind_and_its_groups_are_map
         assert r.status_code == 303 and r.headers["location"] == "/account", r.text
     dora = users.get_user(w.store, w.tenant_id, "dora@acme.test")  # created: acme.test accounts are
     assert dora.display_name == "Dora Directory" and dora.password_hash is None
-    assert sorted(g.name for g in admin_views.user_groups(w.store, w.tenant_id, dora.id)) == ["sales", "staff"]
+    assert sorted(g.name for g in pages.user_groups(w.store, w.tenant_id, dora.id)) == ["sales", "staff"]
     [entry] = decode_methods(sessions.list_sessions(w.store, w.tenant_id, dora.id)[0].methods)
     assert entry["amr"] == "pwd" and entry["via"] == "corp"
     from tests.identity.test_provider_admin import _admin
@@ -151,7 +152,7 @@ def test_directory_sign_in_shares_the_password_throttle(identity_world, director
 
 
 def test_a_directory_is_refused_without_tls_or_without_a_login_in_its_filter(store):
-    from ostiary.services import tenants
+    from ostiary.services.rules import tenants
 
     tenants.init_installation(store, "id.example.test", "acme", "admin@acme.test", PASSWORD, CLI_ACTOR)
     tid = tenants.tenant_by_slug(store, "acme").id

@@ -11,7 +11,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from ostiary.services import audit, sessions, users
+from ostiary.services.queries import audit
+from ostiary.services.rules import sessions, users
 from tests.identity.conftest import TENANT_HOST, start_provider_flow, sign_in_with
 
 FORGED = {

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 
 from ostiary.identity.method import amr_values
-from ostiary.services import admin_views, sessions, users
+from ostiary.services.queries import pages
+from ostiary.services.rules import sessions, users
 from tests.identity.conftest import TENANT_HOST, sign_in_with
 
 
@@ -25,13 +26,13 @@ def test_an_existing_user_with_a_verified_email_in_a_trusted_domain_is_linked_an
     alice = _user(w, "alice@acme.test")
     newest = sessions.list_sessions(w.store, w.tenant_id, alice.id)[0]
     assert amr_values(newest.methods) == ["fed"]
-    [listed] = [s for s in admin_views.sessions_page(w.store, w.tenant_id, user_id=alice.id).items if s.id == newest.id]
+    [listed] = [s for s in pages.sessions_page(w.store, w.tenant_id, user_id=alice.id).items if s.id == newest.id]
     assert listed.methods == ("fed",) and listed.signed_in_with == "idp"
-    assert "staff" in [g.name for g in admin_views.user_groups(w.store, w.tenant_id, alice.id)]
+    assert "staff" in [g.name for g in pages.user_groups(w.store, w.tenant_id, alice.id)]
 
 
 def _audit_actions(world, action_prefix: str) -> list:
-    from ostiary.services import audit
+    from ostiary.services.queries import audit
 
     return audit.audit_page(world.store, world.tenant_id, action=action_prefix, limit=500).items
 
@@ -66,11 +67,11 @@ def test_first_sign_in_creates_the_account_and_group_changes_upstream_apply_at_t
         assert r.status_code == 303, r.text
     newbie = _user(w, "newbie@acme.test")
     assert newbie.username == "newbie" and newbie.display_name == "New Person" and newbie.password_hash is None
-    assert [g.name for g in admin_views.user_groups(w.store, w.tenant_id, newbie.id)] == ["staff"]
+    assert [g.name for g in pages.user_groups(w.store, w.tenant_id, newbie.id)] == ["staff"]
     w.idp.set_account("newbie", groups=["unmapped"])  # removed from engineering upstream
     with w.browser() as b:
         assert sign_in_with(w, b, "idp", "newbie", "/").status_code == 303
-    assert admin_views.user_groups(w.store, w.tenant_id, newbie.id) == []
+    assert pages.user_groups(w.store, w.tenant_id, newbie.id) == []
 
 
 def test_accounts_are_created_only_for_the_listed_domains(identity_world):
@@ -106,9 +107,9 @@ def test_the_sign_in_page_shows_one_button_per_provider(identity_world):
 
 
 def test_a_provider_that_is_down_gets_a_clear_page_never_a_500(identity_world):
-    from ostiary.services import providers
-    from ostiary.services.actor import CLI_ACTOR
-    from ostiary.services.providers import ProviderSettings
+    from ostiary.services.rules import providers
+    from ostiary.services.base.actor import CLI_ACTOR
+    from ostiary.services.rules.providers import ProviderSettings
     from tests.support.server import free_port
 
     w = identity_world
@@ -182,8 +183,8 @@ def test_a_person_links_and_unlinks_a_provider_from_their_account_page(identity_
 
 
 def test_with_password_sign_in_off_only_administrators_use_a_password_and_only_by_the_break_glass_form(identity_world):
-    from ostiary.services import providers
-    from ostiary.services.actor import CLI_ACTOR
+    from ostiary.services.rules import providers
+    from ostiary.services.base.actor import CLI_ACTOR
     from tests.identity.conftest import password_sign_in
 
     w = identity_world

@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from ostiary.services import providers
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.providers import ProviderSettings
+from ostiary.services.rules import providers
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.rules.providers import ProviderSettings
 from tests.identity.conftest import PASSWORD, TENANT_HOST
 from tests.support.browser import chromium
 

@@ -14,10 +14,11 @@ from click.testing import CliRunner
 
 from ostiary.cli import main
 from ostiary.cli.base import ExitCode
-from ostiary.services import api_tokens, audit, providers, tenants
-from ostiary.services.actor import CLI_ACTOR, Actor
-from ostiary.services.errors import InvalidInput
-from ostiary.services.providers import ProviderSettings
+from ostiary.services.rules import api_tokens, providers, tenants
+from ostiary.services.queries import audit
+from ostiary.services.base.actor import CLI_ACTOR, Actor
+from ostiary.services.base.errors import InvalidInput
+from ostiary.services.rules.providers import ProviderSettings
 from tests.identity.conftest import PASSWORD
 
 SECRET = "the-secret-value-never-shown-9f3a"

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from ostiary.identity.method import FEDERATED, PASSWORD, Proven, amr_values, decode_methods
-from ostiary.services import second_factor, sessions, tenants, users
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import second_factor, sessions, tenants, users
+from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.store.tables import sessions as sessions_table
 from tests.security.conftest import sec  # noqa: F401  (the real-server world)
 from tests.security.conftest import sign_in_attempt

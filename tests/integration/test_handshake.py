@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from urllib.parse import parse_qs, urlsplit
 
-from ostiary.services import apps, groups, users
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import apps, groups, users
+from ostiary.services.base.actor import CLI_ACTOR
 from tests.integration.conftest import ACME, wait_until
 
 
@@ -165,7 +165,7 @@ def test_a_new_app_is_served_within_a_second(world):
 
 
 def test_post_and_xhr_after_the_session_ended_get_401_with_the_target(world):
-    from ostiary.services import sessions
+    from ostiary.services.rules import sessions
 
     v = world.signed_in("alice@acme.test")
     url = world.url("grafana.acme-corp.test", "/api/dashboards")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
-from ostiary.services import keys
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import keys
+from ostiary.services.base.actor import CLI_ACTOR
 from tests.integration.conftest import wait_until
 
 

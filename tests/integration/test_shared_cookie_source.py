@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from ostiary.services import apps, shared_cookie
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import apps, shared_cookie
+from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.sharedcookie.verifier.source_config import SharedCookieSettings
 from tests.integration.conftest import CHAT_SECRET, wait_until
 from tests.support.librechat import librechat_ids, mint
@@ -87,7 +87,7 @@ def test_serve_refuses_to_start_with_a_published_default_secret(world, console, 
 
 
 def test_an_app_with_group_grants_cannot_take_a_chat_cookie_as_identity(world, console):
-    from ostiary.services.errors import InvalidInput
+    from ostiary.services.base.errors import InvalidInput
 
     with pytest.raises(InvalidInput, match="available to all"):
         shared_cookie.set_for_app(world.store, world.acme, CLI_ACTOR, "grafana",

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from ostiary.services import apps, shared_cookie
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import apps, shared_cookie
+from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.sharedcookie.verifier.source_config import SharedCookieSettings
 from tests.integration.conftest import wait_until
 

@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from ostiary.issuer import clients
-from ostiary.services import groups, tenants, users
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import groups, tenants, users
+from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.store import Store, open_store
 from tests.issuer.app_server import AppServer
 from tests.support.server import OstiaryServer, free_port, loopback_client

@@ -7,8 +7,9 @@ from __future__ import annotations
 import re
 
 from ostiary.issuer import clients
-from ostiary.services import api_tokens, audit
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import api_tokens
+from ostiary.services.queries import audit
+from ostiary.services.base.actor import CLI_ACTOR
 from tests.issuer.conftest import csrf_of, same_origin, sign_in
 
 

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import update
 
 from ostiary.issuer.tokens import digest
-from ostiary.services import users
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import users
+from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.store.tables import oidc_codes
 from tests.issuer.conftest import GRAFANA_CALLBACK, OTHER_HOST, authorize, csrf_of, redirect_params, same_origin, sign_in
 from tests.issuer.flows import auth_params, exchange, get_code, token_request, userinfo
@@ -230,7 +230,7 @@ def test_a_session_that_passed_its_second_factor_says_so_in_amr_and_acr_and_may_
     from joserfc import jwt
     from joserfc.jwk import KeySet
 
-    from ostiary.services import groups, second_factor
+    from ostiary.services.rules import groups, second_factor
 
     world = issuer_world
     users.add_user(world.store, world.tenant_id, CLI_ACTOR, email="gina@acme.test", password="correct horse battery")

@@ -14,9 +14,10 @@ from sqlalchemy import select
 from ostiary.cli import main
 from ostiary.issuer import clients, keys
 from ostiary.secretbox import is_sealed
-from ostiary.services import audit, groups, tenants, users
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.errors import InvalidInput
+from ostiary.services.queries import audit
+from ostiary.services.rules import groups, tenants, users
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.base.errors import InvalidInput
 from ostiary.store.tables import oidc_clients, oidc_signing_keys
 
 PASSWORD = "correct horse battery"

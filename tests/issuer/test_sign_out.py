@@ -167,8 +167,8 @@ def test_disabling_a_user_from_the_command_line_reaches_the_back_channel(issuer_
     from click.testing import CliRunner
 
     from ostiary.cli import main
-    from ostiary.services import groups, users
-    from ostiary.services.actor import CLI_ACTOR
+    from ostiary.services.rules import groups, users
+    from ostiary.services.base.actor import CLI_ACTOR
 
     world = issuer_world
     users.add_user(world.store, world.tenant_id, CLI_ACTOR, email="hank@acme.test", password="correct horse battery")

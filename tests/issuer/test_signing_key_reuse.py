@@ -5,7 +5,7 @@ private key (with `cryptography`'s checks) cost 100-300 ms per ID token
 from __future__ import annotations
 
 from ostiary.issuer import keys
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.base.actor import CLI_ACTOR
 
 
 def test_the_signing_key_is_parsed_once_and_a_rotation_switches_at_once(store):

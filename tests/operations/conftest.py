@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ostiary.services import apps, domains, tenants, users
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import apps, domains, tenants, users
+from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.store import open_store
 from tests.support.server import OstiaryServer, free_port, loopback_client
 

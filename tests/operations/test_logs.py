@@ -11,8 +11,8 @@ import logging
 
 import pytest
 
-from ostiary.services import groups, tenants
-from ostiary.services.actor import Actor
+from ostiary.services.rules import groups, tenants
+from ostiary.services.base.actor import Actor
 from ostiary.store import open_store
 from ostiary.observability.logs import JsonFormatter
 from tests.operations.conftest import APP_HOST, PASSWORD, TENANT_HOST, check, sign_in, start, wait_for

@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from ostiary.services import api_tokens, apps, domains, groups, keys, users
-from ostiary.services.actor import Actor
+from ostiary.services.rules import api_tokens, apps, domains, groups, keys, users
+from ostiary.services.base.actor import Actor
 from tests.pages.conftest import PASSWORD, axe_violations, form_csrf, signed_in_client
 from tests.support.server import loopback_client
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from ostiary.services import apps, audit, groups, tenants, users
-from ostiary.services.actor import Actor
+from ostiary.services.rules import apps, groups, tenants, users
+from ostiary.services.queries import audit
+from ostiary.services.base.actor import Actor
 from tests.admin.conftest import start_world, stop_world
 from tests.pages.conftest import ADMIN, PASSWORD, axe_violations, form_csrf, signed_in_client
 from tests.support.database import create_pg_database, drop_pg_database, pg_url
@@ -316,8 +317,8 @@ def test_in_the_browser_an_admin_edits_then_deletes_a_user_and_sets_the_session_
 
 @pytest.fixture(scope="module")
 def provider_ids(world, tmp_path_factory):
-    from ostiary.services import providers
-    from ostiary.services.providers import ProviderSettings
+    from ostiary.services.rules import providers
+    from ostiary.services.rules.providers import ProviderSettings
 
     secret = tmp_path_factory.mktemp("provider") / "secret"
     secret.write_text("not-shown\n")
@@ -330,7 +331,7 @@ def provider_ids(world, tmp_path_factory):
 
 @pytest.mark.slow
 def test_provider_problems_are_at_the_top_of_their_form_and_removing_one_asks_first(admin, world, provider_ids):
-    from ostiary.services import providers
+    from ostiary.services.rules import providers
 
     provider_id, doomed = provider_ids
     admin.goto(world.url(f"/admin/providers/{provider_id}"))
@@ -362,7 +363,7 @@ def test_provider_problems_are_at_the_top_of_their_form_and_removing_one_asks_fi
 # --- sorting and cards ---------------------------------------------------------------------
 
 def test_the_group_tree_members_keys_and_providers_sort_by_their_columns(world, provider_ids):
-    from ostiary.services import keys
+    from ostiary.services.rules import keys
 
     staff = groups.get_group(world.store, world.tenant_id, "staff")
     for email in ("zoe@acme.test", "adam@acme.test"):

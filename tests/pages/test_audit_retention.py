@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from ostiary.config import load_settings
-from ostiary.services.audit import prune_audit_log
-from ostiary.services.reverifier import Reverifier
+from ostiary.services.queries.audit import prune_audit_log
+from ostiary.services.jobs.reverifier import Reverifier
 from ostiary.store.tables import audit_log
 
 DAY = 86400

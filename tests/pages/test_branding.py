@@ -14,9 +14,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from ostiary.services import branding
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.errors import InvalidInput
+from ostiary.services.rules import branding
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.base.errors import InvalidInput
 from tests.pages.conftest import PASSWORD, axe_violations, new_page, signed_in_client
 from tests.support.server import loopback_client
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ostiary.services import apps, groups, users
+from ostiary.services.rules import apps, groups, users
 from tests.pages.conftest import ADMIN, PASSWORD, new_page
 
 MAX_TABS = 250  # more than any page has focusable elements; a missing control fails rather than loops

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ostiary.services import apps, domains, groups, users
+from ostiary.services.rules import apps, domains, groups, users
 from tests.pages.conftest import DESKTOP, LOOKS, PHONE, new_page
 
 REPO = Path(__file__).resolve().parents[2]

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import httpx
 
-from ostiary.services import apps, domains, groups, sessions, tenants, users
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import apps, domains, groups, sessions, tenants, users
+from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.store import Store
 from ostiary.wire import SESSION_COOKIE
 from tests.support.dnsserver import Dnsmasq
@@ -49,7 +49,7 @@ def cheap_password_hashing():
     but take milliseconds (the production cost is about a second on a busy CI box)."""
     from argon2 import PasswordHasher
 
-    from ostiary.services import passwords
+    from ostiary.services.base import passwords
 
     saved = passwords._hasher
     passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ostiary.services import api_tokens
-from ostiary.services.actor import Actor
+from ostiary.services.rules import api_tokens
+from ostiary.services.base.actor import Actor
 from ostiary.store import open_store
 from tests.scaleout.deployment import TENANT_HOST, deployment, routed_client, throwaway_postgres
 

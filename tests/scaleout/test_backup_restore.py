@@ -14,9 +14,9 @@ import time
 
 import pytest
 
-from ostiary.services import keys as keys_service
-from ostiary.services import sessions, users
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import keys as keys_service
+from ostiary.services.rules import sessions, users
+from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.store import open_store
 from ostiary.wire import SESSION_COOKIE
 from tests.scaleout.deployment import TENANT_HOST, deployment

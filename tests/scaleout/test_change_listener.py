@@ -9,8 +9,8 @@ import time
 import psycopg
 import pytest
 
-from ostiary.services import tenants
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import tenants
+from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.snapshot.follower import SnapshotHolder
 from ostiary.store import open_store
 from tests.support.database import PG_ADMIN_DSN, create_pg_database, drop_pg_database, pg_url

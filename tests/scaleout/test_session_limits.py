@@ -9,10 +9,10 @@ import time
 import pytest
 from sqlalchemy import inspect, select, update
 
-from ostiary.services import sessions as sessions_service
-from ostiary.services import tenants, users
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.tenants import DEFAULT_ABSOLUTE, DEFAULT_IDLE
+from ostiary.services.rules import sessions as sessions_service
+from ostiary.services.rules import tenants, users
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.rules.tenants import DEFAULT_ABSOLUTE, DEFAULT_IDLE
 from ostiary.store.tables import change_log, sessions
 from tests.scaleout.deployment import cheap_password_hashing
 

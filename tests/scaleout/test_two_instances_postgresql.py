@@ -13,8 +13,8 @@ from collections import Counter
 import httpx
 import pytest
 
-from ostiary.services import apps, groups, users
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import apps, groups, users
+from ostiary.services.base.actor import CLI_ACTOR
 from tests.scaleout.deployment import summarise
 from tests.support.server import LoopbackTransport
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ostiary.services import apps
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import apps
+from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.store import Store, open_store
 from ostiary.wire import CSRF_COOKIE
 from tests.integration.conftest import ACME, GLOBEX, PASSWORD, PORTALS, _populate

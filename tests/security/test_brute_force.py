@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import select
 
 from ostiary.portal.signin import FAILED, MIN_FAILED_SECONDS
-from ostiary.services import throttle, users
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import throttle, users
+from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.store.tables import audit_log
 from tests.security.conftest import PASSWORD, fresh_address, sign_in_attempt
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ostiary.services import apps
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import apps
+from ostiary.services.base.actor import CLI_ACTOR
 from tests.security.conftest import check_headers
 
 PORTAL = "auth.acme-corp.test"

@@ -9,8 +9,8 @@ import time
 from urllib.parse import urlsplit
 
 from ostiary.portal.signin import MIN_FAILED_SECONDS
-from ostiary.services import throttle, users
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import throttle, users
+from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.wire import CSRF_COOKIE
 from tests.security.conftest import ACME, PASSWORD, fresh_address, sign_in_attempt
 

@@ -18,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ostiary.services import users
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.input_limits import MAX_BODY_BYTES
+from ostiary.services.rules import users
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.base.input_limits import MAX_BODY_BYTES
 from tests.email.conftest import PASSWORD
 from tests.email.test_email_browser import CSRF, World, link_in
 from tests.support.server import loopback_client

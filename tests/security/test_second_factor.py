@@ -12,8 +12,8 @@ import pyotp
 from click.testing import CliRunner
 
 from ostiary.cli import main as cli
-from ostiary.services import second_factor, users
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import second_factor, users
+from ostiary.services.base.actor import CLI_ACTOR
 from tests.security.conftest import ACME, PASSWORD, form_fields
 
 VAULT = "vault.acme-corp.test"

@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 import pyotp
 
 from ostiary.identity.method import amr_values
-from ostiary.services import api_tokens, keys, second_factor, sessions, users
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import api_tokens, keys, second_factor, sessions, users
+from ostiary.services.base.actor import CLI_ACTOR
 from tests.security.conftest import ACME, PASSWORD, form_fields
 
 TOOLS = "tools.acme-corp.test"  # an app open to all users that does not require a second factor

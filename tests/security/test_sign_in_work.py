@@ -8,8 +8,9 @@ from __future__ import annotations
 import argon2
 import pytest
 
-from ostiary.services import passwords, tenants, users
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.base import passwords
+from ostiary.services.rules import tenants, users
+from ostiary.services.base.actor import CLI_ACTOR
 
 PASSWORD = "correct horse battery"
 

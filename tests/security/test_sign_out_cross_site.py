@@ -12,9 +12,9 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import select
 
-from ostiary.services import users
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.sessions import hash_token
+from ostiary.services.rules import users
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.rules.sessions import hash_token
 from ostiary.store.tables import sessions
 from ostiary.wire import CSRF_COOKIE, SESSION_COOKIE
 from tests.security.conftest import CSRF_VALUE, PASSWORD

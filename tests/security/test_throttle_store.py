@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from ostiary.services import tenants, throttle, users
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import tenants, throttle, users
+from ostiary.services.base.actor import CLI_ACTOR
 
 T = 1  # tenant id: the throttle keys only name it
 

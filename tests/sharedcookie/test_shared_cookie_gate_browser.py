@@ -28,9 +28,9 @@ from starlette.routing import Route
 
 from ostiary.config import Settings, load_settings
 from ostiary.proxies.facts import DEFAULT_UPSTREAM
-from ostiary.services import apps, domains, shared_cookie, tenants
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.snippets import snippet_for_app
+from ostiary.services.rules import apps, domains, shared_cookie, tenants
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.queries.snippets import snippet_for_app
 from ostiary.sharedcookie import (
     SharedCookieASGIMiddleware,
     SharedCookieSource,

@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from ostiary.services import users
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import users
+from ostiary.services.base.actor import CLI_ACTOR
 from tests.admin.conftest import PASSWORD, TENANT_HOST, start_world, stop_world
 from tests.support.browser import chromium
 

@@ -12,8 +12,8 @@ import time
 import pytest
 
 from ostiary.config import load_settings
-from ostiary.services import passkeys, tenants, users
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import passkeys, tenants, users
+from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.snapshot.model import TenantView
 from ostiary.tokens import PASSKEY_CEREMONY, SigningKey, sign
 
@@ -115,7 +115,7 @@ def test_a_registration_made_for_one_person_cannot_be_finished_for_another(store
 @pytest.mark.parametrize("name, rule", [("", "1-100 characters"), ("x" * 101, "1-100 characters"),
                                         ("Key\nX-Injected: 1", "control")])
 def test_a_passkey_name_is_checked_naming_the_field(name, rule):
-    from ostiary.services.errors import InvalidInput
+    from ostiary.services.base.errors import InvalidInput
 
     with pytest.raises(InvalidInput) as caught:
         passkeys.validate_name(name)

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from ostiary.services import passkeys as passkeys_service
+from ostiary.services.rules import passkeys as passkeys_service
 from ostiary.store.tables import audit_log
 from tests.signin.conftest import Visitor, new_person, on_page
 
@@ -20,14 +20,14 @@ pytestmark = pytest.mark.slow
 
 
 def _rows(world, email: str):
-    from ostiary.services import users
+    from ostiary.services.rules import users
 
     user = users.get_user(world.store, world.tenant_id, email)
     return passkeys_service.list_passkeys(world.store, world.tenant_id, user.id)
 
 
 def _session_methods(world, visitor) -> list[str]:
-    from ostiary.services import sessions
+    from ostiary.services.rules import sessions
 
     token = visitor.cookie("__Host-ostiary_session")
     live = sessions.session_for_token(world.store, token, world.tenant_id)
@@ -229,7 +229,7 @@ def test_a_passkey_that_cannot_verify_the_person_is_a_second_factor_but_never_it
     discoverable credentials), it works as the second factor after a
     password, and a session begun with a passkey alone that did not verify
     the person cannot offer the same passkey as its second factor."""
-    from ostiary.services import sessions, users
+    from ostiary.services.rules import sessions, users
 
     visitor = Visitor(browser, world, can_verify=False)
     try:

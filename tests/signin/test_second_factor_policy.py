@@ -12,14 +12,14 @@ import re
 import pyotp
 import pytest
 
-from ostiary.services import tenants
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import tenants
+from ostiary.services.base.actor import CLI_ACTOR
 from tests.signin.conftest import new_person, on_page
 
 from click.testing import CliRunner
 
 from ostiary.cli import main as cli
-from ostiary.services import apps, passkeys, users
+from ostiary.services.rules import apps, passkeys, users
 from tests.admin.conftest import ADMIN, PASSWORD
 
 pytestmark = pytest.mark.slow

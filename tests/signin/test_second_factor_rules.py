@@ -12,9 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from ostiary.cli import main as cli
-from ostiary.services import notifications, second_factor, sessions, tenants, users
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.errors import InvalidInput
+from ostiary.services.base import notifications
+from ostiary.services.rules import second_factor, sessions, tenants, users
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.base.errors import InvalidInput
 from ostiary.store import TenantScope
 from ostiary.store.tables import audit_log, recovery_codes, webauthn_credentials
 

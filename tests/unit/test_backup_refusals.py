@@ -12,8 +12,8 @@ from sqlalchemy import text
 
 from ostiary.backup import BackupRefused, backup, restore
 from ostiary.secretbox import SecretBox, SecretsUnreadable
-from ostiary.services import keys as keys_service
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import keys as keys_service
+from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.store import open_store
 
 

@@ -15,8 +15,8 @@ import pytest
 from ostiary.app import create_app
 from ostiary.config import Settings
 from ostiary.gate.asgi import AnswerCache
-from ostiary.services import apps, domains, groups, sessions, tenants, users
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import apps, domains, groups, sessions, tenants, users
+from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.tokens import CLOCK_LEEWAY, SigningKey, good_until, sign
 
 PORTAL = "auth.acme-corp.test"
@@ -37,7 +37,7 @@ class Gate:
         groups.add_member(store, tid, CLI_ACTOR, "staff", "alice@acme.test")
         apps.add_app(store, tid, CLI_ACTOR, name="grafana", url="https://grafana.acme-corp.test",
                      groups_granted=["staff"], public_paths=["/static/*"])
-        from ostiary.services import keys
+        from ostiary.services.rules import keys
         keys.ensure_signing_key(store)
         self.app = create_app(Settings(database_url=db_url, data_dir=tmp_path))
         self.app.holder.load()

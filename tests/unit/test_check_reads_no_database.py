@@ -11,8 +11,8 @@ from sqlalchemy import event
 
 from ostiary.app import create_app
 from ostiary.config import Settings
-from ostiary.services import apps, domains, groups, sessions, tenants, users
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import apps, domains, groups, sessions, tenants, users
+from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.tokens import sign
 
 
@@ -28,7 +28,7 @@ def _populate(store):
     apps.add_app(store, tid, CLI_ACTOR, name="grafana", url="https://grafana.acme-corp.test",
                  groups_granted=["staff"], public_paths=["/static/*"])
     apps.add_app(store, tid, CLI_ACTOR, name="wiki", url="https://wiki.acme-corp.test", groups_granted=[])
-    from ostiary.services import keys
+    from ostiary.services.rules import keys
     keys.ensure_signing_key(store)
     return tid, alice, sessions.create_session(store, tid, alice.id)
 

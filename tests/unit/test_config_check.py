@@ -11,7 +11,7 @@ import sys
 from cryptography.fernet import Fernet
 
 from ostiary.secretbox import SecretBox
-from ostiary.services import keys as keys_service
+from ostiary.services.rules import keys as keys_service
 from ostiary.store import open_store
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ostiary.access import may_enter, with_ancestors
-from ostiary.services import apps, domains, groups, tenants, users
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.errors import Conflict, InvalidInput
+from ostiary.services.rules import apps, domains, groups, tenants, users
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.base.errors import Conflict, InvalidInput
 from ostiary.snapshot.build import load_full
 
 

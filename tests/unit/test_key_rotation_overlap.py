@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from ostiary.cli import main
 from ostiary.config import Settings
 from ostiary.serving import prepare_database
-from ostiary.services import keys
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.errors import InvalidInput
+from ostiary.services.rules import keys
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.base.errors import InvalidInput
 
 HOUR, WEEK = 3600, 7 * 86400
 

@@ -13,9 +13,9 @@ from click.testing import CliRunner
 
 from ostiary.cli import main
 from ostiary.cli.base import ExitCode
-from ostiary.services import tenants, users
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.errors import Conflict
+from ostiary.services.rules import tenants, users
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.base.errors import Conflict
 
 PASSWORD = "correct horse battery"
 

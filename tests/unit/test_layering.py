@@ -290,3 +290,67 @@ def test_the_shared_rules_sit_below_the_gate_and_the_portal():
 def test_the_gate_imports_no_portal_module():
     offenders = _modules_importing(("ostiary.portal",), "gate")
     assert not offenders, f"{offenders}"
+
+
+# The rooms of the service layer (docs/how-it-works.md, "The pieces"): each imports only the rooms
+# below it in this order, and none imports what calls it.
+SERVICE_ROOMS = ("base", "rules", "queries", "jobs")
+
+
+def _service_imports(room: str) -> dict[str, set[str]]:
+    """Every module a room's files import, with `from ostiary.services.x import y`
+    counted as ostiary.services.x.y too (y may be a module), function-local imports included."""
+    found = {}
+    for path in (SRC / "services" / room).rglob("*.py"):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module)
+                names.update(f"{node.module}.{a.name}" for a in node.names)
+        found[str(path.relative_to(SRC))] = names
+    return found
+
+
+def test_the_services_live_in_their_rooms():
+    loose = sorted(p.name for p in (SRC / "services").glob("*.py") if p.name != "__init__.py")
+    assert not loose, f"{loose}: put each in services/rules, queries, jobs or base"
+    for room in SERVICE_ROOMS:
+        assert (SRC / "services" / room / "__init__.py").exists(), room
+
+
+def test_each_service_room_imports_only_the_rooms_below_it():
+    for i, room in enumerate(SERVICE_ROOMS):
+        above = tuple(f"ostiary.services.{r}" for r in SERVICE_ROOMS[i + 1:])
+        if not above:
+            continue
+        for module, names in _service_imports(room).items():
+            bad = {n for n in names if n.startswith(above)}
+            assert not bad, f"{module} imports {bad}: services/{room} sits below {[r for r in SERVICE_ROOMS[i + 1:]]}"
+
+
+def test_the_rules_import_no_queries_or_jobs_and_queries_no_jobs():
+    """The order above, spelled out as the two rules the rooms exist for."""
+    for module, names in _service_imports("rules").items():
+        bad = {n for n in names if n.startswith(("ostiary.services.queries", "ostiary.services.jobs"))}
+        assert not bad, f"{module} imports {bad}"
+    for module, names in _service_imports("queries").items():
+        bad = {n for n in names if n.startswith("ostiary.services.jobs")}
+        assert not bad, f"{module} imports {bad}"
+
+
+def test_no_service_imports_what_calls_it():
+    callers = ("ostiary.portal", "ostiary.gate", "ostiary.cli", "ostiary.app", "ostiary.serving", "ostiary.demo")
+    for room in SERVICE_ROOMS:
+        for module, names in _service_imports(room).items():
+            bad = {n for n in names if n.startswith(callers)}
+            assert not bad, f"{module} imports {bad}: the services are called, they do not call up"
+
+
+def test_the_service_package_face_imports_nothing():
+    """`import ostiary.services` loads no room; callers name the module they use."""
+    for path in [SRC / "services" / "__init__.py"] + [SRC / "services" / r / "__init__.py" for r in SERVICE_ROOMS]:
+        tree = ast.parse(path.read_text())
+        imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+        assert not imports, f"{path.relative_to(SRC)} imports at load time"

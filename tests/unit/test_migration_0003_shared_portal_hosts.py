@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from ostiary.services import domains as domains_service
-from ostiary.services import tenants
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import domains as domains_service
+from ostiary.services.rules import tenants
+from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.store.engine import current_revision
 from ostiary.store.tables import domains
 

@@ -168,8 +168,8 @@ def test_ostiary_migrate_down_and_up_keeps_memberships_and_sessions(store, db_ur
     from click.testing import CliRunner
 
     from ostiary.cli import main
-    from ostiary.services import groups, sessions, tenants, users
-    from ostiary.services.actor import CLI_ACTOR
+    from ostiary.services.rules import groups, sessions, tenants, users
+    from ostiary.services.base.actor import CLI_ACTOR
 
     tenants.init_installation(store, "id.example.test", "acme", "admin@acme.test", "correct horse battery", CLI_ACTOR)
     tid = tenants.tenant_by_slug(store, "acme").id

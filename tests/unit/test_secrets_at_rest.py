@@ -20,9 +20,9 @@ from sqlalchemy import select, text
 
 from ostiary import tokens
 from ostiary.secretbox import PREFIX, SecretBox
-from ostiary.services import keys as keys_service
-from ostiary.services import second_factor, sessions, tenants
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import keys as keys_service
+from ostiary.services.rules import second_factor, sessions, tenants
+from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.snapshot.build import load_full
 from ostiary.store import open_store
 from ostiary.store.tables import signing_keys, users

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from ostiary.services import apps, domains, groups, sessions, tenants, users
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.errors import NotFound
+from ostiary.services.rules import apps, domains, groups, sessions, tenants, users
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.base.errors import NotFound
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def test_a_tenant_may_reuse_names_another_tenant_uses(store, two_tenants):
 
 def test_a_verified_portal_host_belongs_to_one_tenant_only(store, two_tenants):
     a, b = two_tenants
-    from ostiary.services.errors import Conflict
+    from ostiary.services.base.errors import Conflict
 
     # A pending registration claims nothing (tests/doctor/test_portal_host_squatting.py); a verified one does.
     domains.record_verification(store, a, CLI_ACTOR, "acme-corp.test", True, "the TXT record holds the token")

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from ostiary.services import apps, domains, groups, sessions, tenants, users
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import apps, domains, groups, sessions, tenants, users
+from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.snapshot.follower import SnapshotHolder
 
 
@@ -86,7 +86,7 @@ def test_changes_committed_out_of_order_are_not_missed(store):
 def test_a_rotated_key_is_published_before_it_signs(store):
     import time
 
-    from ostiary.services import keys
+    from ostiary.services.rules import keys
 
     _setup(store)
     keys.ensure_signing_key(store)

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 
 from ostiary.cli import main
 from ostiary.hostnames import normalise_hostname
-from ostiary.services import apps, domains, groups, tenants, users
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.errors import Conflict
+from ostiary.services.rules import apps, domains, groups, tenants, users
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.base.errors import Conflict
 
 PASSWORD = "correct horse battery"
 NFC_NAME = "zoë"

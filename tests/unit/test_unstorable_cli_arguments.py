@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from ostiary.cli import main
-from ostiary.services.input_limits import MAX_JSON_DEPTH, json_problem, unstorable_character_problem
+from ostiary.services.base.input_limits import MAX_JSON_DEPTH, json_problem, unstorable_character_problem
 
 
 @pytest.mark.parametrize("text", ["a\x00b", "\ud800", "x\udfff", "\udcff"])

@@ -8,11 +8,11 @@ import click
 from ostiary.cli.base import (
     handles_errors, json_option, main, pass_ctx, print_json, print_record, print_table, tenant_option,
 )
-from ostiary.services import admin_views
-from ostiary.services import apps as apps_service
-from ostiary.services import groups as groups_service
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.errors import InvalidInput, NotFound, Problem
+from ostiary.services.queries import pages
+from ostiary.services.rules import apps as apps_service
+from ostiary.services.rules import groups as groups_service
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.base.errors import InvalidInput, NotFound, Problem
 
 
 @main.group()
@@ -100,7 +100,7 @@ def app_list(ctx, tenant, as_json) -> None:
     tid = ctx.tenant_id(tenant)
     views, offset = [], 0
     while offset is not None:  # every app, a page at a time
-        page = admin_views.apps_page(ctx.store, tid, limit=500, offset=offset)
+        page = pages.apps_page(ctx.store, tid, limit=500, offset=offset)
         views += [_app_out(s) for s in page.items]
         offset = page.next_offset
     if as_json:
@@ -118,7 +118,7 @@ def app_list(ctx, tenant, as_json) -> None:
 @handles_errors
 def app_show(ctx, app_name, tenant, as_json) -> None:
     """An app: where it lives, what is public, which headers it gets and who may enter."""
-    out = _app_out(admin_views.app_summary(ctx.store, ctx.tenant_id(tenant), app_name))
+    out = _app_out(pages.app_summary(ctx.store, ctx.tenant_id(tenant), app_name))
     if as_json:
         return print_json(out)
     print_record([("app", out["name"]), ("url", out["url"]), ("domain", out["domain"]),
@@ -150,7 +150,7 @@ def app_change(ctx, app_name, url, public_paths, no_public_paths, headers, all_u
     if public_paths and no_public_paths:
         raise InvalidInput([Problem("public_paths", "give --public-path or --no-public-paths, not both")])
     # Every group named must be there, and every revoked grant too, before anything is written.
-    summary = admin_views.app_summary(ctx.store, tid, app_name)
+    summary = pages.app_summary(ctx.store, tid, app_name)
     for group_name in grants:
         groups_service.get_group(ctx.store, tid, group_name)
     for group_name in revokes:
@@ -166,7 +166,7 @@ def app_change(ctx, app_name, url, public_paths, no_public_paths, headers, all_u
         apps_service.grant(ctx.store, tid, CLI_ACTOR, app_name, group_name)
     for group_name in revokes:
         apps_service.revoke(ctx.store, tid, CLI_ACTOR, app_name, group_name)
-    out = _app_out(admin_views.app_summary(ctx.store, tid, summary.app.id))
+    out = _app_out(pages.app_summary(ctx.store, tid, summary.app.id))
     click.echo(f"app {out['name']} changed: {out['url']}, {'second factor required, ' if out['require_2fa'] else ''}"
                f"who may enter: {_who(out)}")
 

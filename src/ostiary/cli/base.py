@@ -19,10 +19,10 @@ from sqlalchemy.exc import DBAPIError
 
 from ostiary.config import ConfigError, Settings, load_settings
 from ostiary.secretbox import SecretsUnreadable
-from ostiary.services import keys as keys_service
-from ostiary.services import tenants as tenants_service
-from ostiary.services.errors import Conflict, InvalidInput, MailUnavailable, NotFound, ServiceError
-from ostiary.services.input_limits import shown, unstorable_character_problem
+from ostiary.services.rules import keys as keys_service
+from ostiary.services.rules import tenants as tenants_service
+from ostiary.services.base.errors import Conflict, InvalidInput, MailUnavailable, NotFound, ServiceError
+from ostiary.services.base.input_limits import shown, unstorable_character_problem
 from ostiary.store import Store, open_store
 from ostiary.store.connection_errors import explain_database_error
 from ostiary.store.engine import DatabaseNotReady
@@ -51,7 +51,7 @@ class Context:
                 store.dispose()
                 raise
             self._store = store
-            from ostiary.services import mail
+            from ostiary.services.rules import mail
 
             mail.install_notifications(self.settings)  # `user second-factor reset` tells the person by email
             # Sessions a command ends reach the OIDC clients' back-channel URIs too (docs/oidc-provider.md).

@@ -8,12 +8,12 @@ from ostiary.cli.base import (
     handles_errors, json_option, main, pass_ctx, print_json, print_record, print_table, read_secret_file,
     tenant_option, utc,
 )
-from ostiary.services import admin_views
-from ostiary.services import groups as groups_service
-from ostiary.services import invitations
-from ostiary.services import users as users_service
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.listing import MAX_LIMIT
+from ostiary.services.queries import pages
+from ostiary.services.rules import groups as groups_service
+from ostiary.services.rules import invitations
+from ostiary.services.rules import users as users_service
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.base.listing import MAX_LIMIT
 
 
 # --- users -----------------------------------------------------------------
@@ -162,7 +162,7 @@ def user_show(ctx, login, tenant, as_json) -> None:
     """A user (by email or username) with their groups."""
     tid = ctx.tenant_id(tenant)
     row = users_service.get_user(ctx.store, tid, login)
-    out = _user_out(row, [g.name for g in admin_views.user_groups(ctx.store, tid, row.id)])
+    out = _user_out(row, [g.name for g in pages.user_groups(ctx.store, tid, row.id)])
     if as_json:
         return print_json(out)
     print_record([("email", out.email), ("username", out.username), ("name", out.display_name),
@@ -233,7 +233,7 @@ def group_rename(ctx, name, new_name, tenant) -> None:
 @handles_errors
 def group_list(ctx, tenant, as_json) -> None:
     """Every group, the tree depth first."""
-    nodes = admin_views.group_tree(ctx.store, ctx.tenant_id(tenant))
+    nodes = pages.group_tree(ctx.store, ctx.tenant_id(tenant))
     if as_json:
         return print_json([{"id": n.id, "name": n.name, "parent": n.parent, "path": n.path} for n in nodes])
     print_table(["GROUP", "PARENT", "PATH"], [[n.name, n.parent, n.path] for n in nodes], empty="no groups")
@@ -247,7 +247,7 @@ def group_list(ctx, tenant, as_json) -> None:
 @handles_errors
 def group_show(ctx, name, tenant, as_json) -> None:
     """A group: where it sits in the tree and which apps its members enter."""
-    d = admin_views.group_detail(ctx.store, ctx.tenant_id(tenant), name)
+    d = pages.group_detail(ctx.store, ctx.tenant_id(tenant), name)
     out = {"id": d.group.id, "name": d.group.name, "parent": d.parent, "path": d.path, "children": d.children,
            "apps": d.direct_grants, "inherited_apps": sorted({a for a, _ in d.inherited_grants})}
     if as_json:
@@ -269,7 +269,7 @@ def group_members(ctx, name, tenant, as_json) -> None:
     group_row = groups_service.get_group(ctx.store, tid, name)
     rows, offset = [], 0
     while offset is not None:  # every member, a page at a time
-        page = admin_views.members_page(ctx.store, tid, group_row.id, limit=MAX_LIMIT, offset=offset)
+        page = pages.members_page(ctx.store, tid, group_row.id, limit=MAX_LIMIT, offset=offset)
         rows += page.items
         offset = page.next_offset
     if as_json:
@@ -308,7 +308,7 @@ def member_remove(ctx, group_name, email, tenant) -> None:
 
 def _register_user_totp() -> None:
     """`ostiary user totp status|enrol|reset EMAIL`: the second factor, for admins."""
-    from ostiary.services import second_factor as second_factor_service
+    from ostiary.services.rules import second_factor as second_factor_service
 
     @user.group("totp")
     def user_totp() -> None:
@@ -374,7 +374,7 @@ def _register_user_totp() -> None:
     @pass_ctx
     @handles_errors
     def user_second_factor_status(ctx, email, tenant, as_json) -> None:
-        from ostiary.services import passkeys as passkeys_service
+        from ostiary.services.rules import passkeys as passkeys_service
 
         tid = ctx.tenant_id(tenant)
         row = users_service.get_user(ctx.store, tid, email)
@@ -406,7 +406,7 @@ def _register_user_totp() -> None:
     @handles_errors
     def user_passkey_remove(ctx, email, passkey_id, tenant) -> None:
         """Remove one passkey (its number from `status`)."""
-        from ostiary.services import passkeys as passkeys_service
+        from ostiary.services.rules import passkeys as passkeys_service
 
         tid = ctx.tenant_id(tenant)
         row = users_service.get_user(ctx.store, tid, email)

@@ -10,7 +10,7 @@ import click
 from ostiary.cli.base import handles_errors, json_option, main, pass_ctx, print_json, print_table, tenant_option
 from ostiary.issuer import clients as clients_service
 from ostiary.issuer import keys as keys_service
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.base.actor import CLI_ACTOR
 
 
 @main.group("oidc-client")
@@ -145,7 +145,7 @@ def client_show(ctx, name, tenant, as_json) -> None:
 
 
 def _tenant_host(ctx, tenant_id: int) -> str:
-    from ostiary.services import tenants as tenants_service
+    from ostiary.services.rules import tenants as tenants_service
 
     slug = next(t.slug for t in tenants_service.list_tenants(ctx.store) if t.id == tenant_id)
     return tenants_service.tenant_host(tenants_service.get_base_domain(ctx.store) or "", slug)

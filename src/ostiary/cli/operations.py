@@ -9,12 +9,12 @@ import click
 from ostiary.cli.base import (
     handles_errors, json_option, main, pass_ctx, print_json, print_table, tenant_option, utc,
 )
-from ostiary.services import admin_views
-from ostiary.services import keys as keys_service
-from ostiary.services import sessions as sessions_service
-from ostiary.services import users as users_service
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.errors import InvalidInput, Problem
+from ostiary.services.queries import pages
+from ostiary.services.rules import keys as keys_service
+from ostiary.services.rules import sessions as sessions_service
+from ostiary.services.rules import users as users_service
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.base.errors import InvalidInput, Problem
 
 
 # --- sessions and keys -------------------------------------------------------
@@ -37,7 +37,7 @@ def session_list(ctx, email, search, tenant, as_json) -> None:
     uid = users_service.get_user(ctx.store, tid, email).id if email else None
     entries, offset = [], 0
     while offset is not None:  # every live session, a page at a time
-        page = admin_views.sessions_page(ctx.store, tid, search, user_id=uid, limit=500, offset=offset)
+        page = pages.sessions_page(ctx.store, tid, search, user_id=uid, limit=500, offset=offset)
         entries += page.items
         offset = page.next_offset
     if as_json:  # the session id ends a session (`ostiary session revoke ID`); it signs nothing in
@@ -155,7 +155,7 @@ def token() -> None:
 @pass_ctx
 @handles_errors
 def token_add(ctx, name, scope, expires_in_days, tenant) -> None:
-    from ostiary.services import api_tokens
+    from ostiary.services.rules import api_tokens
 
     new = api_tokens.create_token(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, name, scope, expires_in_days)
     click.echo(f"token {new.row.id} ({new.row.name}, {new.row.scopes}) — shown once, store it now:")
@@ -169,7 +169,7 @@ def token_add(ctx, name, scope, expires_in_days, tenant) -> None:
 @handles_errors
 def token_list(ctx, tenant, as_json) -> None:
     """API tokens (never the tokens themselves)."""
-    from ostiary.services import api_tokens
+    from ostiary.services.rules import api_tokens
 
     tid = ctx.tenant_id(tenant)
     rows, offset = [], 0
@@ -197,7 +197,7 @@ def token_list(ctx, tenant, as_json) -> None:
 @pass_ctx
 @handles_errors
 def token_revoke(ctx, token_id, tenant) -> None:
-    from ostiary.services import api_tokens
+    from ostiary.services.rules import api_tokens
 
     api_tokens.revoke_token(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, token_id)
     click.echo(f"token {token_id} revoked")
@@ -218,7 +218,7 @@ def token_revoke(ctx, token_id, tenant) -> None:
 @handles_errors
 def audit(ctx, actor, entity, entity_id, since, until, action, limit, offset, tenant, as_json) -> None:
     """The audit log, newest first: who changed what, when and from where."""
-    from ostiary.services.audit import audit_page
+    from ostiary.services.queries.audit import audit_page
 
     page = audit_page(ctx.store, ctx.tenant_id(tenant), actor=actor, entity=entity, entity_id=entity_id,
                       action=action, since=_unix(since), until=_unix(until), limit=limit, offset=offset)
@@ -244,10 +244,10 @@ def _unix(at) -> float | None:
 
 def _names(ctx, tid: int) -> dict[tuple[str, str], str]:
     """What each entity id of the tenant is called now (users by email)."""
-    from ostiary.services import apps as apps_service
-    from ostiary.services import domains as domains_service
-    from ostiary.services import groups as groups_service
-    from ostiary.services import tenants as tenants_service
+    from ostiary.services.rules import apps as apps_service
+    from ostiary.services.rules import domains as domains_service
+    from ostiary.services.rules import groups as groups_service
+    from ostiary.services.rules import tenants as tenants_service
 
     named = {("user", str(r.id)): r.email for r in users_service.list_users(ctx.store, tid, limit=1_000_000)}
     named.update({("group", str(r.id)): r.name for r in groups_service.list_groups(ctx.store, tid, limit=1_000_000)})

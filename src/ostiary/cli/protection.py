@@ -15,10 +15,10 @@ from ostiary.cli.base import (
 )
 from ostiary.dns.status import DomainStatus
 from ostiary.proxies import PROXIES
-from ostiary.services import apps as apps_service
-from ostiary.services import domains as domains_service
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.errors import InvalidInput, Problem
+from ostiary.services.rules import apps as apps_service
+from ostiary.services.rules import domains as domains_service
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.base.errors import InvalidInput, Problem
 
 
 # --- domains ---------------------------------------------------------------
@@ -160,7 +160,7 @@ def _shared_cookie_settings(sign_in_url, cookie_name, secret_env, secret_file, u
 
 def _warn_secret_unseen(settings) -> None:
     """The servers, not this shell, must hold the secret: say so when this shell cannot check it."""
-    from ostiary.services import shared_cookie
+    from ostiary.services.rules import shared_cookie
 
     missing = settings and shared_cookie.secret_missing_here(settings, os.environ)
     if missing:
@@ -184,7 +184,7 @@ def _keep_old_name(group: click.Group, command: click.Command, old_name: str) ->
 @handles_errors
 def app_shared_cookie(ctx, app_name, tenant, **options) -> None:
     """Take identity for APP from the chat's shared cookie (LibreChat defaults)."""
-    from ostiary.services import shared_cookie
+    from ostiary.services.rules import shared_cookie
 
     settings = _shared_cookie_settings(**options)
     shared_cookie.set_for_app(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, app_name, settings,
@@ -202,7 +202,7 @@ def app_shared_cookie(ctx, app_name, tenant, **options) -> None:
 @handles_errors
 def domain_shared_cookie(ctx, domain_name, tenant, **options) -> None:
     """Take identity for every app of DOMAIN from the chat's shared cookie."""
-    from ostiary.services import shared_cookie
+    from ostiary.services.rules import shared_cookie
 
     settings = _shared_cookie_settings(**options)
     shared_cookie.set_for_domain(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, domain_name, settings,
@@ -230,7 +230,7 @@ _keep_old_name(domain, domain_shared_cookie, "external-identity")
 @handles_errors
 def snippet(ctx, app_name, proxy, upstream, for_ostiary, tenant) -> None:
     """Print the proxy configuration for an app, or with --ostiary for Ostiary itself."""
-    from ostiary.services.snippets import ostiary_hosts_config, snippet_for_app
+    from ostiary.services.queries.snippets import ostiary_hosts_config, snippet_for_app
 
     if for_ostiary == bool(app_name):
         raise click.UsageError("name an APP_NAME, or give --ostiary for Ostiary's own hosts (not both)")
@@ -265,7 +265,7 @@ def proxy_files(directory) -> None:
 @handles_errors
 def doctor(ctx, domain_name, tenant, as_json) -> None:
     """Check domains and apps for what would break sign-in."""
-    from ostiary.services.sign_in_doctor import run_doctor
+    from ostiary.services.queries.sign_in_doctor import run_doctor
 
     if not as_json:
         sys.exit(run_doctor(ctx.store, ctx.settings, ctx.tenant_id(tenant), domain_name, click.echo, progress=waiting))

@@ -14,10 +14,10 @@ from ostiary.cli.base import (
 )
 from ostiary.cli.tenants import tenant as tenant_group
 from ostiary.identity.presets import PRESETS
-from ostiary.services import providers as providers_service
-from ostiary.services import tenants as tenants_service
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.providers import ProviderSettings
+from ostiary.services.rules import providers as providers_service
+from ostiary.services.rules import tenants as tenants_service
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.rules.providers import ProviderSettings
 
 
 @main.group()
@@ -246,7 +246,7 @@ def tenant_password_sign_in(ctx, state, tenant) -> None:
 def tenant_second_factor(ctx, policy, tenant) -> None:
     """Who must have a second factor (TOTP or a passkey): nobody, administrators, or everyone.
     A person without one sets it up right after their password, before any app (docs/sign-in.md)."""
-    from ostiary.services import tenants as tenants_service
+    from ostiary.services.rules import tenants as tenants_service
 
     tenants_service.set_second_factor_policy(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, policy)
     click.echo(f"second factor policy: {policy}" + {

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from ostiary.cli.base import Context, fail, handles_errors, main, pass_ctx, read_secret_file
-from ostiary.services import tenants as tenants_service
-from ostiary.services.actor import CLI_ACTOR
+from ostiary.services.rules import tenants as tenants_service
+from ostiary.services.base.actor import CLI_ACTOR
 
 
 # --- serving -------------------------------------------------------------
@@ -44,7 +44,7 @@ def serve(ctx: Context, host: str, port: int, workers: int, no_migrate: bool, se
 @handles_errors
 def migrate(ctx: Context, revision: str | None) -> None:
     """Create the database if missing and bring its schema up to date (or to --to)."""
-    from ostiary.services.errors import InvalidInput, Problem
+    from ostiary.services.base.errors import InvalidInput, Problem
     from ostiary.store import open_store
     from ostiary.store.engine import current_revision, revisions
 

@@ -8,10 +8,10 @@ import click
 from ostiary.cli.base import (
     Context, handles_errors, json_option, main, pass_ctx, print_json, print_record, print_table, tenant_option, utc,
 )
-from ostiary.services import admin_views
-from ostiary.services import tenants as tenants_service
-from ostiary.services.actor import CLI_ACTOR
-from ostiary.services.errors import InvalidInput, Problem
+from ostiary.services.queries import pages
+from ostiary.services.rules import tenants as tenants_service
+from ostiary.services.base.actor import CLI_ACTOR
+from ostiary.services.base.errors import InvalidInput, Problem
 
 
 @main.group()
@@ -31,7 +31,7 @@ def tenant_add(ctx: Context, slug: str, name: str | None) -> None:
 
 
 def _tenant_view(ctx: Context, row) -> dict:
-    return dict(admin_views.tenant_summary(ctx.store, row.id).__dict__)
+    return dict(pages.tenant_summary(ctx.store, row.id).__dict__)
 
 
 @tenant.command("list")
@@ -117,7 +117,7 @@ def tenant_branding() -> None:
 
 
 def _print_branding(view, as_json: bool) -> None:
-    from ostiary.services import branding as branding_service
+    from ostiary.services.rules import branding as branding_service
 
     data = view.as_dict()
     if as_json:
@@ -136,7 +136,7 @@ def _print_branding(view, as_json: bool) -> None:
 @handles_errors
 def tenant_branding_show(ctx: Context, tenant: str | None, as_json: bool) -> None:
     """The branding as the pages show it."""
-    from ostiary.services import branding as branding_service
+    from ostiary.services.rules import branding as branding_service
 
     _print_branding(branding_service.get_branding(ctx.store, ctx.tenant_id(tenant)), as_json)
 
@@ -152,7 +152,7 @@ def tenant_branding_show(ctx: Context, tenant: str | None, as_json: bool) -> Non
 def tenant_branding_set(ctx: Context, display_name: str | None, accent_colour: str | None, contact: str | None,
                         tenant: str | None, as_json: bool) -> None:
     """Change what is given; every value is checked before anything is written."""
-    from ostiary.services import branding as branding_service
+    from ostiary.services.rules import branding as branding_service
 
     view = branding_service.set_branding(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR, display_name=display_name,
                                          accent_colour=accent_colour, contact=contact)
@@ -167,7 +167,7 @@ def tenant_branding_set(ctx: Context, display_name: str | None, accent_colour: s
 @handles_errors
 def tenant_branding_logo(ctx: Context, image: str, tenant: str | None, as_json: bool) -> None:
     """Upload IMAGE (PNG, JPEG or WebP; SVG is refused) as the logo."""
-    from ostiary.services import branding as branding_service
+    from ostiary.services.rules import branding as branding_service
 
     try:
         with open(image, "rb") as f:
@@ -184,6 +184,6 @@ def tenant_branding_logo(ctx: Context, image: str, tenant: str | None, as_json: 
 @handles_errors
 def tenant_branding_remove_logo(ctx: Context, tenant: str | None, as_json: bool) -> None:
     """Remove the logo."""
-    from ostiary.services import branding as branding_service
+    from ostiary.services.rules import branding as branding_service
 
     _print_branding(branding_service.remove_logo(ctx.store, ctx.tenant_id(tenant), CLI_ACTOR), as_json)

@@ -1,6 +1,6 @@
 """Re-checking protected domains in DNS, the rules of re-verification: which state a domain moves
 to after a fresh check, and checking many at once. The background job that applies them on a
-timer is services/reverifier.py.
+timer is services/jobs/reverifier.py.
 
 States (docs/contract.md §6, named in dns/status.py): pending, verified, failed, plus two the
 background check sets — flagged (a verified domain whose record went missing, with the time it

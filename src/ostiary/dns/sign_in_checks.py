@@ -1,4 +1,4 @@
-"""The checks behind `ostiary doctor` (services/sign_in_doctor.py runs them): each returns a
+"""The checks behind `ostiary doctor` (services/queries/sign_in_doctor.py runs them): each returns a
 Finding in plain words, with the fix.
 
 A finding with severity ERROR means sign-in would break; the doctor exits non-zero on any.

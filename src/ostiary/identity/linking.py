@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from sqlalchemy import Row, func, select
 
 from ostiary.identity.provider import ProviderConfig, UpstreamPerson
-from ostiary.services.actor import Actor
-from ostiary.services.errors import Conflict, NotFound
-from ostiary.services.users import EMAIL_RE, USERNAME_RE, insert_user
+from ostiary.services.base.actor import Actor
+from ostiary.services.base.errors import Conflict, NotFound
+from ostiary.services.rules.users import EMAIL_RE, USERNAME_RE, insert_user
 from ostiary.store import Store, TenantScope
 from ostiary.store.changes import Entity
 from ostiary.store.tables import identity_providers, linked_identities, memberships, provider_group_map, users

@@ -17,10 +17,10 @@ from urllib.parse import urlsplit
 from sqlalchemy import Row
 
 from ostiary.access import may_enter, with_ancestors
-from ostiary.services.actor import Actor
-from ostiary.services.errors import Conflict, NotFound, Problems
-from ostiary.services.input_limits import MAX_URL_LENGTH
-from ostiary.services.text_rules import control_character_problem, nfc
+from ostiary.services.base.actor import Actor
+from ostiary.services.base.errors import Conflict, NotFound, Problems
+from ostiary.services.base.input_limits import MAX_URL_LENGTH
+from ostiary.services.base.text_rules import control_character_problem, nfc
 from ostiary.store import Store, TenantScope
 from ostiary.store.tables import groups, memberships, oidc_client_grants, oidc_clients, users
 

@@ -14,8 +14,8 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlalchemy import delete, insert, or_, select, update
 
 from ostiary.issuer.clients import ACCESS_SECONDS
-from ostiary.services.actor import Actor
-from ostiary.services.errors import InvalidInput, Problem
+from ostiary.services.base.actor import Actor
+from ostiary.services.base.errors import InvalidInput, Problem
 from ostiary.store import Store
 from ostiary.store.tables import audit_log, oidc_signing_keys
 

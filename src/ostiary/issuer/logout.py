@@ -26,8 +26,8 @@ from joserfc import jwt
 from sqlalchemy import select
 
 from ostiary.issuer import claims, keys
-from ostiary.services import sessions as sessions_service
-from ostiary.services import tenants as tenants_service
+from ostiary.services.rules import sessions as sessions_service
+from ostiary.services.rules import tenants as tenants_service
 from ostiary.store import Store, TenantScope
 from ostiary.store.tables import oidc_clients, oidc_tokens, sessions
 

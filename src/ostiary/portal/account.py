@@ -20,9 +20,10 @@ from ostiary.portal.context import (
 from ostiary.portal.signin import check_password, current_session, throttled_message
 from ostiary.portal import i18n
 from ostiary.portal.i18n import gettext as _
-from ostiary.services import admin_views, email_change, languages, sessions, users
-from ostiary.services.actor import Actor
-from ostiary.services.errors import MailUnavailable, Problem, ServiceError, problems_of
+from ostiary.services.queries import pages as admin_views
+from ostiary.services.rules import email_change, languages, sessions, users
+from ostiary.services.base.actor import Actor
+from ostiary.services.base.errors import MailUnavailable, Problem, ServiceError, problems_of
 
 
 async def account_session(request: Request):

@@ -80,7 +80,7 @@ async def favicon(request) -> FileResponse:
 
 
 def build_portal(inst: Instance, lifespan=None) -> Starlette:
-    from ostiary.services import mail
+    from ostiary.services.rules import mail
 
     mail.install_notifications(inst.settings)  # an admin's second-factor reset is told by email (docs/email.md)
     routes = [

@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from ostiary.portal.context import TEMPLATES, instance, portal_domain_for, tenant_for
 from ostiary.portal.redirects import RdRefused, validate_rd
-from ostiary.services import branding
+from ostiary.services.rules import branding
 from ostiary.wire import AUTHORIZE_PATH
 
 _CACHE_VERSIONED = "public, max-age=31536000, immutable"

@@ -28,11 +28,12 @@ from ostiary.portal.context import (
 from ostiary.portal.signin import fail_slowly, session_from_cookie
 from ostiary.portal.i18n import N_, gettext as _
 from ostiary.portal.user_agents import describe
-from ostiary.services import email_change, email_links, invitations, mail, password_reset, passwords
-from ostiary.services import passkeys as passkeys_service
-from ostiary.services import sessions as sessions_service
-from ostiary.services.actor import Actor
-from ostiary.services.errors import MailUnavailable, NotFound, Problem, ServiceError, Throttled, problems_of
+from ostiary.services.rules import email_change, email_links, invitations, mail, password_reset
+from ostiary.services.base import passwords
+from ostiary.services.rules import passkeys as passkeys_service
+from ostiary.services.rules import sessions as sessions_service
+from ostiary.services.base.actor import Actor
+from ostiary.services.base.errors import MailUnavailable, NotFound, Problem, ServiceError, Throttled, problems_of
 
 log = logging.getLogger("ostiary.email")
 
@@ -176,7 +177,7 @@ async def set_password_submit(request: Request) -> Response:
 
 async def invitation_passkey_submit(request: Request) -> Response:
     """An invitation accepted with a passkey instead of a password: the link
-    is used up with the passkey stored (services/invitations.py), and the
+    is used up with the passkey stored (services/rules/invitations.py), and the
     person is signed in with it at once, as a passkey sign-in would (the
     second factor counts as passed only when the device verified them; a
     policy or app asking more is honoured as at any sign-in, docs/sign-in.md)."""

@@ -22,7 +22,7 @@ from ostiary.portal.i18n import N_, gettext as _
 from ostiary.portal.context import client_address, csrf_ok, error_page, instance, render, tenant_for, unknown_host
 from ostiary.portal.signin import fail_slowly, safe_next, throttled_message
 from ostiary.portal.upstream import signed_in_response
-from ostiary.services import providers, throttle
+from ostiary.services.rules import providers, throttle
 
 FAILED = N_("The username or password is not right.")
 

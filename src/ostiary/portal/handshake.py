@@ -22,9 +22,9 @@ from ostiary.portal.context import (
     tenant_for, unknown_host,
 )
 from ostiary.portal.redirects import RdRefused, validate_rd
-from ostiary.services import handshake_tokens
-from ostiary.services import sessions as sessions_service
-from ostiary.services.actor import Actor
+from ostiary.services.base import handshake_tokens
+from ostiary.services.rules import sessions as sessions_service
+from ostiary.services.base.actor import Actor
 from ostiary.snapshot.model import DomainView
 from ostiary.tokens import FORWARD_AUTH, HANDSHAKE, sign, verify
 from ostiary.wire import (

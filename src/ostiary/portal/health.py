@@ -11,7 +11,7 @@ restarted instance gets no traffic before it can decide; "ready" (200);
 "degraded" (200) when the database is unreachable but the snapshot is
 loaded, when a shared-cookie identity source cannot verify (its app
 answers 503), or when this instance's clock is further from the database's
-than the signing leeway (services/clock.py): the gate still answers signed-in people, and taking every instance
+than the signing leeway (services/base/clock.py): the gate still answers signed-in people, and taking every instance
 out of the load balancer during a database outage would turn it into a
 full outage."""
 
@@ -29,8 +29,8 @@ from ostiary.gate.asgi import log_broken_source_once
 from ostiary.gate.operators import asks_directly, operator_networks
 from ostiary.observability.metrics import flush, in_worker_exposition
 from ostiary.portal.context import instance
-from ostiary.services.availability import database_reachable
-from ostiary.services.clock import CLOCK_LEEWAY, database_clock_offset
+from ostiary.services.base.availability import database_reachable
+from ostiary.services.base.clock import CLOCK_LEEWAY, database_clock_offset
 from ostiary.sharedcookie.verifier.source_config import BrokenSource
 
 

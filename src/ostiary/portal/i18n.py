@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from ostiary import translations
-from ostiary.services.availability import DATABASE_UNREACHABLE
+from ostiary.services.base.availability import DATABASE_UNREACHABLE
 from ostiary.translations import (  # noqa: F401 (the portal's names for them)
     DEFAULT, DOMAIN, MAX_HEADER, MAX_RANGES, TRANSLATIONS, negotiate, preferred,
 )
@@ -108,7 +108,7 @@ class LanguageMiddleware:
 
 async def _saved_language(request: Request) -> str | None:
     from ostiary.portal.context import instance, tenant_for
-    from ostiary.services import languages
+    from ostiary.services.rules import languages
 
     inst = instance(request)
     cookie = request.cookies.get(inst.session_cookie)

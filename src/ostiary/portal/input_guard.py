@@ -1,6 +1,6 @@
 """The portal's request guard: before any page, form or API call sees a
 request, refuse what no handler should have to parse or store (the rules
-are in ostiary.services.input_limits, documented in docs/api.md#input-rules):
+are in ostiary.services.base.input_limits, documented in docs/api.md#input-rules):
 
 - a body over the limit: 413, judged on Content-Length before reading, or
   as soon as a body without one grows past it;
@@ -21,8 +21,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ostiary.portal.context import error_page
-from ostiary.services.text_rules import control_character_problem
-from ostiary.services.input_limits import MAX_BODY_BYTES, json_problem, shown, unstorable_character_problem
+from ostiary.services.base.text_rules import control_character_problem
+from ostiary.services.base.input_limits import MAX_BODY_BYTES, json_problem, shown, unstorable_character_problem
 
 API_PREFIX = "/api/v1"
 LOGO_UPLOAD_PATH = "/admin/branding/logo"
@@ -114,7 +114,7 @@ def _check_body(scope: Scope, body: bytes) -> None:
         if problem:
             raise Refusal(422, "invalid_input", *problem)
     elif kind.startswith("multipart/") and not scope["path"].startswith(API_PREFIX) \
-            and scope["path"] != LOGO_UPLOAD_PATH:  # the one file a page uploads (services/branding.py)
+            and scope["path"] != LOGO_UPLOAD_PATH:  # the one file a page uploads (services/rules/branding.py)
         raise Refusal(415, "unsupported_media_type", "body", "forms are sent as application/x-www-form-urlencoded")
 
 

@@ -14,8 +14,8 @@ from ostiary.issuer.server import IssuerContext
 from ostiary.portal.context import client_address, csrf_ok, error_page, instance, render, tenant_for
 from ostiary.portal.i18n import N_, gettext as _
 from ostiary.portal.signin import second_factor_step, session_from_cookie
-from ostiary.services import sessions as sessions_service
-from ostiary.services.actor import Actor
+from ostiary.services.rules import sessions as sessions_service
+from ostiary.services.base.actor import Actor
 
 SCOPE_WORDS = {
     "openid": N_("who you are (an identifier that never changes)"),

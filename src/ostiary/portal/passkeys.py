@@ -24,12 +24,12 @@ from ostiary.portal.context import (
 )
 from ostiary.portal.i18n import gettext as _
 from ostiary.portal.signin import check_password, current_session, safe_next, session_from_cookie, throttled_message
-from ostiary.services import passkeys as passkeys_service
-from ostiary.services import second_factor as second_factor_service
-from ostiary.services import sessions as sessions_service
-from ostiary.services import users as users_service
-from ostiary.services.actor import Actor
-from ostiary.services.errors import Conflict, Problem, ServiceError, problems_of
+from ostiary.services.rules import passkeys as passkeys_service
+from ostiary.services.rules import second_factor as second_factor_service
+from ostiary.services.rules import sessions as sessions_service
+from ostiary.services.rules import users as users_service
+from ostiary.services.base.actor import Actor
+from ostiary.services.base.errors import Conflict, Problem, ServiceError, problems_of
 
 MAX_CREDENTIAL = 16 * 1024  # an answer without attestation is well under 2 KB
 

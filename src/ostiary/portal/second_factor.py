@@ -19,12 +19,12 @@ from ostiary.observability import events
 from ostiary.portal.i18n import N_, gettext as _
 from ostiary.portal.context import client_address, csrf_ok, error_page, instance, render, tenant_for, unknown_host
 from ostiary.portal.signin import check_password, fail_slowly, safe_next, session_from_cookie, throttled_message
-from ostiary.services import passkeys as passkeys_service
-from ostiary.services import second_factor as second_factor_service
-from ostiary.services import throttle
-from ostiary.services import users as users_service
-from ostiary.services.actor import Actor
-from ostiary.services.errors import InvalidInput
+from ostiary.services.rules import passkeys as passkeys_service
+from ostiary.services.rules import second_factor as second_factor_service
+from ostiary.services.rules import throttle
+from ostiary.services.rules import users as users_service
+from ostiary.services.base.actor import Actor
+from ostiary.services.base.errors import InvalidInput
 from ostiary.tokens import PENDING_TOTP, sign, verify
 
 PENDING_TTL = 900

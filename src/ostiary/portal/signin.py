@@ -21,12 +21,12 @@ from ostiary.portal.i18n import N_, gettext as _, ngettext
 from ostiary.portal.context import (
     client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for, unknown_host,
 )
-from ostiary.services import admin_views
-from ostiary.services import providers as providers_service
-from ostiary.services import sessions as sessions_service
-from ostiary.services import throttle
-from ostiary.services import users as users_service
-from ostiary.services.actor import Actor
+from ostiary.services.queries import pages as admin_views
+from ostiary.services.rules import providers as providers_service
+from ostiary.services.rules import sessions as sessions_service
+from ostiary.services.rules import throttle
+from ostiary.services.rules import users as users_service
+from ostiary.services.base.actor import Actor
 from ostiary.urlrules import safe_next_path
 
 FAILED = N_("The email or password is not right.")

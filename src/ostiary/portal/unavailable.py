@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ostiary.portal.context import error_page
-from ostiary.services.availability import DATABASE_UNREACHABLE
+from ostiary.services.base.availability import DATABASE_UNREACHABLE
 
 log = logging.getLogger("ostiary.portal")
 

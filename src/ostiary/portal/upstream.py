@@ -37,10 +37,11 @@ from ostiary.observability import events
 from ostiary.portal import notices
 from ostiary.portal.account import account_form, account_session
 from ostiary.portal.signin import current_session, safe_next
-from ostiary.services import handshake_tokens, providers
-from ostiary.services import sessions as sessions_service
-from ostiary.services.actor import Actor
-from ostiary.services.errors import ServiceError, problems_of
+from ostiary.services.base import handshake_tokens
+from ostiary.services.rules import providers
+from ostiary.services.rules import sessions as sessions_service
+from ostiary.services.base.actor import Actor
+from ostiary.services.base.errors import ServiceError, problems_of
 from ostiary.store import TenantScope
 from ostiary.tokens import UPSTREAM_SIGN_IN, sign, verify
 

@@ -20,7 +20,7 @@ class TenantView:
     host: str
     idle_seconds: int
     absolute_seconds: int
-    # Branding (services/branding.py), for pages the gate and the portal draw without the database.
+    # Branding (services/rules/branding.py), for pages the gate and the portal draw without the database.
     name: str = ""
     contact: str | None = None
     accent_colour: str | None = None

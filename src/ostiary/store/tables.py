@@ -63,7 +63,7 @@ tenants = Table(
     Column("logo_version", String(16), nullable=True),
 )
 
-# A tenant's logo, checked and cleaned when uploaded (services/branding.py).
+# A tenant's logo, checked and cleaned when uploaded (services/rules/branding.py).
 tenant_logos = Table(
     "tenant_logos",
     metadata,

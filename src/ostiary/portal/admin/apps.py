@@ -9,9 +9,10 @@ from ostiary.portal.admin.guard import (
 )
 from ostiary.portal.i18n import gettext as _
 from ostiary.proxies import KINDS
-from ostiary.services import admin_views, apps
-from ostiary.services.errors import ServiceError
-from ostiary.services.snippets import snippet_for_app
+from ostiary.services.queries import pages as admin_views
+from ostiary.services.rules import apps
+from ostiary.services.base.errors import ServiceError
+from ostiary.services.queries.snippets import snippet_for_app
 from ostiary.wire import IDENTITY_HEADER_KEYS, IDENTITY_HEADERS
 
 

@@ -1,6 +1,6 @@
 """/admin/branding: the organisation's display name, accent colour, who to
 ask, and its logo (docs/admin.md, "Branding"). The rules are the service's
-(services/branding.py), the same as `ostiary tenant branding` and the API."""
+(services/rules/branding.py), the same as `ostiary tenant branding` and the API."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from starlette.routing import Route
 
 from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, problems
 from ostiary.portal.i18n import gettext as _
-from ostiary.services import branding
-from ostiary.services.errors import Problem, ServiceError
+from ostiary.services.rules import branding
+from ostiary.services.base.errors import Problem, ServiceError
 
 
 async def _show(ctx: AdminContext, status: int = 200, errors=(), values: dict | None = None) -> Response:

@@ -9,8 +9,9 @@ from starlette.responses import Response
 from ostiary.portal.admin import security
 from ostiary.portal.admin.guard import AdminContext, admin_page, problems
 from ostiary.portal.i18n import gettext as _, ngettext
-from ostiary.services import admin_views, api_tokens, domains, groups, keys, providers
-from ostiary.services.errors import ServiceError
+from ostiary.services.queries import pages as admin_views
+from ostiary.services.rules import api_tokens, domains, groups, keys, providers
+from ostiary.services.base.errors import ServiceError
 
 
 def _confirm(ctx: AdminContext, title: str, consequences: list[str], action: str, button: str, back: str,

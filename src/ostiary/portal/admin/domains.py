@@ -8,8 +8,9 @@ from ostiary.dns.status import DomainStatus
 from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, problems, sorted_listing_args
 from ostiary.portal.admin.web_wording import web_text
 from ostiary.portal.i18n import gettext as _
-from ostiary.services import admin_views, domains
-from ostiary.services.errors import ServiceError
+from ostiary.services.queries import pages as admin_views
+from ostiary.services.rules import domains
+from ostiary.services.base.errors import ServiceError
 
 
 @admin_page

@@ -21,10 +21,10 @@ from ostiary.portal.context import (
 from ostiary.portal.admin.web_wording import for_the_web, web_text
 from ostiary.portal.i18n import gettext as _
 from ostiary.portal.signin import current_session
-from ostiary.services import admin_views
-from ostiary.services.actor import Actor
-from ostiary.services.errors import NotFound, Problem, ServiceError, problems_of
-from ostiary.services.listing import Page
+from ostiary.services.queries import pages as admin_views
+from ostiary.services.base.actor import Actor
+from ostiary.services.base.errors import NotFound, Problem, ServiceError, problems_of
+from ostiary.services.base.listing import Page
 from ostiary.snapshot.model import TenantView
 
 

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from ostiary.issuer import clients
 from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, checked, lines, problems
 from ostiary.portal.i18n import gettext as _
-from ostiary.services.errors import ServiceError
+from ostiary.services.base.errors import ServiceError
 
 
 def _issuer(ctx: AdminContext) -> str:

@@ -9,8 +9,9 @@ from ostiary.portal.admin.guard import (
     AdminContext, admin_action, admin_page, checked, problems, sorted_listing_args,
 )
 from ostiary.portal.i18n import gettext as _, ngettext
-from ostiary.services import admin_views, groups, invitations, passkeys, second_factor, sessions, users
-from ostiary.services.errors import Conflict, MailUnavailable, Problem, ServiceError
+from ostiary.services.queries import pages as admin_views
+from ostiary.services.rules import groups, invitations, passkeys, second_factor, sessions, users
+from ostiary.services.base.errors import Conflict, MailUnavailable, Problem, ServiceError
 
 
 # --- users ---------------------------------------------------------------------------------

@@ -10,9 +10,9 @@ from starlette.responses import Response
 from ostiary.identity.presets import PRESETS
 from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, checked, lines, problems, sort_rows
 from ostiary.portal.i18n import gettext as _
-from ostiary.services import providers, tenants
-from ostiary.services.errors import Problem, ServiceError
-from ostiary.services.providers import ProviderSettings
+from ostiary.services.rules import providers, tenants
+from ostiary.services.base.errors import Problem, ServiceError
+from ostiary.services.rules.providers import ProviderSettings
 
 
 def _redirect_uri(ctx: AdminContext, name: str) -> str:

@@ -12,10 +12,11 @@ from ostiary.portal.admin.guard import (
 )
 from ostiary.portal.admin import audit_export
 from ostiary.portal.i18n import gettext as _
-from ostiary.services import admin_views, api_tokens, audit, keys, sessions
-from ostiary.services.listing import MAX_LIMIT
-from ostiary.services.errors import ServiceError
-from ostiary.services.overview import tenant_overview
+from ostiary.services.queries import pages as admin_views, audit
+from ostiary.services.rules import api_tokens, keys, sessions
+from ostiary.services.base.listing import MAX_LIMIT
+from ostiary.services.base.errors import ServiceError
+from ostiary.services.queries.overview import tenant_overview
 
 
 @admin_page

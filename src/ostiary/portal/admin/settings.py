@@ -8,8 +8,9 @@ from starlette.responses import Response
 
 from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, problems
 from ostiary.portal.i18n import N_, gettext as _, ngettext
-from ostiary.services import admin_views, tenants
-from ostiary.services.errors import InvalidInput, Problem, ServiceError
+from ostiary.services.queries import pages as admin_views
+from ostiary.services.rules import tenants
+from ostiary.services.base.errors import InvalidInput, Problem, ServiceError
 
 # The units the form offers; the limits themselves (and their rules) are the service's, in seconds.
 UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from ostiary.services.errors import Problem
+from ostiary.services.base.errors import Problem
 
 _PAGES = {"app": "Apps", "domain": "Domains", "group": "Groups", "user": "Users", "session": "Sessions",
           "provider": "Sign-in providers"}

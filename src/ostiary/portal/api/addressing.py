@@ -16,8 +16,8 @@ from urllib.parse import unquote
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ostiary.services import admin_views
-from ostiary.services.errors import InvalidInput, Problem
+from ostiary.services.queries import pages as admin_views
+from ostiary.services.base.errors import InvalidInput, Problem
 
 _ESCAPED = re.compile(r"%(25|2F)")
 _ID = re.compile(r"id:([0-9]{1,18})")

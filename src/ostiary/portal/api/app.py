@@ -12,8 +12,8 @@ from ostiary.portal.api import routes
 from ostiary.portal.api.addressing import SegmentsFromRawPath
 from ostiary.portal.api.auth import ApiRefusal
 from ostiary.portal.unavailable import RETRY_AFTER_SECONDS, log_unreachable
-from ostiary.services.availability import DATABASE_UNREACHABLE
-from ostiary.services.errors import (Conflict, Forbidden, InvalidInput, MailUnavailable, NotFound, ServiceError,
+from ostiary.services.base.availability import DATABASE_UNREACHABLE
+from ostiary.services.base.errors import (Conflict, Forbidden, InvalidInput, MailUnavailable, NotFound, ServiceError,
                                      problems_of)
 
 DESCRIPTION = """Everything the admin pages do, for scripts. Authenticate with a bearer API
@@ -50,7 +50,7 @@ def build_api(inst) -> SegmentsFromRawPath:
 
     @api.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError):
-        from ostiary.services.errors import Problem
+        from ostiary.services.base.errors import Problem
 
         problems = [Problem(_field(e.get("loc", ())), e.get("msg", "is not valid")) for e in exc.errors()]
         return _error(422, "invalid_input", "; ".join(str(p) for p in problems), problems)

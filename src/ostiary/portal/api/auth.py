@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from fastapi import Depends, Request
 
 from ostiary.portal.context import client_address, instance, tenant_for
-from ostiary.services import api_tokens
-from ostiary.services.actor import Actor
+from ostiary.services.rules import api_tokens
+from ostiary.services.base.actor import Actor
 
 
 class ApiRefusal(Exception):

@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field
 
 from ostiary.portal.api.auth import Caller, reader, writer
 from ostiary.portal.api.models import ErrorOut, Strict
-from ostiary.services import branding
-from ostiary.services.errors import InvalidInput, Problem
+from ostiary.services.rules import branding
+from ostiary.services.base.errors import InvalidInput, Problem
 
 ERRORS = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut},
           422: {"model": ErrorOut, "description": "bad input: each problem names its field"}}

@@ -54,7 +54,7 @@ class DomainOut(BaseModel):
 
     @classmethod
     def of(cls, row) -> "DomainOut":
-        from ostiary.services.domains import txt_record
+        from ostiary.services.rules.domains import txt_record
 
         name, value = txt_record(row)
         return cls(id=row.id, name=row.name, portal_host=row.portal_host, status=row.status,

@@ -13,9 +13,9 @@ from pydantic import BaseModel, Field, model_validator
 
 from ostiary.portal.api.auth import Caller, reader, writer
 from ostiary.portal.api.models import ErrorOut, Strict
-from ostiary.services import providers
-from ostiary.services.errors import InvalidInput, Problem
-from ostiary.services.providers import ProviderSettings
+from ostiary.services.rules import providers
+from ostiary.services.base.errors import InvalidInput, Problem
+from ostiary.services.rules.providers import ProviderSettings
 
 ERRORS = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut}, 409: {"model": ErrorOut},
           422: {"model": ErrorOut, "description": "bad input: each problem names its field"}}
@@ -102,7 +102,7 @@ class ProviderOut(BaseModel):
 
     @classmethod
     def of(cls, c: Caller, row) -> "ProviderOut":
-        from ostiary.services.tenants import get_base_domain, list_tenants, tenant_host
+        from ostiary.services.rules.tenants import get_base_domain, list_tenants, tenant_host
 
         slug = next(t.slug for t in list_tenants(c.store) if t.id == c.tenant_id)
         host = tenant_host(get_base_domain(c.store) or "", slug)

@@ -16,12 +16,11 @@ from ostiary.portal.api.models import (
     TenantOut, TenantPatch, TokenOut, UserIn, UserOut, UserPatch,
 )
 from ostiary.proxies import PROXIES
-from ostiary.services import (
-    admin_views, apps, audit, domains, groups, invitations, keys, passkeys, second_factor, sessions, tenants, users,
-)
-from ostiary.services.errors import InvalidInput, Problem
-from ostiary.services.listing import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
-from ostiary.services.snippets import snippet_for_app
+from ostiary.services.queries import pages as admin_views, audit
+from ostiary.services.rules import apps, domains, groups, invitations, keys, passkeys, second_factor, sessions, tenants, users
+from ostiary.services.base.errors import InvalidInput, Problem
+from ostiary.services.base.listing import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
+from ostiary.services.queries.snippets import snippet_for_app
 
 ERRORS = {401: {"model": ErrorOut, "description": "no token, or an unknown, revoked or expired one"},
           403: {"model": ErrorOut, "description": "the token's scope does not allow this call"},
@@ -208,7 +207,7 @@ def get_user(login: str, c: Caller = Depends(reader)):
 @usr.patch("/{login}", response_model=UserOut,
            summary="Change email, username or display name, enable or disable, grant or remove admin, set a password")
 def edit_user(login: str, body: UserPatch, c: Caller = Depends(writer)):
-    from ostiary.services.passwords import password_problem
+    from ostiary.services.base.passwords import password_problem
 
     login = user_login(c, login)
     user = users.get_user(c.store, c.tenant_id, login)

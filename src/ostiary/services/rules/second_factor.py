@@ -15,10 +15,12 @@ import pyotp
 from sqlalchemy import Row, select, update
 
 from ostiary.identity.method import ONE_TIME_CODE
-from ostiary.services import handshake_tokens
-from ostiary.services.sessions import record_method_in
-from ostiary.services.actor import Actor
-from ostiary.services.errors import InvalidInput, NotFound, Problem
+from ostiary.services.base import notifications
+from ostiary.services.base import handshake_tokens
+from ostiary.services.rules.sessions import record_method_in
+from ostiary.services.base.actor import Actor
+from ostiary.services.base.errors import InvalidInput, NotFound, Problem
+from ostiary.services.rules.passkeys import remove_all_in
 from ostiary.store import Store, TenantScope
 from ostiary.store.tables import consumed_tokens, recovery_codes, sessions, users
 
@@ -147,11 +149,8 @@ def reset_all(store: Store, tenant_id: int, user_id: int, actor: Actor) -> dict:
     """An administrator's answer to a lost phone or security key: TOTP off,
     recovery codes and every passkey gone, in one audited transaction. The
     person sets up a new one at their next sign-in if the tenant's policy
-    requires it. Then they are told (services/notifications.py: by email
+    requires it. Then they are told (services/base/notifications.py: by email
     when it is configured, otherwise not at all)."""
-    from ostiary.services import notifications
-    from ostiary.services.passkeys import remove_all_in
-
     with store.write() as conn:
         scope = TenantScope(conn, tenant_id)
         user = scope.one(users, users.c.id == user_id)

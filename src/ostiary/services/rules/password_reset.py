@@ -11,14 +11,14 @@ from email.message import EmailMessage
 from sqlalchemy import Row
 
 from ostiary.config import Settings
-from ostiary.services import email_links, mail, throttle
-from ostiary.services import sessions as sessions_service
-from ostiary.services.actor import Actor
-from ostiary.services.errors import InvalidInput, NotFound, Problem, Throttled
-from ostiary.services.passwords import hash_password, password_problem
-from ostiary.services.providers import password_refused
-from ostiary.services.text_rules import nfc
-from ostiary.services.users import find_user_in
+from ostiary.services.rules import email_links, mail, throttle
+from ostiary.services.rules import sessions as sessions_service
+from ostiary.services.base.actor import Actor
+from ostiary.services.base.errors import InvalidInput, NotFound, Problem, Throttled
+from ostiary.services.base.passwords import hash_password, password_problem
+from ostiary.services.rules.providers import password_refused
+from ostiary.services.base.text_rules import nfc
+from ostiary.services.rules.users import find_user_in
 from ostiary.store import Store, TenantScope
 from ostiary.store.changes import Entity
 from ostiary.store.tables import users

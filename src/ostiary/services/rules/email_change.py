@@ -9,10 +9,10 @@ from email.message import EmailMessage
 from sqlalchemy import func
 
 from ostiary.config import Settings
-from ostiary.services import email_links, mail
-from ostiary.services.actor import Actor
-from ostiary.services.errors import Conflict, InvalidInput, NotFound, Problem, Problems
-from ostiary.services.users import find_user, validate_email
+from ostiary.services.rules import email_links, mail
+from ostiary.services.base.actor import Actor
+from ostiary.services.base.errors import Conflict, InvalidInput, NotFound, Problem, Problems
+from ostiary.services.rules.users import find_user, validate_email
 from ostiary.store import Store, TenantScope
 from ostiary.store.changes import Entity
 from ostiary.store.tables import users

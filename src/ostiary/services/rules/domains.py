@@ -13,9 +13,12 @@ import time
 from sqlalchemy import Row, delete, select
 from sqlalchemy.exc import IntegrityError
 
+from ostiary.dns.names import normalise_domain, registration_problems
 from ostiary.dns.status import DomainStatus
-from ostiary.services.actor import Actor
-from ostiary.services.errors import Conflict, NotFound, Problems, ServiceError
+from ostiary.dns.verification import challenge_name, check_challenge, expected_value
+from ostiary.hostnames import normalise_hostname
+from ostiary.services.base.actor import Actor
+from ostiary.services.base.errors import Conflict, NotFound, Problems, ServiceError
 from ostiary.store import Store, TenantScope
 from ostiary.store.changes import Entity
 from ostiary.store.tables import apps, domains
@@ -25,14 +28,10 @@ EXPIRY_ACTOR = Actor(name="system:expire")
 
 
 def txt_record(domain: Row) -> tuple[str, str]:
-    from ostiary.dns.verification import challenge_name, expected_value
-
     return challenge_name(domain.name), expected_value(domain.verification_token)
 
 
 def _by_name(scope: TenantScope, name: str) -> Row:
-    from ostiary.hostnames import normalise_hostname
-
     row = scope.one(domains, domains.c.name == (normalise_hostname(name) or name))
     if row is None:
         raise NotFound(f'domain: no protected domain "{name}" in this tenant: see `ostiary domain list`')
@@ -50,8 +49,6 @@ def list_domains(store: Store, tenant_id: int, limit: int = 1000, offset: int = 
 
 
 def add_domain(store: Store, tenant_id: int, actor: Actor, name: str, portal_host: str) -> Row:
-    from ostiary.dns.names import normalise_domain, registration_problems
-
     problems = Problems()
     for field, message in registration_problems(name, portal_host):
         problems.add(field, message)
@@ -155,8 +152,6 @@ def verify_domain(store: Store, tenant_id: int, actor: Actor, name: str,
     """Checks the TXT record now and stores what DNS definitely said (the record
     there, absent or wrong); raises DnsUnanswered, changing nothing, when DNS
     did not answer (docs/domains.md)."""
-    from ostiary.dns.verification import check_challenge
-
     domain = get_domain(store, tenant_id, name)
     result = check_challenge(domain.name, domain.verification_token, resolvers, timeout)
     if not result.conclusive:
@@ -190,7 +185,7 @@ def _delete_expired(conn, now: float) -> list[Row]:
 
 
 def delete_expired(store: Store, now: float | None = None) -> list[Row]:
-    """Run by `domain add` and by the background re-check (services/reverifier.py)."""
+    """Run by `domain add` and by the background re-check (services/jobs/reverifier.py)."""
     with store.write() as conn:
         return _delete_expired(conn, time.time() if now is None else now)
 

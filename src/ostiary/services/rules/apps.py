@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from sqlalchemy import Row
 
 from ostiary.hostnames import is_under
-from ostiary.services.actor import Actor
-from ostiary.services.errors import Conflict, NotFound, Problems
-from ostiary.services.input_limits import MAX_PUBLIC_PATH_LENGTH, MAX_PUBLIC_PATHS, MAX_URL_LENGTH
-from ostiary.services.text_rules import control_character_problem, nfc
+from ostiary.services.base.actor import Actor
+from ostiary.services.base.errors import Conflict, NotFound, Problems
+from ostiary.services.base.input_limits import MAX_PUBLIC_PATH_LENGTH, MAX_PUBLIC_PATHS, MAX_URL_LENGTH
+from ostiary.services.base.text_rules import control_character_problem, nfc
 from ostiary.store import Store, TenantScope
 from ostiary.store.changes import Entity
 from ostiary.store.tables import app_grants, apps, domains, groups

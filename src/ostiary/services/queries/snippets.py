@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from ostiary.config import Settings
 from ostiary.dns.status import DomainStatus
-from ostiary.proxies import AppFacts, render_snippet
-from ostiary.services.apps import get_app
-from ostiary.services.errors import InvalidInput, Problem
+from ostiary.proxies import AppFacts, haproxy, nginx, proxy_kind, render_ostiary_caddyfile, render_snippet
+from ostiary.proxies.ostiary_traefik import render_ostiary_traefik_dynamic, render_ostiary_traefik_static
+from ostiary.services.rules.apps import get_app
+from ostiary.services.rules.domains import list_domains
+from ostiary.services.rules.tenants import get_base_domain, tenant_host
+from ostiary.services.base.errors import InvalidInput, Problem
 from ostiary.store import Store, TenantScope
-from ostiary.store.tables import domains
+from ostiary.store.tables import domains, tenants
 
 
 def app_facts(store: Store, settings: Settings, tenant_id: int, app_name: str, upstream: str | None = None) -> AppFacts:
@@ -43,11 +46,6 @@ DEFAULT_OSTIARY_UPSTREAM = "127.0.0.1:9090"
 def ostiary_hosts_config(store: Store, settings: Settings, tenant_id: int, proxy: str) -> str:
     """The proxy configuration for Ostiary's own hosts (the tenant host and the
     tenant's verified portal hosts), reaching Ostiary at OSTIARY_PROXY_UPSTREAM."""
-    from ostiary.proxies import haproxy, nginx, proxy_kind, render_ostiary_caddyfile
-    from ostiary.proxies.ostiary_traefik import render_ostiary_traefik_dynamic, render_ostiary_traefik_static
-    from ostiary.services.domains import list_domains
-    from ostiary.services.tenants import get_base_domain, tenant_host
-    from ostiary.store.tables import tenants
 
     kind = proxy_kind(proxy)
     upstream = (settings.proxy_upstream or DEFAULT_OSTIARY_UPSTREAM).removeprefix("http://").rstrip("/")

@@ -13,8 +13,8 @@ from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ostiary.services.actor import Actor
-from ostiary.services.errors import InvalidInput, Problem
+from ostiary.services.base.actor import Actor
+from ostiary.services.base.errors import InvalidInput, Problem
 from ostiary.store import Store
 from ostiary.store.changes import Entity, record_change
 from ostiary.store.scoped import log_audit

@@ -6,7 +6,7 @@ re-checks the TXT record of every verified domain, in parallel. A domain whose r
 flagged (`flagged_at` set; still served, shown as flagged); flagged for longer than
 `domain_grace_seconds`, it is disabled (status "disabled", no longer served); when the record
 returns, the flag is cleared. A timeout or server error proves nothing and changes nothing.
-Each round also deletes registrations never verified within their 7 days (services/domains.py).
+Each round also deletes registrations never verified within their 7 days (services/rules/domains.py).
 
 The work runs in its own thread with its own database connections, so request handling never
 waits for it.
@@ -30,10 +30,10 @@ from ostiary.config import Settings
 from ostiary.dns import recheck as rules
 from ostiary.dns.recheck import TrackedDomain, Transition
 from ostiary.dns.status import DomainStatus
-from ostiary.services.actor import Actor
-from ostiary.services.audit import prune_audit_log
-from ostiary.services.domains import PENDING_LIFETIME, delete_expired
-from ostiary.services.tenants import list_tenants
+from ostiary.services.base.actor import Actor
+from ostiary.services.queries.audit import prune_audit_log
+from ostiary.services.rules.domains import PENDING_LIFETIME, delete_expired
+from ostiary.services.rules.tenants import list_tenants
 from ostiary.store import Store, TenantScope, open_store
 from ostiary.store.changes import Entity
 from ostiary.store.tables import domains, installation

@@ -38,10 +38,10 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from ostiary.services import handshake_tokens
-from ostiary.services.actor import Actor
-from ostiary.services.errors import Conflict, InvalidInput, NotFound, Problem, Problems
-from ostiary.services.text_rules import control_character_problem, nfc
+from ostiary.services.base import handshake_tokens
+from ostiary.services.base.actor import Actor
+from ostiary.services.base.errors import Conflict, InvalidInput, NotFound, Problem, Problems
+from ostiary.services.base.text_rules import control_character_problem, nfc
 from ostiary.store import Store, TenantScope
 from ostiary.store.tables import linked_identities, users, webauthn_credentials
 from ostiary.tokens import PASSKEY_CEREMONY, SigningKey, sign, verify

@@ -10,7 +10,7 @@ import time
 
 from sqlalchemy import and_, delete, func, or_, select
 
-from ostiary.services.listing import Page, clamp, escape_like
+from ostiary.services.base.listing import Page, clamp, escape_like
 from ostiary.store import Store
 from ostiary.store.tables import api_tokens, apps, audit_log, domains, groups, identity_providers, sessions, users
 

@@ -6,6 +6,7 @@ cookies within a second."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -13,8 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import Row, select, update
 
 from ostiary.identity.method import amr_values, decode_methods, encode_methods, method_entry
-from ostiary.services.actor import Actor
-from ostiary.services.errors import NotFound
+from ostiary.services.base.actor import Actor
+from ostiary.services.base.errors import NotFound
 from ostiary.store import Store, TenantScope
 from ostiary.store.changes import Entity
 from ostiary.store.tables import sessions, tenants, users, webauthn_credentials
@@ -41,8 +42,6 @@ def announce_ended(store: Store, tenant_id: int, session_ids: list[str] | None =
         try:
             listener(store, tenant_id, session_ids, user_id)
         except Exception:  # a listener's failure never undoes or blocks a sign-out
-            import logging
-
             logging.getLogger("ostiary").exception("a sign-out listener failed")
 
 

@@ -7,10 +7,10 @@ import time
 from sqlalchemy import Row
 
 from ostiary.access import would_create_cycle
-from ostiary.services.actor import Actor
-from ostiary.services.errors import Conflict, InvalidInput, NotFound, Problem, Problems
-from ostiary.services.text_rules import control_character_problem, nfc
-from ostiary.services.users import get_user
+from ostiary.services.base.actor import Actor
+from ostiary.services.base.errors import Conflict, InvalidInput, NotFound, Problem, Problems
+from ostiary.services.base.text_rules import control_character_problem, nfc
+from ostiary.services.rules.users import get_user
 from ostiary.store import Store, TenantScope
 from ostiary.store.changes import Entity
 from ostiary.store.tables import app_grants, apps, groups, memberships

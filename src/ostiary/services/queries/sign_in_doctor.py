@@ -19,10 +19,12 @@ from ostiary.dns import sign_in_checks
 from ostiary.dns.sign_in_checks import Finding
 from ostiary.dns.resolvers import Resolvers, format_resolvers
 from ostiary.dns.status import DomainStatus
-from ostiary.services import apps as apps_service
-from ostiary.services import domains as domains_service
-from ostiary.services import mail
-from ostiary.services.errors import NotFound
+from ostiary.services.rules import apps as apps_service
+from ostiary.services.rules import domains as domains_service
+from ostiary.services.rules import mail
+from ostiary.services.base.clock import CLOCK_LEEWAY, database_clock_offset, describe_offset
+from ostiary.services.base.errors import NotFound
+from ostiary.sharedcookie.verifier.source_config import BrokenSource, SharedCookieSettings, build_source
 from ostiary.store import Store
 
 MARKS = {sign_in_checks.OK: "✓", sign_in_checks.INFO: "·", sign_in_checks.WARNING: "!", sign_in_checks.ERROR: "✗"}
@@ -134,7 +136,6 @@ def domain_checks(domain: Row, apps: Sequence[Row], settings: Settings, resolver
 
 def database_clock_finding(store: Store) -> Finding:
     """This machine's clock against the database's, the clock every instance shares."""
-    from ostiary.services.clock import CLOCK_LEEWAY, database_clock_offset, describe_offset
 
     offset = database_clock_offset(store)
     if offset is None:
@@ -153,7 +154,6 @@ def database_clock_finding(store: Store) -> Finding:
 def shared_cookie_finding(settings_json: str, environ=None) -> Finding:
     """Whether the shared-cookie source can verify with the secret as this environment has it
     (doctor should run with the servers' environment; docs/shared-cookie.md)."""
-    from ostiary.sharedcookie.verifier.source_config import BrokenSource, SharedCookieSettings, build_source
 
     settings = SharedCookieSettings.from_json(settings_json)
     where = f"secret file {settings.secret_file}" if settings.secret_file else settings.secret_env

@@ -22,7 +22,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from ostiary.config import Settings
 from ostiary.dns.sign_in_checks import ERROR, INFO, OK, Finding
-from ostiary.services.errors import MailNotConfigured, MailUnavailable
+from ostiary.services.base import notifications
+from ostiary.services.base.errors import MailNotConfigured, MailUnavailable
+from ostiary.services.rules import email_links
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "mail_templates"),
@@ -204,8 +206,6 @@ def notify_second_factor_reset(store, settings: Settings, tenant_id: int, user_i
     message could not be sent, for the caller to show beside its success."""
     if not settings.email_enabled:
         return False
-    from ostiary.services import email_links
-
     person = email_links.recipient(store, tenant_id, user_id)
     msg = compose(settings, "second_factor_reset", tenant_name=person.tenant_name, to=person.email,
                   name=person.display_name, reset_by=reset_by,
@@ -218,12 +218,10 @@ _notice_settings: Settings | None = None
 
 
 def _send_notice(store, tenant_id: int, user_id: int, event: str, detail: dict) -> None:
-    from ostiary.services import notifications
-
     if event == notifications.SECOND_FACTORS_RESET and _notice_settings is not None:
         notify_second_factor_reset(store, _notice_settings, tenant_id, user_id, reset_by=str(detail.get("by", "")))
     if event == notifications.EMAIL_CHANGED and _notice_settings is not None:
-        from ostiary.services import email_change
+        from ostiary.services.rules import email_change  # local: email_change imports mail to send
 
         email_change.notify_changed_by_admin(store, _notice_settings, tenant_id, user_id, str(detail["old_email"]),
                                              str(detail["new_email"]))
@@ -231,11 +229,9 @@ def _send_notice(store, tenant_id: int, user_id: int, event: str, detail: dict) 
 
 def install_notifications(settings: Settings) -> None:
     """Tell people by email about changes made to their account by others
-    (services/notifications.py: second factors reset, an email address
+    (services/base/notifications.py: second factors reset, an email address
     changed), when email is configured; called once by the portal and by the
     CLI with their settings."""
-    from ostiary.services import notifications
-
     global _notice_settings
     _notice_settings = settings
     if settings.email_enabled:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Row, and_, or_, select
 
 from ostiary.dns.status import DomainStatus
-from ostiary.services import throttle as throttle_rules
+from ostiary.services.rules import throttle as throttle_rules
 from ostiary.store import Store, TenantScope
 from ostiary.store.tables import api_tokens, apps, domains, groups, sessions, signing_keys, throttle, users
 

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ostiary.services.users import find_user_in
+from ostiary.services.rules.users import find_user_in
 from ostiary.store import Store, TenantScope
 from ostiary.store.tables import throttle
 

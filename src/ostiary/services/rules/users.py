@@ -7,12 +7,13 @@ import time
 
 from sqlalchemy import Row, func, or_, select
 
-from ostiary.services import email_links
-from ostiary.services import sessions as sessions_service
-from ostiary.services.actor import Actor
-from ostiary.services.errors import Conflict, NotFound, Problem, Problems, InvalidInput
-from ostiary.services.passwords import hash_password, password_problem, verify_password
-from ostiary.services.text_rules import control_character_problem, nfc
+from ostiary.services.rules import email_links
+from ostiary.services.rules import sessions as sessions_service
+from ostiary.services.base import notifications
+from ostiary.services.base.actor import Actor
+from ostiary.services.base.errors import Conflict, NotFound, Problem, Problems, InvalidInput
+from ostiary.services.base.passwords import hash_password, password_problem, verify_password
+from ostiary.services.base.text_rules import control_character_problem, nfc
 from ostiary.store import Store, TenantScope
 from ostiary.store.changes import Entity
 from ostiary.store.tables import memberships, users
@@ -242,8 +243,6 @@ def update_user(store: Store, tenant_id: int, actor: Actor, login: str, *, email
         row = scope.one(users, users.c.id == user.id)
     if "email" in changed:
         # After the commit: the old address is told (by email when configured, docs/email.md).
-        from ostiary.services import notifications
-
         notifications.notify(store, tenant_id, user.id, notifications.EMAIL_CHANGED, old_email=user.email,
                              new_email=row.email, by=actor.name)
     return row

@@ -11,9 +11,10 @@ from sqlalchemy import Row, func, select
 
 from ostiary.access import with_ancestors
 from ostiary.identity.method import amr_values, describe
-from ostiary.services.text_rules import nfc
-from ostiary.services.errors import NotFound
-from ostiary.services.listing import Page, clamp, matches, ordering
+from ostiary.services.base.text_rules import nfc
+from ostiary.services.base.errors import NotFound
+from ostiary.services.base.listing import Page, clamp, matches, ordering
+from ostiary.services.rules import tenants as tenants_service
 from ostiary.store import Store, TenantScope
 from ostiary.store.tables import app_grants, apps, domains, groups, memberships, sessions, tenants, users
 
@@ -268,8 +269,6 @@ class TenantSummary:
 
 
 def tenant_summary(store: Store, tenant_id: int) -> TenantSummary:
-    from ostiary.services import tenants as tenants_service
-
     with store.read() as conn:
         row = conn.execute(select(tenants).where(tenants.c.id == tenant_id)).first()
     if row is None:

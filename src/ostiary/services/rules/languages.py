@@ -8,8 +8,8 @@ from collections.abc import Collection
 
 from sqlalchemy import select, update
 
-from ostiary.services.errors import InvalidInput, Problem
-from ostiary.services.sessions import hash_token
+from ostiary.services.base.errors import InvalidInput, Problem
+from ostiary.services.rules.sessions import hash_token
 from ostiary.store import Store
 from ostiary.store.tables import sessions, users
 

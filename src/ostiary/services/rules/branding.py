@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, insert, select, update
 
-from ostiary.services.actor import Actor
-from ostiary.services.errors import InvalidInput, NotFound, Problem, Problems
-from ostiary.services.text_rules import control_character_problem, nfc
+from ostiary.services.base.actor import Actor
+from ostiary.services.base.errors import InvalidInput, NotFound, Problem, Problems
+from ostiary.services.base.text_rules import control_character_problem, nfc
 from ostiary.store import Store, TenantScope
 from ostiary.store.changes import Entity, record_change
 from ostiary.store.tables import tenant_logos, tenants

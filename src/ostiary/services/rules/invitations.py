@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from sqlalchemy import Row, func, select
 
 from ostiary.config import Settings
-from ostiary.services import email_links, mail
-from ostiary.services import passkeys as passkeys_service
-from ostiary.services import sessions as sessions_service
-from ostiary.services import users as users_service
-from ostiary.services.actor import Actor
-from ostiary.services.errors import Conflict, NotFound
+from ostiary.services.rules import email_links, mail
+from ostiary.services.rules import passkeys as passkeys_service
+from ostiary.services.rules import sessions as sessions_service
+from ostiary.services.rules import users as users_service
+from ostiary.services.base.actor import Actor
+from ostiary.services.base.errors import Conflict, NotFound
 from ostiary.store import Store, TenantScope
 from ostiary.store.changes import Entity
 from ostiary.store.tables import tenants, users, webauthn_credentials

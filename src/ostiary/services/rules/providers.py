@@ -10,6 +10,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Row, select, update
 
@@ -17,9 +18,9 @@ from ostiary.hostnames import normalise_hostname
 from ostiary.identity.presets import ENTRA_MULTI_TENANT, PRESETS, entra_directory, entra_issuer, is_multi_tenant
 from ostiary.identity.provider import ProviderConfig
 from ostiary.identity.secrets import SecretUnavailable, read_secret, secret_ref_problem
-from ostiary.services.actor import Actor
-from ostiary.services.errors import Conflict, NotFound, Problems
-from ostiary.services.text_rules import control_character_problem
+from ostiary.services.base.actor import Actor
+from ostiary.services.base.errors import Conflict, NotFound, Problems
+from ostiary.services.base.text_rules import control_character_problem
 from ostiary.store import Store, TenantScope
 from ostiary.store.changes import Entity, record_change
 from ostiary.store.tables import groups, identity_providers, linked_identities, provider_group_map, tenants
@@ -221,8 +222,6 @@ def _directory_options(o: dict, url: str, problems: Problems) -> dict:
     if url.lower().startswith("ldaps://") and o["start_tls"]:
         problems.add("start_tls", "ldaps:// is already TLS: StartTLS is for ldap:// only")
     if o.get("ca_file"):
-        from pathlib import Path
-
         if not Path(o["ca_file"]).is_absolute() or not Path(o["ca_file"]).is_file():
             problems.add("ca_file", f'"{o["ca_file"]}" is not a readable file given by its absolute path')
     if not o.get("user_base"):

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import Row, update
 
-from ostiary.services.actor import Actor
-from ostiary.services.errors import NotFound, Problems
-from ostiary.services.listing import Page, clamp, matches, ordering
-from ostiary.services.text_rules import control_character_problem
+from ostiary.services.base.actor import Actor
+from ostiary.services.base.errors import NotFound, Problems
+from ostiary.services.base.listing import Page, clamp, matches, ordering
+from ostiary.services.base.text_rules import control_character_problem
 from ostiary.store import Store, TenantScope
 from ostiary.store.tables import api_tokens
 

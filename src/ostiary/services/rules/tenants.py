@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from sqlalchemy import Row, insert, select, update
 
 from ostiary.hostnames import normalise_hostname
-from ostiary.services.actor import Actor
-from ostiary.services.errors import Conflict, InvalidInput, NotFound, Problem, Problems
-from ostiary.services.text_rules import control_character_problem, nfc
+from ostiary.services.base.actor import Actor
+from ostiary.services.base.errors import Conflict, InvalidInput, NotFound, Problem, Problems
+from ostiary.services.base.passwords import password_problem
+from ostiary.services.base.text_rules import control_character_problem, nfc
 from ostiary.store import Store, TenantScope
 from ostiary.store.changes import Entity, record_change
 from ostiary.store.scoped import log_audit
@@ -141,8 +142,8 @@ def init_installation(
     """Set the base domain, a tenant and its first admin, in one transaction.
     Running it again with the same values changes nothing; a different base
     domain is refused."""
-    from ostiary.services import users as users_service
-    from ostiary.services.passwords import password_problem
+    # local: users imports email_links, which imports this module
+    from ostiary.services.rules import users as users_service
 
     problems = Problems()
     base = normalise_hostname(base_domain)

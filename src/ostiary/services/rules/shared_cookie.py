@@ -9,8 +9,9 @@ from collections.abc import Mapping
 
 from sqlalchemy import Row, select
 
-from ostiary.services.actor import Actor
-from ostiary.services.errors import InvalidInput, NotFound, Problem, Problems
+from ostiary.dns.names import normalise_domain
+from ostiary.services.base.actor import Actor
+from ostiary.services.base.errors import InvalidInput, NotFound, Problem, Problems
 from ostiary.sharedcookie.verifier.source_config import (
     BrokenSource, SharedCookieSettings, build_source, settings_problems,
 )
@@ -88,8 +89,6 @@ def set_for_app(store: Store, tenant_id: int, actor: Actor, app_name: str,
 def set_for_domain(store: Store, tenant_id: int, actor: Actor, domain_name: str,
                    settings: SharedCookieSettings | None, allow_http: bool = False,
                    environ: Mapping[str, str] | None = None) -> Row:
-    from ostiary.dns.names import normalise_domain
-
     value = _validated(settings, allow_http, environ)
     with store.write() as conn:
         scope = TenantScope(conn, tenant_id)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import delete, or_, select
 
 from ostiary.config import Settings
-from ostiary.services.actor import Actor
-from ostiary.services.tenants import get_base_domain, tenant_host
+from ostiary.services.base.actor import Actor
+from ostiary.services.rules.tenants import get_base_domain, tenant_host
 from ostiary.store import Store, TenantScope
 from ostiary.store.tables import email_links, tenants, users
 

@@ -1,0 +1,1 @@
+"""Plumbing every room of the service layer shares; imports no other room."""
