@@ -3,11 +3,13 @@ line per allowed request, only counters."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from itertools import chain
 from collections.abc import Callable
 
+from ostiary.access import cookie_identity
 from ostiary.gate.decide import Decision, decide
 from ostiary.gate.forwarded import ForwardedRequest, parse_forwarded_request, read_headers
 from ostiary.gate import refusal_page
@@ -16,7 +18,7 @@ from ostiary.hostnames import normalise_hostname
 from ostiary.observability.metrics import check_answered
 from ostiary.snapshot.follower import SnapshotHolder
 from ostiary.wire import (
-    ERROR, FORBIDDEN, IDENTITY_HEADERS, LOCATION_HEADER, NAVIGATION_HEADER, NO_APP, UNAVAILABLE,
+    ERROR, FORBIDDEN, IDENTITY_HEADERS, LOCATION_HEADER, NAVIGATION_HEADER, NO_APP, NOT_SIGNED_IN, UNAVAILABLE,
 )
 
 log = logging.getLogger(__name__)
@@ -145,6 +147,12 @@ class AnswerCache:
         tier[key] = answer
 
 
+# A forward-auth cookie younger than this, for a user the snapshot does not know, is a newcomer
+# whose creation has not reached this worker yet; the check waits for it at most NEWCOMER_WAIT.
+NEWCOMER_SECONDS = 10.0
+NEWCOMER_WAIT = 1.0
+
+
 class CheckHandler:
     def __init__(self, holder: SnapshotHolder, portal_url: Callable[[str, str], str], allow_http: bool,
                  clock: Callable[[], float] = time.time):
@@ -157,9 +165,40 @@ class CheckHandler:
     async def __call__(self, scope, receive, send) -> None:
         started = time.perf_counter()  # counted and timed in batches by observability/metrics.py
         outcome, start, body, req = self.answer(scope)
+        if outcome == NOT_SIGNED_IN and req is not None and req.cookies and self._newcomer(req):
+            outcome, start, body, req = await self._once_followed(scope)
         await send(start)
         await send(body)
         check_answered(outcome, started, req)
+
+    def _newcomer(self, req: ForwardedRequest) -> bool:
+        """A forward-auth cookie signed moments ago for a person this worker's
+        snapshot does not know yet: someone just created (a first sign-in
+        through a provider, say) whose handshake another worker answered.
+        Only refusals with a cookie come here, never the allowed path."""
+        snap = self.holder.snapshot
+        domain = snap.portal_hosts.get(req.portal_host or "")
+        if domain is None:
+            return False
+        now = self.clock()
+        identity = cookie_identity(snap, req.cookies, domain, now)
+        return (identity is not None and identity.get("u") not in snap.users
+                and identity.get("s") not in snap.ended_sessions
+                and now - float(identity.get("iat") or 0) <= NEWCOMER_SECONDS)
+
+    async def _once_followed(self, scope) -> tuple[str, dict, dict, ForwardedRequest | None]:
+        """Wake the follower and wait (at most the one-second propagation bound,
+        without blocking the worker) for the newcomer to reach this snapshot,
+        then decide again: else the browser would be sent round the handshake
+        until the change arrived (docs/contract.md §3)."""
+        self.holder.wake()
+        deadline = time.monotonic() + NEWCOMER_WAIT
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            outcome, start, body, req = self.answer(scope)
+            if outcome != NOT_SIGNED_IN or req is None or not self._newcomer(req):
+                return outcome, start, body, req
+        return self.answer(scope)
 
     def answer(self, scope) -> tuple[str, dict, dict, ForwardedRequest | None]:
         """The outcome, the two response messages for one check and the request
