@@ -4,6 +4,7 @@ with 200, and records every request for the test to read."""
 
 from __future__ import annotations
 
+import socket
 import ssl
 import threading
 from dataclasses import dataclass
@@ -20,7 +21,9 @@ class Received:
 
 
 class AppServer:
-    def __init__(self, tls: TestTLS, port: int):
+    def __init__(self, tls: TestTLS, port: int, listening: socket.socket | None = None):
+        """`listening`: a socket already bound to `port` and listening (one the test process held
+        since it chose the port, so no other server could take it meanwhile); else it binds `port`."""
         self.port = port
         self.received: list[Received] = []
         self.arrived = threading.Condition()
@@ -48,7 +51,13 @@ class AppServer:
             def log_message(self, *args):
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        if listening is None:
+            self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        else:
+            self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler, bind_and_activate=False)
+            self.httpd.socket.close()
+            self.httpd.socket = listening
+            self.httpd.server_name, self.httpd.server_port = "127.0.0.1", self.port
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(str(tls.cert_chain), str(tls.private_key))
         self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)

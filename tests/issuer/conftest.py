@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +30,21 @@ TENANT_HOST = "acme.id.example.test"
 OTHER_HOST = "other.id.example.test"
 NODE_DIR = Path(__file__).resolve().parent.parent / "node"
 RP_SCRIPT = NODE_DIR / "oidc-relying-party.mjs"
+
+
+def _held_port() -> socket.socket:
+    """A listening loopback socket on a free port, held for the whole test process: the URLs below
+    name its port from import on, and no other server of the suite may take it before the apps'
+    server (each world's gets a duplicate of it) answers there."""
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    held.listen(64)
+    return held
+
+
 # The apps' own server (tests/issuer/app_server.py) listens here, one per test process.
-APP_PORT = free_port()
+_APP_SOCKET = _held_port()
+APP_PORT = _APP_SOCKET.getsockname()[1]
 GRAFANA_CALLBACK = f"https://grafana.acme-corp.test:{APP_PORT}/login/generic_oauth"
 GRAFANA_HOME = f"https://grafana.acme-corp.test:{APP_PORT}/"
 GRAFANA_BACKCHANNEL = f"https://localhost:{APP_PORT}/backchannel-logout"  # the server resolves only loopback names
@@ -135,7 +149,7 @@ def issuer_world(tmp_path_factory) -> IssuerWorld:
     for email in ("dave@acme.test", "erin@acme.test", "frank@acme.test"):
         groups.add_member(store, acme, CLI_ACTOR, "staff", email)
     world = IssuerWorld(store, None, port, tls, acme, other, tmp)
-    world.app = AppServer(tls, APP_PORT)
+    world.app = AppServer(tls, APP_PORT, listening=_APP_SOCKET.dup())
 
     def register(name, tenant_id, settings, redirect):
         new = clients.add_client(store, tenant_id, CLI_ACTOR, name, settings)
