@@ -92,15 +92,19 @@ def test_no_app_and_allowed_answers_are_unchanged():
     assert (outcome, start["status"], body["body"]) == ("no_app", 403, b"forbidden\n")
 
 
-def test_a_refusal_page_is_made_afresh_so_each_browser_gets_its_language():
-    """The remembered answers are keyed without Accept-Language: a refusal page is not remembered."""
+def test_a_refusal_page_is_remembered_per_browser_language():
+    """Accept-Language is part of a remembered answer's key: each language's page is remembered on its own,
+    and a browser never gets a page in another browser's language."""
     handler = _handler()
     first = _check(handler, BOB)
-    assert len(handler.answers) == 0
-    assert _check(handler, BOB) == first
+    assert len(handler.answers) == 1
+    assert _check(handler, BOB) == first and len(handler.answers) == 1
     german = _check(handler, BOB, language="de-DE,de;q=0.9")
     assert german[3] != first[3] and '<html lang="de">' in german[3] and '<html lang="en">' in first[3]
-    assert len(handler.answers) == 0
+    assert len(handler.answers) == 2
+    assert _check(handler, BOB, language="de-DE,de;q=0.9") == german
+    assert _check(handler, BOB) == first
+    assert '<html lang="en">' in _check(handler, BOB, language="fr")[3]
 
 
 def test_a_german_browser_gets_the_refusal_page_in_german():

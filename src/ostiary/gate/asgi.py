@@ -91,7 +91,7 @@ class AnswerCache:
 
     The key is everything an answer depends on besides the snapshot and the
     clock: the path, the query and the headers /check reads
-    (forwarded.read_headers). An answer is given again only while the snapshot
+    (forwarded.read_headers; Accept-Language among them, for the refusal page). An answer is given again only while the snapshot
     is the same object at the same generation (any change applied, a sign-out,
     a revoked grant, a disabled user, empties the cache before the next check
     is answered) and before Decision.until: the expiry of the one forward-auth
@@ -228,12 +228,10 @@ class CheckHandler:
             headers.extend(_identity_headers(decision))
         elif decision.outcome == FORBIDDEN and decision.app is not None and refusal_page.accepts_html(key[2]):
             # docs/contract.md §3; in the browser's language (read from the raw headers only here).
+            # Accept-Language is part of the key: the page is remembered per browser language.
             page, page_headers = refusal_page.render(snap, decision, req, self.portal_url,
-                                                     refusal_page.accept_language(scope["headers"]))
+                                                     refusal_page.accept_language(key[2]))
             headers.extend(page_headers)
-            # The remembered answers are keyed by the headers /check reads, without Accept-Language:
-            # a page in one browser's language is made afresh rather than shown to another browser.
-            until = None
         else:
             headers.append(_TEXT)
         if decision.location is not None:

@@ -52,8 +52,9 @@ _READ = frozenset({
     b"host", b"x-forwarded-host", b"x-original-url", b"x-forwarded-proto", b"x-forwarded-uri",
     b"x-forwarded-method", b"x-requested-with", b"sec-fetch-mode", b"accept",
 })
-# ... and with the Cookie header, everything of a request's headers its answer depends on.
-_KEPT = _READ | {b"cookie"}
+# ... and with the Cookie header and Accept-Language (read only for the refusal page, in the
+# browser's language), everything of a request's headers its answer depends on.
+_KEPT = _READ | {b"cookie", b"accept-language"}
 
 
 def read_headers(raw_headers) -> tuple[tuple[bytes, bytes], ...]:

@@ -45,9 +45,10 @@ def accepts_html(headers) -> bool:
     return False
 
 
-def accept_language(raw_headers) -> str | None:
-    """The request's Accept-Language (the ASGI scope's raw headers): read only to make this page."""
-    for name, value in raw_headers:
+def accept_language(headers) -> str | None:
+    """The request's Accept-Language (headers as gate/forwarded.read_headers keeps them): read only
+    to make this page."""
+    for name, value in headers:
         if name == b"accept-language":
             return value.decode("latin-1")
     return None
