@@ -16,6 +16,8 @@ Variants (each edits only what it names; every other line is the shipped snippet
 - `two_workers`: the shipped snippet against an Ostiary with 2 granian workers;
 - `loop_rloop`, `loop_asyncio`: the shipped snippet against an Ostiary on that event loop
   (`OSTIARY_EVENT_LOOP`; `ostiary serve` runs uvloop);
+- `unix_socket`: the shipped snippet against an Ostiary (uvloop) listening on a Unix domain
+  socket (`server unix:PATH;` in the upstream) instead of loopback TCP;
 - `ostiary_alone`: wrk straight at Ostiary's /check with the headers nginx sends
   (no nginx at all), for scale.
 """
@@ -42,6 +44,7 @@ from tests.support.tls import issue_certificates
 
 _OWN_OSTIARY = {"two_workers": (2, {}), "loop_rloop": (1, {"OSTIARY_EVENT_LOOP": "rloop"}),
                 "loop_asyncio": (1, {"OSTIARY_EVENT_LOOP": "asyncio"})}
+_SOCKET_PATH: list[str] = [""]
 _CHECK_HEAD = "\tlocation = /_ostiary_check {\n\t\tinternal;\n"
 _LEAN = ("\t\tproxy_pass_request_headers off;\n\t\tproxy_set_header Cookie $http_cookie;\n"
          "\t\tproxy_set_header Accept $http_accept;\n\t\tproxy_set_header Sec-Fetch-Mode $http_sec_fetch_mode;\n"
@@ -54,6 +57,8 @@ def _variant(snippet_block: str, name: str, app_port: int, port: int, upstream_p
                                                                              f"listen {port} ssl;")
     if upstream_port is not None:
         text = re.sub(r"server 127\.0\.0\.1:\d+;", f"server 127.0.0.1:{upstream_port};", text, count=1)
+    if name == "unix_socket":
+        text = re.sub(r"server 127\.0\.0\.1:\d+;", f"server unix:{_SOCKET_PATH[0]};", text, count=1)
     if name == "no_keepalive":
         text = text.replace("\tkeepalive 16;\n", "")
     elif name == "keepalive_64":
@@ -93,7 +98,7 @@ def main() -> None:
     store = open_store(url)
     _, cookie = mint_cookie(store, world)
     headers = check_headers(world, cookie)
-    names = ["no_keepalive", "keepalive_64", "lean_headers", "buffers", "minimal", *_OWN_OSTIARY]
+    names = ["no_keepalive", "keepalive_64", "lean_headers", "buffers", "minimal", *_OWN_OSTIARY, "unix_socket"]
     if args.only is not None:
         names = [n for n in names if n in args.only]
     one = ostiary(url, ports["ostiary"], 1, work)
@@ -103,6 +108,10 @@ def main() -> None:
         if name in _OWN_OSTIARY:
             workers, env = _OWN_OSTIARY[name]
             own[name] = ostiary(url, free_port(), workers, work, **env)
+    uds = None
+    if "unix_socket" in names:
+        _SOCKET_PATH[0] = str(work / "ostiary.sock")
+        uds = _unix_socket_ostiary(url, work, _SOCKET_PATH[0])
     try:
         tls = issue_certificates(work / "tls", [APP_HOST])
         settings = load_settings(database_url=url, data_dir=work, public_port=ports["nginx"],
@@ -128,13 +137,17 @@ def main() -> None:
                        "ostiary_alone": (f"http://127.0.0.1:{ports['ostiary']}/forward-auth/check?not-signed-in=401",
                                          headers, [], one_pids)}
             for name in names:
-                targets[name] = (f"https://127.0.0.1:{variant_ports[name]}/", app_headers, nginx_pids,
-                                 worker_pids(own[name].proc.pid, own[name].port) if name in own else one_pids)
+                pids = (worker_pids(own[name].proc.pid, own[name].port) if name in own
+                        else descendants(uds.pid) if name == "unix_socket" else one_pids)
+                targets[name] = (f"https://127.0.0.1:{variant_ports[name]}/", app_headers, nginx_pids, pids)
             runs = _interleaved(targets, args.connections, args.rounds, args.seconds)
     finally:
         one.stop()
         for server in own.values():
             server.stop()
+        if uds is not None:
+            os.killpg(uds.pid, 15)
+            uds.wait()
     print(f"config: {work / 'variants.conf'}")
     for c in args.connections:
         print(f"\n{c} connections, {args.rounds} interleaved rounds of {args.seconds} s; ratios are medians of "
@@ -146,6 +159,27 @@ def main() -> None:
             print(f"{name:<16}{statistics.median(x['rps'] for x in a):>10,.0f}{to('floor'):>10.2f}"
                   f"{to('shipped'):>12.2f}{statistics.median(x['nginx_us'] for x in a):>11.1f}"
                   f"{statistics.median(x['ostiary_us'] for x in a):>13.1f}")
+
+
+def _unix_socket_ostiary(url: str, work: Path, path: str):
+    """One granian worker of Ostiary's app on a Unix domain socket, as `ostiary serve` runs it otherwise."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "OSTIARY_DATABASE_URL": url, "OSTIARY_DATA_DIR": str(work), "OSTIARY_LOG_LEVEL": "warning"}
+    code = ("from pathlib import Path; from granian import Granian; from granian.constants import Interfaces, Loops;"
+            "from ostiary.serving import APP_FACTORY;"
+            f"Granian(APP_FACTORY, uds=Path({path!r}), interface=Interfaces.ASGI, workers=1, factory=True,"
+            " loop=Loops('uvloop')).serve()")
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, start_new_session=True,
+                            stdout=open(work / "uds.log", "ab"), stderr=subprocess.STDOUT)
+    deadline = time.time() + 60
+    while not os.path.exists(path) and time.time() < deadline:
+        time.sleep(0.1)
+    time.sleep(3)  # the worker loads its snapshot
+    return proc
 
 
 def _interleaved(targets: dict, concurrencies: list[int], rounds: int, seconds: float) -> dict:
