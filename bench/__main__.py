@@ -16,8 +16,8 @@ from pathlib import Path
 from bench import cases, inprocess
 from bench.floors import bare_targets, fastest, start_bare_floors
 from bench.cases import log
-from bench.nginx_config import BenchNginx, http_block
-from bench.servers import ROOT, descendants, free_port, ostiary, worker_pids
+from bench.nginx_config import BenchNginx, http_block, shipped_copy
+from bench.servers import ROOT, BareServer, descendants, free_port, ostiary, worker_pids
 from bench.world import APP_HOST, PORTAL, add_bulk, build_small, check_headers, mint_cookie, refused_headers
 from ostiary.config import load_settings
 from ostiary.serving import event_loop
@@ -128,19 +128,36 @@ def main() -> None:
             snippet = snippet_for_app(small_store, settings, world.tenant_id, "app", "nginx")
             block = http_block(snippet, app_host=APP_HOST, app_port=ports["nginx"], floor_port=ports["floor"],
                                backend_port=ports["backend"], cert=tls.cert_chain, key=tls.private_key, workdir=work)
+            # A third site: the same snippet in front of the bare ASGI handler on the loop `ostiary serve`
+            # runs (it answers every check 200): what any Python handler on granian costs under nginx.
+            bare = BareServer(free_port(), work, loop=event_loop("auto"))
+            running.append(bare)
+            bare_port = free_port()
+            block += shipped_copy(block, "bare", ports["nginx"], bare_port, bare.port)
             (RESULTS / ("nginx-bench-quick.conf.txt" if q else "nginx-bench.conf.txt")).write_text(block)
             app_headers = {"Host": f"{APP_HOST}:{ports['nginx']}", "Accept": "text/html",
                            "Cookie": headers["Cookie"]}
-            with BenchNginx(block, [ports["nginx"], ports["floor"], ports["backend"]], work / "nginx") as nginx:
+            with BenchNginx(block, [ports["nginx"], ports["floor"], ports["backend"], bare_port],
+                            work / "nginx") as nginx:
                 nginx_pids = descendants(nginx.process.pid)
                 ostiary_pids = worker_pids(server.proc.pid, server.port)
+                bare_pids = descendants(bare.proc.pid)
                 parts = {"nginx": nginx_pids, "ostiary": ostiary_pids}
+                bare_parts = {"nginx": nginx_pids, "ostiary": bare_pids}
                 runs = cases.interleaved({
                     "nginx_ostiary": (f"https://127.0.0.1:{ports['nginx']}/", app_headers, nginx_pids + ostiary_pids,
                                       False, parts),
                     "nginx_floor": (f"https://127.0.0.1:{ports['floor']}/", app_headers, nginx_pids, False, parts),
+                    "nginx_bare": (f"https://127.0.0.1:{bare_port}/", app_headers, nginx_pids + bare_pids, False,
+                                   bare_parts),
                 }, concurrencies, rounds, seconds)
-            results["case2"] = {"runs": runs, "table": cases.summarise(runs, "nginx_ostiary", "nginx_floor")}
+            bare.stop()
+            running.remove(bare)
+            results["case2"] = {"runs": {k: v for k, v in runs.items() if k != "nginx_bare"},
+                                "table": cases.summarise(runs, "nginx_ostiary", "nginx_floor"),
+                                "bare_runs": runs["nginx_bare"],
+                                "bare_table": cases.summarise(runs, "nginx_ostiary", "nginx_bare"),
+                                "bare_floor_table": cases.summarise(runs, "nginx_bare", "nginx_floor")}
 
         if "3" in args.only:
             log("case 3: scale — building the large installation")

@@ -33,7 +33,23 @@ def http_block(snippet: str, *, app_host: str, app_port: int, floor_port: int, b
     if n != 1:
         raise ValueError("cannot find the check location in the nginx snippet")
     backend = (f"server {{\n\tlisten 127.0.0.1:{backend_port};\n\tlocation / {{ return 200 \"app\\n\"; }}\n}}\n")
-    return f"access_log off;\n{part1}\n{part2}\n# the floor: nginx answers its own auth_request\n{floor}\n{backend}"
+    return f"access_log off;\n{part1}\n{part2}\n{FLOOR_MARK}\n{floor}\n{backend}"
+
+
+FLOOR_MARK = "# the floor: nginx answers its own auth_request"
+
+
+def shipped_copy(block: str, name: str, app_port: int, port: int, upstream_port: int | None = None) -> str:
+    """The shipped server block and upstream of `block` (http_block's), under new names, on `port`,
+    and with Ostiary's upstream on `upstream_port` when given: a second protected site beside it."""
+    shipped = block.split(FLOOR_MARK)[0].removeprefix("access_log off;\n")
+    text = shipped.replace("ostiary_app_", f"ostiary_{name}_").replace(f"listen {app_port} ssl;",
+                                                                       f"listen {port} ssl;")
+    if upstream_port is not None:
+        text = re.sub(r"server 127\.0\.0\.1:\d+;", f"server 127.0.0.1:{upstream_port};", text, count=1)
+    if text.count(f"ostiary_{name}_upstream") < 2 or f"listen {port} ssl;" not in text:
+        raise ValueError("the nginx snippet changed shape; update bench/nginx_config.py")
+    return text
 
 
 class BenchNginx(NginxServer):

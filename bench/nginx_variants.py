@@ -18,6 +18,9 @@ Variants (each edits only what it names; every other line is the shipped snippet
   (`OSTIARY_EVENT_LOOP`; `ostiary serve` runs uvloop);
 - `unix_socket`: the shipped snippet against an Ostiary (uvloop) listening on a Unix domain
   socket (`server unix:PATH;` in the upstream) instead of loopback TCP;
+- `bare_upstream`: the shipped snippet against bench/bare_app.py's ASGI handler (granian, uvloop,
+  one worker) answering every check 200 with no identity: what any Python handler on granian
+  costs under nginx, Ostiary's own work aside;
 - `ostiary_alone`: wrk straight at Ostiary's /check with the headers nginx sends
   (no nginx at all), for scale.
 """
@@ -33,8 +36,8 @@ from pathlib import Path
 
 from bench import cases
 from bench.cases import log
-from bench.nginx_config import BenchNginx, http_block
-from bench.servers import descendants, free_port, ostiary, worker_pids
+from bench.nginx_config import BenchNginx, http_block, shipped_copy
+from bench.servers import BareServer, descendants, free_port, ostiary, worker_pids
 from bench.world import APP_HOST, build_small, check_headers, mint_cookie
 from bench.wrk import run_wrk
 from ostiary.config import load_settings
@@ -51,12 +54,9 @@ _LEAN = ("\t\tproxy_pass_request_headers off;\n\t\tproxy_set_header Cookie $http
          "\t\tproxy_set_header X-Requested-With $http_x_requested_with;\n")
 
 
-def _variant(snippet_block: str, name: str, app_port: int, port: int, upstream_port: int | None = None) -> str:
+def _variant(block: str, name: str, app_port: int, port: int, upstream_port: int | None = None) -> str:
     """The shipped server block and upstream under new names, on `port`, edited for `name`."""
-    text = snippet_block.replace("ostiary_app_", f"ostiary_{name}_").replace(f"listen {app_port} ssl;",
-                                                                             f"listen {port} ssl;")
-    if upstream_port is not None:
-        text = re.sub(r"server 127\.0\.0\.1:\d+;", f"server 127.0.0.1:{upstream_port};", text, count=1)
+    text = shipped_copy(block, name, app_port, port, upstream_port)
     if name == "unix_socket":
         text = re.sub(r"server 127\.0\.0\.1:\d+;", f"server unix:{_SOCKET_PATH[0]};", text, count=1)
     if name == "no_keepalive":
@@ -71,8 +71,6 @@ def _variant(snippet_block: str, name: str, app_port: int, port: int, upstream_p
         text = text.replace(_CHECK_HEAD, _CHECK_HEAD + _LEAN + "\t\tproxy_buffering off;\n")
         text = text.replace("\t\tproxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n\t\t# The browser's",
                             "\t\t# The browser's")
-    if text.count(f"ostiary_{name}_upstream") < 2:
-        raise ValueError(f"variant {name} did not apply")
     return text
 
 
@@ -98,7 +96,7 @@ def main() -> None:
     store = open_store(url)
     _, cookie = mint_cookie(store, world)
     headers = check_headers(world, cookie)
-    names = ["no_keepalive", "keepalive_64", "lean_headers", "buffers", "minimal", *_OWN_OSTIARY, "unix_socket"]
+    names = ["no_keepalive", "keepalive_64", "lean_headers", "buffers", "minimal", *_OWN_OSTIARY, "unix_socket", "bare_upstream"]
     if args.only is not None:
         names = [n for n in names if n in args.only]
     one = ostiary(url, ports["ostiary"], 1, work)
@@ -108,7 +106,9 @@ def main() -> None:
         if name in _OWN_OSTIARY:
             workers, env = _OWN_OSTIARY[name]
             own[name] = ostiary(url, free_port(), workers, work, **env)
-    uds = None
+    uds = bare = None
+    if "bare_upstream" in names:
+        bare = BareServer(free_port(), work, loop="uvloop")
     if "unix_socket" in names:
         _SOCKET_PATH[0] = str(work / "ostiary.sock")
         uds = _unix_socket_ostiary(url, work, _SOCKET_PATH[0])
@@ -119,12 +119,11 @@ def main() -> None:
         snippet = snippet_for_app(store, settings, world.tenant_id, "app", "nginx")
         block = http_block(snippet, app_host=APP_HOST, app_port=ports["nginx"], floor_port=ports["floor"],
                            backend_port=ports["backend"], cert=tls.cert_chain, key=tls.private_key, workdir=work)
-        # The shipped part 1 (maps, upstream) and part 2 (server), certificate paths filled in.
-        shipped = block.split("# the floor: nginx answers its own auth_request")[0].removeprefix("access_log off;\n")
         variant_ports = {name: free_port() for name in names}
         extra = "".join(
-            _variant(shipped, name, ports["nginx"], variant_ports[name],
-                     own[name].port if name in own else None) for name in names)
+            _variant(block, name, ports["nginx"], variant_ports[name],
+                     own[name].port if name in own else bare.port if name == "bare_upstream" else None)
+            for name in names)
         (work / "variants.conf").write_text(block + extra)
         app_headers = {"Host": f"{APP_HOST}:{ports['nginx']}", "Accept": "text/html", "Cookie": headers["Cookie"]}
         with BenchNginx(block + extra, [ports["nginx"], ports["floor"], ports["backend"], *variant_ports.values()],
@@ -138,13 +137,16 @@ def main() -> None:
                                          headers, [], one_pids)}
             for name in names:
                 pids = (worker_pids(own[name].proc.pid, own[name].port) if name in own
-                        else descendants(uds.pid) if name == "unix_socket" else one_pids)
+                        else descendants(uds.pid) if name == "unix_socket"
+                        else descendants(bare.proc.pid) if name == "bare_upstream" else one_pids)
                 targets[name] = (f"https://127.0.0.1:{variant_ports[name]}/", app_headers, nginx_pids, pids)
             runs = _interleaved(targets, args.connections, args.rounds, args.seconds)
     finally:
         one.stop()
         for server in own.values():
             server.stop()
+        if bare is not None:
+            bare.stop()
         if uds is not None:
             os.killpg(uds.pid, 15)
             uds.wait()

@@ -223,6 +223,15 @@ def targets(results: dict) -> list[Target]:
                      f"the ratio cannot pass {nginx_alone / parts['nginx']:.2f} ({nginx_alone:.0f} / "
                      f"{parts['nginx']:.0f}), whatever Ostiary does; Ostiary's time runs beside it, on the core wrk "
                      "also needs")
+        bare = c2.get("bare_table")
+        if bare and _has(bare, 16):
+            b, bf = _at(bare, 16), _at(c2["bare_floor_table"], 16)
+            left += (f". The same snippet in front of a bare ASGI handler on the same granian (which answers every "
+                     f"check 200 and does nothing else) reached {bf['ratio']:.2f} of nginx alone, costing "
+                     f"{b['nginx_bare_cpu_parts_us']['ostiary']:.0f} µs of its worker's CPU per request against "
+                     f"Ostiary's {b['nginx_ostiary_cpu_parts_us']['ostiary']:.0f} µs; Ostiary reached "
+                     f"{b['ratio']:.2f} of it (section 2): what is left is the subrequest and granian's wake-up "
+                     "per check, not Ostiary's work")
         out.append(Target("2", "protected request through nginx + snippet vs nginx answering `auth_request` itself, "
                           "16 connections", f"≥ {TARGETS['case2']}",
                           f"{t['ratio']:.2f} (server CPU per request: {t['cpu_ratio']:.2f})",
@@ -387,6 +396,8 @@ def _other_values(results: dict) -> dict:
     c2, c3, hs = results.get("case2"), results.get("case3"), results.get("case5")
     if c2:
         values["c2_table"] = _rows(c2["table"], "nginx_ostiary", "nginx_floor")
+        values["c2_bare_table"] = (_rows(c2["bare_table"], "nginx_ostiary", "nginx_bare") if "bare_table" in c2
+                                   else "(not measured in this run)")
     if c3:
         values |= {
             "c3_table": _rows(c3["table"], "large", "small"),
