@@ -34,6 +34,19 @@ def test_signing_in_with_the_nfd_form_of_a_username_works(store, tenant):
     assert users.get_user(store, tenant, NFD_NAME).username == NFC_NAME
 
 
+def test_a_username_is_matched_in_any_case_unless_two_differ_only_in_case(store, tenant):
+    users.add_user(store, tenant, CLI_ACTOR, email="bob@acme.test", username="Bob.Smith", password=PASSWORD)
+    for typed in ("Bob.Smith", "bob.smith", "BOB.SMITH", " bob.SMITH "):
+        assert users.authenticate(store, tenant, typed, PASSWORD).email == "bob@acme.test", typed
+    assert users.authenticate(store, tenant, "bob.smith", "wrong password") is None
+    # Usernames that differ only in case (an upstream provider may bring them): each must be typed as stored.
+    users.add_user(store, tenant, CLI_ACTOR, email="bob2@acme.test", username="bob.smith", password=PASSWORD)
+    assert users.authenticate(store, tenant, "Bob.Smith", PASSWORD).email == "bob@acme.test"
+    assert users.authenticate(store, tenant, "bob.smith", PASSWORD).email == "bob2@acme.test"
+    assert users.authenticate(store, tenant, "BOB.SMITH", PASSWORD) is None
+    assert users.find_user(store, tenant, "BOB@ACME.TEST").username == "Bob.Smith"
+
+
 def test_a_name_typed_in_nfd_is_stored_in_nfc(store, tenant):
     row = users.add_user(store, tenant, CLI_ACTOR, email=f"{NFD_NAME}@acme.test", username=NFD_NAME,
                          display_name=f"{NFD_NAME} Ørsted")

@@ -49,8 +49,18 @@ def _validate_display_name(name: str, problems: Problems) -> str:
 
 
 def find_user_in(scope: TenantScope, email_or_username: str) -> Row | None:
+    """The user an email (any case) or a username names. A username matches as typed first; else, as
+    people type it at sign-in, in any case, when exactly one username matches that way (two usernames
+    that differ only in case are both kept, and each must then be typed as it is; docs/users.md)."""
     key = nfc(email_or_username).strip()
-    return scope.one(users, or_(func.lower(users.c.email) == key.lower(), users.c.username == key))
+    folded = key.casefold()
+    found = scope.rows(users, or_(func.lower(users.c.email) == key.lower(), users.c.username == key,
+                                  func.lower(users.c.username) == key.lower()))
+    exact = [row for row in found if row.username == key or row.email.lower() == key.lower()]
+    if exact:
+        return exact[0]
+    folded_matches = [row for row in found if row.username.casefold() == folded]
+    return folded_matches[0] if len(folded_matches) == 1 else None
 
 
 def find_user(store: Store, tenant_id: int, email_or_username: str) -> Row | None:
