@@ -368,3 +368,26 @@ def test_every_page_is_pictured_in_both_looks_and_both_widths(browser, world, tm
         committed = {p.name for p in SHOTS.glob("*.jpg")}
         assert committed == set(made), ("docs/screenshots/ is out of step with the pages; "
                                         "run with OSTIARY_UPDATE_SCREENSHOTS=1 to regenerate")
+
+
+@pytest.mark.slow
+def test_the_check_run_on_each_picture_reports_a_page_with_problems_even_under_a_strict_csp(browser):
+    context = browser.new_context(ignore_https_errors=True)
+    try:
+        context.add_init_script(path=str(AXE))
+        page = context.new_page()
+        page.route("https://bad.example.test/", lambda route: route.fulfill(
+            status=200, headers={"content-security-policy": "default-src 'none'"}, content_type="text/html",
+            body="<!doctype html><html><body><img src='x.png'><input><p style='width:2000px'>wide</p></body></html>"))
+        page.route("https://wide.example.test/", lambda route: route.fulfill(
+            status=200, content_type="text/html", body="<p style='width:2000px'>wide</p>"))
+        page.goto("https://bad.example.test/")
+        found = _axe(page)
+        page.goto("https://wide.example.test/")
+        wide = _axe(page)
+    finally:
+        context.close()
+    assert any(v.startswith("image-alt") for v in found) and any(v.startswith("label") for v in found), found
+    # The page's own CSP stayed on: it refused the inline style, so the paragraph is not 2000 px wide.
+    assert not any(v.startswith("scrolls sideways") for v in found), found
+    assert any(v.startswith("scrolls sideways") for v in wide), wide
