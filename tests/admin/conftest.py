@@ -71,7 +71,8 @@ def _populate(store: Store, dns: Dnsmasq, port: int) -> tuple[int, int]:
     return acme, globex
 
 
-def start_world(tmp: Path, url: str) -> AdminWorld:
+def start_world(tmp: Path, url: str, more_env: dict[str, str] | None = None) -> AdminWorld:
+    """The world, its server started with `more_env` added to its environment (email settings, say)."""
     store = open_store(url)
     store.migrate()
     tls = issue_certificates(tmp / "tls", ["localhost", "*.id.example.test", "*.acme-corp.test", "acme-corp.test",
@@ -85,7 +86,7 @@ def start_world(tmp: Path, url: str) -> AdminWorld:
     other = api_tokens.create_token(store, globex, maker, "globex-writer", "write").token
     env = {"OSTIARY_DATABASE_URL": url, "OSTIARY_PUBLIC_PORT": str(port), "OSTIARY_DATA_DIR": str(tmp),
            "OSTIARY_DNS_RESOLVERS": dns.resolvers_env, "OSTIARY_DNS_TIMEOUT": "3",
-           "OSTIARY_KEY_OVERLAP_SECONDS": "3600"}
+           "OSTIARY_KEY_OVERLAP_SECONDS": "3600", **(more_env or {})}
     server = OstiaryServer(env, port, workers=2, tls=(tls.cert_chain, tls.private_key), log_path=tmp / "server.log")
     try:
         server.start(ready_host=TENANT_HOST, ca_cert=tls.ca_cert)
