@@ -1,5 +1,7 @@
-"""Email: plain-text and HTML messages from templates, sent over SMTP in the
-tenant's name (docs/email.md). Everything here blocks on the network, so the
+"""Email: plain-text and HTML messages from templates, in the recipient's
+language (docs/email.md, "Languages"; the text through the pages'
+translation layer, docs/translations.md), sent over SMTP in the tenant's
+name (docs/email.md). Everything here blocks on the network, so the
 portal calls it in a worker thread, never on the event loop.
 
 `connect` opens and authenticates the connection before a caller writes
@@ -248,7 +250,7 @@ def notify_second_factor_reset(store, settings: Settings, tenant_id: int, user_i
         return False
     person = email_links.recipient(store, tenant_id, user_id)
     msg = compose(settings, "second_factor_reset", tenant_name=person.tenant_name, to=person.email,
-                  name=person.display_name, reset_by=reset_by,
+                  language=person.language, name=person.display_name, reset_by=reset_by,
                   sign_in_url=email_links.tenant_url(store, settings, tenant_id, "/sign-in"))
     send(settings, msg)
     return True
