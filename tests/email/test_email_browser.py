@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from ostiary.services.rules import api_tokens, tenants, users
+from ostiary.services.rules import api_tokens, languages, tenants, users
 from ostiary.services.base.actor import CLI_ACTOR, Actor
 from ostiary.store import open_store
 from ostiary.store.tables import audit_log
@@ -96,6 +96,12 @@ def sign_in(page, world, login: str, password: str) -> None:
     page.fill("#login", login)
     page.fill("#password", password)
     page.click("button[type=submit]")
+
+
+def parts(msg) -> tuple[str, str]:
+    """The plain-text and HTML parts, with the line ends a mail reader shows
+    (an encoded part decodes to the wire's CRLF)."""
+    return tuple(msg.get_body((kind,)).get_content().replace("\r\n", "\n") for kind in ("plain", "html"))
 
 
 def link_in(msg) -> str:
@@ -304,3 +310,64 @@ def test_a_link_form_from_another_site_changes_nothing(world):
         assert forged.status_code == 403
         assert client.get(link).status_code == 200  # still usable
     assert users.authenticate(world.store, world.tenant_id, "erin@acme.test", "attacker chose this") is None
+
+
+def test_a_reset_mail_is_in_the_language_of_the_page_it_was_asked_from(world):
+    """docs/email.md, "Languages": through the real portal, a German browser's
+    "Forgot your password?" sends the German message, an English one's the
+    English message; a saved language wins over the browser's."""
+    for email, name in (("gerda@acme.test", "Gerda"), ("emil@acme.test", "Emil"), ("saskia@acme.test", "Saskia")):
+        users.add_user(world.store, world.tenant_id, CLI_ACTOR, email=email, display_name=name, password=PASSWORD)
+    saskia = users.find_user(world.store, world.tenant_id, "saskia@acme.test")
+    languages.set_language(world.store, world.tenant_id, saskia.id, "en", {"en", "de"})
+    german = {"x-forwarded-for": "203.0.113.30", "accept-language": "de-DE,de;q=0.9,en;q=0.5"}
+    with loopback_client(world.tls.ca_cert, headers=german) as client:
+        answer = _forgot(client, world, "gerda@acme.test")
+        assert answer.status_code == 200 and '<html lang="de">' in answer.text
+        assert _forgot(client, world, "saskia@acme.test").status_code == 200
+    with loopback_client(world.tls.ca_cert, headers={"x-forwarded-for": "203.0.113.31", "accept-language": "en"}) as client:
+        assert _forgot(client, world, "emil@acme.test").status_code == 200
+
+    [msg] = world.smtp.wait_for("gerda@acme.test")
+    text, html = parts(msg)
+    link_in(msg)  # the same working link in both parts: the language changes only the words
+    assert msg["Subject"] == "Ihr Passwort für acme zurücksetzen" and msg["Content-Language"] == "de"
+    assert text.startswith("Hallo Gerda,\n\nJemand hat angefordert, das Passwort Ihres Kontos bei acme zurückzusetzen.")
+    assert "gilt 30 Minuten." in text and "Hello" not in text and "The link works" not in text
+    assert '<html lang="de">' in html and ">Neues Passwort wählen</a>" in html and "Choose a new password" not in html
+
+    [msg] = world.smtp.wait_for("emil@acme.test")
+    text, html = parts(msg)
+    assert msg["Subject"] == "Reset your acme password" and msg["Content-Language"] == "en"
+    assert text == ("Hello Emil,\n\nSomeone asked to reset the password of your acme account. If it was you, open this "
+                    f"link to choose a new password:\n\n{link_in(msg)}\n\nThe link works once, for 30 minutes. Choosing "
+                    "a new password signs you out everywhere.\nIf you did not ask for this, ignore this message: your "
+                    "password stays as it is.\n")
+    assert '<html lang="en">' in html and ">Choose a new password</a>" in html
+
+    [msg] = world.smtp.wait_for("saskia@acme.test")  # asked from a German page, but she chose English
+    assert msg["Subject"] == "Reset your acme password" and "Hello Saskia," in msg.get_body(("plain",)).get_content()
+
+
+def test_an_invitation_from_a_german_admin_page_is_in_german(world, browser):
+    context = browser.new_context(ignore_https_errors=True, locale="de-DE",
+                                  extra_http_headers={"x-forwarded-for": "198.51.100.8"})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        sign_in(page, world, ADMIN, PASSWORD)
+        page.wait_for_url(re.compile(r".*/$"))
+        page.goto(world.url("/admin/users"))
+        assert page.locator("html").get_attribute("lang") == "de"
+        page.fill("#email", "jonas@acme.test")
+        page.fill("#display_name", "Jonas")
+        page.click("#password ~ button[type=submit]")
+        page.wait_for_url(re.compile(r".*/admin/users/\d+"))
+    finally:
+        context.close()
+    [msg] = world.smtp.wait_for("jonas@acme.test")
+    text, html = parts(msg)
+    assert msg["Subject"] == "Sie sind zu acme eingeladen"
+    assert text.startswith("Hallo Jonas,\n\nSie sind zu acme eingeladen. Öffnen Sie diesen Link") and "72 Stunden" in text
+    assert '<html lang="de">' in html and ">Einladung annehmen</a>" in html and "You are invited" not in html
+    link_in(msg)

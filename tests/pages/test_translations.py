@@ -1,7 +1,8 @@
-"""Every page's text goes through the one translation layer (docs/translations.md):
-no template shows a string that is not translatable, the German catalog has a
-checked translation for every string, and a real `ostiary serve` answers in
-the language the person chose, else the one their browser asks for."""
+"""Every page's and every email's text goes through the one translation layer
+(docs/translations.md): no template shows a string that is not translatable,
+the German catalog has a checked translation for every string, and a real
+`ostiary serve` answers in the language the person chose, else the one their
+browser asks for. (Which language an email is sent in: tests/email/test_mail_languages.py.)"""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from tests.support.server import loopback_client
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_DIR = ROOT / "src" / "ostiary" / "portal" / "templates"
+MAIL_TEMPLATE_DIR = ROOT / "src" / "ostiary" / "services" / "rules" / "mail_templates"
 CATALOGS = ROOT / "src" / "ostiary" / "portal" / "translations"
 
 # Names that are the same in every language.
@@ -101,6 +103,19 @@ def untranslated(source: str) -> list[str]:
     return finder.found
 
 
+def untranslated_text(source: str) -> list[str]:
+    """The same for a plain-text template (an email's text part): every line
+    with words outside {% trans %} and {{ … }}."""
+    found = []
+    for line in skeleton(source).splitlines():
+        words = line.replace(MARK, " ")
+        for name in NOT_WORDS:
+            words = words.replace(name, " ")
+        if LETTER.search(words):
+            found.append(f"text: {' '.join(words.split())!r}")
+    return found
+
+
 def _templates() -> list[str]:
     return sorted(str(p.relative_to(TEMPLATE_DIR)) for p in TEMPLATE_DIR.rglob("*.html"))
 
@@ -146,6 +161,36 @@ def test_a_converted_template_that_gains_a_raw_string_fails():
         "<nav title>: 'Your stuff'"]
 
 
+def _mail_templates() -> list[str]:
+    return sorted(p.name for p in MAIL_TEMPLATE_DIR.iterdir() if p.suffix in (".html", ".txt"))
+
+
+@pytest.mark.parametrize("name", _mail_templates())
+def test_an_email_template_shows_no_untranslatable_text(name):
+    source = (MAIL_TEMPLATE_DIR / name).read_text(encoding="utf-8")
+    assert (untranslated(source) if name.endswith(".html") else untranslated_text(source)) == []
+
+
+def test_every_email_template_is_checked():
+    """Both parts of every kind of message (services/rules/mail.py), and the HTML layout around them."""
+    from ostiary.services.rules import mail
+
+    names = set(_mail_templates())
+    assert names == {f"{kind}.{ext}" for kind in mail.SUBJECTS for ext in ("txt", "html")} | {"_layout.html"}
+
+
+def test_an_email_template_that_gains_a_raw_string_fails():
+    html = (MAIL_TEMPLATE_DIR / "password_reset.html").read_text(encoding="utf-8")
+    text = (MAIL_TEMPLATE_DIR / "password_reset.txt").read_text(encoding="utf-8")
+    assert untranslated(html) == [] and untranslated_text(text) == []
+    assert untranslated(html.replace("{% endblock %}", "<p>Thanks, the team</p>\n{% endblock %}")) == [
+        "text: 'Thanks, the team'"]
+    assert untranslated(html.replace('style="font-size:13px', 'title="Copy it" style="font-size:13px', 1)) == [
+        "<p title>: 'Copy it'"]
+    assert untranslated_text(text + "\nThanks, {{ tenant }}\n") == ["text: 'Thanks,'"]
+    assert untranslated_text(text.replace("{{ link }}", "Link: {{ link }}", 1)) == ["text: 'Link:'"]
+
+
 # --- (b) the catalogs: complete, current, checked -----------------------------------------------
 
 
@@ -167,6 +212,9 @@ def test_the_template_catalog_holds_every_translatable_string_of_the_portal(tmp_
     assert extracted - committed == set(), "new strings: run ./scripts/translations and translate them"
     assert committed - extracted == set(), "strings no page uses any more: run ./scripts/translations"
     assert len(extracted) > 100
+    # The emails are extracted too (babel.cfg): their subjects from mail.py, their text from the templates.
+    assert {(None, "Reset your %(tenant)s password"), (None, "Hello %(name)s,"),
+            (None, ("The link works once, for %(num)s minute.", "The link works once, for %(num)s minutes."))} <= extracted
 
 
 @pytest.mark.parametrize("language", [code for code in i18n.LANGUAGES if code != i18n.DEFAULT])
@@ -192,6 +240,8 @@ def test_the_german_catalog_is_german():
         assert i18n.ngettext("Too many failed sign-ins. Wait %(num)d minute, then try again.",
                              "Too many failed sign-ins. Wait %(num)d minutes, then try again.", 5) % {"num": 5} \
             == "Zu viele fehlgeschlagene Anmeldungen. Warten Sie 5 Minuten und versuchen Sie es dann erneut."
+        assert i18n.gettext("Reset your %(tenant)s password") % {"tenant": "Acme"} \
+            == "Ihr Passwort für Acme zurücksetzen"
     finally:
         i18n.use(None)
     assert i18n.gettext("Sign out everywhere") == "Sign out everywhere"

@@ -168,7 +168,7 @@ async def change_email(request: Request) -> Response:
     actor = Actor(f"user:{user.id}", client_address(request), user.id)
     try:
         new = await run_in_threadpool(email_change.request_change, inst.store, inst.settings, tenant.id, actor, user.id,
-                                      str(form.get("new_email", ""))[:320])
+                                      str(form.get("new_email", ""))[:320], i18n.current())
     except ServiceError as exc:
         return await _page(request, tenant, session, 503 if isinstance(exc, MailUnavailable) else 422,
                            [p if p.field != "smtp" else Problem("new_email", _("the confirmation email could not be sent; "

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ostiary.identity.method import MULTI_FACTOR, PASSKEY
-from ostiary.portal import notices
+from ostiary.portal import i18n, notices
 from ostiary.portal import passkeys as passkey_pages
 from ostiary.portal.context import (
     TEMPLATES, client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for,
@@ -88,8 +88,9 @@ async def forgot_submit(request: Request) -> Response:
                       error=_("This form expired or came from another site. Please try again."))
     login = str(form.get("email", ""))[:320]
     try:
+        # The message follows the person's saved language, else this page's (docs/email.md).
         msg = await run_in_threadpool(password_reset.request_reset, inst.store, inst.settings, tenant.id, login,
-                                      client_address(request))
+                                      client_address(request), i18n.current())
     except Throttled as exc:
         response = render(request, "forgot_password.html", status=429, tenant=tenant, error=str(exc))
         response.headers["retry-after"] = str(math.ceil(exc.retry_after))
@@ -270,6 +271,7 @@ async def confirm_email_submit(request: Request) -> Response:
     response = render(request, "notice.html", tenant=tenant, title=_("Email address changed"),
                       message=_("Your account's address is now %(new)s (it was %(old)s).") % {"new": new, "old": old},
                       account=True)
-    notice = await run_in_threadpool(email_change.changed_notice, inst.store, inst.settings, tenant.id, old, new)
+    notice = await run_in_threadpool(email_change.changed_notice, inst.store, inst.settings, tenant.id, old, new,
+                                     language=i18n.current())
     response.background = BackgroundTask(_send_after_answer, inst.settings, notice, "email changed")
     return response

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from ostiary.portal import i18n
 from ostiary.portal.admin import confirmations
 from ostiary.portal.admin.guard import (
     AdminContext, admin_action, admin_page, checked, problems, sorted_listing_args,
@@ -34,8 +35,9 @@ async def user_add(ctx: AdminContext, form) -> Response:
               "display_name": str(form.get("display_name", "")).strip() or None,
               "password": str(form.get("password", "")) or None, "is_admin": checked(form, "is_admin")}
     try:
+        # An invitation is in the language of this page, unless the person saved one (docs/email.md).
         row, invited = await ctx.call(invitations.add_user_or_invite, ctx.inst.store, ctx.inst.settings,
-                                      ctx.tenant.id, ctx.actor, **values)
+                                      ctx.tenant.id, ctx.actor, **values, language=i18n.current())
     except ServiceError as exc:
         # SMTP down: a clear error, and no user or link was kept (docs/email.md).
         status = 503 if isinstance(exc, MailUnavailable) else 422
@@ -51,7 +53,7 @@ async def user_invite(ctx: AdminContext, form) -> Response:
     user = await _target(ctx)
     try:
         await ctx.call(invitations.invite, ctx.inst.store, ctx.inst.settings, ctx.tenant.id, ctx.actor,
-                       email=user.email)
+                       email=user.email, language=i18n.current())
     except ServiceError as exc:
         return await _user(ctx, 503 if isinstance(exc, MailUnavailable) else 409, problems(exc))
     return ctx.back(f"/admin/users/{user.id}", _("Invitation sent to %(email)s.") % {"email": user.email})

@@ -27,10 +27,12 @@ def _taken(scope: TenantScope, email: str, user_id: int) -> bool:
 
 
 def request_change(store: Store, settings: Settings, tenant_id: int, actor: Actor, user_id: int,
-                   new_email: str) -> str:
+                   new_email: str, language: str | None = None) -> str:
     """Sends the confirmation link to the new address and returns it; the
     address stays as it is until the link is used. MailUnavailable, with no
-    link kept, when the message cannot be sent."""
+    link kept, when the message cannot be sent. The message is in the
+    person's saved language, else in `language` (the page's they asked
+    from), else English (docs/email.md)."""
     problems = Problems()
     new_email = validate_email(new_email, problems)
     problems.raise_if_any()
@@ -47,16 +49,20 @@ def request_change(store: Store, settings: Settings, tenant_id: int, actor: Acto
         scope.audit(actor.name, "user.email_change_requested", "user", user_id, actor.addr, new_email=new_email)
         hours = email_links.LIFETIMES[email_links.EMAIL_CHANGE] // 3600
         outbox.send(mail.compose(settings, "email_change", tenant_name=tenant_name, to=new_email,
+                                 language=mail.language_for(user.language, language),
                                  name=user.display_name, old_email=user.email, new_email=new_email,
                                  link=f"{link_base}?token={token}", hours=hours))
     return new_email
 
 
 def changed_notice(store: Store, settings: Settings, tenant_id: int, old_email: str, new_email: str,
-                   by_admin: bool = False) -> EmailMessage:
-    """The notice for the old address, so a change the person did not make is noticed."""
+                   by_admin: bool = False, language: str | None = None) -> EmailMessage:
+    """The notice for the old address, so a change the person did not make is
+    noticed; in their saved language, else in `language` (the page's that
+    confirmed the change), else English."""
     person = email_links.recipient(store, tenant_id, find_user(store, tenant_id, new_email).id)
     return mail.compose(settings, "email_changed", tenant_name=person.tenant_name, to=old_email,
+                        language=mail.language_for(person.language, language),
                         name=person.display_name, old_email=old_email, new_email=new_email, by_admin=by_admin)
 
 
@@ -71,6 +77,7 @@ def notify_changed_by_admin(store: Store, settings: Settings, tenant_id: int, us
         return False
     person = email_links.recipient(store, tenant_id, user_id)
     mail.send(settings, mail.compose(settings, "email_changed", tenant_name=person.tenant_name, to=old_email,
+                                     language=person.language,
                                      name=person.display_name, old_email=old_email, new_email=new_email,
                                      by_admin=True))
     return True

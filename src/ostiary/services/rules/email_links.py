@@ -97,14 +97,15 @@ class Recipient:
     email: str
     display_name: str
     tenant_name: str
+    language: str | None  # their saved choice (users.language), which their messages follow too (docs/email.md)
 
 
 def recipient(store: Store, tenant_id: int, user_id: int) -> Recipient:
     with store.read() as conn:
-        row = conn.execute(select(users.c.email, users.c.display_name, tenants.c.name)
+        row = conn.execute(select(users.c.email, users.c.display_name, users.c.language, tenants.c.name)
                            .join(tenants, tenants.c.id == users.c.tenant_id)
                            .where(users.c.tenant_id == tenant_id, users.c.id == user_id)).one()
-    return Recipient(row.email, row.display_name, row.name)
+    return Recipient(row.email, row.display_name, row.name, row.language)
 
 
 def tenant_name(store: Store, tenant_id: int) -> str:

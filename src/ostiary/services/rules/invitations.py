@@ -38,10 +38,13 @@ class Invited:
 
 
 def invite(store: Store, settings: Settings, tenant_id: int, actor: Actor, *, email: str,
-           username: str | None = None, display_name: str | None = None, is_admin: bool = False) -> Invited:
+           username: str | None = None, display_name: str | None = None, is_admin: bool = False,
+           language: str | None = None) -> Invited:
     """Creates the user without a password (or finds one invited before) and
     emails them a link to set one. MailUnavailable, with nothing written,
-    when the message cannot be sent."""
+    when the message cannot be sent. The message is in the person's saved
+    language if they have one, else in `language` (the inviting
+    administrator's page's), else English (docs/email.md)."""
     email, username, display_name = users_service.validate_new_user(email, username, display_name, None)
     link_base = email_links.tenant_url(store, settings, tenant_id, email_links.PATHS[email_links.INVITATION])
     tenant_name = email_links.tenant_name(store, tenant_id)
@@ -64,19 +67,20 @@ def invite(store: Store, settings: Settings, tenant_id: int, actor: Actor, *, em
         scope.audit(actor.name, "user.invite", "user", user.id, actor.addr, email=user.email, resent=resent)
         hours = email_links.LIFETIMES[email_links.INVITATION] // 3600
         outbox.send(mail.compose(settings, "invitation", tenant_name=tenant_name, to=user.email,
-                                 name=user.display_name, link=f"{link_base}?token={token}", hours=hours))
+                                 language=mail.language_for(user.language, language), name=user.display_name,
+                                 link=f"{link_base}?token={token}", hours=hours))
         return Invited(user, resent)
 
 
 def add_user_or_invite(store: Store, settings: Settings, tenant_id: int, actor: Actor, *, email: str,
                        username: str | None = None, display_name: str | None = None, password: str | None = None,
-                       is_admin: bool = False) -> tuple[Row, bool]:
+                       is_admin: bool = False, language: str | None = None) -> tuple[Row, bool]:
     """(user, invited): the one rule the CLI, API and admin pages follow. With
     a password the user is simply added; without one they are invited when
     email is configured, and otherwise added with no way in yet."""
     if password is None and settings.email_enabled:
         return invite(store, settings, tenant_id, actor, email=email, username=username,
-                      display_name=display_name, is_admin=is_admin).user, True
+                      display_name=display_name, is_admin=is_admin, language=language).user, True
     return users_service.add_user(store, tenant_id, actor, email=email, username=username, display_name=display_name,
                                   password=password, is_admin=is_admin), False
 

@@ -1,5 +1,7 @@
-"""Email: plain-text and HTML messages from templates, sent over SMTP in the
-tenant's name (docs/email.md). Everything here blocks on the network, so the
+"""Email: plain-text and HTML messages from templates, in the recipient's
+language (docs/email.md, "Languages"; the text through the pages'
+translation layer, docs/translations.md), sent over SMTP in the tenant's
+name (docs/email.md). Everything here blocks on the network, so the
 portal calls it in a worker thread, never on the event loop.
 
 `connect` opens and authenticates the connection before a caller writes
@@ -9,6 +11,7 @@ the rows back."""
 
 from __future__ import annotations
 
+import functools
 import smtplib
 import socket
 import ssl
@@ -20,48 +23,87 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from ostiary import translations
 from ostiary.config import Settings
 from ostiary.dns.sign_in_checks import ERROR, INFO, OK, Finding
 from ostiary.services.base import notifications
 from ostiary.services.base.errors import MailNotConfigured, MailUnavailable
 from ostiary.services.rules import email_links
 
-TEMPLATES = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "mail_templates"),
-    autoescape=select_autoescape(["html"]),
-    undefined=StrictUndefined,
-    keep_trailing_newline=True,
-)
+TEMPLATE_DIR = Path(__file__).parent / "mail_templates"
 
-# One template pair (KIND.txt and KIND.html) per kind of message.
+
+def N_(message: str) -> str:
+    """Marks text for the catalog (./scripts/translations extracts this module); translated where it is used."""
+    return message
+
+
+# One template pair (KIND.txt and KIND.html) per kind of message, and its subject.
 SUBJECTS = {
-    "invitation": "You are invited to {tenant}",
-    "password_reset": "Reset your {tenant} password",
-    "email_change": "Confirm your new {tenant} email address",
-    "email_changed": "Your {tenant} email address was changed",
-    "second_factor_reset": "Your {tenant} two-factor sign-in was reset",
+    "invitation": N_("You are invited to %(tenant)s"),
+    "password_reset": N_("Reset your %(tenant)s password"),
+    "email_change": N_("Confirm your new %(tenant)s email address"),
+    "email_changed": N_("Your %(tenant)s email address was changed"),
+    "second_factor_reset": N_("Your %(tenant)s two-factor sign-in was reset"),
 }
+
+
+def language_for(saved: str | None, asked: str | None = None) -> str:
+    """The language of a message (docs/email.md, "Languages"): the
+    recipient's saved choice (users.language), else the language of the page
+    the message was asked from (`asked`), else English; a language Ostiary
+    does not ship counts as none."""
+    shipped = translations.catalogs()
+    for language in (saved, asked):
+        if language in shipped:
+            return language
+    return translations.DEFAULT
+
+
+@functools.cache
+def templates(language: str) -> Environment:
+    """The templates with one language's catalog (docs/translations.md): one
+    environment per language, so threads sending in different languages
+    never share a gettext."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATE_DIR),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    # As the portal's (ostiary/portal/context.py) and babel.cfg: one-line message ids.
+    env.policies["ext.i18n.trimmed"] = True
+    env.install_gettext_translations(translations.catalogs()[language], newstyle=True)
+    return env
+
 
 NOT_CONFIGURED = ("smtp: email is not configured, so no message can be sent: set OSTIARY_SMTP_HOST and "
                   "OSTIARY_SMTP_FROM (docs/email.md)")
 
 
-def compose(settings: Settings, kind: str, *, tenant_name: str, to: str, **values) -> EmailMessage:
+def compose(settings: Settings, kind: str, *, tenant_name: str, to: str, language: str | None = None,
+            **values) -> EmailMessage:
     """A multipart/alternative message (plain text first, then HTML) from the
-    kind's templates, From the tenant's name at OSTIARY_SMTP_FROM."""
+    kind's templates, in `language` (English when None or not shipped: see
+    `language_for`), From the tenant's name at OSTIARY_SMTP_FROM."""
+    language = language_for(language)
+    catalog = translations.catalogs()[language]
     msg = EmailMessage()
     # A header is one line: whatever whitespace a tenant's name holds becomes single spaces.
     header_name = " ".join(tenant_name.split())
-    msg["Subject"] = SUBJECTS[kind].format(tenant=header_name)
+    msg["Subject"] = catalog.gettext(SUBJECTS[kind]) % {"tenant": header_name}
     msg["From"] = formataddr((header_name, settings.smtp_from))
     msg["To"] = to
     msg["Date"] = formatdate(usegmt=True)
     msg["Message-ID"] = make_msgid(domain=settings.smtp_from.rpartition("@")[2])
     # RFC 3834: no vacation replies to these.
     msg["Auto-Submitted"] = "auto-generated"
-    context = {"tenant": tenant_name, **values}
-    msg.set_content(TEMPLATES.get_template(f"{kind}.txt").render(**context))
-    msg.add_alternative(TEMPLATES.get_template(f"{kind}.html").render(**context), subtype="html")
+    context = {"tenant": tenant_name, "language": language, **values}
+    env = templates(language)
+    msg.set_content(env.get_template(f"{kind}.txt").render(**context))
+    msg.add_alternative(env.get_template(f"{kind}.html").render(**context), subtype="html")
+    msg["Content-Language"] = language  # after the parts: setting content clears Content-* headers
     return msg
 
 
@@ -208,7 +250,7 @@ def notify_second_factor_reset(store, settings: Settings, tenant_id: int, user_i
         return False
     person = email_links.recipient(store, tenant_id, user_id)
     msg = compose(settings, "second_factor_reset", tenant_name=person.tenant_name, to=person.email,
-                  name=person.display_name, reset_by=reset_by,
+                  language=person.language, name=person.display_name, reset_by=reset_by,
                   sign_in_url=email_links.tenant_url(store, settings, tenant_id, "/sign-in"))
     send(settings, msg)
     return True

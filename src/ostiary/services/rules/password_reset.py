@@ -28,11 +28,14 @@ INVALID_LINK = ("token: this link cannot be used: it was used already, it expire
 ACTIONS = {email_links.RESET: "user.password_reset", email_links.INVITATION: "user.invitation_accepted"}
 
 
-def request_reset(store: Store, settings: Settings, tenant_id: int, login: str, address: str) -> EmailMessage | None:
+def request_reset(store: Store, settings: Settings, tenant_id: int, login: str, address: str,
+                  language: str | None = None) -> EmailMessage | None:
     """The reset message to send, or None when there is nothing to send (no
     such active account, password sign-in is not theirs, or the account's
     limit is met): the page says the same either way, so the message is sent
-    after the answer. Throttled when this client address asked too often."""
+    after the answer. Throttled when this client address asked too often.
+    The message is in the person's saved language, else in `language` (the
+    page's they asked from), else English (docs/email.md)."""
     login = nfc(login).strip()[:320]
     verdict = throttle.begin_password_reset(store, tenant_id, login, address)
     if not verdict.address.allowed:
@@ -51,7 +54,8 @@ def request_reset(store: Store, settings: Settings, tenant_id: int, login: str, 
         scope = TenantScope(conn, tenant_id)
         token = email_links.issue_in(scope, user.id, email_links.RESET, Actor(f"user:{user.id}", address, user.id))
         scope.audit(f"user:{user.id}", "user.password_reset_requested", "user", user.id, address)
-    return mail.compose(settings, "password_reset", tenant_name=tenant_name, to=user.email, name=user.display_name,
+    return mail.compose(settings, "password_reset", tenant_name=tenant_name, to=user.email,
+                        language=mail.language_for(user.language, language), name=user.display_name,
                         link=f"{link_base}?token={token}", minutes=email_links.LIFETIMES[email_links.RESET] // 60)
 
 
