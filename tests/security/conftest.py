@@ -1,6 +1,7 @@
 """The attack suite's world: the integration world's tenants, domains, users
-and apps, plus an app that requires a second factor, served by two real
-`ostiary serve` instances over HTTPS sharing one SQLite database:
+and apps, plus an app that requires a second factor (tests/support/world.py's
+SECURITY population), served by two real `ostiary serve` instances over HTTPS
+sharing one SQLite database:
 
 - `front` trusts 127.0.0.1 as a reverse proxy (OSTIARY_TRUSTED_PROXIES), so
   tests simulate many client addresses with X-Forwarded-For;
@@ -14,24 +15,20 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from html import unescape
-from pathlib import Path
 
 import httpx
 import pytest
 
-from ostiary.services.rules import apps
-from ostiary.services.base.actor import CLI_ACTOR
-from ostiary.store import Store, open_store
 from ostiary.wire import CSRF_COOKIE
-from tests.integration.conftest import ACME, GLOBEX, PASSWORD, PORTALS, _populate
 from tests.support.dnsserver import Dnsmasq
-from tests.support.server import OstiaryServer, free_port, loopback_client
+from tests.support.server import free_port
 from tests.support.tls import issue_certificates
-from tests.support.visitor import Visitor
+from tests.support.world import ACME, CERTIFICATE_HOSTS, GLOBEX, PASSWORD, SECURITY, World, database, serve, \
+    server_env
 
-SECURITY_PORTALS = {**PORTALS, "vault.acme-corp.test": "auth.acme-corp.test"}
+SECURITY_PORTALS = SECURITY.portals("console.acme-corp.test")
 _addresses = itertools.count(1)
 
 
@@ -42,33 +39,8 @@ def fresh_address() -> str:
 
 
 @dataclass
-class SecurityWorld:
-    store: Store
-    port: int
-    direct_port: int
-    ca: Path
-    acme: int
-    globex: int
-    visitors: list = field(default_factory=list)
-
-    def url(self, host: str, path: str = "/", port: int | None = None) -> str:
-        return f"https://{host}:{port or self.port}{path}"
-
-    def visitor(self, login: str | None = None, password: str = PASSWORD) -> Visitor:
-        v = Visitor(self.port, self.ca, dict(SECURITY_PORTALS), login=login, password=password)
-        self.visitors.append(v)
-        return v
-
-    def signed_in(self, login: str, app_host: str = "grafana.acme-corp.test") -> Visitor:
-        v = self.visitor(login)
-        visit = v.open(self.url(app_host, "/"))
-        assert visit.reached_app, [(s.url, s.status) for s in visit.steps]
-        return v
-
-    def client(self) -> httpx.Client:
-        c = loopback_client(self.ca)
-        self.visitors.append(c)
-        return c
+class SecurityWorld(World):
+    direct_port: int = 0  # the instance that trusts no proxy
 
     def check(self, client: httpx.Client, portal: str, headers: dict, query: str = "") -> httpx.Response:
         """A raw /check subrequest with exactly these headers (plus Host)."""
@@ -97,35 +69,19 @@ def form_fields(html: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def sec(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("security")
-    url = f"sqlite:///{tmp / 'ostiary.db'}"
-    store = open_store(url)
-    store.migrate()
-    tls = issue_certificates(tmp / "tls", ["localhost", "*.id.example.test", "*.acme-corp.test", "acme-corp.test",
-                                           "*.homelab.test", "*.globex.test"])
-    port, direct_port = free_port(), free_port()
-    with Dnsmasq() as dns:
-        acme, globex = _populate(store, dns, port)
-    apps.add_app(store, acme, CLI_ACTOR, name="vault", url=f"https://vault.acme-corp.test:{port}", all_users=True,
-                 require_2fa=True)
-    env = {"OSTIARY_DATABASE_URL": url, "OSTIARY_PUBLIC_PORT": str(port), "OSTIARY_DATA_DIR": str(tmp),
-           "OSTIARY_KEY_OVERLAP_SECONDS": "3600"}
-    front = OstiaryServer({**env, "OSTIARY_TRUSTED_PROXIES": "127.0.0.1/32"}, port, workers=2,
-                          tls=(tls.cert_chain, tls.private_key), log_path=tmp / "front.log")
-    direct = OstiaryServer({**env, "OSTIARY_PUBLIC_PORT": str(direct_port)}, direct_port, workers=1,
-                           tls=(tls.cert_chain, tls.private_key), log_path=tmp / "direct.log")
-    front.start(ready_host=ACME, ca_cert=tls.ca_cert)
-    try:
-        direct.start(ready_host=ACME, ca_cert=tls.ca_cert)
-    except Exception:
-        front.stop()
-        raise
-    world = SecurityWorld(store, port, direct_port, tls.ca_cert, acme, globex)
-    yield world
-    for v in world.visitors:
-        v.close()
-    direct.stop()
-    front.stop()
-    store.dispose()
+    with database("sqlite", tmp) as (url, store):
+        tls = issue_certificates(tmp / "tls", CERTIFICATE_HOSTS)
+        port, direct_port = free_port(), free_port()
+        with Dnsmasq() as dns:
+            tenant_ids = SECURITY.populate(store, dns, port)
+        world = SecurityWorld(store, port, tls.ca_cert, tenant_ids, SECURITY_PORTALS, direct_port=direct_port)
+        certificate = (tls.cert_chain, tls.private_key)
+        serve(world, server_env(url, port, tmp, OSTIARY_TRUSTED_PROXIES="127.0.0.1/32"), port, tmp / "front.log",
+              tls=certificate, ready_host=ACME)
+        serve(world, server_env(url, direct_port, tmp), direct_port, tmp / "direct.log", workers=1, tls=certificate,
+              ready_host=ACME)
+        yield world
+        world.close()
 
 
 __all__ = ["ACME", "GLOBEX", "PASSWORD", "SecurityWorld", "fresh_address", "form_fields", "sign_in_attempt"]
