@@ -51,7 +51,7 @@ def _validate_display_name(name: str, problems: Problems) -> str:
 def find_user_in(scope: TenantScope, email_or_username: str) -> Row | None:
     """The user an email (any case) or a username names. A username matches as typed first; else, as
     people type it at sign-in, in any case, when exactly one username matches that way (two usernames
-    that differ only in case are both kept, and each must then be typed as it is; docs/users.md)."""
+    that differ only in case are both kept, and each must then be typed as it is; docs/sign-in.md)."""
     key = nfc(email_or_username).strip()
     folded = key.casefold()
     found = scope.rows(users, or_(func.lower(users.c.email) == key.lower(), users.c.username == key,
