@@ -80,9 +80,9 @@ async def favicon(request) -> FileResponse:
 
 
 def build_portal(inst: Instance, lifespan=None) -> Starlette:
-    from ostiary.services.rules import mail
+    from ostiary.services.rules import change_notices
 
-    mail.install_notifications(inst.settings)  # an admin's second-factor reset is told by email (docs/email.md)
+    change_notices.install_notifications(inst.settings)  # an admin's second-factor reset is told by email (docs/email.md)
     routes = [
         Route("/", signin.home),
         Route("/sign-in", signin.sign_in_page, methods=["GET"]),
