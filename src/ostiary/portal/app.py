@@ -15,7 +15,7 @@ from ostiary.portal import account, branding, by_email, handshake, health, not_f
 from ostiary.portal.admin import admin_routes
 from ostiary.portal.api import build_api
 from ostiary.portal import directory, oidc, passkeys, second_factor, upstream
-from ostiary.portal.i18n import LanguageMiddleware
+from ostiary.portal.page_language import LanguageMiddleware
 from ostiary.portal.input_guard import InputGuard
 from ostiary.portal.unavailable import EXCEPTION_HANDLERS
 from ostiary.portal.context import Instance
