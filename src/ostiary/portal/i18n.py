@@ -24,7 +24,7 @@ from babel.support import LazyProxy
 
 from ostiary import translations
 from ostiary.translations import (  # noqa: F401 (the portal's names for them)
-    DEFAULT, DOMAIN, MAX_HEADER, MAX_RANGES, TRANSLATIONS, negotiate, preferred,
+    DEFAULT, DOMAIN, MAX_HEADER, MAX_RANGES, TRANSLATIONS, N_, negotiate, preferred,
 )
 
 # The catalogs and Accept-Language negotiation live below the portal (ostiary/translations.py), shared with the gate.
@@ -70,11 +70,6 @@ def npgettext(context: str, singular: str, plural: str, n: int) -> str:
 
 
 _ = gettext
-
-
-def N_(message: str) -> str:
-    """Marks text for the catalog where it is defined; it is translated with `gettext` where it is used."""
-    return message
 
 
 def lazy_gettext(message: str) -> LazyProxy:
