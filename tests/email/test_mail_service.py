@@ -10,7 +10,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from ostiary.services.rules import email_links, invitations, mail, password_reset, users
+from ostiary.services.rules import change_notices, email_links, invitations, mail, password_reset, users
 from ostiary.services.base.actor import Actor
 from ostiary.services.base.errors import MailUnavailable
 from ostiary.store.tables import audit_log, email_links as links_table, users as users_table
@@ -162,13 +162,13 @@ def test_doctor_says_when_email_is_off_and_when_the_server_is_down():
 
 def test_the_second_factor_reset_notice_reaches_the_person(store, acme, inbox):
     user = users.find_user(store, acme, "bob@acme.test")
-    assert mail.notify_second_factor_reset(store, mail_settings(inbox.port), acme, user.id, reset_by="admin@acme.test")
+    assert change_notices.notify_second_factor_reset(store, mail_settings(inbox.port), acme, user.id, reset_by="admin@acme.test")
     [msg] = inbox.wait_for("bob@acme.test")
     assert msg["Subject"] == "Your Acme Corp two-factor sign-in was reset"
     assert "admin@acme.test" in msg.get_body(("plain",)).get_content()
     from ostiary.config import load_settings
 
-    assert mail.notify_second_factor_reset(store, load_settings(), acme, user.id) is False
+    assert change_notices.notify_second_factor_reset(store, load_settings(), acme, user.id) is False
 
 
 def test_an_admins_second_factor_reset_is_told_to_the_person_by_email_once_installed(store, acme, inbox):
@@ -177,13 +177,13 @@ def test_an_admins_second_factor_reset_is_told_to_the_person_by_email_once_insta
     from ostiary.services.base.actor import Actor
 
     user = users.find_user(store, acme, "bob@acme.test")
-    mail.install_notifications(mail_settings(inbox.port))
+    change_notices.install_notifications(mail_settings(inbox.port))
     try:
         second_factor.reset_all(store, acme, user.id, Actor("admin@acme.test"))
         [msg] = inbox.wait_for("bob@acme.test")
         assert "admin@acme.test" in msg.get_body(("plain",)).get_content()
     finally:
-        mail.install_notifications(load_settings())  # email off: the sender is removed again
+        change_notices.install_notifications(load_settings())  # email off: the sender is removed again
 
 
 def test_a_link_works_only_on_its_own_tenant_and_only_as_sent(store, acme, inbox):
@@ -287,7 +287,7 @@ def test_implicit_tls_reaches_a_server_that_speaks_tls_from_the_first_byte(store
 def test_an_admins_email_change_is_told_to_the_old_address_once_installed(store, acme, inbox):
     from ostiary.config import load_settings
 
-    mail.install_notifications(mail_settings(inbox.port))
+    change_notices.install_notifications(mail_settings(inbox.port))
     try:
         users.update_user(store, acme, Actor("admin@acme.test"), "bob@acme.test", email="bob.new@acme.test")
         [msg] = inbox.wait_for("bob@acme.test")
@@ -299,7 +299,7 @@ def test_an_admins_email_change_is_told_to_the_old_address_once_installed(store,
         users.update_user(store, acme, Actor("admin@acme.test"), "bob.new@acme.test", display_name="Robert")
         users.update_user(store, acme, Actor("admin@acme.test"), "bob.new@acme.test", email="bob.new@acme.test")
     finally:
-        mail.install_notifications(load_settings())  # email off: the sender is removed again
+        change_notices.install_notifications(load_settings())  # email off: the sender is removed again
     users.update_user(store, acme, Actor("admin@acme.test"), "bob.new@acme.test", email="bob3@acme.test")
     assert len(inbox.messages("bob@acme.test")) == 1
     assert inbox.messages("bob.new@acme.test") == [] and inbox.messages("bob3@acme.test") == []
@@ -308,10 +308,10 @@ def test_an_admins_email_change_is_told_to_the_old_address_once_installed(store,
 def test_an_email_change_stands_when_the_notice_cannot_be_sent(store, acme):
     from ostiary.config import load_settings
 
-    mail.install_notifications(mail_settings(free_port()))  # nothing listens there
+    change_notices.install_notifications(mail_settings(free_port()))  # nothing listens there
     try:
         row = users.update_user(store, acme, Actor("admin@acme.test"), "bob@acme.test", email="bob.new@acme.test")
     finally:
-        mail.install_notifications(load_settings())
+        change_notices.install_notifications(load_settings())
     assert row.email == "bob.new@acme.test"
     assert users.find_user(store, acme, "bob.new@acme.test") is not None

@@ -383,3 +383,29 @@ def test_in_a_german_browser_the_pages_are_german_accessible_and_the_chooser_ove
         assert page.locator("html").get_attribute("lang") == "de"
     finally:
         page.context.close()
+
+
+def test_the_audit_log_speaks_the_page_language_and_its_export_stays_english(world):
+    """What happened, who did it and the changes are the page's words (services/queries/audit.py marks
+    them); the CSV export is English whoever downloads it (docs/translations.md, "Known limits")."""
+    import csv
+    import io
+
+    german = {"accept-language": "de"}
+    with signed_in_client(world) as client:
+        page = client.get(world.url("/admin/users"))
+        client.post(world.url("/admin/users"), data={"csrf": form_csrf(page.text), "email": "erna@acme.test"})
+        log = client.get(world.url("/admin/audit"), params={"action": "user.add"}, headers=german)
+        export = client.get(world.url("/admin/audit.csv"), params={"action": "user.add"}, headers=german)
+        english = client.get(world.url("/admin/audit"), params={"action": "user.add"})
+    assert log.status_code == 200 and _lang(log.text) == "de"
+    body = log.text.split("<tbody>")[1].split("</tbody>")[0]
+    assert ">Benutzer angelegt</td>" in body and "<li>Administrator: nein</li>" in body
+    assert ">Kommandozeile</td>" in body  # the users the world's setup made with the CLI's actor
+    assert "User created" not in body and "administrator: no" not in body
+    assert ">Benutzer angelegt</option>" in log.text and "Einträge werden 365 Tage aufbewahrt." in log.text
+    assert ">User created</td>" in english.text and "<li>administrator: no</li>" in english.text
+    table = list(csv.reader(io.StringIO(export.text)))
+    assert table[0][3] == "action" and {r[3] for r in table[1:]} == {"User created"}
+    assert any("erna@acme.test" in r[4] and "administrator: no" in r[5] for r in table[1:])
+    assert "command line" in {r[1] for r in table[1:]}

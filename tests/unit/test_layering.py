@@ -354,3 +354,122 @@ def test_the_service_package_face_imports_nothing():
         tree = ast.parse(path.read_text())
         imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
         assert not imports, f"{path.relative_to(SRC)} imports at load time"
+
+
+# --- no import cycles, anywhere in ostiary --------------------------------------------------------
+
+
+def _module_name(root: Path, path: Path) -> str:
+    parts = (root.name,) + path.relative_to(root).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _import_graph(root: Path) -> dict[str, set[str]]:
+    """Each module of the package at `root` → the modules of that package it imports.
+
+    Every `import` and `from … import` in the file counts, wherever it stands: at the top, in a function
+    (a "local" import is still a dependency, only a later one), under `if TYPE_CHECKING:`. `from P import x`
+    depends on P.x when that is a module, else on P; importing a module also runs its packages'
+    `__init__.py`, which counts unless the importer sits inside that package (it ran already)."""
+    modules = {_module_name(root, p): p for p in root.rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[:len(package.split(".")) - (node.level - 1)]
+                    base = ".".join(anchor + ([node.module] if node.module else []))
+                for alias in node.names:
+                    targets.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base)
+        edges = set()
+        for target in targets:
+            if target in modules and target != name:
+                edges.add(target)
+            parts = target.split(".")
+            for i in range(1, len(parts)):  # the packages it runs on the way
+                parent = ".".join(parts[:i])
+                if parent in modules and not name.startswith(parent + "."):
+                    edges.add(parent)
+        graph[name] = edges
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One loop through each group of modules that import each other (Tarjan's strongly connected
+    components), as `a → b → … → a`."""
+    index, low, stack, on_stack, groups = {}, {}, [], set(), []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = set()
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                group.add(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                groups.append(group)
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return [_shortest_loop(graph, group) for group in groups]
+
+
+def _shortest_loop(graph: dict[str, set[str]], group: set[str]) -> list[str]:
+    """The shortest way from the group's first module back to itself, breadth first."""
+    start = min(group)
+    paths, queue = {start: [start]}, [start]
+    while queue:
+        v = queue.pop(0)
+        for w in sorted(graph[v] & group):
+            if w == start:
+                return paths[v] + [start]
+            if w not in paths:
+                paths[w] = paths[v] + [w]
+                queue.append(w)
+    raise AssertionError(f"{sorted(group)} is no cycle")
+
+
+def test_no_ostiary_modules_import_each_other():
+    """A cycle kept alive by a function-local import is still a cycle: the two modules cannot be
+    understood, tested or moved apart. Break it by moving what both need below both."""
+    graph = _import_graph(SRC)
+    assert len(graph) > 100 and sum(map(len, graph.values())) > len(graph), "the walk found too few modules or imports"
+    loops = _cycles(graph)
+    assert not loops, "modules importing each other:\n" + "\n".join(" → ".join(loop) for loop in loops)
+
+
+def test_the_cycle_finder_sees_local_relative_and_package_imports(tmp_path):
+    """The check above can fail: a cycle closed only inside a function, by a relative import, or
+    through a package's __init__.py, is found."""
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    files = {
+        "__init__.py": "",
+        "a.py": "from pkg import b\n",
+        "b.py": "def later():\n    from . import a\n",  # the function-local, relative half
+        "c.py": "import pkg.sub.d\n",
+        "sub/__init__.py": "from pkg.c import x\n",  # c → sub (its __init__) → c
+        "sub/d.py": "",
+        "e.py": "from pkg.sub import d\n",  # e needs sub and sub.d, and nothing needs e: no cycle
+    }
+    for name, text in files.items():
+        (pkg / name).write_text(text)
+    loops = _cycles(_import_graph(pkg))
+    assert sorted(loops) == [["pkg.a", "pkg.b", "pkg.a"], ["pkg.c", "pkg.sub", "pkg.c"]], loops

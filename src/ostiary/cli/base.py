@@ -51,9 +51,9 @@ class Context:
                 store.dispose()
                 raise
             self._store = store
-            from ostiary.services.rules import mail
+            from ostiary.services.rules import change_notices
 
-            mail.install_notifications(self.settings)  # `user second-factor reset` tells the person by email
+            change_notices.install_notifications(self.settings)  # `user second-factor reset` tells the person by email
             # Sessions a command ends reach the OIDC clients' back-channel URIs too (docs/oidc-provider.md).
             from ostiary.issuer import logout
 

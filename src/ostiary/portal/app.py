@@ -15,7 +15,7 @@ from ostiary.portal import account, branding, by_email, handshake, health, not_f
 from ostiary.portal.admin import admin_routes
 from ostiary.portal.api import build_api
 from ostiary.portal import directory, oidc, passkeys, second_factor, upstream
-from ostiary.portal.i18n import LanguageMiddleware
+from ostiary.portal.page_language import LanguageMiddleware
 from ostiary.portal.input_guard import InputGuard
 from ostiary.portal.unavailable import EXCEPTION_HANDLERS
 from ostiary.portal.context import Instance
@@ -80,9 +80,9 @@ async def favicon(request) -> FileResponse:
 
 
 def build_portal(inst: Instance, lifespan=None) -> Starlette:
-    from ostiary.services.rules import mail
+    from ostiary.services.rules import change_notices
 
-    mail.install_notifications(inst.settings)  # an admin's second-factor reset is told by email (docs/email.md)
+    change_notices.install_notifications(inst.settings)  # an admin's second-factor reset is told by email (docs/email.md)
     routes = [
         Route("/", signin.home),
         Route("/sign-in", signin.sign_in_page, methods=["GET"]),

@@ -2,8 +2,9 @@
 
 The language of a request is the signed-in person's saved choice, else the
 best match of the browser's Accept-Language among the shipped languages
-(Babel's negotiation), else English. `LanguageMiddleware` decides it once per
-request and keeps it in a ContextVar; templates (Jinja2's i18n extension,
+(Babel's negotiation), else English. `LanguageMiddleware`
+(ostiary/portal/page_language.py) decides it once per request and keeps it
+here, in a ContextVar (`use`); templates (Jinja2's i18n extension,
 installed in ostiary.portal.context) and Python code (`gettext`, or
 `lazy_gettext` for text defined at import time) read it from there.
 
@@ -20,13 +21,10 @@ from contextvars import ContextVar
 
 from babel import Locale
 from babel.support import LazyProxy
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
 
 from ostiary import translations
-from ostiary.services.base.availability import DATABASE_UNREACHABLE
 from ostiary.translations import (  # noqa: F401 (the portal's names for them)
-    DEFAULT, DOMAIN, MAX_HEADER, MAX_RANGES, TRANSLATIONS, negotiate, preferred,
+    DEFAULT, DOMAIN, MAX_HEADER, MAX_RANGES, TRANSLATIONS, N_, negotiate, preferred,
 )
 
 # The catalogs and Accept-Language negotiation live below the portal (ostiary/translations.py), shared with the gate.
@@ -50,6 +48,11 @@ def use(language: str | None):
     return _language.set(language if language in CATALOGS else DEFAULT)
 
 
+def reset(token) -> None:
+    """Gives back the language `use` replaced (at the end of a request)."""
+    _language.reset(token)
+
+
 def gettext(message: str) -> str:
     return CATALOGS[_language.get()].gettext(message)
 
@@ -69,57 +72,6 @@ def npgettext(context: str, singular: str, plural: str, n: int) -> str:
 _ = gettext
 
 
-def N_(message: str) -> str:
-    """Marks text for the catalog where it is defined; it is translated with `gettext` where it is used."""
-    return message
-
-
 def lazy_gettext(message: str) -> LazyProxy:
     """For text defined at import time: translated each time it is used, in the language of that request."""
     return LazyProxy(gettext, message, enable_cache=False)
-
-
-# Paths whose answers are never pages: no need to look up anyone's language.
-_NOT_PAGES = ("/static/", "/api/", "/healthz", "/readyz", "/metrics", "/favicon.ico", "/.well-known/",
-              "/oidc/token", "/oidc/jwks", "/oidc/userinfo", "/oidc/revoke", "/oidc/introspect")
-
-
-class LanguageMiddleware:
-    """Decides each request's language before its page is made: the saved
-    choice of the person whose session cookie it carries (on a tenant host,
-    where that session lives), else Accept-Language."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        request = Request(scope)
-        language = None
-        if not scope["path"].startswith(_NOT_PAGES):
-            language = await _saved_language(request)
-        token = use(language or negotiate(request.headers.get("accept-language")))
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            _language.reset(token)
-
-
-async def _saved_language(request: Request) -> str | None:
-    from ostiary.portal.context import instance, tenant_for
-    from ostiary.services.rules import languages
-
-    inst = instance(request)
-    cookie = request.cookies.get(inst.session_cookie)
-    if not cookie:
-        return None
-    tenant = tenant_for(request)
-    if tenant is None:
-        return None
-    try:
-        saved = await run_in_threadpool(languages.language_for_session, inst.store, cookie, tenant.id)
-    except DATABASE_UNREACHABLE:
-        # The page itself says the database is unreachable (ostiary.portal.unavailable), in the browser's language.
-        return None
-    return saved if saved in CATALOGS else None

@@ -146,7 +146,7 @@ class Store:
     def write(self) -> Iterator[Connection]:
         """One transaction: everything inside commits together or not at all.
         Events recorded in it (audit entries) are logged once it has committed."""
-        from ostiary.observability.events import run_after_commit
+        from ostiary.observability.audit_events import run_after_commit
 
         pending: list = []
         with self.engine.begin() as conn:

@@ -84,8 +84,8 @@ class TenantScope:
 
 def log_audit(conn: Connection, tenant_id: int | None, actor: str, actor_addr: str, action: str, entity: str,
               entity_id: Any, detail: Any) -> None:
-    """Each audit entry is also a log event, once its transaction commits (observability/events.py)."""
-    from ostiary.observability import events
+    """Each audit entry is also a log event, once its transaction commits (observability/audit_events.py)."""
+    from ostiary.observability import audit_events
 
-    events.after_commit(conn, lambda: events.audit_written(tenant_id, actor, actor_addr, action, entity, entity_id,
-                                                           detail))
+    audit_events.after_commit(conn, lambda: audit_events.audit_written(tenant_id, actor, actor_addr, action, entity,
+                                                                       entity_id, detail))

@@ -11,7 +11,7 @@ from ostiary.portal.admin.guard import (
     AdminContext, admin_action, admin_page, listing_args, problems, sort_rows, sorted_listing_args, when,
 )
 from ostiary.portal.admin import audit_export
-from ostiary.portal.i18n import gettext as _
+from ostiary.portal.i18n import gettext as _, ngettext
 from ostiary.services.queries import pages as admin_views, audit
 from ostiary.services.rules import api_tokens, keys, sessions
 from ostiary.services.base.listing import MAX_LIMIT
@@ -64,14 +64,18 @@ async def audit_list(ctx: AdminContext) -> Response:
     filters = _audit_filters(ctx)
     page = await ctx.call(audit.audit_page, ctx.inst.store, ctx.tenant.id,
                           **_audit_query(ctx, filters, args["limit"], args["offset"]))
-    rows = await ctx.call(audit.readable, ctx.inst.store, ctx.tenant.id, page.items)
+    # The page's words in the page's language (the worker thread sees the request's); the CSV keeps English.
+    rows = await ctx.call(audit.readable, ctx.inst.store, ctx.tenant.id, page.items, _)
     return ctx.page("admin/audit.html", page=page, rows=rows, filters=filters, entities=audit.ENTITIES,
-                    actions=audit.ACTIONS, retention=_retention(ctx.inst.settings.audit_retention_days), csv_link="/admin/audit.csv?" + urlencode(
-                        {k: v for k, v in filters.items() if v}))
+                    actions={code: _(label) for code, label in audit.ACTIONS.items()},
+                    retention=_retention(ctx.inst.settings.audit_retention_days),
+                    csv_link="/admin/audit.csv?" + urlencode({k: v for k, v in filters.items() if v}))
 
 
 def _retention(days: int) -> str:
-    return "ever (OSTIARY_AUDIT_RETENTION_DAYS is 0)" if days <= 0 else f"{days} day{'s' if days != 1 else ''}"
+    if days <= 0:
+        return _("ever (OSTIARY_AUDIT_RETENTION_DAYS is 0)")
+    return ngettext("%(num)d day", "%(num)d days", days) % {"num": days}
 
 
 # The export holds at most this many entries (the newest that match the filters).

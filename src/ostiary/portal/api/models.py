@@ -1,11 +1,20 @@
-"""The API's request and response shapes (and so its OpenAPI schema)."""
+"""The API's request and response shapes (and so its OpenAPI schema).
+
+A row shape a query already defines (a dataclass in services/queries: a
+session, the tenant, an audit entry) is not written again here: `_answer_of`
+makes its schema from the dataclass, under the API's name, and the routes
+serialise the query's rows with it."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from typing import Generic, Literal, Optional, TypeVar
+from typing import Generic, Literal, Optional, TypeVar, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from ostiary.services.queries.audit import AuditEntry
+from ostiary.services.queries.pages import SessionEntry, TenantSummary
 
 T = TypeVar("T")
 HeaderKey = Literal["user", "email", "groups", "display_name"]
@@ -27,6 +36,18 @@ class ErrorOut(BaseModel):
     error: str
     message: str = ""
     problems: list[ProblemOut] = []
+
+
+def _answer_of(shape: type, name: str, **descriptions: str) -> type[BaseModel]:
+    """The schema of answers made of `shape`'s rows: its fields and types, in its order, each one in every
+    answer (required), named `name` in the OpenAPI document; `descriptions` add words to some fields."""
+    fields = dataclasses.fields(shape)
+    unknown = set(descriptions) - {f.name for f in fields}
+    if unknown:
+        raise TypeError(f"{shape.__name__} has no field {sorted(unknown)}")
+    hints = get_type_hints(shape)
+    return create_model(name, __module__=__name__, __config__=ConfigDict(from_attributes=True),
+                        **{f.name: (hints[f.name], Field(description=descriptions.get(f.name))) for f in fields})
 
 
 class Strict(BaseModel):
@@ -179,32 +200,16 @@ class GroupDetailOut(GroupOut):
     inherited_apps: list[str] = Field(description="apps granted to an ancestor, which this group's members enter too")
 
 
-class SessionOut(BaseModel):
-    id: str
-    user_id: int
-    email: str
-    username: str
-    created_at: float
-    last_seen_at: float
-    expires_at: float
-    client_addr: str
-    user_agent: str
-    second_factor: bool
-    methods: list[str] = Field(description="how the person signed in: RFC 8176 amr values in the order used "
-                                           "(pwd, otp, fed, hwk, swk); empty for sessions from before they were recorded")
-    signed_in_with: str = Field(description='the same for people, naming the provider or directory: "password + '
-                                            'one-time code", "idp", "directory corp"')
+# services/queries/pages.py's SessionEntry.
+SessionOut = _answer_of(
+    SessionEntry, "SessionOut",
+    methods="how the person signed in: RFC 8176 amr values in the order used (pwd, otp, fed, hwk, swk); empty "
+            "for sessions from before they were recorded",
+    signed_in_with='the same for people, naming the provider or directory: "password + one-time code", "idp", '
+                   '"directory corp"')
 
-
-class TenantOut(BaseModel):
-    id: int
-    slug: str
-    name: str
-    host: Optional[str]
-    session_idle_seconds: int
-    session_absolute_seconds: int
-    password_sign_in: bool
-    created_at: float
+# services/queries/pages.py's TenantSummary: host is null until `ostiary init` has set the base domain.
+TenantOut = _answer_of(TenantSummary, "TenantOut")
 
 
 class TenantPatch(Strict):
@@ -217,15 +222,8 @@ class EndedOut(BaseModel):
     ended: int
 
 
-class AuditOut(BaseModel):
-    id: int
-    at: float
-    actor: str
-    actor_addr: str
-    action: str
-    entity: str
-    entity_id: str
-    detail: dict
+# services/queries/audit.py's AuditEntry, as recorded (the admin page's words for it stay on the page).
+AuditOut = _answer_of(AuditEntry, "AuditOut")
 
 
 class KeyOut(BaseModel):

@@ -331,7 +331,7 @@ ten = APIRouter(route_class=KeepsSlashesInNames, prefix="/tenant", tags=["tenant
 
 
 def _tenant_out(c: Caller) -> TenantOut:
-    return TenantOut(**admin_views.tenant_summary(c.store, c.tenant_id).__dict__)
+    return TenantOut.model_validate(admin_views.tenant_summary(c.store, c.tenant_id))
 
 
 @ten.get("", response_model=TenantOut, summary="The token's tenant: its host, session limits and password sign-in")
@@ -355,7 +355,7 @@ def list_sessions(q: str = Search, user: Optional[str] = Query(None, description
                   limit: int = Limit, offset: int = Offset, c: Caller = Depends(reader)):
     user_id = users.get_user(c.store, c.tenant_id, user_login(c, user)).id if user else None
     page = admin_views.sessions_page(c.store, c.tenant_id, q, user_id, limit, offset)
-    return _page(page, lambda s: SessionOut(**s.__dict__))
+    return _page(page, SessionOut.model_validate)
 
 
 @sec.delete("/sessions/{session_id}", response_model=EndedOut, summary="End one session: its apps refuse it within a second")
@@ -373,7 +373,7 @@ def list_audit(actor: str = Query("", max_length=200, description="substring of 
                limit: int = Limit, offset: int = Offset, c: Caller = Depends(reader)):
     page = audit.audit_page(c.store, c.tenant_id, actor=actor, entity=entity, entity_id=entity_id, action=action,
                             since=since, until=until, limit=limit, offset=offset)
-    return _page(page, lambda e: AuditOut(**e.__dict__))
+    return _page(page, AuditOut.model_validate)
 
 
 @sec.get("/keys", response_model=list[KeyOut], summary="Signing keys (never their secrets)")

@@ -1,6 +1,6 @@
 """Telling a person about a change to their account that they did not make
 themselves (an administrator reset their second factors, say). Delivery is
-pluggable: a sender registered here (the email module's, when SMTP is
+pluggable: a sender registered here (rules/change_notices.py's, when SMTP is
 configured) is called after the change is committed; with none registered,
 notify() does nothing. A sender that fails is logged and never undoes the
 change (docs/sign-in.md)."""

@@ -12,6 +12,7 @@ from ostiary.config import Settings
 from ostiary.services.rules import email_links, mail
 from ostiary.services.base.actor import Actor
 from ostiary.services.base.errors import Conflict, InvalidInput, NotFound, Problem, Problems
+from ostiary.services.rules.tenants import tenant_url
 from ostiary.services.rules.users import find_user, validate_email
 from ostiary.store import Store, TenantScope
 from ostiary.store.changes import Entity
@@ -36,7 +37,7 @@ def request_change(store: Store, settings: Settings, tenant_id: int, actor: Acto
     problems = Problems()
     new_email = validate_email(new_email, problems)
     problems.raise_if_any()
-    link_base = email_links.tenant_url(store, settings, tenant_id, email_links.PATHS[email_links.EMAIL_CHANGE])
+    link_base = tenant_url(store, settings, tenant_id, email_links.PATHS[email_links.EMAIL_CHANGE])
     tenant_name = email_links.tenant_name(store, tenant_id)
     with mail.connect(settings) as outbox, store.write() as conn:
         scope = TenantScope(conn, tenant_id)
@@ -64,23 +65,6 @@ def changed_notice(store: Store, settings: Settings, tenant_id: int, old_email: 
     return mail.compose(settings, "email_changed", tenant_name=person.tenant_name, to=old_email,
                         language=mail.language_for(person.language, language),
                         name=person.display_name, old_email=old_email, new_email=new_email, by_admin=by_admin)
-
-
-def notify_changed_by_admin(store: Store, settings: Settings, tenant_id: int, user_id: int, old_email: str,
-                            new_email: str) -> bool:
-    """An administrator changed the address (CLI, API or admin page, all
-    through services/users.update_user): the old address is told, as it is
-    when the person changes it themselves. False when email is off;
-    MailUnavailable when the message could not be sent (the notifier logs
-    it; the change stands)."""
-    if not settings.email_enabled:
-        return False
-    person = email_links.recipient(store, tenant_id, user_id)
-    mail.send(settings, mail.compose(settings, "email_changed", tenant_name=person.tenant_name, to=old_email,
-                                     language=person.language,
-                                     name=person.display_name, old_email=old_email, new_email=new_email,
-                                     by_admin=True))
-    return True
 
 
 def confirm_change(store: Store, tenant_id: int, token: str, address: str) -> tuple[str, str]:

@@ -12,9 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, or_, select
 
-from ostiary.config import Settings
 from ostiary.services.base.actor import Actor
-from ostiary.services.rules.tenants import get_base_domain, tenant_host
 from ostiary.store import Store, TenantScope
 from ostiary.store.tables import email_links, tenants, users
 
@@ -23,7 +21,7 @@ RESET = "reset"
 EMAIL_CHANGE = "email_change"
 
 LIFETIMES = {INVITATION: 72 * 3600, RESET: 30 * 60, EMAIL_CHANGE: 24 * 3600}
-# Where each link leads on the tenant host.
+# Where each link leads on the tenant host (its absolute URL: tenants.tenant_url).
 PATHS = {INVITATION: "/invitation", RESET: "/reset-password", EMAIL_CHANGE: "/confirm-email"}
 
 
@@ -111,17 +109,6 @@ def recipient(store: Store, tenant_id: int, user_id: int) -> Recipient:
 def tenant_name(store: Store, tenant_id: int) -> str:
     with store.read() as conn:
         return conn.execute(select(tenants.c.name).where(tenants.c.id == tenant_id)).scalar_one()
-
-
-def tenant_url(store: Store, settings: Settings, tenant_id: int, path: str) -> str:
-    """An absolute URL on the tenant host, as the person's browser reaches it."""
-    with store.read() as conn:
-        slug = conn.execute(select(tenants.c.slug).where(tenants.c.id == tenant_id)).scalar_one()
-    return settings.public_url(tenant_host(get_base_domain(store) or "localhost", slug), path)
-
-
-def link_url(store: Store, settings: Settings, tenant_id: int, purpose: str, token: str) -> str:
-    return tenant_url(store, settings, tenant_id, f"{PATHS[purpose]}?token={token}")
 
 
 def prune(store: Store, now: float | None = None) -> int:

@@ -19,6 +19,7 @@ from ostiary.services.rules import email_links, mail
 from ostiary.services.rules import passkeys as passkeys_service
 from ostiary.services.rules import sessions as sessions_service
 from ostiary.services.rules import users as users_service
+from ostiary.services.rules.tenants import tenant_url
 from ostiary.services.base.actor import Actor
 from ostiary.services.base.errors import Conflict, NotFound
 from ostiary.store import Store, TenantScope
@@ -46,7 +47,7 @@ def invite(store: Store, settings: Settings, tenant_id: int, actor: Actor, *, em
     language if they have one, else in `language` (the inviting
     administrator's page's), else English (docs/email.md)."""
     email, username, display_name = users_service.validate_new_user(email, username, display_name, None)
-    link_base = email_links.tenant_url(store, settings, tenant_id, email_links.PATHS[email_links.INVITATION])
+    link_base = tenant_url(store, settings, tenant_id, email_links.PATHS[email_links.INVITATION])
     tenant_name = email_links.tenant_name(store, tenant_id)
     with mail.connect(settings) as outbox, store.write() as conn:
         scope = TenantScope(conn, tenant_id)

@@ -24,18 +24,12 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from ostiary import translations
+from ostiary.translations import N_
 from ostiary.config import Settings
 from ostiary.dns.sign_in_checks import ERROR, INFO, OK, Finding
-from ostiary.services.base import notifications
 from ostiary.services.base.errors import MailNotConfigured, MailUnavailable
-from ostiary.services.rules import email_links
 
 TEMPLATE_DIR = Path(__file__).parent / "mail_templates"
-
-
-def N_(message: str) -> str:
-    """Marks text for the catalog (./scripts/translations extracts this module); translated where it is used."""
-    return message
 
 
 # One template pair (KIND.txt and KIND.html) per kind of message, and its subject.
@@ -239,44 +233,3 @@ def check_connection(settings: Settings) -> Finding:
     security = {"starttls": "STARTTLS", "tls": "implicit TLS", "none": "no TLS"}[settings.smtp_security]
     signed = f", signed in as {settings.smtp_user}" if settings.smtp_user else ""
     return Finding("smtp-connects", True, OK, f"{_where(settings)} accepts a connection ({security}{signed})")
-
-
-def notify_second_factor_reset(store, settings: Settings, tenant_id: int, user_id: int, reset_by: str = "") -> bool:
-    """Tells a person that an administrator reset their second factors
-    (issue 17; the admin reset calls this after its own transaction).
-    False when email is not configured; MailUnavailable when it is but the
-    message could not be sent, for the caller to show beside its success."""
-    if not settings.email_enabled:
-        return False
-    person = email_links.recipient(store, tenant_id, user_id)
-    msg = compose(settings, "second_factor_reset", tenant_name=person.tenant_name, to=person.email,
-                  language=person.language, name=person.display_name, reset_by=reset_by,
-                  sign_in_url=email_links.tenant_url(store, settings, tenant_id, "/sign-in"))
-    send(settings, msg)
-    return True
-
-
-_notice_settings: Settings | None = None
-
-
-def _send_notice(store, tenant_id: int, user_id: int, event: str, detail: dict) -> None:
-    if event == notifications.SECOND_FACTORS_RESET and _notice_settings is not None:
-        notify_second_factor_reset(store, _notice_settings, tenant_id, user_id, reset_by=str(detail.get("by", "")))
-    if event == notifications.EMAIL_CHANGED and _notice_settings is not None:
-        from ostiary.services.rules import email_change  # local: email_change imports mail to send
-
-        email_change.notify_changed_by_admin(store, _notice_settings, tenant_id, user_id, str(detail["old_email"]),
-                                             str(detail["new_email"]))
-
-
-def install_notifications(settings: Settings) -> None:
-    """Tell people by email about changes made to their account by others
-    (services/base/notifications.py: second factors reset, an email address
-    changed), when email is configured; called once by the portal and by the
-    CLI with their settings."""
-    global _notice_settings
-    _notice_settings = settings
-    if settings.email_enabled:
-        notifications.register_sender(_send_notice)
-    else:
-        notifications.unregister_sender(_send_notice)

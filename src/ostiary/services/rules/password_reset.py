@@ -18,6 +18,7 @@ from ostiary.services.base.errors import InvalidInput, NotFound, Problem, Thrott
 from ostiary.services.base.passwords import hash_password, password_problem
 from ostiary.services.rules.providers import password_refused
 from ostiary.services.base.text_rules import nfc
+from ostiary.services.rules.tenants import tenant_url
 from ostiary.services.rules.users import find_user_in
 from ostiary.store import Store, TenantScope
 from ostiary.store.changes import Entity
@@ -48,7 +49,7 @@ def request_reset(store: Store, settings: Settings, tenant_id: int, login: str, 
         user = find_user_in(TenantScope(conn, tenant_id), login)
     if user is None or not user.active or password_refused(store, tenant_id, user):
         return None
-    link_base = email_links.tenant_url(store, settings, tenant_id, email_links.PATHS[email_links.RESET])
+    link_base = tenant_url(store, settings, tenant_id, email_links.PATHS[email_links.RESET])
     tenant_name = email_links.tenant_name(store, tenant_id)
     with store.write() as conn:
         scope = TenantScope(conn, tenant_id)

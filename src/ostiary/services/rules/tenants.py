@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Row, insert, select, update
 
+from ostiary.config import Settings
 from ostiary.hostnames import normalise_hostname
+from ostiary.services.rules import users as users_service
 from ostiary.services.base.actor import Actor
 from ostiary.services.base.errors import Conflict, InvalidInput, NotFound, Problem, Problems
 from ostiary.services.base.passwords import password_problem
@@ -129,6 +131,13 @@ def tenant_host(base_domain: str, slug: str) -> str:
     return f"{slug}.{base_domain}"
 
 
+def tenant_url(store: Store, settings: Settings, tenant_id: int, path: str) -> str:
+    """An absolute URL on the tenant host, as the person's browser reaches it (the links in email)."""
+    with store.read() as conn:
+        slug = conn.execute(select(tenants.c.slug).where(tenants.c.id == tenant_id)).scalar_one()
+    return settings.public_url(tenant_host(get_base_domain(store) or "localhost", slug), path)
+
+
 @dataclass(frozen=True)
 class InitResult:
     tenant: Row
@@ -142,9 +151,6 @@ def init_installation(
     """Set the base domain, a tenant and its first admin, in one transaction.
     Running it again with the same values changes nothing; a different base
     domain is refused."""
-    # local: users imports email_links, which imports this module
-    from ostiary.services.rules import users as users_service
-
     problems = Problems()
     base = normalise_hostname(base_domain)
     if base is None or ("." not in base and base != "localhost"):
