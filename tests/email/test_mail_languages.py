@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from ostiary.services.base.actor import Actor
-from ostiary.services.rules import email_change, invitations, languages, mail, password_reset, users
+from ostiary.services.rules import change_notices, email_change, invitations, languages, mail, password_reset, users
 from tests.email.conftest import mail_settings
 
 ADMIN_ACTOR = Actor("user:1", "192.0.2.1", 1)
@@ -151,13 +151,13 @@ def test_an_administrators_notices_follow_the_saved_language_else_english(store,
 
     settings = mail_settings(inbox.port)
     bob = users.find_user(store, acme, "bob@acme.test")
-    assert mail.notify_second_factor_reset(store, settings, acme, bob.id, reset_by="admin@acme.test")
+    assert change_notices.notify_second_factor_reset(store, settings, acme, bob.id, reset_by="admin@acme.test")
     [msg] = inbox.wait_for("bob@acme.test")
     assert msg["Subject"] == "Your Acme Corp two-factor sign-in was reset"
     inbox.clear()
 
     _save_language(store, acme, "bob@acme.test", "de")
-    assert mail.notify_second_factor_reset(store, settings, acme, bob.id, reset_by="admin@acme.test")
+    assert change_notices.notify_second_factor_reset(store, settings, acme, bob.id, reset_by="admin@acme.test")
     [msg] = inbox.wait_for("bob@acme.test")
     text, html = _parts(msg)
     assert msg["Subject"] == "Ihre Zwei-Faktor-Anmeldung bei Acme Corp wurde zurückgesetzt"
@@ -167,12 +167,12 @@ def test_an_administrators_notices_follow_the_saved_language_else_english(store,
                      r"anmelden</a>, können Sie wieder einen zweiten Faktor einrichten\.", html)
     inbox.clear()
 
-    mail.install_notifications(settings)
+    change_notices.install_notifications(settings)
     try:
         users.update_user(store, acme, Actor("admin@acme.test"), "bob@acme.test", email="bob.new@acme.test")
         [notice] = inbox.wait_for("bob@acme.test")
     finally:
-        mail.install_notifications(load_settings())  # email off: the sender is removed again
+        change_notices.install_notifications(load_settings())  # email off: the sender is removed again
     assert notice["Subject"] == "Ihre E-Mail-Adresse bei Acme Corp wurde geändert"
     assert "Ein Administrator hat die E-Mail-Adresse Ihres Kontos bei Acme Corp" in _parts(notice)[0]
     assert "Wenn Sie diese Änderung nicht erwartet haben" in _parts(notice)[1]
