@@ -14,10 +14,13 @@ from ostiary.access import may_enter
 from ostiary.identity.method import PASSWORD
 from ostiary.portal import notices
 from ostiary.portal.admin.guard import when
-from ostiary.portal.context import (
-    client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for, unknown_host,
-)
-from ostiary.portal.signin import check_password, current_session, throttled_message
+from ostiary.portal.client_address import client_address
+from ostiary.portal.cookies import cookie_flags
+from ostiary.portal.csrf import csrf_ok
+from ostiary.portal.instance import instance, tenant_for
+from ostiary.portal.pages import current_session, unknown_host
+from ostiary.portal.rendering import error_page, render
+from ostiary.portal.signin import check_password, throttled_message
 from ostiary.portal import i18n
 from ostiary.portal.i18n import gettext as _
 from ostiary.services.queries import pages as admin_views

@@ -22,10 +22,13 @@ from starlette.responses import Response
 from ostiary.identity.method import MULTI_FACTOR, PASSKEY
 from ostiary.portal import notices
 from ostiary.portal import passkeys as passkey_pages
-from ostiary.portal.context import (
-    TEMPLATES, client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for,
-)
-from ostiary.portal.signin import fail_slowly, session_from_cookie
+from ostiary.portal.client_address import client_address
+from ostiary.portal.cookies import cookie_flags
+from ostiary.portal.csrf import csrf_ok
+from ostiary.portal.instance import instance, tenant_for
+from ostiary.portal.rendering import TEMPLATES, error_page, render
+from ostiary.portal.pages import session_from_cookie
+from ostiary.portal.signin import fail_slowly
 from ostiary.portal.i18n import N_, gettext as _
 from ostiary.portal.user_agents import describe
 from ostiary.services.rules import email_change, email_links, invitations, mail, password_reset

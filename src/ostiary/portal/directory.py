@@ -19,7 +19,11 @@ from ostiary.identity.method import PASSWORD
 from ostiary.identity.provider import ProviderUnavailable
 from ostiary.observability import events
 from ostiary.portal.i18n import N_, gettext as _
-from ostiary.portal.context import client_address, csrf_ok, error_page, instance, render, tenant_for, unknown_host
+from ostiary.portal.client_address import client_address
+from ostiary.portal.csrf import csrf_ok
+from ostiary.portal.instance import instance, tenant_for
+from ostiary.portal.pages import unknown_host
+from ostiary.portal.rendering import error_page, render
 from ostiary.portal.signin import fail_slowly, safe_next, throttled_message
 from ostiary.portal.upstream import signed_in_response
 from ostiary.services.rules import providers, throttle

@@ -17,10 +17,12 @@ from starlette.responses import RedirectResponse, Response
 
 from ostiary.access import ADMITTED, SECOND_FACTOR, admission, cookie_identity
 from ostiary.observability import events
-from ostiary.portal.context import (
-    client_address, cookie_flags, csrf_ok, error_page, instance, portal_domain_for, render, request_host,
-    tenant_for, unknown_host,
-)
+from ostiary.portal.client_address import client_address
+from ostiary.portal.cookies import cookie_flags
+from ostiary.portal.csrf import csrf_ok
+from ostiary.portal.instance import instance, portal_domain_for, request_host, tenant_for
+from ostiary.portal.pages import unknown_host
+from ostiary.portal.rendering import error_page, render
 from ostiary.portal.redirects import RdRefused, validate_rd
 from ostiary.services.base import handshake_tokens
 from ostiary.services.rules import sessions as sessions_service

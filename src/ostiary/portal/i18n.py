@@ -4,7 +4,7 @@ The language of a request is the signed-in person's saved choice, else the
 best match of the browser's Accept-Language among the shipped languages
 (Babel's negotiation), else English. `LanguageMiddleware` decides it once per
 request and keeps it in a ContextVar; templates (Jinja2's i18n extension,
-installed in ostiary.portal.context) and Python code (`gettext`, or
+installed in ostiary.portal.rendering) and Python code (`gettext`, or
 `lazy_gettext` for text defined at import time) read it from there.
 
 The catalogs and the negotiation of Accept-Language are ostiary/translations.py's
@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from ostiary import translations
+from ostiary.portal.instance import instance, tenant_for
 from ostiary.services.base.availability import DATABASE_UNREACHABLE
 from ostiary.translations import (  # noqa: F401 (the portal's names for them)
     DEFAULT, DOMAIN, MAX_HEADER, MAX_RANGES, TRANSLATIONS, negotiate, preferred,
@@ -107,7 +108,6 @@ class LanguageMiddleware:
 
 
 async def _saved_language(request: Request) -> str | None:
-    from ostiary.portal.context import instance, tenant_for
     from ostiary.services.rules import languages
 
     inst = instance(request)

@@ -12,7 +12,8 @@ import hmac
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ostiary.portal.context import cookie_flags, instance
+from ostiary.portal.cookies import cookie_flags
+from ostiary.portal.instance import instance
 
 NOTICE_COOKIE = "__Host-ostiary_notice"
 NOTICE_COOKIE_DEV = "ostiary_notice"

@@ -11,9 +11,13 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from ostiary.issuer import authorization, discovery, keys, tokens
 from ostiary.issuer.server import IssuerContext
-from ostiary.portal.context import client_address, csrf_ok, error_page, instance, render, tenant_for
+from ostiary.portal.client_address import client_address
+from ostiary.portal.csrf import csrf_ok
+from ostiary.portal.instance import instance, tenant_for
+from ostiary.portal.rendering import error_page, render
 from ostiary.portal.i18n import N_, gettext as _
-from ostiary.portal.signin import second_factor_step, session_from_cookie
+from ostiary.portal.pages import session_from_cookie
+from ostiary.portal.signin import second_factor_step
 from ostiary.services.rules import sessions as sessions_service
 from ostiary.services.base.actor import Actor
 

@@ -19,11 +19,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ostiary.identity.method import MULTI_FACTOR, PASSKEY
-from ostiary.portal.context import (
-    TEMPLATES, client_address, cookie_flags, csrf_ok, csrf_token, error_page, instance, render, tenant_for, unknown_host,
-)
+from ostiary.portal.client_address import client_address
+from ostiary.portal.cookies import cookie_flags
+from ostiary.portal.csrf import csrf_ok, csrf_token
+from ostiary.portal.instance import instance, tenant_for
+from ostiary.portal.pages import current_session, session_from_cookie, unknown_host
+from ostiary.portal.rendering import TEMPLATES, error_page, render
 from ostiary.portal.i18n import gettext as _
-from ostiary.portal.signin import check_password, current_session, safe_next, session_from_cookie, throttled_message
+from ostiary.portal.signin import check_password, safe_next, throttled_message
 from ostiary.services.rules import passkeys as passkeys_service
 from ostiary.services.rules import second_factor as second_factor_service
 from ostiary.services.rules import sessions as sessions_service

@@ -17,8 +17,12 @@ from starlette.responses import RedirectResponse, Response
 
 from ostiary.observability import events
 from ostiary.portal.i18n import N_, gettext as _
-from ostiary.portal.context import client_address, csrf_ok, error_page, instance, render, tenant_for, unknown_host
-from ostiary.portal.signin import check_password, fail_slowly, safe_next, session_from_cookie, throttled_message
+from ostiary.portal.client_address import client_address
+from ostiary.portal.csrf import csrf_ok
+from ostiary.portal.instance import instance, tenant_for
+from ostiary.portal.pages import session_from_cookie, unknown_host
+from ostiary.portal.rendering import error_page, render
+from ostiary.portal.signin import check_password, fail_slowly, safe_next, throttled_message
 from ostiary.services.rules import passkeys as passkeys_service
 from ostiary.services.rules import second_factor as second_factor_service
 from ostiary.services.rules import throttle

@@ -18,9 +18,12 @@ from ostiary.access import may_enter
 from ostiary.identity.method import PASSWORD
 from ostiary.observability import events
 from ostiary.portal.i18n import N_, gettext as _, ngettext
-from ostiary.portal.context import (
-    client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for, unknown_host,
-)
+from ostiary.portal.client_address import client_address
+from ostiary.portal.cookies import cookie_flags
+from ostiary.portal.csrf import csrf_ok
+from ostiary.portal.instance import instance, tenant_for
+from ostiary.portal.pages import current_session, session_from_cookie, unknown_host
+from ostiary.portal.rendering import error_page, render
 from ostiary.services.queries import pages as admin_views
 from ostiary.services.rules import providers as providers_service
 from ostiary.services.rules import sessions as sessions_service
@@ -51,24 +54,6 @@ def throttled_message(retry_after: float) -> str:
 def safe_next(value: str | None) -> str:
     """Only paths on this host (urlrules.safe_next_path), else the start page."""
     return safe_next_path(value) or "/"
-
-
-async def session_from_cookie(request: Request):
-    """The browser's live session, including one that still owes its second
-    factor: only the second-factor step and sign-out may use such a one."""
-    inst = instance(request)
-    tenant = tenant_for(request)
-    if tenant is None:
-        return None
-    token = request.cookies.get(inst.session_cookie)
-    return await run_in_threadpool(sessions_service.session_for_token, inst.store, token, tenant.id)
-
-
-async def current_session(request: Request):
-    """The browser's signed-in session: None until a user who has a second
-    factor has passed it, so every page and action behind this needs it."""
-    session = await session_from_cookie(request)
-    return session if session is not None and session.complete else None
 
 
 def second_factor_step(next_url: str) -> str:

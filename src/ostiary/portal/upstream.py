@@ -29,14 +29,15 @@ from ostiary.identity import linking, oauth_github, oidc
 from ostiary.identity.method import FEDERATED
 from ostiary.identity.provider import AnswerRefused, ProviderConfig, ProviderUnavailable
 from ostiary.portal.i18n import gettext as _
-from ostiary.portal.context import (
-    TEMPLATES, client_address, cookie_flags, error_page, instance, render, request_host, tenant_for,
-    unknown_host,
-)
+from ostiary.portal.client_address import client_address
+from ostiary.portal.cookies import cookie_flags
+from ostiary.portal.instance import instance, request_host, tenant_for
+from ostiary.portal.pages import current_session, unknown_host
+from ostiary.portal.rendering import TEMPLATES, error_page, render
 from ostiary.observability import events
 from ostiary.portal import notices
 from ostiary.portal.account import account_form, account_session
-from ostiary.portal.signin import current_session, safe_next
+from ostiary.portal.signin import safe_next
 from ostiary.services.base import handshake_tokens
 from ostiary.services.rules import providers
 from ostiary.services.rules import sessions as sessions_service

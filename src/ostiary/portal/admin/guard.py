@@ -15,12 +15,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ostiary.portal import notices
-from ostiary.portal.context import (
-    Instance, client_address, csrf_ok, error_page, instance, render, tenant_for, unknown_host,
-)
+from ostiary.portal.client_address import client_address
+from ostiary.portal.csrf import csrf_ok
+from ostiary.portal.instance import Instance, instance, tenant_for
+from ostiary.portal.pages import current_session, unknown_host
+from ostiary.portal.rendering import error_page, render
 from ostiary.portal.admin.web_wording import for_the_web, web_text
 from ostiary.portal.i18n import gettext as _
-from ostiary.portal.signin import current_session
 from ostiary.services.queries import pages as admin_views
 from ostiary.services.base.actor import Actor
 from ostiary.services.base.errors import NotFound, Problem, ServiceError, problems_of
