@@ -25,9 +25,9 @@ from ostiary.portal import passkeys as passkey_pages
 from ostiary.portal.client_address import client_address
 from ostiary.portal.cookies import cookie_flags
 from ostiary.portal.csrf import csrf_ok
-from ostiary.portal.instance import instance, tenant_for
+from ostiary.portal.instance import instance
 from ostiary.portal.rendering import TEMPLATES, error_page, render
-from ostiary.portal.pages import session_from_cookie
+from ostiary.portal.pages import session_from_cookie, tenant_page
 from ostiary.portal.signin import fail_slowly
 from ostiary.portal.i18n import N_, gettext as _
 from ostiary.portal.user_agents import describe
@@ -37,6 +37,7 @@ from ostiary.services.rules import passkeys as passkeys_service
 from ostiary.services.rules import sessions as sessions_service
 from ostiary.services.base.actor import Actor
 from ostiary.services.base.errors import MailUnavailable, NotFound, Problem, ServiceError, Throttled, problems_of
+from ostiary.snapshot.model import TenantView
 
 log = logging.getLogger("ostiary.email")
 
@@ -69,21 +70,19 @@ def _send_after_answer(settings, msg, what: str) -> None:
         log.warning("%s email could not be sent: %s", what, exc)
 
 
-async def forgot_page(request: Request) -> Response:
-    tenant = tenant_for(request)
-    if tenant is None:
-        return error_page(request, 404, _("Unknown host"), _("This host is not an Ostiary tenant host."))
+@tenant_page
+async def forgot_page(request: Request, tenant: TenantView) -> Response:
     if not email_enabled(request):
         return error_page(request, 404, _("Not available"), _("Password reset by email is not set up here: ask your "
                                                               "administrator to reset your password."), tenant=tenant)
     return render(request, "forgot_password.html", tenant=tenant)
 
 
-async def forgot_submit(request: Request) -> Response:
+@tenant_page
+async def forgot_submit(request: Request, tenant: TenantView) -> Response:
     started = time.monotonic()
     inst = instance(request)
-    tenant = tenant_for(request)
-    if tenant is None or not email_enabled(request):
+    if not email_enabled(request):
         return await forgot_page(request)
     form = await request.form()
     if not csrf_ok(request, form.get("csrf")):
@@ -131,10 +130,8 @@ async def _link_page(request: Request, tenant, purpose: str, token: str, link, s
                   action=email_links.PATHS[purpose], errors=list(errors), **{k: _(v) for k, v in SET_PASSWORD[purpose].items()}, **values)
 
 
-async def set_password_page(request: Request) -> Response:
-    tenant = tenant_for(request)
-    if tenant is None:
-        return error_page(request, 404, _("Unknown host"), _("This host is not an Ostiary tenant host."))
+@tenant_page
+async def set_password_page(request: Request, tenant: TenantView) -> Response:
     purpose, token = _purpose(request), request.query_params.get("token", "")[:100]
     link = await run_in_threadpool(email_links.peek, instance(request).store, tenant.id, purpose, token)
     if link is None:
@@ -142,11 +139,9 @@ async def set_password_page(request: Request) -> Response:
     return await _link_page(request, tenant, purpose, token, link)
 
 
-async def set_password_submit(request: Request) -> Response:
+@tenant_page
+async def set_password_submit(request: Request, tenant: TenantView) -> Response:
     inst = instance(request)
-    tenant = tenant_for(request)
-    if tenant is None:
-        return error_page(request, 404, _("Unknown host"), _("This host is not an Ostiary tenant host."))
     purpose = _purpose(request)
     form = await request.form()
     token = str(form.get("token", ""))[:100]
@@ -178,16 +173,14 @@ async def set_password_submit(request: Request) -> Response:
     return response
 
 
-async def invitation_passkey_submit(request: Request) -> Response:
+@tenant_page
+async def invitation_passkey_submit(request: Request, tenant: TenantView) -> Response:
     """An invitation accepted with a passkey instead of a password: the link
     is used up with the passkey stored (services/rules/invitations.py), and the
     person is signed in with it at once, as a passkey sign-in would (the
     second factor counts as passed only when the device verified them; a
     policy or app asking more is honoured as at any sign-in, docs/sign-in.md)."""
     inst = instance(request)
-    tenant = tenant_for(request)
-    if tenant is None:
-        return error_page(request, 404, _("Unknown host"), _("This host is not an Ostiary tenant host."))
     form = await request.form()
     token = str(form.get("token", ""))[:100]
     if not csrf_ok(request, form.get("csrf")):
@@ -240,10 +233,8 @@ async def invitation_passkey_submit(request: Request) -> Response:
     return response
 
 
-async def confirm_email_page(request: Request) -> Response:
-    tenant = tenant_for(request)
-    if tenant is None:
-        return error_page(request, 404, _("Unknown host"), _("This host is not an Ostiary tenant host."))
+@tenant_page
+async def confirm_email_page(request: Request, tenant: TenantView) -> Response:
     token = request.query_params.get("token", "")[:100]
     link = await run_in_threadpool(email_links.peek, instance(request).store, tenant.id, email_links.EMAIL_CHANGE,
                                    token)
@@ -253,11 +244,9 @@ async def confirm_email_page(request: Request) -> Response:
                   new_email=link.new_email)
 
 
-async def confirm_email_submit(request: Request) -> Response:
+@tenant_page
+async def confirm_email_submit(request: Request, tenant: TenantView) -> Response:
     inst = instance(request)
-    tenant = tenant_for(request)
-    if tenant is None:
-        return error_page(request, 404, _("Unknown host"), _("This host is not an Ostiary tenant host."))
     form = await request.form()
     if not csrf_ok(request, form.get("csrf")):
         return error_page(request, 403, _("Form refused"), _("This form expired or came from another site. "

@@ -16,7 +16,7 @@ from ostiary.portal.csrf import csrf_ok
 from ostiary.portal.instance import instance, tenant_for
 from ostiary.portal.rendering import error_page, render
 from ostiary.portal.i18n import N_, gettext as _
-from ostiary.portal.pages import session_from_cookie
+from ostiary.portal.pages import session_from_cookie, unknown_host
 from ostiary.portal.signin import second_factor_step
 from ostiary.services.rules import sessions as sessions_service
 from ostiary.services.base.actor import Actor
@@ -43,8 +43,6 @@ def _uri(ctx: IssuerContext, request: Request) -> str:
     return "https://" + ctx.issuer.partition("://")[2] + request.url.path
 
 
-def _not_here(request: Request) -> Response:
-    return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
 
 
 def _json(result: tuple) -> Response:
@@ -58,7 +56,7 @@ def _json(result: tuple) -> Response:
 async def configuration(request: Request) -> Response:
     ctx = _context(request)
     if ctx is None:
-        return _not_here(request)
+        return unknown_host(request)
     response = JSONResponse(discovery.configuration(ctx.issuer))
     response.headers["cache-control"] = "public, max-age=300"
     response.headers["access-control-allow-origin"] = "*"
@@ -68,7 +66,7 @@ async def configuration(request: Request) -> Response:
 async def jwks(request: Request) -> Response:
     ctx = _context(request)
     if ctx is None:
-        return _not_here(request)
+        return unknown_host(request)
     response = JSONResponse(await run_in_threadpool(keys.public_jwks, ctx.store))
     response.headers["cache-control"] = "public, max-age=300"
     response.headers["access-control-allow-origin"] = "*"
@@ -88,7 +86,7 @@ async def _person(request: Request):
 async def _decide(request: Request, pairs: list[tuple[str, str]], decision: str | None) -> Response:
     ctx = _context(request)
     if ctx is None:
-        return _not_here(request)
+        return unknown_host(request)
     person, session = await _person(request)
     outcome = await run_in_threadpool(authorization.decide, ctx, _uri(ctx, request), request.headers, pairs,
                                       person, decision)
@@ -170,7 +168,7 @@ async def _end_session_request(request: Request, pairs: list[tuple[str, str]]):
 async def end_session_page(request: Request) -> Response:
     """RP-initiated logout: a page with a button, so no link or image elsewhere signs anyone out."""
     if _context(request) is None:
-        return _not_here(request)
+        return unknown_host(request)
     pairs = list(request.query_params.multi_items())
     validated, problem = await _end_session_request(request, pairs)
     if validated is None:
@@ -183,7 +181,7 @@ async def end_session_page(request: Request) -> Response:
 async def end_session_submit(request: Request) -> Response:
     inst = instance(request)
     if _context(request) is None:
-        return _not_here(request)
+        return unknown_host(request)
     form = await request.form()
     if not csrf_ok(request, form.get("csrf")):
         return error_page(request, 403, _("Sign-out refused"), _("This form expired or came from another site."))

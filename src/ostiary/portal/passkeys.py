@@ -23,7 +23,7 @@ from ostiary.portal.client_address import client_address
 from ostiary.portal.cookies import cookie_flags
 from ostiary.portal.csrf import csrf_ok, csrf_token
 from ostiary.portal.instance import instance, tenant_for
-from ostiary.portal.pages import current_session, session_from_cookie, unknown_host
+from ostiary.portal.pages import current_session, session_from_cookie, tenant_page
 from ostiary.portal.rendering import TEMPLATES, error_page, render
 from ostiary.portal.i18n import gettext as _
 from ostiary.portal.signin import check_password, safe_next, throttled_message
@@ -33,6 +33,7 @@ from ostiary.services.rules import sessions as sessions_service
 from ostiary.services.rules import users as users_service
 from ostiary.services.base.actor import Actor
 from ostiary.services.base.errors import Conflict, Problem, ServiceError, problems_of
+from ostiary.snapshot.model import TenantView
 
 MAX_CREDENTIAL = 16 * 1024  # an answer without attestation is well under 2 KB
 
@@ -133,7 +134,8 @@ TEMPLATES.globals.update(passkey_registration_options=registration_options,
 
 # --- adding and removing ----------------------------------------------------------------------------
 
-async def register_submit(request: Request) -> Response:
+@tenant_page
+async def register_submit(request: Request, tenant: TenantView) -> Response:
     """The answer to the registration options, from the account page or the
     second-factor set-up. A session that still owes its second factor may
     add one only when the person has none yet: that is the set-up a policy
@@ -143,9 +145,6 @@ async def register_submit(request: Request) -> Response:
 
     started = time.monotonic()
     inst = instance(request)
-    tenant = tenant_for(request)
-    if tenant is None:
-        return unknown_host(request)
     session = await session_from_cookie(request)
     if session is None or (not session.complete and session.enrolled):
         return RedirectResponse("/sign-in?next=/account", status_code=303)
@@ -199,10 +198,8 @@ async def register_submit(request: Request) -> Response:
     return redirect_with_notice(request, "/account", _("Passkey \u201c%(name)s\u201d added.") % {"name": name})
 
 
-async def remove(request: Request) -> Response:
-    tenant = tenant_for(request)
-    if tenant is None:
-        return unknown_host(request)
+@tenant_page
+async def remove(request: Request, tenant: TenantView) -> Response:
     session = await current_session(request)
     if session is None:
         return RedirectResponse("/sign-in?next=/account", status_code=303)
@@ -228,11 +225,9 @@ async def remove(request: Request) -> Response:
 
 # --- signing in ---------------------------------------------------------------------------------------
 
-async def sign_in_submit(request: Request) -> Response:
+@tenant_page
+async def sign_in_submit(request: Request, tenant: TenantView) -> Response:
     inst = instance(request)
-    tenant = tenant_for(request)
-    if tenant is None:
-        return unknown_host(request)
     form = await request.form()
     next_url = safe_next(form.get("next"))
 
@@ -279,13 +274,11 @@ async def sign_in_submit(request: Request) -> Response:
 
 # --- the second factor --------------------------------------------------------------------------------
 
-async def second_factor_submit(request: Request) -> Response:
+@tenant_page
+async def second_factor_submit(request: Request, tenant: TenantView) -> Response:
     from ostiary.portal import second_factor as second_factor_pages
 
     inst = instance(request)
-    tenant = tenant_for(request)
-    if tenant is None:
-        return unknown_host(request)
     session = await session_from_cookie(request)
     if session is None:
         return RedirectResponse("/sign-in", status_code=303)

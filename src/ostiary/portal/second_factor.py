@@ -19,8 +19,8 @@ from ostiary.observability import events
 from ostiary.portal.i18n import N_, gettext as _
 from ostiary.portal.client_address import client_address
 from ostiary.portal.csrf import csrf_ok
-from ostiary.portal.instance import instance, tenant_for
-from ostiary.portal.pages import session_from_cookie, unknown_host
+from ostiary.portal.instance import instance
+from ostiary.portal.pages import session_from_cookie, tenant_page
 from ostiary.portal.rendering import error_page, render
 from ostiary.portal.signin import check_password, fail_slowly, safe_next, throttled_message
 from ostiary.services.rules import passkeys as passkeys_service
@@ -29,6 +29,7 @@ from ostiary.services.rules import throttle
 from ostiary.services.rules import users as users_service
 from ostiary.services.base.actor import Actor
 from ostiary.services.base.errors import InvalidInput
+from ostiary.snapshot.model import TenantView
 from ostiary.tokens import PENDING_TOTP, sign, verify
 
 PENDING_TTL = 900
@@ -40,12 +41,9 @@ def _sign_in_first(request: Request) -> Response:
     return RedirectResponse("/sign-in?" + urlencode({"next": here}), status_code=303)
 
 
-async def _context(request: Request):
+async def _context(request: Request, tenant: TenantView):
     """(instance, tenant, session, user row) or a response to send instead."""
     inst = instance(request)
-    tenant = tenant_for(request)
-    if tenant is None:
-        return unknown_host(request)
     # A session that still owes its second factor is welcome here: this is where it pays.
     session = await session_from_cookie(request)
     if session is None:
@@ -60,8 +58,9 @@ def _actor(request: Request, user) -> Actor:
     return Actor(f"user:{user.id}", client_address(request), user.id)
 
 
-async def verify_page(request: Request) -> Response:
-    ctx = await _context(request)
+@tenant_page
+async def verify_page(request: Request, tenant: TenantView) -> Response:
+    ctx = await _context(request, tenant)
     if isinstance(ctx, Response):
         return ctx
     inst, tenant, session, user = ctx
@@ -97,9 +96,10 @@ def _has_passkey(request: Request, tenant, user) -> bool:
     return passkeys_service.count_passkeys(instance(request).store, tenant.id, user.id) > 0
 
 
-async def verify_submit(request: Request) -> Response:
+@tenant_page
+async def verify_submit(request: Request, tenant: TenantView) -> Response:
     started = time.monotonic()
-    ctx = await _context(request)
+    ctx = await _context(request, tenant)
     if isinstance(ctx, Response):
         return ctx
     inst, tenant, session, user = ctx
@@ -165,8 +165,9 @@ def _may_enrol(session, user) -> bool:
     return not session.enrolled or session.second_factor
 
 
-async def enrol_page(request: Request) -> Response:
-    ctx = await _context(request)
+@tenant_page
+async def enrol_page(request: Request, tenant: TenantView) -> Response:
+    ctx = await _context(request, tenant)
     if isinstance(ctx, Response):
         return ctx
     inst, tenant, session, user = ctx
@@ -177,9 +178,10 @@ async def enrol_page(request: Request) -> Response:
     return _enrol_page(request, inst, tenant, session, user, next_url, second_factor_service.new_secret())
 
 
-async def enrol_submit(request: Request) -> Response:
+@tenant_page
+async def enrol_submit(request: Request, tenant: TenantView) -> Response:
     started = time.monotonic()
-    ctx = await _context(request)
+    ctx = await _context(request, tenant)
     if isinstance(ctx, Response):
         return ctx
     inst, tenant, session, user = ctx

@@ -21,8 +21,8 @@ from ostiary.portal.i18n import N_, gettext as _, ngettext
 from ostiary.portal.client_address import client_address
 from ostiary.portal.cookies import cookie_flags
 from ostiary.portal.csrf import csrf_ok
-from ostiary.portal.instance import instance, tenant_for
-from ostiary.portal.pages import current_session, session_from_cookie, unknown_host
+from ostiary.portal.instance import instance
+from ostiary.portal.pages import current_session, session_from_cookie, tenant_page
 from ostiary.portal.rendering import error_page, render
 from ostiary.services.queries import pages as admin_views
 from ostiary.services.rules import providers as providers_service
@@ -30,6 +30,7 @@ from ostiary.services.rules import sessions as sessions_service
 from ostiary.services.rules import throttle
 from ostiary.services.rules import users as users_service
 from ostiary.services.base.actor import Actor
+from ostiary.snapshot.model import TenantView
 from ostiary.urlrules import safe_next_path
 
 FAILED = N_("The email or password is not right.")
@@ -94,10 +95,8 @@ async def check_password(request: Request, tenant_id: int, login: str, password:
     return PasswordCheck(user=user)
 
 
-async def sign_in_page(request: Request) -> Response:
-    tenant = tenant_for(request)
-    if tenant is None:
-        return unknown_host(request)
+@tenant_page
+async def sign_in_page(request: Request, tenant: TenantView) -> Response:
     next_url = safe_next(request.query_params.get("next"))
     session = await session_from_cookie(request)
     if session is not None:
@@ -105,12 +104,10 @@ async def sign_in_page(request: Request) -> Response:
     return render(request, "sign_in.html", next=next_url, tenant=tenant, error=None)
 
 
-async def sign_in_submit(request: Request) -> Response:
+@tenant_page
+async def sign_in_submit(request: Request, tenant: TenantView) -> Response:
     started = time.monotonic()
     inst = instance(request)
-    tenant = tenant_for(request)
-    if tenant is None:
-        return unknown_host(request)
     form = await request.form()
     next_url = safe_next(form.get("next"))
     if not csrf_ok(request, form.get("csrf")):
@@ -150,11 +147,9 @@ async def sign_in_submit(request: Request) -> Response:
     return response
 
 
-async def sign_out_submit(request: Request) -> Response:
+@tenant_page
+async def sign_out_submit(request: Request, tenant: TenantView) -> Response:
     inst = instance(request)
-    tenant = tenant_for(request)
-    if tenant is None:
-        return unknown_host(request)
     form = await request.form()
     if not csrf_ok(request, form.get("csrf")):
         return error_page(request, 403, _("Sign-out refused"), _("This form expired or came from another site."))
@@ -167,11 +162,9 @@ async def sign_out_submit(request: Request) -> Response:
     return response
 
 
-async def home(request: Request) -> Response:
+@tenant_page
+async def home(request: Request, tenant: TenantView) -> Response:
     inst = instance(request)
-    tenant = tenant_for(request)
-    if tenant is None:
-        return unknown_host(request)
     session = await current_session(request)
     if session is None:
         return RedirectResponse("/sign-in", status_code=303)

@@ -32,7 +32,7 @@ from ostiary.portal.i18n import gettext as _
 from ostiary.portal.client_address import client_address
 from ostiary.portal.cookies import cookie_flags
 from ostiary.portal.instance import instance, request_host, tenant_for
-from ostiary.portal.pages import current_session, unknown_host
+from ostiary.portal.pages import current_session, tenant_page
 from ostiary.portal.rendering import TEMPLATES, error_page, render
 from ostiary.observability import events
 from ostiary.portal import notices
@@ -43,6 +43,7 @@ from ostiary.services.rules import providers
 from ostiary.services.rules import sessions as sessions_service
 from ostiary.services.base.actor import Actor
 from ostiary.services.base.errors import ServiceError, problems_of
+from ostiary.snapshot.model import TenantView
 from ostiary.store import TenantScope
 from ostiary.tokens import UPSTREAM_SIGN_IN, sign, verify
 
@@ -95,11 +96,9 @@ def _unavailable(request, config, exc, next_url) -> Response:
 
 # --- starting ----------------------------------------------------------------------------------
 
-async def start(request: Request) -> Response:
+@tenant_page
+async def start(request: Request, tenant: TenantView) -> Response:
     inst = instance(request)
-    tenant = tenant_for(request)
-    if tenant is None:
-        return unknown_host(request)
     next_url = safe_next(request.query_params.get("next"))
     return await _leave_for_provider(request, inst, tenant, request.path_params["name"], next_url, None)
 
@@ -143,11 +142,9 @@ async def _leave_for_provider(request, inst, tenant, name: str, next_url: str, l
 
 # --- coming back ---------------------------------------------------------------------------------
 
-async def callback(request: Request) -> Response:
+@tenant_page
+async def callback(request: Request, tenant: TenantView) -> Response:
     inst = instance(request)
-    tenant = tenant_for(request)
-    if tenant is None:
-        return unknown_host(request)
     name = request.path_params["name"][:63]
     config = await run_in_threadpool(providers.config_for, inst.store, tenant.id, name)
     config = None if config is not None and config.protocol == "ldap" else config
