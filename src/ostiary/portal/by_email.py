@@ -27,7 +27,7 @@ from ostiary.portal.cookies import cookie_flags
 from ostiary.portal.csrf import csrf_ok
 from ostiary.portal.instance import instance
 from ostiary.portal.rendering import TEMPLATES, error_page, render
-from ostiary.portal.pages import session_from_cookie, tenant_page
+from ostiary.portal.pages import checked_form, person_actor, session_from_cookie, tenant_page
 from ostiary.portal.signin import fail_slowly
 from ostiary.portal.i18n import N_, gettext as _
 from ostiary.portal.user_agents import describe
@@ -35,7 +35,6 @@ from ostiary.services.rules import email_change, email_links, invitations, mail,
 from ostiary.services.base import passwords
 from ostiary.services.rules import passkeys as passkeys_service
 from ostiary.services.rules import sessions as sessions_service
-from ostiary.services.base.actor import Actor
 from ostiary.services.base.errors import MailUnavailable, NotFound, Problem, ServiceError, Throttled, problems_of
 from ostiary.snapshot.model import TenantView
 
@@ -50,6 +49,7 @@ SET_PASSWORD = {
                              "intro": N_("Choose a password, or register a passkey, to finish setting up your account.")},
 }
 TEMPLATE = {email_links.RESET: "set_password.html", email_links.INVITATION: "accept_invitation.html"}
+FROM_EMAIL_AGAIN = N_("This form expired or came from another site. Open the link from your email again.")
 NOT_USABLE = N_("This link cannot be used: it was used already, it expired, or a newer one replaced it. "
                 "Ask for a new one.")
 
@@ -143,11 +143,10 @@ async def set_password_page(request: Request, tenant: TenantView) -> Response:
 async def set_password_submit(request: Request, tenant: TenantView) -> Response:
     inst = instance(request)
     purpose = _purpose(request)
-    form = await request.form()
+    form = await checked_form(request, _(FROM_EMAIL_AGAIN), tenant=tenant)
+    if isinstance(form, Response):
+        return form
     token = str(form.get("token", ""))[:100]
-    if not csrf_ok(request, form.get("csrf")):
-        return error_page(request, 403, _("Form refused"), _("This form expired or came from another site. "
-                                                             "Open the link from your email again."), tenant=tenant)
     link = await run_in_threadpool(email_links.peek, inst.store, tenant.id, purpose, token)
     if link is None:
         return error_page(request, 410, _("Link not usable"), _(NOT_USABLE), tenant=tenant)
@@ -181,11 +180,10 @@ async def invitation_passkey_submit(request: Request, tenant: TenantView) -> Res
     second factor counts as passed only when the device verified them; a
     policy or app asking more is honoured as at any sign-in, docs/sign-in.md)."""
     inst = instance(request)
-    form = await request.form()
+    form = await checked_form(request, _(FROM_EMAIL_AGAIN), tenant=tenant)
+    if isinstance(form, Response):
+        return form
     token = str(form.get("token", ""))[:100]
-    if not csrf_ok(request, form.get("csrf")):
-        return error_page(request, 403, _("Form refused"), _("This form expired or came from another site. "
-                                                             "Open the link from your email again."), tenant=tenant)
     link = await run_in_threadpool(email_links.peek, inst.store, tenant.id, email_links.INVITATION, token)
     if link is None:
         return error_page(request, 410, _("Link not usable"), _(NOT_USABLE), tenant=tenant)
@@ -212,7 +210,7 @@ async def invitation_passkey_submit(request: Request, tenant: TenantView) -> Res
     except ServiceError as exc:
         problem = problems_of(exc)[0]
         return await again(422, f"{problem.field}: {problem.message}")
-    actor = Actor(f"user:{accepted.user_id}", addr, accepted.user_id)
+    actor = person_actor(request, accepted.user_id)
     old = await session_from_cookie(request)
     if old is not None:  # someone else's session in this browser (an admin trying the link, say)
         await run_in_threadpool(sessions_service.end_session, inst.store, tenant.id, old.id, "replaced at sign-in",
@@ -247,10 +245,9 @@ async def confirm_email_page(request: Request, tenant: TenantView) -> Response:
 @tenant_page
 async def confirm_email_submit(request: Request, tenant: TenantView) -> Response:
     inst = instance(request)
-    form = await request.form()
-    if not csrf_ok(request, form.get("csrf")):
-        return error_page(request, 403, _("Form refused"), _("This form expired or came from another site. "
-                                                             "Open the link from your email again."), tenant=tenant)
+    form = await checked_form(request, _(FROM_EMAIL_AGAIN), tenant=tenant)
+    if isinstance(form, Response):
+        return form
     try:
         old, new = await run_in_threadpool(email_change.confirm_change, inst.store, tenant.id,
                                            str(form.get("token", ""))[:100], client_address(request))

@@ -21,12 +21,11 @@ from ostiary.portal.client_address import client_address
 from ostiary.portal.cookies import cookie_flags
 from ostiary.portal.csrf import csrf_ok
 from ostiary.portal.instance import instance, portal_domain_for, request_host
-from ostiary.portal.pages import portal_page, tenant_page
+from ostiary.portal.pages import person_actor, portal_page, tenant_page
 from ostiary.portal.rendering import error_page, render
 from ostiary.portal.redirects import RdRefused, validate_rd
 from ostiary.services.base import handshake_tokens
 from ostiary.services.rules import sessions as sessions_service
-from ostiary.services.base.actor import Actor
 from ostiary.snapshot.model import DomainView, TenantView
 from ostiary.tokens import FORWARD_AUTH, HANDSHAKE, sign, verify
 from ostiary.wire import (
@@ -214,7 +213,7 @@ async def portal_sign_out(request: Request, domain: DomainView) -> Response:
     cookies = [v for k, v in _all_cookies(request) if k == FORWARD_AUTH_COOKIE]
     identity = cookie_identity(snap, cookies, domain, time.time())
     if identity is not None:
-        actor = Actor(name=f"user:{identity['u']}", addr=client_address(request), user_id=identity["u"])
+        actor = person_actor(request, identity["u"])
         await run_in_threadpool(sessions_service.end_session, inst.store, identity["tn"], identity["s"], "sign-out", actor)
     rd = str(form.get("rd", ""))
     try:

@@ -11,15 +11,12 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from ostiary.issuer import authorization, discovery, keys, tokens
 from ostiary.issuer.server import IssuerContext
-from ostiary.portal.client_address import client_address
-from ostiary.portal.csrf import csrf_ok
 from ostiary.portal.instance import instance, tenant_for
 from ostiary.portal.rendering import error_page, render
 from ostiary.portal.i18n import N_, gettext as _
-from ostiary.portal.pages import session_from_cookie, unknown_host
+from ostiary.portal.pages import checked_form, person_actor, session_from_cookie, unknown_host
 from ostiary.portal.signin import second_factor_step
 from ostiary.services.rules import sessions as sessions_service
-from ostiary.services.base.actor import Actor
 
 SCOPE_WORDS = {
     "openid": N_("who you are (an identifier that never changes)"),
@@ -112,10 +109,10 @@ async def authorize(request: Request) -> Response:
 
 
 async def authorize_decision(request: Request) -> Response:
-    form = await request.form()
-    if not csrf_ok(request, form.get("csrf")):
-        return error_page(request, 403, _("Refused"), _("This form expired or came from another site. "
-                                                         "Go back to the app and sign in again."))
+    form = await checked_form(request, _("This form expired or came from another site. Go back to the app and sign in "
+                                         "again."), _("Refused"))
+    if isinstance(form, Response):
+        return form
     decision = form.get("decision")
     if decision not in (authorization.ALLOW, authorization.DENY):
         return error_page(request, 400, _("Refused"), _("Choose Allow or Deny."))
@@ -182,9 +179,9 @@ async def end_session_submit(request: Request) -> Response:
     inst = instance(request)
     if _context(request) is None:
         return unknown_host(request)
-    form = await request.form()
-    if not csrf_ok(request, form.get("csrf")):
-        return error_page(request, 403, _("Sign-out refused"), _("This form expired or came from another site."))
+    form = await checked_form(request, _("This form expired or came from another site."), _("Sign-out refused"))
+    if isinstance(form, Response):
+        return form
     validated, problem = await _end_session_request(request, parse_qsl(str(form.get("request", "")),
                                                                        keep_blank_values=True))
     if validated is None:
@@ -192,8 +189,7 @@ async def end_session_submit(request: Request) -> Response:
     session = await session_from_cookie(request)
     if session is not None:
         await run_in_threadpool(sessions_service.end_session, inst.store, session.tenant_id, session.id,
-                                "sign-out at an app", Actor(f"user:{session.user_id}", client_address(request),
-                                                             session.user_id))
+                                "sign-out at an app", person_actor(request, session.user_id))
     response = RedirectResponse(validated.redirect_uri, status_code=303) if validated.redirect_uri \
         else render(request, "signed_out.html")
     response.delete_cookie(inst.session_cookie, path="/", secure=not inst.settings.dev, httponly=True,

@@ -1,24 +1,34 @@
 """What the portal's pages share, written once: the page for a host Ostiary
 does not serve; the decorators that find the tenant (or the portal domain) a
-public page is on, as portal/admin/guard.py does for the admin pages; and the
-browser's session."""
+public page is on; the browser's session; and the signed-in person with a
+CSRF-checked form (the account pages' decorators, as portal/admin/guard.py's
+are the admin pages', which build on `signed_in` and `checked_form`)."""
 
 from __future__ import annotations
 
 import functools
-from typing import Awaitable, Callable
+import time
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
+from ostiary.portal.client_address import client_address
+from ostiary.portal.csrf import csrf_ok
 from ostiary.portal.i18n import gettext as _
-from ostiary.portal.instance import instance, portal_domain_for, request_host, tenant_for
+from ostiary.portal.instance import Instance, instance, portal_domain_for, request_host, tenant_for
 from ostiary.portal.rendering import error_page
+from ostiary.services.base.actor import Actor
 from ostiary.services.rules import sessions as sessions_service
 from ostiary.snapshot.model import DomainView, TenantView
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+# Where the account pages send a browser that is not signed in, to come back to.
+ACCOUNT = "/account"
 
 
 # --- the host ------------------------------------------------------------------------------------
@@ -80,3 +90,80 @@ async def current_session(request: Request):
     factor has passed it, so every page and action behind this needs it."""
     session = await session_from_cookie(request)
     return session if session is not None and session.complete else None
+
+
+def person_actor(request: Request, user_id: int) -> Actor:
+    """A person acting on their own account, as audit records name them."""
+    return Actor(f"user:{user_id}", client_address(request), user_id)
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A signed-in person on their tenant host."""
+
+    inst: Instance
+    tenant: TenantView
+    session: Any  # the live session (services/rules/sessions.py)
+    actor: Actor  # the person, as audit records name them
+    started: float  # time.monotonic() when the request came in: refusals take as long (signin.fail_slowly)
+
+
+async def signed_in(request: Request, next_path: str | None) -> SignedIn | Response:
+    """The signed-in person of this tenant host, or the answer to send instead:
+    `unknown_host` on another host, else the sign-in page, back to `next_path` after."""
+    started = time.monotonic()
+    tenant = tenant_for(request)
+    if tenant is None:
+        return unknown_host(request)
+    session = await current_session(request)
+    if session is None:
+        return RedirectResponse("/sign-in" if next_path is None else f"/sign-in?next={quote(next_path)}",
+                                status_code=303)
+    return SignedIn(instance(request), tenant, session, person_actor(request, session.user_id), started)
+
+
+# --- forms ---------------------------------------------------------------------------------------------
+
+def form_refused(request: Request, message: str | None = None, title: str | None = None, **values) -> Response:
+    """The 403 page for a form whose CSRF check failed (portal/csrf.py)."""
+    return error_page(request, 403, title or _("Form refused"),
+                      message or _("This form expired or came from another site. Reload the page and try again."),
+                      **values)
+
+
+async def checked_form(request: Request, message: str | None = None, title: str | None = None,
+                       **values) -> FormData | Response:
+    """The posted form when its CSRF check passes, else `form_refused` (with `message`, `title`, `values`)."""
+    form = await request.form()
+    if not csrf_ok(request, form.get("csrf")):
+        return form_refused(request, message, title, **values)
+    return form
+
+
+def signed_in_page(handler: Callable[[Request, SignedIn], Awaitable[Response]]) -> Endpoint:
+    """An account page: signed in on this tenant host (else `signed_in`'s answer)."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        me = await signed_in(request, ACCOUNT)
+        if isinstance(me, Response):
+            return me
+        return await handler(request, me)
+
+    return endpoint
+
+
+def signed_in_form(handler: Callable[[Request, SignedIn, FormData], Awaitable[Response]]) -> Endpoint:
+    """An account form's POST: signed in on this tenant host, with a valid CSRF token; the handler gets the form."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        me = await signed_in(request, ACCOUNT)
+        if isinstance(me, Response):
+            return me
+        form = await checked_form(request)
+        if isinstance(form, Response):
+            return form
+        return await handler(request, me, form)
+
+    return endpoint

@@ -20,14 +20,13 @@ from ostiary.portal.i18n import N_, gettext as _
 from ostiary.portal.client_address import client_address
 from ostiary.portal.csrf import csrf_ok
 from ostiary.portal.instance import instance
-from ostiary.portal.pages import session_from_cookie, tenant_page
+from ostiary.portal.pages import person_actor, session_from_cookie, tenant_page
 from ostiary.portal.rendering import error_page, render
 from ostiary.portal.signin import check_password, fail_slowly, safe_next, throttled_message
 from ostiary.services.rules import passkeys as passkeys_service
 from ostiary.services.rules import second_factor as second_factor_service
 from ostiary.services.rules import throttle
 from ostiary.services.rules import users as users_service
-from ostiary.services.base.actor import Actor
 from ostiary.services.base.errors import InvalidInput
 from ostiary.snapshot.model import TenantView
 from ostiary.tokens import PENDING_TOTP, sign, verify
@@ -52,10 +51,6 @@ async def _context(request: Request, tenant: TenantView):
     if user is None or not user.active:
         return _sign_in_first(request)
     return inst, tenant, session, user
-
-
-def _actor(request: Request, user) -> Actor:
-    return Actor(f"user:{user.id}", client_address(request), user.id)
 
 
 @tenant_page
@@ -116,7 +111,7 @@ async def verify_submit(request: Request, tenant: TenantView) -> Response:
         await fail_slowly(started)
         return _verify_page(request, tenant, session, user, next_url, 429, throttled_message(verdict.retry_after))
     code = str(form.get("code", ""))[:64]
-    actor = _actor(request, user)
+    actor = person_actor(request, user.id)
     ok = await run_in_threadpool(second_factor_service.verify_second_factor, inst.store, tenant.id, user, code, actor)
     if not ok:
         events.second_factor_failed(tenant.slug, user.email, client_address(request))
@@ -210,7 +205,7 @@ async def enrol_submit(request: Request, tenant: TenantView) -> Response:
         if checked.user is None or checked.user.id != user.id:
             return _enrol_page(request, inst, tenant, session, user, next_url, secret, 401,
                                _("That password is not right."))
-    actor = _actor(request, user)
+    actor = person_actor(request, user.id)
     try:
         enrolment = await run_in_threadpool(second_factor_service.enrol, inst.store, tenant.id, user.id, actor,
                                             secret, str(form.get("code", ""))[:64])

@@ -22,14 +22,13 @@ from ostiary.portal.client_address import client_address
 from ostiary.portal.cookies import cookie_flags
 from ostiary.portal.csrf import csrf_ok
 from ostiary.portal.instance import instance
-from ostiary.portal.pages import current_session, session_from_cookie, tenant_page
-from ostiary.portal.rendering import error_page, render
+from ostiary.portal.pages import checked_form, current_session, person_actor, session_from_cookie, tenant_page
+from ostiary.portal.rendering import render
 from ostiary.services.queries import pages as admin_views
 from ostiary.services.rules import providers as providers_service
 from ostiary.services.rules import sessions as sessions_service
 from ostiary.services.rules import throttle
 from ostiary.services.rules import users as users_service
-from ostiary.services.base.actor import Actor
 from ostiary.snapshot.model import TenantView
 from ostiary.urlrules import safe_next_path
 
@@ -131,7 +130,7 @@ async def sign_in_submit(request: Request, tenant: TenantView) -> Response:
     old = await session_from_cookie(request)
     if old is not None:
         await run_in_threadpool(sessions_service.end_session, inst.store, tenant.id, old.id, "replaced at sign-in",
-                                Actor(f"user:{user.id}", addr, user.id))
+                                person_actor(request, user.id))
     session = await run_in_threadpool(
         sessions_service.create_session, inst.store, tenant.id, user.id,
         client_addr=addr, user_agent=request.headers.get("user-agent", ""), method=PASSWORD,
@@ -150,13 +149,13 @@ async def sign_in_submit(request: Request, tenant: TenantView) -> Response:
 @tenant_page
 async def sign_out_submit(request: Request, tenant: TenantView) -> Response:
     inst = instance(request)
-    form = await request.form()
-    if not csrf_ok(request, form.get("csrf")):
-        return error_page(request, 403, _("Sign-out refused"), _("This form expired or came from another site."))
+    form = await checked_form(request, _("This form expired or came from another site."), _("Sign-out refused"))
+    if isinstance(form, Response):
+        return form
     session = await session_from_cookie(request)
     if session is not None:
         await run_in_threadpool(sessions_service.end_session, inst.store, tenant.id, session.id, "sign-out",
-                                Actor(f"user:{session.user_id}", client_address(request), session.user_id))
+                                person_actor(request, session.user_id))
     response = render(request, "signed_out.html", tenant=tenant)
     response.delete_cookie(inst.session_cookie, path="/", secure=not inst.settings.dev, httponly=True, samesite="lax")
     return response
