@@ -10,14 +10,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ostiary.access import may_enter
 from ostiary.identity.method import PASSWORD
 from ostiary.portal import notices
 from ostiary.portal.admin.guard import when
 from ostiary.portal.client_address import client_address
 from ostiary.portal.cookies import cookie_flags
 from ostiary.portal.instance import instance
-from ostiary.portal.pages import SignedIn, signed_in_form, signed_in_page
+from ostiary.portal.pages import SignedIn, signed_in_form, signed_in_page, visible_apps
 from ostiary.portal.rendering import error_page, render
 from ostiary.portal.signin import check_password, throttled_message
 from ostiary.portal import i18n
@@ -25,17 +24,6 @@ from ostiary.portal.i18n import gettext as _
 from ostiary.services.queries import pages as admin_views
 from ostiary.services.rules import email_change, languages, sessions, users
 from ostiary.services.base.errors import MailUnavailable, Problem, ServiceError, problems_of
-
-
-def visible_apps(request: Request, tenant_id: int, user_id: int) -> list:
-    """The enabled apps this user may enter, by the one access rule, from the snapshot."""
-    snap = instance(request).holder.snapshot
-    user = snap.users.get(user_id)
-    if user is None:
-        return []
-    return sorted((a for a in snap.apps.values()
-                   if a.tenant_id == tenant_id and a.enabled and may_enter(user.groups, a.all_users, a.granted)),
-                  key=lambda a: a.name.lower())
 
 
 async def _page(request: Request, tenant, session, status: int = 200, errors=(), notice: str = "") -> Response:

@@ -1,8 +1,9 @@
 """What the portal's pages share, written once: the page for a host Ostiary
 does not serve; the decorators that find the tenant (or the portal domain) a
-public page is on; the browser's session; and the signed-in person with a
+public page is on; the browser's session; the signed-in person with a
 CSRF-checked form (the account pages' decorators, as portal/admin/guard.py's
-are the admin pages', which build on `signed_in` and `checked_form`)."""
+are the admin pages', which build on `signed_in` and `checked_form`); and
+the apps a person may enter."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from ostiary.access import may_enter
 from ostiary.portal.client_address import client_address
 from ostiary.portal.csrf import csrf_ok
 from ostiary.portal.i18n import gettext as _
@@ -24,7 +26,7 @@ from ostiary.portal.instance import Instance, instance, portal_domain_for, reque
 from ostiary.portal.rendering import error_page
 from ostiary.services.base.actor import Actor
 from ostiary.services.rules import sessions as sessions_service
-from ostiary.snapshot.model import DomainView, TenantView
+from ostiary.snapshot.model import AppView, DomainView, TenantView
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 # Where the account pages send a browser that is not signed in, to come back to.
@@ -167,3 +169,17 @@ def signed_in_form(handler: Callable[[Request, SignedIn, FormData], Awaitable[Re
         return await handler(request, me, form)
 
     return endpoint
+
+
+# --- what a person may enter -------------------------------------------------------------------------
+
+def visible_apps(request: Request, tenant_id: int, user_id: int) -> list[AppView]:
+    """The enabled apps of the tenant this person may enter, by the one access rule
+    (access.may_enter), from the snapshot, by name: the start page's and the account page's list."""
+    snap = instance(request).holder.snapshot
+    user = snap.users.get(user_id)
+    if user is None:
+        return []
+    return sorted((a for a in snap.apps.values()
+                   if a.tenant_id == tenant_id and a.enabled and may_enter(user.groups, a.all_users, a.granted)),
+                  key=lambda a: a.name.lower())

@@ -14,7 +14,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ostiary.access import may_enter
 from ostiary.identity.method import PASSWORD
 from ostiary.observability import events
 from ostiary.portal.i18n import N_, gettext as _, ngettext
@@ -22,7 +21,9 @@ from ostiary.portal.client_address import client_address
 from ostiary.portal.cookies import cookie_flags
 from ostiary.portal.csrf import csrf_ok
 from ostiary.portal.instance import instance
-from ostiary.portal.pages import checked_form, current_session, person_actor, session_from_cookie, tenant_page
+from ostiary.portal.pages import (
+    checked_form, current_session, person_actor, session_from_cookie, tenant_page, visible_apps,
+)
 from ostiary.portal.rendering import render
 from ostiary.services.queries import pages as admin_views
 from ostiary.services.rules import providers as providers_service
@@ -167,12 +168,7 @@ async def home(request: Request, tenant: TenantView) -> Response:
     session = await current_session(request)
     if session is None:
         return RedirectResponse("/sign-in", status_code=303)
-    snap = inst.holder.snapshot
-    user = snap.users.get(session.user_id)
-    apps = sorted(
-        (a for a in snap.apps.values()
-         if a.tenant_id == tenant.id and a.enabled and user is not None and may_enter(user.groups, a.all_users, a.granted)),
-        key=lambda a: a.name.lower(),
-    )
+    user = inst.holder.snapshot.users.get(session.user_id)
+    apps = visible_apps(request, tenant.id, session.user_id)
     me = await run_in_threadpool(admin_views.user_by_id, inst.store, tenant.id, session.user_id)
     return render(request, "home.html", user=user, apps=apps, tenant=tenant, is_admin=bool(me.is_admin))
