@@ -14,7 +14,7 @@ from ostiary.identity.method import PASSWORD
 from ostiary.portal import notices
 from ostiary.portal.admin.guard import when
 from ostiary.portal.client_address import client_address
-from ostiary.portal.cookies import cookie_flags
+from ostiary.portal.cookies import cookie_flags, forget_cookie
 from ostiary.portal.instance import instance
 from ostiary.portal.pages import SignedIn, signed_in_form, signed_in_page, visible_apps
 from ostiary.portal.rendering import error_page, render
@@ -48,7 +48,7 @@ async def end_everywhere(request: Request, me: SignedIn, form) -> Response:
     await run_in_threadpool(sessions.end_user_sessions, inst.store, me.tenant.id, me.session.user_id,
                             "signed out everywhere", me.actor)
     response = render(request, "signed_out.html", tenant=me.tenant)
-    response.delete_cookie(inst.session_cookie, path="/", secure=not inst.settings.dev, httponly=True, samesite="lax")
+    forget_cookie(response, inst, inst.session_cookie)
     return response
 
 

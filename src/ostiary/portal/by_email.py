@@ -23,7 +23,7 @@ from ostiary.identity.method import MULTI_FACTOR, PASSKEY
 from ostiary.portal import notices
 from ostiary.portal import passkeys as passkey_pages
 from ostiary.portal.client_address import client_address
-from ostiary.portal.cookies import cookie_flags
+from ostiary.portal.cookies import cookie_flags, forget_cookie
 from ostiary.portal.csrf import csrf_ok
 from ostiary.portal.instance import instance
 from ostiary.portal.rendering import TEMPLATES, error_page, render
@@ -168,7 +168,7 @@ async def set_password_submit(request: Request, tenant: TenantView) -> Response:
             if purpose == email_links.RESET else _("Your password is set. Sign in with it now."))
     response = render(request, "notice.html", tenant=tenant, title=_("Password set"), message=done, sign_in=True)
     # Whatever session this browser had belonged to a session that has just ended.
-    response.delete_cookie(inst.session_cookie, path="/", secure=not inst.settings.dev, httponly=True, samesite="lax")
+    forget_cookie(response, inst, inst.session_cookie)
     return response
 
 

@@ -18,7 +18,7 @@ from starlette.responses import RedirectResponse, Response
 from ostiary.access import ADMITTED, SECOND_FACTOR, admission, cookie_identity
 from ostiary.observability import events
 from ostiary.portal.client_address import client_address
-from ostiary.portal.cookies import cookie_flags
+from ostiary.portal.cookies import cookie_flags, forget_cookie
 from ostiary.portal.csrf import csrf_ok
 from ostiary.portal.instance import instance, portal_domain_for, request_host
 from ostiary.portal.pages import person_actor, portal_page, tenant_page
@@ -181,7 +181,7 @@ async def callback(request: Request, domain: DomainView) -> Response:
     response = _no_store(RedirectResponse(payload["rd"], status_code=302))
     response.set_cookie(FORWARD_AUTH_COOKIE, cookie, max_age=int(expires - now), domain=domain.name,
                         **cookie_flags(inst))
-    response.delete_cookie(state_name, path="/", secure=not inst.settings.dev, httponly=True, samesite="lax")
+    forget_cookie(response, inst, state_name)
     events.handshake_completed()
     return response
 
@@ -223,8 +223,7 @@ async def portal_sign_out(request: Request, domain: DomainView) -> Response:
         tenant = snap.tenants.get(domain.tenant_id)
         again = inst.settings.public_url(tenant.host, "/sign-in") if tenant is not None else ""
         response = render(request, "signed_out.html", sign_in_url=again)
-    response.delete_cookie(FORWARD_AUTH_COOKIE, path="/", domain=domain.name, secure=not inst.settings.dev,
-                           httponly=True, samesite="lax")
+    forget_cookie(response, inst, FORWARD_AUTH_COOKIE, domain=domain.name)
     return _no_store(response)
 
 

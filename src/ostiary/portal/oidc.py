@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from ostiary.issuer import authorization, discovery, keys, tokens
 from ostiary.issuer.server import IssuerContext
+from ostiary.portal.cookies import forget_cookie
 from ostiary.portal.instance import instance, tenant_for
 from ostiary.portal.rendering import error_page, render
 from ostiary.portal.i18n import N_, gettext as _
@@ -192,6 +193,5 @@ async def end_session_submit(request: Request) -> Response:
                                 "sign-out at an app", person_actor(request, session.user_id))
     response = RedirectResponse(validated.redirect_uri, status_code=303) if validated.redirect_uri \
         else render(request, "signed_out.html")
-    response.delete_cookie(inst.session_cookie, path="/", secure=not inst.settings.dev, httponly=True,
-                           samesite="lax")
+    forget_cookie(response, inst, inst.session_cookie)
     return response

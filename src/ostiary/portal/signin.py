@@ -18,7 +18,7 @@ from ostiary.identity.method import PASSWORD
 from ostiary.observability import events
 from ostiary.portal.i18n import N_, gettext as _, ngettext
 from ostiary.portal.client_address import client_address
-from ostiary.portal.cookies import cookie_flags
+from ostiary.portal.cookies import cookie_flags, forget_cookie
 from ostiary.portal.csrf import csrf_ok
 from ostiary.portal.instance import instance
 from ostiary.portal.pages import (
@@ -158,7 +158,7 @@ async def sign_out_submit(request: Request, tenant: TenantView) -> Response:
         await run_in_threadpool(sessions_service.end_session, inst.store, tenant.id, session.id, "sign-out",
                                 person_actor(request, session.user_id))
     response = render(request, "signed_out.html", tenant=tenant)
-    response.delete_cookie(inst.session_cookie, path="/", secure=not inst.settings.dev, httponly=True, samesite="lax")
+    forget_cookie(response, inst, inst.session_cookie)
     return response
 
 

@@ -30,7 +30,7 @@ from ostiary.identity.method import FEDERATED
 from ostiary.identity.provider import AnswerRefused, ProviderConfig, ProviderUnavailable
 from ostiary.portal.i18n import gettext as _
 from ostiary.portal.client_address import client_address
-from ostiary.portal.cookies import cookie_flags
+from ostiary.portal.cookies import cookie_flags, forget_cookie
 from ostiary.portal.instance import instance, request_host, tenant_for
 from ostiary.portal.pages import SignedIn, current_session, person_actor, signed_in_form, tenant_page
 from ostiary.portal.rendering import TEMPLATES, error_page, render
@@ -185,7 +185,7 @@ async def callback(request: Request, tenant: TenantView) -> Response:
         response = notices.redirect_with_notice(request, "/account", f"{config.display_name} is linked.")
     else:
         response = await signed_in_response(request, inst, tenant, config, admitted.user_id, next_url)
-    response.delete_cookie(_cookie_name(inst), path="/", secure=not inst.settings.dev, httponly=True, samesite="lax")
+    forget_cookie(response, inst, _cookie_name(inst))
     return response
 
 
