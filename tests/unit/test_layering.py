@@ -372,6 +372,7 @@ def test_the_portal_helpers_import_no_page():
     allowed = {f"ostiary.portal.{m}" for m in PORTAL_HELPERS + PORTAL_HELPERS_MAY_USE} | {"ostiary.portal"}
     found = _imports("portal")
     for helper in PORTAL_HELPERS:
+        assert f"portal/{helper}.py" in found, f"portal/{helper}.py is missing"
         names = found[f"portal/{helper}.py"]
         bad = {n for n in names if n.startswith("ostiary.portal") and n not in allowed}
         assert not bad, f"portal/{helper}.py imports {bad}: the page helpers import no page"
