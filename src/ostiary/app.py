@@ -14,7 +14,7 @@ from ostiary.gate.operators import operator_networks
 from ostiary.observability import logs, metrics
 from ostiary.observability.logs import RequestIdMiddleware
 from ostiary.portal.app import HardenResponses, build_portal
-from ostiary.portal.context import Instance
+from ostiary.portal.instance import Instance
 from ostiary.snapshot.follower import SnapshotHolder
 from ostiary.store import open_store
 from ostiary.store.engine import DatabaseNotReady

@@ -16,7 +16,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from ostiary.portal import i18n
-from ostiary.portal.context import TEMPLATES
+from ostiary.portal.rendering import TEMPLATES
 from tests.pages.conftest import ADMIN, axe_violations, form_csrf, new_page, signed_in_client
 from tests.support.server import loopback_client
 

@@ -473,3 +473,54 @@ def test_the_cycle_finder_sees_local_relative_and_package_imports(tmp_path):
         (pkg / name).write_text(text)
     loops = _cycles(_import_graph(pkg))
     assert sorted(loops) == [["pkg.a", "pkg.b", "pkg.a"], ["pkg.c", "pkg.sub", "pkg.c"]], loops
+# --- the portal's page helpers (issue 21, move 8) ---------------------------------------------------
+
+# What every portal page shares, one concern a module: which instance and host, the client's
+# address, CSRF, cookies, rendering, and pages.py (the unknown-host page, the host decorators, the
+# browser's session, the signed-in person with a checked form, the apps a person may enter).
+PORTAL_HELPERS = ("instance", "client_address", "csrf", "cookies", "rendering", "pages")
+# What the helpers may take from the rest of the portal: the translation layer and the user-agent names.
+PORTAL_HELPERS_MAY_USE = ("i18n", "user_agents")
+
+
+def test_the_portal_helpers_import_no_page():
+    """The helpers sit below every page and form module of the portal (and the admin pages and the
+    API): they import only each other, so any page can use them without a cycle."""
+    allowed = {f"ostiary.portal.{m}" for m in PORTAL_HELPERS + PORTAL_HELPERS_MAY_USE} | {"ostiary.portal"}
+    found = _imports("portal")
+    for helper in PORTAL_HELPERS:
+        assert f"portal/{helper}.py" in found, f"portal/{helper}.py is missing"
+        names = found[f"portal/{helper}.py"]
+        bad = {n for n in names if n.startswith("ostiary.portal") and n not in allowed}
+        assert not bad, f"portal/{helper}.py imports {bad}: the page helpers import no page"
+    assert not (SRC / "portal" / "context.py").exists(), "portal/context.py is split by concern: use the helpers"
+
+
+def _functions(package: str):
+    for path in (SRC / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                called = {c.func.id if isinstance(c.func, ast.Name) else getattr(c.func, "attr", "")
+                          for c in ast.walk(node) if isinstance(c, ast.Call)}
+                yield str(path.relative_to(SRC)), node.name, called
+
+
+def test_the_pages_share_their_plumbing_instead_of_repeating_it():
+    """The unknown-host page is written in pages.py only; no handler looks up both the signed-in
+    session and the CSRF token itself (pages.signed_in and pages.checked_form do, once); the list of
+    the apps a person may enter is built by pages.visible_apps only."""
+    for path in (SRC / "portal").rglob("*.py"):
+        if path.name == "pages.py":
+            continue
+        text = path.read_text()
+        assert "Unknown host" not in text and "unknown_host=True" not in text, \
+            f"{path.relative_to(SRC)} writes its own unknown-host page: use pages.unknown_host or pages.tenant_page"
+    checked = 0
+    for module, function, called in _functions("portal"):
+        if module == "portal/pages.py":
+            continue
+        checked += 1
+        assert not {"current_session", "csrf_ok"} <= called, \
+            f"{module}: {function} checks the session and the CSRF token itself: use pages.signed_in_form"
+        assert "may_enter" not in called, f"{module}: {function} lists enterable apps itself: use pages.visible_apps"
+    assert checked > 100, "the walk found too few functions: it reads the wrong files"

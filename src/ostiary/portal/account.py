@@ -10,41 +10,20 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ostiary.access import may_enter
 from ostiary.identity.method import PASSWORD
 from ostiary.portal import notices
 from ostiary.portal.admin.guard import when
-from ostiary.portal.context import (
-    client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for, unknown_host,
-)
-from ostiary.portal.signin import check_password, current_session, throttled_message
+from ostiary.portal.client_address import client_address
+from ostiary.portal.cookies import cookie_flags, forget_cookie
+from ostiary.portal.instance import instance
+from ostiary.portal.pages import SignedIn, signed_in_form, signed_in_page, visible_apps
+from ostiary.portal.rendering import error_page, render
+from ostiary.portal.signin import check_password, throttled_message
 from ostiary.portal import i18n
 from ostiary.portal.i18n import gettext as _
 from ostiary.services.queries import pages as admin_views
 from ostiary.services.rules import email_change, languages, sessions, users
-from ostiary.services.base.actor import Actor
 from ostiary.services.base.errors import MailUnavailable, Problem, ServiceError, problems_of
-
-
-async def account_session(request: Request):
-    tenant = tenant_for(request)
-    if tenant is None:
-        return unknown_host(request), None, None
-    session = await current_session(request)
-    if session is None:
-        return RedirectResponse("/sign-in?next=/account", status_code=303), None, None
-    return None, tenant, session
-
-
-def visible_apps(request: Request, tenant_id: int, user_id: int) -> list:
-    """The enabled apps this user may enter, by the one access rule, from the snapshot."""
-    snap = instance(request).holder.snapshot
-    user = snap.users.get(user_id)
-    if user is None:
-        return []
-    return sorted((a for a in snap.apps.values()
-                   if a.tenant_id == tenant_id and a.enabled and may_enter(user.groups, a.all_users, a.granted)),
-                  key=lambda a: a.name.lower())
 
 
 async def _page(request: Request, tenant, session, status: int = 200, errors=(), notice: str = "") -> Response:
@@ -58,65 +37,41 @@ async def _page(request: Request, tenant, session, status: int = 200, errors=(),
     return notices.shown(request, response)
 
 
-async def account_page(request: Request) -> Response:
-    refusal, tenant, session = await account_session(request)
-    return refusal or await _page(request, tenant, session)
+@signed_in_page
+async def account_page(request: Request, me: SignedIn) -> Response:
+    return await _page(request, me.tenant, me.session)
 
 
-async def account_form(request: Request):
-    form = await request.form()
-    if not csrf_ok(request, form.get("csrf")):
-        return None, error_page(request, 403, _("Form refused"), _("This form expired or came from another site. Reload the page and try again."))
-    return form, None
-
-
-async def end_everywhere(request: Request) -> Response:
-    refusal, tenant, session = await account_session(request)
-    if refusal:
-        return refusal
-    form, refusal = await account_form(request)
-    if refusal:
-        return refusal
-    inst = instance(request)
-    actor = Actor(f"user:{session.user_id}", client_address(request), session.user_id)
-    await run_in_threadpool(sessions.end_user_sessions, inst.store, tenant.id, session.user_id, "signed out everywhere", actor)
-    response = render(request, "signed_out.html", tenant=tenant)
-    response.delete_cookie(inst.session_cookie, path="/", secure=not inst.settings.dev, httponly=True, samesite="lax")
+@signed_in_form
+async def end_everywhere(request: Request, me: SignedIn, form) -> Response:
+    inst = me.inst
+    await run_in_threadpool(sessions.end_user_sessions, inst.store, me.tenant.id, me.session.user_id,
+                            "signed out everywhere", me.actor)
+    response = render(request, "signed_out.html", tenant=me.tenant)
+    forget_cookie(response, inst, inst.session_cookie)
     return response
 
 
-async def end_one(request: Request) -> Response:
-    refusal, tenant, session = await account_session(request)
-    if refusal:
-        return refusal
-    form, refusal = await account_form(request)
-    if refusal:
-        return refusal
-    inst = instance(request)
+@signed_in_form
+async def end_one(request: Request, me: SignedIn, form) -> Response:
+    inst, tenant = me.inst, me.tenant
     sid = request.path_params["session_id"]
     try:
         row = await run_in_threadpool(sessions.get_session, inst.store, tenant.id, sid)
     except ServiceError:
         row = None
-    if row is None or row.user_id != session.user_id:
+    if row is None or row.user_id != me.session.user_id:
         return error_page(request, 404, _("Not found"), _("That is not one of your sessions."), tenant=tenant)
-    actor = Actor(f"user:{session.user_id}", client_address(request), session.user_id)
-    await run_in_threadpool(sessions.end_session, inst.store, tenant.id, sid, "signed out by its user", actor)
+    await run_in_threadpool(sessions.end_session, inst.store, tenant.id, sid, "signed out by its user", me.actor)
     return notices.redirect_with_notice(request, "/account", _("Session ended."))
 
 
-async def change_password(request: Request) -> Response:
-    started = time.monotonic()
-    refusal, tenant, session = await account_session(request)
-    if refusal:
-        return refusal
-    form, refusal = await account_form(request)
-    if refusal:
-        return refusal
-    inst = instance(request)
+@signed_in_form
+async def change_password(request: Request, me: SignedIn, form) -> Response:
+    inst, tenant, session = me.inst, me.tenant, me.session
     user = await run_in_threadpool(admin_views.user_by_id, inst.store, tenant.id, session.user_id)
     current, new, again = (str(form.get(k, ""))[:1024] for k in ("current_password", "new_password", "new_password_again"))
-    checked = await check_password(request, tenant.id, user.email, current, started)
+    checked = await check_password(request, tenant.id, user.email, current, me.started)
     if checked.retry_after is not None:
         response = await _page(request, tenant, session, 429, [Problem("current_password", throttled_message(checked.retry_after))])
         response.headers["retry-after"] = str(math.ceil(checked.retry_after))
@@ -125,9 +80,8 @@ async def change_password(request: Request) -> Response:
         return await _page(request, tenant, session, 422, [Problem("current_password", _("is not your current password"))])
     if new != again:
         return await _page(request, tenant, session, 422, [Problem("new_password_again", _("does not match the new password"))])
-    actor = Actor(f"user:{user.id}", client_address(request), user.id)
     try:
-        await run_in_threadpool(users.set_password, inst.store, tenant.id, actor, user.email, new)
+        await run_in_threadpool(users.set_password, inst.store, tenant.id, me.actor, user.email, new)
     except ServiceError as exc:
         return await _page(request, tenant, session, 422, problems_of(exc))
     # The change ended every session, this one too: start a fresh one for this browser, signed in the
@@ -142,32 +96,25 @@ async def change_password(request: Request) -> Response:
     return response
 
 
-async def change_email(request: Request) -> Response:
+@signed_in_form
+async def change_email(request: Request, me: SignedIn, form) -> Response:
     """Sends a confirmation link to the new address (docs/email.md); the
     current password is asked first, so a borrowed session cannot move the
     account's recovery address."""
-    started = time.monotonic()
-    refusal, tenant, session = await account_session(request)
-    if refusal:
-        return refusal
-    form, refusal = await account_form(request)
-    if refusal:
-        return refusal
-    inst = instance(request)
+    inst, tenant, session = me.inst, me.tenant, me.session
     if not inst.settings.email_enabled:
         return await _page(request, tenant, session, 409, [Problem("new_email", _("email is not set up here: ask your "
                                                                        "administrator to change your address"))])
     user = await run_in_threadpool(admin_views.user_by_id, inst.store, tenant.id, session.user_id)
-    checked = await check_password(request, tenant.id, user.email, str(form.get("password", ""))[:1024], started)
+    checked = await check_password(request, tenant.id, user.email, str(form.get("password", ""))[:1024], me.started)
     if checked.retry_after is not None:
         response = await _page(request, tenant, session, 429, [Problem("password", throttled_message(checked.retry_after))])
         response.headers["retry-after"] = str(math.ceil(checked.retry_after))
         return response
     if checked.user is None or checked.user.id != user.id:
         return await _page(request, tenant, session, 422, [Problem("password", _("is not your current password"))])
-    actor = Actor(f"user:{user.id}", client_address(request), user.id)
     try:
-        new = await run_in_threadpool(email_change.request_change, inst.store, inst.settings, tenant.id, actor, user.id,
+        new = await run_in_threadpool(email_change.request_change, inst.store, inst.settings, tenant.id, me.actor, user.id,
                                       str(form.get("new_email", ""))[:320], i18n.current())
     except ServiceError as exc:
         return await _page(request, tenant, session, 503 if isinstance(exc, MailUnavailable) else 422,
@@ -176,19 +123,14 @@ async def change_email(request: Request) -> Response:
     return notices.redirect_with_notice(request, "/account", _("We sent a link to %(address)s: follow it to confirm the change.") % {"address": new})
 
 
-async def change_language(request: Request) -> Response:
+@signed_in_form
+async def change_language(request: Request, me: SignedIn, form) -> Response:
     """The language of the pages for this person, on every browser: one of
     the shipped ones, or "auto" to follow the browser (docs/translations.md)."""
-    refusal, tenant, session = await account_session(request)
-    if refusal:
-        return refusal
-    form, refusal = await account_form(request)
-    if refusal:
-        return refusal
     choice = str(form.get("language", ""))[:16]
     try:
-        await run_in_threadpool(languages.set_language, instance(request).store, tenant.id, session.user_id,
+        await run_in_threadpool(languages.set_language, me.inst.store, me.tenant.id, me.session.user_id,
                                 None if choice == "auto" else choice, i18n.LANGUAGES)
     except ServiceError as exc:
-        return await _page(request, tenant, session, 422, problems_of(exc))
+        return await _page(request, me.tenant, me.session, 422, problems_of(exc))
     return RedirectResponse("/account#language-title", status_code=303)

@@ -18,7 +18,7 @@ from ostiary.portal import directory, oidc, passkeys, second_factor, upstream
 from ostiary.portal.page_language import LanguageMiddleware
 from ostiary.portal.input_guard import InputGuard
 from ostiary.portal.unavailable import EXCEPTION_HANDLERS
-from ostiary.portal.context import Instance
+from ostiary.portal.instance import Instance
 from ostiary.wire import AUTHORIZE_PATH, CALLBACK_PATH, PORTAL_SIGN_OUT_PATH, START_PATH
 
 def security_headers(allow_http: bool) -> list[tuple[bytes, bytes]]:

@@ -11,7 +11,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ostiary.portal.context import TEMPLATES, instance, portal_domain_for, tenant_for
+from ostiary.portal.instance import instance, portal_domain_for, tenant_for
+from ostiary.portal.rendering import TEMPLATES
 from ostiary.portal.redirects import RdRefused, validate_rd
 from ostiary.services.rules import branding
 from ostiary.wire import AUTHORIZE_PATH

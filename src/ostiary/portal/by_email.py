@@ -22,18 +22,21 @@ from starlette.responses import Response
 from ostiary.identity.method import MULTI_FACTOR, PASSKEY
 from ostiary.portal import i18n, notices
 from ostiary.portal import passkeys as passkey_pages
-from ostiary.portal.context import (
-    TEMPLATES, client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for,
-)
-from ostiary.portal.signin import fail_slowly, session_from_cookie
+from ostiary.portal.client_address import client_address
+from ostiary.portal.cookies import cookie_flags, forget_cookie
+from ostiary.portal.csrf import csrf_ok
+from ostiary.portal.instance import instance
+from ostiary.portal.rendering import TEMPLATES, error_page, render
+from ostiary.portal.pages import checked_form, person_actor, session_from_cookie, tenant_page
+from ostiary.portal.signin import fail_slowly
 from ostiary.portal.i18n import N_, gettext as _
 from ostiary.portal.user_agents import describe
 from ostiary.services.rules import email_change, email_links, invitations, mail, password_reset
 from ostiary.services.base import passwords
 from ostiary.services.rules import passkeys as passkeys_service
 from ostiary.services.rules import sessions as sessions_service
-from ostiary.services.base.actor import Actor
 from ostiary.services.base.errors import MailUnavailable, NotFound, Problem, ServiceError, Throttled, problems_of
+from ostiary.snapshot.model import TenantView
 
 log = logging.getLogger("ostiary.email")
 
@@ -46,6 +49,7 @@ SET_PASSWORD = {
                              "intro": N_("Choose a password, or register a passkey, to finish setting up your account.")},
 }
 TEMPLATE = {email_links.RESET: "set_password.html", email_links.INVITATION: "accept_invitation.html"}
+FROM_EMAIL_AGAIN = N_("This form expired or came from another site. Open the link from your email again.")
 NOT_USABLE = N_("This link cannot be used: it was used already, it expired, or a newer one replaced it. "
                 "Ask for a new one.")
 
@@ -66,21 +70,19 @@ def _send_after_answer(settings, msg, what: str) -> None:
         log.warning("%s email could not be sent: %s", what, exc)
 
 
-async def forgot_page(request: Request) -> Response:
-    tenant = tenant_for(request)
-    if tenant is None:
-        return error_page(request, 404, _("Unknown host"), _("This host is not an Ostiary tenant host."))
+@tenant_page
+async def forgot_page(request: Request, tenant: TenantView) -> Response:
     if not email_enabled(request):
         return error_page(request, 404, _("Not available"), _("Password reset by email is not set up here: ask your "
                                                               "administrator to reset your password."), tenant=tenant)
     return render(request, "forgot_password.html", tenant=tenant)
 
 
-async def forgot_submit(request: Request) -> Response:
+@tenant_page
+async def forgot_submit(request: Request, tenant: TenantView) -> Response:
     started = time.monotonic()
     inst = instance(request)
-    tenant = tenant_for(request)
-    if tenant is None or not email_enabled(request):
+    if not email_enabled(request):
         return await forgot_page(request)
     form = await request.form()
     if not csrf_ok(request, form.get("csrf")):
@@ -129,10 +131,8 @@ async def _link_page(request: Request, tenant, purpose: str, token: str, link, s
                   action=email_links.PATHS[purpose], errors=list(errors), **{k: _(v) for k, v in SET_PASSWORD[purpose].items()}, **values)
 
 
-async def set_password_page(request: Request) -> Response:
-    tenant = tenant_for(request)
-    if tenant is None:
-        return error_page(request, 404, _("Unknown host"), _("This host is not an Ostiary tenant host."))
+@tenant_page
+async def set_password_page(request: Request, tenant: TenantView) -> Response:
     purpose, token = _purpose(request), request.query_params.get("token", "")[:100]
     link = await run_in_threadpool(email_links.peek, instance(request).store, tenant.id, purpose, token)
     if link is None:
@@ -140,17 +140,14 @@ async def set_password_page(request: Request) -> Response:
     return await _link_page(request, tenant, purpose, token, link)
 
 
-async def set_password_submit(request: Request) -> Response:
+@tenant_page
+async def set_password_submit(request: Request, tenant: TenantView) -> Response:
     inst = instance(request)
-    tenant = tenant_for(request)
-    if tenant is None:
-        return error_page(request, 404, _("Unknown host"), _("This host is not an Ostiary tenant host."))
     purpose = _purpose(request)
-    form = await request.form()
+    form = await checked_form(request, _(FROM_EMAIL_AGAIN), tenant=tenant)
+    if isinstance(form, Response):
+        return form
     token = str(form.get("token", ""))[:100]
-    if not csrf_ok(request, form.get("csrf")):
-        return error_page(request, 403, _("Form refused"), _("This form expired or came from another site. "
-                                                             "Open the link from your email again."), tenant=tenant)
     link = await run_in_threadpool(email_links.peek, inst.store, tenant.id, purpose, token)
     if link is None:
         return error_page(request, 410, _("Link not usable"), _(NOT_USABLE), tenant=tenant)
@@ -172,25 +169,22 @@ async def set_password_submit(request: Request) -> Response:
             if purpose == email_links.RESET else _("Your password is set. Sign in with it now."))
     response = render(request, "notice.html", tenant=tenant, title=_("Password set"), message=done, sign_in=True)
     # Whatever session this browser had belonged to a session that has just ended.
-    response.delete_cookie(inst.session_cookie, path="/", secure=not inst.settings.dev, httponly=True, samesite="lax")
+    forget_cookie(response, inst, inst.session_cookie)
     return response
 
 
-async def invitation_passkey_submit(request: Request) -> Response:
+@tenant_page
+async def invitation_passkey_submit(request: Request, tenant: TenantView) -> Response:
     """An invitation accepted with a passkey instead of a password: the link
     is used up with the passkey stored (services/rules/invitations.py), and the
     person is signed in with it at once, as a passkey sign-in would (the
     second factor counts as passed only when the device verified them; a
     policy or app asking more is honoured as at any sign-in, docs/sign-in.md)."""
     inst = instance(request)
-    tenant = tenant_for(request)
-    if tenant is None:
-        return error_page(request, 404, _("Unknown host"), _("This host is not an Ostiary tenant host."))
-    form = await request.form()
+    form = await checked_form(request, _(FROM_EMAIL_AGAIN), tenant=tenant)
+    if isinstance(form, Response):
+        return form
     token = str(form.get("token", ""))[:100]
-    if not csrf_ok(request, form.get("csrf")):
-        return error_page(request, 403, _("Form refused"), _("This form expired or came from another site. "
-                                                             "Open the link from your email again."), tenant=tenant)
     link = await run_in_threadpool(email_links.peek, inst.store, tenant.id, email_links.INVITATION, token)
     if link is None:
         return error_page(request, 410, _("Link not usable"), _(NOT_USABLE), tenant=tenant)
@@ -217,7 +211,7 @@ async def invitation_passkey_submit(request: Request) -> Response:
     except ServiceError as exc:
         problem = problems_of(exc)[0]
         return await again(422, f"{problem.field}: {problem.message}")
-    actor = Actor(f"user:{accepted.user_id}", addr, accepted.user_id)
+    actor = person_actor(request, accepted.user_id)
     old = await session_from_cookie(request)
     if old is not None:  # someone else's session in this browser (an admin trying the link, say)
         await run_in_threadpool(sessions_service.end_session, inst.store, tenant.id, old.id, "replaced at sign-in",
@@ -238,10 +232,8 @@ async def invitation_passkey_submit(request: Request) -> Response:
     return response
 
 
-async def confirm_email_page(request: Request) -> Response:
-    tenant = tenant_for(request)
-    if tenant is None:
-        return error_page(request, 404, _("Unknown host"), _("This host is not an Ostiary tenant host."))
+@tenant_page
+async def confirm_email_page(request: Request, tenant: TenantView) -> Response:
     token = request.query_params.get("token", "")[:100]
     link = await run_in_threadpool(email_links.peek, instance(request).store, tenant.id, email_links.EMAIL_CHANGE,
                                    token)
@@ -251,15 +243,12 @@ async def confirm_email_page(request: Request) -> Response:
                   new_email=link.new_email)
 
 
-async def confirm_email_submit(request: Request) -> Response:
+@tenant_page
+async def confirm_email_submit(request: Request, tenant: TenantView) -> Response:
     inst = instance(request)
-    tenant = tenant_for(request)
-    if tenant is None:
-        return error_page(request, 404, _("Unknown host"), _("This host is not an Ostiary tenant host."))
-    form = await request.form()
-    if not csrf_ok(request, form.get("csrf")):
-        return error_page(request, 403, _("Form refused"), _("This form expired or came from another site. "
-                                                             "Open the link from your email again."), tenant=tenant)
+    form = await checked_form(request, _(FROM_EMAIL_AGAIN), tenant=tenant)
+    if isinstance(form, Response):
+        return form
     try:
         old, new = await run_in_threadpool(email_change.confirm_change, inst.store, tenant.id,
                                            str(form.get("token", ""))[:100], client_address(request))

@@ -19,25 +19,27 @@ from ostiary.identity.method import PASSWORD
 from ostiary.identity.provider import ProviderUnavailable
 from ostiary.observability import events
 from ostiary.portal.i18n import N_, gettext as _
-from ostiary.portal.context import client_address, csrf_ok, error_page, instance, render, tenant_for, unknown_host
+from ostiary.portal.client_address import client_address
+from ostiary.portal.csrf import csrf_ok
+from ostiary.portal.instance import instance
+from ostiary.portal.pages import tenant_page
+from ostiary.portal.rendering import error_page, render
 from ostiary.portal.signin import fail_slowly, safe_next, throttled_message
 from ostiary.portal.upstream import signed_in_response
 from ostiary.services.rules import providers, throttle
+from ostiary.snapshot.model import TenantView
 
 FAILED = N_("The username or password is not right.")
 
 
-async def _directory(request: Request):
-    tenant = tenant_for(request)
-    if tenant is None:
-        return None, None, unknown_host(request)
+async def _directory(request: Request, tenant: TenantView):
+    """The directory the path names, or the page to send instead."""
     name = request.path_params["name"][:63]
     config = await run_in_threadpool(providers.config_for, instance(request).store, tenant.id, name)
     if config is None or config.protocol != "ldap":
-        return None, None, error_page(request, 404, _("No such way to sign in"),
-                                      _('This organisation has no directory "%(name)s".') % {"name": name},
-                                      tenant=tenant)
-    return tenant, config, None
+        return None, error_page(request, 404, _("No such way to sign in"),
+                                _('This organisation has no directory "%(name)s".') % {"name": name}, tenant=tenant)
+    return config, None
 
 
 def _form(request, tenant, config, next_url: str, status: int = 200, error: str | None = None, login: str = ""):
@@ -45,16 +47,18 @@ def _form(request, tenant, config, next_url: str, status: int = 200, error: str 
                   error=error, login=login)
 
 
-async def form_page(request: Request) -> Response:
-    tenant, config, refusal = await _directory(request)
+@tenant_page
+async def form_page(request: Request, tenant: TenantView) -> Response:
+    config, refusal = await _directory(request, tenant)
     if refusal:
         return refusal
     return _form(request, tenant, config, safe_next(request.query_params.get("next")))
 
 
-async def form_submit(request: Request) -> Response:
+@tenant_page
+async def form_submit(request: Request, tenant: TenantView) -> Response:
     started = time.monotonic()
-    tenant, config, refusal = await _directory(request)
+    config, refusal = await _directory(request, tenant)
     if refusal:
         return refusal
     inst = instance(request)

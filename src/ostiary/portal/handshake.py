@@ -17,15 +17,16 @@ from starlette.responses import RedirectResponse, Response
 
 from ostiary.access import ADMITTED, SECOND_FACTOR, admission, cookie_identity
 from ostiary.observability import events
-from ostiary.portal.context import (
-    client_address, cookie_flags, csrf_ok, error_page, instance, portal_domain_for, render, request_host,
-    tenant_for, unknown_host,
-)
+from ostiary.portal.client_address import client_address
+from ostiary.portal.cookies import cookie_flags, forget_cookie
+from ostiary.portal.csrf import csrf_ok
+from ostiary.portal.instance import instance, portal_domain_for, request_host
+from ostiary.portal.pages import person_actor, portal_page, tenant_page
+from ostiary.portal.rendering import error_page, render
 from ostiary.portal.redirects import RdRefused, validate_rd
 from ostiary.services.base import handshake_tokens
 from ostiary.services.rules import sessions as sessions_service
-from ostiary.services.base.actor import Actor
-from ostiary.snapshot.model import DomainView
+from ostiary.snapshot.model import DomainView, TenantView
 from ostiary.tokens import FORWARD_AUTH, HANDSHAKE, sign, verify
 from ostiary.wire import (
     AUTHORIZE_PATH, CALLBACK_PATH, FORWARD_AUTH_COOKIE, PORTAL_SIGN_OUT_PATH, STATE_COOKIE_PREFIX,
@@ -78,12 +79,10 @@ async def start(request: Request) -> Response:
     return response
 
 
-async def authorize(request: Request) -> Response:
+@tenant_page
+async def authorize(request: Request, tenant: TenantView) -> Response:
     inst = instance(request)
     snap = inst.holder.snapshot
-    tenant = tenant_for(request)
-    if tenant is None:
-        return unknown_host(request)
     params = request.query_params
     domain = snap.portal_hosts.get(params.get("portal", ""))
     nonce_hash = params.get("nh", "")
@@ -144,12 +143,10 @@ async def _user_once_followed(inst, user_id: int, timeout: float = 1.5):
     return None
 
 
-async def callback(request: Request) -> Response:
+@portal_page
+async def callback(request: Request, domain: DomainView) -> Response:
     inst = instance(request)
     snap = inst.holder.snapshot
-    domain = portal_domain_for(request)
-    if domain is None:
-        return unknown_host(request, portal=True)
     now = time.time()
     payload = verify(HANDSHAKE, request.query_params.get("token", ""), snap.keys, now)
     invalid = ("This sign-in link is not valid",
@@ -184,18 +181,16 @@ async def callback(request: Request) -> Response:
     response = _no_store(RedirectResponse(payload["rd"], status_code=302))
     response.set_cookie(FORWARD_AUTH_COOKIE, cookie, max_age=int(expires - now), domain=domain.name,
                         **cookie_flags(inst))
-    response.delete_cookie(state_name, path="/", secure=not inst.settings.dev, httponly=True, samesite="lax")
+    forget_cookie(response, inst, state_name)
     events.handshake_completed()
     return response
 
 
-async def portal_sign_out_page(request: Request) -> Response:
+@portal_page
+async def portal_sign_out_page(request: Request, domain: DomainView) -> Response:
     """GET: a page with a sign-out button, so a link or an image on another
     site cannot sign anyone out (the button's POST is CSRF-checked)."""
     inst = instance(request)
-    domain = portal_domain_for(request)
-    if domain is None:
-        return unknown_host(request, portal=True)
     rd = request.query_params.get("rd")
     try:
         validate_rd(rd, inst.holder.snapshot, domain, inst.settings.dev)
@@ -204,15 +199,13 @@ async def portal_sign_out_page(request: Request) -> Response:
     return _no_store(render(request, "sign_out_confirm.html", action=PORTAL_SIGN_OUT_PATH, rd=rd))
 
 
-async def portal_sign_out(request: Request) -> Response:
+@portal_page
+async def portal_sign_out(request: Request, domain: DomainView) -> Response:
     """POST: clears this domain's cookie and ends the central session it came
     from, which the gate then refuses on every domain within a second; then
     back to a safe `rd`, or the signed-out page."""
     inst = instance(request)
     snap = inst.holder.snapshot
-    domain = portal_domain_for(request)
-    if domain is None:
-        return unknown_host(request, portal=True)
     form = await request.form()
     if not csrf_ok(request, form.get("csrf")):
         return _no_store(error_page(request, 403, "Sign-out refused",
@@ -220,7 +213,7 @@ async def portal_sign_out(request: Request) -> Response:
     cookies = [v for k, v in _all_cookies(request) if k == FORWARD_AUTH_COOKIE]
     identity = cookie_identity(snap, cookies, domain, time.time())
     if identity is not None:
-        actor = Actor(name=f"user:{identity['u']}", addr=client_address(request), user_id=identity["u"])
+        actor = person_actor(request, identity["u"])
         await run_in_threadpool(sessions_service.end_session, inst.store, identity["tn"], identity["s"], "sign-out", actor)
     rd = str(form.get("rd", ""))
     try:
@@ -230,8 +223,7 @@ async def portal_sign_out(request: Request) -> Response:
         tenant = snap.tenants.get(domain.tenant_id)
         again = inst.settings.public_url(tenant.host, "/sign-in") if tenant is not None else ""
         response = render(request, "signed_out.html", sign_in_url=again)
-    response.delete_cookie(FORWARD_AUTH_COOKIE, path="/", domain=domain.name, secure=not inst.settings.dev,
-                           httponly=True, samesite="lax")
+    forget_cookie(response, inst, FORWARD_AUTH_COOKIE, domain=domain.name)
     return _no_store(response)
 
 

@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, Response
 from ostiary.gate.asgi import log_broken_source_once
 from ostiary.gate.operators import asks_directly, operator_networks
 from ostiary.observability.metrics import flush, in_worker_exposition
-from ostiary.portal.context import instance
+from ostiary.portal.instance import instance
 from ostiary.services.base.availability import database_reachable
 from ostiary.services.base.clock import CLOCK_LEEWAY, database_clock_offset
 from ostiary.sharedcookie.verifier.source_config import BrokenSource

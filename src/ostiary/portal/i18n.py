@@ -5,7 +5,7 @@ best match of the browser's Accept-Language among the shipped languages
 (Babel's negotiation), else English. `LanguageMiddleware`
 (ostiary/portal/page_language.py) decides it once per request and keeps it
 here, in a ContextVar (`use`); templates (Jinja2's i18n extension,
-installed in ostiary.portal.context) and Python code (`gettext`, or
+installed in ostiary.portal.rendering) and Python code (`gettext`, or
 `lazy_gettext` for text defined at import time) read it from there.
 
 The catalogs and the negotiation of Accept-Language are ostiary/translations.py's

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ostiary.portal.context import error_page
+from ostiary.portal.rendering import error_page
 from ostiary.services.base.text_rules import control_character_problem
 from ostiary.services.base.input_limits import MAX_BODY_BYTES, json_problem, shown, unstorable_character_problem
 

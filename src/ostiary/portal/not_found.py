@@ -8,7 +8,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ostiary.portal.i18n import gettext as _
-from ostiary.portal.context import error_page, portal_domain_for, tenant_for, unknown_host
+from ostiary.portal.instance import portal_domain_for, tenant_for
+from ostiary.portal.pages import unknown_host
+from ostiary.portal.rendering import error_page
 
 
 async def not_found(request: Request, exc: Exception) -> Response:

@@ -12,7 +12,8 @@ import hmac
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ostiary.portal.context import cookie_flags, instance
+from ostiary.portal.cookies import cookie_flags, forget_cookie
+from ostiary.portal.instance import instance
 
 NOTICE_COOKIE = "__Host-ostiary_notice"
 NOTICE_COOKIE_DEV = "ostiary_notice"
@@ -68,8 +69,5 @@ def pending_notice(request: Request) -> str:
 def shown(request: Request, response: Response) -> Response:
     """Forget the notice once a page has shown it."""
     if _cookie_name(request) in request.cookies:
-        inst = instance(request)
-        flags = cookie_flags(inst)
-        response.delete_cookie(_cookie_name(request), path=flags["path"], secure=flags["secure"],
-                               httponly=True, samesite="lax")
+        forget_cookie(response, instance(request), _cookie_name(request))
     return response

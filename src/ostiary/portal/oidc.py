@@ -11,11 +11,13 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from ostiary.issuer import authorization, discovery, keys, tokens
 from ostiary.issuer.server import IssuerContext
-from ostiary.portal.context import client_address, csrf_ok, error_page, instance, render, tenant_for
+from ostiary.portal.cookies import forget_cookie
+from ostiary.portal.instance import instance, tenant_for
+from ostiary.portal.rendering import error_page, render
 from ostiary.portal.i18n import N_, gettext as _
-from ostiary.portal.signin import second_factor_step, session_from_cookie
+from ostiary.portal.pages import checked_form, person_actor, session_from_cookie, unknown_host
+from ostiary.portal.signin import second_factor_step
 from ostiary.services.rules import sessions as sessions_service
-from ostiary.services.base.actor import Actor
 
 SCOPE_WORDS = {
     "openid": N_("who you are (an identifier that never changes)"),
@@ -39,8 +41,6 @@ def _uri(ctx: IssuerContext, request: Request) -> str:
     return "https://" + ctx.issuer.partition("://")[2] + request.url.path
 
 
-def _not_here(request: Request) -> Response:
-    return error_page(request, 404, "Unknown host", "This host is not an Ostiary tenant host.")
 
 
 def _json(result: tuple) -> Response:
@@ -54,7 +54,7 @@ def _json(result: tuple) -> Response:
 async def configuration(request: Request) -> Response:
     ctx = _context(request)
     if ctx is None:
-        return _not_here(request)
+        return unknown_host(request)
     response = JSONResponse(discovery.configuration(ctx.issuer))
     response.headers["cache-control"] = "public, max-age=300"
     response.headers["access-control-allow-origin"] = "*"
@@ -64,7 +64,7 @@ async def configuration(request: Request) -> Response:
 async def jwks(request: Request) -> Response:
     ctx = _context(request)
     if ctx is None:
-        return _not_here(request)
+        return unknown_host(request)
     response = JSONResponse(await run_in_threadpool(keys.public_jwks, ctx.store))
     response.headers["cache-control"] = "public, max-age=300"
     response.headers["access-control-allow-origin"] = "*"
@@ -84,7 +84,7 @@ async def _person(request: Request):
 async def _decide(request: Request, pairs: list[tuple[str, str]], decision: str | None) -> Response:
     ctx = _context(request)
     if ctx is None:
-        return _not_here(request)
+        return unknown_host(request)
     person, session = await _person(request)
     outcome = await run_in_threadpool(authorization.decide, ctx, _uri(ctx, request), request.headers, pairs,
                                       person, decision)
@@ -110,10 +110,10 @@ async def authorize(request: Request) -> Response:
 
 
 async def authorize_decision(request: Request) -> Response:
-    form = await request.form()
-    if not csrf_ok(request, form.get("csrf")):
-        return error_page(request, 403, _("Refused"), _("This form expired or came from another site. "
-                                                         "Go back to the app and sign in again."))
+    form = await checked_form(request, _("This form expired or came from another site. Go back to the app and sign in "
+                                         "again."), _("Refused"))
+    if isinstance(form, Response):
+        return form
     decision = form.get("decision")
     if decision not in (authorization.ALLOW, authorization.DENY):
         return error_page(request, 400, _("Refused"), _("Choose Allow or Deny."))
@@ -166,7 +166,7 @@ async def _end_session_request(request: Request, pairs: list[tuple[str, str]]):
 async def end_session_page(request: Request) -> Response:
     """RP-initiated logout: a page with a button, so no link or image elsewhere signs anyone out."""
     if _context(request) is None:
-        return _not_here(request)
+        return unknown_host(request)
     pairs = list(request.query_params.multi_items())
     validated, problem = await _end_session_request(request, pairs)
     if validated is None:
@@ -179,10 +179,10 @@ async def end_session_page(request: Request) -> Response:
 async def end_session_submit(request: Request) -> Response:
     inst = instance(request)
     if _context(request) is None:
-        return _not_here(request)
-    form = await request.form()
-    if not csrf_ok(request, form.get("csrf")):
-        return error_page(request, 403, _("Sign-out refused"), _("This form expired or came from another site."))
+        return unknown_host(request)
+    form = await checked_form(request, _("This form expired or came from another site."), _("Sign-out refused"))
+    if isinstance(form, Response):
+        return form
     validated, problem = await _end_session_request(request, parse_qsl(str(form.get("request", "")),
                                                                        keep_blank_values=True))
     if validated is None:
@@ -190,10 +190,8 @@ async def end_session_submit(request: Request) -> Response:
     session = await session_from_cookie(request)
     if session is not None:
         await run_in_threadpool(sessions_service.end_session, inst.store, session.tenant_id, session.id,
-                                "sign-out at an app", Actor(f"user:{session.user_id}", client_address(request),
-                                                             session.user_id))
+                                "sign-out at an app", person_actor(request, session.user_id))
     response = RedirectResponse(validated.redirect_uri, status_code=303) if validated.redirect_uri \
         else render(request, "signed_out.html")
-    response.delete_cookie(inst.session_cookie, path="/", secure=not inst.settings.dev, httponly=True,
-                           samesite="lax")
+    forget_cookie(response, inst, inst.session_cookie)
     return response

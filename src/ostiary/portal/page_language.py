@@ -4,7 +4,7 @@ person's saved choice, else the browser's Accept-Language, kept for the
 request in ostiary/portal/i18n.py.
 
 Apart from i18n.py because it reads the request's instance and tenant
-(ostiary/portal/context.py), which itself sets up the templates with i18n's
+(ostiary/portal/instance.py), while ostiary/portal/rendering.py sets up the templates with i18n's
 functions."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from ostiary.portal import i18n
-from ostiary.portal.context import instance, tenant_for
+from ostiary.portal.instance import instance, tenant_for
 from ostiary.services.base.availability import DATABASE_UNREACHABLE
 from ostiary.services.rules import languages
 

@@ -19,17 +19,20 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ostiary.identity.method import MULTI_FACTOR, PASSKEY
-from ostiary.portal.context import (
-    TEMPLATES, client_address, cookie_flags, csrf_ok, csrf_token, error_page, instance, render, tenant_for, unknown_host,
-)
+from ostiary.portal.client_address import client_address
+from ostiary.portal.cookies import cookie_flags
+from ostiary.portal.csrf import csrf_ok, csrf_token
+from ostiary.portal.instance import instance, tenant_for
+from ostiary.portal.pages import SignedIn, person_actor, session_from_cookie, signed_in_form, tenant_page
+from ostiary.portal.rendering import TEMPLATES, error_page, render
 from ostiary.portal.i18n import gettext as _
-from ostiary.portal.signin import check_password, current_session, safe_next, session_from_cookie, throttled_message
+from ostiary.portal.signin import check_password, safe_next, throttled_message
 from ostiary.services.rules import passkeys as passkeys_service
 from ostiary.services.rules import second_factor as second_factor_service
 from ostiary.services.rules import sessions as sessions_service
 from ostiary.services.rules import users as users_service
-from ostiary.services.base.actor import Actor
 from ostiary.services.base.errors import Conflict, Problem, ServiceError, problems_of
+from ostiary.snapshot.model import TenantView
 
 MAX_CREDENTIAL = 16 * 1024  # an answer without attestation is well under 2 KB
 
@@ -130,7 +133,8 @@ TEMPLATES.globals.update(passkey_registration_options=registration_options,
 
 # --- adding and removing ----------------------------------------------------------------------------
 
-async def register_submit(request: Request) -> Response:
+@tenant_page
+async def register_submit(request: Request, tenant: TenantView) -> Response:
     """The answer to the registration options, from the account page or the
     second-factor set-up. A session that still owes its second factor may
     add one only when the person has none yet: that is the set-up a policy
@@ -140,9 +144,6 @@ async def register_submit(request: Request) -> Response:
 
     started = time.monotonic()
     inst = instance(request)
-    tenant = tenant_for(request)
-    if tenant is None:
-        return unknown_host(request)
     session = await session_from_cookie(request)
     if session is None or (not session.complete and session.enrolled):
         return RedirectResponse("/sign-in?next=/account", status_code=303)
@@ -177,7 +178,7 @@ async def register_submit(request: Request) -> Response:
     credential = _credential(form)
     if credential is None:
         return await refuse(400, Problem("passkey", _("the browser's answer is missing: this page needs JavaScript")))
-    actor = Actor(f"user:{user.id}", client_address(request), user.id)
+    actor = person_actor(request, user.id)
     try:
         await run_in_threadpool(passkeys_service.register, inst.store, inst.holder.snapshot.keys,
                                 _rp(request, tenant), tenant.id, user.id, _binding_of_post(request),
@@ -196,22 +197,12 @@ async def register_submit(request: Request) -> Response:
     return redirect_with_notice(request, "/account", _("Passkey \u201c%(name)s\u201d added.") % {"name": name})
 
 
-async def remove(request: Request) -> Response:
-    tenant = tenant_for(request)
-    if tenant is None:
-        return unknown_host(request)
-    session = await current_session(request)
-    if session is None:
-        return RedirectResponse("/sign-in?next=/account", status_code=303)
-    form = await request.form()
-    if not csrf_ok(request, form.get("csrf")):
-        return error_page(request, 403, _("Form refused"),
-                          _("This form expired or came from another site. Reload the page and try again."))
-    inst = instance(request)
-    actor = Actor(f"user:{session.user_id}", client_address(request), session.user_id)
+@signed_in_form
+async def remove(request: Request, me: SignedIn, form) -> Response:
+    tenant, session = me.tenant, me.session
     try:
-        await run_in_threadpool(passkeys_service.remove, inst.store, tenant.id, session.user_id,
-                                request.path_params["passkey_id"], actor, keep_a_way_in=True)
+        await run_in_threadpool(passkeys_service.remove, me.inst.store, tenant.id, session.user_id,
+                                request.path_params["passkey_id"], me.actor, keep_a_way_in=True)
     except Conflict as exc:
         from ostiary.portal import account
 
@@ -225,11 +216,9 @@ async def remove(request: Request) -> Response:
 
 # --- signing in ---------------------------------------------------------------------------------------
 
-async def sign_in_submit(request: Request) -> Response:
+@tenant_page
+async def sign_in_submit(request: Request, tenant: TenantView) -> Response:
     inst = instance(request)
-    tenant = tenant_for(request)
-    if tenant is None:
-        return unknown_host(request)
     form = await request.form()
     next_url = safe_next(form.get("next"))
 
@@ -258,7 +247,7 @@ async def sign_in_submit(request: Request) -> Response:
     old = await session_from_cookie(request)
     if old is not None:
         await run_in_threadpool(sessions_service.end_session, inst.store, tenant.id, old.id, "replaced at sign-in",
-                                Actor(f"user:{proven.user_id}", addr, proven.user_id))
+                                person_actor(request, proven.user_id))
     # A passkey that verified the person (PIN, biometrics) is two factors in
     # one: something held and something known or been (docs/sign-in.md).
     session = await run_in_threadpool(
@@ -276,13 +265,11 @@ async def sign_in_submit(request: Request) -> Response:
 
 # --- the second factor --------------------------------------------------------------------------------
 
-async def second_factor_submit(request: Request) -> Response:
+@tenant_page
+async def second_factor_submit(request: Request, tenant: TenantView) -> Response:
     from ostiary.portal import second_factor as second_factor_pages
 
     inst = instance(request)
-    tenant = tenant_for(request)
-    if tenant is None:
-        return unknown_host(request)
     session = await session_from_cookie(request)
     if session is None:
         return RedirectResponse("/sign-in", status_code=303)
@@ -313,6 +300,6 @@ async def second_factor_submit(request: Request) -> Response:
             session.user_id, session.id)
     except passkeys_service.PasskeyRefused as exc:
         return refuse(401, str(exc))
-    actor = Actor(f"user:{session.user_id}", addr, session.user_id)
+    actor = person_actor(request, session.user_id)
     await run_in_threadpool(second_factor_service.mark_session, inst.store, tenant.id, session.id, actor, PASSKEY)
     return RedirectResponse(next_url, status_code=303)

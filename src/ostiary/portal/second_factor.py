@@ -17,14 +17,18 @@ from starlette.responses import RedirectResponse, Response
 
 from ostiary.observability import events
 from ostiary.portal.i18n import N_, gettext as _
-from ostiary.portal.context import client_address, csrf_ok, error_page, instance, render, tenant_for, unknown_host
-from ostiary.portal.signin import check_password, fail_slowly, safe_next, session_from_cookie, throttled_message
+from ostiary.portal.client_address import client_address
+from ostiary.portal.csrf import csrf_ok
+from ostiary.portal.instance import instance
+from ostiary.portal.pages import person_actor, session_from_cookie, tenant_page
+from ostiary.portal.rendering import error_page, render
+from ostiary.portal.signin import check_password, fail_slowly, safe_next, throttled_message
 from ostiary.services.rules import passkeys as passkeys_service
 from ostiary.services.rules import second_factor as second_factor_service
 from ostiary.services.rules import throttle
 from ostiary.services.rules import users as users_service
-from ostiary.services.base.actor import Actor
 from ostiary.services.base.errors import InvalidInput
+from ostiary.snapshot.model import TenantView
 from ostiary.tokens import PENDING_TOTP, sign, verify
 
 PENDING_TTL = 900
@@ -36,12 +40,9 @@ def _sign_in_first(request: Request) -> Response:
     return RedirectResponse("/sign-in?" + urlencode({"next": here}), status_code=303)
 
 
-async def _context(request: Request):
+async def _context(request: Request, tenant: TenantView):
     """(instance, tenant, session, user row) or a response to send instead."""
     inst = instance(request)
-    tenant = tenant_for(request)
-    if tenant is None:
-        return unknown_host(request)
     # A session that still owes its second factor is welcome here: this is where it pays.
     session = await session_from_cookie(request)
     if session is None:
@@ -52,12 +53,9 @@ async def _context(request: Request):
     return inst, tenant, session, user
 
 
-def _actor(request: Request, user) -> Actor:
-    return Actor(f"user:{user.id}", client_address(request), user.id)
-
-
-async def verify_page(request: Request) -> Response:
-    ctx = await _context(request)
+@tenant_page
+async def verify_page(request: Request, tenant: TenantView) -> Response:
+    ctx = await _context(request, tenant)
     if isinstance(ctx, Response):
         return ctx
     inst, tenant, session, user = ctx
@@ -93,9 +91,10 @@ def _has_passkey(request: Request, tenant, user) -> bool:
     return passkeys_service.count_passkeys(instance(request).store, tenant.id, user.id) > 0
 
 
-async def verify_submit(request: Request) -> Response:
+@tenant_page
+async def verify_submit(request: Request, tenant: TenantView) -> Response:
     started = time.monotonic()
-    ctx = await _context(request)
+    ctx = await _context(request, tenant)
     if isinstance(ctx, Response):
         return ctx
     inst, tenant, session, user = ctx
@@ -112,7 +111,7 @@ async def verify_submit(request: Request) -> Response:
         await fail_slowly(started)
         return _verify_page(request, tenant, session, user, next_url, 429, throttled_message(verdict.retry_after))
     code = str(form.get("code", ""))[:64]
-    actor = _actor(request, user)
+    actor = person_actor(request, user.id)
     ok = await run_in_threadpool(second_factor_service.verify_second_factor, inst.store, tenant.id, user, code, actor)
     if not ok:
         events.second_factor_failed(tenant.slug, user.email, client_address(request))
@@ -161,8 +160,9 @@ def _may_enrol(session, user) -> bool:
     return not session.enrolled or session.second_factor
 
 
-async def enrol_page(request: Request) -> Response:
-    ctx = await _context(request)
+@tenant_page
+async def enrol_page(request: Request, tenant: TenantView) -> Response:
+    ctx = await _context(request, tenant)
     if isinstance(ctx, Response):
         return ctx
     inst, tenant, session, user = ctx
@@ -173,9 +173,10 @@ async def enrol_page(request: Request) -> Response:
     return _enrol_page(request, inst, tenant, session, user, next_url, second_factor_service.new_secret())
 
 
-async def enrol_submit(request: Request) -> Response:
+@tenant_page
+async def enrol_submit(request: Request, tenant: TenantView) -> Response:
     started = time.monotonic()
-    ctx = await _context(request)
+    ctx = await _context(request, tenant)
     if isinstance(ctx, Response):
         return ctx
     inst, tenant, session, user = ctx
@@ -204,7 +205,7 @@ async def enrol_submit(request: Request) -> Response:
         if checked.user is None or checked.user.id != user.id:
             return _enrol_page(request, inst, tenant, session, user, next_url, secret, 401,
                                _("That password is not right."))
-    actor = _actor(request, user)
+    actor = person_actor(request, user.id)
     try:
         enrolment = await run_in_threadpool(second_factor_service.enrol, inst.store, tenant.id, user.id, actor,
                                             secret, str(form.get("code", ""))[:64])

@@ -14,19 +14,23 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ostiary.access import may_enter
 from ostiary.identity.method import PASSWORD
 from ostiary.observability import events
 from ostiary.portal.i18n import N_, gettext as _, ngettext
-from ostiary.portal.context import (
-    client_address, cookie_flags, csrf_ok, error_page, instance, render, tenant_for, unknown_host,
+from ostiary.portal.client_address import client_address
+from ostiary.portal.cookies import cookie_flags, forget_cookie
+from ostiary.portal.csrf import csrf_ok
+from ostiary.portal.instance import instance
+from ostiary.portal.pages import (
+    checked_form, current_session, person_actor, session_from_cookie, tenant_page, visible_apps,
 )
+from ostiary.portal.rendering import render
 from ostiary.services.queries import pages as admin_views
 from ostiary.services.rules import providers as providers_service
 from ostiary.services.rules import sessions as sessions_service
 from ostiary.services.rules import throttle
 from ostiary.services.rules import users as users_service
-from ostiary.services.base.actor import Actor
+from ostiary.snapshot.model import TenantView
 from ostiary.urlrules import safe_next_path
 
 FAILED = N_("The email or password is not right.")
@@ -51,24 +55,6 @@ def throttled_message(retry_after: float) -> str:
 def safe_next(value: str | None) -> str:
     """Only paths on this host (urlrules.safe_next_path), else the start page."""
     return safe_next_path(value) or "/"
-
-
-async def session_from_cookie(request: Request):
-    """The browser's live session, including one that still owes its second
-    factor: only the second-factor step and sign-out may use such a one."""
-    inst = instance(request)
-    tenant = tenant_for(request)
-    if tenant is None:
-        return None
-    token = request.cookies.get(inst.session_cookie)
-    return await run_in_threadpool(sessions_service.session_for_token, inst.store, token, tenant.id)
-
-
-async def current_session(request: Request):
-    """The browser's signed-in session: None until a user who has a second
-    factor has passed it, so every page and action behind this needs it."""
-    session = await session_from_cookie(request)
-    return session if session is not None and session.complete else None
 
 
 def second_factor_step(next_url: str) -> str:
@@ -109,10 +95,8 @@ async def check_password(request: Request, tenant_id: int, login: str, password:
     return PasswordCheck(user=user)
 
 
-async def sign_in_page(request: Request) -> Response:
-    tenant = tenant_for(request)
-    if tenant is None:
-        return unknown_host(request)
+@tenant_page
+async def sign_in_page(request: Request, tenant: TenantView) -> Response:
     next_url = safe_next(request.query_params.get("next"))
     session = await session_from_cookie(request)
     if session is not None:
@@ -120,12 +104,10 @@ async def sign_in_page(request: Request) -> Response:
     return render(request, "sign_in.html", next=next_url, tenant=tenant, error=None)
 
 
-async def sign_in_submit(request: Request) -> Response:
+@tenant_page
+async def sign_in_submit(request: Request, tenant: TenantView) -> Response:
     started = time.monotonic()
     inst = instance(request)
-    tenant = tenant_for(request)
-    if tenant is None:
-        return unknown_host(request)
     form = await request.form()
     next_url = safe_next(form.get("next"))
     if not csrf_ok(request, form.get("csrf")):
@@ -149,7 +131,7 @@ async def sign_in_submit(request: Request) -> Response:
     old = await session_from_cookie(request)
     if old is not None:
         await run_in_threadpool(sessions_service.end_session, inst.store, tenant.id, old.id, "replaced at sign-in",
-                                Actor(f"user:{user.id}", addr, user.id))
+                                person_actor(request, user.id))
     session = await run_in_threadpool(
         sessions_service.create_session, inst.store, tenant.id, user.id,
         client_addr=addr, user_agent=request.headers.get("user-agent", ""), method=PASSWORD,
@@ -165,37 +147,28 @@ async def sign_in_submit(request: Request) -> Response:
     return response
 
 
-async def sign_out_submit(request: Request) -> Response:
+@tenant_page
+async def sign_out_submit(request: Request, tenant: TenantView) -> Response:
     inst = instance(request)
-    tenant = tenant_for(request)
-    if tenant is None:
-        return unknown_host(request)
-    form = await request.form()
-    if not csrf_ok(request, form.get("csrf")):
-        return error_page(request, 403, _("Sign-out refused"), _("This form expired or came from another site."))
+    form = await checked_form(request, _("This form expired or came from another site."), _("Sign-out refused"))
+    if isinstance(form, Response):
+        return form
     session = await session_from_cookie(request)
     if session is not None:
         await run_in_threadpool(sessions_service.end_session, inst.store, tenant.id, session.id, "sign-out",
-                                Actor(f"user:{session.user_id}", client_address(request), session.user_id))
+                                person_actor(request, session.user_id))
     response = render(request, "signed_out.html", tenant=tenant)
-    response.delete_cookie(inst.session_cookie, path="/", secure=not inst.settings.dev, httponly=True, samesite="lax")
+    forget_cookie(response, inst, inst.session_cookie)
     return response
 
 
-async def home(request: Request) -> Response:
+@tenant_page
+async def home(request: Request, tenant: TenantView) -> Response:
     inst = instance(request)
-    tenant = tenant_for(request)
-    if tenant is None:
-        return unknown_host(request)
     session = await current_session(request)
     if session is None:
         return RedirectResponse("/sign-in", status_code=303)
-    snap = inst.holder.snapshot
-    user = snap.users.get(session.user_id)
-    apps = sorted(
-        (a for a in snap.apps.values()
-         if a.tenant_id == tenant.id and a.enabled and user is not None and may_enter(user.groups, a.all_users, a.granted)),
-        key=lambda a: a.name.lower(),
-    )
+    user = inst.holder.snapshot.users.get(session.user_id)
+    apps = visible_apps(request, tenant.id, session.user_id)
     me = await run_in_threadpool(admin_views.user_by_id, inst.store, tenant.id, session.user_id)
     return render(request, "home.html", user=user, apps=apps, tenant=tenant, is_admin=bool(me.is_admin))

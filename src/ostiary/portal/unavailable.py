@@ -9,7 +9,7 @@ import logging
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ostiary.portal.context import error_page
+from ostiary.portal.rendering import error_page
 from ostiary.services.base.availability import DATABASE_UNREACHABLE
 
 log = logging.getLogger("ostiary.portal")

@@ -29,19 +29,19 @@ from ostiary.identity import linking, oauth_github, oidc
 from ostiary.identity.method import FEDERATED
 from ostiary.identity.provider import AnswerRefused, ProviderConfig, ProviderUnavailable
 from ostiary.portal.i18n import gettext as _
-from ostiary.portal.context import (
-    TEMPLATES, client_address, cookie_flags, error_page, instance, render, request_host, tenant_for,
-    unknown_host,
-)
+from ostiary.portal.client_address import client_address
+from ostiary.portal.cookies import cookie_flags, forget_cookie
+from ostiary.portal.instance import instance, request_host, tenant_for
+from ostiary.portal.pages import SignedIn, current_session, person_actor, signed_in_form, tenant_page
+from ostiary.portal.rendering import TEMPLATES, error_page, render
 from ostiary.observability import events
 from ostiary.portal import notices
-from ostiary.portal.account import account_form, account_session
-from ostiary.portal.signin import current_session, safe_next
+from ostiary.portal.signin import safe_next
 from ostiary.services.base import handshake_tokens
 from ostiary.services.rules import providers
 from ostiary.services.rules import sessions as sessions_service
-from ostiary.services.base.actor import Actor
 from ostiary.services.base.errors import ServiceError, problems_of
+from ostiary.snapshot.model import TenantView
 from ostiary.store import TenantScope
 from ostiary.tokens import UPSTREAM_SIGN_IN, sign, verify
 
@@ -94,24 +94,17 @@ def _unavailable(request, config, exc, next_url) -> Response:
 
 # --- starting ----------------------------------------------------------------------------------
 
-async def start(request: Request) -> Response:
+@tenant_page
+async def start(request: Request, tenant: TenantView) -> Response:
     inst = instance(request)
-    tenant = tenant_for(request)
-    if tenant is None:
-        return unknown_host(request)
     next_url = safe_next(request.query_params.get("next"))
     return await _leave_for_provider(request, inst, tenant, request.path_params["name"], next_url, None)
 
 
-async def link_start(request: Request) -> Response:
-    refusal, tenant, session = await account_session(request)
-    if refusal:
-        return refusal
-    form, refusal = await account_form(request)
-    if refusal:
-        return refusal
-    inst = instance(request)
-    return await _leave_for_provider(request, inst, tenant, str(form.get("provider", "")), "/account", session.user_id)
+@signed_in_form
+async def link_start(request: Request, me: SignedIn, form) -> Response:
+    return await _leave_for_provider(request, me.inst, me.tenant, str(form.get("provider", "")), "/account",
+                                     me.session.user_id)
 
 
 async def _leave_for_provider(request, inst, tenant, name: str, next_url: str, link_to: int | None) -> Response:
@@ -142,11 +135,9 @@ async def _leave_for_provider(request, inst, tenant, name: str, next_url: str, l
 
 # --- coming back ---------------------------------------------------------------------------------
 
-async def callback(request: Request) -> Response:
+@tenant_page
+async def callback(request: Request, tenant: TenantView) -> Response:
     inst = instance(request)
-    tenant = tenant_for(request)
-    if tenant is None:
-        return unknown_host(request)
     name = request.path_params["name"][:63]
     config = await run_in_threadpool(providers.config_for, inst.store, tenant.id, name)
     config = None if config is not None and config.protocol == "ldap" else config
@@ -194,7 +185,7 @@ async def callback(request: Request) -> Response:
         response = notices.redirect_with_notice(request, "/account", f"{config.display_name} is linked.")
     else:
         response = await signed_in_response(request, inst, tenant, config, admitted.user_id, next_url)
-    response.delete_cookie(_cookie_name(inst), path="/", secure=not inst.settings.dev, httponly=True, samesite="lax")
+    forget_cookie(response, inst, _cookie_name(inst))
     return response
 
 
@@ -226,7 +217,7 @@ async def signed_in_response(request, inst, tenant, config, user_id: int, next_u
     old = await current_session(request)
     if old is not None:
         await run_in_threadpool(sessions_service.end_session, inst.store, tenant.id, old.id, "replaced at sign-in",
-                                Actor(f"user:{user_id}", addr, user_id))
+                                person_actor(request, user_id))
     session = await run_in_threadpool(
         sessions_service.create_session, inst.store, tenant.id, user_id, client_addr=addr,
         user_agent=request.headers.get("user-agent", ""), method=method, via=config.name)
@@ -250,17 +241,10 @@ def account_identities(request: Request, user_id: int):
 TEMPLATES.globals["account_identities"] = account_identities
 
 
-async def unlink(request: Request) -> Response:
-    refusal, tenant, session = await account_session(request)
-    if refusal:
-        return refusal
-    form, refusal = await account_form(request)
-    if refusal:
-        return refusal
-    inst = instance(request)
-    actor = Actor(f"user:{session.user_id}", client_address(request), session.user_id)
+@signed_in_form
+async def unlink(request: Request, me: SignedIn, form) -> Response:
     try:
-        await run_in_threadpool(linking.unlink, inst.store, tenant.id, actor, session.user_id,
+        await run_in_threadpool(linking.unlink, me.inst.store, me.tenant.id, me.actor, me.session.user_id,
                                 int(request.path_params["link_id"]))
     except ServiceError as exc:
         message = "; ".join(p.message for p in problems_of(exc))

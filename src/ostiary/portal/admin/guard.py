@@ -8,19 +8,19 @@ import functools
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from ostiary.portal import notices
-from ostiary.portal.context import (
-    Instance, client_address, csrf_ok, error_page, instance, render, tenant_for, unknown_host,
-)
+from ostiary.portal.client_address import client_address
+from ostiary.portal.instance import Instance
+from ostiary.portal.pages import checked_form, signed_in
+from ostiary.portal.rendering import error_page, render
 from ostiary.portal.admin.web_wording import for_the_web, web_text
 from ostiary.portal.i18n import gettext as _
-from ostiary.portal.signin import current_session
 from ostiary.services.queries import pages as admin_views
 from ostiary.services.base.actor import Actor
 from ostiary.services.base.errors import NotFound, Problem, ServiceError, problems_of
@@ -57,20 +57,17 @@ Handler = Callable[[AdminContext], Awaitable[Response]]
 
 
 async def admin_context(request: Request) -> AdminContext | Response:
-    tenant = tenant_for(request)
-    if tenant is None:
-        return unknown_host(request)
-    session = await current_session(request)
-    if session is None:
-        return RedirectResponse(f"/sign-in?next={quote(request.url.path)}", status_code=303)
-    inst = instance(request)
-    user = await run_in_threadpool(admin_views.user_by_id, inst.store, tenant.id, session.user_id)
+    """The signed-in administrator of this tenant host (portal/pages.py's `signed_in`), or the answer to send."""
+    me = await signed_in(request, request.url.path)
+    if isinstance(me, Response):
+        return me
+    user = await run_in_threadpool(admin_views.user_by_id, me.inst.store, me.tenant.id, me.session.user_id)
     if not user.is_admin:
         return error_page(request, 403, _("Administrators only"),
                           _("Your account may not use the admin pages. Ask an administrator of this organisation."),
-                          tenant=tenant)
+                          tenant=me.tenant)
     actor = Actor(user.email, client_address(request), user.id)
-    return AdminContext(request, inst, tenant, user, actor)
+    return AdminContext(request, me.inst, me.tenant, user, actor)
 
 
 def admin_page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -97,11 +94,10 @@ def admin_action(handler: Callable[[AdminContext, Any], Awaitable[Response]]) ->
         ctx = await admin_context(request)
         if isinstance(ctx, Response):
             return ctx
-        form = await request.form()
-        if not csrf_ok(request, form.get("csrf")):
-            return error_page(request, 403, _("Form refused"),
-                              _("This form expired or came from another site. Go back, reload the page and try again."),
-                              tenant=ctx.tenant)
+        form = await checked_form(request, _("This form expired or came from another site. Go back, reload the page "
+                                             "and try again."), tenant=ctx.tenant)
+        if isinstance(form, Response):
+            return form
         try:
             return await handler(ctx, form)
         except NotFound as exc:

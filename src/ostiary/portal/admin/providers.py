@@ -16,7 +16,7 @@ from ostiary.services.rules.providers import ProviderSettings
 
 
 def _redirect_uri(ctx: AdminContext, name: str) -> str:
-    from ostiary.portal.context import request_host
+    from ostiary.portal.instance import request_host
 
     return ctx.inst.settings.public_url(request_host(ctx.request) or "", providers.redirect_path(name))
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from fastapi import Depends, Request
 
-from ostiary.portal.context import client_address, instance, tenant_for
+from ostiary.portal.client_address import client_address
+from ostiary.portal.instance import instance, tenant_for
 from ostiary.services.rules import api_tokens
 from ostiary.services.base.actor import Actor
 

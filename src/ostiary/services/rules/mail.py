@@ -66,7 +66,7 @@ def templates(language: str) -> Environment:
         keep_trailing_newline=True,
         extensions=["jinja2.ext.i18n"],
     )
-    # As the portal's (ostiary/portal/context.py) and babel.cfg: one-line message ids.
+    # As the portal's (ostiary/portal/rendering.py) and babel.cfg: one-line message ids.
     env.policies["ext.i18n.trimmed"] = True
     env.install_gettext_translations(translations.catalogs()[language], newstyle=True)
     return env
