@@ -1,5 +1,7 @@
 """The core of the one translation layer (docs/translations.md): the shipped
-catalogs and the choice of a language from Accept-Language.
+catalogs, the choice of a language from Accept-Language, and `Message`, the
+template-and-parameters form of what the layers below the pages say (the
+services' refusals), which reads as English and which a page translates.
 
 Below both the portal and the gate: the portal's request-bound parts
 (ostiary/portal/i18n.py: the person's saved choice, the current language of
@@ -18,6 +20,45 @@ import io
 import re
 from gettext import NullTranslations
 from pathlib import Path
+
+
+# --- messages: a template and its named parameters -------------------------------------------------
+# What the layers below the pages say (the services' refusals, urlrules' and dns' reasons) is English
+# wherever it is used as text, and a page translates it (ostiary/portal/problem_text.py).
+
+
+def N_(message: str) -> str:
+    """Marks a message template for the catalog (`./scripts/translations`); pages translate it where they show it."""
+    return message
+
+
+class Message(str):
+    """English text made of a template and its named parameters, keeping both.
+
+    `Message(N_('no group "%(name)s"'), name=name)` is the string
+    `no group "staff"`; a page translates the template and then puts the
+    parameters in (a parameter that is itself a Message is translated too).
+    Without parameters the template is the text as it is (no `%` formatting)."""
+
+    template: str
+    params: dict
+    plural: str | None = None  # with `counted`: the template for a count other than one (params["n"])
+
+    def __new__(cls, template: str, /, **params) -> Message:
+        text = str.__new__(cls, template % params if params else template)
+        text.template = str(template)
+        text.params = params
+        return text
+
+
+def counted(singular: str, plural: str, n: int, /, **params) -> Message:
+    """A message that depends on a count `n` (`%(n)d` in it): `counted("%(n)d membership", "%(n)d memberships", 2)`.
+    `./scripts/translations` extracts both forms; a page picks its language's plural form."""
+    params = {"n": n, **params}
+    text = Message(singular if n == 1 else plural, **params)
+    text.template, text.plural = singular, plural
+    return text
+
 
 TRANSLATIONS = Path(__file__).parent / "portal" / "translations"
 DEFAULT = "en"
