@@ -23,6 +23,7 @@ from ostiary.portal.context import (
     TEMPLATES, client_address, cookie_flags, csrf_ok, csrf_token, error_page, instance, render, tenant_for, unknown_host,
 )
 from ostiary.portal.i18n import gettext as _
+from ostiary.portal.problem_text import message_text, problem_text
 from ostiary.portal.signin import check_password, current_session, safe_next, session_from_cookie, throttled_message
 from ostiary.services.rules import passkeys as passkeys_service
 from ostiary.services.rules import second_factor as second_factor_service
@@ -156,7 +157,7 @@ async def register_submit(request: Request) -> Response:
     async def refuse(status: int, problem: Problem) -> Response:
         if setting_up:
             return await second_factor_pages.enrol_again(request, inst, tenant, session, user, next_url, status,
-                                                         f"{problem.field}: {problem.message}")
+                                                         problem_text(problem))
         return await account._page(request, tenant, session, status, [problem])
 
     if not csrf_ok(request, form.get("csrf")):
@@ -183,7 +184,7 @@ async def register_submit(request: Request) -> Response:
                                 _rp(request, tenant), tenant.id, user.id, _binding_of_post(request),
                                 str(form.get("state", "")), credential, name, actor)
     except passkeys_service.PasskeyRefused as exc:
-        return await refuse(400, Problem("passkey", str(exc)))
+        return await refuse(400, Problem("passkey", exc.message))
     except ServiceError as exc:
         return await refuse(422, problems_of(exc)[0])
     if not session.second_factor:
@@ -247,7 +248,7 @@ async def sign_in_submit(request: Request) -> Response:
             passkeys_service.authenticate, inst.store, inst.holder.snapshot.keys, _rp(request, tenant), tenant.id,
             passkeys_service.SIGN_IN, _binding_of_post(request), str(form.get("state", "")), credential, addr)
     except passkeys_service.PasskeyRefused as exc:
-        return refuse(401, str(exc))
+        return refuse(401, message_text(exc.message))
     typed = str(form.get("login", ""))[:320].strip()
     if typed:
         # A name was typed before choosing the passkey: it must be that person's.
@@ -312,7 +313,7 @@ async def second_factor_submit(request: Request) -> Response:
             passkeys_service.SECOND_FACTOR, _binding_of_post(request), str(form.get("state", "")), credential, addr,
             session.user_id, session.id)
     except passkeys_service.PasskeyRefused as exc:
-        return refuse(401, str(exc))
+        return refuse(401, message_text(exc.message))
     actor = Actor(f"user:{session.user_id}", addr, session.user_id)
     await run_in_threadpool(second_factor_service.mark_session, inst.store, tenant.id, session.id, actor, PASSKEY)
     return RedirectResponse(next_url, status_code=303)

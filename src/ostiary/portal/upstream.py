@@ -29,6 +29,7 @@ from ostiary.identity import linking, oauth_github, oidc
 from ostiary.identity.method import FEDERATED
 from ostiary.identity.provider import AnswerRefused, ProviderConfig, ProviderUnavailable
 from ostiary.portal.i18n import gettext as _
+from ostiary.portal.problem_text import message_text
 from ostiary.portal.context import (
     TEMPLATES, client_address, cookie_flags, error_page, instance, render, request_host, tenant_for,
     unknown_host,
@@ -263,6 +264,6 @@ async def unlink(request: Request) -> Response:
         await run_in_threadpool(linking.unlink, inst.store, tenant.id, actor, session.user_id,
                                 int(request.path_params["link_id"]))
     except ServiceError as exc:
-        message = "; ".join(p.message for p in problems_of(exc))
+        message = "; ".join(message_text(p.message) for p in problems_of(exc))
         return notices.redirect_with_notice(request, "/account", message)
     return notices.redirect_with_notice(request, "/account", "The identity is no longer linked.")

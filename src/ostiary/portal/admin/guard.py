@@ -18,7 +18,8 @@ from ostiary.portal import notices
 from ostiary.portal.context import (
     Instance, client_address, csrf_ok, error_page, instance, render, tenant_for, unknown_host,
 )
-from ostiary.portal.admin.web_wording import for_the_web, web_text
+from ostiary.portal.admin.web_wording import for_the_web, web_refusal
+from ostiary.portal.problem_text import message_text
 from ostiary.portal.i18n import gettext as _
 from ostiary.portal.signin import current_session
 from ostiary.services.queries import pages as admin_views
@@ -84,7 +85,7 @@ def admin_page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         try:
             return await handler(ctx)
         except NotFound as exc:
-            return error_page(request, 404, _("Not found"), web_text(str(exc)), tenant=ctx.tenant)
+            return error_page(request, 404, _("Not found"), message_text(web_refusal(exc)), tenant=ctx.tenant)
 
     return endpoint
 
@@ -105,7 +106,7 @@ def admin_action(handler: Callable[[AdminContext, Any], Awaitable[Response]]) ->
         try:
             return await handler(ctx, form)
         except NotFound as exc:
-            return error_page(request, 404, _("Not found"), web_text(str(exc)), tenant=ctx.tenant)
+            return error_page(request, 404, _("Not found"), message_text(web_refusal(exc)), tenant=ctx.tenant)
 
     return endpoint
 
