@@ -12,6 +12,7 @@ shown as the API and the CLI spell it, so it can be looked up.
 
 from __future__ import annotations
 
+from ostiary.portal import i18n
 from ostiary.portal.i18n import gettext, ngettext, pgettext
 from ostiary.services.base.errors import Field, Message, Problem, ServiceError, message_of
 
@@ -60,8 +61,17 @@ def _field_names() -> dict[str, str]:
 
 
 def field_text(field: str) -> str:
-    """A problem's field as the page names it."""
-    return _field_names().get(field, field)
+    """A problem's field as the page names it: in the page's language where it has a word for it; else
+    (English among them) as the API and the CLI spell it ("current_password"), so it can be looked up."""
+    label = _field_names().get(field)
+    if label is None:
+        return field
+    token = i18n.use(i18n.DEFAULT)
+    try:
+        untranslated = _field_names()[field]
+    finally:
+        i18n._language.reset(token)
+    return field if label == untranslated else label
 
 
 def message_text(message: str) -> str:
