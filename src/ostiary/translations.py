@@ -1,5 +1,7 @@
 """The core of the one translation layer (docs/translations.md): the shipped
-catalogs and the choice of a language from Accept-Language.
+catalogs, the choice of a language from Accept-Language, and `Message`, the
+template-and-parameters form of what the layers below the pages say (the
+services' refusals), which reads as English and which a page translates.
 
 Below both the portal and the gate: the portal's request-bound parts
 (ostiary/portal/i18n.py: the person's saved choice, the current language of
@@ -20,16 +22,49 @@ import re
 from gettext import NullTranslations
 from pathlib import Path
 
-TRANSLATIONS = Path(__file__).parent / "portal" / "translations"
-DEFAULT = "en"
-DOMAIN = "messages"
+
+# --- messages: a template and its named parameters -------------------------------------------------
+# What the layers below the pages say (the services' refusals, urlrules' and dns' reasons) is English
+# wherever it is used as text, and a page translates it (ostiary/portal/problem_text.py).
 
 
 def N_(message: str) -> str:
-    """Marks text for the catalog where it is defined (`./scripts/translations` finds it); it is translated
-    with `gettext` where it is shown. Here, below the services, so their words for pages (the audit log's)
-    can be marked too; the portal takes it from ostiary/portal/i18n.py."""
+    """Marks text for the catalog where it is defined (`./scripts/translations` finds it): a message template, or
+    words a page shows (the audit log's, an email's subject); translated with `gettext` where it is shown."""
     return message
+
+
+class Message(str):
+    """English text made of a template and its named parameters, keeping both.
+
+    `Message(N_('no group "%(name)s"'), name=name)` is the string
+    `no group "staff"`; a page translates the template and then puts the
+    parameters in (a parameter that is itself a Message is translated too).
+    Without parameters the template is the text as it is (no `%` formatting)."""
+
+    template: str
+    params: dict
+    plural: str | None = None  # with `counted`: the template for a count other than one (params["n"])
+
+    def __new__(cls, template: str, /, **params) -> Message:
+        text = str.__new__(cls, template % params if params else template)
+        text.template = str(template)
+        text.params = params
+        return text
+
+
+def counted(singular: str, plural: str, n: int, /, **params) -> Message:
+    """A message that depends on a count `n` (`%(n)d` in it): `counted("%(n)d membership", "%(n)d memberships", 2)`.
+    `./scripts/translations` extracts both forms; a page picks its language's plural form."""
+    params = {"n": n, **params}
+    text = Message(singular if n == 1 else plural, **params)
+    text.template, text.plural = singular, plural
+    return text
+
+
+TRANSLATIONS = Path(__file__).parent / "portal" / "translations"
+DEFAULT = "en"
+DOMAIN = "messages"
 
 
 @functools.cache

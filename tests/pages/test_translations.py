@@ -6,6 +6,7 @@ browser asks for. (Which language an email is sent in: tests/email/test_mail_lan
 
 from __future__ import annotations
 
+import html
 import re
 import subprocess
 import sys
@@ -202,7 +203,7 @@ def test_the_template_catalog_holds_every_translatable_string_of_the_portal(tmp_
     """messages.pot is what ./scripts/translations extracts now (same options)."""
     fresh = tmp_path / "messages.pot"
     done = subprocess.run([str(Path(sys.executable).parent / "pybabel"), "-q", "extract", "-F", "babel.cfg",
-                           "-k", "N_", "-k", "lazy_gettext", "--no-location", "--sort-output", "-o", str(fresh), "."],
+                           "-k", "N_", "-k", "lazy_gettext", "-k", "counted:1,2", "--no-location", "--sort-output", "-o", str(fresh), "."],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     with fresh.open("rb") as f:
@@ -352,6 +353,34 @@ def test_an_admin_page_and_its_notice_are_german_in_a_german_browser(world):
     assert users.status_code == 200 and ">Benutzer anlegen</button>" in users.text
     assert 'data-label="E-Mail-Adresse"' in users.text and "Create a user" not in users.text
     assert "Create a user" in english.text
+
+
+def test_a_service_refusal_is_german_on_a_german_page_and_english_in_the_api(world):
+    """The services' problems are templates (docs/translations.md, "Problems the services raise"):
+    the admin form shows them in the page's language, field names too; the API keeps the English."""
+    german = {"accept-language": "de"}
+    with signed_in_client(world) as client:
+        csrf = form_csrf(client.get(world.url("/admin/groups"), headers=german).text)
+        comma = client.post(world.url("/admin/groups"), headers=german, data={"csrf": csrf, "name": "a,b"})
+        missing = client.post(world.url("/admin/groups"), headers=german,
+                              data={"csrf": csrf, "name": "team", "parent": "nope"})
+        english = client.post(world.url("/admin/groups"), headers={"accept-language": "en"},
+                              data={"csrf": csrf, "name": "a,b"})
+    with world.api(world.write_token) as api:
+        refused = api.post("/groups", json={"name": "a,b"}, headers=german)
+    comma_text, missing_text, english_text = (html.unescape(r.text) for r in (comma, missing, english))
+    assert comma.status_code == 422 and _lang(comma.text) == "de"
+    assert "<strong>Name</strong>: „a,b“ enthält ein Komma, das X-Forwarded-Groups teilen würde: Entfernen Sie es" \
+        in comma_text
+    assert "contains a comma" not in comma_text and "Es wurde nichts geändert:" in comma_text
+    # A NotFound, worded for the web ("see the Groups page") and then translated, its field's name too.
+    assert missing.status_code == 422
+    assert "<strong>übergeordnete Gruppe</strong>: keine Gruppe „nope“ in diesem Mandanten: siehe die Seite „Gruppen“" \
+        in missing_text
+    assert english.status_code == 422
+    assert '<strong>name</strong>: "a,b" contains a comma, which would split X-Forwarded-Groups: remove it' in english_text
+    assert refused.status_code == 422 and refused.json()["problems"] == [
+        {"field": "name", "message": '"a,b" contains a comma, which would split X-Forwarded-Groups: remove it'}]
 
 
 def test_a_translated_message_still_escapes_what_it_names(world):

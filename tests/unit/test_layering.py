@@ -479,8 +479,9 @@ def test_the_cycle_finder_sees_local_relative_and_package_imports(tmp_path):
 # address, CSRF, cookies, rendering, and pages.py (the unknown-host page, the host decorators, the
 # browser's session, the signed-in person with a checked form, the apps a person may enter).
 PORTAL_HELPERS = ("instance", "client_address", "csrf", "cookies", "rendering", "pages")
-# What the helpers may take from the rest of the portal: the translation layer and the user-agent names.
-PORTAL_HELPERS_MAY_USE = ("i18n", "user_agents")
+# What the helpers may take from the rest of the portal: the translation layer (with the services' problems
+# in the page's language) and the user-agent names.
+PORTAL_HELPERS_MAY_USE = ("i18n", "problem_text", "user_agents")
 
 
 def test_the_portal_helpers_import_no_page():

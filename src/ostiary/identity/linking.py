@@ -17,7 +17,7 @@ from sqlalchemy import Row, func, select
 
 from ostiary.identity.provider import ProviderConfig, UpstreamPerson
 from ostiary.services.base.actor import Actor
-from ostiary.services.base.errors import Conflict, NotFound
+from ostiary.services.base.errors import N_, Conflict, NotFound
 from ostiary.services.rules.users import EMAIL_RE, USERNAME_RE, insert_user
 from ostiary.store import Store, TenantScope
 from ostiary.store.changes import Entity
@@ -202,13 +202,13 @@ def unlink(store: Store, tenant_id: int, actor: Actor, user_id: int, link_id: in
         scope = TenantScope(conn, tenant_id)
         link = scope.one(linked_identities, linked_identities.c.id == link_id, linked_identities.c.user_id == user_id)
         if link is None:
-            raise NotFound("identity: that is not one of this user's linked identities")
+            raise NotFound("identity", N_("that is not one of this user's linked identities"))
         user = scope.one(users, users.c.id == user_id)
         others = scope.count(linked_identities, linked_identities.c.user_id == user_id,
                              linked_identities.c.id != link_id)
         if user.password_hash is None and others == 0:
-            raise Conflict("identity: this is the only way this account signs in: set a password or link another "
-                           "provider first")
+            raise Conflict("identity", N_("this is the only way this account signs in: set a password or link "
+                                          "another provider first"))
         scope.delete(linked_identities, linked_identities.c.id == link_id)
         scope.audit(actor.name, "identity.unlink", "user", user_id, actor.addr, provider_id=link.provider_id,
                     email=link.email)

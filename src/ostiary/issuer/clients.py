@@ -18,7 +18,7 @@ from sqlalchemy import Row
 
 from ostiary.access import may_enter, with_ancestors
 from ostiary.services.base.actor import Actor
-from ostiary.services.base.errors import Conflict, NotFound, Problems
+from ostiary.services.base.errors import N_, Conflict, Message, NotFound, Problems
 from ostiary.services.base.input_limits import MAX_URL_LENGTH
 from ostiary.services.base.text_rules import control_character_problem, nfc
 from ostiary.store import Store, TenantScope
@@ -57,38 +57,38 @@ class ClientSettings:
     refresh_token_seconds: int = REFRESH_SECONDS[2]
 
 
-def uri_problem(uri: str, allow_http: bool) -> str | None:
+def uri_problem(uri: str, allow_http: bool) -> Message | None:
     """Why `uri` cannot be registered (RFC 9700 §2.1: compared exactly, so it must be whole)."""
     if len(uri) > MAX_URL_LENGTH:
-        return f"is {len(uri)} characters long: at most {MAX_URL_LENGTH} are allowed"
+        return Message(N_("is %(length)d characters long: at most %(max)d are allowed"), length=len(uri), max=MAX_URL_LENGTH)
     if control_character_problem(uri) or " " in uri:
-        return "must not contain spaces or control characters"
+        return Message(N_("must not contain spaces or control characters"))
     try:
         parts = urlsplit(uri)
         parts.port
     except ValueError:
-        return "is not a URL"
+        return Message(N_("is not a URL"))
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        return "must be an absolute https:// URL"
+        return Message(N_("must be an absolute https:// URL"))
     loopback = parts.hostname in ("127.0.0.1", "::1", "localhost")
     if parts.scheme == "http" and not (allow_http or loopback):
-        return "must use https:// (http:// only for 127.0.0.1, ::1 or localhost)"
+        return Message(N_("must use https:// (http:// only for 127.0.0.1, ::1 or localhost)"))
     if parts.fragment or uri.endswith("#"):
-        return "must not have a fragment (#...)"
+        return Message(N_("must not have a fragment (#...)"))
     if parts.username or parts.password:
-        return "must not hold a user name or password"
+        return Message(N_("must not hold a user name or password"))
     return None
 
 
 def _uris(values: Sequence[str], field: str, allow_http: bool, problems: Problems) -> list[str]:
     values = [v.strip() for v in values if v and v.strip()]
     if len(values) > MAX_URIS:
-        problems.add(field, f"{len(values)} given: at most {MAX_URIS}")
+        problems.add(field, N_("%(count)d given: at most %(max)d"), count=len(values), max=MAX_URIS)
         return []
     for value in values:
         problem = uri_problem(value, allow_http)
         if problem:
-            problems.add(field, f'"{value}" {problem}')
+            problems.add(field, N_('"%(value)s" %(problem)s'), value=value, problem=problem)
     return list(dict.fromkeys(values))
 
 
@@ -96,22 +96,24 @@ def _scopes(value: Sequence[str] | str, problems: Problems) -> str:
     items = value.replace(",", " ").split() if isinstance(value, str) else [s.strip() for s in value if s.strip()]
     unknown = [s for s in items if s not in SCOPES]
     if unknown:
-        problems.add("scopes", f"unknown scope {', '.join(unknown)}: choose from {' '.join(SCOPES)}")
+        problems.add("scopes", N_("unknown scope %(unknown)s: choose from %(known)s"), unknown=", ".join(unknown),
+                     known=" ".join(SCOPES))
     if "openid" not in items:
-        problems.add("scopes", "must include openid: this is an OpenID Connect provider")
+        problems.add("scopes", N_("must include openid: this is an OpenID Connect provider"))
     return " ".join(s for s in SCOPES if s in items)
 
 
 def _lifetime(value: int, bounds: tuple[int, int, int], field: str, problems: Problems) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not bounds[0] <= value <= bounds[1]:
-        problems.add(field, f"must be a whole number of seconds from {bounds[0]} to {bounds[1]}; {value!r} is not")
+        problems.add(field, N_("must be a whole number of seconds from %(min)d to %(max)d; %(value)s is not"),
+                     min=bounds[0], max=bounds[1], value=repr(value))
     return value
 
 
 def _name(name: str, problems: Problems) -> str:
     name = nfc(name).strip()
     if not name or len(name) > 100:
-        problems.add("name", "must be 1-100 characters")
+        problems.add("name", N_("must be 1-100 characters"))
     elif control_character_problem(name):
         problems.add("name", control_character_problem(name))
     return name
@@ -120,15 +122,15 @@ def _name(name: str, problems: Problems) -> str:
 def _validated(settings: ClientSettings, allow_http: bool, problems: Problems) -> dict:
     redirect = _uris(settings.redirect_uris, "redirect_uris", allow_http, problems)
     if not redirect:
-        problems.add("redirect_uris", "at least one is needed: where the app receives its sign-in, "
-                     "e.g. https://grafana.acme-corp.com/login/generic_oauth")
+        problems.add("redirect_uris", N_("at least one is needed: where the app receives its sign-in, e.g. "
+                                         "https://grafana.acme-corp.com/login/generic_oauth"))
     post_logout = _uris(settings.post_logout_redirect_uris, "post_logout_redirect_uris", allow_http, problems)
     backchannel = None
     if settings.backchannel_logout_uri:
         backchannel = _uris([settings.backchannel_logout_uri], "backchannel_logout_uri", allow_http, problems)
         backchannel = backchannel[0] if backchannel else None
     if settings.all_users and settings.groups:
-        problems.add("groups", "a client open to all users takes no group grants: pass --all or --group, not both")
+        problems.add("groups", N_("a client open to all users takes no group grants: pass --all or --group, not both"))
     return dict(
         redirect_uris=json.dumps(redirect), post_logout_redirect_uris=json.dumps(post_logout),
         backchannel_logout_uri=backchannel, scopes=_scopes(settings.scopes, problems),
@@ -143,7 +145,7 @@ def _validated(settings: ClientSettings, allow_http: bool, problems: Problems) -
 def _group(scope: TenantScope, name: str) -> Row:
     row = scope.one(groups, groups.c.name == nfc(name).strip())
     if row is None:
-        raise NotFound(f'group: no group "{name}" in this tenant: create it with `ostiary group add`')
+        raise NotFound("group", N_('no group "%(name)s" in this tenant: create it with `ostiary group add`'), name=name)
     return row
 
 
@@ -152,7 +154,7 @@ def _by_name(scope: TenantScope, name: str) -> Row:
     row = scope.one(oidc_clients, oidc_clients.c.name == name) or scope.one(oidc_clients,
                                                                          oidc_clients.c.client_id == name)
     if row is None:
-        raise NotFound(f'client: no OIDC client "{name}" in this tenant: see `ostiary oidc-client list`')
+        raise NotFound("client", N_('no OIDC client "%(name)s" in this tenant: see `ostiary oidc-client list`'), name=name)
     return row
 
 
@@ -167,7 +169,7 @@ def add_client(store: Store, tenant_id: int, actor: Actor, name: str, settings: 
     with store.write() as conn:
         scope = TenantScope(conn, tenant_id)
         if scope.one(oidc_clients, oidc_clients.c.name == name):
-            raise Conflict(f'name: an OIDC client "{name}" already exists in this tenant')
+            raise Conflict("name", N_('an OIDC client "%(name)s" already exists in this tenant'), name=name)
         granted = [_group(scope, g) for g in settings.groups]
         pk = scope.insert(oidc_clients, client_id=secrets.token_hex(12), name=name,
                           secret_hash=hash_secret(secret) if secret else None, enabled=True, created_at=now,
@@ -217,7 +219,7 @@ def rotate_secret(store: Store, tenant_id: int, actor: Actor, name: str) -> str:
         scope = TenantScope(conn, tenant_id)
         row = _by_name(scope, name)
         if row.secret_hash is None:
-            raise Conflict(f'client: "{row.name}" is a public client: it has no secret to rotate')
+            raise Conflict("client", N_('"%(name)s" is a public client: it has no secret to rotate'), name=row.name)
         scope.update(oidc_clients, oidc_clients.c.id == row.id, secret_hash=hash_secret(secret),
                      updated_at=time.time())
         scope.audit(actor.name, "oidc_client.rotate_secret", "oidc_client", row.id, actor.addr, name=row.name)
@@ -249,7 +251,7 @@ def revoke(store: Store, tenant_id: int, actor: Actor, name: str, group: str) ->
         row, g = _by_name(scope, name), _group(scope, group)
         if not scope.delete(oidc_client_grants, oidc_client_grants.c.client_id == row.id,
                             oidc_client_grants.c.group_id == g.id):
-            raise NotFound(f'group: "{g.name}" has no grant on "{row.name}"')
+            raise NotFound("group", N_('"%(group)s" has no grant on "%(client)s"'), group=g.name, client=row.name)
         scope.audit(actor.name, "oidc_client.revoke", "oidc_client", row.id, actor.addr, group=g.name)
 
 
@@ -305,5 +307,5 @@ def get_client_by_id(store: Store, tenant_id: int, client_pk: int) -> Row:
     with store.read() as conn:
         row = TenantScope(conn, tenant_id).one(oidc_clients, oidc_clients.c.id == client_pk)
     if row is None:
-        raise NotFound("client: no such OIDC client in this tenant")
+        raise NotFound("client", N_("no such OIDC client in this tenant"))
     return row

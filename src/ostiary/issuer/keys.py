@@ -15,7 +15,7 @@ from sqlalchemy import delete, insert, or_, select, update
 
 from ostiary.issuer.clients import ACCESS_SECONDS
 from ostiary.services.base.actor import Actor
-from ostiary.services.base.errors import InvalidInput, Problem
+from ostiary.services.base.errors import N_, InvalidInput, Problem
 from ostiary.store import Store
 from ostiary.store.tables import audit_log, oidc_signing_keys
 
@@ -107,8 +107,9 @@ def rotate_keys(store: Store, actor: Actor, overlap_seconds: int = LONGEST_TOKEN
     (by default until every token they signed has expired; 0 after a leak)."""
     if isinstance(overlap_seconds, bool) or not isinstance(overlap_seconds, int) \
             or not 0 <= overlap_seconds <= LONGEST_TOKEN:
-        raise InvalidInput([Problem("overlap_seconds", f"must be a whole number of seconds from 0 to "
-                                    f"{LONGEST_TOKEN}; {overlap_seconds!r} is not")])
+        raise InvalidInput([Problem("overlap_seconds", N_("must be a whole number of seconds from 0 to %(max)d; "
+                                                          "%(value)s is not"), max=LONGEST_TOKEN,
+                                    value=repr(overlap_seconds))])
     now = time.time()
     with store.write() as conn:
         conn.execute(update(oidc_signing_keys).where(oidc_signing_keys.c.retired_at.is_(None))

@@ -30,6 +30,7 @@ from ostiary.portal.rendering import TEMPLATES, error_page, render
 from ostiary.portal.pages import checked_form, person_actor, session_from_cookie, tenant_page
 from ostiary.portal.signin import fail_slowly
 from ostiary.portal.i18n import N_, gettext as _
+from ostiary.portal.problem_text import message_text, problem_text
 from ostiary.portal.user_agents import describe
 from ostiary.services.rules import email_change, email_links, invitations, mail, password_reset
 from ostiary.services.base import passwords
@@ -94,7 +95,7 @@ async def forgot_submit(request: Request, tenant: TenantView) -> Response:
         msg = await run_in_threadpool(password_reset.request_reset, inst.store, inst.settings, tenant.id, login,
                                       client_address(request), i18n.current())
     except Throttled as exc:
-        response = render(request, "forgot_password.html", status=429, tenant=tenant, error=str(exc))
+        response = render(request, "forgot_password.html", status=429, tenant=tenant, error=message_text(exc.problem.message))
         response.headers["retry-after"] = str(math.ceil(exc.retry_after))
         return response
     if random.random() < 0.01:
@@ -157,7 +158,7 @@ async def set_password_submit(request: Request, tenant: TenantView) -> Response:
 
     if new != again:
         return await _link_page(request, tenant, purpose, token, link, 422,
-                                [Problem("new_password_again", "does not match the new password")])
+                                [Problem("new_password_again", _("does not match the new password"))])
     try:
         await run_in_threadpool(password_reset.set_password_with_link, inst.store, tenant.id, purpose, token, new,
                                 client_address(request))
@@ -207,10 +208,9 @@ async def invitation_passkey_submit(request: Request, tenant: TenantView) -> Res
     except NotFound:
         return error_page(request, 410, _("Link not usable"), _(NOT_USABLE), tenant=tenant)
     except passkeys_service.PasskeyRefused as exc:
-        return await again(400, f"passkey: {exc}")
+        return await again(400, problem_text(Problem("passkey", exc.message)))
     except ServiceError as exc:
-        problem = problems_of(exc)[0]
-        return await again(422, f"{problem.field}: {problem.message}")
+        return await again(422, problem_text(problems_of(exc)[0]))
     actor = person_actor(request, accepted.user_id)
     old = await session_from_cookie(request)
     if old is not None:  # someone else's session in this browser (an admin trying the link, say)
@@ -256,7 +256,7 @@ async def confirm_email_submit(request: Request, tenant: TenantView) -> Response
         problem = problems_of(exc)[0]
         if problem.field == "token":
             return error_page(request, 410, _("Link not usable"), _(NOT_USABLE), tenant=tenant)
-        return error_page(request, 409, _("Address not changed"), problem.message, tenant=tenant)
+        return error_page(request, 409, _("Address not changed"), message_text(problem.message), tenant=tenant)
     response = render(request, "notice.html", tenant=tenant, title=_("Email address changed"),
                       message=_("Your account's address is now %(new)s (it was %(old)s).") % {"new": new, "old": old},
                       account=True)

@@ -27,6 +27,7 @@ from ostiary.portal.pages import SignedIn, person_actor, session_from_cookie, si
 from ostiary.portal.rendering import TEMPLATES, error_page, render
 from ostiary.portal.i18n import gettext as _
 from ostiary.portal.signin import check_password, safe_next, throttled_message
+from ostiary.portal.problem_text import message_text, problem_text
 from ostiary.services.rules import passkeys as passkeys_service
 from ostiary.services.rules import second_factor as second_factor_service
 from ostiary.services.rules import sessions as sessions_service
@@ -157,7 +158,7 @@ async def register_submit(request: Request, tenant: TenantView) -> Response:
     async def refuse(status: int, problem: Problem) -> Response:
         if setting_up:
             return await second_factor_pages.enrol_again(request, inst, tenant, session, user, next_url, status,
-                                                         f"{problem.field}: {problem.message}")
+                                                         problem_text(problem))
         return await account._page(request, tenant, session, status, [problem])
 
     if not csrf_ok(request, form.get("csrf")):
@@ -184,7 +185,7 @@ async def register_submit(request: Request, tenant: TenantView) -> Response:
                                 _rp(request, tenant), tenant.id, user.id, _binding_of_post(request),
                                 str(form.get("state", "")), credential, name, actor)
     except passkeys_service.PasskeyRefused as exc:
-        return await refuse(400, Problem("passkey", str(exc)))
+        return await refuse(400, Problem("passkey", exc.message))
     except ServiceError as exc:
         return await refuse(422, problems_of(exc)[0])
     if not session.second_factor:
@@ -236,7 +237,7 @@ async def sign_in_submit(request: Request, tenant: TenantView) -> Response:
             passkeys_service.authenticate, inst.store, inst.holder.snapshot.keys, _rp(request, tenant), tenant.id,
             passkeys_service.SIGN_IN, _binding_of_post(request), str(form.get("state", "")), credential, addr)
     except passkeys_service.PasskeyRefused as exc:
-        return refuse(401, str(exc))
+        return refuse(401, message_text(exc.message))
     typed = str(form.get("login", ""))[:320].strip()
     if typed:
         # A name was typed before choosing the passkey: it must be that person's.
@@ -299,7 +300,7 @@ async def second_factor_submit(request: Request, tenant: TenantView) -> Response
             passkeys_service.SECOND_FACTOR, _binding_of_post(request), str(form.get("state", "")), credential, addr,
             session.user_id, session.id)
     except passkeys_service.PasskeyRefused as exc:
-        return refuse(401, str(exc))
+        return refuse(401, message_text(exc.message))
     actor = person_actor(request, session.user_id)
     await run_in_threadpool(second_factor_service.mark_session, inst.store, tenant.id, session.id, actor, PASSKEY)
     return RedirectResponse(next_url, status_code=303)

@@ -13,6 +13,7 @@ from ostiary.portal import i18n
 from ostiary.portal.cookies import cookie_flags
 from ostiary.portal.csrf import csrf_token, new_csrf_token
 from ostiary.portal.instance import instance, tenant_for
+from ostiary.portal.problem_text import field_text, message_text
 from ostiary.portal.user_agents import describe as describe_user_agent
 
 TEMPLATES = Environment(
@@ -30,6 +31,10 @@ TEMPLATES.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True,
 TEMPLATES.globals["page_language"] = i18n.current
 # The account page's language chooser: {"en": "English", "de": "Deutsch"}.
 TEMPLATES.globals["page_languages"] = i18n.LANGUAGES
+# A service's refusal in the page's language: {{ p.field|field_text }}: {{ p.message|message_text }}
+# (ostiary/portal/problem_text.py; the CLI and the API keep the English).
+TEMPLATES.filters["field_text"] = field_text
+TEMPLATES.filters["message_text"] = message_text
 # {{ session.user_agent|browser }}: "Chrome on Linux" (ostiary/portal/user_agents.py).
 TEMPLATES.filters["browser"] = describe_user_agent
 

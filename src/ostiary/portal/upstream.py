@@ -34,6 +34,7 @@ from ostiary.portal.cookies import cookie_flags, forget_cookie
 from ostiary.portal.instance import instance, request_host, tenant_for
 from ostiary.portal.pages import SignedIn, current_session, person_actor, signed_in_form, tenant_page
 from ostiary.portal.rendering import TEMPLATES, error_page, render
+from ostiary.portal.problem_text import message_text
 from ostiary.observability import events
 from ostiary.portal import notices
 from ostiary.portal.signin import safe_next
@@ -247,6 +248,6 @@ async def unlink(request: Request, me: SignedIn, form) -> Response:
         await run_in_threadpool(linking.unlink, me.inst.store, me.tenant.id, me.actor, me.session.user_id,
                                 int(request.path_params["link_id"]))
     except ServiceError as exc:
-        message = "; ".join(p.message for p in problems_of(exc))
+        message = "; ".join(message_text(p.message) for p in problems_of(exc))
         return notices.redirect_with_notice(request, "/account", message)
     return notices.redirect_with_notice(request, "/account", "The identity is no longer linked.")

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, problems
-from ostiary.portal.i18n import gettext as _
+from ostiary.portal.i18n import N_, gettext as _
 from ostiary.services.rules import branding
 from ostiary.services.base.errors import Problem, ServiceError
 
@@ -42,7 +42,7 @@ async def logo_upload(ctx: AdminContext, form) -> Response:
         return ctx.back("/admin/branding", _("Logo removed."))
     upload = form.get("logo")
     if not isinstance(upload, UploadFile):
-        return await _show(ctx, 422, [Problem("logo", "choose an image file to upload")])
+        return await _show(ctx, 422, [Problem("logo", N_("choose an image file to upload"))])
     data = await upload.read(branding.MAX_LOGO_BYTES + 1)
     try:
         await ctx.call(branding.set_logo, ctx.inst.store, ctx.tenant.id, ctx.actor, data)

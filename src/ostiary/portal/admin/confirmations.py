@@ -9,6 +9,7 @@ from starlette.responses import Response
 from ostiary.portal.admin import security
 from ostiary.portal.admin.guard import AdminContext, admin_page, problems
 from ostiary.portal.i18n import gettext as _, ngettext
+from ostiary.portal.problem_text import message_text
 from ostiary.services.queries import pages as admin_views
 from ostiary.services.rules import api_tokens, domains, groups, keys, providers
 from ostiary.services.base.errors import ServiceError
@@ -51,7 +52,7 @@ async def group_delete(ctx: AdminContext) -> Response:
     members, granted = await ctx.call(groups.group_usage, ctx.inst.store, ctx.tenant.id, g.name)
     # What it is used by is the service's wording (English, as the CLI says it: docs/translations.md).
     said = [_("Deleting %(name)s removes %(what)s: its members lose what it grants.")
-            % {"name": g.name, "what": groups.in_use_text(members, granted)}
+            % {"name": g.name, "what": message_text(groups.in_use_text(members, granted))}
             if members or granted else _("%(name)s has no members and grants no app: nobody loses access.") % {"name": g.name}]
     if detail.children:
         said.append(_("It has child groups (%(children)s), so it will not be deleted: move or delete them first.")

@@ -6,7 +6,8 @@ from starlette.responses import Response
 
 from ostiary.dns.status import DomainStatus
 from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, problems, sorted_listing_args
-from ostiary.portal.admin.web_wording import web_text
+from ostiary.portal.admin.web_wording import web_refusal
+from ostiary.portal.problem_text import message_text
 from ostiary.portal.i18n import gettext as _
 from ostiary.services.queries import pages as admin_views
 from ostiary.services.rules import domains
@@ -49,7 +50,7 @@ async def domain_verify(ctx: AdminContext, form) -> Response:
         row = await ctx.call(domains.verify_domain, ctx.inst.store, ctx.tenant.id, ctx.actor, name,
                              settings.dns_resolvers, settings.dns_timeout)
     except domains.DnsUnanswered as exc:
-        return ctx.back(f"/admin/domains/{exc.domain.name}", _("Learned nothing, nothing changed: %(problem)s") % {"problem": exc})
+        return ctx.back(f"/admin/domains/{exc.domain.name}", _("Learned nothing, nothing changed: %(problem)s") % {"problem": message_text(web_refusal(exc))})
     outcome = _("Verified: %(reason)s") if row.status == DomainStatus.VERIFIED else _("Not verified: %(reason)s")
     return ctx.back(f"/admin/domains/{row.name}", outcome % {"reason": row.status_reason})
 
@@ -60,5 +61,5 @@ async def domain_delete(ctx: AdminContext, form) -> Response:
     try:
         await ctx.call(domains.delete_domain, ctx.inst.store, ctx.tenant.id, ctx.actor, name)
     except ServiceError as exc:
-        return ctx.back(f"/admin/domains/{name}", web_text(str(exc)))
+        return ctx.back(f"/admin/domains/{name}", message_text(web_refusal(exc)))
     return ctx.back("/admin/domains", _("Domain %(name)s deleted.") % {"name": name})

@@ -19,7 +19,8 @@ from ostiary.portal.client_address import client_address
 from ostiary.portal.instance import Instance
 from ostiary.portal.pages import checked_form, signed_in
 from ostiary.portal.rendering import error_page, render
-from ostiary.portal.admin.web_wording import for_the_web, web_text
+from ostiary.portal.admin.web_wording import for_the_web, web_refusal
+from ostiary.portal.problem_text import message_text
 from ostiary.portal.i18n import gettext as _
 from ostiary.services.queries import pages as admin_views
 from ostiary.services.base.actor import Actor
@@ -81,7 +82,7 @@ def admin_page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         try:
             return await handler(ctx)
         except NotFound as exc:
-            return error_page(request, 404, _("Not found"), web_text(str(exc)), tenant=ctx.tenant)
+            return error_page(request, 404, _("Not found"), message_text(web_refusal(exc)), tenant=ctx.tenant)
 
     return endpoint
 
@@ -101,7 +102,7 @@ def admin_action(handler: Callable[[AdminContext, Any], Awaitable[Response]]) ->
         try:
             return await handler(ctx, form)
         except NotFound as exc:
-            return error_page(request, 404, _("Not found"), web_text(str(exc)), tenant=ctx.tenant)
+            return error_page(request, 404, _("Not found"), message_text(web_refusal(exc)), tenant=ctx.tenant)
 
     return endpoint
 

@@ -9,7 +9,8 @@ from ostiary.portal.admin import confirmations
 from ostiary.portal.admin.guard import (
     AdminContext, admin_action, admin_page, checked, problems, sorted_listing_args,
 )
-from ostiary.portal.i18n import gettext as _, ngettext
+from ostiary.portal.i18n import N_, gettext as _, ngettext
+from ostiary.portal.problem_text import message_text
 from ostiary.services.queries import pages as admin_views
 from ostiary.services.rules import groups, invitations, passkeys, second_factor, sessions, users
 from ostiary.services.base.errors import Conflict, MailUnavailable, Problem, ServiceError
@@ -88,11 +89,11 @@ def _not_yourself(ctx: AdminContext, user, *, active: bool | None = None, is_adm
     if user.id != ctx.user.id:
         return []
     if delete:
-        return [Problem("user", "you cannot delete your own account here: ask another admin")]
+        return [Problem("user", N_("you cannot delete your own account here: ask another admin"))]
     if active is False:
-        return [Problem("active", "you cannot disable your own account here: ask another admin")]
+        return [Problem("active", N_("you cannot disable your own account here: ask another admin"))]
     if is_admin is False:
-        return [Problem("is_admin", "you cannot remove your own admin rights: ask another admin")]
+        return [Problem("is_admin", N_("you cannot remove your own admin rights: ask another admin"))]
     return []
 
 
@@ -247,7 +248,7 @@ async def _group(ctx: AdminContext, status: int = 200, errors=(), new_name: str 
     args = sorted_listing_args(ctx.request) if status == 200 else {}
     page = await ctx.call(admin_views.members_page, ctx.inst.store, ctx.tenant.id, detail.group.id, **args)
     members, granted = await ctx.call(groups.group_usage, ctx.inst.store, ctx.tenant.id, detail.group.name)
-    in_use = groups.in_use_text(members, granted) if members or granted else ""
+    in_use = message_text(groups.in_use_text(members, granted)) if members or granted else ""
     names = await ctx.call(admin_views.pickers, ctx.inst.store, ctx.tenant.id, with_emails=True)
     return ctx.page("admin/group.html", status=status, d=detail, g=detail.group, page=page,
                     q=ctx.request.query_params.get("q", ""), errors=list(errors), in_use=in_use, names=names,

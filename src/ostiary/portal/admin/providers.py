@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from ostiary.identity.presets import PRESETS
 from ostiary.portal.admin.guard import AdminContext, admin_action, admin_page, checked, lines, problems, sort_rows
-from ostiary.portal.i18n import gettext as _
+from ostiary.portal.i18n import N_, gettext as _
 from ostiary.services.rules import providers, tenants
 from ostiary.services.base.errors import Problem, ServiceError
 from ostiary.services.rules.providers import ProviderSettings
@@ -87,7 +87,7 @@ async def provider_add(ctx: AdminContext, form) -> Response:
 async def password_switch(ctx: AdminContext, form) -> Response:
     on = form.get("password_sign_in") == "1"
     if not on and not await ctx.call(providers.count_providers, ctx.inst.store, ctx.tenant.id):
-        return await _list(ctx, 422, [Problem("password_sign_in", "add a provider first: nobody but admins could sign in")])
+        return await _list(ctx, 422, [Problem("password_sign_in", N_("add a provider first: nobody but admins could sign in"))])
     await ctx.call(providers.set_password_sign_in, ctx.inst.store, ctx.tenant.id, ctx.actor, on)
     return ctx.back("/admin/providers", _("Password sign-in is on.") if on else
                     _("Password sign-in is off; administrators can still use /sign-in?with=password."))

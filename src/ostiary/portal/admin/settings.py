@@ -44,9 +44,9 @@ def _seconds(form) -> dict[str, int]:
     for field, _unit in FIELDS:
         amount, unit = str(form.get(field, "")).strip(), str(form.get(field.replace("seconds", "unit"), ""))
         if unit not in UNITS:
-            refused.append(Problem(field.replace("seconds", "unit"), f"choose one of {', '.join(UNITS)}"))
+            refused.append(Problem(field.replace("seconds", "unit"), N_("choose one of %(units)s"), units=", ".join(UNITS)))
         elif not amount.isdigit() or len(amount) > 9:
-            refused.append(Problem(field, f'"{amount[:20]}" is not a whole number of {unit}'))
+            refused.append(Problem(field, N_('"%(amount)s" is not a whole number of %(unit)s'), amount=amount[:20], unit=unit))
         else:
             found[field] = int(amount) * UNITS[unit]
     if refused:

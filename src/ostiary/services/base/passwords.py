@@ -5,6 +5,8 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from ostiary.services.base.errors import N_, Message
+
 _hasher = PasswordHasher()  # argon2id by default
 # Verified against when the account does not exist, so both paths cost the same.
 _DUMMY_HASH = _hasher.hash("ostiary-timing-equaliser")
@@ -24,11 +26,11 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
         return False
 
 
-def password_problem(password: str) -> str | None:
+def password_problem(password: str) -> Message | None:
     if len(password) < MIN_LENGTH:
-        return f"must be at least {MIN_LENGTH} characters long: choose a longer passphrase"
+        return Message(N_("must be at least %(min)d characters long: choose a longer passphrase"), min=MIN_LENGTH)
     if len(password) > MAX_LENGTH:
-        return f"must be at most {MAX_LENGTH} characters long"
+        return Message(N_("must be at most %(max)d characters long"), max=MAX_LENGTH)
     if any(ord(c) < 32 or ord(c) == 127 for c in password):
-        return "must not contain control characters (check for a trailing newline in the file)"
+        return Message(N_("must not contain control characters (check for a trailing newline in the file)"))
     return None

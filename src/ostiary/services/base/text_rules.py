@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import unicodedata
 
+from ostiary.services.base.errors import N_, Message
 
-def control_character_problem(value: str) -> str | None:
+
+def control_character_problem(value: str) -> Message | None:
     """Control characters (CR/LF above all) could split a header or a log line."""
     for ch in value:
         if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
-            return f"must not contain control characters (found U+{ord(ch):04X})"
+            return Message(N_("must not contain control characters (found U+%(code)s)"), code=f"{ord(ch):04X}")
     return None
 
 

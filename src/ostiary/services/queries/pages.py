@@ -12,7 +12,7 @@ from sqlalchemy import Row, func, select
 from ostiary.access import with_ancestors
 from ostiary.identity.method import amr_values, describe
 from ostiary.services.base.text_rules import nfc
-from ostiary.services.base.errors import NotFound
+from ostiary.services.base.errors import N_, NotFound
 from ostiary.services.base.listing import Page, clamp, matches, ordering
 from ostiary.services.rules import tenants as tenants_service
 from ostiary.store import Store, TenantScope
@@ -35,7 +35,7 @@ def user_by_id(store: Store, tenant_id: int, user_id: int) -> Row:
     with store.read() as conn:
         row = TenantScope(conn, tenant_id).one(users, users.c.id == user_id)
     if row is None:
-        raise NotFound(f"user: no user with id {user_id} in this tenant")
+        raise NotFound("user", N_("no user with id %(user_id)s in this tenant"), user_id=user_id)
     return row
 
 
@@ -110,7 +110,7 @@ def group_detail(store: Store, tenant_id: int, key: int | str) -> GroupDetail:
         where = groups.c.id == key if isinstance(key, int) else groups.c.name == nfc(key).strip()
         group = scope.one(groups, where)
         if group is None:
-            raise NotFound(f'group: no group "{key}" in this tenant')
+            raise NotFound("group", N_('no group "%(key)s" in this tenant'), key=key)
         all_groups = {r.id: r for r in scope.rows(groups)}
         parent_of = {gid: r.parent_id for gid, r in all_groups.items()}
         ancestors = with_ancestors([group.id], parent_of) - {group.id}
@@ -175,7 +175,7 @@ def app_summary(store: Store, tenant_id: int, key: int | str) -> AppSummary:
         scope = TenantScope(conn, tenant_id)
         row = scope.one(apps, apps.c.id == key if isinstance(key, int) else apps.c.name == nfc(key).strip())
         if row is None:
-            raise NotFound(f'app: no proxy app "{key}" in this tenant')
+            raise NotFound("app", N_('no proxy app "%(key)s" in this tenant'), key=key)
         return _summaries(scope, [row])[0]
 
 
@@ -198,7 +198,7 @@ def domain_by_id(store: Store, tenant_id: int, domain_id: int) -> Row:
     with store.read() as conn:
         row = TenantScope(conn, tenant_id).one(domains, domains.c.id == domain_id)
     if row is None:
-        raise NotFound(f"domain: no domain with id {domain_id} in this tenant")
+        raise NotFound("domain", N_("no domain with id %(domain_id)s in this tenant"), domain_id=domain_id)
     return row
 
 
@@ -272,7 +272,7 @@ def tenant_summary(store: Store, tenant_id: int) -> TenantSummary:
     with store.read() as conn:
         row = conn.execute(select(tenants).where(tenants.c.id == tenant_id)).first()
     if row is None:
-        raise NotFound(f"tenant: no tenant with id {tenant_id}")
+        raise NotFound("tenant", N_("no tenant with id %(tenant_id)s"), tenant_id=tenant_id)
     base = tenants_service.get_base_domain(store)
     return TenantSummary(row.id, row.slug, row.name, tenants_service.tenant_host(base, row.slug) if base else None,
                          row.session_idle_seconds, row.session_absolute_seconds, bool(row.password_sign_in),

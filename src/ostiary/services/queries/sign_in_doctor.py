@@ -23,7 +23,7 @@ from ostiary.services.rules import apps as apps_service
 from ostiary.services.rules import domains as domains_service
 from ostiary.services.rules import mail
 from ostiary.services.base.clock import CLOCK_LEEWAY, database_clock_offset, describe_offset
-from ostiary.services.base.errors import NotFound
+from ostiary.services.base.errors import N_, NotFound
 from ostiary.sharedcookie.verifier.source_config import BrokenSource, SharedCookieSettings, build_source
 from ostiary.store import Store
 
@@ -56,10 +56,8 @@ def run_doctor(store: Store, settings: Settings, tenant_id: int, domain_name: st
         try:
             rows = [domains_service.get_domain(store, tenant_id, domain_name)]
         except NotFound:
-            raise NotFound(
-                f'domain: "{domain_name}" is not a protected domain of this tenant: '
-                "see `ostiary domain list`, or run `ostiary doctor` without a name to check them all"
-            ) from None
+            raise NotFound("domain", N_('"%(domain_name)s" is not a protected domain of this tenant: see `ostiary '
+                                        "domain list`, or run `ostiary doctor` without a name to check them all"), domain_name=domain_name) from None
     else:
         rows = domains_service.list_domains(store, tenant_id, limit=100_000)
     apps_by_domain: dict[int, list[Row]] = {}

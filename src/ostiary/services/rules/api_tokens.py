@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import Row, update
 
 from ostiary.services.base.actor import Actor
-from ostiary.services.base.errors import NotFound, Problems
+from ostiary.services.base.errors import N_, NotFound, Problems
 from ostiary.services.base.listing import Page, clamp, matches, ordering
 from ostiary.services.base.text_rules import control_character_problem
 from ostiary.store import Store, TenantScope
@@ -49,13 +49,13 @@ def create_token(store: Store, tenant_id: int, actor: Actor, name: str, access: 
     problems = Problems()
     name = (name or "").strip()
     if not name or len(name) > 100:
-        problems.add("name", "must be 1-100 characters, e.g. \"terraform\"")
+        problems.add("name", N_('must be 1-100 characters, e.g. "terraform"'))
     elif control_character_problem(name):
         problems.add("name", control_character_problem(name))
     if access not in SCOPES:
-        problems.add("scope", f'"{access}" is not a scope: choose "read" or "write" (write includes read)')
+        problems.add("scope", N_('"%(access)s" is not a scope: choose "read" or "write" (write includes read)'), access=access)
     if expires_in_days is not None and not 1 <= expires_in_days <= 3650:
-        problems.add("expires_in_days", "must be between 1 and 3650 days, or empty for no expiry")
+        problems.add("expires_in_days", N_("must be between 1 and 3650 days, or empty for no expiry"))
     problems.raise_if_any()
     token = PREFIX + secrets.token_urlsafe(32)
     now = time.time()
@@ -73,7 +73,7 @@ def revoke_token(store: Store, tenant_id: int, actor: Actor, token_id: int) -> R
         scope = TenantScope(conn, tenant_id)
         row = scope.one(api_tokens, api_tokens.c.id == token_id)
         if row is None:
-            raise NotFound(f"token: no API token {token_id} in this tenant")
+            raise NotFound("token", N_("no API token %(token_id)s in this tenant"), token_id=token_id)
         if row.revoked_at is None:
             scope.update(api_tokens, api_tokens.c.id == token_id, revoked_at=time.time())
             scope.audit(actor.name, "token.revoke", "token", token_id, actor.addr, name=row.name)
@@ -113,5 +113,5 @@ def get_token(store: Store, tenant_id: int, token_id: int) -> Row:
     with store.read() as conn:
         row = TenantScope(conn, tenant_id).one(api_tokens, api_tokens.c.id == token_id)
     if row is None:
-        raise NotFound(f"token: no API token {token_id} in this tenant")
+        raise NotFound("token", N_("no API token %(token_id)s in this tenant"), token_id=token_id)
     return row

@@ -11,7 +11,7 @@ from sqlalchemy import Row
 
 from ostiary.hostnames import is_under
 from ostiary.services.base.actor import Actor
-from ostiary.services.base.errors import Conflict, NotFound, Problems
+from ostiary.services.base.errors import N_, Conflict, NotFound, Problems
 from ostiary.services.base.input_limits import MAX_PUBLIC_PATH_LENGTH, MAX_PUBLIC_PATHS, MAX_URL_LENGTH
 from ostiary.services.base.text_rules import control_character_problem, nfc
 from ostiary.store import Store, TenantScope
@@ -30,7 +30,8 @@ def parse_header_keys(value: str | Sequence[str] | None, problems: Problems) -> 
         return []
     unknown = [k for k in keys if k not in IDENTITY_HEADER_KEYS]
     if unknown:
-        problems.add("headers", f"unknown identity header {', '.join(unknown)}: choose from {', '.join(IDENTITY_HEADER_KEYS)} or none")
+        problems.add("headers", N_("unknown identity header %(unknown)s: choose from %(known)s or none"),
+                     unknown=", ".join(unknown), known=", ".join(IDENTITY_HEADER_KEYS))
     # Keep the canonical order, without duplicates.
     return [k for k in IDENTITY_HEADER_KEYS if k in keys]
 
@@ -38,7 +39,7 @@ def parse_header_keys(value: str | Sequence[str] | None, problems: Problems) -> 
 def _validate_name(name: str, problems: Problems) -> str:
     name = nfc(name).strip()
     if not name or len(name) > 100:
-        problems.add("name", "must be 1-100 characters")
+        problems.add("name", N_("must be 1-100 characters"))
     elif control_character_problem(name):
         problems.add("name", control_character_problem(name))
     return name
@@ -46,27 +47,28 @@ def _validate_name(name: str, problems: Problems) -> str:
 
 def _validate_url(url: str, allow_http: bool, problems: Problems):
     if len(url) > MAX_URL_LENGTH:
-        problems.add("url", f"is {len(url)} characters long: at most {MAX_URL_LENGTH} are allowed")
+        problems.add("url", N_("is %(length)d characters long: at most %(max)d are allowed"), length=len(url), max=MAX_URL_LENGTH)
         return None
     location, reason = parse_app_url(url, allow_http)
     if reason:
-        problems.add("url", f'"{url}" {reason}')
+        problems.add("url", N_('"%(url)s" %(reason)s'), url=url, reason=reason)
     return location
 
 
 def _validate_public_paths(paths: Sequence[str], problems: Problems) -> list[str]:
     if len(paths) > MAX_PUBLIC_PATHS:
-        problems.add("public_paths", f"{len(paths)} given: at most {MAX_PUBLIC_PATHS} public paths per app "
-                     "(a wildcard such as /static/* covers many)")
+        problems.add("public_paths", N_("%(count)d given: at most %(max)d public paths per app "
+                                        "(a wildcard such as /static/* covers many)"), count=len(paths), max=MAX_PUBLIC_PATHS)
         return []
     out = []
     for p in paths:
         if len(p) > MAX_PUBLIC_PATH_LENGTH:
-            problems.add("public_path", f"a public path of {len(p)} characters: at most {MAX_PUBLIC_PATH_LENGTH}")
+            problems.add("public_path", N_("a public path of %(length)d characters: at most %(max)d"),
+                         length=len(p), max=MAX_PUBLIC_PATH_LENGTH)
             continue
         problem = path_pattern_problem(p.strip())
         if problem:
-            problems.add("public_path", f'"{p}" {problem}')
+            problems.add("public_path", N_('"%(path)s" %(problem)s'), path=p, problem=problem)
         else:
             out.append(p.strip())
     return out
@@ -75,7 +77,7 @@ def _validate_public_paths(paths: Sequence[str], problems: Problems) -> list[str
 def _by_name(scope: TenantScope, name: str) -> Row:
     row = scope.one(apps, apps.c.name == nfc(name).strip())
     if row is None:
-        raise NotFound(f'app: no proxy app "{name}" in this tenant: see `ostiary app list`')
+        raise NotFound("app", N_('no proxy app "%(name)s" in this tenant: see `ostiary app list`'), name=name)
     return row
 
 
@@ -117,24 +119,24 @@ def add_app(
     paths = _validate_public_paths(public_paths, problems)
     header_keys = parse_header_keys(headers, problems)
     if all_users and groups_granted:
-        problems.add("groups", "an app available to all takes no group grants: pass --all or --group, not both")
+        problems.add("groups", N_("an app available to all takes no group grants: pass --all or --group, not both"))
     problems.raise_if_any()
     now = time.time()
     with store.write() as conn:
         scope = TenantScope(conn, tenant_id)
         if scope.one(apps, apps.c.name == name):
-            raise Conflict(f'name: a proxy app "{name}" already exists in this tenant')
+            raise Conflict("name", N_('a proxy app "%(name)s" already exists in this tenant'), name=name)
         candidates = [d for d in scope.rows(domains) if is_under(location.host, d.name)]
         if not candidates:
             raise NotFound(
-                f'url: "{location.host}" is not under any protected domain of this tenant: '
-                "register it first with `ostiary domain add`"
+                "url", N_('"%(host)s" is not under any protected domain of this tenant: '
+                          'register it first with `ostiary domain add`'), host=location.host
             )
         domain = max(candidates, key=lambda d: len(d.name))
         clash = scope.one(apps, apps.c.host == location.host, apps.c.port.is_(location.port) if location.port is None
                           else apps.c.port == location.port, apps.c.path_prefix == location.path_prefix)
         if clash is not None:
-            raise Conflict(f'url: proxy app "{clash.name}" already serves {location.url}')
+            raise Conflict("url", N_('proxy app "%(name)s" already serves %(url)s'), name=clash.name, url=location.url)
         group_rows = [_group(scope, g) for g in groups_granted]
         app_id = scope.insert(
             apps, domain_id=domain.id, name=name, url=location.url, host=location.host, port=location.port,
@@ -152,7 +154,7 @@ def add_app(
 def _group(scope: TenantScope, name: str) -> Row:
     row = scope.one(groups, groups.c.name == nfc(name).strip())
     if row is None:
-        raise NotFound(f'group: no group "{name}" in this tenant: create it with `ostiary group add`')
+        raise NotFound("group", N_('no group "%(name)s" in this tenant: create it with `ostiary group add`'), name=name)
     return row
 
 
@@ -191,12 +193,13 @@ def _relocation(scope: TenantScope, app: Row, location) -> dict:
     of the tenant and not already served by another app."""
     candidates = [d for d in scope.rows(domains) if is_under(location.host, d.name)]
     if not candidates:
-        raise NotFound(f'url: "{location.host}" is not under any protected domain of this tenant: register it first')
+        raise NotFound("url", N_('"%(host)s" is not under any protected domain of this tenant: register it first'),
+                       host=location.host)
     port_match = apps.c.port.is_(None) if location.port is None else apps.c.port == location.port
     clash = scope.one(apps, apps.c.host == location.host, port_match, apps.c.path_prefix == location.path_prefix,
                       apps.c.id != app.id)
     if clash is not None:
-        raise Conflict(f'url: proxy app "{clash.name}" already serves {location.url}')
+        raise Conflict("url", N_('proxy app "%(name)s" already serves %(url)s'), name=clash.name, url=location.url)
     domain = max(candidates, key=lambda d: len(d.name))
     return dict(url=location.url, host=location.host, port=location.port, path_prefix=location.path_prefix,
                 domain_id=domain.id)
@@ -218,7 +221,7 @@ def revoke(store: Store, tenant_id: int, actor: Actor, app_name: str, group: str
         scope = TenantScope(conn, tenant_id)
         app, g = _by_name(scope, app_name), _group(scope, group)
         if not scope.delete(app_grants, app_grants.c.app_id == app.id, app_grants.c.group_id == g.id):
-            raise NotFound(f'group: "{g.name}" has no grant on "{app.name}"')
+            raise NotFound("group", N_('"%(group)s" has no grant on "%(app)s"'), group=g.name, app=app.name)
         scope.audit(actor.name, "app.revoke", "app", app.id, actor.addr, group=g.name)
         scope.changed(Entity.APP, app.id)
 

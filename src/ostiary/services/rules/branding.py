@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, insert, select, update
 
 from ostiary.services.base.actor import Actor
-from ostiary.services.base.errors import InvalidInput, NotFound, Problem, Problems
+from ostiary.services.base.errors import N_, InvalidInput, NotFound, Problem, Problems
 from ostiary.services.base.text_rules import control_character_problem, nfc
 from ostiary.store import Store, TenantScope
 from ostiary.store.changes import Entity, record_change
@@ -76,7 +76,7 @@ def get_branding(store: Store, tenant_id: int) -> Branding:
     with store.read() as conn:
         row = conn.execute(select(tenants).where(tenants.c.id == tenant_id)).first()
         if row is None:
-            raise NotFound("tenant: no such tenant")
+            raise NotFound("tenant", N_("no such tenant"))
         logo = conn.execute(select(tenant_logos.c.content_type, tenant_logos.c.width, tenant_logos.c.height)
                             .where(tenant_logos.c.tenant_id == tenant_id)).first()
     return Branding(row.name, row.accent_colour, row.contact, is_email(row.contact), row.logo_version,
@@ -86,9 +86,9 @@ def get_branding(store: Store, tenant_id: int) -> Branding:
 def check_display_name(value, problems: Problems) -> str:
     text = nfc(str(value)).strip()
     if not text:
-        problems.add("display_name", "must not be empty: the organisation's name as people know it, e.g. Acme Corp")
+        problems.add("display_name", N_("must not be empty: the organisation's name as people know it, e.g. Acme Corp"))
     elif len(text) > MAX_NAME:
-        problems.add("display_name", f"must be at most {MAX_NAME} characters")
+        problems.add("display_name", N_("must be at most %(max)d characters"), max=MAX_NAME)
     elif control_character_problem(text):
         problems.add("display_name", control_character_problem(text))
     return text
@@ -100,8 +100,8 @@ def check_accent(value, problems: Problems) -> str | None:
     if text in ("", "none"):
         return None
     if not _COLOUR.match(text):
-        problems.add("accent_colour", f'"{text[:20]}" is not a colour: give six hex digits after #, e.g. #1f5fbf, '
-                                      'or "none" for the default')
+        problems.add("accent_colour", N_('"%(colour)s" is not a colour: give six hex digits after #, e.g. #1f5fbf, '
+                                         'or "none" for the default'), colour=text[:20])
         return None
     return text
 
@@ -112,7 +112,7 @@ def check_contact(value, problems: Problems) -> str | None:
     if not text or text.lower() == "none":
         return None
     if len(text) > MAX_CONTACT:
-        problems.add("contact", f"must be at most {MAX_CONTACT} characters")
+        problems.add("contact", N_("must be at most %(max)d characters"), max=MAX_CONTACT)
     elif control_character_problem(text):
         problems.add("contact", control_character_problem(text))
     return text
@@ -134,7 +134,7 @@ def set_branding(store: Store, tenant_id: int, actor: Actor, *, display_name=_UN
     if values:
         with store.write() as conn:
             if not conn.execute(update(tenants).where(tenants.c.id == tenant_id).values(**values)).rowcount:
-                raise NotFound("tenant: no such tenant")
+                raise NotFound("tenant", N_("no such tenant"))
             detail = {("display_name" if k == "name" else k): v for k, v in values.items()}
             TenantScope(conn, tenant_id).audit(actor.name, "tenant.branding", "tenant", tenant_id, actor.addr, **detail)
             record_change(conn, tenant_id, Entity.TENANT, tenant_id)
@@ -146,7 +146,7 @@ def set_logo(store: Store, tenant_id: int, actor: Actor, data: bytes) -> Brandin
     digest = hashlib.sha256(clean).hexdigest()
     with store.write() as conn:
         if conn.execute(select(tenants.c.id).where(tenants.c.id == tenant_id)).first() is None:
-            raise NotFound("tenant: no such tenant")
+            raise NotFound("tenant", N_("no such tenant"))
         conn.execute(delete(tenant_logos).where(tenant_logos.c.tenant_id == tenant_id))
         conn.execute(insert(tenant_logos).values(tenant_id=tenant_id, content_type=LOGO_TYPES[kind], data=clean,
                                                  width=width, height=height, sha256=digest, updated_at=time.time()))
@@ -160,7 +160,7 @@ def set_logo(store: Store, tenant_id: int, actor: Actor, data: bytes) -> Brandin
 def remove_logo(store: Store, tenant_id: int, actor: Actor) -> Branding:
     with store.write() as conn:
         if not conn.execute(update(tenants).where(tenants.c.id == tenant_id).values(logo_version=None)).rowcount:
-            raise NotFound("tenant: no such tenant")
+            raise NotFound("tenant", N_("no such tenant"))
         conn.execute(delete(tenant_logos).where(tenant_logos.c.tenant_id == tenant_id))
         TenantScope(conn, tenant_id).audit(actor.name, "tenant.logo_removed", "tenant", tenant_id, actor.addr)
         record_change(conn, tenant_id, Entity.TENANT, tenant_id)
@@ -177,16 +177,16 @@ def get_logo(store: Store, tenant_id: int) -> Logo | None:
 
 # --- the logo's bytes ---------------------------------------------------------------------------------------
 
-def _refuse(message: str):
-    raise InvalidInput([Problem("logo", message)])
+def _refuse(message: str, /, **params):
+    raise InvalidInput([Problem("logo", message, **params)])
 
 
 def check_logo(data: bytes) -> tuple[str, int, int, bytes]:
     """(kind, width, height, cleaned bytes) of an acceptable logo, or InvalidInput naming the rule."""
     if not data:
-        _refuse("is empty: upload a PNG, JPEG or WebP image")
+        _refuse(N_("is empty: upload a PNG, JPEG or WebP image"))
     if len(data) > MAX_LOGO_BYTES:
-        _refuse(f"is {len(data) // 1024} KiB: at most {MAX_LOGO_BYTES // 1024} KiB is accepted")
+        _refuse(N_("is %(size)d KiB: at most %(max)d KiB is accepted"), size=len(data) // 1024, max=MAX_LOGO_BYTES // 1024)
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         kind, (width, height, clean) = "png", _clean_png(data)
     elif data.startswith(b"\xff\xd8\xff"):
@@ -196,10 +196,11 @@ def check_logo(data: bytes) -> tuple[str, int, int, bytes]:
     else:
         head = data[:512].lstrip().lower()
         if head.startswith((b"<?xml", b"<svg")) or b"<svg" in head:
-            _refuse("is an SVG image, which can carry script: upload a PNG, JPEG or WebP image")
-        _refuse("is not a PNG, JPEG or WebP image")
+            _refuse(N_("is an SVG image, which can carry script: upload a PNG, JPEG or WebP image"))
+        _refuse(N_("is not a PNG, JPEG or WebP image"))
     if not (1 <= width <= MAX_LOGO_PIXELS and 1 <= height <= MAX_LOGO_PIXELS):
-        _refuse(f"is {width}×{height} pixels: at most {MAX_LOGO_PIXELS}×{MAX_LOGO_PIXELS} is accepted")
+        _refuse(N_("is %(width)d×%(height)d pixels: at most %(max)d×%(max)d is accepted"), width=width, height=height,
+                max=MAX_LOGO_PIXELS)
     return kind, width, height, clean
 
 
@@ -212,17 +213,17 @@ def _clean_png(data: bytes) -> tuple[int, int, bytes]:
     pos, out, width, height, seen_end = 8, [data[:8]], 0, 0, False
     while pos < len(data):
         if pos + 12 > len(data):
-            _refuse("is a damaged PNG (a chunk is cut short)")
+            _refuse(N_("is a damaged PNG (a chunk is cut short)"))
         length, ctype = struct.unpack(">I4s", data[pos:pos + 8])
         end = pos + 12 + length
         if end > len(data):
-            _refuse("is a damaged PNG (a chunk is cut short)")
+            _refuse(N_("is a damaged PNG (a chunk is cut short)"))
         body = data[pos + 8:pos + 8 + length]
         if zlib.crc32(ctype + body) != struct.unpack(">I", data[end - 4:end])[0]:
-            _refuse("is a damaged PNG (a chunk's checksum is wrong)")
+            _refuse(N_("is a damaged PNG (a chunk's checksum is wrong)"))
         if len(out) == 1:
             if ctype != b"IHDR" or length != 13:
-                _refuse("is a damaged PNG (it does not start with its header)")
+                _refuse(N_("is a damaged PNG (it does not start with its header)"))
             width, height = struct.unpack(">II", body[:8])
         if ctype in _PNG_KEEP:
             out.append(data[pos:end])
@@ -231,7 +232,7 @@ def _clean_png(data: bytes) -> tuple[int, int, bytes]:
             seen_end = True
             break  # anything after IEND is dropped
     if not seen_end or not any(c[4:8] == b"IDAT" for c in out[1:]):
-        _refuse("is a damaged PNG (no image data, or no end)")
+        _refuse(N_("is a damaged PNG (no image data, or no end)"))
     return width, height, b"".join(out)
 
 
@@ -239,14 +240,14 @@ def _clean_jpeg(data: bytes) -> tuple[int, int, bytes]:
     pos, out, width, height = 2, [data[:2]], 0, 0
     while True:
         if pos + 4 > len(data) or data[pos] != 0xFF:
-            _refuse("is a damaged JPEG (a segment is cut short)")
+            _refuse(N_("is a damaged JPEG (a segment is cut short)"))
         marker = data[pos + 1]
         if marker == 0xD9:
-            _refuse("is a damaged JPEG (no image data)")
+            _refuse(N_("is a damaged JPEG (no image data)"))
         length = struct.unpack(">H", data[pos + 2:pos + 4])[0]
         end = pos + 2 + length
         if length < 2 or end > len(data):
-            _refuse("is a damaged JPEG (a segment is cut short)")
+            _refuse(N_("is a damaged JPEG (a segment is cut short)"))
         if marker in (0xC0, 0xC1, 0xC2) and length >= 7:
             height, width = struct.unpack(">HH", data[pos + 5:pos + 9])
         # Keep the image's own segments: JFIF (APP0), an ICC profile (APP2), Adobe (APP14), tables and frames.
@@ -257,11 +258,11 @@ def _clean_jpeg(data: bytes) -> tuple[int, int, bytes]:
         if marker == 0xDA:  # start of scan: entropy-coded data up to the end-of-image marker
             eoi = data.rfind(b"\xff\xd9")
             if eoi < pos:
-                _refuse("is a damaged JPEG (no end of image)")
+                _refuse(N_("is a damaged JPEG (no end of image)"))
             out.append(data[pos:eoi + 2])  # anything after the end is dropped
             break
     if not width or not height:
-        _refuse("is a JPEG without a frame header")
+        _refuse(N_("is a JPEG without a frame header"))
     return width, height, b"".join(out)
 
 
@@ -271,15 +272,15 @@ _WEBP_KEEP = {b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ICCP"}
 def _clean_webp(data: bytes) -> tuple[int, int, bytes]:
     size = struct.unpack("<I", data[4:8])[0]
     if size + 8 != len(data):
-        _refuse("is a damaged WebP (its size does not match the file)")
+        _refuse(N_("is a damaged WebP (its size does not match the file)"))
     pos, chunks, width, height = 12, [], 0, 0
     while pos < len(data):
         if pos + 8 > len(data):
-            _refuse("is a damaged WebP (a chunk is cut short)")
+            _refuse(N_("is a damaged WebP (a chunk is cut short)"))
         ctype, length = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
         end = pos + 8 + length + (length & 1)
         if end > len(data):
-            _refuse("is a damaged WebP (a chunk is cut short)")
+            _refuse(N_("is a damaged WebP (a chunk is cut short)"))
         body = data[pos + 8:pos + 8 + length]
         if ctype == b"VP8X" and length >= 10:
             width = 1 + int.from_bytes(body[4:7], "little")
@@ -296,7 +297,7 @@ def _clean_webp(data: bytes) -> tuple[int, int, bytes]:
             chunks.append(data[pos:end])
         pos = end
     if not any(c[:4] in (b"VP8 ", b"VP8L") for c in chunks):
-        _refuse("is a WebP without a still image (animations are not accepted)")
+        _refuse(N_("is a WebP without a still image (animations are not accepted)"))
     body = b"WEBP" + b"".join(chunks)
     return width, height, b"RIFF" + struct.pack("<I", len(body)) + body
 

@@ -18,7 +18,7 @@ from ostiary.dns.status import DomainStatus
 from ostiary.dns.verification import challenge_name, check_challenge, expected_value
 from ostiary.hostnames import normalise_hostname
 from ostiary.services.base.actor import Actor
-from ostiary.services.base.errors import Conflict, NotFound, Problems, ServiceError
+from ostiary.services.base.errors import N_, Conflict, NotFound, Problems, ServiceError
 from ostiary.store import Store, TenantScope
 from ostiary.store.changes import Entity
 from ostiary.store.tables import apps, domains
@@ -34,7 +34,7 @@ def txt_record(domain: Row) -> tuple[str, str]:
 def _by_name(scope: TenantScope, name: str) -> Row:
     row = scope.one(domains, domains.c.name == (normalise_hostname(name) or name))
     if row is None:
-        raise NotFound(f'domain: no protected domain "{name}" in this tenant: see `ostiary domain list`')
+        raise NotFound("domain", N_('no protected domain "%(name)s" in this tenant: see `ostiary domain list`'), name=name)
     return row
 
 
@@ -58,14 +58,14 @@ def add_domain(store: Store, tenant_id: int, actor: Actor, name: str, portal_hos
         scope = TenantScope(conn, tenant_id)
         _delete_expired(conn, time.time())
         if scope.one(domains, domains.c.name == domain_name):
-            raise Conflict(f'domain: "{domain_name}" is already registered in this tenant')
+            raise Conflict("domain", N_('"%(domain_name)s" is already registered in this tenant'), domain_name=domain_name)
         mine = scope.one(domains, domains.c.portal_host == portal)
         if mine is not None:
-            raise Conflict(f'portal_host: "{portal}" is already the portal host of "{mine.name}" in this tenant: '
-                           "choose another name")
+            raise Conflict("portal_host", N_('"%(portal)s" is already the portal host of "%(name)s" in this '
+                                             "tenant: choose another name"), portal=portal, name=mine.name)
         if _verified_owner(conn, portal) is not None:
-            raise Conflict(f'portal_host: "{portal}" is already the verified portal host of a protected domain: '
-                           "choose another name")
+            raise Conflict("portal_host", N_('"%(portal)s" is already the verified portal host of a protected '
+                                             "domain: choose another name"), portal=portal)
         did = scope.insert(
             domains, name=domain_name, portal_host=portal, status=DomainStatus.PENDING,
             verification_token=secrets.token_urlsafe(24), status_reason="not checked yet",
@@ -138,8 +138,9 @@ class DnsUnanswered(ServiceError):
 
     def __init__(self, domain: Row, reason: str):
         self.domain = domain
-        super().__init__(f'dns: {reason}: nothing was learned about "{domain.name}", so nothing changed '
-                         f"(it is still {describe_state(domain)}); try again once DNS answers")
+        super().__init__("dns", N_('%(reason)s: nothing was learned about "%(name)s", so nothing changed '
+                                   "(it is still %(state)s); try again once DNS answers"),
+                         reason=reason, name=domain.name, state=describe_state(domain))
 
 
 def describe_state(domain: Row) -> str:
@@ -195,7 +196,7 @@ def delete_domain(store: Store, tenant_id: int, actor: Actor, name: str) -> None
         scope = TenantScope(conn, tenant_id)
         domain = _by_name(scope, name)
         if scope.count(apps, apps.c.domain_id == domain.id):
-            raise Conflict(f'domain: "{domain.name}" still has proxy apps: delete them first')
+            raise Conflict("domain", N_('"%(name)s" still has proxy apps: delete them first'), name=domain.name)
         scope.delete(domains, domains.c.id == domain.id)
         scope.audit(actor.name, "domain.delete", "domain", domain.id, actor.addr, name=domain.name)
         scope.changed(Entity.DOMAIN, domain.id)

@@ -11,15 +11,15 @@ from sqlalchemy import func
 from ostiary.config import Settings
 from ostiary.services.rules import email_links, mail
 from ostiary.services.base.actor import Actor
-from ostiary.services.base.errors import Conflict, InvalidInput, NotFound, Problem, Problems
+from ostiary.services.base.errors import N_, Conflict, InvalidInput, NotFound, Problem, Problems
 from ostiary.services.rules.tenants import tenant_url
 from ostiary.services.rules.users import find_user, validate_email
 from ostiary.store import Store, TenantScope
 from ostiary.store.changes import Entity
 from ostiary.store.tables import users
 
-INVALID_LINK = ("token: this link cannot be used: it was used already, it expired, or a newer request replaced it. "
-                "Change the address again from your account page")
+INVALID_LINK = N_("this link cannot be used: it was used already, it expired, or a newer request replaced it. "
+                  "Change the address again from your account page")
 
 
 def _taken(scope: TenantScope, email: str, user_id: int) -> bool:
@@ -43,9 +43,9 @@ def request_change(store: Store, settings: Settings, tenant_id: int, actor: Acto
         scope = TenantScope(conn, tenant_id)
         user = scope.one(users, users.c.id == user_id)
         if user.email.lower() == new_email.lower():
-            raise InvalidInput([Problem("new_email", f'"{new_email}" is already your address')])
+            raise InvalidInput([Problem("new_email", N_('"%(new_email)s" is already your address'), new_email=new_email)])
         if _taken(scope, new_email, user_id):
-            raise Conflict(f'new_email: another account uses "{new_email}": choose another address')
+            raise Conflict("new_email", N_('another account uses "%(new_email)s": choose another address'), new_email=new_email)
         token = email_links.issue_in(scope, user_id, email_links.EMAIL_CHANGE, actor, new_email=new_email)
         scope.audit(actor.name, "user.email_change_requested", "user", user_id, actor.addr, new_email=new_email)
         hours = email_links.LIFETIMES[email_links.EMAIL_CHANGE] // 3600
@@ -73,9 +73,9 @@ def confirm_change(store: Store, tenant_id: int, token: str, address: str) -> tu
         scope = TenantScope(conn, tenant_id)
         link = email_links.consume_in(scope, email_links.EMAIL_CHANGE, token)
         if link is None or not link.new_email:
-            raise NotFound(INVALID_LINK)
+            raise NotFound("token", INVALID_LINK)
         if _taken(scope, link.new_email, link.user_id):
-            raise Conflict(f'new_email: another account took "{link.new_email}" meanwhile: choose another address')
+            raise Conflict("new_email", N_('another account took "%(new_email)s" meanwhile: choose another address'), new_email=link.new_email)
         scope.update(users, users.c.id == link.user_id, email=link.new_email, updated_at=time.time())
         scope.audit(f"user:{link.user_id}", "user.email_change", "user", link.user_id, address,
                     old_email=link.email, new_email=link.new_email)

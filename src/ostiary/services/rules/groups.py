@@ -8,7 +8,7 @@ from sqlalchemy import Row
 
 from ostiary.access import would_create_cycle
 from ostiary.services.base.actor import Actor
-from ostiary.services.base.errors import Conflict, InvalidInput, NotFound, Problem, Problems
+from ostiary.services.base.errors import N_, Conflict, InvalidInput, Message, NotFound, Problem, Problems, counted
 from ostiary.services.base.text_rules import control_character_problem, nfc
 from ostiary.services.rules.users import get_user
 from ostiary.store import Store, TenantScope
@@ -19,9 +19,9 @@ from ostiary.store.tables import app_grants, apps, groups, memberships
 def validate_group_name(name: str, problems: Problems, field: str = "name") -> str:
     name = nfc(name).strip()
     if not name or len(name) > 100:
-        problems.add(field, "must be 1-100 characters")
+        problems.add(field, N_("must be 1-100 characters"))
     elif "," in name:
-        problems.add(field, f'"{name}" contains a comma, which would split X-Forwarded-Groups: remove it')
+        problems.add(field, N_('"%(name)s" contains a comma, which would split X-Forwarded-Groups: remove it'), name=name)
     elif control_character_problem(name):
         problems.add(field, control_character_problem(name))
     return name
@@ -30,7 +30,7 @@ def validate_group_name(name: str, problems: Problems, field: str = "name") -> s
 def _by_name(scope: TenantScope, name: str, field: str = "group") -> Row:
     row = scope.one(groups, groups.c.name == nfc(name).strip())
     if row is None:
-        raise NotFound(f'{field}: no group "{name}" in this tenant: see `ostiary group list`')
+        raise NotFound(field, N_('no group "%(name)s" in this tenant: see `ostiary group list`'), name=name)
     return row
 
 
@@ -60,8 +60,7 @@ def add_group(store: Store, tenant_id: int, actor: Actor, name: str, parent: str
         scope = TenantScope(conn, tenant_id)
         same = _same_name(scope, name)
         if same is not None:
-            raise Conflict(f'name: group "{same.name}" already exists in this tenant'
-                           + ("" if same.name == name else " (group names are compared regardless of case)"))
+            raise Conflict("name", _already_exists(same.name, name))
         parent_id = _by_name(scope, parent, "parent").id if parent else None
         gid = scope.insert(groups, name=name, parent_id=parent_id, created_at=time.time())
         scope.audit(actor.name, "group.add", "group", gid, actor.addr, name=name, parent=parent)
@@ -99,8 +98,7 @@ def change_group(store: Store, tenant_id: int, actor: Actor, name: str, *, new_n
         if new_name is not None and new_name != group.name:
             same = _same_name(scope, new_name)
             if same is not None and same.id != group.id:
-                raise Conflict(f'new_name: group "{same.name}" already exists in this tenant'
-                               + ("" if same.name == new_name else " (group names are compared regardless of case)"))
+                raise Conflict("new_name", _already_exists(same.name, new_name))
             scope.update(groups, groups.c.id == group.id, name=new_name)
             scope.audit(actor.name, "group.rename", "group", group.id, actor.addr, old=group.name, name=new_name)
             scope.changed(Entity.GROUP, group.id)
@@ -112,7 +110,8 @@ def _move_in(scope: TenantScope, actor: Actor, group: Row, new_parent: str | Non
     parent_of = {r.id: r.parent_id for r in scope.rows(groups)}
     if would_create_cycle(group.id, parent_id, parent_of):
         raise InvalidInput([Problem(
-            "parent", f'moving "{group.name}" under "{new_parent}" would make a group its own ancestor: choose a group outside its subtree'
+            "parent", N_('moving "%(name)s" under "%(parent)s" would make a group its own ancestor: '
+                         'choose a group outside its subtree'), name=group.name, parent=new_parent
         )])
     scope.update(groups, groups.c.id == group.id, parent_id=parent_id)
     scope.audit(actor.name, "group.move", "group", group.id, actor.addr, parent=new_parent)
@@ -133,11 +132,12 @@ def delete_group(store: Store, tenant_id: int, actor: Actor, name: str, force: b
         scope = TenantScope(conn, tenant_id)
         group = _by_name(scope, name)
         if scope.count(groups, groups.c.parent_id == group.id):
-            raise Conflict(f'group: "{name}" has child groups: move or delete them first')
+            raise Conflict("group", N_('"%(name)s" has child groups: move or delete them first'), name=name)
         members, granted = _in_use(scope, group)
         if (members or granted) and not force:
-            raise Conflict(f'group: "{group.name}" is in use: deleting it removes {in_use_text(members, granted)}; '
-                           "confirm to delete it anyway (CLI --force, API ?force=true)")
+            raise Conflict("group", N_('"%(name)s" is in use: deleting it removes %(what)s; '
+                                       'confirm to delete it anyway (CLI --force, API ?force=true)'),
+                           name=group.name, what=in_use_text(members, granted))
         scope.delete(memberships, memberships.c.group_id == group.id)
         for grant in scope.rows(app_grants, app_grants.c.group_id == group.id):
             scope.changed(Entity.APP, grant.app_id)
@@ -148,13 +148,20 @@ def delete_group(store: Store, tenant_id: int, actor: Actor, name: str, force: b
         scope.changed(Entity.GROUP, group.id)
 
 
-def in_use_text(members: int, granted: list[str]) -> str:
-    parts = []
-    if members:
-        parts.append(f"{members} membership" + ("s" if members != 1 else ""))
-    if granted:
-        parts.append(f"its grant{'s' if len(granted) != 1 else ''} on {', '.join(granted)}")
-    return " and ".join(parts) or "nothing else"
+def in_use_text(members: int, granted: list[str]) -> Message:
+    """What deleting a group removes, as a Message (a page translates it)."""
+    memberships_ = counted("%(n)d membership", "%(n)d memberships", members)
+    grants = counted("its grant on %(apps)s", "its grants on %(apps)s", len(granted), apps=", ".join(granted))
+    if members and granted:
+        return Message(N_("%(memberships)s and %(grants)s"), memberships=memberships_, grants=grants)
+    return memberships_ if members else grants if granted else Message(N_("nothing else"))
+
+
+def _already_exists(existing: str, asked: str) -> Message:
+    if existing == asked:
+        return Message(N_('group "%(name)s" already exists in this tenant'), name=existing)
+    return Message(N_('group "%(name)s" already exists in this tenant (group names are compared regardless of case)'),
+                   name=existing)
 
 
 def group_usage(store: Store, tenant_id: int, name: str) -> tuple[int, list[str]]:
@@ -181,7 +188,7 @@ def remove_member(store: Store, tenant_id: int, actor: Actor, group: str, email:
         scope = TenantScope(conn, tenant_id)
         g = _by_name(scope, group)
         if not scope.delete(memberships, memberships.c.group_id == g.id, memberships.c.user_id == user.id):
-            raise NotFound(f'member: "{email}" is not a direct member of "{group}"')
+            raise NotFound("member", N_('"%(email)s" is not a direct member of "%(group)s"'), email=email, group=group)
         scope.audit(actor.name, "group.member_remove", "group", g.id, actor.addr, user=user.email)
         scope.changed(Entity.USER, user.id)
 

@@ -21,15 +21,15 @@ from ostiary.services.rules import sessions as sessions_service
 from ostiary.services.rules import users as users_service
 from ostiary.services.rules.tenants import tenant_url
 from ostiary.services.base.actor import Actor
-from ostiary.services.base.errors import Conflict, NotFound
+from ostiary.services.base.errors import N_, Conflict, Message, NotFound
 from ostiary.store import Store, TenantScope
 from ostiary.store.changes import Entity
 from ostiary.store.tables import tenants, users, webauthn_credentials
 
-NOT_VERIFIED = ("This passkey did not check that it is you (no PIN, fingerprint or face), and this organisation "
-                "requires two-factor sign-in: use a device that asks for one, or choose a password instead.")
-INVALID_LINK = ("token: this link cannot be used: it was used already, it expired, or a newer one replaced it. "
-                "Ask for a new one")
+NOT_VERIFIED = N_("This passkey did not check that it is you (no PIN, fingerprint or face), and this organisation "
+                  "requires two-factor sign-in: use a device that asks for one, or choose a password instead.")
+INVALID_LINK = N_("this link cannot be used: it was used already, it expired, or a newer one replaced it. "
+                  "Ask for a new one")
 
 
 @dataclass(frozen=True)
@@ -54,13 +54,13 @@ def invite(store: Store, settings: Settings, tenant_id: int, actor: Actor, *, em
         user = scope.one(users, func.lower(users.c.email) == email.lower())
         resent = user is not None
         if user is not None and user.password_hash is not None:
-            raise Conflict(f'email: "{user.email}" already has an account with a password: they can use '
-                           '"Forgot your password?" on the sign-in page')
+            raise Conflict("email", N_('"%(email)s" already has an account with a password: they can use "Forgot '
+                                       'your password?" on the sign-in page'), email=user.email)
         if user is not None and scope.count(webauthn_credentials, webauthn_credentials.c.user_id == user.id):
-            raise Conflict(f'email: "{user.email}" already accepted an invitation with a passkey: they sign in with '
-                           'it, or set a password with "Forgot your password?" on the sign-in page')
+            raise Conflict("email", N_('"%(email)s" already accepted an invitation with a passkey: they sign in '
+                                       'with it, or set a password with "Forgot your password?" on the sign-in page'), email=user.email)
         if user is not None and not user.active:
-            raise Conflict(f'email: "{user.email}" is disabled: enable the account first (`ostiary user enable`)')
+            raise Conflict("email", N_('"%(email)s" is disabled: enable the account first (`ostiary user enable`)'), email=user.email)
         if user is None:
             user = users_service.insert_user(scope, actor, email=email, username=username, display_name=display_name,
                                              password=None, is_admin=is_admin)
@@ -110,18 +110,18 @@ def accept_with_passkey(store: Store, keys, rp: passkeys_service.RelyingParty, t
         scope = TenantScope(conn, tenant_id)
         link = email_links.consume_in(scope, email_links.INVITATION, token, now)
         if link is None:
-            raise NotFound(INVALID_LINK)
+            raise NotFound("token", INVALID_LINK)
         if ceremony.get("u") != link.user_id or ceremony.get("l") != link.id:
             # Options made for another invitation (or an older link of this one): nothing is kept.
-            raise passkeys_service.PasskeyRefused("This passkey request was made for another invitation. "
-                                                  "Open the link from your email again.")
+            raise passkeys_service.PasskeyRefused(Message(N_("This passkey request was made for another invitation. "
+                                                  "Open the link from your email again.")))
         if not new.user_verified:
             # Alone it would be one factor, and this person would have no second one to pass:
             # refused rather than leave them an account they cannot finish signing in to.
             user = scope.one(users, users.c.id == link.user_id)
             policy = conn.execute(select(tenants.c.second_factor_policy).where(tenants.c.id == tenant_id)).scalar()
             if sessions_service.policy_requires(policy, bool(user.is_admin)):
-                raise passkeys_service.PasskeyRefused(NOT_VERIFIED)
+                raise passkeys_service.PasskeyRefused(Message(NOT_VERIFIED))
         actor = Actor(f"user:{link.user_id}", address, link.user_id)
         passkeys_service.store_in(scope, link.user_id, new, name, actor)
         ended = sessions_service.end_user_sessions_in(scope, link.user_id, "invitation accepted")

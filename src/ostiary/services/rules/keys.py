@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ostiary.services.base.actor import Actor
-from ostiary.services.base.errors import InvalidInput, Problem
+from ostiary.services.base.errors import N_, InvalidInput, Problem
 from ostiary.store import Store
 from ostiary.store.changes import Entity, record_change
 from ostiary.store.scoped import log_audit
@@ -56,8 +56,9 @@ PUBLISH_AHEAD = 2.0
 def check_overlap(overlap_seconds: object) -> int:
     if isinstance(overlap_seconds, bool) or not isinstance(overlap_seconds, int) \
             or not 0 <= overlap_seconds <= MAX_OVERLAP:
-        raise InvalidInput([Problem("overlap_seconds", f"must be a whole number of seconds from 0 (end older keys "
-                                    f"now) to {MAX_OVERLAP} (365 days); {overlap_seconds!r} is not")])
+        raise InvalidInput([Problem("overlap_seconds", N_("must be a whole number of seconds from 0 (end older keys "
+                                                          "now) to %(max)d (365 days); %(value)s is not"),
+                                    max=MAX_OVERLAP, value=repr(overlap_seconds))])
     return overlap_seconds
 
 

@@ -8,7 +8,7 @@ from collections.abc import Collection
 
 from sqlalchemy import select, update
 
-from ostiary.services.base.errors import InvalidInput, Problem
+from ostiary.services.base.errors import N_, InvalidInput, Problem
 from ostiary.services.rules.sessions import hash_token
 from ostiary.store import Store
 from ostiary.store.tables import sessions, users
@@ -31,7 +31,8 @@ def language_for_session(store: Store, token: str | None, tenant_id: int) -> str
 def set_language(store: Store, tenant_id: int, user_id: int, language: str | None, choices: Collection[str]) -> None:
     """Saves `language` (one of `choices`), or None for "follow the browser"."""
     if language is not None and language not in choices:
-        raise InvalidInput([Problem("language", f"must be one of {', '.join(sorted(choices))}, or automatic")])
+        raise InvalidInput([Problem("language", N_("must be one of %(choices)s, or automatic"),
+                                    choices=", ".join(sorted(choices)))])
     with store.write() as conn:
         conn.execute(update(users).where(users.c.tenant_id == tenant_id, users.c.id == user_id)
                      .values(language=language, updated_at=time.time()))

@@ -27,7 +27,7 @@ from ostiary import translations
 from ostiary.translations import N_
 from ostiary.config import Settings
 from ostiary.dns.sign_in_checks import ERROR, INFO, OK, Finding
-from ostiary.services.base.errors import MailNotConfigured, MailUnavailable
+from ostiary.services.base.errors import MailNotConfigured, MailUnavailable, Message
 
 TEMPLATE_DIR = Path(__file__).parent / "mail_templates"
 
@@ -72,8 +72,8 @@ def templates(language: str) -> Environment:
     return env
 
 
-NOT_CONFIGURED = ("smtp: email is not configured, so no message can be sent: set OSTIARY_SMTP_HOST and "
-                  "OSTIARY_SMTP_FROM (docs/email.md)")
+NOT_CONFIGURED = N_("email is not configured, so no message can be sent: set OSTIARY_SMTP_HOST and "
+                    "OSTIARY_SMTP_FROM (docs/email.md)")
 
 
 def compose(settings: Settings, kind: str, *, tenant_name: str, to: str, language: str | None = None,
@@ -101,36 +101,47 @@ def compose(settings: Settings, kind: str, *, tenant_name: str, to: str, languag
     return msg
 
 
-def _where(settings: Settings) -> str:
-    return f"the SMTP server {settings.smtp_host}:{settings.effective_smtp_port}"
+def _where(settings: Settings) -> Message:
+    return Message(N_("the SMTP server %(address)s"), address=f"{settings.smtp_host}:{settings.effective_smtp_port}")
 
 
-def explain(settings: Settings, exc: BaseException) -> str:
-    """What went wrong with the SMTP server, and the setting that fixes it."""
+def explain(settings: Settings, exc: BaseException) -> Message:
+    """What went wrong with the SMTP server, and the setting that fixes it (the field "smtp" goes before it)."""
     where = _where(settings)
     if isinstance(exc, smtplib.SMTPAuthenticationError):
-        return f"smtp: {where} refused the user name and password: check OSTIARY_SMTP_USER and OSTIARY_SMTP_PASSWORD_FILE"
+        return Message(N_("%(server)s refused the user name and password: check OSTIARY_SMTP_USER and "
+                          "OSTIARY_SMTP_PASSWORD_FILE"), server=where)
     if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return (f"smtp: {where} does not offer {'STARTTLS' if settings.smtp_security == 'starttls' else 'authentication'}: "
-                "check OSTIARY_SMTP_SECURITY and OSTIARY_SMTP_PORT")
+        if settings.smtp_security == "starttls":
+            return Message(N_("%(server)s does not offer STARTTLS: check OSTIARY_SMTP_SECURITY and OSTIARY_SMTP_PORT"),
+                           server=where)
+        return Message(N_("%(server)s does not offer authentication: check OSTIARY_SMTP_SECURITY and "
+                          "OSTIARY_SMTP_PORT"), server=where)
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return f"smtp: {where} refused the recipient address ({_first_reason(exc.recipients)}): check the address"
+        return Message(N_("%(server)s refused the recipient address (%(reason)s): check the address"), server=where,
+                       reason=_first_reason(exc.recipients))
     if isinstance(exc, smtplib.SMTPSenderRefused):
-        return f"smtp: {where} refused the sender {exc.sender} ({_reason(exc.smtp_error)}): check OSTIARY_SMTP_FROM"
+        return Message(N_("%(server)s refused the sender %(sender)s (%(reason)s): check OSTIARY_SMTP_FROM"), server=where,
+                       sender=exc.sender, reason=_reason(exc.smtp_error))
     if isinstance(exc, smtplib.SMTPResponseException):
-        return f"smtp: {where} answered {exc.smtp_code} {_reason(exc.smtp_error)}"
+        return Message(N_("%(server)s answered %(code)s %(reason)s"), server=where, code=exc.smtp_code,
+                       reason=_reason(exc.smtp_error))
     if isinstance(exc, ssl.SSLError):
-        return (f"smtp: TLS with {where} failed ({exc.reason or exc}): check OSTIARY_SMTP_SECURITY "
-                "(starttls on port 587, tls on 465) and the server's certificate")
+        return Message(N_("TLS with %(server)s failed (%(reason)s): check OSTIARY_SMTP_SECURITY "
+                          "(starttls on port 587, tls on 465) and the server's certificate"), server=where,
+                       reason=exc.reason or exc)
     if isinstance(exc, ConnectionRefusedError):
-        return f"smtp: {where} refused the connection: is it running, and are OSTIARY_SMTP_HOST and OSTIARY_SMTP_PORT right?"
+        return Message(N_("%(server)s refused the connection: is it running, and are OSTIARY_SMTP_HOST and "
+                          "OSTIARY_SMTP_PORT right?"), server=where)
     if isinstance(exc, socket.gaierror):
-        return f"smtp: the SMTP host {settings.smtp_host} does not resolve: check OSTIARY_SMTP_HOST"
+        return Message(N_("the SMTP host %(host)s does not resolve: check OSTIARY_SMTP_HOST"), host=settings.smtp_host)
     if isinstance(exc, (TimeoutError, socket.timeout)):
-        return f"smtp: {where} did not answer within {settings.smtp_timeout:g} s: check the host, port and firewall"
+        return Message(N_("%(server)s did not answer within %(seconds)s s: check the host, port and firewall"),
+                       server=where, seconds=f"{settings.smtp_timeout:g}")
     if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return f"smtp: {where} closed the connection: check OSTIARY_SMTP_SECURITY and OSTIARY_SMTP_PORT"
-    return f"smtp: {where} could not be used ({exc.__class__.__name__}: {exc})"
+        return Message(N_("%(server)s closed the connection: check OSTIARY_SMTP_SECURITY and OSTIARY_SMTP_PORT"),
+                       server=where)
+    return Message(N_("%(server)s could not be used (%(error)s)"), server=where, error=f"{exc.__class__.__name__}: {exc}")
 
 
 def _reason(raw: bytes | str) -> str:
@@ -155,7 +166,7 @@ class Outbox:
         try:
             self._smtp.send_message(msg)
         except (smtplib.SMTPException, OSError) as exc:
-            raise MailUnavailable(explain(self._settings, exc)) from None
+            raise MailUnavailable("smtp", explain(self._settings, exc)) from None
 
 
 def _password(settings: Settings) -> str:
@@ -163,8 +174,8 @@ def _password(settings: Settings) -> str:
     try:
         return settings.smtp_password_file.read_text(encoding="utf-8").rstrip("\r\n")
     except (OSError, UnicodeDecodeError) as exc:
-        raise MailUnavailable(f"smtp: OSTIARY_SMTP_PASSWORD_FILE {settings.smtp_password_file} cannot be read "
-                              f"({getattr(exc, 'strerror', None) or exc})") from None
+        raise MailUnavailable("smtp", N_("OSTIARY_SMTP_PASSWORD_FILE %(path)s cannot be read (%(error)s)"),
+                              path=settings.smtp_password_file, error=getattr(exc, "strerror", None) or exc) from None
 
 
 def _open(settings: Settings) -> smtplib.SMTP:
@@ -197,11 +208,11 @@ def connect(settings: Settings) -> Iterator[Outbox]:
     when email is off; MailUnavailable, naming the setting to check, when the
     server cannot be used."""
     if not settings.email_enabled:
-        raise MailNotConfigured(NOT_CONFIGURED)
+        raise MailNotConfigured("smtp", NOT_CONFIGURED)
     try:
         smtp = _open(settings)
     except (smtplib.SMTPException, OSError) as exc:
-        raise MailUnavailable(explain(settings, exc)) from None
+        raise MailUnavailable("smtp", explain(settings, exc)) from None
     try:
         yield Outbox(smtp, settings)
     finally:
@@ -229,7 +240,7 @@ def check_connection(settings: Settings) -> Finding:
         message, _, fix = str(exc).removeprefix("smtp: ").partition(": ")
         return Finding("smtp-connects", False, ERROR, message, fix or "see docs/email.md")
     except (smtplib.SMTPException, OSError) as exc:
-        return Finding("smtp-connects", False, ERROR, explain(settings, exc).removeprefix("smtp: "), "see docs/email.md")
+        return Finding("smtp-connects", False, ERROR, explain(settings, exc), "see docs/email.md")
     security = {"starttls": "STARTTLS", "tls": "implicit TLS", "none": "no TLS"}[settings.smtp_security]
     signed = f", signed in as {settings.smtp_user}" if settings.smtp_user else ""
     return Finding("smtp-connects", True, OK, f"{_where(settings)} accepts a connection ({security}{signed})")

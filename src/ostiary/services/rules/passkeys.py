@@ -40,7 +40,7 @@ from webauthn.helpers.structs import (
 
 from ostiary.services.base import handshake_tokens
 from ostiary.services.base.actor import Actor
-from ostiary.services.base.errors import Conflict, InvalidInput, NotFound, Problem, Problems
+from ostiary.services.base.errors import N_, Conflict, InvalidInput, Message, NotFound, Problem, Problems
 from ostiary.services.base.text_rules import control_character_problem, nfc
 from ostiary.store import Store, TenantScope
 from ostiary.store.tables import linked_identities, users, webauthn_credentials
@@ -59,7 +59,11 @@ INVITATION = "invitation"
 
 
 class PasskeyRefused(Exception):
-    """A ceremony's answer did not verify: the message is safe to show."""
+    """A ceremony's answer did not verify: the message (a Message, which a page translates) is safe to show."""
+
+    def __init__(self, message_: Message):
+        self.message = message_
+        super().__init__(message_)
 
 
 @dataclass(frozen=True)
@@ -111,9 +115,9 @@ def open_ceremony(store: Store, keys, token: str, purpose: str, tenant_id: int, 
     payload = verify(PASSKEY_CEREMONY, token or "", keys, time.time()) if token and len(token) < 2048 else None
     if payload is None or payload.get("p") != purpose or payload.get("tn") != tenant_id \
             or payload.get("b") != binding or not isinstance(payload.get("jti"), str):
-        raise PasskeyRefused("This passkey request expired or came from another page. Try again.")
+        raise PasskeyRefused(Message(N_("This passkey request expired or came from another page. Try again.")))
     if not handshake_tokens.consume(store, "wa:" + payload["jti"][:29], payload["exp"]):
-        raise PasskeyRefused("This passkey request was already used. Try again.")
+        raise PasskeyRefused(Message(N_("This passkey request was already used. Try again.")))
     return payload
 
 
@@ -169,7 +173,7 @@ def validate_name(name: str) -> str:
     name = nfc(name).strip()
     problems = Problems()
     if not name or len(name) > NAME_MAX:
-        problems.add("name", f"must be 1-{NAME_MAX} characters (say which device: \"Work laptop\")")
+        problems.add("name", N_('must be 1-%(max)d characters (say which device: "Work laptop")'), max=NAME_MAX)
     elif control_character_problem(name):
         problems.add("name", control_character_problem(name))
     problems.raise_if_any()
@@ -199,7 +203,7 @@ def verify_new(ceremony: dict, rp: RelyingParty, credential: dict | str) -> NewP
         )
     except (WebAuthnException, ValueError, KeyError, TypeError, AttributeError) as exc:
         # Whatever the browser (or someone posing as one) sent: refused, never a 500.
-        raise PasskeyRefused(f"The passkey was not accepted: {exc}") from None
+        raise PasskeyRefused(Message(N_("The passkey was not accepted: %(reason)s"), reason=str(exc))) from None
     response = credential.get("response") if isinstance(credential, dict) else None
     raw = response.get("transports") if isinstance(response, dict) else None
     transports = ",".join(t[:20] for t in raw if isinstance(t, str))[:200] if isinstance(raw, list) else ""
@@ -211,11 +215,11 @@ def verify_new(ceremony: dict, rp: RelyingParty, credential: dict | str) -> NewP
 def store_in(scope: TenantScope, user_id: int, new: NewPasskey, name: str, actor: Actor) -> Row:
     """Keeps a verified passkey, in the caller's transaction."""
     if scope.one(users, users.c.id == user_id) is None:
-        raise NotFound("user: no such user in this tenant")
+        raise NotFound("user", N_("no such user in this tenant"))
     if scope.count(webauthn_credentials, webauthn_credentials.c.user_id == user_id) >= MAX_PASSKEYS:
-        raise InvalidInput([Problem("passkey", f"at most {MAX_PASSKEYS} passkeys per person: remove one first")])
+        raise InvalidInput([Problem("passkey", N_("at most %(max)d passkeys per person: remove one first"), max=MAX_PASSKEYS)])
     if scope.one(webauthn_credentials, webauthn_credentials.c.credential_id == new.credential_id) is not None:
-        raise PasskeyRefused("This passkey is already registered.")
+        raise PasskeyRefused(Message(N_("This passkey is already registered.")))
     new_id = scope.insert(
         webauthn_credentials, user_id=user_id, credential_id=new.credential_id, public_key=new.public_key,
         sign_count=new.sign_count, name=name, transports=new.transports, aaguid=new.aaguid,
@@ -231,14 +235,14 @@ def register(store: Store, keys, rp: RelyingParty, tenant_id: int, user_id: int,
     name = validate_name(name)
     ceremony = open_ceremony(store, keys, state, REGISTER, tenant_id, binding)
     if ceremony.get("u") != user_id:
-        raise PasskeyRefused("This passkey request was made for another person. Try again.")
+        raise PasskeyRefused(Message(N_("This passkey request was made for another person. Try again.")))
     new = verify_new(ceremony, rp, credential)
     with store.write() as conn:
         return store_in(TenantScope(conn, tenant_id), user_id, new, name, actor)
 
 
-LAST_WAY_IN = ("passkey: this is your only way to sign in (you have no password and no linked provider): set a "
-               "password first (\"Forgot your password?\" on the sign-in page), or add another passkey")
+LAST_WAY_IN = N_("this is your only way to sign in (you have no password and no linked provider): set a "
+                 "password first (\"Forgot your password?\" on the sign-in page), or add another passkey")
 
 
 def remove(store: Store, tenant_id: int, user_id: int, passkey_id: int, actor: Actor,
@@ -251,13 +255,13 @@ def remove(store: Store, tenant_id: int, user_id: int, passkey_id: int, actor: A
         row = scope.one(webauthn_credentials, webauthn_credentials.c.id == passkey_id,
                         webauthn_credentials.c.user_id == user_id)
         if row is None:
-            raise NotFound("passkey: no such passkey of this person")
+            raise NotFound("passkey", N_("no such passkey of this person"))
         if keep_a_way_in:
             user = scope.one(users, users.c.id == user_id)
             others = scope.count(webauthn_credentials, webauthn_credentials.c.user_id == user_id) - 1
             if not user.password_hash and not others and \
                     not scope.count(linked_identities, linked_identities.c.user_id == user_id):
-                raise Conflict(LAST_WAY_IN)
+                raise Conflict("passkey", LAST_WAY_IN)
         scope.delete(webauthn_credentials, webauthn_credentials.c.id == passkey_id)
         scope.audit(actor.name, "user.passkey_remove", "user", user_id, actor.addr, name=row.name)
 
@@ -296,19 +300,19 @@ def authenticate(store: Store, keys, rp: RelyingParty, tenant_id: int, purpose: 
     passkey it was. For the second factor, only a passkey of `user_id`."""
     ceremony = open_ceremony(store, keys, state, purpose, tenant_id, binding)
     if user_id is not None and (ceremony.get("u") != user_id or ceremony.get("s") != session_id):
-        raise PasskeyRefused("This passkey request was made for another sign-in. Try again.")
+        raise PasskeyRefused(Message(N_("This passkey request was made for another sign-in. Try again.")))
     raw_id = (credential.get("rawId") or credential.get("id")) if isinstance(credential, dict) else None
     response = credential.get("response") if isinstance(credential, dict) else None
     if not isinstance(raw_id, str) or len(raw_id) > 1400 or not isinstance(response, dict):
-        raise PasskeyRefused("The browser's answer names no passkey.")
+        raise PasskeyRefused(Message(N_("The browser's answer names no passkey.")))
     with store.read() as conn:
         row = TenantScope(conn, tenant_id).one(webauthn_credentials, webauthn_credentials.c.credential_id == raw_id)
     if row is None or (user_id is not None and row.user_id != user_id):
-        raise PasskeyRefused("This passkey is not registered here. Sign in another way, "
-                             "or register it again from your account page.")
+        raise PasskeyRefused(Message(N_("This passkey is not registered here. Sign in another way, "
+                             "or register it again from your account page.")))
     handle = response.get("userHandle")
     if handle and handle != bytes_to_base64url(user_handle(tenant_id, row.user_id)):
-        raise PasskeyRefused("This passkey belongs to someone else.")
+        raise PasskeyRefused(Message(N_("This passkey belongs to someone else.")))
     try:
         verified = verify_authentication_response(
             credential=credential, expected_challenge=base64url_to_bytes(ceremony["c"]),
@@ -324,9 +328,9 @@ def authenticate(store: Store, keys, rp: RelyingParty, tenant_id: int, purpose: 
                                                actor_addr, name=row.name, reason=detail[:200])
         if "sign count" in detail.lower():
             # Clone detection (docs/sign-in.md): the counter went backwards.
-            raise PasskeyRefused("This passkey's counter went backwards, as a copied authenticator's does: it is "
-                                 "refused. Sign in another way and remove it from your account page.") from None
-        raise PasskeyRefused(f"The passkey was not accepted: {detail}") from None
+            raise PasskeyRefused(Message(N_("This passkey's counter went backwards, as a copied authenticator's does: it is "
+                                 "refused. Sign in another way and remove it from your account page."))) from None
+        raise PasskeyRefused(Message(N_("The passkey was not accepted: %(reason)s"), reason=detail)) from None
     now = time.time()
     with store.write() as conn:
         scope = TenantScope(conn, tenant_id)
@@ -336,10 +340,10 @@ def authenticate(store: Store, keys, rp: RelyingParty, tenant_id: int, purpose: 
                              sign_count=verified.new_sign_count, last_used_at=now,
                              backed_up=bool(verified.credential_backed_up))
         if not moved:
-            raise PasskeyRefused("This passkey was used twice at once. Try again.")
+            raise PasskeyRefused(Message(N_("This passkey was used twice at once. Try again.")))
         user = scope.one(users, users.c.id == row.user_id)
         if user is None or not user.active:
-            raise PasskeyRefused("This account cannot sign in.")
+            raise PasskeyRefused(Message(N_("This account cannot sign in.")))
         scope.audit(f"user:{row.user_id}", "user.passkey_used", "user", row.user_id, actor_addr, name=row.name)
     return Authenticated(row.user_id, row.id, bool(getattr(verified, "user_verified", False)))
 

@@ -14,7 +14,7 @@ from ostiary.config import Settings
 from ostiary.services.rules import email_links, mail, throttle
 from ostiary.services.rules import sessions as sessions_service
 from ostiary.services.base.actor import Actor
-from ostiary.services.base.errors import InvalidInput, NotFound, Problem, Throttled
+from ostiary.services.base.errors import N_, InvalidInput, NotFound, Problem, Throttled, counted
 from ostiary.services.base.passwords import hash_password, password_problem
 from ostiary.services.rules.providers import password_refused
 from ostiary.services.base.text_rules import nfc
@@ -24,8 +24,8 @@ from ostiary.store import Store, TenantScope
 from ostiary.store.changes import Entity
 from ostiary.store.tables import users
 
-INVALID_LINK = ("token: this link cannot be used: it was used already, it expired, or a newer one replaced it. "
-                "Ask for a new one")
+INVALID_LINK = N_("this link cannot be used: it was used already, it expired, or a newer one replaced it. "
+                  "Ask for a new one")
 ACTIONS = {email_links.RESET: "user.password_reset", email_links.INVITATION: "user.invitation_accepted"}
 
 
@@ -41,8 +41,9 @@ def request_reset(store: Store, settings: Settings, tenant_id: int, login: str, 
     verdict = throttle.begin_password_reset(store, tenant_id, login, address)
     if not verdict.address.allowed:
         minutes = max(1, math.ceil(verdict.address.retry_after / 60))
-        raise Throttled(f"Too many requests from your network. Wait {minutes} minute{'s' if minutes > 1 else ''}, "
-                        "then try again.", verdict.address.retry_after)
+        raise Throttled(counted("Too many requests from your network. Wait %(n)d minute, then try again.",
+                                "Too many requests from your network. Wait %(n)d minutes, then try again.", minutes),
+                        verdict.address.retry_after)
     if not verdict.account.allowed or not login or not settings.email_enabled:
         return None
     with store.read() as conn:
@@ -74,7 +75,7 @@ def set_password_with_link(store: Store, tenant_id: int, purpose: str, token: st
         scope = TenantScope(conn, tenant_id)
         link = email_links.consume_in(scope, purpose, token, now)
         if link is None:
-            raise NotFound(INVALID_LINK)
+            raise NotFound("token", INVALID_LINK)
         scope.update(users, users.c.id == link.user_id, password_hash=password_hash, updated_at=now)
         # Whoever held a session of this account (or knew the old password) is out.
         ended = sessions_service.end_user_sessions_in(scope, link.user_id, "password reset by email")

@@ -19,7 +19,7 @@ from ostiary.identity.presets import ENTRA_MULTI_TENANT, PRESETS, entra_director
 from ostiary.identity.provider import ProviderConfig
 from ostiary.identity.secrets import SecretUnavailable, read_secret, secret_ref_problem
 from ostiary.services.base.actor import Actor
-from ostiary.services.base.errors import Conflict, NotFound, Problems
+from ostiary.services.base.errors import N_, Conflict, NotFound, Problems
 from ostiary.services.base.text_rules import control_character_problem
 from ostiary.store import Store, TenantScope
 from ostiary.store.changes import Entity, record_change
@@ -67,8 +67,8 @@ class ProviderSettings:
 def _validate_name(name: str, problems: Problems) -> str:
     name = (name or "").strip().lower()
     if not NAME_RE.match(name):
-        problems.add("name", f'"{name}" is not a provider name: use 1-63 lowercase letters, digits and inner '
-                             'hyphens, e.g. "google" (it appears in the redirect URI)')
+        problems.add("name", N_('"%(name)s" is not a provider name: use 1-63 lowercase letters, digits and inner '
+                                'hyphens, e.g. "google" (it appears in the redirect URI)'), name=name)
     return name
 
 
@@ -78,8 +78,10 @@ def _validate_issuer(value: str, problems: Problems, allow_http: bool, field: st
     host = rest.split("/", 1)[0].rsplit(":", 1)[0] if sep else ""
     if not sep or scheme not in (("https", "http") if allow_http else ("https",)) or not host \
             or "?" in value or "#" in value or "@" in rest or control_character_problem(value):
-        problems.add(field, f'"{value}" is not an issuer URL: use https://host[/path] with no query or fragment'
-                            + ("" if allow_http else " (http only in development mode)"))
+        problems.add(field, N_('"%(value)s" is not an issuer URL: use https://host[/path] with no query or fragment')
+                     if allow_http else
+                     N_('"%(value)s" is not an issuer URL: use https://host[/path] with no query or fragment '
+                        '(http only in development mode)'), value=value)
     return value
 
 
@@ -88,7 +90,7 @@ def _validate_domains(values: list[str], problems: Problems, field: str) -> list
     for raw in values:
         name = normalise_hostname((raw or "").strip().lstrip("@"))
         if name is None or "." not in name:
-            problems.add(field, f'"{raw}" is not an email domain such as example.com')
+            problems.add(field, N_('"%(domain)s" is not an email domain such as example.com'), domain=raw)
         elif name not in out:
             out.append(name)
     return out
@@ -98,12 +100,12 @@ def _validate_claims(claims: dict, problems: Problems) -> dict:
     out = {}
     for key, value in claims.items():
         if key not in CLAIM_KEYS:
-            problems.add("claims", f'"{key}" is not a claim Ostiary maps: use {", ".join(CLAIM_KEYS)}')
+            problems.add("claims", N_('"%(key)s" is not a claim Ostiary maps: use %(keys)s'), key=key, keys=", ".join(CLAIM_KEYS))
         elif value in ("", None) and key == "groups":
             out[key] = ""
         elif not isinstance(value, str) or not CLAIM_RE.match(value):
-            problems.add(f"claims.{key}", f'"{value}" is not a claim name (letters, digits and _ : . - /; dots reach '
-                                          "into objects, e.g. realm_access.roles)")
+            problems.add(f"claims.{key}", N_('"%(value)s" is not a claim name (letters, digits and _ : . - /; dots '
+                                             "reach into objects, e.g. realm_access.roles)"), value=value)
         else:
             out[key] = value
     return out
@@ -113,9 +115,9 @@ def _entra_issuer(directory: str | None, problems: Problems) -> str:
     directory = (directory or "").strip()
     if not directory or not (DIRECTORY_RE.match(directory) or directory in ENTRA_MULTI_TENANT
                              or normalise_hostname(directory)):
-        problems.add("directory", "Microsoft Entra ID needs the directory (tenant) id, e.g. "
-                                  "00000000-0000-0000-0000-000000000000, or common / organizations with "
-                                  "--allowed-directory for each admitted directory")
+        problems.add("directory", N_("Microsoft Entra ID needs the directory (tenant) id, e.g. "
+                                     "00000000-0000-0000-0000-000000000000, or common / organizations with "
+                                     "--allowed-directory for each admitted directory"))
         return ""
     return entra_issuer(directory)
 
@@ -129,7 +131,8 @@ def _check_secret(ref: str, problems: Problems) -> str:
     try:
         read_secret(ref)
     except SecretUnavailable as exc:
-        problems.add("client_secret", str(exc).removeprefix("client secret: ") + ": the server reads it at every sign-in")
+        problems.add("client_secret", N_("%(problem)s: the server reads it at every sign-in"),
+                     problem=str(exc).removeprefix("client secret: "))
     return ref
 
 
@@ -137,57 +140,63 @@ def _values(current: dict, s: ProviderSettings, problems: Problems, allow_http: 
     """The row's values after applying `s` over `current` (a row as a dict, or the preset's defaults)."""
     v = dict(current)
     if s.preset is not None and s.preset not in PRESETS:
-        problems.add("preset", f'"{s.preset}" is not a preset: choose one of {", ".join(PRESETS)}')
+        problems.add("preset", N_('"%(preset)s" is not a preset: choose one of %(presets)s'), preset=s.preset,
+                     presets=", ".join(PRESETS))
         return v
     if s.display_name is not None:
         v["display_name"] = s.display_name.strip()
     if not v["display_name"] or len(v["display_name"]) > 100 or control_character_problem(v["display_name"]):
-        problems.add("display_name", "must be 1-100 characters without control characters")
+        problems.add("display_name", N_("must be 1-100 characters without control characters"))
     if s.directory is not None:
         if v["preset"] != "entra":
-            problems.add("directory", "is only for the entra preset: give other providers an issuer")
+            problems.add("directory", N_("is only for the entra preset: give other providers an issuer"))
         v["issuer"] = _entra_issuer(s.directory, problems)
     ldap = PRESETS[v["preset"]].protocol == "ldap"
     if s.issuer is not None:
         v["issuer"] = _validate_ldap_url(s.issuer, problems) if ldap else _validate_issuer(s.issuer, problems, allow_http)
     if not v["issuer"]:
-        problems.add("directory" if v["preset"] == "entra" else "issuer",
-                     "is required: " + ("the Entra directory (tenant) id" if v["preset"] == "entra"
-                                        else "the provider's issuer URL, e.g. https://id.example.com"))
+        if v["preset"] == "entra":
+            problems.add("directory", N_("is required: the Entra directory (tenant) id"))
+        else:
+            problems.add("issuer", N_("is required: the provider's issuer URL, e.g. %(example)s"),
+                         example="https://id.example.com")
     if s.allowed_directories is not None:
         bad = [d for d in s.allowed_directories if not DIRECTORY_RE.match(d.strip())]
         for d in bad:
-            problems.add("allowed_directories", f'"{d}" is not an Entra directory (tenant) id (a GUID)')
+            problems.add("allowed_directories", N_('"%(directory)s" is not an Entra directory (tenant) id (a GUID)'), directory=d)
         v["allowed_directories"] = json.dumps(sorted({d.strip().lower() for d in s.allowed_directories}))
     if v["issuer"] and is_multi_tenant(v["issuer"]) and not json.loads(v["allowed_directories"]):
-        problems.add("allowed_directories", f"the multi-tenant endpoint ({entra_directory(v['issuer'])}) admits any "
-                                            "Microsoft directory: list each admitted directory id")
+        problems.add("allowed_directories", N_("the multi-tenant endpoint (%(endpoint)s) admits any "
+                                               "Microsoft directory: list each admitted directory id"),
+                     endpoint=entra_directory(v["issuer"]))
     if s.client_id is not None:
         v["client_id"] = s.client_id.strip()
     if (not v["client_id"] and not ldap) or len(v["client_id"]) > 255 or control_character_problem(v["client_id"]):
-        problems.add("client_id", "is required: the client (application) id the provider gave, at most 255 characters")
+        problems.add("client_id", N_("is required: the client (application) id the provider gave, at most 255 "
+                                     "characters"))
     if s.client_secret_ref is not None:
         v["client_secret_ref"] = _check_secret(s.client_secret_ref, problems)
     elif not v["client_secret_ref"] and (v["client_id"] or not ldap):
-        problems.add("client_secret", "is required: --client-secret-file PATH or --client-secret-env NAME"
-                     + (" (the bind DN's password)" if ldap else ""))
+        problems.add("client_secret", N_("is required: --client-secret-file PATH or --client-secret-env NAME "
+                                         "(the bind DN's password)") if ldap else
+                     N_("is required: --client-secret-file PATH or --client-secret-env NAME"))
     if ldap:
         v["options"] = json.dumps(_directory_options({**json.loads(v["options"]), **settings_options(s)}, v["issuer"],
                                                      problems), sort_keys=True)
     elif settings_options(s):
-        problems.add(next(iter(settings_options(s))), "is only for LDAP directories (preset ldap)")
+        problems.add(next(iter(settings_options(s))), N_("is only for LDAP directories (preset ldap)"))
     if s.scopes is not None:
         v["scopes"] = " ".join(s.scopes.replace(",", " ").split())
     if PRESETS[v["preset"]].protocol == "oidc" and "openid" not in v["scopes"].split():
-        problems.add("scopes", 'must include "openid" for an OpenID Connect provider')
+        problems.add("scopes", N_('must include "openid" for an OpenID Connect provider'))
     if len(v["scopes"]) > 400 or control_character_problem(v["scopes"]):
-        problems.add("scopes", "must be at most 400 characters without control characters")
+        problems.add("scopes", N_("must be at most 400 characters without control characters"))
     if s.claims is not None:
         v["claims"] = json.dumps({**json.loads(v["claims"]), **_validate_claims(s.claims, problems)}, sort_keys=True)
     if s.account_policy is not None:
         if s.account_policy not in POLICIES:
-            problems.add("account_policy", f'"{s.account_policy}" is not a policy: "existing" admits only people '
-                                           'who already have an account, "create" also creates accounts')
+            problems.add("account_policy", N_('"%(account_policy)s" is not a policy: "existing" admits only people '
+                                              'who already have an account, "create" also creates accounts'), account_policy=s.account_policy)
         v["account_policy"] = s.account_policy
     if s.create_domains is not None:
         v["create_domains"] = json.dumps(_validate_domains(s.create_domains, problems, "create_domains"))
@@ -209,8 +218,8 @@ def _validate_ldap_url(value: str, problems: Problems) -> str:
     port = rest.rsplit(":", 1)[1] if sep and ":" in rest else "389"
     if scheme.lower() not in ("ldap", "ldaps") or not normalise_hostname(host.strip("[]")) and not host.startswith("[") \
             or "/" in rest or not port.isdigit() or control_character_problem(value):
-        problems.add("issuer", f'"{value}" is not a directory URL: use ldaps://host[:port] or ldap://host[:port] '
-                               "(with StartTLS)")
+        problems.add("issuer", N_('"%(value)s" is not a directory URL: use ldaps://host[:port] or '
+                                  "ldap://host[:port] (with StartTLS)"), value=value)
     return value
 
 
@@ -218,21 +227,22 @@ def _directory_options(o: dict, url: str, problems: Problems) -> dict:
     o = {k: (v.strip() if isinstance(v, str) else v) for k, v in o.items() if k in LDAP_OPTIONS}
     o["start_tls"] = bool(o.get("start_tls"))
     if url.lower().startswith("ldap://") and not o["start_tls"]:
-        problems.add("start_tls", "ldap:// sends passwords in the clear: turn StartTLS on, or use ldaps://")
+        problems.add("start_tls", N_("ldap:// sends passwords in the clear: turn StartTLS on, or use ldaps://"))
     if url.lower().startswith("ldaps://") and o["start_tls"]:
-        problems.add("start_tls", "ldaps:// is already TLS: StartTLS is for ldap:// only")
+        problems.add("start_tls", N_("ldaps:// is already TLS: StartTLS is for ldap:// only"))
     if o.get("ca_file"):
         if not Path(o["ca_file"]).is_absolute() or not Path(o["ca_file"]).is_file():
-            problems.add("ca_file", f'"{o["ca_file"]}" is not a readable file given by its absolute path')
+            problems.add("ca_file", N_('"%(ca_file)s" is not a readable file given by its absolute path'), ca_file=o["ca_file"])
     if not o.get("user_base"):
-        problems.add("user_base", "is required: the DN people are searched under, e.g. ou=people,dc=example,dc=com")
+        problems.add("user_base", N_("is required: the DN people are searched under, e.g. ou=people,dc=example,dc=com"))
     if "{login}" not in (o.get("user_filter") or "") or not o["user_filter"].startswith("("):
-        problems.add("user_filter", 'must be an LDAP filter with {login}, e.g. (&(objectClass=inetOrgPerson)(uid={login}))')
+        problems.add("user_filter", N_("must be an LDAP filter with {login}, e.g. "
+                                       "(&(objectClass=inetOrgPerson)(uid={login}))"))
     if o.get("group_filter") and "{dn}" not in o["group_filter"]:
-        problems.add("group_filter", "must contain {dn}, e.g. (member={dn})")
+        problems.add("group_filter", N_("must contain {dn}, e.g. (member={dn})"))
     for key in ("user_base", "user_filter", "group_base", "group_filter", "ca_file"):
         if o.get(key) and (len(o[key]) > 1000 or control_character_problem(o[key])):
-            problems.add(key, "must be at most 1000 characters without control characters")
+            problems.add(key, N_("must be at most 1000 characters without control characters"))
     return o
 
 
@@ -249,7 +259,7 @@ def _defaults(preset_name: str) -> dict:
 def _by_name(scope: TenantScope, name: str) -> Row:
     row = scope.one(identity_providers, identity_providers.c.name == (name or "").strip().lower())
     if row is None:
-        raise NotFound(f'provider: no provider "{name}" in this tenant: see `ostiary provider list`')
+        raise NotFound("provider", N_('no provider "%(name)s" in this tenant: see `ostiary provider list`'), name=name)
     return row
 
 
@@ -262,7 +272,7 @@ def get_provider_by_id(store: Store, tenant_id: int, provider_id: int) -> Row:
     with store.read() as conn:
         row = TenantScope(conn, tenant_id).one(identity_providers, identity_providers.c.id == provider_id)
     if row is None:
-        raise NotFound(f"provider: no provider with id {provider_id} in this tenant")
+        raise NotFound("provider", N_("no provider with id %(provider_id)s in this tenant"), provider_id=provider_id)
     return row
 
 
@@ -312,7 +322,7 @@ def add_provider(store: Store, tenant_id: int, actor: Actor, name: str, settings
     with store.write() as conn:
         scope = TenantScope(conn, tenant_id)
         if scope.one(identity_providers, identity_providers.c.name == name):
-            raise Conflict(f'name: provider "{name}" already exists in this tenant: choose another name')
+            raise Conflict("name", N_('provider "%(name)s" already exists in this tenant: choose another name'), name=name)
         pid = scope.insert(identity_providers, name=name, created_at=now, updated_at=now, **values)
         scope.audit(actor.name, "provider.add", "provider", pid, actor.addr, **_audit_detail(name, values))
         scope.changed(Entity.PROVIDER, pid)
@@ -328,7 +338,7 @@ def _audit_detail(name: str, values: dict) -> dict:
 def update_provider(store: Store, tenant_id: int, actor: Actor, name: str, settings: ProviderSettings,
                     allow_http: bool = False) -> Row:
     if settings.preset is not None:
-        raise Conflict("preset: a provider's preset cannot change: remove it and add it again")
+        raise Conflict("preset", N_("a provider's preset cannot change: remove it and add it again"))
     current = get_provider(store, tenant_id, name)
     problems = Problems()
     before = {k: getattr(current, k) for k in _defaults(current.preset)}
@@ -365,19 +375,21 @@ def map_group(store: Store, tenant_id: int, actor: Actor, name: str, upstream_gr
     upstream_group = (upstream_group or "").strip()
     problems = Problems()
     if not upstream_group or len(upstream_group) > 255 or control_character_problem(upstream_group):
-        problems.add("upstream_group", "must be 1-255 characters: the group or role name (or id) the provider sends")
+        problems.add("upstream_group", N_("must be 1-255 characters: the group or role name (or id) the provider "
+                                          "sends"))
     problems.raise_if_any()
     with store.write() as conn:
         scope = TenantScope(conn, tenant_id)
         row = _by_name(scope, name)
         target = scope.one(groups, groups.c.name == (group or "").strip())
         if target is None:
-            raise NotFound(f'group: no group "{group}" in this tenant: see `ostiary group list`')
+            raise NotFound("group", N_('no group "%(name)s" in this tenant: see `ostiary group list`'), name=group)
         where = (provider_group_map.c.provider_id == row.id, provider_group_map.c.upstream_group == upstream_group,
                  provider_group_map.c.group_id == target.id)
         if remove:
             if not scope.delete(provider_group_map, *where):
-                raise NotFound(f'mapping: "{upstream_group}" is not mapped to "{group}" for provider "{row.name}"')
+                raise NotFound("mapping", N_('"%(upstream_group)s" is not mapped to "%(group)s" for provider '
+                                             '"%(name)s"'), upstream_group=upstream_group, group=group, name=row.name)
         elif scope.one(provider_group_map, *where) is None:
             scope.insert(provider_group_map, provider_id=row.id, upstream_group=upstream_group, group_id=target.id)
         else:

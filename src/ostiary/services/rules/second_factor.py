@@ -19,7 +19,7 @@ from ostiary.services.base import notifications
 from ostiary.services.base import handshake_tokens
 from ostiary.services.rules.sessions import record_method_in
 from ostiary.services.base.actor import Actor
-from ostiary.services.base.errors import InvalidInput, NotFound, Problem
+from ostiary.services.base.errors import N_, InvalidInput, NotFound, Problem
 from ostiary.services.rules.passkeys import remove_all_in
 from ostiary.store import Store, TenantScope
 from ostiary.store.tables import consumed_tokens, recovery_codes, sessions, users
@@ -102,7 +102,7 @@ def status(store: Store, tenant_id: int, user_id: int) -> tuple[bool, int]:
         user = scope.one(users, users.c.id == user_id)
         left = scope.count(recovery_codes, recovery_codes.c.user_id == user_id, recovery_codes.c.used_at.is_(None))
     if user is None:
-        raise NotFound("user: no such user in this tenant")
+        raise NotFound("user", N_("no such user in this tenant"))
     return bool(user.totp_secret and user.totp_enabled_at), left
 
 
@@ -119,14 +119,14 @@ def enrol(store: Store, tenant_id: int, user_id: int, actor: Actor, secret: str,
     if code is not None:
         step = matching_step(secret, code, now)
         if step is None:
-            raise InvalidInput([Problem("code", "is not the current code of this authenticator: "
-                                                "check the device's clock and type the 6 digits shown now")])
+            raise InvalidInput([Problem("code", N_("is not the current code of this authenticator: check the "
+                                                   "device's clock and type the 6 digits shown now"))])
         _consume_step(store, user_id, step)
     codes = new_recovery_codes()
     with store.write() as conn:
         scope = TenantScope(conn, tenant_id)
         if scope.one(users, users.c.id == user_id) is None:
-            raise NotFound("user: no such user in this tenant")
+            raise NotFound("user", N_("no such user in this tenant"))
         scope.update(users, users.c.id == user_id, totp_secret=store.box.seal(secret), totp_enabled_at=now, updated_at=now)
         scope.delete(recovery_codes, recovery_codes.c.user_id == user_id)
         for c in codes:
@@ -155,7 +155,7 @@ def reset_all(store: Store, tenant_id: int, user_id: int, actor: Actor) -> dict:
         scope = TenantScope(conn, tenant_id)
         user = scope.one(users, users.c.id == user_id)
         if user is None:
-            raise NotFound("user: no such user in this tenant")
+            raise NotFound("user", N_("no such user in this tenant"))
         had_totp = bool(user.totp_secret and user.totp_enabled_at)
         scope.update(users, users.c.id == user_id, totp_secret=None, totp_enabled_at=None, updated_at=time.time())
         codes = scope.delete(recovery_codes, recovery_codes.c.user_id == user_id)

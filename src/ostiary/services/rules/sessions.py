@@ -15,7 +15,7 @@ from sqlalchemy import Row, select, update
 
 from ostiary.identity.method import amr_values, decode_methods, encode_methods, method_entry
 from ostiary.services.base.actor import Actor
-from ostiary.services.base.errors import NotFound
+from ostiary.services.base.errors import N_, NotFound
 from ostiary.store import Store, TenantScope
 from ostiary.store.changes import Entity
 from ostiary.store.tables import sessions, tenants, users, webauthn_credentials
@@ -220,5 +220,5 @@ def get_session(store: Store, tenant_id: int, session_id: str) -> Row:
     with store.read() as conn:
         row = TenantScope(conn, tenant_id).one(sessions, sessions.c.id == session_id)
     if row is None:
-        raise NotFound(f'session: no session "{session_id}" in this tenant: see `ostiary session list`')
+        raise NotFound("session", N_('no session "%(session_id)s" in this tenant: see `ostiary session list`'), session_id=session_id)
     return row

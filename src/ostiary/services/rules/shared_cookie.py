@@ -11,7 +11,7 @@ from sqlalchemy import Row, select
 
 from ostiary.dns.names import normalise_domain
 from ostiary.services.base.actor import Actor
-from ostiary.services.base.errors import InvalidInput, NotFound, Problem, Problems
+from ostiary.services.base.errors import N_, InvalidInput, NotFound, Problem, Problems
 from ostiary.sharedcookie.verifier.source_config import (
     BrokenSource, SharedCookieSettings, build_source, settings_problems,
 )
@@ -74,12 +74,11 @@ def set_for_app(store: Store, tenant_id: int, actor: Actor, app_name: str,
         scope = TenantScope(conn, tenant_id)
         app = scope.one(apps, apps.c.name == app_name.strip())
         if app is None:
-            raise NotFound(f'app: no proxy app "{app_name}" in this tenant: see `ostiary app list`')
+            raise NotFound("app", N_('no proxy app "%(name)s" in this tenant: see `ostiary app list`'), name=app_name)
         if value is not None and (not app.all_users or app.require_2fa):
-            raise InvalidInput([Problem(
-                "app", f'"{app.name}" admits by group or requires a second factor, which a chat\'s cookie cannot '
-                "prove: make it available to all (`ostiary app add --all`) and without --require-2fa first",
-            )])
+            raise InvalidInput([Problem("app", N_('"%(name)s" admits by group or requires a second factor, which a '
+                                                  "chat's cookie cannot prove: make it available to all (`ostiary "
+                                                  "app add --all`) and without --require-2fa first"), name=app.name)])
         scope.update(apps, apps.c.id == app.id, shared_cookie=value)
         scope.audit(actor.name, AUDIT_APP, "app", app.id, actor.addr, settings=value)
         scope.changed(Entity.APP, app.id)
@@ -94,7 +93,8 @@ def set_for_domain(store: Store, tenant_id: int, actor: Actor, domain_name: str,
         scope = TenantScope(conn, tenant_id)
         domain = scope.one(domains, domains.c.name == normalise_domain(domain_name))
         if domain is None:
-            raise NotFound(f'domain: no protected domain "{domain_name}" in this tenant: see `ostiary domain list`')
+            raise NotFound("domain", N_('no protected domain "%(name)s" in this tenant: see `ostiary domain list`'),
+                           name=domain_name)
         scope.update(domains, domains.c.id == domain.id, shared_cookie=value)
         scope.audit(actor.name, AUDIT_DOMAIN, "domain", domain.id, actor.addr, settings=value)
         scope.changed(Entity.DOMAIN, domain.id)

@@ -12,7 +12,7 @@ from ostiary.config import Settings
 from ostiary.hostnames import normalise_hostname
 from ostiary.services.rules import users as users_service
 from ostiary.services.base.actor import Actor
-from ostiary.services.base.errors import Conflict, InvalidInput, NotFound, Problem, Problems
+from ostiary.services.base.errors import N_, Conflict, InvalidInput, NotFound, Problem, Problems
 from ostiary.services.base.passwords import password_problem
 from ostiary.services.base.text_rules import control_character_problem, nfc
 from ostiary.store import Store, TenantScope
@@ -33,10 +33,8 @@ def get_base_domain(store: Store) -> str | None:
 def validate_slug(slug: str, problems: Problems) -> str:
     slug = (slug or "").strip().lower()
     if not SLUG_RE.match(slug):
-        problems.add(
-            "slug",
-            f'"{slug}" is not a valid tenant slug: use 1-63 lowercase letters, digits and inner hyphens, e.g. "acme"',
-        )
+        problems.add("slug", N_('"%(slug)s" is not a valid tenant slug: use 1-63 lowercase letters, digits and '
+                                'inner hyphens, e.g. "acme"'), slug=slug)
     return slug
 
 
@@ -53,7 +51,7 @@ def validate_tenant_name(name: str, problems: Problems) -> str:
     """The organisation's name as people read it on pages and in email: 1-200 characters, NFC, no control characters."""
     name = nfc(name).strip()
     if not name or len(name) > 200:
-        problems.add("name", "must be 1-200 characters")
+        problems.add("name", N_("must be 1-200 characters"))
     elif control_character_problem(name):
         problems.add("name", control_character_problem(name))
     return name
@@ -61,7 +59,7 @@ def validate_tenant_name(name: str, problems: Problems) -> str:
 
 def _insert_tenant(conn, slug: str, name: str, actor: Actor) -> Row:
     if conn.execute(select(tenants.c.id).where(tenants.c.slug == slug)).first():
-        raise Conflict(f'slug: tenant "{slug}" already exists: choose another slug')
+        raise Conflict("slug", N_('tenant "%(slug)s" already exists: choose another slug'), slug=slug)
     now = time.time()
     tid = conn.execute(
         insert(tenants).values(
@@ -85,11 +83,11 @@ def set_session_limits(store: Store, tenant_id: int, actor: Actor, idle_seconds:
     shortening them applies to sessions already open, at their next check."""
     problems = Problems()
     if not 60 <= idle_seconds <= 30 * 24 * 3600:
-        problems.add("idle_seconds", "must be between 60 seconds and 30 days")
+        problems.add("idle_seconds", N_("must be between 60 seconds and 30 days"))
     if not 300 <= absolute_seconds <= 366 * 24 * 3600:
-        problems.add("absolute_seconds", "must be between 5 minutes and 366 days")
+        problems.add("absolute_seconds", N_("must be between 5 minutes and 366 days"))
     if idle_seconds > absolute_seconds:
-        problems.add("idle_seconds", "must not exceed the absolute limit")
+        problems.add("idle_seconds", N_("must not exceed the absolute limit"))
     problems.raise_if_any()
     with store.write() as conn:
         conn.execute(
@@ -111,7 +109,7 @@ def tenant_by_slug(store: Store, slug: str) -> Row:
     with store.read() as conn:
         row = conn.execute(select(tenants).where(tenants.c.slug == slug.strip().lower())).first()
     if row is None:
-        raise NotFound(f'tenant: no tenant "{slug}": see `ostiary tenant list`')
+        raise NotFound("tenant", N_('no tenant "%(slug)s": see `ostiary tenant list`'), slug=slug)
     return row
 
 
@@ -123,8 +121,8 @@ def resolve_tenant(store: Store, slug: str | None) -> Row:
     if len(rows) == 1:
         return rows[0]
     if not rows:
-        raise NotFound("tenant: there is no tenant yet: run `ostiary init` first")
-    raise InvalidInput([Problem("tenant", f"there are {len(rows)} tenants: name one with --tenant SLUG")])
+        raise NotFound("tenant", N_("there is no tenant yet: run `ostiary init` first"))
+    raise InvalidInput([Problem("tenant", N_("there are %(n)d tenants: name one with --tenant SLUG"), n=len(rows))])
 
 
 def tenant_host(base_domain: str, slug: str) -> str:
@@ -154,7 +152,7 @@ def init_installation(
     problems = Problems()
     base = normalise_hostname(base_domain)
     if base is None or ("." not in base and base != "localhost"):
-        problems.add("base_domain", f'"{base_domain}" is not a DNS name such as id.example.net')
+        problems.add("base_domain", N_('"%(base_domain)s" is not a DNS name such as id.example.net'), base_domain=base_domain)
     slug = validate_slug(slug, problems)
     admin_email = users_service.validate_email(admin_email, problems)
     if admin_password is not None and password_problem(admin_password):
@@ -163,10 +161,8 @@ def init_installation(
     with store.write() as conn:
         current = conn.execute(select(installation.c.value).where(installation.c.key == "base_domain")).scalar()
         if current and current != base:
-            raise Conflict(
-                f'base_domain: this installation already uses "{current}"; '
-                "changing it would move every tenant host, so it is refused"
-            )
+            raise Conflict("base_domain", N_('this installation already uses "%(current)s"; changing it would move '
+                                             "every tenant host, so it is refused"), current=current)
         if not current:
             conn.execute(insert(installation).values(key="base_domain", value=base))
             record_change(conn, None, Entity.INSTALLATION, "base_domain")
@@ -178,7 +174,8 @@ def init_installation(
         if users_service.find_user_in(scope, admin_email) is not None:
             return InitResult(tenant=tenant, admin_created=False, tenant_created=tenant_created)
         if not admin_password:
-            raise InvalidInput([Problem("admin_password", "is required to create the first admin: pass --admin-password-file")])
+            raise InvalidInput([Problem("admin_password", N_("is required to create the first admin: pass "
+                                                             "--admin-password-file"))])
         users_service.insert_user(scope, actor, email=admin_email, username=admin_email.split("@")[0].lower(),
                                   display_name=admin_email.split("@")[0], password=admin_password, is_admin=True)
     return InitResult(tenant=tenant, admin_created=True, tenant_created=tenant_created)
@@ -192,7 +189,7 @@ def second_factor_policy(store: Store, tenant_id: int) -> str:
     with store.read() as conn:
         value = conn.execute(select(tenants.c.second_factor_policy).where(tenants.c.id == tenant_id)).scalar()
     if value is None:
-        raise NotFound("tenant: no such tenant")
+        raise NotFound("tenant", N_("no such tenant"))
     return value
 
 
@@ -201,12 +198,12 @@ def set_second_factor_policy(store: Store, tenant_id: int, actor: Actor, policy:
     and now needs one is taken to set it up before anything else."""
     policy = (policy or "").strip().lower()
     if policy not in SECOND_FACTOR_POLICIES:
-        raise InvalidInput([Problem("second_factor_policy",
-                                    f'"{policy}" is not a policy: choose one of {", ".join(SECOND_FACTOR_POLICIES)}')])
+        raise InvalidInput([Problem("second_factor_policy", N_('"%(policy)s" is not a policy: choose one of %(policies)s'),
+                                    policy=policy, policies=", ".join(SECOND_FACTOR_POLICIES))])
     with store.write() as conn:
         if not conn.execute(update(tenants).where(tenants.c.id == tenant_id)
                             .values(second_factor_policy=policy)).rowcount:
-            raise NotFound("tenant: no such tenant")
+            raise NotFound("tenant", N_("no such tenant"))
         TenantScope(conn, tenant_id).audit(actor.name, "tenant.second_factor_policy", "tenant", tenant_id,
                                            actor.addr, policy=policy)
     return policy

@@ -11,7 +11,7 @@ from ostiary.services.rules import email_links
 from ostiary.services.rules import sessions as sessions_service
 from ostiary.services.base import notifications
 from ostiary.services.base.actor import Actor
-from ostiary.services.base.errors import Conflict, NotFound, Problem, Problems, InvalidInput
+from ostiary.services.base.errors import N_, Conflict, InvalidInput, NotFound, Problem, Problems
 from ostiary.services.base.passwords import hash_password, password_problem, verify_password
 from ostiary.services.base.text_rules import control_character_problem, nfc
 from ostiary.store import Store, TenantScope
@@ -25,7 +25,7 @@ USERNAME_RE = re.compile(r"^[\w.@+-]{1,100}$")
 def validate_email(email: str, problems: Problems) -> str:
     email = nfc(email).strip()
     if len(email) > 320 or not EMAIL_RE.match(email) or control_character_problem(email):
-        problems.add("email", f'"{email}" is not an email address: use the form name@example.com')
+        problems.add("email", N_('"%(email)s" is not an email address: use the form name@example.com'), email=email)
     return email
 
 
@@ -34,7 +34,8 @@ def _validate_username(username: str, problems: Problems) -> str:
     if not USERNAME_RE.match(username):
         problems.add(
             "username",
-            f'"{username}" is not a valid username: use 1-100 letters, digits and . _ @ + - (no spaces or commas)',
+            N_('"%(username)s" is not a valid username: use 1-100 letters, digits and . _ @ + - (no spaces or commas)'),
+            username=username,
         )
     return username
 
@@ -42,7 +43,7 @@ def _validate_username(username: str, problems: Problems) -> str:
 def _validate_display_name(name: str, problems: Problems) -> str:
     name = nfc(name).strip()
     if not name or len(name) > 200:
-        problems.add("display_name", "must be 1-200 characters")
+        problems.add("display_name", N_("must be 1-200 characters"))
     elif control_character_problem(name):
         problems.add("display_name", control_character_problem(name))
     return name
@@ -71,7 +72,7 @@ def find_user(store: Store, tenant_id: int, email_or_username: str) -> Row | Non
 def get_user(store: Store, tenant_id: int, email_or_username: str) -> Row:
     row = find_user(store, tenant_id, email_or_username)
     if row is None:
-        raise NotFound(f'user: no user "{email_or_username}" in this tenant: see `ostiary user list`')
+        raise NotFound("user", N_('no user "%(login)s" in this tenant: see `ostiary user list`'), login=email_or_username)
     return row
 
 
@@ -128,9 +129,9 @@ def insert_user(scope: TenantScope, actor: Actor, *, email: str, username: str, 
                 password: str | None, is_admin: bool) -> Row:
     """The write half of add_user, for callers already inside a transaction."""
     if scope.one(users, func.lower(users.c.email) == email.lower()):
-        raise Conflict(f'email: a user with "{email}" already exists in this tenant')
+        raise Conflict("email", N_('a user with "%(email)s" already exists in this tenant'), email=email)
     if scope.one(users, users.c.username == username):
-        raise Conflict(f'username: "{username}" is taken in this tenant: pass another with --username')
+        raise Conflict("username", N_('"%(username)s" is taken in this tenant: pass another with --username'), username=username)
     now = time.time()
     uid = scope.insert(
         users, email=email, username=username, display_name=display_name,
@@ -155,10 +156,12 @@ def _other_active_admins(scope: TenantScope, user_id: int) -> int:
 
 def _refuse_removing_last_admin(scope: TenantScope, user: Row, field: str) -> None:
     if user.is_admin and user.active and _other_active_admins(scope, user.id) == 0:
-        action = "disabled" if field == "active" else "demoted"
-        raise Conflict(f'{field}: "{user.email}" is the last active administrator of this tenant and cannot be '
-                       f"{action}: first make another user an administrator (`ostiary user admin EMAIL`, "
-                       "or the admin flag on their page)")
+        raise Conflict(field, N_('"%(email)s" is the last active administrator of this tenant and cannot be disabled: '
+                                 'first make another user an administrator (`ostiary user admin EMAIL`, '
+                                 'or the admin flag on their page)') if field == "active" else
+                       N_('"%(email)s" is the last active administrator of this tenant and cannot be demoted: '
+                          'first make another user an administrator (`ostiary user admin EMAIL`, '
+                          'or the admin flag on their page)'), email=user.email)
 
 
 def check_admin_change(store: Store, tenant_id: int, email: str, *, active: bool | None = None,
@@ -234,17 +237,17 @@ def update_user(store: Store, tenant_id: int, actor: Actor, login: str, *, email
     if display_name is not None:
         values["display_name"] = _validate_display_name(display_name, problems)
     if not values:
-        problems.add("user", "nothing to change: give a new email, username or display name")
+        problems.add("user", N_("nothing to change: give a new email, username or display name"))
     problems.raise_if_any()
     user = get_user(store, tenant_id, login)
     with store.write() as conn:
         scope = TenantScope(conn, tenant_id)
         if "email" in values and values["email"].lower() != user.email.lower() and \
                 scope.one(users, func.lower(users.c.email) == values["email"].lower()):
-            raise Conflict(f'email: a user with "{values["email"]}" already exists in this tenant')
+            raise Conflict("email", N_('a user with "%(email)s" already exists in this tenant'), email=values["email"])
         if "username" in values and values["username"] != user.username and \
                 scope.one(users, users.c.username == values["username"]):
-            raise Conflict(f'username: "{values["username"]}" is taken in this tenant: choose another')
+            raise Conflict("username", N_('"%(username)s" is taken in this tenant: choose another'), username=values["username"])
         changed = {k: v for k, v in values.items() if v != getattr(user, k)}
         if changed:
             scope.update(users, users.c.id == user.id, updated_at=time.time(), **changed)
@@ -267,10 +270,11 @@ def delete_user(store: Store, tenant_id: int, actor: Actor, login: str) -> Row:
         scope = TenantScope(conn, tenant_id)
         user = scope.one(users, users.c.id == user.id)
         if user is None:
-            raise NotFound(f'user: no user "{login}" in this tenant: see `ostiary user list`')
+            raise NotFound("user", N_('no user "%(login)s" in this tenant: see `ostiary user list`'), login=login)
         if user.is_admin and user.active and _other_active_admins(scope, user.id) == 0:
-            raise Conflict(f'user: "{user.email}" is the last active administrator of this tenant and cannot be '
-                           "deleted: first make another user an administrator (`ostiary user admin EMAIL`)")
+            raise Conflict("user", N_('"%(email)s" is the last active administrator of this tenant and cannot be '
+                                      'deleted: first make another user an administrator (`ostiary user admin EMAIL`)'),
+                           email=user.email)
         ended = sessions_service.end_user_sessions_in(scope, user.id, "user deleted")
         scope.delete(users, users.c.id == user.id)  # memberships, sessions, codes, identities: ON DELETE CASCADE
         scope.audit(actor.name, "user.delete", "user", user.id, actor.addr, email=user.email,
