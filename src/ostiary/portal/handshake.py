@@ -21,7 +21,9 @@ from ostiary.portal.client_address import client_address
 from ostiary.portal.cookies import cookie_flags, forget_cookie
 from ostiary.portal.csrf import csrf_ok
 from ostiary.portal.instance import instance, portal_domain_for, request_host
+from ostiary.portal.i18n import gettext as _
 from ostiary.portal.pages import person_actor, portal_page, tenant_page
+from ostiary.portal.problem_text import message_text
 from ostiary.portal.rendering import error_page, render
 from ostiary.portal.redirects import RdRefused, validate_rd
 from ostiary.services.base import handshake_tokens
@@ -52,8 +54,9 @@ def _refused(request: Request, reason: str, detail: str = "") -> None:
 
 def _rd_refused(request: Request, exc: RdRefused) -> Response:
     _refused(request, "rd_refused", str(exc))
-    return error_page(request, 400, "This sign-in link is not valid",
-                      f"{exc}. Ostiary only returns you to the apps it protects; go back to the app and try again.")
+    return error_page(request, 400, _("This sign-in link is not valid"),
+                      _("%(reason)s. Ostiary only returns you to the apps it protects; go back to the app and try "
+                        "again.") % {"reason": message_text(exc.message)})
 
 
 async def start(request: Request) -> Response:
@@ -68,7 +71,7 @@ async def start(request: Request) -> Response:
         return _rd_refused(request, exc)
     tenant = inst.holder.snapshot.tenants.get(domain.tenant_id)
     if tenant is None or not tenant.host:
-        return error_page(request, 503, "Not ready", "This installation has no base domain yet.")
+        return error_page(request, 503, _("Not ready"), _("This installation has no base domain yet."))
     nonce = secrets.token_urlsafe(32)
     nonce_hash = hashlib.sha256(nonce.encode()).hexdigest()
     target = inst.settings.public_url(tenant.host, AUTHORIZE_PATH) + "?" + urlencode(
@@ -90,8 +93,9 @@ async def authorize(request: Request, tenant: TenantView) -> Response:
         c in "0123456789abcdef" for c in nonce_hash
     ):
         _refused(request, "bad_link", "no protected domain of this organisation")
-        return error_page(request, 400, "This sign-in link is not valid",
-                          "It does not name a protected domain of this organisation. Go back to the app and try again.")
+        return error_page(request, 400, _("This sign-in link is not valid"),
+                          _("It does not name a protected domain of this organisation. Go back to the app and try "
+                            "again."))
     try:
         app = validate_rd(params.get("rd"), snap, domain, inst.settings.dev)
     except RdRefused as exc:
@@ -123,7 +127,7 @@ async def authorize(request: Request, tenant: TenantView) -> Response:
         "mf": session.second_factor, "am": list(session.methods)[:8], "exp": now + inst.settings.handshake_token_ttl,
     }
     if snap.signing_key is None:
-        return error_page(request, 503, "Not ready", "No signing key is loaded yet; try again in a moment.")
+        return error_page(request, 503, _("Not ready"), _("No signing key is loaded yet; try again in a moment."))
     hs = sign(HANDSHAKE, payload, snap.signing_key)
     target = inst.settings.public_url(domain.portal_host, CALLBACK_PATH) + "?" + urlencode({"token": hs})
     return _no_store(RedirectResponse(target, status_code=302))
@@ -149,8 +153,9 @@ async def callback(request: Request, domain: DomainView) -> Response:
     snap = inst.holder.snapshot
     now = time.time()
     payload = verify(HANDSHAKE, request.query_params.get("token", ""), snap.keys, now)
-    invalid = ("This sign-in link is not valid",
-               "It has expired, was already used, or was made for another site. Go back to the app and try again.")
+    invalid = (_("This sign-in link is not valid"),
+               _("It has expired, was already used, or was made for another site. Go back to the app and try "
+                 "again."))
     if payload is None or payload.get("ph") != domain.portal_host or payload.get("d") != domain.id \
             or payload.get("tn") != domain.tenant_id:
         _refused(request, "invalid_token", "expired, badly signed or made for another portal")
@@ -159,8 +164,8 @@ async def callback(request: Request, domain: DomainView) -> Response:
     nonce = request.cookies.get(state_name, "")
     if not hmac.compare_digest(hashlib.sha256(nonce.encode()).hexdigest(), payload["nh"]):
         _refused(request, "other_browser", "the browser did not start this sign-in")
-        return error_page(request, 400, "Sign-in started in another browser",
-                          "This browser did not start this sign-in, so it is refused. Open the app again here.")
+        return error_page(request, 400, _("Sign-in started in another browser"),
+                          _("This browser did not start this sign-in, so it is refused. Open the app again here."))
     try:
         validate_rd(payload["rd"], snap, domain, inst.settings.dev)
     except RdRefused as exc:
@@ -208,8 +213,8 @@ async def portal_sign_out(request: Request, domain: DomainView) -> Response:
     snap = inst.holder.snapshot
     form = await request.form()
     if not csrf_ok(request, form.get("csrf")):
-        return _no_store(error_page(request, 403, "Sign-out refused",
-                                    "This form expired or came from another site. Open the sign-out page again."))
+        return _no_store(error_page(request, 403, _("Sign-out refused"),
+                                    _("This form expired or came from another site. Open the sign-out page again.")))
     cookies = [v for k, v in _all_cookies(request) if k == FORWARD_AUTH_COOKIE]
     identity = cookie_identity(snap, cookies, domain, time.time())
     if identity is not None:

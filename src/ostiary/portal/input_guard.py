@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ostiary.portal.i18n import N_, gettext as _
 from ostiary.portal.rendering import error_page
 from ostiary.services.base.text_rules import control_character_problem
 from ostiary.services.base.input_limits import MAX_BODY_BYTES, json_problem, shown, unstorable_character_problem
@@ -137,6 +138,9 @@ def _refuse(scope: Scope, refusal: Refusal) -> Response:
         return JSONResponse({"error": refusal.error, "message": text,
                              "problems": [{"field": refusal.field, "message": refusal.message}]},
                             status_code=refusal.status)
-    titles = {413: "Too much to send", 415: "Form not understood"}
-    return error_page(Request(scope), refusal.status if refusal.status != 422 else 400,
-                      titles.get(refusal.status, "Not accepted"), f"{text}. Go back, correct it and try again.")
+    not_accepted = N_("Not accepted")
+    too_much = N_("Too much to send")
+    not_understood = N_("Form not understood")
+    title = {413: too_much, 415: not_understood}.get(refusal.status, not_accepted)
+    return error_page(Request(scope), refusal.status if refusal.status != 422 else 400, _(title),
+                      _("%(problem)s. Go back, correct it and try again.") % {"problem": text})

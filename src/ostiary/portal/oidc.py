@@ -15,6 +15,7 @@ from ostiary.portal.cookies import forget_cookie
 from ostiary.portal.instance import instance, tenant_for
 from ostiary.portal.rendering import error_page, render
 from ostiary.portal.i18n import N_, gettext as _
+from ostiary.portal.problem_text import message_text
 from ostiary.portal.pages import checked_form, person_actor, session_from_cookie, unknown_host
 from ostiary.portal.signin import second_factor_step
 from ostiary.services.rules import sessions as sessions_service
@@ -170,7 +171,7 @@ async def end_session_page(request: Request) -> Response:
     pairs = list(request.query_params.multi_items())
     validated, problem = await _end_session_request(request, pairs)
     if validated is None:
-        return error_page(request, 400, _("This sign-out request is not valid"), f"{problem}.")
+        return error_page(request, 400, _("This sign-out request is not valid"), message_text(problem))
     name = validated.client.row.name if validated.client is not None else ""
     return render(request, "oidc_end_session.html", client_name=name, query=urlencode(pairs),
                   tenant=tenant_for(request))
@@ -186,7 +187,7 @@ async def end_session_submit(request: Request) -> Response:
     validated, problem = await _end_session_request(request, parse_qsl(str(form.get("request", "")),
                                                                        keep_blank_values=True))
     if validated is None:
-        return error_page(request, 400, _("This sign-out request is not valid"), f"{problem}.")
+        return error_page(request, 400, _("This sign-out request is not valid"), message_text(problem))
     session = await session_from_cookie(request)
     if session is not None:
         await run_in_threadpool(sessions_service.end_session, inst.store, session.tenant_id, session.id,

@@ -183,7 +183,8 @@ async def callback(request: Request, tenant: TenantView) -> Response:
                               "provider", f"not admitted: {refusal.message}", via=config.name)
         return problem_page(request, 403, config, _("Not signed in"), refusal.message, next_url)
     if link_to is not None:
-        response = notices.redirect_with_notice(request, "/account", f"{config.display_name} is linked.")
+        response = notices.redirect_with_notice(request, "/account",
+                                                _("%(provider)s is linked.") % {"provider": config.display_name})
     else:
         response = await signed_in_response(request, inst, tenant, config, admitted.user_id, next_url)
     forget_cookie(response, inst, _cookie_name(inst))
@@ -250,4 +251,4 @@ async def unlink(request: Request, me: SignedIn, form) -> Response:
     except ServiceError as exc:
         message = "; ".join(message_text(p.message) for p in problems_of(exc))
         return notices.redirect_with_notice(request, "/account", message)
-    return notices.redirect_with_notice(request, "/account", "The identity is no longer linked.")
+    return notices.redirect_with_notice(request, "/account", _("The identity is no longer linked."))
