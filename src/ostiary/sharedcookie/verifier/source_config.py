@@ -10,6 +10,7 @@ import os
 import re
 from dataclasses import asdict, dataclass, field
 
+from ostiary.translations import N_, Message
 from ostiary.sharedcookie.verifier.jwtcookie import SharedCookieConfigError, SharedCookieSource
 
 _COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}$")
@@ -38,22 +39,25 @@ class SharedCookieSettings:
 
 
 def settings_problems(s: SharedCookieSettings, allow_http: bool) -> list[tuple[str, str]]:
-    """(field, message) for everything wrong with the settings themselves."""
+    """(field, message) for everything wrong with the settings themselves; each message a
+    translations.Message (English as text; the admin pages translate it, docs/translations.md)."""
     out = []
     schemes = ("https://", "http://") if allow_http else ("https://",)
     if not s.sign_in_url.startswith(schemes) or any(ord(c) <= 32 for c in s.sign_in_url):
-        out.append(("sign_in_url", f'"{s.sign_in_url}" must be the chat\'s absolute https sign-in URL, e.g. https://chat.example.com/login'))
+        out.append(("sign_in_url", Message(N_('"%(url)s" must be the chat\'s absolute https sign-in URL, e.g. '
+                                              'https://chat.example.com/login'), url=s.sign_in_url)))
     if not _COOKIE_NAME.match(s.cookie_name):
-        out.append(("cookie_name", f'"{s.cookie_name}" is not a cookie name (letters, digits and !#$%&\'*+-.^_`|~)'))
+        out.append(("cookie_name", Message(N_('"%(name)s" is not a cookie name (letters, digits and '
+                                              '!#$%%&\'*+-.^_`|~)'), name=s.cookie_name)))
     if bool(s.secret_env) == bool(s.secret_file):
-        out.append(("secret", "name exactly one of --secret-env or --secret-file"))
+        out.append(("secret", Message(N_("name exactly one of --secret-env or --secret-file"))))
     if s.secret_env and not _ENV_NAME.match(s.secret_env):
-        out.append(("secret_env", f'"{s.secret_env}" is not an environment variable name'))
+        out.append(("secret_env", Message(N_('"%(name)s" is not an environment variable name'), name=s.secret_env)))
     bad_claims = [c for c in (s.user_id_claim, *s.required_claims) if not _CLAIM.match(c)]
     if bad_claims:
-        out.append(("claims", f"not claim names: {', '.join(bad_claims)}"))
+        out.append(("claims", Message(N_("not claim names: %(names)s"), names=", ".join(bad_claims))))
     if s.user_id_claim not in s.required_claims:
-        out.append(("user_id_claim", f'"{s.user_id_claim}" must also be a required claim'))
+        out.append(("user_id_claim", Message(N_('"%(claim)s" must also be a required claim'), claim=s.user_id_claim)))
     return out
 
 
