@@ -19,6 +19,7 @@ from ostiary.services.rules import groups, sessions
 from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.snapshot.follower import SnapshotHolder
 from ostiary.store import open_store
+from ostiary.tokens import FORWARD_AUTH, sign
 
 
 def log(msg: str) -> None:
@@ -92,6 +93,7 @@ def summarise(runs: dict, ours: str, floor: str) -> dict:
 _LOAD_PROBE = """
 import json, resource, sys, time
 from ostiary.store import open_store
+from ostiary.tokens import FORWARD_AUTH, sign
 from ostiary.snapshot.follower import SnapshotHolder
 from ostiary.tokens import sign
 holder = SnapshotHolder(open_store(sys.argv[1]))
@@ -190,7 +192,7 @@ def propagation(store_url: str, world: Small, servers, trials: int) -> dict:
     per_trial, per_worker, stuck = [], [], 0
     for _ in range(trials):
         session = sessions.create_session(store, world.tenant_id, world.user_id)
-        cookie = sign("fa", {"tn": world.tenant_id, "d": domain_id, "s": session.id, "u": world.user_id,
+        cookie = sign(FORWARD_AUTH, {"tn": world.tenant_id, "d": domain_id, "s": session.id, "u": world.user_id,
                              "mf": False, "exp": time.time() + 3600}, snap.signing_key)
         headers = check_headers(world, cookie)
         for _, c in conns:

@@ -50,7 +50,7 @@ def would_create_cycle(group_id: int, new_parent_id: int | None, parent_of: Mapp
     return False
 
 
-def may_enter(user_groups: frozenset[int], all_users: bool, granted_groups: frozenset[int]) -> bool:
+def may_enter(user_groups: Iterable[int], all_users: bool, granted_groups: frozenset[int]) -> bool:
     """`user_groups` must already include ancestors (see with_ancestors)."""
     return all_users or not granted_groups.isdisjoint(user_groups)
 

@@ -84,3 +84,22 @@ def test_making_group_names_unique_regardless_of_case_refuses_existing_pairs_nam
         assert current_revision(store.engine) == head_revision(store.engine)
     finally:
         store.dispose()
+
+
+def test_the_schema_check_reads_the_chain_as_alembic_does_without_loading_alembic():
+    """A serving worker checks the schema without importing alembic (store/engine.py: its memory); its own
+    reading of the migration files must agree with alembic's, and it must not load alembic."""
+    import subprocess
+    import sys
+
+    from alembic.script import ScriptDirectory
+
+    from ostiary.store.engine import alembic_config, head_revision, revisions
+
+    script = ScriptDirectory.from_config(alembic_config(None))
+    assert revisions() == [rev.revision for rev in reversed(list(script.walk_revisions()))]
+    assert head_revision() == script.get_current_head()
+    code = ("import sys, ostiary.app, ostiary.store.engine as e; e.revisions(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]", loaded

@@ -55,10 +55,10 @@ def _app_view(row, granted: frozenset[int]) -> AppView:
 
 def _user_view(snap: Snapshot, row) -> UserView:
     parent_of = {gid: g.parent_id for gid, g in snap.groups.items() if g.tenant_id == row.tenant_id}
-    closure = with_ancestors(snap.user_direct_groups.get(row.id, frozenset()), parent_of)
+    closure = with_ancestors(snap.user_direct_groups.get(row.id, ()), parent_of)
     names = sorted(snap.groups[g].name for g in closure if g in snap.groups)
     return UserView(row.id, row.tenant_id, row.username, row.email, row.display_name, bool(row.active),
-                    closure, ",".join(names))
+                    tuple(sorted(closure)), ",".join(names))
 
 
 def _reindex_hosts(snap: Snapshot, hosts: set[str]) -> None:
@@ -108,7 +108,7 @@ def load_full(conn: Connection, box: SecretBox | None = None) -> Snapshot:
     direct: dict[int, set[int]] = defaultdict(set)
     for row in conn.execute(select(memberships.c.user_id, memberships.c.group_id)):
         direct[row.user_id].add(row.group_id)
-    snap.user_direct_groups = {uid: frozenset(g) for uid, g in direct.items()}
+    snap.user_direct_groups = {uid: tuple(sorted(g)) for uid, g in direct.items()}
     _load_users(snap, conn.execute(select(users)))
     now = time.time()
     for row in conn.execute(
@@ -125,13 +125,16 @@ def _load_users(snap: Snapshot, rows) -> None:
     parent_by_tenant: dict[int, dict[int, int | None]] = defaultdict(dict)
     for g in snap.groups.values():
         parent_by_tenant[g.tenant_id][g.id] = g.parent_id
-    cache: dict[frozenset[int], tuple[frozenset[int], str]] = {}
+    # A closure is kept as a sorted tuple, not a frozenset: a sixth of the memory (100,000 people in ten
+    # groups each: about 60 MB less per worker), and the check only ever asks app.granted.isdisjoint(it).
+    cache: dict[tuple[int, ...], tuple[tuple[int, ...], str]] = {}
     for row in rows:
-        direct = snap.user_direct_groups.get(row.id, frozenset())
+        direct = snap.user_direct_groups.get(row.id, ())
         key = direct
         if key not in cache:
             closure = with_ancestors(direct, parent_by_tenant[row.tenant_id])
-            cache[key] = (closure, ",".join(sorted(snap.groups[g].name for g in closure if g in snap.groups)))
+            cache[key] = (tuple(sorted(closure)),
+                          ",".join(sorted(snap.groups[g].name for g in closure if g in snap.groups)))
         closure, header = cache[key]
         snap.users[row.id] = UserView(row.id, row.tenant_id, row.username, row.email, row.display_name,
                                       bool(row.active), closure, header)
@@ -154,9 +157,9 @@ def apply_change(snap: Snapshot, conn: Connection, entity: str, entity_id: str, 
 
 def _user_changed(snap: Snapshot, conn: Connection, entity_id: str, tenant_id: int | None, box) -> None:
     uid = int(entity_id)
-    snap.user_direct_groups[uid] = frozenset(
+    snap.user_direct_groups[uid] = tuple(sorted(
         r.group_id for r in conn.execute(select(memberships.c.group_id).where(memberships.c.user_id == uid))
-    )
+    ))
     row = conn.execute(select(users).where(users.c.id == uid)).first()
     if row is None:
         snap.users.pop(uid, None)
@@ -196,7 +199,7 @@ def _group_changed(snap: Snapshot, conn: Connection, entity_id: str, tenant_id: 
     for r in conn.execute(select(memberships.c.user_id, memberships.c.group_id).where(memberships.c.tenant_id == tenant_id)):
         direct[r.user_id].add(r.group_id)
     for uid in tenant_user_ids:
-        snap.user_direct_groups[uid] = frozenset(direct.get(uid, ()))
+        snap.user_direct_groups[uid] = tuple(sorted(direct.get(uid, ())))
     _load_users(snap, tenant_user_rows)
 
 

@@ -66,7 +66,7 @@ class UserView:
     email: str
     display_name: str
     active: bool
-    groups: frozenset[int]  # direct groups and all their ancestors
+    groups: tuple[int, ...]  # direct groups and all their ancestors, sorted (a tuple: a sixth of a frozenset's memory)
     groups_header: str  # their names, comma-separated, sorted
 
 
@@ -90,7 +90,7 @@ class Snapshot:
     # Enabled apps of verified domains, longest path prefix first.
     apps_by_host: dict[str, tuple[AppView, ...]] = field(default_factory=dict)
     groups: dict[int, GroupView] = field(default_factory=dict)
-    user_direct_groups: dict[int, frozenset[int]] = field(default_factory=dict)
+    user_direct_groups: dict[int, tuple[int, ...]] = field(default_factory=dict)  # sorted, as UserView.groups
     users: dict[int, UserView] = field(default_factory=dict)
     # Ended central sessions that have not yet expired: session id -> expires_at.
     ended_sessions: dict[str, float] = field(default_factory=dict)

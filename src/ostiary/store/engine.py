@@ -4,18 +4,16 @@ missing or not current with the command that fixes it (docs/upgrading.md)."""
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
+from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect, make_url, text
 
 from ostiary import secretbox
 from ostiary.secretbox import SecretBox
@@ -108,7 +106,11 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def alembic_config(engine: Engine | None, box: SecretBox | None = None) -> Config:
+def alembic_config(engine: Engine | None, box: SecretBox | None = None):
+    # alembic is imported only to change the schema (`ostiary migrate`, the tests): a serving worker, which
+    # only checks that the schema is current, never loads it (about 13 MB of each worker's memory).
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["engine"] = engine
@@ -116,19 +118,44 @@ def alembic_config(engine: Engine | None, box: SecretBox | None = None) -> Confi
     return cfg
 
 
-def head_revision(engine: Engine) -> str | None:
-    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+_REVISION_LINE = re.compile(r"""^(down_revision|revision)\s*=\s*(?:['"]([^'"]+)['"]|None)\s*$""", re.MULTILINE)
+
+
+@functools.cache
+def _chain() -> tuple[str, ...]:
+    """The revisions of migrations/versions/, oldest first, read from each file's `revision` and
+    `down_revision` lines (one straight chain; tests/unit/test_migrations.py holds it to alembic's own reading)."""
+    parent: dict[str, str | None] = {}
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        found = dict((m.group(1), m.group(2)) for m in _REVISION_LINE.finditer(path.read_text()))
+        if "revision" in found:
+            parent[found["revision"]] = found.get("down_revision")
+    children = {p: r for r, p in parent.items()}
+    chain, at = [], children.get(None)
+    while at is not None:
+        chain.append(at)
+        at = children.get(at)
+    if len(chain) != len(parent):
+        raise RuntimeError("the migrations do not form one chain: see src/ostiary/store/migrations/versions")
+    return tuple(chain)
+
+
+def head_revision(engine: Engine | None = None) -> str | None:
+    chain = _chain()
+    return chain[-1] if chain else None
 
 
 def revisions() -> list[str]:
     """Every schema revision this Ostiary knows, oldest first."""
-    script = ScriptDirectory.from_config(alembic_config(None))
-    return [rev.revision for rev in reversed(list(script.walk_revisions()))]
+    return list(_chain())
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The database's schema revision (alembic's version table), None when it has none."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 @dataclass
@@ -173,10 +200,14 @@ class Store:
         if path is not None:
             create_owner_only(path)
         with answer_deadline.unbounded_answers():
+            from alembic import command
+
             command.upgrade(alembic_config(self.engine, self.box), "head")
 
     def downgrade(self, revision: str) -> None:
         with answer_deadline.unbounded_answers():
+            from alembic import command
+
             command.downgrade(alembic_config(self.engine, self.box), revision)
 
     def move_to(self, revision: str) -> str:
@@ -190,6 +221,8 @@ class Store:
             self.downgrade(revision)
         else:
             with answer_deadline.unbounded_answers():
+                from alembic import command
+
                 command.upgrade(alembic_config(self.engine, self.box), revision)
         return was
 
