@@ -47,18 +47,18 @@ from tests.support.tls import issue_certificates
 
 _OWN_OSTIARY = {"two_workers": (2, {}), "loop_rloop": (1, {"OSTIARY_EVENT_LOOP": "rloop"}),
                 "loop_asyncio": (1, {"OSTIARY_EVENT_LOOP": "asyncio"})}
-_SOCKET_PATH: list[str] = [""]
 _CHECK_HEAD = "\tlocation = /_ostiary_check {\n\t\tinternal;\n"
 _LEAN = ("\t\tproxy_pass_request_headers off;\n\t\tproxy_set_header Cookie $http_cookie;\n"
          "\t\tproxy_set_header Accept $http_accept;\n\t\tproxy_set_header Sec-Fetch-Mode $http_sec_fetch_mode;\n"
          "\t\tproxy_set_header X-Requested-With $http_x_requested_with;\n")
 
 
-def _variant(block: str, name: str, app_port: int, port: int, upstream_port: int | None = None) -> str:
+def _variant(block: str, name: str, app_port: int, port: int, upstream_port: int | None = None,
+             socket_path: str = "") -> str:
     """The shipped server block and upstream under new names, on `port`, edited for `name`."""
     text = shipped_copy(block, name, app_port, port, upstream_port)
     if name == "unix_socket":
-        text = re.sub(r"server 127\.0\.0\.1:\d+;", f"server unix:{_SOCKET_PATH[0]};", text, count=1)
+        text = re.sub(r"server 127\.0\.0\.1:\d+;", f"server unix:{socket_path};", text, count=1)
     if name == "no_keepalive":
         text = text.replace("\tkeepalive 16;\n", "")
     elif name == "keepalive_64":
@@ -110,8 +110,7 @@ def main() -> None:
     if "bare_upstream" in names:
         bare = BareServer(free_port(), work, loop="uvloop")
     if "unix_socket" in names:
-        _SOCKET_PATH[0] = str(work / "ostiary.sock")
-        uds = _unix_socket_ostiary(url, work, _SOCKET_PATH[0])
+        uds = _unix_socket_ostiary(url, work, str(work / "ostiary.sock"))
     try:
         tls = issue_certificates(work / "tls", [APP_HOST])
         settings = load_settings(database_url=url, data_dir=work, public_port=ports["nginx"],
@@ -122,7 +121,8 @@ def main() -> None:
         variant_ports = {name: free_port() for name in names}
         extra = "".join(
             _variant(block, name, ports["nginx"], variant_ports[name],
-                     own[name].port if name in own else bare.port if name == "bare_upstream" else None)
+                     own[name].port if name in own else bare.port if name == "bare_upstream" else None,
+                     str(work / "ostiary.sock"))
             for name in names)
         (work / "variants.conf").write_text(block + extra)
         app_headers = {"Host": f"{APP_HOST}:{ports['nginx']}", "Accept": "text/html", "Cookie": headers["Cookie"]}

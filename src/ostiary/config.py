@@ -86,6 +86,15 @@ def parse_networks(value: object) -> tuple[Network, ...]:
     return tuple(networks)
 
 
+def in_networks(address: str, networks: tuple[Network, ...]) -> bool:
+    """Whether `address` (an IP address as text) lies in one of `networks`; False for anything not an address."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in n for n in networks)
+
+
 class ResolverConfigError(ValueError):
     """`OSTIARY_DNS_RESOLVERS` (or a value shaped like it) cannot be used."""
 

@@ -73,6 +73,18 @@ def form_csrf(html: str) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
 
 
+def axe_and_width(page) -> list[str]:
+    """axe-core's violations (any impact) on the page as it is shown now (axe already loaded in it), and
+    whether it scrolls sideways."""
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    bad = [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+           for v in result["violations"]]
+    wide = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    if wide > 0:
+        bad.append(f"scrolls sideways by {wide} px")
+    return bad
+
+
 def axe_violations(page, url: str) -> dict[str, list[str]]:
     """Every axe-core violation (any impact) at 1280 px and 375 px, light and dark; empty when clean.
     The page's context must bypass the CSP (axe is injected as a script)."""
@@ -83,12 +95,7 @@ def axe_violations(page, url: str) -> dict[str, list[str]]:
             page.set_viewport_size(viewport)
             page.goto(url)
             page.add_script_tag(path=str(AXE))
-            result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-            bad = [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-                   for v in result["violations"]]
-            wide = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-            if wide > 0:
-                bad.append(f"scrolls sideways by {wide} px")
+            bad = axe_and_width(page)
             if bad:
                 found[f"{url} {look} @ {viewport['width']}px"] = bad
     page.emulate_media(color_scheme="light")

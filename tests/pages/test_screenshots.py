@@ -32,7 +32,7 @@ from ostiary.services.rules.providers import ProviderSettings
 from ostiary.store import TenantScope
 from ostiary.wire import AUTHORIZE_PATH, CHECK_PATH
 from tests.admin.conftest import start_world, stop_world
-from tests.pages.conftest import AXE, DESKTOP, LOOKS, PASSWORD, PHONE, new_page
+from tests.pages.conftest import AXE, DESKTOP, LOOKS, PASSWORD, PHONE, axe_and_width, new_page
 from tests.support.server import free_port, loopback_client
 from tests.support.smtpserver import SmtpServer
 
@@ -188,13 +188,7 @@ def _axe(page) -> list[str]:
     """axe-core's violations (any impact) on the page as it is shown now, and whether it scrolls sideways."""
     if not page.evaluate("typeof axe === 'object'"):  # a page opened before the init script was added
         return ["axe-core is not loaded in this page"]
-    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    bad = [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-           for v in result["violations"]]
-    wide = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    if wide > 0:
-        bad.append(f"scrolls sideways by {wide} px")
-    return bad
+    return axe_and_width(page)
 
 
 def _console(errors: list[str], page, message) -> None:

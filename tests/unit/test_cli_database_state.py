@@ -132,7 +132,7 @@ def _revision(url: str) -> str | None:
 def test_every_command_leaves_an_old_schema_alone_and_says_to_migrate(old_url):
     url, first = old_url
     store = open_store(url)
-    head = head_revision(store.engine)
+    head = head_revision()
     store.dispose()
     assert first != head, "needs a database behind the current schema"
     shown = url.replace("postgresql+psycopg://", "postgresql://") if url.startswith("postgresql") else url.removeprefix("sqlite:///")
@@ -162,7 +162,7 @@ def test_migrate_brings_an_old_schema_up(old_url):
     assert result.exit_code == 0, result.output
     store = open_store(url)
     try:
-        assert _revision(url) == head_revision(store.engine)
+        assert _revision(url) == head_revision()
     finally:
         store.dispose()
 

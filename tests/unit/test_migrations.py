@@ -26,7 +26,7 @@ def test_migrations_apply_from_empty_and_match_the_tables(empty_url):
     store = open_store(empty_url)
     try:
         store.migrate()
-        assert current_revision(store.engine) == head_revision(store.engine)
+        assert current_revision(store.engine) == head_revision()
         tables = set(inspect(store.engine).get_table_names()) - {"alembic_version"}
         assert tables == set(metadata.tables)
     finally:
@@ -81,7 +81,7 @@ def test_making_group_names_unique_regardless_of_case_refuses_existing_pairs_nam
         with store.engine.begin() as conn:
             conn.execute(text("DELETE FROM groups WHERE name = 'STAFF'"))
         store.migrate()
-        assert current_revision(store.engine) == head_revision(store.engine)
+        assert current_revision(store.engine) == head_revision()
     finally:
         store.dispose()
 

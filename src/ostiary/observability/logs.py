@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import contextvars
 import datetime
-import ipaddress
 import json
 import logging
 import re
 import secrets
 from typing import Any
+
+from ostiary.config import in_networks
 
 EVENTS = logging.getLogger("ostiary.events")
 # A CLI command that configured no logging stays quiet (no "last resort" lines on
@@ -124,14 +125,6 @@ def configure(level: str, fmt: str) -> None:
     logging.config.dictConfig(dictconfig(level, fmt))
 
 
-def _trusted(peer: str, networks: tuple) -> bool:
-    try:
-        ip = ipaddress.ip_address(peer)
-    except ValueError:
-        return False
-    return any(ip in n for n in networks)
-
-
 class RequestIdMiddleware:
     """Every portal request gets an id: the trusted proxy's X-Request-Id when
     one sent a well-formed one, else a new one; it is in every log line of the
@@ -146,7 +139,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         rid = None
-        if self.networks and _trusted((scope.get("client") or ("",))[0], self.networks):
+        if self.networks and in_networks((scope.get("client") or ("",))[0], self.networks):
             for name, value in scope["headers"]:
                 if name == b"x-request-id":
                     text = value.decode("latin-1")

@@ -3,10 +3,9 @@ throttling and the sign-in events name it."""
 
 from __future__ import annotations
 
-import ipaddress
-
 from starlette.requests import Request
 
+from ostiary.config import in_networks
 from ostiary.portal.instance import instance
 
 
@@ -15,18 +14,10 @@ def client_address(request: Request) -> str:
     X-Forwarded-For read right to left."""
     peer = request.client.host if request.client else ""
     trusted = instance(request).settings.trusted_proxies  # parsed once, when the settings load
-    if not trusted or not _in(peer, trusted):
+    if not trusted or not in_networks(peer, trusted):
         return peer
     hops = [h.strip() for h in ",".join(request.headers.getlist("x-forwarded-for")).split(",") if h.strip()]
     for hop in reversed(hops):
-        if not _in(hop, trusted):
+        if not in_networks(hop, trusted):
             return hop
     return hops[0] if hops else peer
-
-
-def _in(addr: str, networks: tuple) -> bool:
-    try:
-        ip = ipaddress.ip_address(addr)
-    except ValueError:
-        return False
-    return any(ip in n for n in networks)

@@ -140,7 +140,8 @@ def _chain() -> tuple[str, ...]:
     return tuple(chain)
 
 
-def head_revision(engine: Engine | None = None) -> str | None:
+def head_revision() -> str | None:
+    """The newest schema revision this Ostiary knows."""
     chain = _chain()
     return chain[-1] if chain else None
 
@@ -243,7 +244,7 @@ class Store:
     def ensure_current(self) -> None:
         """Refuse a database that is missing or whose schema is not this Ostiary's; change nothing."""
         self.ensure_installed()
-        current, head = current_revision(self.engine), head_revision(self.engine)
+        current, head = current_revision(self.engine), head_revision()
         if current == head:
             return
         if current not in revisions():
