@@ -36,6 +36,31 @@ async def bare_rsgi(scope, protocol) -> None:
     protocol.response_empty(200, [("content-length", "0")])
 
 
+async def echo_cookie(scope, receive, send) -> None:
+    """The probe of an interface, not a floor: answers with the Cookie header
+    exactly as the application was handed it (bench/floors.py)."""
+    if scope["type"] == "lifespan":
+        return await bare(scope, receive, send)
+    body = b"; ".join(value for name, value in scope["headers"] if name == b"cookie")
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def echo_cookie_rsgi(scope, protocol) -> None:
+    """The same probe through RSGI, whose header values are text."""
+    body = "; ".join(value for name, value in scope.headers.items() if name == "cookie").encode("utf-8")
+    protocol.response_bytes(200, [("content-length", str(len(body)))], body)
+
+
+def create_echo_cookie():
+    return echo_cookie
+
+
+def create_echo_cookie_rsgi():
+    return echo_cookie_rsgi
+
+
 def create_bare_rsgi():
     return bare_rsgi
 

@@ -26,6 +26,27 @@ def test_one_app_signs_in_once_and_reaches_the_app_with_identity_headers(world):
     assert hosts[:3] == ["grafana.acme-corp.test", "auth.acme-corp.test", ACME]
 
 
+def test_a_sibling_cookie_with_utf8_bytes_hides_neither_the_gate_nor_the_portal(world):
+    """An app on the same domain may set a cookie whose value holds UTF-8 bytes, and
+    browsers send it back as it was set, in the one Cookie header with Ostiary's. The
+    gate and the portal still find their own cookies beside it. Granian's RSGI
+    interface drops such a header value whole; that is why `ostiary serve` answers
+    through ASGI, which passes header bytes intact (BENCHMARKS.md, "The floor")."""
+    v = world.visitor("alice@acme.test")
+    assert v.open(world.url("grafana.acme-corp.test", "/")).reached_app
+    sibling = "pref=caf\u00e9-\u00fcber".encode("utf-8")
+    app_cookies = v.cookies_for(world.url("grafana.acme-corp.test", "/")).encode("ascii")
+    r = v.check(world.url("grafana.acme-corp.test", "/"), cookie=sibling + b"; " + app_cookies)
+    assert r.status_code == 200, r.text
+    assert r.headers["x-forwarded-user"] == "alice"
+    account = f"https://{ACME}:{world.port}/account"
+    r = v.proxy.get(account, headers={"Accept": "text/html",
+                                      "Cookie": v.cookies_for(account).encode("ascii") + b"; " + sibling})
+    assert r.status_code == 200 and "alice@acme.test" in r.text, (r.status_code, r.headers.get("location"))
+    # The control: without the portal's session cookie the same page sends the browser to sign in.
+    assert v.proxy.get(account, headers={"Accept": "text/html", "Cookie": sibling}).status_code in (302, 303)
+
+
 def test_the_first_redirect_is_absolute_and_carries_the_full_original_url(world):
     r = world.visitor().check(world.url("grafana.acme-corp.test", "/d/x?y=1&z=%C3%A9"))
     assert r.status_code == 302

@@ -69,7 +69,7 @@ class Visitor:
         return req.get_header("Cookie") or ""
 
     def check(self, url: str, method: str = "GET", headers: dict | None = None, nginx: bool = False,
-              cookie: str | None = None) -> httpx.Response:
+              cookie: str | bytes | None = None) -> httpx.Response:
         parts = urlsplit(url)
         portal = self.portal_for[parts.hostname]
         sent = {

@@ -155,3 +155,25 @@ def test_the_ratio_plot_draws_every_ratio_with_its_target():
     cs, ratios, target = series["nginx + snippet vs nginx alone"]
     assert cs == list(CONNECTIONS) and ratios == [0.72] * 4 and target == 0.85
     assert series["/check forbidden vs floor"][2] == 0.7
+
+
+def test_an_interface_that_drops_header_bytes_is_reported_beside_the_floor_never_as_it():
+    r = results()
+    floors_runs = {"bare_asgi_uvloop": {"16": [_run(10_000, 40)] * 3}, "bare_rsgi_rloop": {"16": [_run(12_000, 35)] * 3}}
+    r["floors"] = json.loads(json.dumps({
+        "runs": floors_runs, "fastest": "bare_asgi_uvloop", "serve": "bare_asgi_uvloop",
+        "fastest_any": "bare_rsgi_rloop", "fidelity": {"asgi": True, "rsgi": False},
+        "table": {n: summarise(floors_runs, n, "bare_asgi_uvloop")["16"] for n in floors_runs}}))
+    any_runs = _runs({"check": 0.7})
+    any_runs["floor_any"] = any_runs.pop("floor")
+    r["case1"] |= json.loads(json.dumps({"any_floor": "bare_rsgi_rloop",
+                                         "any_table": summarise(any_runs, "check", "floor_any")}))
+    text = report.render(r)
+    assert "| rsgi on rloop (drops header bytes: not available) |" in text
+    assert "| asgi on uvloop (fastest available: the floor) (`ostiary serve`) |" in text
+    assert "Header bytes handed over intact in this run: ASGI yes, RSGI **no**." in text
+    row = _summary_row(text, "| 1 | `/check` (allowed) vs the fastest bare handler `ostiary serve` can run")
+    assert "(asgi on uvloop)" in row and row.endswith("**holds** |"), row
+    beside = _summary_row(text, "| 1 | the same vs the fastest bare handler granian offers at all")
+    assert "(rsgi on rloop)" in beside and "| 0.70 |" in beside, beside
+    assert "Against the fastest bare handler granian offers at all (rsgi on rloop)" in text
