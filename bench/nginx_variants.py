@@ -16,6 +16,9 @@ Variants (each edits only what it names; every other line is the shipped snippet
 - `two_workers`: the shipped snippet against an Ostiary with 2 granian workers;
 - `loop_rloop`, `loop_asyncio`: the shipped snippet against an Ostiary on that event loop
   (`OSTIARY_EVENT_LOOP`; `ostiary serve` runs uvloop);
+- `uvicorn`: the shipped snippet against an Ostiary served by `ostiary serve --server uvicorn`
+  (one process, uvloop and httptools: the whole request on one thread, where granian hands each
+  request from its Rust thread to the Python one); needs `pip install httptools`, else skipped;
 - `unix_socket`: the shipped snippet against an Ostiary (uvloop) listening on a Unix domain
   socket (`server unix:PATH;` in the upstream) instead of loopback TCP;
 - `bare_upstream`: the shipped snippet against bench/bare_app.py's ASGI handler (granian, uvloop,
@@ -28,6 +31,7 @@ Variants (each edits only what it names; every other line is the shipped snippet
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import random
 import re
 import statistics
@@ -46,7 +50,7 @@ from ostiary.store import open_store
 from tests.support.tls import issue_certificates
 
 _OWN_OSTIARY = {"two_workers": (2, {}), "loop_rloop": (1, {"OSTIARY_EVENT_LOOP": "rloop"}),
-                "loop_asyncio": (1, {"OSTIARY_EVENT_LOOP": "asyncio"})}
+                "loop_asyncio": (1, {"OSTIARY_EVENT_LOOP": "asyncio"}), "uvicorn": (1, {"server": "uvicorn"})}
 _CHECK_HEAD = "\tlocation = /_ostiary_check {\n\t\tinternal;\n"
 _LEAN = ("\t\tproxy_pass_request_headers off;\n\t\tproxy_set_header Cookie $http_cookie;\n"
          "\t\tproxy_set_header Accept $http_accept;\n\t\tproxy_set_header Sec-Fetch-Mode $http_sec_fetch_mode;\n"
@@ -96,9 +100,13 @@ def main() -> None:
     store = open_store(url)
     _, cookie = mint_cookie(store, world)
     headers = check_headers(world, cookie)
-    names = ["no_keepalive", "keepalive_64", "lean_headers", "buffers", "minimal", *_OWN_OSTIARY, "unix_socket", "bare_upstream"]
+    names = ["no_keepalive", "keepalive_64", "lean_headers", "buffers", "minimal", *_OWN_OSTIARY, "unix_socket",
+             "bare_upstream"]
     if args.only is not None:
         names = [n for n in names if n in args.only]
+    if "uvicorn" in names and importlib.util.find_spec("httptools") is None:
+        log("  uvicorn skipped: without httptools it parses HTTP in Python (h11); pip install httptools")
+        names.remove("uvicorn")
     one = ostiary(url, ports["ostiary"], 1, work)
     # Variants with an Ostiary of their own: {name: server}.
     own = {}
@@ -136,7 +144,8 @@ def main() -> None:
                        "ostiary_alone": (f"http://127.0.0.1:{ports['ostiary']}/forward-auth/check?not-signed-in=401",
                                          headers, [], one_pids)}
             for name in names:
-                pids = (worker_pids(own[name].proc.pid, own[name].port) if name in own
+                pids = ([own[name].proc.pid] if name == "uvicorn"  # one process: uvicorn serves in it
+                        else worker_pids(own[name].proc.pid, own[name].port) if name in own
                         else descendants(uds.pid) if name == "unix_socket"
                         else descendants(bare.proc.pid) if name == "bare_upstream" else one_pids)
                 targets[name] = (f"https://127.0.0.1:{variant_ports[name]}/", app_headers, nginx_pids, pids)
