@@ -10,7 +10,9 @@ app's UTF-8 cookie beside Ostiary's would vanish whole, and the person would
 be sent to sign in again and again. The RSGI floor is still measured and
 reported beside it. Run alone, this prints every variant's throughput and its
 ratio to the asyncio ASGI floor, which is how `ostiary serve --loop auto`
-chose its order (ostiary/serving.py).
+chose its order (ostiary/serving.py). With httptools installed, Ostiary
+under `ostiary serve --server uvicorn` (uvloop and httptools, one thread)
+runs beside them (docs/proxies/nginx.md).
 """
 
 from __future__ import annotations
@@ -117,6 +119,11 @@ def main() -> None:
             running.append(server)
             targets[f"check_{loop}"] = (f"http://127.0.0.1:{server.port}/forward-auth/check?not-signed-in=401",
                                         headers, worker_pids(server.proc.pid, server.port))
+        if importlib.util.find_spec("httptools") is not None:  # beside them: Ostiary on uvicorn, one thread
+            server = ostiary(url, free_port(), 1, work, server="uvicorn")
+            running.append(server)
+            targets["check_uvicorn"] = (f"http://127.0.0.1:{server.port}/forward-auth/check?not-signed-in=401",
+                                        headers, [server.proc.pid])
         runs = cases.interleaved(targets, concurrencies, args.rounds, args.seconds)
     finally:
         for s in running:

@@ -240,8 +240,9 @@ def targets(results: dict) -> list[Target]:
                           "16 connections", f"≥ {TARGETS['case2']}",
                           f"{t['ratio']:.2f} (server CPU per request: {t['cpu_ratio']:.2f})",
                           t["ratio"] >= TARGETS["case2"],
-                          left + ". `python -m bench.nginx_variants` measures the snippet's options side by side "
-                          "(docs/proxies/nginx.md, \"Performance\")."))
+                          left + ". `python -m bench.nginx_variants` measures the snippet's options side by side, "
+                          "and the same Ostiary served by uvicorn on one thread, which spends less per check under "
+                          "nginx than granian's two thread hand-offs (docs/proxies/nginx.md, \"Performance\")."))
     else:
         out.append(Target("2", "protected request through nginx + snippet vs nginx alone", f"≥ {TARGETS['case2']}",
                           NOT_RUN, None))
