@@ -231,7 +231,7 @@ def main() -> None:
 
         if "5" in args.only:
             log("case 5: the handshake for a signed-in user, over HTTPS")
-            tls = issue_certificates(work / "tls-ostiary", ["localhost", "*.id.bench.test", PORTAL, f"*.bench.test"])
+            tls = issue_certificates(work / "tls-ostiary", ["localhost", "*.id.bench.test", PORTAL, "*.bench.test"])
             from tests.support.server import OstiaryServer
 
             hs = OstiaryServer({"OSTIARY_DATABASE_URL": small_url, "OSTIARY_DATA_DIR": str(work),

@@ -24,7 +24,6 @@ import tempfile
 from pathlib import Path
 
 from bench import cases
-from bench.cases import log
 from bench.servers import BareServer, free_port, ostiary, worker_pids
 
 LOOPS = ("asyncio", "uvloop", "rloop")

@@ -16,7 +16,6 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from time import perf_counter
 
 N = 200_000
