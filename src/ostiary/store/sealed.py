@@ -5,6 +5,8 @@ re-sealing every one under a new key (docs/operations.md, "Secrets at rest")."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import Connection, text
 
 from ostiary.secretbox import SecretBox, is_sealed
@@ -21,17 +23,23 @@ def _rows(conn: Connection, table: str, key: str, column: str):
     return conn.execute(text(f"SELECT {key}, {column} FROM {table} WHERE {column} IS NOT NULL")).all()
 
 
-def check_all(conn: Connection, box: SecretBox) -> int:
-    """Opens every sealed value (raising SecretsUnreadable on the first that
-    does not open); returns how many values are not sealed yet."""
+def check_values(values: Iterable[str], box: SecretBox) -> int:
+    """Opens every sealed value among `values` (raising SecretsUnreadable on the
+    first that does not open); returns how many are not sealed yet. `ostiary
+    restore` runs it on the values read from a PostgreSQL backup file."""
     unsealed = 0
-    for table, key, column in SEALED_COLUMNS:
-        for _, value in _rows(conn, table, key, column):
-            if is_sealed(value):
-                box.open(value)
-            else:
-                unsealed += 1
+    for value in values:
+        if is_sealed(value):
+            box.open(value)
+        else:
+            unsealed += 1
     return unsealed
+
+
+def check_all(conn: Connection, box: SecretBox) -> int:
+    """check_values over every sealed column of the database."""
+    return check_values((value for table, key, column in SEALED_COLUMNS
+                         for _, value in _rows(conn, table, key, column)), box)
 
 
 def reseal_all(conn: Connection, old: SecretBox, new: SecretBox, *, only_unsealed: bool = False) -> int:
