@@ -2,7 +2,9 @@
 after the database was changed (every session ended, every signing key
 retired): the restored installation lets in the cookies and central
 sessions that existed when the backup was taken — on SQLite (its online
-backup API) and PostgreSQL (pg_dump/pg_restore). docs/operations.md, "Backups"."""
+backup API) and PostgreSQL (pg_dump/pg_restore). A backup sealed with
+another key or from an unknown schema is refused before anything changes,
+and the servers start on the database as it was. docs/operations.md, "Backups"."""
 
 from __future__ import annotations
 
@@ -13,9 +15,12 @@ import threading
 import time
 
 import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import text
 
 from ostiary.services.rules import keys as keys_service
 from ostiary.services.rules import sessions, users
+from ostiary.store.engine import head_revision
 from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.store import open_store
 from ostiary.wire import SESSION_COOKIE
@@ -45,8 +50,9 @@ def own_deployment(request, tmp_path):
             drop_pg_database(name)
 
 
-def _ostiary(url: str, tmp_path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OSTIARY_DATABASE_URL": url, "OSTIARY_DATA_DIR": str(tmp_path), "OSTIARY_CONFIG": ""}
+def _ostiary(url: str, tmp_path, *args: str, **settings: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OSTIARY_DATABASE_URL": url, "OSTIARY_DATA_DIR": str(tmp_path), "OSTIARY_CONFIG": "",
+           **settings}
     return subprocess.run([sys.executable, "-m", "ostiary", *args], env=env, capture_output=True, text=True,
                           timeout=300)
 
@@ -122,3 +128,37 @@ def test_a_backup_never_overwrites_a_file(own_deployment, tmp_path):
     ran = _ostiary(url, tmp_path, "backup", str(existing))
     assert ran.returncode == 1 and "already exists" in ran.stderr
     assert existing.read_text() == "keep me"
+
+
+def test_a_refused_restore_leaves_the_installation_as_it_was(own_deployment, tmp_path):
+    d, url = own_deployment
+    visitor = d.handshake("erin@acme.test")
+    cookie = visitor.forward_auth_cookie()
+    probe = d.probe(per_target=1)
+    assert probe.all_allowed(cookie)
+
+    sealed_here = tmp_path / "sealed-here.backup"
+    assert _ostiary(url, tmp_path, "backup", str(sealed_here)).returncode == 0
+    with d.store.write() as conn:  # a backup a newer Ostiary took
+        conn.execute(text("UPDATE alembic_version SET version_num = 'f00dfeed'"))
+    newer = tmp_path / "newer.backup"
+    assert _ostiary(url, tmp_path, "backup", str(newer)).returncode == 0
+    with d.store.write() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = :head"), {"head": head_revision()})
+    newcomer = users.add_user(d.store, d.tenant_id, CLI_ACTOR, email="newcomer@acme.test").id
+
+    d.instances[0].stop()
+    d.store.dispose()
+    other_key = tmp_path / "other.key"
+    other_key.write_text(Fernet.generate_key().decode() + "\n")
+    refused = _ostiary(url, tmp_path, "restore", str(sealed_here), OSTIARY_SECRET_KEY_FILE=str(other_key))
+    assert refused.returncode == 1 and "does not decrypt the secrets" in refused.stderr, refused.stderr
+    refused = _ostiary(url, tmp_path, "restore", str(newer))
+    assert refused.returncode == 1 and "holds schema f00dfeed, which this Ostiary does not know" in refused.stderr, \
+        refused.stderr
+
+    d.start(0)  # starts on the database as it was: its schema, its keys (sealed with the servers' key)
+    assert users.get_user(d.store, d.tenant_id, "newcomer@acme.test").id == newcomer
+    assert probe.all_allowed(cookie), "a refused restore changed the installation"
+    probe.close()
+    visitor.close()
