@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from ostiary.secretbox import SecretBox
 from ostiary.store import sealed
@@ -90,7 +91,12 @@ def _check_backup(url: str, source: Path, box: SecretBox) -> None:
     try:
         _check_revision(current_revision(engine), source)
         with engine.connect() as conn:
+            # Only the sealed columns the backup has: an older schema lacks the later ones.
             sealed.check_all(conn, box)  # SecretsUnreadable names the key setting
+    except SQLAlchemyError as exc:
+        detail = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
+        raise BackupRefused(f"{source} cannot be read as an Ostiary database ({detail}): "
+                            "name a backup made by `ostiary backup`") from None
     finally:
         engine.dispose()
 
@@ -136,9 +142,9 @@ def _tool(name: str) -> str:
     return found
 
 
-def _run(args: list[str], env: dict[str, str], what: str) -> bytes:
-    """Runs a client tool; returns what it wrote to its standard output."""
-    done = subprocess.run(args, env=env, capture_output=True)
+def _run(args: list[str], env: dict[str, str], what: str, stdin: bytes = b"") -> bytes:
+    """Runs a client tool (reading `stdin`); returns what it wrote to its standard output."""
+    done = subprocess.run(args, env=env, input=stdin, capture_output=True)
     if done.returncode != 0:
         detail = " ".join(done.stderr.decode("utf-8", errors="replace").split())[:400]
         raise BackupRefused(f"{what} failed: {detail}")
@@ -160,13 +166,61 @@ def _backup_postgresql(url: str, target: Path) -> str:
 
 
 def _restore_postgresql(url: str, source: Path, box: SecretBox) -> str:
-    tool = _tool("pg_restore")
+    tool, psql = _tool("pg_restore"), _tool("psql")
     dbname, env = _libpq(url)
-    _run([tool, "--list", str(source)], env, f"reading {source} as a pg_dump archive")
-    _check_archive(url, tool, source, box)  # before pg_restore changes anything
-    _run([tool, "--clean", "--if-exists", "--no-owner", "--no-privileges", "--single-transaction",
-          "--exit-on-error", *dbname, str(source)], env, "pg_restore")
+    listing = _run([tool, "--list", str(source)], env, f"reading {source} as a pg_dump archive")
+    schema = _check_archive(url, tool, source, box)  # before anything changes
+    if schema is None:
+        schema = _current_schema(url)
+    # pg_restore --clean drops only what the backup holds. The tables of Ostiary's live schema that an
+    # older backup lacks (a later migration added them, and they refer to `users`) go in the same
+    # transaction, first: one DROP TABLE naming them all, no CASCADE, so nothing that is not Ostiary's
+    # goes with them (another application's table referring to one makes the restore fail, unchanged).
+    newer = sorted(_ostiary_tables(url, schema) - _archive_table_names(listing, schema))
+    drops = f"DROP TABLE {', '.join(f'{_quoted(schema)}.{_quoted(t)}' for t in newer)};\n" if newer else ""
+    script = _run([tool, "--clean", "--if-exists", "--no-owner", "--no-privileges", "--file=-", str(source)],
+                  env, "pg_restore")
+    # One transaction: psql stops at the first error and then commits nothing.
+    env["PGOPTIONS"] = f"{env.get('PGOPTIONS', '')} -c client_min_messages=warning".strip()
+    _run([psql, "--no-psqlrc", "--quiet", "--single-transaction", "--set=ON_ERROR_STOP=1", "--file=-", *dbname],
+         env, "restoring with psql", stdin=drops.encode("ascii") + script)
     return f"restored {describe_database(url)} from {source}"
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _current_schema(url: str) -> str:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT current_schema()")).scalar()
+    finally:
+        engine.dispose()
+
+
+def _ostiary_tables(url: str, schema: str) -> set[str]:
+    """Ostiary's tables (every one its migrations create, and alembic's) the live database has in `schema`."""
+    from ostiary.store.tables import metadata
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            live = conn.execute(text("SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = :schema"),
+                                {"schema": schema}).scalars()
+            return set(live) & {*metadata.tables, "alembic_version"}
+    finally:
+        engine.dispose()
+
+
+_TOC_TABLE = re.compile(rb"^\d+; \d+ \d+ TABLE (\S+) (\S+) ", re.MULTILINE)
+
+
+def _archive_table_names(listing: bytes, schema: str) -> set[str]:
+    """The tables in `schema` that the archive holds, from `pg_restore --list`."""
+    return {name.decode("utf-8", errors="replace") for found_in, name in _TOC_TABLE.findall(listing)
+            if found_in.decode("utf-8", errors="replace") == schema}
 
 
 # -- Checking a pg_dump archive before restoring it -------------------------------------
@@ -289,8 +343,9 @@ def _ostiary_schema(url: str, source: Path, schemas: list[str | None]) -> str | 
     return current
 
 
-def _check_archive(url: str, tool: str, source: Path, box: SecretBox) -> None:
-    """The checks _check_backup runs on a database, run on the archive's own rows."""
+def _check_archive(url: str, tool: str, source: Path, box: SecretBox) -> str | None:
+    """The checks _check_backup runs on a database, run on the archive's own rows; returns
+    the archive's schema holding Ostiary's tables."""
     names = tuple(dict.fromkeys(("alembic_version", *(table for table, _, _ in sealed.SEALED_COLUMNS))))
     tables = _archive_tables(tool, source, names)
     schema = _ostiary_schema(url, source, [s for s, table in tables if table == "alembic_version"])
@@ -302,3 +357,4 @@ def _check_archive(url: str, tool: str, source: Path, box: SecretBox) -> None:
     versions = values("alembic_version", "version_num")
     _check_revision(versions[0] if versions else None, source)
     sealed.check_values((value for table, _, column in sealed.SEALED_COLUMNS for value in values(table, column)), box)
+    return schema

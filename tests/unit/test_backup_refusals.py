@@ -169,3 +169,116 @@ def test_a_backup_with_another_schema_holding_alembic_version_is_checked_in_osti
     _sql(url, "UPDATE alembic_version SET version_num = :head", head=head_revision())
     with pytest.raises(BackupRefused, match="holds schema f00dfeed"):
         restore(url, newer, box)
+
+
+# -- A backup from an older schema -------------------------------------------------------
+
+OLDER = "0007"  # before the OIDC provider's tables (0008), which refer to `users`
+
+
+def _older_installation(url: str, box: SecretBox) -> dict[str, str]:
+    """An installation at schema OLDER: a person with a password and a TOTP secret, and a signing
+    key, written at 0006 and sealed by migration 0007 with `box`; returns the secrets in the clear."""
+    from alembic import command
+
+    from ostiary.services.base.passwords import hash_password
+    from ostiary.store.engine import alembic_config, create_owner_only, sqlite_file
+
+    clear = {"key": "k" * 43, "totp": "JBSWY3DPEHPK3PXP"}
+    store = open_store(url, box)
+    try:
+        if url.startswith("sqlite"):
+            create_owner_only(sqlite_file(url))  # the file and its directory, as `ostiary init` makes them
+        command.upgrade(alembic_config(store.engine, box), "0006")
+        with store.write() as conn:
+            conn.execute(text("INSERT INTO tenants (id, slug, name, session_idle_seconds, session_absolute_seconds, "
+                              "created_at) VALUES (1, 'acme', 'Acme', 3600, 86400, 0)"))
+            conn.execute(text("INSERT INTO users (id, tenant_id, email, username, display_name, password_hash, "
+                              "totp_secret, is_admin, active, created_at, updated_at) VALUES (1, 1, 'old@acme.test', "
+                              "'old', 'Old', :hash, :totp, false, true, 0, 0)"),
+                         {"hash": hash_password("an old password"), "totp": clear["totp"]})
+            conn.execute(text("INSERT INTO signing_keys (id, secret, created_at) VALUES ('oldkey', :key, 0)"),
+                         {"key": clear["key"]})
+        command.upgrade(alembic_config(store.engine, box), OLDER)  # seals both with `box`
+    finally:
+        store.dispose()
+    return clear
+
+
+def _migrate(url: str, key_file, tmp_path) -> None:
+    """`ostiary migrate`, as the operator runs it after the restore."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OSTIARY_DATABASE_URL": url, "OSTIARY_DATA_DIR": str(tmp_path),
+           "OSTIARY_CONFIG": "", "OSTIARY_SECRET_KEY_FILE": str(key_file)}
+    ran = subprocess.run([sys.executable, "-m", "ostiary", "migrate"], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert ran.returncode == 0, ran.stderr
+
+
+@pytest.fixture
+def older_backup(installation, tmp_path):
+    """A backup of another installation at schema OLDER, sealed with the live installation's key."""
+    url, box, _ = installation
+    name = None
+    if url.startswith("sqlite"):
+        older_url = f"sqlite:///{tmp_path / 'older' / 'ostiary.db'}"
+    else:
+        name = create_pg_database()
+        older_url = pg_url(name)
+    clear = _older_installation(older_url, box)
+    copy = tmp_path / "older.backup"
+    backup(older_url, copy)
+    yield copy, clear
+    if name:
+        drop_pg_database(name)
+
+
+def test_a_backup_from_an_older_schema_restores_and_ostiary_migrate_brings_it_up_to_date(installation,
+                                                                                          older_backup, tmp_path):
+    from ostiary.serving import prepare_secrets
+    from ostiary.config import Settings
+
+    url, box, tenant = installation
+    copy, clear = older_backup
+    _moves_on(url, box, tenant)
+    restore(url, copy, box)
+    assert _sql(url, "SELECT version_num FROM alembic_version") == [(OLDER,)]
+    assert _sql(url, "SELECT email FROM users ORDER BY email") == [("old@acme.test",)]
+
+    _migrate(url, tmp_path / "right", tmp_path)
+    store = open_store(url, box)
+    try:
+        store.ensure_current()
+        prepare_secrets(store, Settings(database_url=url, data_dir=tmp_path))  # as `ostiary serve` does
+        assert users.authenticate(store, 1, "old@acme.test", "an old password") is not None
+        assert users.authenticate(store, 1, "old@acme.test", "another password") is None
+        with store.read() as conn:
+            secret, totp = conn.execute(text("SELECT s.secret, u.totp_secret FROM signing_keys s, users u")).one()
+            assert conn.execute(text("SELECT count(*) FROM oidc_codes")).scalar() == 0  # 0008's tables, empty
+        assert (box.open(secret), box.open(totp)) == (clear["key"], clear["totp"])
+    finally:
+        store.dispose()
+
+
+def test_an_older_backup_sealed_with_another_key_is_refused_before_anything_changes(installation, tmp_path):
+    url, box, tenant = installation
+    name = None
+    if url.startswith("sqlite"):
+        older_url = f"sqlite:///{tmp_path / 'older' / 'ostiary.db'}"
+    else:
+        name = create_pg_database()
+        older_url = pg_url(name)
+    try:
+        _older_installation(older_url, _box(tmp_path, "other"))
+        copy = tmp_path / "older-other.backup"
+        backup(older_url, copy)
+    finally:
+        if name:
+            drop_pg_database(name)
+    live = _moves_on(url, box, tenant)
+    with pytest.raises(SecretsUnreadable, match="OSTIARY_SECRET_KEY_FILE .* does not decrypt"):
+        restore(url, copy, box)
+    assert _live(url) == live, "a refused restore changed the live database"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, inspect, text
 
 from ostiary.secretbox import SecretBox, is_sealed
 
@@ -36,9 +36,18 @@ def check_values(values: Iterable[str], box: SecretBox) -> int:
     return unsealed
 
 
+def present_columns(conn: Connection) -> list[tuple[str, str, str]]:
+    """The SEALED_COLUMNS the database has: a database at an older schema (a backup
+    being restored) lacks those that later migrations added."""
+    schema = inspect(conn)
+    tables = set(schema.get_table_names())
+    return [(table, key, column) for table, key, column in SEALED_COLUMNS
+            if table in tables and column in {c["name"] for c in schema.get_columns(table)}]
+
+
 def check_all(conn: Connection, box: SecretBox) -> int:
-    """check_values over every sealed column of the database."""
-    return check_values((value for table, key, column in SEALED_COLUMNS
+    """check_values over every sealed column the database has (present_columns)."""
+    return check_values((value for table, key, column in present_columns(conn)
                          for _, value in _rows(conn, table, key, column)), box)
 
 
