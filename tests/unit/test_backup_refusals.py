@@ -282,3 +282,27 @@ def test_an_older_backup_sealed_with_another_key_is_refused_before_anything_chan
     with pytest.raises(SecretsUnreadable, match="OSTIARY_SECRET_KEY_FILE .* does not decrypt"):
         restore(url, copy, box)
     assert _live(url) == live, "a refused restore changed the live database"
+
+
+@pytest.mark.parametrize("installation", ["postgresql"], indirect=True)
+def test_restoring_an_older_backup_drops_only_ostiarys_own_newer_tables(installation, older_backup, tmp_path):
+    """A database shared with another application: its tables (one named like an Ostiary table, in its
+    own schema) stay; one of them referring to a table the restore must drop makes it refuse, unchanged."""
+    url, box, tenant = installation
+    copy, _ = older_backup
+    _sql(url, "CREATE TABLE public.widgets (id integer PRIMARY KEY)")
+    _sql(url, "INSERT INTO public.widgets VALUES (7)")
+    _sql(url, "CREATE SCHEMA other")
+    _sql(url, "CREATE TABLE other.oidc_codes (id integer)")
+    _sql(url, "INSERT INTO other.oidc_codes VALUES (8)")
+    _sql(url, "CREATE TABLE public.widget_clients (client_id text REFERENCES oidc_clients (client_id))")
+    live = _moves_on(url, box, tenant)
+    with pytest.raises(BackupRefused, match="restoring with psql failed: .*widget_clients"):
+        restore(url, copy, box)
+    assert _live(url) == live, "a refused restore changed the live database"
+
+    _sql(url, "DROP TABLE public.widget_clients")
+    restore(url, copy, box)
+    assert _sql(url, "SELECT version_num FROM alembic_version") == [(OLDER,)]
+    assert _sql(url, "SELECT id FROM public.widgets") == [(7,)]
+    assert _sql(url, "SELECT id FROM other.oidc_codes") == [(8,)]
