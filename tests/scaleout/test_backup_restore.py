@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -27,6 +28,7 @@ from ostiary.wire import SESSION_COOKIE
 from tests.scaleout.deployment import TENANT_HOST, deployment
 from tests.support.database import create_pg_database, drop_pg_database, pg_url
 
+OLDER = "0007"  # before the OIDC provider's tables (0008), which refer to `users`
 MAX_WRITES = 5000  # bounded write load: central sessions created until the backup is done
 
 
@@ -117,6 +119,72 @@ def test_a_backup_taken_under_write_load_restores_every_cookie_and_session(own_d
 
     assert probe.all_allowed(cookie), "a forward-auth cookie from before the backup is refused after restore"
     assert _opens_app_with_session(d, central.token), "a central session from before the backup is gone"
+    probe.close()
+    visitor.close()
+
+
+
+def _older_backup(url: str, tmp_path: Path) -> Path:
+    """A backup of the installation as it is, taken at schema OLDER: the backup restored into a scratch
+    database, migrated down there, and backed up again (the live database is not touched)."""
+    now = tmp_path / "now.backup"
+    assert _ostiary(url, tmp_path, "backup", str(now)).returncode == 0
+    name = None
+    if url.startswith("sqlite"):
+        scratch_url = f"sqlite:///{tmp_path / 'scratch' / 'ostiary.db'}"
+    else:
+        name = create_pg_database()
+        scratch_url = pg_url(name)
+    try:
+        assert _ostiary(scratch_url, tmp_path, "restore", str(now)).returncode == 0
+        scratch = open_store(scratch_url)
+        try:
+            scratch.downgrade(OLDER)
+        finally:
+            scratch.dispose()
+        older = tmp_path / "older.backup"
+        assert _ostiary(scratch_url, tmp_path, "backup", str(older)).returncode == 0
+        return older
+    finally:
+        if name:
+            drop_pg_database(name)
+
+
+def test_a_backup_from_an_older_schema_restores_and_the_servers_start_after_ostiary_migrate(own_deployment,
+                                                                                            tmp_path):
+    d, url = own_deployment
+    dave = users.get_user(d.store, d.tenant_id, "dave@acme.test")
+    central = sessions.create_session(d.store, d.tenant_id, dave.id)
+    visitor = d.handshake("erin@acme.test")
+    cookie = visitor.forward_auth_cookie()
+    probe = d.probe(per_target=1)
+    assert probe.all_allowed(cookie) and _opens_app_with_session(d, central.token)
+    older = _older_backup(url, tmp_path)
+
+    sessions.end_user_sessions(d.store, d.tenant_id, dave.id, "test", CLI_ACTOR)
+    keys_service.rotate_keys(d.store, CLI_ACTOR, 0)
+    for _ in range(100):
+        if not probe.all_allowed(cookie):
+            break
+        time.sleep(0.1)
+    assert not probe.all_allowed(cookie) and not _opens_app_with_session(d, central.token)
+
+    d.instances[0].stop()
+    d.store.dispose()
+    restored = _ostiary(url, tmp_path, "restore", str(older))
+    assert restored.returncode == 0, restored.stderr
+    with d.store.read() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == OLDER
+    d.store.dispose()
+    migrated = _ostiary(url, tmp_path, "migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    d.start(0)
+
+    assert probe.all_allowed(cookie), "a forward-auth cookie from before the older backup is refused"
+    assert _opens_app_with_session(d, central.token), "a central session from before the older backup is gone"
+    signed_in = d.handshake("erin@acme.test")  # her password and the portal's keys, restored and migrated
+    assert probe.all_allowed(signed_in.forward_auth_cookie())
+    signed_in.close()
     probe.close()
     visitor.close()
 
