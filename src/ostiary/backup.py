@@ -1,7 +1,7 @@
 """`ostiary backup FILE` and `ostiary restore FILE` (docs/operations.md,
 "Backups"): SQLite through its online backup API, which copies a consistent
-snapshot while the servers keep writing; PostgreSQL through pg_dump and
-pg_restore (Debian's postgresql-client), named with the database's
+snapshot while the servers keep writing; PostgreSQL through pg_dump,
+pg_restore and psql (Debian's postgresql-client), named with the database's
 credentials in libpq's environment, never on the command line."""
 
 from __future__ import annotations
