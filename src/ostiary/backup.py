@@ -1,18 +1,22 @@
 """`ostiary backup FILE` and `ostiary restore FILE` (docs/operations.md,
 "Backups"): SQLite through its online backup API, which copies a consistent
-snapshot while the servers keep writing; PostgreSQL through pg_dump and
-pg_restore (Debian's postgresql-client), named with the database's
+snapshot while the servers keep writing; PostgreSQL through pg_dump,
+pg_restore and psql (Debian's postgresql-client), named with the database's
 credentials in libpq's environment, never on the command line."""
 
 from __future__ import annotations
 
+import codecs
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import create_engine, make_url
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from ostiary.secretbox import SecretBox
 from ostiary.store import sealed
@@ -76,15 +80,23 @@ def _backup_sqlite(path: Path, target: Path) -> str:
     return f"backed up {path} to {target} ({target.stat().st_size} bytes)"
 
 
+def _check_revision(revision: str | None, source: Path) -> None:
+    if revision not in revisions():
+        raise BackupRefused(f"{source} holds schema {revision}, which this Ostiary does not know: "
+                            "restore it with the Ostiary release that made it")
+
+
 def _check_backup(url: str, source: Path, box: SecretBox) -> None:
     engine = create_engine(url)
     try:
-        revision = current_revision(engine)
-        if revision not in revisions():
-            raise BackupRefused(f"{source} holds schema {revision}, which this Ostiary does not know: "
-                                "restore it with the Ostiary release that made it")
+        _check_revision(current_revision(engine), source)
         with engine.connect() as conn:
+            # Only the sealed columns the backup has: an older schema lacks the later ones.
             sealed.check_all(conn, box)  # SecretsUnreadable names the key setting
+    except SQLAlchemyError as exc:
+        detail = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
+        raise BackupRefused(f"{source} cannot be read as an Ostiary database ({detail}): "
+                            "name a backup made by `ostiary backup`") from None
     finally:
         engine.dispose()
 
@@ -130,11 +142,13 @@ def _tool(name: str) -> str:
     return found
 
 
-def _run(args: list[str], env: dict[str, str], what: str) -> None:
-    done = subprocess.run(args, env=env, capture_output=True, text=True)
+def _run(args: list[str], env: dict[str, str], what: str, stdin: bytes = b"") -> bytes:
+    """Runs a client tool (reading `stdin`); returns what it wrote to its standard output."""
+    done = subprocess.run(args, env=env, input=stdin, capture_output=True)
     if done.returncode != 0:
-        detail = " ".join(done.stderr.split())[:400]
+        detail = " ".join(done.stderr.decode("utf-8", errors="replace").split())[:400]
         raise BackupRefused(f"{what} failed: {detail}")
+    return done.stdout
 
 
 def _backup_postgresql(url: str, target: Path) -> str:
@@ -152,10 +166,195 @@ def _backup_postgresql(url: str, target: Path) -> str:
 
 
 def _restore_postgresql(url: str, source: Path, box: SecretBox) -> str:
-    tool = _tool("pg_restore")
+    tool, psql = _tool("pg_restore"), _tool("psql")
     dbname, env = _libpq(url)
-    _run([tool, "--list", str(source)], env, f"reading {source} as a pg_dump archive")
-    _run([tool, "--clean", "--if-exists", "--no-owner", "--no-privileges", "--single-transaction",
-          "--exit-on-error", *dbname, str(source)], env, "pg_restore")
-    _check_backup(url, source, box)
+    listing = _run([tool, "--list", str(source)], env, f"reading {source} as a pg_dump archive")
+    schema = _check_archive(url, tool, source, box)  # before anything changes
+    if schema is None:
+        schema = _current_schema(url)
+    # pg_restore --clean drops only what the backup holds. The tables of Ostiary's live schema that an
+    # older backup lacks (a later migration added them, and they refer to `users`) go in the same
+    # transaction, first: one DROP TABLE naming them all, no CASCADE, so nothing that is not Ostiary's
+    # goes with them (another application's table referring to one makes the restore fail, unchanged).
+    newer = sorted(_ostiary_tables(url, schema) - _archive_table_names(listing, schema))
+    drops = f"DROP TABLE {', '.join(f'{_quoted(schema)}.{_quoted(t)}' for t in newer)};\n" if newer else ""
+    script = _run([tool, "--clean", "--if-exists", "--no-owner", "--no-privileges", "--file=-", str(source)],
+                  env, "pg_restore")
+    # One transaction: psql stops at the first error and then commits nothing.
+    env["PGOPTIONS"] = f"{env.get('PGOPTIONS', '')} -c client_min_messages=warning".strip()
+    _run([psql, "--no-psqlrc", "--quiet", "--single-transaction", "--set=ON_ERROR_STOP=1", "--file=-", *dbname],
+         env, "restoring with psql", stdin=drops.encode("ascii") + script)
     return f"restored {describe_database(url)} from {source}"
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _current_schema(url: str) -> str:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT current_schema()")).scalar()
+    finally:
+        engine.dispose()
+
+
+def _ostiary_tables(url: str, schema: str) -> set[str]:
+    """Ostiary's tables (every one its migrations create, and alembic's) the live database has in `schema`."""
+    from ostiary.store.tables import metadata
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            live = conn.execute(text("SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = :schema"),
+                                {"schema": schema}).scalars()
+            return set(live) & {*metadata.tables, "alembic_version"}
+    finally:
+        engine.dispose()
+
+
+_TOC_TABLE = re.compile(rb"^\d+; \d+ \d+ TABLE (\S+) (\S+) ", re.MULTILINE)
+
+
+def _archive_table_names(listing: bytes, schema: str) -> set[str]:
+    """The tables in `schema` that the archive holds, from `pg_restore --list`."""
+    return {name.decode("utf-8", errors="replace") for found_in, name in _TOC_TABLE.findall(listing)
+            if found_in.decode("utf-8", errors="replace") == schema}
+
+
+# -- Checking a pg_dump archive before restoring it -------------------------------------
+#
+# The checks read the backup file itself, without a database (the operator's user may not
+# create one): `pg_restore --data-only --table=NAME --file=-` writes the named tables' rows
+# as COPY statements in PostgreSQL's text format, which is parsed here. The same checks as
+# on SQLite then run on those values (_check_revision, sealed.check_values).
+
+_IDENT = r'(?:"(?:[^"]|"")*"|[^\s."(),]+)'  # a name as pg_dump writes it: bare, or double-quoted
+_COPY = re.compile(rf"COPY (?:(?P<schema>{_IDENT})\.)?(?P<table>{_IDENT}) \((?P<columns>.*)\) FROM stdin;")
+# COPY's text format: \N is NULL; a backslash escapes a control character, a byte in
+# octal or hexadecimal, or (the backslash, the tab) itself.
+_ESCAPE = re.compile(rb"\\(?:([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|(.))", re.DOTALL)
+_CONTROL = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
+# PostgreSQL's encoding names Python does not know as they are (Python knows UTF8, LATINn,
+# EUC_JP, ...; WINnnnn is "cpnnnn" below). SQL_ASCII declares no encoding: its bytes are read
+# one a character, which keeps the ASCII the checks look at (revisions, "enc1:", the tokens).
+_CODECS = {"SQL_ASCII": "latin-1", "KOI8R": "koi8_r", "KOI8U": "koi8_u"}
+
+
+def _name(ident: str) -> str:
+    return ident[1:-1].replace('""', '"') if ident.startswith('"') else ident
+
+
+def _unescape(raw: bytes) -> bytes:
+    def one(match: re.Match) -> bytes:
+        octal, hexadecimal, char = match.groups()
+        if octal:
+            return bytes([int(octal, 8) & 0xFF])
+        if hexadecimal:
+            return bytes([int(hexadecimal, 16)])
+        return _CONTROL.get(char, char)
+    return _ESCAPE.sub(one, raw)
+
+
+def _codec(line: bytes, source: Path) -> str:
+    """Python's codec for pg_restore's `SET client_encoding = 'NAME';` line."""
+    name = line.split(b"'")[1].decode("ascii", errors="replace") if line.count(b"'") == 2 else ""
+    codec = _CODECS.get(name.upper(), "cp" + name[3:] if name.upper().startswith("WIN") else name)
+    try:
+        return codecs.lookup(codec).name
+    except LookupError:
+        raise BackupRefused(f"{source} is in the encoding {name!r}, which `ostiary restore` cannot read: "
+                            "restore it with pg_restore yourself (docs/operations.md, \"Backups\")") from None
+
+
+@dataclass
+class _ArchiveTable:
+    """One table's rows as the archive holds them: each field raw (still escaped), None for NULL."""
+
+    source: Path
+    name: str
+    encoding: str
+    columns: list[str]
+    rows: list[list[bytes | None]] = field(default_factory=list)
+
+    def values(self, column: str) -> list[str]:
+        """The column's values that are not NULL (none when the table has no such column)."""
+        if column not in self.columns:
+            return []
+        at = self.columns.index(column)
+        try:
+            return [_unescape(row[at]).decode(self.encoding) for row in self.rows if row[at] is not None]
+        except UnicodeDecodeError:
+            raise BackupRefused(f"{self.source} is damaged: a value of {self.name}.{column} is not "
+                                f"{self.encoding}, the encoding the backup names") from None
+
+
+def _archive_tables(tool: str, source: Path, names: tuple[str, ...]) -> dict[tuple[str | None, str], _ArchiveTable]:
+    """The tables called `names` (in any schema) in the pg_dump archive `source`, keyed by (schema, table)."""
+    script = _run([tool, "--data-only", *(f"--table={name}" for name in names), "--file=-", str(source)],
+                  dict(os.environ), f"reading the data in {source}")
+    damaged = f"{source} is damaged: pg_restore wrote data `ostiary restore` cannot read"
+    encoding = "utf-8"
+    tables: dict[tuple[str | None, str], _ArchiveTable] = {}
+    lines = iter(script.split(b"\n"))
+    for line in lines:
+        if line.startswith(b"SET client_encoding = "):
+            encoding = _codec(line, source)
+        elif line.startswith(b"INSERT INTO "):
+            raise BackupRefused(f"{source} holds its rows as INSERT statements (pg_dump --inserts): "
+                                "name a backup made by `ostiary backup`")
+        elif line.startswith(b"COPY "):
+            match = _COPY.fullmatch(line.decode(encoding, errors="replace"))
+            if match is None:
+                raise BackupRefused(f"{damaged} ({line[:80].decode(encoding, errors='replace')})")
+            name = _name(match["table"])
+            table = _ArchiveTable(source, name, encoding, [_name(i) for i in re.findall(_IDENT, match["columns"])])
+            tables[(_name(match["schema"]) if match["schema"] else None, name)] = table
+            for row in lines:
+                if row == b"\\.":
+                    break
+                values = row.split(b"\t")
+                if len(values) != len(table.columns):
+                    raise BackupRefused(f"{damaged} (a row of {name} has {len(values)} fields, "
+                                        f"not {len(table.columns)})")
+                table.rows.append([None if value == b"\\N" else value for value in values])
+            else:
+                raise BackupRefused(f"{damaged} (the rows of {name} do not end)")
+    return tables
+
+
+def _ostiary_schema(url: str, source: Path, schemas: list[str | None]) -> str | None:
+    """The schema of the archive's alembic_version table; when several schemas hold one, the
+    one the database's search path finds first (where the servers will look after the restore)."""
+    if len(schemas) <= 1:
+        return schemas[0] if schemas else None
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            current = conn.execute(text("SELECT current_schema()")).scalar()
+    finally:
+        engine.dispose()
+    if current not in schemas:
+        raise BackupRefused(f"{source} holds an alembic_version table in the schemas "
+                            f"{', '.join(sorted(str(s) for s in schemas))}, and the database's search path "
+                            f"finds none of them first ({current}): restore it with pg_restore yourself "
+                            "(docs/operations.md, \"Backups\")")
+    return current
+
+
+def _check_archive(url: str, tool: str, source: Path, box: SecretBox) -> str | None:
+    """The checks _check_backup runs on a database, run on the archive's own rows; returns
+    the archive's schema holding Ostiary's tables."""
+    names = tuple(dict.fromkeys(("alembic_version", *(table for table, _, _ in sealed.SEALED_COLUMNS))))
+    tables = _archive_tables(tool, source, names)
+    schema = _ostiary_schema(url, source, [s for s, table in tables if table == "alembic_version"])
+
+    def values(table: str, column: str) -> list[str]:
+        found = tables.get((schema, table))
+        return found.values(column) if found else []
+
+    versions = values("alembic_version", "version_num")
+    _check_revision(versions[0] if versions else None, source)
+    sealed.check_values((value for table, _, column in sealed.SEALED_COLUMNS for value in values(table, column)), box)
+    return schema

@@ -5,7 +5,9 @@ re-sealing every one under a new key (docs/operations.md, "Secrets at rest")."""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, text
+from collections.abc import Iterable
+
+from sqlalchemy import Connection, inspect, text
 
 from ostiary.secretbox import SecretBox, is_sealed
 
@@ -21,17 +23,32 @@ def _rows(conn: Connection, table: str, key: str, column: str):
     return conn.execute(text(f"SELECT {key}, {column} FROM {table} WHERE {column} IS NOT NULL")).all()
 
 
-def check_all(conn: Connection, box: SecretBox) -> int:
-    """Opens every sealed value (raising SecretsUnreadable on the first that
-    does not open); returns how many values are not sealed yet."""
+def check_values(values: Iterable[str], box: SecretBox) -> int:
+    """Opens every sealed value among `values` (raising SecretsUnreadable on the
+    first that does not open); returns how many are not sealed yet. `ostiary
+    restore` runs it on the values read from a PostgreSQL backup file."""
     unsealed = 0
-    for table, key, column in SEALED_COLUMNS:
-        for _, value in _rows(conn, table, key, column):
-            if is_sealed(value):
-                box.open(value)
-            else:
-                unsealed += 1
+    for value in values:
+        if is_sealed(value):
+            box.open(value)
+        else:
+            unsealed += 1
     return unsealed
+
+
+def present_columns(conn: Connection) -> list[tuple[str, str, str]]:
+    """The SEALED_COLUMNS the database has: a database at an older schema (a backup
+    being restored) lacks those that later migrations added."""
+    schema = inspect(conn)
+    tables = set(schema.get_table_names())
+    return [(table, key, column) for table, key, column in SEALED_COLUMNS
+            if table in tables and column in {c["name"] for c in schema.get_columns(table)}]
+
+
+def check_all(conn: Connection, box: SecretBox) -> int:
+    """check_values over every sealed column the database has (present_columns)."""
+    return check_values((value for table, key, column in present_columns(conn)
+                         for _, value in _rows(conn, table, key, column)), box)
 
 
 def reseal_all(conn: Connection, old: SecretBox, new: SecretBox, *, only_unsealed: bool = False) -> int:
