@@ -177,18 +177,3 @@ def test_every_second_factor_event_reaches_the_snapshot_as_a_full_load_would(sto
     root = users.find_user(store, tid, "root@acme.test").id
     step(lambda: users.delete_user(store, tid, CLI_ACTOR, "root@acme.test"), lambda: root not in snap.admins)
 
-
-def test_the_sets_hold_the_user_records_own_ids(store):
-    """A member of who-has-a-second-factor or who-is-an-administrator costs only a set
-    slot: the id object is the UserView's, not a copy (BENCHMARKS.md, resident memory)."""
-    from ostiary.services.rules import second_factor
-
-    tid = _setup(store)
-    alice = users.find_user(store, tid, "alice@acme.test").id
-    second_factor.enrol(store, tid, alice, CLI_ACTOR, second_factor.new_secret(), None)
-    users.set_admin(store, tid, CLI_ACTOR, "alice@acme.test", True)
-    holder = SnapshotHolder(store)
-    holder.load()
-    snap = holder.snapshot
-    for s in (snap.second_factor_enrolled, snap.admins):
-        assert any(x is snap.users[alice].id for x in s)
