@@ -24,10 +24,11 @@ if TYPE_CHECKING:
 # same object, so `verdict is FORBIDDEN` holds wherever FORBIDDEN was imported from.
 ADMITTED = "admitted"
 # NOT_SIGNED_IN (wire): no such user, disabled, or of another tenant
-SECOND_FACTOR = "second_factor"  # the app requires a second factor the session did not pass
+SECOND_FACTOR = "second_factor"  # the app, or the person, requires a second factor the session did not pass
 # FORBIDDEN (wire): not in a granted group (nor below one), and the app is not open to all
 __all__ = ["ADMITTED", "FORBIDDEN", "NOT_SIGNED_IN", "SECOND_FACTOR", "admission", "cookie_identity", "match_app",
-           "may_enter", "with_ancestors", "would_create_cycle"]
+           "may_enter", "owes_second_factor", "policy_requires", "second_factor_owed", "with_ancestors",
+           "would_create_cycle"]
 
 
 def with_ancestors(group_ids: Iterable[int], parent_of: Mapping[int, int | None]) -> frozenset[int]:
@@ -55,12 +56,38 @@ def may_enter(user_groups: Iterable[int], all_users: bool, granted_groups: froze
     return all_users or not granted_groups.isdisjoint(user_groups)
 
 
-def admission(user: UserView | None, tenant_id: int, app: AppView, second_factor: bool) -> str:
+def policy_requires(policy: str | None, is_admin: bool) -> bool:
+    """Whether a tenant's second-factor policy (off, admins, everyone) requires one of this person."""
+    return policy == "everyone" or (policy == "admins" and is_admin)
+
+
+def second_factor_owed(enrolled: bool, policy: str | None, is_admin: bool) -> bool:
+    """Whether a person owes a second factor at every sign-in (docs/sign-in.md): one who
+    has one (an authenticator app or a passkey) passes it; one the tenant's policy
+    requires it of sets one up first. The portal asks it of the database
+    (services/rules/sessions.py), the gate of its snapshot (owes_second_factor)."""
+    return enrolled or policy_requires(policy, is_admin)
+
+
+def owes_second_factor(snap: Snapshot, user: UserView) -> bool:
+    """second_factor_owed, from the snapshot: /check asks it only of a cookie whose
+    session did not pass a second factor. A user whose tenant the snapshot does
+    not hold owes one (fail closed)."""
+    uid = user.id
+    if uid in snap.second_factor_enrolled:  # second_factor_owed, its first term asked first: /check's path
+        return True
+    tenant = snap.tenants.get(user.tenant_id)
+    return tenant is None or policy_requires(tenant.second_factor_policy, uid in snap.admins)
+
+
+def admission(user: UserView | None, tenant_id: int, app: AppView, second_factor: bool, owed: bool = False) -> str:
     """Whether `user`, signed in to tenant `tenant_id` by a session that did
-    (or did not) pass a second factor, may enter `app`: ADMITTED, or why not."""
+    (or did not) pass a second factor, may enter `app`: ADMITTED, or why not.
+    `owed`: the person owes a second factor whatever the app (second_factor_owed);
+    asked only when the session did not pass one."""
     if user is None or not user.active or user.tenant_id != tenant_id:
         return NOT_SIGNED_IN
-    if app.require_2fa and not second_factor:
+    if not second_factor and (app.require_2fa or owed):
         return SECOND_FACTOR
     if not (app.all_users or not app.granted.isdisjoint(user.groups)):  # may_enter, inline: /check's hot path
         return FORBIDDEN

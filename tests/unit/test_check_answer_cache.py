@@ -4,7 +4,7 @@ change that must refuse a remembered "allowed" (a sign-out, a removed
 membership, a revoked grant, a disabled user, the cookie's expiry) is made
 and the very next identical check must be refused; and traffic without a
 forged cookie never adds an entry, nor can anonymous traffic push out a
-signed-in person's answers."""
+signed-in person's answers. A second factor the person now owes refuses too."""
 
 from __future__ import annotations
 
@@ -114,6 +114,33 @@ def test_a_disabled_user_is_refused_at_the_next_check(gate):
     users.set_active(gate.store, gate.tid, CLI_ACTOR, "alice@acme.test", False)
     gate.poll()
     assert gate.ask(cookie) == 302
+
+
+def test_a_second_factor_now_owed_refuses_the_next_check(gate):
+    """A cookie that did not pass a second factor ("mf" false), remembered as allowed: raising
+    the tenant's policy, or the person setting one up elsewhere, refuses the next identical check."""
+    from ostiary.services.rules import second_factor
+
+    _, cookie = gate.cookie()
+    assert gate.ask(cookie) == 200 and gate.ask(cookie) == 200
+    tenants.set_second_factor_policy(gate.store, gate.tid, CLI_ACTOR, "everyone")
+    gate.poll()
+    assert gate.ask(cookie) == 302
+    tenants.set_second_factor_policy(gate.store, gate.tid, CLI_ACTOR, "admins")
+    gate.poll()
+    assert gate.ask(cookie) == 200 and gate.ask(cookie) == 200
+    users.set_admin(gate.store, gate.tid, CLI_ACTOR, "alice@acme.test", True)
+    gate.poll()
+    assert gate.ask(cookie) == 302
+    users.set_admin(gate.store, gate.tid, CLI_ACTOR, "alice@acme.test", False)
+    gate.poll()
+    assert gate.ask(cookie) == 200 and gate.ask(cookie) == 200
+    second_factor.enrol(gate.store, gate.tid, gate.alice.id, CLI_ACTOR, second_factor.new_secret(), None)
+    gate.poll()
+    assert gate.ask(cookie) == 302
+    second_factor.reset_all(gate.store, gate.tid, gate.alice.id, CLI_ACTOR)
+    gate.poll()
+    assert gate.ask(cookie) == 200
 
 
 def test_a_remembered_answer_ends_when_its_cookie_expires(gate):

@@ -12,7 +12,7 @@ import pytest
 
 from ostiary.gate.decide import decide
 from ostiary.gate.forwarded import ForwardedRequest
-from ostiary.snapshot.model import AppView, DomainView, Snapshot, UserView
+from ostiary.snapshot.model import AppView, DomainView, Snapshot, TenantView, UserView
 from ostiary.tokens import FORWARD_AUTH, SigningKey, sign
 
 NOW = 1_900_000_000.0
@@ -53,6 +53,8 @@ def _snapshot() -> Snapshot:
         _app(7, "https://rival.rival.test", all_users=True, domain_id=2, tenant_id=RIVAL),
     ]
     snap = Snapshot(base_domain="id.test", loaded=True)
+    snap.tenants = {TENANT: TenantView(TENANT, "acme", "acme.id.test", 3600, 86400),
+                    RIVAL: TenantView(RIVAL, "rival", "rival.id.test", 3600, 86400)}
     snap.domains = {1: acme, 2: rival}
     snap.portal_hosts = {"auth.acme.test": acme, "auth.rival.test": rival}
     snap.apps = {a.id: a for a in apps}
@@ -177,3 +179,78 @@ def test_not_signed_in_points_at_the_portal_hosts_start_with_the_whole_original_
 def test_an_allowed_decision_names_the_app_and_the_user():
     decision = decide(_snapshot(), _request(cookies=[_cookie(ALICE)]), NOW, _portal_url, allow_http=False)
     assert decision.app.id == 1 and decision.user.username == "alice"
+
+
+# --- row 9: the person owes a second factor, whatever the app (docs/sign-in.md) ---------------------
+# The same rule as the portal's (access.second_factor_owed): they have one (an authenticator app or
+# a passkey), or the tenant's policy requires it of them. Asked only of a cookie whose session did
+# not pass a second factor ("mf" false).
+
+def _with(policy="off", enrolled=(), admins=()) -> Snapshot:
+    snap = _snapshot()
+    snap.tenants[TENANT] = dataclasses.replace(snap.tenants[TENANT], second_factor_policy=policy)
+    snap.second_factor_enrolled = set(enrolled)
+    snap.admins = set(admins)
+    return snap
+
+
+GRAFANA = "https://grafana.acme.test/d/x"
+WIKI = "https://wiki.acme.test/"
+OWED_ROWS = [
+    # (case, snapshot, request, expected status, expected outcome)
+    ("policy off, nothing enrolled: as before", _with(), _request(cookies=[_cookie(ALICE)]), 200, "allowed"),
+    ("policy everyone, no second factor passed", _with("everyone"), _request(cookies=[_cookie(ALICE)]),
+     302, "not_signed_in"),
+    ("policy everyone, not a navigation", _with("everyone"), _request(cookies=[_cookie(ALICE)], navigation=False),
+     401, "not_signed_in"),
+    ("policy everyone, second factor passed", _with("everyone"), _request(cookies=[_cookie(ALICE, mf=True)]),
+     200, "allowed"),
+    ("policy admins, an administrator without it", _with("admins", admins={BOB}),
+     _request(WIKI, cookies=[_cookie(BOB)]), 302, "not_signed_in"),
+    ("policy admins, an administrator with it", _with("admins", admins={BOB}),
+     _request(WIKI, cookies=[_cookie(BOB, mf=True)]), 200, "allowed"),
+    ("policy admins, not an administrator", _with("admins", admins={BOB}), _request(cookies=[_cookie(ALICE)]),
+     200, "allowed"),
+    ("policy off, enrolled, not passed", _with(enrolled={ALICE}), _request(cookies=[_cookie(ALICE)]),
+     302, "not_signed_in"),
+    ("policy off, enrolled, passed", _with(enrolled={ALICE}), _request(cookies=[_cookie(ALICE, mf=True)]),
+     200, "allowed"),
+    ("policy off, someone else enrolled", _with(enrolled={BOB}), _request(cookies=[_cookie(ALICE)]),
+     200, "allowed"),
+    ("policy admins, someone else is the administrator", _with("admins", admins={ALICE}),
+     _request(WIKI, cookies=[_cookie(BOB)]), 200, "allowed"),
+    # As an app's require_2fa: the second factor is asked before membership, so a password alone
+    # tells nobody which apps an account may enter.
+    ("owed before membership", _with("everyone"), _request(cookies=[_cookie(BOB)]), 302, "not_signed_in"),
+    ("owed, and the session ended: not signed in either way", _with("everyone"),
+     _request(cookies=[_cookie(ALICE, session="ended-session")]), 302, "not_signed_in"),
+    ("another tenant's policy does not reach this one", _with("everyone"),
+     _request("https://rival.rival.test/", portal="auth.rival.test",
+              cookies=[_cookie(RIVAL_USER, domain=2, tenant=RIVAL)]), 200, "allowed"),
+]
+
+
+@pytest.mark.parametrize("case, snap, req, status, outcome", OWED_ROWS, ids=[r[0] for r in OWED_ROWS])
+def test_9_a_person_who_owes_a_second_factor(case, snap, req, status, outcome):
+    decision = decide(snap, req, NOW, _portal_url, allow_http=False)
+    assert (decision.status, decision.outcome) == (status, outcome), case
+    if outcome == "not_signed_in":
+        # The portal's /start with the whole original URL, as for an app that requires one.
+        assert urlsplit(decision.location).path == "/forward-auth/start"
+        assert decision.until is None  # a refusal with a cookie is never remembered
+
+
+def test_9_owed_answers_as_an_app_that_requires_a_second_factor_does():
+    owed = decide(_with("everyone"), _request(WIKI, cookies=[_cookie(BOB)]), NOW, _portal_url, allow_http=False)
+    app_requires = decide(_snapshot(), _request("https://vault.acme.test/", cookies=[_cookie(BOB)]), NOW,
+                          _portal_url, allow_http=False)
+    assert (owed.status, owed.outcome, owed.until) == (app_requires.status, app_requires.outcome, app_requires.until)
+    assert parse_qs(urlsplit(owed.location).query) == {"rd": [WIKI]}
+
+
+def test_9_a_tenant_the_snapshot_does_not_hold_owes_it_fail_closed():
+    snap = _snapshot()
+    del snap.tenants[TENANT]
+    assert decide(snap, _request(cookies=[_cookie(ALICE)]), NOW, _portal_url, False).outcome == "not_signed_in"
+    # A session that passed one never asks.
+    assert decide(snap, _request(cookies=[_cookie(ALICE, mf=True)]), NOW, _portal_url, False).outcome == "allowed"

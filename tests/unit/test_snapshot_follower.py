@@ -100,3 +100,80 @@ def test_a_rotated_key_is_published_before_it_signs(store):
     assert snap.signing_key.kid == old.kid  # ...before anyone signs with it
     time.sleep(keys.PUBLISH_AHEAD + 0.1)
     assert snap.signing_key.kid == new_kid
+
+
+# --- who owes a second factor: every event that changes it, through the change log ---------------
+
+def _as_a_full_load_has_it(store, snap) -> None:
+    """The snapshot a follower kept current holds what a fresh full load holds."""
+    from ostiary.snapshot.build import load_full
+
+    with store.read() as conn:
+        full = load_full(conn, store.box)
+    for name in ("tenants", "tenant_hosts", "domains", "portal_hosts", "apps", "apps_by_host", "groups",
+                 "users", "second_factor_enrolled", "admins", "ended_sessions", "base_domain"):
+        assert getattr(snap, name) == getattr(full, name), name
+    # A user in no group: the full load has no entry, a change leaves an empty one; both read as ().
+    assert {u: g for u, g in snap.user_direct_groups.items() if g} == full.user_direct_groups
+
+
+def _new_passkey(n: int):
+    from ostiary.services.rules.passkeys import NewPasskey
+
+    return NewPasskey(f"credential-{n}", "public-key", 0, "internal", "", False, True)
+
+
+def test_every_second_factor_event_reaches_the_snapshot_as_a_full_load_would(store):
+    """The inputs of access.owes_second_factor: the tenant's policy, who is an
+    administrator, who has a second factor (TOTP or a passkey)."""
+    from ostiary.services.rules import passkeys, second_factor
+    from ostiary.store import TenantScope
+
+    tid = _setup(store)
+    holder = SnapshotHolder(store)
+    holder.load()
+    snap = holder.snapshot
+    alice = users.find_user(store, tid, "alice@acme.test").id
+    admin = users.find_user(store, tid, "admin@acme.test").id
+    assert snap.tenants[tid].second_factor_policy == "off"
+    assert snap.admins == {admin} and snap.second_factor_enrolled == set()
+    _as_a_full_load_has_it(store, snap)
+
+    def step(change, check):
+        generation = snap.generation
+        change()
+        assert holder.poll_once() >= 1
+        assert snap.generation > generation  # the gate's remembered answers are emptied
+        assert check(), change
+        _as_a_full_load_has_it(store, snap)
+
+    step(lambda: tenants.set_second_factor_policy(store, tid, CLI_ACTOR, "everyone"),
+         lambda: snap.tenants[tid].second_factor_policy == "everyone")
+    step(lambda: tenants.set_second_factor_policy(store, tid, CLI_ACTOR, "admins"),
+         lambda: snap.tenants[tid].second_factor_policy == "admins")
+    step(lambda: users.set_admin(store, tid, CLI_ACTOR, "alice@acme.test", True), lambda: alice in snap.admins)
+    step(lambda: users.set_admin(store, tid, CLI_ACTOR, "alice@acme.test", False), lambda: alice not in snap.admins)
+    step(lambda: second_factor.enrol(store, tid, alice, CLI_ACTOR, second_factor.new_secret(), None),
+         lambda: alice in snap.second_factor_enrolled)
+    step(lambda: second_factor.reset(store, tid, alice, CLI_ACTOR), lambda: alice not in snap.second_factor_enrolled)
+
+    def add_passkey(n):
+        with store.write() as conn:
+            passkeys.store_in(TenantScope(conn, tid), alice, _new_passkey(n), f"key {n}", CLI_ACTOR)
+
+    step(lambda: add_passkey(1), lambda: alice in snap.second_factor_enrolled)
+    step(lambda: add_passkey(2), lambda: alice in snap.second_factor_enrolled)
+    first, second = [p.id for p in passkeys.list_passkeys(store, tid, alice)]
+    step(lambda: passkeys.remove(store, tid, alice, first, CLI_ACTOR),
+         lambda: alice in snap.second_factor_enrolled)  # one is left
+    step(lambda: passkeys.remove(store, tid, alice, second, CLI_ACTOR),
+         lambda: alice not in snap.second_factor_enrolled)
+    step(lambda: (add_passkey(3), second_factor.enrol(store, tid, alice, CLI_ACTOR, second_factor.new_secret(), None)),
+         lambda: alice in snap.second_factor_enrolled)
+    step(lambda: second_factor.reset_all(store, tid, alice, CLI_ACTOR), lambda: alice not in snap.second_factor_enrolled)
+    # A person added as an administrator, then deleted: gone from both.
+    step(lambda: users.add_user(store, tid, CLI_ACTOR, email="root@acme.test", is_admin=True),
+         lambda: users.find_user(store, tid, "root@acme.test").id in snap.admins)
+    root = users.find_user(store, tid, "root@acme.test").id
+    step(lambda: users.delete_user(store, tid, CLI_ACTOR, "root@acme.test"), lambda: root not in snap.admins)
+

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from ostiary.access import ADMITTED, admission, cookie_identity, match_app
+from ostiary.access import ADMITTED, admission, cookie_identity, match_app, owes_second_factor
 from ostiary.gate.forwarded import ForwardedRequest
 from ostiary.snapshot.model import AppView, Snapshot, UserView
 from ostiary.tokens import good_until
@@ -73,7 +73,12 @@ def decide(
     if identity is None or identity.get("s") in snap.ended_sessions:
         return _not_signed_in(req, app, domain.portal_host, portal_url)
     user = snap.users.get(identity.get("u"))
-    verdict = admission(user, domain.tenant_id, app, bool(identity.get("mf")))
+    if identity.get("mf"):
+        verdict = admission(user, domain.tenant_id, app, True)
+    else:
+        # Only a session that did not pass a second factor asks whether its person owes one
+        # (they have one, or the tenant's policy requires it of them): the same rule as the portal's.
+        verdict = admission(user, domain.tenant_id, app, False, user is not None and owes_second_factor(snap, user))
     if verdict is not ADMITTED and verdict is not FORBIDDEN:
         # Not a user who may sign in here, or no second factor yet.
         return _not_signed_in(req, app, domain.portal_host, portal_url)

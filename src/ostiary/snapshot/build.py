@@ -18,6 +18,7 @@ from ostiary.snapshot.model import AppView, DomainView, GroupView, Snapshot, Ten
 from ostiary.store.changes import Entity
 from ostiary.store.tables import (
     app_grants, apps, change_log, domains, groups, installation, memberships, sessions, signing_keys, tenants, users,
+    webauthn_credentials,
 )
 from ostiary.tokens import SigningKey
 
@@ -25,7 +26,7 @@ from ostiary.tokens import SigningKey
 def _tenant_view(row, base_domain: str | None) -> TenantView:
     host = f"{row.slug}.{base_domain}" if base_domain else ""
     return TenantView(row.id, row.slug, host, row.session_idle_seconds, row.session_absolute_seconds,
-                      row.name, row.contact, row.accent_colour, row.logo_version)
+                      row.name, row.contact, row.accent_colour, row.logo_version, row.second_factor_policy)
 
 
 def _shared_cookie_source(text: str | None):
@@ -109,7 +110,8 @@ def load_full(conn: Connection, box: SecretBox | None = None) -> Snapshot:
     for row in conn.execute(select(memberships.c.user_id, memberships.c.group_id)):
         direct[row.user_id].add(row.group_id)
     snap.user_direct_groups = {uid: tuple(sorted(g)) for uid, g in direct.items()}
-    _load_users(snap, conn.execute(select(users)))
+    with_passkeys = {r.user_id for r in conn.execute(select(webauthn_credentials.c.user_id).distinct())}
+    _load_users(snap, conn.execute(select(users)), with_passkeys)
     now = time.time()
     for row in conn.execute(
         select(sessions.c.id, sessions.c.expires_at).where(sessions.c.ended_at.is_not(None), sessions.c.expires_at > now)
@@ -120,7 +122,9 @@ def load_full(conn: Connection, box: SecretBox | None = None) -> Snapshot:
     return snap
 
 
-def _load_users(snap: Snapshot, rows) -> None:
+def _load_users(snap: Snapshot, rows, with_passkeys: set[int] | None = None) -> None:
+    """UserViews for `rows`; with `with_passkeys` (the ids of users who have a passkey)
+    also who has a second factor and who is an administrator."""
     # Group closures per tenant are computed once, not once per user.
     parent_by_tenant: dict[int, dict[int, int | None]] = defaultdict(dict)
     for g in snap.groups.values():
@@ -138,6 +142,24 @@ def _load_users(snap: Snapshot, rows) -> None:
         closure, header = cache[key]
         snap.users[row.id] = UserView(row.id, row.tenant_id, row.username, row.email, row.display_name,
                                       bool(row.active), closure, header)
+        if with_passkeys is not None:
+            _note_second_factor_facts(snap, row, row.id in with_passkeys)
+
+
+def _note_second_factor_facts(snap: Snapshot, row, has_passkey: bool) -> None:
+    """What access.owes_second_factor reads of one user: whether they have a second
+    factor (services/rules/second_factor.py is_enrolled, or a passkey) and are an
+    administrator. Called with the row its UserView was made from, the sets hold
+    that view's own id object: a member costs only the set's slot."""
+    uid = row.id
+    if (row.totp_secret and row.totp_enabled_at) or has_passkey:
+        snap.second_factor_enrolled.add(uid)
+    else:
+        snap.second_factor_enrolled.discard(uid)
+    if row.is_admin:
+        snap.admins.add(uid)
+    else:
+        snap.admins.discard(uid)
 
 
 def apply_change(snap: Snapshot, conn: Connection, entity: str, entity_id: str, tenant_id: int | None,
@@ -164,8 +186,13 @@ def _user_changed(snap: Snapshot, conn: Connection, entity_id: str, tenant_id: i
     if row is None:
         snap.users.pop(uid, None)
         snap.user_direct_groups.pop(uid, None)
+        snap.second_factor_enrolled.discard(uid)
+        snap.admins.discard(uid)
     else:
         snap.users[uid] = _user_view(snap, row)
+        has_passkey = conn.execute(select(webauthn_credentials.c.id).where(
+            webauthn_credentials.c.user_id == uid).limit(1)).first() is not None
+        _note_second_factor_facts(snap, row, has_passkey)
 
 
 def _session_changed(snap: Snapshot, conn: Connection, entity_id: str, tenant_id: int | None, box) -> None:

@@ -25,6 +25,8 @@ class TenantView:
     contact: str | None = None
     accent_colour: str | None = None
     logo_version: str | None = None
+    # Who must have a second factor (services/rules/tenants.py): "off", "admins" or "everyone".
+    second_factor_policy: str = "off"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,11 @@ class Snapshot:
     groups: dict[int, GroupView] = field(default_factory=dict)
     user_direct_groups: dict[int, tuple[int, ...]] = field(default_factory=dict)  # sorted, as UserView.groups
     users: dict[int, UserView] = field(default_factory=dict)
+    # Who owes a second factor, with TenantView.second_factor_policy (access.owes_second_factor):
+    # the ids of users who have one (an authenticator app or a passkey), and of administrators.
+    # Sets beside the users, not fields of every UserView: few people are either.
+    second_factor_enrolled: set[int] = field(default_factory=set)
+    admins: set[int] = field(default_factory=set)
     # Ended central sessions that have not yet expired: session id -> expires_at.
     ended_sessions: dict[str, float] = field(default_factory=dict)
     keys: dict[str, SigningKey] = field(default_factory=dict)

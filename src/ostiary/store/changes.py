@@ -22,12 +22,13 @@ CHANNEL = "ostiary_changes"
 class Entity(StrEnum):
     """What a change-log entry names (stored as the value); its entity_id says which one."""
 
-    USER = "user"  # a user or their group memberships (entity_id: the user's id)
+    USER = "user"  # a user, their group memberships or second factors (entity_id: the user's id)
     SESSION = "session"  # a central session ended (entity_id: the session's id)
     APP = "app"  # an app or its group grants (entity_id: the app's id)
     GROUP = "group"  # a group added, moved, renamed or removed: the tenant's groups and closures are redone
     DOMAIN = "domain"  # a protected domain's state, portal host or chat-cookie source (entity_id: its id)
-    TENANT = "tenant"  # a tenant added, or its session limits or password sign-in changed (entity_id: its id)
+    # A tenant added, or its session limits, password sign-in or second-factor policy changed (entity_id: its id).
+    TENANT = "tenant"
     KEY = "key"  # the signing keys (entity_id "*": every key is reloaded)
     INSTALLATION = "installation"  # the installation's base domain (entity_id "base_domain")
     PROVIDER = "provider"  # an upstream identity provider; not in the snapshot, only a new generation

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Row, func, select
 
+from ostiary.access import policy_requires
 from ostiary.config import Settings
 from ostiary.services.rules import email_links, mail
 from ostiary.services.rules import passkeys as passkeys_service
@@ -120,7 +121,7 @@ def accept_with_passkey(store: Store, keys, rp: passkeys_service.RelyingParty, t
             # refused rather than leave them an account they cannot finish signing in to.
             user = scope.one(users, users.c.id == link.user_id)
             policy = conn.execute(select(tenants.c.second_factor_policy).where(tenants.c.id == tenant_id)).scalar()
-            if sessions_service.policy_requires(policy, bool(user.is_admin)):
+            if policy_requires(policy, bool(user.is_admin)):
                 raise passkeys_service.PasskeyRefused(Message(NOT_VERIFIED))
         actor = Actor(f"user:{link.user_id}", address, link.user_id)
         passkeys_service.store_in(scope, link.user_id, new, name, actor)

@@ -43,6 +43,7 @@ from ostiary.services.base.actor import Actor
 from ostiary.services.base.errors import N_, Conflict, InvalidInput, Message, NotFound, Problem, Problems
 from ostiary.services.base.text_rules import control_character_problem, nfc
 from ostiary.store import Store, TenantScope
+from ostiary.store.changes import Entity
 from ostiary.store.tables import linked_identities, users, webauthn_credentials
 from ostiary.tokens import PASSKEY_CEREMONY, SigningKey, sign, verify
 
@@ -226,6 +227,7 @@ def store_in(scope: TenantScope, user_id: int, new: NewPasskey, name: str, actor
         backed_up=new.backed_up, created_at=time.time(), last_used_at=None,
     )
     scope.audit(actor.name, "user.passkey_add", "user", user_id, actor.addr, name=name)
+    scope.changed(Entity.USER, user_id)  # a second factor: the gate now asks this person's sessions for it
     return scope.one(webauthn_credentials, webauthn_credentials.c.id == new_id)
 
 
@@ -264,9 +266,11 @@ def remove(store: Store, tenant_id: int, user_id: int, passkey_id: int, actor: A
                 raise Conflict("passkey", LAST_WAY_IN)
         scope.delete(webauthn_credentials, webauthn_credentials.c.id == passkey_id)
         scope.audit(actor.name, "user.passkey_remove", "user", user_id, actor.addr, name=row.name)
+        scope.changed(Entity.USER, user_id)
 
 
 def remove_all_in(scope: TenantScope, user_id: int) -> int:
+    """Every passkey of one person, in the caller's transaction (which records the change)."""
     return scope.delete(webauthn_credentials, webauthn_credentials.c.user_id == user_id)
 
 

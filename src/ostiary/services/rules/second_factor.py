@@ -22,6 +22,7 @@ from ostiary.services.base.actor import Actor
 from ostiary.services.base.errors import N_, InvalidInput, NotFound, Problem
 from ostiary.services.rules.passkeys import remove_all_in
 from ostiary.store import Store, TenantScope
+from ostiary.store.changes import Entity
 from ostiary.store.tables import consumed_tokens, recovery_codes, sessions, users
 
 ISSUER = "Ostiary"
@@ -132,6 +133,7 @@ def enrol(store: Store, tenant_id: int, user_id: int, actor: Actor, secret: str,
         for c in codes:
             scope.insert(recovery_codes, user_id=user_id, code_hash=_hash_code(c), used_at=None)
         scope.audit(actor.name, "user.totp_enrol", "user", user_id, actor.addr)
+        scope.changed(Entity.USER, user_id)  # the gate now asks this person's sessions for it
     return Enrolment(secret, codes)
 
 
@@ -143,6 +145,7 @@ def reset(store: Store, tenant_id: int, user_id: int, actor: Actor) -> None:
         scope.update(users, users.c.id == user_id, totp_secret=None, totp_enabled_at=None, updated_at=time.time())
         scope.delete(recovery_codes, recovery_codes.c.user_id == user_id)
         scope.audit(actor.name, "user.totp_reset", "user", user_id, actor.addr)
+        scope.changed(Entity.USER, user_id)
 
 
 def reset_all(store: Store, tenant_id: int, user_id: int, actor: Actor) -> dict:
@@ -162,6 +165,7 @@ def reset_all(store: Store, tenant_id: int, user_id: int, actor: Actor) -> dict:
         removed = remove_all_in(scope, user_id)
         detail = {"totp": had_totp, "recovery_codes": codes, "passkeys": removed}
         scope.audit(actor.name, "user.second_factor_reset", "user", user_id, actor.addr, **detail)
+        scope.changed(Entity.USER, user_id)
     # The call point for the email notice (docs/sign-in.md): a no-op until a sender is registered.
     notifications.notify(store, tenant_id, user_id, notifications.SECOND_FACTORS_RESET, by=actor.name, **detail)
     return detail

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Row, select, update
 
+from ostiary.access import second_factor_owed
 from ostiary.identity.method import amr_values, decode_methods, encode_methods, method_entry
 from ostiary.services.base.actor import Actor
 from ostiary.services.base.errors import N_, NotFound
@@ -127,8 +128,9 @@ def session_for_token(store: Store, token: str | None, tenant_id: int) -> LiveSe
             conn.execute(update(sessions).where(sessions.c.id == row.id).values(last_seen_at=now))
     enrolled = bool(row.totp_secret and row.totp_enabled_at) or bool(row.has_passkey)
     # A person who has a second factor passes it; one the tenant's policy
-    # requires it of is taken to enrol it first (docs/sign-in.md).
-    owed = enrolled or policy_requires(row.second_factor_policy, bool(row.is_admin))
+    # requires it of is taken to enrol it first (docs/sign-in.md). The gate asks
+    # the same rule of its snapshot (access.owes_second_factor).
+    owed = second_factor_owed(enrolled, row.second_factor_policy, bool(row.is_admin))
     return LiveSession(row.id, row.tenant_id, row.user_id, row.expires_at, bool(row.second_factor),
                        tuple(amr_values(row.methods)), second_factor_due=owed and not row.second_factor,
                        enrolled=enrolled)
@@ -139,11 +141,6 @@ def has_passkeys_query(tenant_id_col, user_id_col):
     return select(webauthn_credentials.c.id).where(
         webauthn_credentials.c.tenant_id == tenant_id_col, webauthn_credentials.c.user_id == user_id_col
     ).exists()
-
-
-def policy_requires(policy: str | None, is_admin: bool) -> bool:
-    """Whether a tenant's second-factor policy requires one of this person."""
-    return policy == "everyone" or (policy == "admins" and is_admin)
 
 
 def record_method_in(conn, tenant_id: int, session_id: str, method: str, via: str = "") -> None:

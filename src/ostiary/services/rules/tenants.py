@@ -194,8 +194,9 @@ def second_factor_policy(store: Store, tenant_id: int) -> str:
 
 
 def set_second_factor_policy(store: Store, tenant_id: int, actor: Actor, policy: str) -> str:
-    """Takes effect at each person's next page: one who has no second factor
-    and now needs one is taken to set it up before anything else."""
+    """Takes effect at each person's next page, and at every app's next check
+    on every worker (the change log): one who has no second factor and now
+    needs one is taken to set it up before anything else."""
     policy = (policy or "").strip().lower()
     if policy not in SECOND_FACTOR_POLICIES:
         raise InvalidInput([Problem("second_factor_policy", N_('"%(policy)s" is not a policy: choose one of %(policies)s'),
@@ -206,4 +207,5 @@ def set_second_factor_policy(store: Store, tenant_id: int, actor: Actor, policy:
             raise NotFound("tenant", N_("no such tenant"))
         TenantScope(conn, tenant_id).audit(actor.name, "tenant.second_factor_policy", "tenant", tenant_id,
                                            actor.addr, policy=policy)
+        record_change(conn, tenant_id, Entity.TENANT, tenant_id)
     return policy
