@@ -177,3 +177,10 @@ def test_an_interface_that_drops_header_bytes_is_reported_beside_the_floor_never
     beside = _summary_row(text, "| 1 | the same vs the fastest bare handler granian offers at all")
     assert "(rsgi on rloop)" in beside and "| 0.70 |" in beside, beside
     assert "Against the fastest bare handler granian offers at all (rsgi on rloop)" in text
+
+
+def test_a_miss_that_two_places_would_round_up_to_the_target_shows_a_third():
+    row = _summary_row(report.render(results(case2_ratio=0.848)), "| 2 |")
+    assert "| 0.848 (" in row and row.endswith("**missed** |"), row
+    row = _summary_row(report.render(results(case2_ratio=0.853)), "| 2 |")
+    assert "| 0.85 (" in row and row.endswith("**holds** |"), row
