@@ -25,6 +25,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -179,3 +180,31 @@ def proxy_client() -> httpx.Client:
 def cookie_header(context, url: str) -> str:
     """The Cookie header the browser context would send to `url`."""
     return "; ".join(f"{c['name']}={c['value']}" for c in context.cookies(url))
+
+
+def wait_until_served(world: E2E, config: str) -> None:
+    """Until Ostiary's tenant host answers ready through the proxy, and every other
+    host the configuration names completes a TLS handshake: Caddy obtains its local
+    certificates one host at a time after it starts listening, and a busy machine
+    may still be at it when the first test opens an app."""
+    hosts = [h for h in (*OSTIARY_HOSTS, *APP_HOSTS) if h != TENANT_HOST and h in config]
+    with proxy_client() as client:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if client.get(world.url(TENANT_HOST, "/readyz")).status_code == 200:
+                    break
+            except Exception:  # TLS or connection not ready yet
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("the proxy did not serve Ostiary's tenant host within 30 s")
+            time.sleep(0.1)
+        for host in hosts:
+            while True:
+                try:
+                    client.get(world.url(host, "/"))  # any answer: the handshake succeeded
+                    break
+                except Exception:
+                    if time.monotonic() > deadline:
+                        raise AssertionError(f"the proxy completed no TLS handshake for {host} within 30 s") from None
+                    time.sleep(0.1)

@@ -15,12 +15,15 @@ from playwright.sync_api import Error as PlaywrightError
 
 from tests.e2e.conftest import (
     ACME_PORTAL,
+    APP_HOSTS,
     ALICE_NAME,
+    OSTIARY_HOSTS,
     PASSWORD,
     TENANT_HOST,
     E2E,
     cookie_header,
     proxy_client,
+    wait_until_served,
 )
 from tests.e2e.proxy_configs import KINDS, proxy_server
 from tests.support.browser import chromium
@@ -64,22 +67,8 @@ def proxy(request, e2e, tmp_path_factory):
     server, config = proxy_server(request.param, e2e, tmp_path_factory.mktemp(request.param))
     with server:
         proxied = Proxy(request.param, server, config)
-        _wait_until_served(e2e)
+        wait_until_served(e2e, config)
         yield proxied
-
-
-def _wait_until_served(world: E2E) -> None:
-    with proxy_client() as client:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if client.get(world.url(TENANT_HOST, "/readyz")).status_code == 200:
-                    return
-            except Exception:  # TLS or connection not ready yet
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("the proxy did not serve Ostiary's tenant host within 20 s")
-            time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")

