@@ -26,7 +26,7 @@ from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.store import open_store
 from ostiary.wire import SESSION_COOKIE
 from tests.scaleout.deployment import TENANT_HOST, deployment
-from tests.support.database import create_pg_database, drop_pg_database, pg_url
+from tests.support.world import database, database_kind, database_url
 
 OLDER = "0007"  # before the OIDC provider's tables (0008), which refer to `users`
 MAX_WRITES = 5000  # bounded write load: central sessions created until the backup is done
@@ -35,21 +35,9 @@ MAX_WRITES = 5000  # bounded write load: central sessions created until the back
 @pytest.fixture(params=["sqlite", "postgresql"])
 def own_deployment(request, tmp_path):
     """A deployment of this test's own: it stops the instance and replaces the database."""
-    name = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'ostiary.db'}"
-    else:
-        name = create_pg_database()
-        url = pg_url(name)
-    store = open_store(url)
-    store.migrate()
-    try:
+    with database(request.param, tmp_path) as (url, store):
         with deployment(tmp_path / "deployment", url, store, instances=1, workers=2, with_nginx=False) as d:
             yield d, url
-    finally:
-        store.dispose()
-        if name:
-            drop_pg_database(name)
 
 
 def _ostiary(url: str, tmp_path, *args: str, **settings: str) -> subprocess.CompletedProcess:
@@ -68,14 +56,21 @@ def _opens_app_with_session(d, token: str) -> bool:
         v.close()
 
 
-def test_a_backup_taken_under_write_load_restores_every_cookie_and_session(own_deployment, tmp_path):
-    d, url = own_deployment
+def _signed_in(d):
+    """dave with a central session, erin with a forward-auth cookie, and a probe of every
+    worker: both open the app before anything else happens."""
     dave = users.get_user(d.store, d.tenant_id, "dave@acme.test")
     central = sessions.create_session(d.store, d.tenant_id, dave.id)
     visitor = d.handshake("erin@acme.test")
     cookie = visitor.forward_auth_cookie()
     probe = d.probe(per_target=1)
     assert probe.all_allowed(cookie) and _opens_app_with_session(d, central.token)
+    return dave, central, visitor, cookie, probe
+
+
+def test_a_backup_taken_under_write_load_restores_every_cookie_and_session(own_deployment, tmp_path):
+    d, url = own_deployment
+    dave, central, visitor, cookie, probe = _signed_in(d)
 
     written: list[int] = []
     backup_done = threading.Event()
@@ -129,13 +124,7 @@ def _older_backup(url: str, tmp_path: Path) -> Path:
     database, migrated down there, and backed up again (the live database is not touched)."""
     now = tmp_path / "now.backup"
     assert _ostiary(url, tmp_path, "backup", str(now)).returncode == 0
-    name = None
-    if url.startswith("sqlite"):
-        scratch_url = f"sqlite:///{tmp_path / 'scratch' / 'ostiary.db'}"
-    else:
-        name = create_pg_database()
-        scratch_url = pg_url(name)
-    try:
+    with database_url(database_kind(url), tmp_path / "scratch") as scratch_url:
         assert _ostiary(scratch_url, tmp_path, "restore", str(now)).returncode == 0
         scratch = open_store(scratch_url)
         try:
@@ -145,20 +134,12 @@ def _older_backup(url: str, tmp_path: Path) -> Path:
         older = tmp_path / "older.backup"
         assert _ostiary(scratch_url, tmp_path, "backup", str(older)).returncode == 0
         return older
-    finally:
-        if name:
-            drop_pg_database(name)
 
 
 def test_a_backup_from_an_older_schema_restores_and_the_servers_start_after_ostiary_migrate(own_deployment,
                                                                                             tmp_path):
     d, url = own_deployment
-    dave = users.get_user(d.store, d.tenant_id, "dave@acme.test")
-    central = sessions.create_session(d.store, d.tenant_id, dave.id)
-    visitor = d.handshake("erin@acme.test")
-    cookie = visitor.forward_auth_cookie()
-    probe = d.probe(per_target=1)
-    assert probe.all_allowed(cookie) and _opens_app_with_session(d, central.token)
+    dave, central, visitor, cookie, probe = _signed_in(d)
     older = _older_backup(url, tmp_path)
 
     sessions.end_user_sessions(d.store, d.tenant_id, dave.id, "test", CLI_ACTOR)

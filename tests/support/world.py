@@ -191,6 +191,11 @@ def database_url(kind: str, tmp: Path) -> Iterator[str]:
         raise ValueError(f"database kind: {kind!r} is neither sqlite nor postgresql")
 
 
+def database_kind(url: str) -> str:
+    """The kind database_url made `url` of: "sqlite" or "postgresql"."""
+    return "sqlite" if url.startswith("sqlite") else "postgresql"
+
+
 def migrated_store(url: str) -> Store:
     store = open_store(url)
     store.migrate()

@@ -21,6 +21,7 @@ from ostiary.services.rules import tenants, users
 from ostiary.store import open_store
 from ostiary.store.engine import head_revision
 from tests.support.database import create_pg_database, drop_pg_database, pg_url
+from tests.support.world import database_kind, database_url
 
 
 def _box(tmp_path, name: str) -> SecretBox:
@@ -222,18 +223,11 @@ def _migrate(url: str, key_file, tmp_path) -> None:
 def older_backup(installation, tmp_path):
     """A backup of another installation at schema OLDER, sealed with the live installation's key."""
     url, box, _ = installation
-    name = None
-    if url.startswith("sqlite"):
-        older_url = f"sqlite:///{tmp_path / 'older' / 'ostiary.db'}"
-    else:
-        name = create_pg_database()
-        older_url = pg_url(name)
-    clear = _older_installation(older_url, box)
-    copy = tmp_path / "older.backup"
-    backup(older_url, copy)
-    yield copy, clear
-    if name:
-        drop_pg_database(name)
+    with database_url(database_kind(url), tmp_path / "older") as older_url:
+        clear = _older_installation(older_url, box)
+        copy = tmp_path / "older.backup"
+        backup(older_url, copy)
+        yield copy, clear
 
 
 def test_a_backup_from_an_older_schema_restores_and_ostiary_migrate_brings_it_up_to_date(installation,
@@ -265,19 +259,10 @@ def test_a_backup_from_an_older_schema_restores_and_ostiary_migrate_brings_it_up
 
 def test_an_older_backup_sealed_with_another_key_is_refused_before_anything_changes(installation, tmp_path):
     url, box, tenant = installation
-    name = None
-    if url.startswith("sqlite"):
-        older_url = f"sqlite:///{tmp_path / 'older' / 'ostiary.db'}"
-    else:
-        name = create_pg_database()
-        older_url = pg_url(name)
-    try:
+    with database_url(database_kind(url), tmp_path / "older") as older_url:
         _older_installation(older_url, _box(tmp_path, "other"))
         copy = tmp_path / "older-other.backup"
         backup(older_url, copy)
-    finally:
-        if name:
-            drop_pg_database(name)
     live = _moves_on(url, box, tenant)
     with pytest.raises(SecretsUnreadable, match="OSTIARY_SECRET_KEY_FILE .* does not decrypt"):
         restore(url, copy, box)
