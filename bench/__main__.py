@@ -144,30 +144,44 @@ def main() -> None:
             running.append(bare)
             bare_port = free_port()
             block += shipped_copy(block, "bare", ports["nginx"], bare_port, bare.port)
+            # A fourth: the same snippet in front of the same Ostiary served by `ostiary serve --server uvicorn`,
+            # the server docs/proxies/nginx.md recommends behind nginx (one worker: it serves in its own process).
+            on_uvicorn = ostiary(small_url, free_port(), 1, work, server="uvicorn")
+            running.append(on_uvicorn)
+            uvicorn_port = free_port()
+            block += shipped_copy(block, "uvicorn", ports["nginx"], uvicorn_port, on_uvicorn.port)
             (RESULTS / ("nginx-bench-quick.conf.txt" if q else "nginx-bench.conf.txt")).write_text(block)
             app_headers = {"Host": f"{APP_HOST}:{ports['nginx']}", "Accept": "text/html",
                            "Cookie": headers["Cookie"]}
-            with BenchNginx(block, [ports["nginx"], ports["floor"], ports["backend"], bare_port],
+            with BenchNginx(block, [ports["nginx"], ports["floor"], ports["backend"], bare_port, uvicorn_port],
                             work / "nginx") as nginx:
                 nginx_pids = descendants(nginx.process.pid)
                 ostiary_pids = worker_pids(server.proc.pid, server.port)
                 bare_pids = descendants(bare.proc.pid)
+                uvicorn_pids = [on_uvicorn.proc.pid]
                 parts = {"nginx": nginx_pids, "ostiary": ostiary_pids}
                 bare_parts = {"nginx": nginx_pids, "ostiary": bare_pids}
+                uvicorn_parts = {"nginx": nginx_pids, "ostiary": uvicorn_pids}
                 runs = cases.interleaved({
                     "nginx_ostiary": (f"https://127.0.0.1:{ports['nginx']}/", app_headers, nginx_pids + ostiary_pids,
                                       False, parts),
                     "nginx_floor": (f"https://127.0.0.1:{ports['floor']}/", app_headers, nginx_pids, False, parts),
                     "nginx_bare": (f"https://127.0.0.1:{bare_port}/", app_headers, nginx_pids + bare_pids, False,
                                    bare_parts),
+                    "nginx_uvicorn": (f"https://127.0.0.1:{uvicorn_port}/", app_headers, nginx_pids + uvicorn_pids,
+                                      False, uvicorn_parts),
                 }, concurrencies, rounds, seconds)
-            bare.stop()
-            running.remove(bare)
-            results["case2"] = {"runs": {k: v for k, v in runs.items() if k != "nginx_bare"},
+            for done in (bare, on_uvicorn):
+                done.stop()
+                running.remove(done)
+            results["case2"] = {"runs": {k: v for k, v in runs.items() if k in ("nginx_ostiary", "nginx_floor")},
                                 "table": cases.summarise(runs, "nginx_ostiary", "nginx_floor"),
                                 "bare_runs": runs["nginx_bare"],
                                 "bare_table": cases.summarise(runs, "nginx_ostiary", "nginx_bare"),
-                                "bare_floor_table": cases.summarise(runs, "nginx_bare", "nginx_floor")}
+                                "bare_floor_table": cases.summarise(runs, "nginx_bare", "nginx_floor"),
+                                "uvicorn_runs": runs["nginx_uvicorn"],
+                                "uvicorn_table": cases.summarise(runs, "nginx_uvicorn", "nginx_floor"),
+                                "uvicorn_vs_granian_table": cases.summarise(runs, "nginx_uvicorn", "nginx_ostiary")}
 
         if "3" in args.only:
             log("case 3: scale — building the large installation")

@@ -107,8 +107,12 @@ def ratio_series(results: dict) -> dict[str, tuple[list[int], list[float], float
                 _connections(t), [_at(t, c)["ratio"] for c in _connections(t)], TARGETS["refused"])
     if "case2" in results:
         t = results["case2"]["table"]
-        series["nginx + snippet vs nginx alone"] = (_connections(t), [_at(t, c)["ratio"] for c in _connections(t)],
-                                                    TARGETS["case2"])
+        series["nginx + snippet (granian) vs nginx alone"] = (
+            _connections(t), [_at(t, c)["ratio"] for c in _connections(t)], TARGETS["case2"])
+        u = results["case2"].get("uvicorn_table")
+        if u:
+            series["nginx + snippet (uvicorn) vs nginx alone"] = (
+                _connections(u), [_at(u, c)["ratio"] for c in _connections(u)], TARGETS["case2"])
     return series
 
 
@@ -216,10 +220,14 @@ def targets(results: dict) -> list[Target]:
         out.append(Target("1", "`/check` (allowed) vs the fastest bare handler, 16 connections",
                           f"≥ {TARGETS['case1']}", NOT_RUN, None))
     if c2:
-        t = _at(c2["table"], 16)
+        # Target 2 is the deployment docs/proxies/nginx.md recommends: Ostiary on uvicorn behind nginx
+        # (measured since 2026-12-01; a results file from before has granian only).
+        on_uvicorn = bool(c2.get("uvicorn_table")) and _has(c2["uvicorn_table"], 16)
+        t = _at(c2["uvicorn_table"] if on_uvicorn else c2["table"], 16)
+        ours = "nginx_uvicorn" if on_uvicorn else "nginx_ostiary"
         left = (f"nginx alone spent {t['nginx_floor_cpu_us']:.0f} µs of CPU per request; with the "
-                f"snippet nginx and Ostiary together spent {t['nginx_ostiary_cpu_us']:.0f} µs")
-        parts = t.get("nginx_ostiary_cpu_parts_us")
+                f"snippet nginx and Ostiary together spent {t[f'{ours}_cpu_us']:.0f} µs")
+        parts = t.get(f"{ours}_cpu_parts_us")
         if parts:
             nginx_alone = t["nginx_floor_cpu_parts_us"]["nginx"]
             left += (f", of which nginx {parts['nginx']:.0f} µs (the subrequest adds {parts['nginx'] - nginx_alone:.0f} "
@@ -227,22 +235,34 @@ def targets(results: dict) -> list[Target]:
                      f"the ratio cannot pass {nginx_alone / parts['nginx']:.2f} ({nginx_alone:.0f} / "
                      f"{parts['nginx']:.0f}), whatever Ostiary does; Ostiary's time runs beside it, on the core wrk "
                      "also needs")
+        if on_uvicorn:
+            g, vs = _at(c2["table"], 16), _at(c2["uvicorn_vs_granian_table"], 16)
+            left += (f". On granian Ostiary spent {g['nginx_ostiary_cpu_parts_us']['ostiary']:.0f} µs per check "
+                     f"under nginx, on uvicorn {t['nginx_uvicorn_cpu_parts_us']['ostiary']:.0f} µs: granian "
+                     f"hands each check from its Rust thread to the Python thread and back, uvicorn reads, decides "
+                     f"and answers on one thread; uvicorn served {vs['ratio']:.2f}× granian's requests in the same "
+                     "rounds")
         bare = c2.get("bare_table")
         if bare and _has(bare, 16):
             b, bf = _at(bare, 16), _at(c2["bare_floor_table"], 16)
-            left += (f". The same snippet in front of a bare ASGI handler on the same granian (which answers every "
+            left += (f". The same snippet in front of a bare ASGI handler on granian (which answers every "
                      f"check 200 and does nothing else) reached {bf['ratio']:.2f} of nginx alone, costing "
                      f"{b['nginx_bare_cpu_parts_us']['ostiary']:.0f} µs of its worker's CPU per request against "
-                     f"Ostiary's {b['nginx_ostiary_cpu_parts_us']['ostiary']:.0f} µs; Ostiary reached "
-                     f"{b['ratio']:.2f} of it (section 2): what is left is the subrequest and granian's wake-up "
-                     "per check, not Ostiary's work")
-        out.append(Target("2", "protected request through nginx + snippet vs nginx answering `auth_request` itself, "
-                          "16 connections", f"≥ {TARGETS['case2']}",
+                     f"Ostiary-on-granian's {b['nginx_ostiary_cpu_parts_us']['ostiary']:.0f} µs; Ostiary on granian "
+                     f"reached {b['ratio']:.2f} of it (section 2): under nginx the server's cost per check is what "
+                     "is left, not Ostiary's work")
+        server = ("Ostiary on uvicorn (`ostiary serve --server uvicorn`, as docs/proxies/nginx.md recommends "
+                  "behind nginx)" if on_uvicorn else "Ostiary on granian")
+        out.append(Target("2", f"protected request through nginx + snippet, {server}, vs nginx answering "
+                          "`auth_request` itself, 16 connections", f"≥ {TARGETS['case2']}",
                           f"{_verdict_ratio(t['ratio'], TARGETS['case2'])} (server CPU per request: {t['cpu_ratio']:.2f})",
                           t["ratio"] >= TARGETS["case2"],
-                          left + ". `python -m bench.nginx_variants` measures the snippet's options side by side, "
-                          "and the same Ostiary served by uvicorn on one thread, which spends less per check under "
-                          "nginx than granian's two thread hand-offs (docs/proxies/nginx.md, \"Performance\")."))
+                          left + ". `python -m bench.nginx_variants` measures the snippet's options side by side "
+                          "(docs/proxies/nginx.md, \"Performance\")."))
+        if on_uvicorn:
+            g = _at(c2["table"], 16)
+            out.append(Target("2", "the same with Ostiary on granian, `ostiary serve`'s default server", "—",
+                              f"{g['ratio']:.2f}", None))
     else:
         out.append(Target("2", "protected request through nginx + snippet vs nginx alone", f"≥ {TARGETS['case2']}",
                           NOT_RUN, None))
@@ -426,6 +446,8 @@ def _other_values(results: dict) -> dict:
         values["c2_table"] = _rows(c2["table"], "nginx_ostiary", "nginx_floor")
         values["c2_bare_table"] = (_rows(c2["bare_table"], "nginx_ostiary", "nginx_bare") if "bare_table" in c2
                                    else "(not measured in this run)")
+        values["c2_uvicorn_table"] = (_rows(c2["uvicorn_table"], "nginx_uvicorn", "nginx_floor")
+                                      if "uvicorn_table" in c2 else "(not measured in this run)")
     if c3:
         values |= {
             "c3_table": _rows(c3["table"], "large", "small"),

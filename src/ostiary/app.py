@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import sys
 
 from ostiary.config import Settings, load_settings
 from ostiary.gate.asgi import CheckDomainHandler, CheckHandler
@@ -21,6 +22,16 @@ from ostiary.store.engine import DatabaseNotReady
 from ostiary.wire import CADDY_CHECK_DOMAIN_PATH, CHECK_PATH
 
 log = logging.getLogger("ostiary")
+
+
+def _server_name() -> str:
+    """The HTTP server running this worker, for its "ready" line (docs/configuration.md, "Serving")."""
+    if "granian" in sys.modules:
+        return "granian"
+    for parser in ("httptools", "h11"):
+        if f"uvicorn.protocols.http.{parser}_impl" in sys.modules:
+            return f"uvicorn ({parser})"
+    return "another ASGI server"
 
 
 class OstiaryApp:
@@ -41,8 +52,9 @@ class OstiaryApp:
         try:
             self.store.ensure_current()
             self.holder.load()
-            log.info("worker %d ready: snapshot at change %d, event loop %s", os.getpid(),
-                     self.holder.snapshot.last_change_id, type(asyncio.get_running_loop()).__module__)
+            log.info("worker %d ready: snapshot at change %d, server %s, event loop %s", os.getpid(),
+                     self.holder.snapshot.last_change_id, _server_name(),
+                     type(asyncio.get_running_loop()).__module__)
         except DatabaseNotReady:
             raise
         except Exception as exc:  # database unreachable: the follower keeps trying; readiness says "starting"

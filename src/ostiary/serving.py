@@ -1,5 +1,5 @@
-"""Starting the server: migrations once in the parent, then granian (or
-uvicorn for development) with one snapshot per worker."""
+"""Starting the server: migrations once in the parent, then granian or
+uvicorn with one snapshot per worker (docs/configuration.md, "Serving")."""
 
 from __future__ import annotations
 
@@ -56,13 +56,21 @@ def prepare_database(settings: Settings, migrate: bool) -> None:
 
 # The event loops granian can drive, fastest first as bench/ measured them (BENCHMARKS.md,
 # "Event loop and interface"): uvloop is an install dependency where it builds; asyncio always works.
+# uvicorn drives uvloop and asyncio only.
 LOOPS = ("uvloop", "rloop", "asyncio")
 AUTO_LOOPS = ("uvloop", "asyncio")
+SERVER_LOOPS = {"granian": LOOPS, "uvicorn": ("uvloop", "asyncio")}
+
+# uvicorn keeps an idle connection this long (its own default is 5 s). Longer than the proxies'
+# idle timeouts for their pooled upstream connections (nginx 60 s, Traefik 90 s, Caddy 2 min), so
+# the proxy, not Ostiary, closes an idle one and never sends a check down a connection being closed.
+UVICORN_KEEP_ALIVE_SECONDS = 125
 
 
-def event_loop(choice: str = "auto") -> str:
+def event_loop(choice: str = "auto", server: str = "granian") -> str:
     """The loop `ostiary serve` runs: the one asked for, or for "auto" the first of
-    AUTO_LOOPS that is installed. A loop asked for by name must be installed."""
+    AUTO_LOOPS that is installed. A loop asked for by name must be installed and
+    driven by the server."""
     import importlib.util
 
     if choice == "asyncio":
@@ -70,6 +78,9 @@ def event_loop(choice: str = "auto") -> str:
     if choice != "auto":
         if choice not in LOOPS:
             raise click.ClickException(f"--loop / OSTIARY_EVENT_LOOP: {choice!r} is not one of {', '.join(LOOPS)}")
+        if choice not in SERVER_LOOPS[server]:
+            raise click.ClickException(f"--loop / OSTIARY_EVENT_LOOP: {server} does not run {choice}; choose one of "
+                                       f"{', '.join(SERVER_LOOPS[server])} or auto, or --server granian")
         if importlib.util.find_spec(choice) is None:
             raise click.ClickException(f"--loop / OSTIARY_EVENT_LOOP: {choice} is not installed "
                                        f"(pip install {choice}, or --loop auto)")
@@ -81,7 +92,7 @@ def run_server(settings: Settings, *, host: str, port: int, workers: int, migrat
                tls: tuple[str, str] | None = None, loop: str = "auto") -> None:
     from ostiary.observability import logs
 
-    chosen_loop = event_loop(loop) if server == "granian" else None  # a wrong choice stops before migrating
+    chosen_loop = event_loop(loop, server)  # a wrong choice stops before migrating
     logs.configure(settings.log_level, settings.log_format)
     prepare_database(settings, migrate)
     if settings.dev:
@@ -136,14 +147,13 @@ def _serve(settings: Settings, *, host: str, port: int, workers: int, server: st
     from ostiary.observability import logs
 
     if server == "uvicorn":
-        try:
-            import uvicorn
-        except ImportError:
-            raise click.ClickException("--server uvicorn is for development and needs `pip install 'ostiary[dev]'`; "
-                                       "production uses granian (the default)") from None
+        import uvicorn
 
+        # httptools parses HTTP in C (an install dependency); uvicorn's fallback, h11, parses it in
+        # Python at several times the cost per check. Its supervisor restarts a worker that dies.
         uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers, log_level=settings.log_level,
-                    log_config=logs.dictconfig(settings.log_level, settings.log_format),
+                    log_config=logs.dictconfig(settings.log_level, settings.log_format), http="httptools",
+                    loop=loop or "auto", timeout_keep_alive=UVICORN_KEEP_ALIVE_SECONDS, server_header=False,
                     proxy_headers=False, access_log=False, ssl_certfile=tls[0] if tls else None,
                     ssl_keyfile=tls[1] if tls else None)
         return

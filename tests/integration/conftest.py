@@ -1,7 +1,7 @@
-"""A running Ostiary (granian, two workers, HTTPS with a test CA, production
-mode) on SQLite and on PostgreSQL, with two tenants, three protected
-domains verified against a real DNS server, and users, groups and apps:
-tests/support/world.py's INTEGRATION population."""
+"""A running Ostiary (two workers, HTTPS with a test CA, production mode),
+served by granian on SQLite and on PostgreSQL and by uvicorn on SQLite, with
+two tenants, three protected domains verified against a real DNS server, and
+users, groups and apps: tests/support/world.py's INTEGRATION population."""
 
 from __future__ import annotations
 
@@ -32,16 +32,22 @@ def wait_until(predicate, timeout: float = 1.0, interval: float = 0.02) -> float
         time.sleep(interval)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+# Each world: (database, the server `ostiary serve --server` runs). Every test here holds for both
+# servers production may run (docs/configuration.md, "Serving").
+WORLDS = {"sqlite": ("sqlite", "granian"), "postgresql": ("postgresql", "granian"), "uvicorn": ("sqlite", "uvicorn")}
+
+
+@pytest.fixture(scope="module", params=list(WORLDS))
 def world(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("world")
-    with database(request.param, tmp) as (url, store):
+    kind, server = WORLDS[request.param]
+    with database(kind, tmp) as (url, store):
         tls = issue_certificates(tmp / "tls", CERTIFICATE_HOSTS)
         port = free_port()
         with Dnsmasq() as dns:
             tenant_ids = INTEGRATION.populate(store, dns, port)
         w = World(store, port, tls.ca_cert, tenant_ids, PORTALS)
         serve(w, server_env(url, port, tmp, JWT_REFRESH_SECRET=CHAT_SECRET), port, tmp / "server.log",
-              tls=(tls.cert_chain, tls.private_key), ready_host=ACME)
+              tls=(tls.cert_chain, tls.private_key), ready_host=ACME, server=server)
         yield w
         w.close()

@@ -26,14 +26,14 @@ def pg_deployment(tmp_path_factory):
         drop_pg_database(name)
 
 
-@pytest.fixture(scope="module")
-def sqlite_deployment(tmp_path_factory):
+@pytest.fixture(scope="module", params=["granian", "uvicorn"])  # both servers `ostiary serve --server` runs
+def sqlite_deployment(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sqlite-deployment")
     url = f"sqlite:///{tmp / 'ostiary.db'}"
     store = open_store(url)
     store.migrate()
     try:
-        with deployment(tmp, url, store, instances=1, workers=4, with_nginx=False) as d:
+        with deployment(tmp, url, store, instances=1, workers=4, with_nginx=False, server=request.param) as d:
             yield d
     finally:
         store.dispose()

@@ -353,7 +353,7 @@ class Deployment(World):
 
 @contextmanager
 def deployment(tmp: Path, database_url: str, store: Store, *, instances: int = 2, workers: int = 2,
-               with_nginx: bool = True, instance_env: tuple[dict, ...] = ()):
+               with_nginx: bool = True, instance_env: tuple[dict, ...] = (), server: str = "granian"):
     tls = issue_certificates(tmp / "tls", CERTIFICATE_HOSTS)
     public_port = free_port()
     ports = [free_port() for _ in range(instances)]
@@ -367,7 +367,8 @@ def deployment(tmp: Path, database_url: str, store: Store, *, instances: int = 2
             data = tmp / f"instance-{i}"
             data.mkdir()
             env = server_env(database_url, public_port, data, **(instance_env[i] if i < len(instance_env) else {}))
-            serve(d, env, port, tmp / f"instance-{i}.log", workers=workers, tls=(tls.cert_chain, tls.private_key))
+            serve(d, env, port, tmp / f"instance-{i}.log", workers=workers, tls=(tls.cert_chain, tls.private_key),
+                  server=server)
         if with_nginx:
             www = tmp / "www"
             www.mkdir()

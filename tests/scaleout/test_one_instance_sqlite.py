@@ -1,18 +1,21 @@
 """One instance with four workers on SQLite: every worker keeps its own
 snapshot from the change log, so a sign-out through any worker is refused
 by all four within a second. Also: stopping the server lets in-flight
-requests finish, and a restarted instance answers only once its snapshot
-is loaded."""
+requests finish, a restarted instance answers only once its snapshot is
+loaded, and a worker killed outright is replaced by one that follows the
+change log. Each runs under both servers `ostiary serve --server` offers."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import ssl
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 
 import httpx
 import pytest
@@ -97,3 +100,37 @@ def test_stopping_the_server_lets_a_request_in_flight_finish(sqlite_deployment):
         socket.create_connection(("127.0.0.1", server.port), timeout=2).close()
     d.start(0)
     assert d.readiness(server.port).json()["status"] == "ready"
+
+
+def test_a_worker_killed_outright_is_replaced_and_its_successor_follows_sign_outs(sqlite_deployment):
+    """A worker that dies (the kernel's out-of-memory killer, a crash in native code) is started
+    again by the server's supervisor, under granian and under uvicorn alike; the instance keeps
+    answering on its other workers meanwhile, and the new worker loads the snapshot and follows
+    the change log like the others: a sign-out is refused by all four within a second."""
+    d = sqlite_deployment
+    server = d.instances[0]
+    v = d.handshake("frank@acme.test")
+    cookie = v.forward_auth_cookie()
+    probe = d.probe(per_target=6)
+    probe.wait_until_allowed(cookie)
+    since_start = server.log_path.read_bytes()
+    workers = {int(pid) for pid in re.findall(rb"worker (\d+) ready: snapshot", since_start)}
+    alive = sorted(pid for pid in workers if Path(f"/proc/{pid}").exists() and pid != server.proc.pid)
+    assert len(alive) >= 4, (workers, alive)
+    offset = len(since_start)
+    os.kill(alive[0], signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while True:
+        fresh = re.findall(rb"worker (\d+) ready: snapshot", server.log_path.read_bytes()[offset:])
+        if fresh:
+            break
+        assert time.monotonic() < deadline, "no worker was started in place of the killed one"
+        assert probe.check_instance(server.port, cookie) == 200  # the other workers answer meanwhile
+        time.sleep(0.05)
+    assert int(fresh[0]) not in workers and server.proc.poll() is None
+    assert probe.all_allowed(cookie)
+    since = d.sign_out(v)
+    delay = probe.refusal_delay(cookie, since, {302})
+    assert delay < 1.0, delay
+    probe.close()
+    v.close()

@@ -1,6 +1,6 @@
-"""`ostiary serve` runs granian on uvloop when it is installed (an install
-dependency), falls back to asyncio where it is not, and refuses a loop asked
-for by name that is missing."""
+"""`ostiary serve` runs granian, or uvicorn with httptools, on uvloop when it is
+installed (an install dependency), falls back to asyncio where it is not, and
+refuses a loop asked for by name that is missing or that the server does not run."""
 
 from __future__ import annotations
 
@@ -29,8 +29,16 @@ def test_auto_falls_back_to_asyncio_without_uvloop(monkeypatch):
         serving.event_loop("nope")
 
 
+def test_uvicorn_runs_uvloop_or_asyncio_and_refuses_rloop_by_name():
+    assert serving.event_loop("auto", "uvicorn") == "uvloop"
+    assert serving.event_loop("asyncio", "uvicorn") == "asyncio"
+    with pytest.raises(click.ClickException, match="uvicorn does not run rloop"):
+        serving.event_loop("rloop", "uvicorn")
+
+
+@pytest.mark.parametrize("server, named", [("granian", "granian"), ("uvicorn", "uvicorn (httptools)")])
 @pytest.mark.parametrize("loop, module", [("auto", "uvloop"), ("asyncio", "asyncio.unix_events")])
-def test_the_worker_runs_the_chosen_loop(tmp_path, loop, module):
+def test_the_worker_runs_the_chosen_server_and_loop(tmp_path, loop, module, server, named):
     from ostiary.store import open_store
 
     url = f"sqlite:///{tmp_path / 'ostiary.db'}"
@@ -38,12 +46,12 @@ def test_the_worker_runs_the_chosen_loop(tmp_path, loop, module):
     store.migrate()
     store.dispose()
     log = tmp_path / "serve.log"
-    server = OstiaryServer({"OSTIARY_DATA_DIR": str(tmp_path), "OSTIARY_DATABASE_URL": url, "OSTIARY_DEV": "1",
-                            "OSTIARY_EVENT_LOOP": loop, "OSTIARY_LOG_LEVEL": "info"}, free_port(), workers=1,
-                           log_path=log)
-    server.start(timeout=60)
+    running = OstiaryServer({"OSTIARY_DATA_DIR": str(tmp_path), "OSTIARY_DATABASE_URL": url, "OSTIARY_DEV": "1",
+                             "OSTIARY_EVENT_LOOP": loop, "OSTIARY_LOG_LEVEL": "info"}, free_port(), workers=1,
+                            log_path=log, server=server)
+    running.start(timeout=60)
     try:
         ready = [ln for ln in log.read_text().splitlines() if "ready: snapshot at change" in ln]
-        assert ready and all(ln.endswith(f"event loop {module}") for ln in ready), ready
+        assert ready and all(ln.endswith(f"server {named}, event loop {module}") for ln in ready), ready
     finally:
-        server.stop()
+        running.stop()

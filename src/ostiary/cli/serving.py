@@ -17,10 +17,12 @@ from ostiary.services.base.actor import CLI_ACTOR
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
 @click.option("--no-migrate", is_flag=True, help="Refuse to start unless the schema is already current.")
 @click.option("--server", type=click.Choice(["granian", "uvicorn"]), default="granian", show_default=True,
-              help="granian for production; uvicorn for development.")
+              envvar="OSTIARY_SERVER",
+              help="The HTTP server; uvicorn (with httptools) spends less per check behind a proxy on a small "
+                   "machine (docs/configuration.md, \"Serving\").")
 @click.option("--loop", type=click.Choice(["auto", "uvloop", "rloop", "asyncio"]), default="auto",
               show_default=True, envvar="OSTIARY_EVENT_LOOP",
-              help="granian's event loop; auto: the fastest one installed (uvloop, then asyncio).")
+              help="The event loop; auto: the fastest one installed (uvloop, then asyncio); rloop: granian only.")
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Serve HTTPS directly with this certificate chain (PEM); usually the proxy terminates TLS.")
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), default=None)
