@@ -65,12 +65,12 @@ class Running:
         return out
 
 
-def start(installation: Path, name: str, **env: str) -> Running:
+def start(installation: Path, name: str, server: str = "granian", **env: str) -> Running:
     port, metrics_port = free_port(), free_port()
     log = installation / f"{name}.log"
     settings = {"OSTIARY_DATA_DIR": str(installation), "OSTIARY_DEV": "1", "OSTIARY_PUBLIC_PORT": str(port),
                 "OSTIARY_METRICS_LISTEN": f"127.0.0.1:{metrics_port}", **env}
-    server = OstiaryServer(settings, port, workers=2, log_path=log).start(ready_host=TENANT_HOST)
+    server = OstiaryServer(settings, port, workers=2, log_path=log, server=server).start(ready_host=TENANT_HOST)
     return Running(server, port, metrics_port, log)
 
 

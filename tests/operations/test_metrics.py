@@ -1,4 +1,4 @@
-"""One metrics view across the workers of a real `ostiary serve`, on the
+"""One metrics view across the workers of a real `ostiary serve` (granian or uvicorn), on the
 listener OSTIARY_METRICS_LISTEN names: checks counted and timed however the
 checks spread over the workers, sign-ins by method and result, domains by
 state, database reachability and snapshot age, with Prometheus names."""
@@ -12,9 +12,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.operations.conftest import check, sign_in, start, wait_for
 
 
-@pytest.fixture(scope="module")
-def running(installation):
-    r = start(installation, "metrics")
+@pytest.fixture(scope="module", params=["granian", "uvicorn"])  # one view under either server
+def running(installation, request):
+    r = start(installation, f"metrics-{request.param}", server=request.param)
     yield r
     r.server.stop()
 
