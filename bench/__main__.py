@@ -89,16 +89,21 @@ def main() -> None:
             running += floors.values()
             floor_targets = bare_targets(floors, headers)
             chosen = cases.interleaved(floor_targets, [16], 1 if q else 3, seconds)
-            fastest_floor = fastest(chosen, available(floor_targets, fidelity))
-            fastest_any = fastest(chosen, floor_targets)
+            # Target 1 is per server: /check on granian (the default) against granian's fastest floor, and
+            # beside it /check on uvicorn against uvicorn's (BENCHMARKS.md, "The floor").
+            on_granian = [n for n in floor_targets if not n.startswith("bare_uvicorn_")]
+            fastest_floor = fastest(chosen, available(on_granian, fidelity))
+            fastest_any = fastest(chosen, on_granian)
+            uvicorn_floor = fastest(chosen, [n for n in floor_targets if n.startswith("bare_uvicorn_")])
             serve_floor = f"bare_asgi_{event_loop('auto')}"  # the loop and interface `ostiary serve` runs
             results["floors"] = {"runs": chosen, "fastest": fastest_floor, "serve": serve_floor,
-                                 "fastest_any": fastest_any, "fidelity": fidelity,
+                                 "fastest_any": fastest_any, "uvicorn": uvicorn_floor, "fidelity": fidelity,
                                  "table": {name: cases.summarise(chosen, name, "bare_asgi_asyncio")[16]
                                            for name in floor_targets}}
-            log(f"  header bytes intact: {fidelity}; fastest floor ostiary serve can run: {fastest_floor}; "
-                f"fastest of all: {fastest_any}; ostiary serve runs {serve_floor}")
-            kept = (fastest_floor, serve_floor, fastest_any)
+            log(f"  header bytes intact: {fidelity}; fastest floor ostiary serve can run on granian: "
+                f"{fastest_floor}; fastest of all: {fastest_any}; ostiary serve runs {serve_floor}; "
+                f"uvicorn's: {uvicorn_floor}")
+            kept = (fastest_floor, serve_floor, fastest_any, uvicorn_floor)
             for name, s in floors.items():
                 if name not in kept:
                     s.stop()
@@ -106,7 +111,12 @@ def main() -> None:
             log("case 1c: /check, allowed and refused, against the fastest floor, one granian worker")
             check_pids = worker_pids(server.proc.pid, server.port)
             refusals = refused_headers(world, small_store, headers)
-            targets = {"check": (check_url, headers, check_pids), "floor": floor_targets[fastest_floor]}
+            on_uvicorn = ostiary(small_url, free_port(), 1, work, server="uvicorn")
+            running.append(on_uvicorn)
+            targets = {"check": (check_url, headers, check_pids), "floor": floor_targets[fastest_floor],
+                       "check_uvicorn": (f"http://127.0.0.1:{on_uvicorn.port}/forward-auth/check?not-signed-in=401",
+                                         headers, [on_uvicorn.proc.pid]),
+                       "floor_uvicorn": floor_targets[uvicorn_floor]}
             if serve_floor != fastest_floor:
                 targets["floor_serve"] = floor_targets[serve_floor]
             if fastest_any != fastest_floor:  # reported beside: what an interface that drops header bytes gives
@@ -114,10 +124,15 @@ def main() -> None:
             # The refused paths run in the same rounds, at every concurrency, against the same floor.
             targets.update({name: (check_url, h, check_pids, True) for name, h in refusals.items()})
             runs = cases.interleaved(targets, concurrencies, rounds, seconds)
-            ours = ("check", "floor", "floor_serve", "floor_any")
+            on_uvicorn.stop()
+            running.remove(on_uvicorn)
+            ours = ("check", "floor", "floor_serve", "floor_any", "check_uvicorn", "floor_uvicorn")
             results["case1"] = {"runs": {k: v for k, v in runs.items() if k in ours},
                                 "table": cases.summarise(runs, "check", "floor"),
-                                "floor": fastest_floor, "serve_floor": serve_floor, "any_floor": fastest_any}
+                                "floor": fastest_floor, "serve_floor": serve_floor, "any_floor": fastest_any,
+                                "uvicorn_floor": uvicorn_floor,
+                                "uvicorn_table": cases.summarise(runs, "check_uvicorn", "floor_uvicorn"),
+                                "check_vs_uvicorn_floor_table": cases.summarise(runs, "check", "floor_uvicorn")}
             if "floor_serve" in targets:
                 results["case1"]["serve_table"] = cases.summarise(runs, "check", "floor_serve")
             if "floor_any" in targets:

@@ -1,5 +1,5 @@
 """The floor for /check: an ASGI handler that answers 200 with no body,
-served by granian exactly as `ostiary serve` serves Ostiary."""
+served by granian, or uvicorn, exactly as `ostiary serve` serves Ostiary."""
 
 from __future__ import annotations
 
@@ -74,6 +74,14 @@ def create_bare_reading_headers():
 
 
 def serve(port: int, workers: int, factory: str = "create_bare", loop: str = "asyncio", interface: str = "asgi") -> None:
+    if interface == "uvicorn":  # ASGI under uvicorn, as `ostiary serve --server uvicorn` runs it
+        import uvicorn
+
+        from ostiary.serving import UVICORN_OPTIONS
+
+        uvicorn.run(f"bench.bare_app:{factory}", factory=True, host="127.0.0.1", port=port, workers=workers,
+                    loop=loop, log_level="warning", **UVICORN_OPTIONS)
+        return
     # The same Granian call as ostiary.serving.run_server, with the bare handler.
     from granian import Granian
     from granian.constants import Interfaces, Loops

@@ -1,5 +1,6 @@
-"""`python -m bench.floors`: granian's event loops and interfaces side by
-side, for the bare handler and for Ostiary's /check, in interleaved rounds.
+"""`python -m bench.floors`: granian's event loops and interfaces, and
+uvicorn's loops, side by side, for the bare handler and for Ostiary's /check,
+in interleaved rounds.
 
 bench/run uses `fastest` to pick the floor of case 1: the bare handler under
 the fastest loop and interface `ostiary serve` can run. An interface is
@@ -10,9 +11,9 @@ app's UTF-8 cookie beside Ostiary's would vanish whole, and the person would
 be sent to sign in again and again. The RSGI floor is still measured and
 reported beside it. Run alone, this prints every variant's throughput and its
 ratio to the asyncio ASGI floor, which is how `ostiary serve --loop auto`
-chose its order (ostiary/serving.py). With httptools installed, Ostiary
-under `ostiary serve --server uvicorn` (uvloop and httptools, one thread)
-runs beside them (docs/proxies/nginx.md).
+chose its order (ostiary/serving.py). Ostiary under `ostiary serve --server
+uvicorn` (uvloop and httptools, one thread) runs beside them
+(docs/proxies/nginx.md).
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from bench import cases
 from bench.servers import BareServer, free_port, ostiary, worker_pids
 
 LOOPS = ("asyncio", "uvloop", "rloop")
-INTERFACES = ("asgi", "rsgi")
+# granian's two interfaces, and ASGI under uvicorn (`ostiary serve --server uvicorn`); a floor is named
+# "bare_<interface>_<loop>".
+INTERFACES = ("asgi", "rsgi", "uvicorn")
 
 
 def installed_loops() -> list[str]:
@@ -61,11 +64,16 @@ def available(names, fidelity: dict[str, bool]) -> list[str]:
 
 
 def start_bare_floors(work: Path, loops: list[str] | None = None, interfaces=INTERFACES) -> dict[str, BareServer]:
-    """One bare granian server per loop and interface: {"bare_asgi_uvloop": server, ...}."""
+    """One bare server per loop and interface: {"bare_asgi_uvloop": server, ...}; uvicorn's only
+    on the loops it runs (ostiary.serving.SERVER_LOOPS)."""
+    from ostiary.serving import SERVER_LOOPS
+
     servers = {}
     try:
         for interface in interfaces:
             for loop in loops or installed_loops():
+                if interface == "uvicorn" and loop not in SERVER_LOOPS["uvicorn"]:
+                    continue
                 servers[f"bare_{interface}_{loop}"] = BareServer(free_port(), work, loop=loop, interface=interface)
     except Exception:
         for s in servers.values():
@@ -75,7 +83,9 @@ def start_bare_floors(work: Path, loops: list[str] | None = None, interfaces=INT
 
 
 def bare_targets(servers: dict[str, BareServer], headers: dict[str, str]) -> dict[str, tuple]:
-    return {name: (f"http://127.0.0.1:{s.port}/forward-auth/check", headers, worker_pids(s.proc.pid, s.port))
+    # One uvicorn worker serves in the process itself; granian's workers are its children.
+    return {name: (f"http://127.0.0.1:{s.port}/forward-auth/check", headers,
+                   worker_pids(s.proc.pid, s.port) or [s.proc.pid])
             for name, s in servers.items()}
 
 
@@ -118,11 +128,10 @@ def main() -> None:
             running.append(server)
             targets[f"check_{loop}"] = (f"http://127.0.0.1:{server.port}/forward-auth/check?not-signed-in=401",
                                         headers, worker_pids(server.proc.pid, server.port))
-        if importlib.util.find_spec("httptools") is not None:  # beside them: Ostiary on uvicorn, one thread
-            server = ostiary(url, free_port(), 1, work, server="uvicorn")
-            running.append(server)
-            targets["check_uvicorn"] = (f"http://127.0.0.1:{server.port}/forward-auth/check?not-signed-in=401",
-                                        headers, [server.proc.pid])
+        server = ostiary(url, free_port(), 1, work, server="uvicorn")  # beside them: Ostiary on uvicorn
+        running.append(server)
+        targets["check_uvicorn"] = (f"http://127.0.0.1:{server.port}/forward-auth/check?not-signed-in=401",
+                                    headers, [server.proc.pid])
         runs = cases.interleaved(targets, concurrencies, args.rounds, args.seconds)
     finally:
         for s in running:

@@ -18,7 +18,7 @@ Variants (each edits only what it names; every other line is the shipped snippet
   (`OSTIARY_EVENT_LOOP`; `ostiary serve` runs uvloop);
 - `uvicorn`: the shipped snippet against an Ostiary served by `ostiary serve --server uvicorn`
   (one process, uvloop and httptools: the whole request on one thread, where granian hands each
-  request from its Rust thread to the Python one); needs `pip install httptools`, else skipped;
+  request from its Rust thread to the Python one); bench/run measures it in case 2 too;
 - `unix_socket`: the shipped snippet against an Ostiary (uvloop) listening on a Unix domain
   socket (`server unix:PATH;` in the upstream) instead of loopback TCP;
 - `bare_upstream`: the shipped snippet against bench/bare_app.py's ASGI handler (granian, uvloop,
@@ -31,7 +31,6 @@ Variants (each edits only what it names; every other line is the shipped snippet
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import random
 import re
 import statistics
@@ -104,9 +103,6 @@ def main() -> None:
              "bare_upstream"]
     if args.only is not None:
         names = [n for n in names if n in args.only]
-    if "uvicorn" in names and importlib.util.find_spec("httptools") is None:
-        log("  uvicorn skipped: without httptools it parses HTTP in Python (h11); pip install httptools")
-        names.remove("uvicorn")
     one = ostiary(url, ports["ostiary"], 1, work)
     # Variants with an Ostiary of their own: {name: server}.
     own = {}

@@ -200,7 +200,7 @@ def targets(results: dict) -> list[Target]:
                      f"remembered check (in process, section 1)")
         if handler_share is not None:
             left += f"; py-spy puts {handler_share:.1f} % of the worker's samples in Ostiary's handler (section 7)"
-        out.append(Target("1", f"`/check` (allowed) vs the fastest bare handler `ostiary serve` can run ({floor}), "
+        out.append(Target("1", f"`/check` (allowed) vs the fastest bare handler `ostiary serve` can run on granian ({floor}), "
                           "16 connections", f"≥ {TARGETS['case1']}",
                           f"{_verdict_ratio(t['ratio'], TARGETS['case1'])} (server CPU per request: {t['cpu_ratio']:.2f})",
                           t["ratio"] >= TARGETS["case1"], left + "."))
@@ -216,6 +216,12 @@ def targets(results: dict) -> list[Target]:
             out.append(Target("1", f"the same vs the fastest bare handler granian offers at all "
                                f"({_floor_label(c1['any_floor'])}), an interface that drops header bytes", "—",
                                f"{_at(c1['any_table'], 16)['ratio']:.2f}", None))
+        if c1.get("uvicorn_table") and _has(c1["uvicorn_table"], 16):
+            uf = _floor_label(c1["uvicorn_floor"])
+            out.append(Target("1", f"on uvicorn (`--server uvicorn`): `/check` vs uvicorn's fastest bare handler "
+                               f"({uf}), 16 connections", "—", f"{_at(c1['uvicorn_table'], 16)['ratio']:.2f}", None))
+            out.append(Target("1", f"`/check` on granian vs uvicorn's bare handler ({uf}), 16 connections", "—",
+                              f"{_at(c1['check_vs_uvicorn_floor_table'], 16)['ratio']:.2f}", None))
     else:
         out.append(Target("1", "`/check` (allowed) vs the fastest bare handler, 16 connections",
                           f"≥ {TARGETS['case1']}", NOT_RUN, None))
@@ -393,7 +399,8 @@ def _case1_values(results: dict) -> dict:
                  "|---|---:|---:|---|---:|"]
         fidelity = floors.get("fidelity", {})
         for name, row in sorted(floors["table"].items(), key=lambda kv: -kv[1][f"{kv[0]}_rps"]):
-            mark = " (fastest available: the floor)" if name == floors["fastest"] else ""
+            mark = " (fastest available on granian: the floor)" if name == floors["fastest"] else ""
+            mark += " (uvicorn's floor)" if name == floors.get("uvicorn") else ""
             mark += " (`ostiary serve`)" if name == floors["serve"] else ""
             if fidelity.get(name.split("_")[1]) is False:
                 mark += " (drops header bytes: not available)"
@@ -413,6 +420,14 @@ def _case1_values(results: dict) -> dict:
                 f"Against the fastest bare handler granian offers at all ({_floor_label(c1['any_floor'])}), whose "
                 f"interface `ostiary serve` cannot use (it drops header bytes; see the floor above), in the same "
                 f"rounds:\n\n{_rows(c1['any_table'], 'check', 'floor_any')}")
+        values["c1_uvicorn_note"] = ""
+        if "uvicorn_table" in c1:
+            values["c1_uvicorn_note"] = (
+                f"`/check` on uvicorn (`ostiary serve --server uvicorn`, one worker) against uvicorn's fastest bare "
+                f"handler ({_floor_label(c1['uvicorn_floor'])}), in the same rounds:\n\n"
+                f"{_rows(c1['uvicorn_table'], 'check_uvicorn', 'floor_uvicorn')}\n\n"
+                f"And `/check` on granian against that uvicorn floor:\n\n"
+                f"{_rows(c1['check_vs_uvicorn_floor_table'], 'check', 'floor_uvicorn')}")
         if "serve_table" in c1:
             values["c1_serve_note"] = (
                 f"Against the bare handler on the loop and interface `ostiary serve` runs ({c1['serve_floor']}), "

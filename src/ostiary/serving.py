@@ -65,6 +65,11 @@ SERVER_LOOPS = {"granian": LOOPS, "uvicorn": ("uvloop", "asyncio")}
 # idle timeouts for their pooled upstream connections (nginx 60 s, Traefik 90 s, Caddy 2 min), so
 # the proxy, not Ostiary, closes an idle one and never sends a check down a connection being closed.
 UVICORN_KEEP_ALIVE_SECONDS = 125
+# How `ostiary serve --server uvicorn` runs uvicorn (bench/bare_app.py serves its floor the same way).
+# httptools parses HTTP in C (an install dependency); uvicorn's fallback, h11, parses it in Python at
+# several times the cost per check. No Server header; the proxy's X-Forwarded-* are Ostiary's to read.
+UVICORN_OPTIONS = {"http": "httptools", "timeout_keep_alive": UVICORN_KEEP_ALIVE_SECONDS, "server_header": False,
+                   "proxy_headers": False, "access_log": False}
 
 
 def event_loop(choice: str = "auto", server: str = "granian") -> str:
@@ -149,13 +154,10 @@ def _serve(settings: Settings, *, host: str, port: int, workers: int, server: st
     if server == "uvicorn":
         import uvicorn
 
-        # httptools parses HTTP in C (an install dependency); uvicorn's fallback, h11, parses it in
-        # Python at several times the cost per check. Its supervisor restarts a worker that dies.
+        # Its supervisor restarts a worker that dies, as granian's does.
         uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers, log_level=settings.log_level,
-                    log_config=logs.dictconfig(settings.log_level, settings.log_format), http="httptools",
-                    loop=loop or "auto", timeout_keep_alive=UVICORN_KEEP_ALIVE_SECONDS, server_header=False,
-                    proxy_headers=False, access_log=False, ssl_certfile=tls[0] if tls else None,
-                    ssl_keyfile=tls[1] if tls else None)
+                    log_config=logs.dictconfig(settings.log_level, settings.log_format), loop=loop or "auto",
+                    ssl_certfile=tls[0] if tls else None, ssl_keyfile=tls[1] if tls else None, **UVICORN_OPTIONS)
         return
     from granian import Granian
     from granian.constants import Interfaces, Loops
