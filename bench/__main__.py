@@ -115,7 +115,7 @@ def main() -> None:
             running.append(on_uvicorn)
             targets = {"check": (check_url, headers, check_pids), "floor": floor_targets[fastest_floor],
                        "check_uvicorn": (f"http://127.0.0.1:{on_uvicorn.port}/forward-auth/check?not-signed-in=401",
-                                         headers, [on_uvicorn.proc.pid]),
+                                         headers, worker_pids(on_uvicorn.proc.pid, on_uvicorn.port)),
                        "floor_uvicorn": floor_targets[uvicorn_floor]}
             if serve_floor != fastest_floor:
                 targets["floor_serve"] = floor_targets[serve_floor]
@@ -173,7 +173,7 @@ def main() -> None:
                 nginx_pids = descendants(nginx.process.pid)
                 ostiary_pids = worker_pids(server.proc.pid, server.port)
                 bare_pids = descendants(bare.proc.pid)
-                uvicorn_pids = [on_uvicorn.proc.pid]
+                uvicorn_pids = worker_pids(on_uvicorn.proc.pid, on_uvicorn.port)
                 parts = {"nginx": nginx_pids, "ostiary": ostiary_pids}
                 bare_parts = {"nginx": nginx_pids, "ostiary": bare_pids}
                 uvicorn_parts = {"nginx": nginx_pids, "ostiary": uvicorn_pids}

@@ -110,7 +110,8 @@ def main() -> None:
         with CaddyServer(config, binary=binary, ports=[*ports.values(), backend], workdir=work / "caddy") as caddy:
             caddy_pids = [caddy.process.pid]
             pids = {"caddy_alone": [], "granian": worker_pids(on_granian.proc.pid, on_granian.port),
-                    "uvicorn": [on_uvicorn.proc.pid], "bare_granian": worker_pids(bare.proc.pid, bare.port) or [bare.proc.pid]}
+                    "uvicorn": worker_pids(on_uvicorn.proc.pid, on_uvicorn.port),
+                    "bare_granian": worker_pids(bare.proc.pid, bare.port)}
             targets = {n: (f"https://127.0.0.1:{ports[n]}/", headers, caddy_pids, pids[n]) for n in names}
             runs = _interleaved(targets, args.connections, args.rounds, args.seconds)
     finally:

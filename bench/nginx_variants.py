@@ -140,8 +140,7 @@ def main() -> None:
                        "ostiary_alone": (f"http://127.0.0.1:{ports['ostiary']}/forward-auth/check?not-signed-in=401",
                                          headers, [], one_pids)}
             for name in names:
-                pids = ([own[name].proc.pid] if name == "uvicorn"  # one process: uvicorn serves in it
-                        else worker_pids(own[name].proc.pid, own[name].port) if name in own
+                pids = (worker_pids(own[name].proc.pid, own[name].port) if name in own
                         else descendants(uds.pid) if name == "unix_socket"
                         else descendants(bare.proc.pid) if name == "bare_upstream" else one_pids)
                 targets[name] = (f"https://127.0.0.1:{variant_ports[name]}/", app_headers, nginx_pids, pids)

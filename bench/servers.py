@@ -78,9 +78,11 @@ def _socket_inodes(pid: int) -> set[str]:
 
 
 def worker_pids(server_pid: int, port: int) -> list[int]:
-    """The processes that hold the listening socket: granian's workers."""
+    """The processes that hold the listening socket: granian's workers, uvicorn's with several; one
+    uvicorn worker serves in the server process itself."""
     listening = _inodes_where(lambda local, remote, state: local == port and state == "0A")
-    return [p for p in descendants(server_pid) if _socket_inodes(p) & listening]
+    return ([p for p in descendants(server_pid) if _socket_inodes(p) & listening]
+            or [p for p in (server_pid,) if _socket_inodes(p) & listening])
 
 
 def _inodes_where(pred) -> set[str]:

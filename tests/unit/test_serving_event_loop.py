@@ -53,5 +53,31 @@ def test_the_worker_runs_the_chosen_server_and_loop(tmp_path, loop, module, serv
     try:
         ready = [ln for ln in log.read_text().splitlines() if "ready: snapshot at change" in ln]
         assert ready and all(ln.endswith(f"server {named}, event loop {module}") for ln in ready), ready
+        if loop == "auto":
+            _idle_connection_outlives_five_seconds(running.port, server_header_allowed=server == "granian")
     finally:
         running.stop()
+
+
+def _idle_connection_outlives_five_seconds(port: int, server_header_allowed: bool) -> None:
+    """A proxy's pooled connection that sat idle longer than uvicorn's own 5 s default is still
+    open (ostiary.serving.UVICORN_KEEP_ALIVE_SECONDS); under uvicorn no answer names the server
+    (granian's own `server: granian` is not Ostiary's to remove)."""
+    import http.client
+    import time
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/healthz")
+        first = conn.getresponse()
+        first.read()
+        assert first.status == 200, first.getheaders()
+        assert server_header_allowed or first.getheader("server") is None, first.getheaders()
+        sock = conn.sock
+        time.sleep(6)
+        conn.request("GET", "/healthz")  # raises RemoteDisconnected if the server closed it meanwhile
+        second = conn.getresponse()
+        second.read()
+        assert second.status == 200 and conn.sock is sock
+    finally:
+        conn.close()
