@@ -1,5 +1,6 @@
 """Fixtures shared by every test: fresh databases on SQLite and on the local
-PostgreSQL (each store test runs on both), and a migrated store."""
+PostgreSQL (each store test runs on both), and a migrated store; and the
+order test files run in (tests/support/ordering.py: the slowest first)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from ostiary.store import open_store
+from tests.support import ordering
 from tests.support.database import copy_sqlite, create_pg_database, drop_pg_database, pg_url
 
 # Every store and server of the tests seals its secrets with one test key, as
@@ -63,3 +65,13 @@ def store(db_url):
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+def pytest_configure(config) -> None:
+    out = os.environ.get("OSTIARY_TEST_DURATIONS_OUT")
+    if out:
+        config.pluginmanager.register(ordering.DurationRecorder(Path(out).resolve()), "ostiary-durations")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    ordering.slowest_files_first(items, ordering.load_durations())
