@@ -16,6 +16,7 @@ from ostiary.observability import logs, metrics
 from ostiary.observability.logs import RequestIdMiddleware
 from ostiary.portal.app import HardenResponses, build_portal
 from ostiary.portal.instance import Instance
+from ostiary.services.base import passwords
 from ostiary.snapshot.follower import SnapshotHolder
 from ostiary.store import open_store
 from ostiary.store.engine import DatabaseNotReady
@@ -52,6 +53,7 @@ class OstiaryApp:
         try:
             self.store.ensure_current()
             self.holder.load()
+            passwords.dummy_hash()  # before the first sign-in: an unknown login costs what a known one does
             log.info("worker %d ready: snapshot at change %d, server %s, event loop %s", os.getpid(),
                      self.holder.snapshot.last_change_id, _server_name(),
                      type(asyncio.get_running_loop()).__module__)

@@ -15,9 +15,8 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import httpx
-from publicsuffixlist import PublicSuffixList
 
-_psl = PublicSuffixList()
+from ostiary.sharedcookie.tooling.setcookie_rewrite import public_suffixes
 
 
 class Severity(str, enum.Enum):
@@ -172,7 +171,7 @@ def _registrable(host: str) -> str:
         ipaddress.ip_address(host)
         return host
     except ValueError:
-        return _psl.privatesuffix(host) or host
+        return public_suffixes().privatesuffix(host) or host
 
 
 def _site_findings(sites: list[Site]) -> list[Finding]:
@@ -236,7 +235,7 @@ def _refusal(cookie: SetCookie, setter: Site) -> Finding | None:
                        cookie.name, setter.host)
 
     if cookie.domain:
-        if _psl.is_public(cookie.domain) and cookie.domain != setter.host:
+        if public_suffixes().is_public(cookie.domain) and cookie.domain != setter.host:
             return refused("domain_public_suffix", f"Domain={cookie.domain} is a public suffix (anyone can "
                            "register a name under it), so no site may set cookies for all of it",
                            f"use Domain=<your registrable domain>, e.g. {_registrable(setter.host)}")

@@ -16,6 +16,7 @@ and the Traefik rewrite-headers plugin both work that way. Replacements avoid
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,7 +28,13 @@ DEFAULT_COOKIE_NAMES: tuple[str, ...] = ("refreshToken", "token_provider")
 # RFC 6265 token characters, so a name can never smuggle regex or header syntax.
 _COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _HOST_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9-]{2,63}$")
-_psl = PublicSuffixList()
+
+
+@functools.cache
+def public_suffixes() -> PublicSuffixList:
+    """The public suffix list (shared with cookie_doctor.py), read when first needed: not at
+    import, which every CLI command pays."""
+    return PublicSuffixList()
 
 
 class SnippetSettingsError(ValueError):
@@ -72,7 +79,7 @@ def check_cookie_domain(cookie_domain: str) -> str:
     domain = cookie_domain.strip().lower().lstrip(".")
     if not _HOST_NAME.match(domain):
         raise SnippetSettingsError(f"cookie_domain {cookie_domain!r} is not a DNS name like example.com")
-    if _psl.is_public(domain):
+    if public_suffixes().is_public(domain):
         raise SnippetSettingsError(f"cookie_domain {domain!r} is a public suffix: browsers refuse cookies for it; "
                                    f"use your own domain under it, e.g. example.{domain}")
     return domain
@@ -87,7 +94,7 @@ def host_of(address: str) -> str:
 def shared_cookie_domain(hosts: Sequence[str], cookie_domain: str | None) -> str:
     """The Domain= every host sits under: given, or the hosts' registrable domain."""
     names = [host_of(h) for h in hosts]
-    domain = check_cookie_domain(cookie_domain or (_psl.privatesuffix(names[0]) or names[0]))
+    domain = check_cookie_domain(cookie_domain or (public_suffixes().privatesuffix(names[0]) or names[0]))
     for name in names:
         if name != domain and not name.endswith("." + domain):
             raise SnippetSettingsError(f"host {name!r} is not under cookie_domain {domain!r}: put every sibling under "
