@@ -35,8 +35,12 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def interleaved(targets: dict[str, tuple], concurrencies: list[int], rounds: int, seconds: float) -> dict:
+def interleaved(targets: dict[str, tuple], concurrencies: list[int], rounds: int | dict[int, int],
+                seconds: float) -> dict:
     """{target: {concurrency: [run, ...]}}; each round visits every concurrency, targets in random order.
+    `rounds` is one count for every concurrency, or a count per concurrency (more where a target
+    is read: the median of more rounds moves less on a noisy machine); a round visits the
+    concurrencies that still need one.
     Besides wrk's figures, each run records the CPU the serving processes (the third item:
     granian workers, nginx workers) spent per request: a capacity figure the shared
     machine's noise barely moves, since it does not count time spent waiting for a core."""
@@ -45,8 +49,12 @@ def interleaved(targets: dict[str, tuple], concurrencies: list[int], rounds: int
     refused = {name: len(t) > 3 and t[3] for name, t in targets.items()}
     for name, (url, headers, *_) in targets.items():  # warm-up: connections, caches
         run_wrk(url, headers, 16, 1, refused=refused[name])
-    for r in range(rounds):
+    per = rounds if isinstance(rounds, dict) else {c: rounds for c in concurrencies}
+    total = max(per[c] for c in concurrencies)
+    for r in range(total):
         for c in concurrencies:
+            if r >= per[c]:
+                continue
             names = list(targets)
             random.shuffle(names)
             for name in names:
@@ -59,7 +67,7 @@ def interleaved(targets: dict[str, tuple], concurrencies: list[int], rounds: int
                     run["cpu_parts_us"] = {k: (cpu_seconds(p) - parts_before[k]) / run["requests"] * 1e6
                                            for k, p in parts.items()}
                 out[name][c].append(run)
-        log(f"  round {r + 1}/{rounds} done")
+        log(f"  round {r + 1}/{total} done")
     return out
 
 

@@ -494,6 +494,19 @@ def _other_values(results: dict) -> dict:
 # -- the document --------------------------------------------------------------
 
 
+def point_rounds(rounds: dict[str, int] | None) -> str:
+    """How many rounds each point of cases 1 and 2 ran (results.json "rounds"; runs before
+    2026-12-01 ran 5 at every point)."""
+    counts = sorted({int(c): n for c, n in (rounds or {}).items()}.items())
+    if not counts or len({n for _, n in counts}) == 1:
+        return f"{counts[0][1] if counts else 5} rounds of 3 s per point"
+    most = max(n for _, n in counts)
+    at = ", ".join(str(c) for c, n in counts if n == most)
+    rest = sorted({n for _, n in counts if n != most})
+    return (f"{most} rounds of 3 s at {at} connections, where the targets are read, "
+            f"and {', '.join(map(str, rest))} at the others")
+
+
 def render(results: dict, plots: dict[str, str | None] | None = None) -> str:
     """BENCHMARKS.md's text for one run. `plots` maps each plot's name (ratios,
     case1, case2) to the path the document links, or None if it was not drawn."""
@@ -503,6 +516,7 @@ def render(results: dict, plots: dict[str, str | None] | None = None) -> str:
         "nproc": m["nproc"], "cpu": m["cpu"], "memory": m["memory_gb"], "kernel": m["kernel"],
         "python": m["python"], "granian": m["granian"], "nginx": m["nginx"], "wrk": m["wrk"],
         "load": ", ".join(f"{x:.1f}" for x in m["load_average_at_start"]),
+        "point_rounds": point_rounds(results.get("rounds")),
         "quick_note": ("\n**This is a `--quick` run: one short round per point. Its figures check the setup; "
                        "they are not the benchmark.**\n" if results.get("quick") else ""),
     })

@@ -230,3 +230,24 @@ def test_target_1_is_read_on_granian_and_uvicorn_is_reported_beside():
     assert "| 1.21 |" in across and "holds" not in across and "missed" not in across, across
     section1 = text.split("## 1. `/check`", 1)[1].split("\n## ", 1)[0]
     assert "| check_uvicorn req/s | floor_uvicorn req/s |" in section1
+
+
+def test_the_rounds_each_point_ran_are_stated_as_run():
+    assert report.point_rounds({"1": 5, "4": 5, "16": 9, "64": 5}) == (
+        "9 rounds of 3 s at 16 connections, where the targets are read, and 5 at the others")
+    assert report.point_rounds({"1": 5, "16": 5}) == "5 rounds of 3 s per point"
+    assert report.point_rounds(None) == "5 rounds of 3 s per point"  # a run from before the count was kept
+
+
+def test_interleaved_runs_more_rounds_where_asked(monkeypatch):
+    from bench import cases
+    from bench.wrk import Load
+
+    # Only the schedule of rounds is under test here: wrk and /proc are stood in for (bench/run drives the real ones).
+    calls = []
+    monkeypatch.setattr(cases, "run_wrk", lambda url, headers, c, seconds, refused=False: calls.append(c) or Load(
+        1000.0, 1.0, 1.0, 1.0, 3000, 0, 0))
+    monkeypatch.setattr(cases, "cpu_seconds", lambda pids: 0.0)
+    runs = cases.interleaved({"a": ("u", {}, []), "b": ("v", {}, [])}, [1, 16], {1: 2, 16: 4}, 0.1)
+    assert {c: len(r) for c, r in runs["a"].items()} == {1: 2, 16: 4}
+    assert calls.count(16) == 2 + 2 * 4  # two warm-ups at 16, then a run per target and round
