@@ -43,6 +43,7 @@ def render(facts: AppFacts) -> str:
         f"# Ostiary forward auth for {facts.app_name!r}: {facts.external_url}",
         "# Works unchanged on Caddy 2.6.2 and 2.11.x. Paste as a site block; if this",
         "# host already has one, move the route into it (a second block never runs).",
+        "# Behind Caddy, run Ostiary as `ostiary serve --server uvicorn` (docs/proxies/caddy.md).",
         f"{facts.scheme}://{facts.external_hostport} {{",
     ]
     if facts.path_prefix:
