@@ -1,4 +1,4 @@
-"""`bench/run`: every figure in BENCHMARKS.md, in one run (about 12 minutes
+"""`bench/run`: every figure in BENCHMARKS.md, in one run (12 to 20 minutes
 on two cores). `--quick` makes every phase short, to check the setup, and
 writes its report to bench/results/BENCHMARKS-quick.md instead."""
 

@@ -81,8 +81,10 @@ def worker_pids(server_pid: int, port: int) -> list[int]:
     """The processes that hold the listening socket: granian's workers, uvicorn's with several; one
     uvicorn worker serves in the server process itself."""
     listening = _inodes_where(lambda local, remote, state: local == port and state == "0A")
-    return ([p for p in descendants(server_pid) if _socket_inodes(p) & listening]
-            or [p for p in (server_pid,) if _socket_inodes(p) & listening])
+    workers = [p for p in descendants(server_pid) if _socket_inodes(p) & listening]
+    if not workers and _socket_inodes(server_pid) & listening:
+        workers = [server_pid]
+    return workers
 
 
 def _inodes_where(pred) -> set[str]:

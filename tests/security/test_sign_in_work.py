@@ -57,3 +57,22 @@ def test_the_stand_in_hash_costs_what_a_real_one_costs():
     real = passwords.hash_password(PASSWORD)
     assert argon2.extract_parameters(passwords.dummy_hash()) == argon2.extract_parameters(real)
     assert argon2.extract_parameters(real).type is argon2.Type.ID
+
+
+def test_a_worker_makes_the_stand_in_hash_before_its_first_sign_in(store, db_url, tmp_path):
+    """Made at worker start (app.py), not at the first unknown login, which would then cost a hash on top
+    of the verification: the only sign-in whose work would differ."""
+    import asyncio
+
+    from ostiary.app import create_app
+    from ostiary.config import Settings
+
+    tenants.init_installation(store, "id.example.test", "acme", "admin@acme.test", PASSWORD, CLI_ACTOR)
+    passwords.dummy_hash.cache_clear()
+    app = create_app(Settings(database_url=db_url, data_dir=tmp_path))
+
+    async def started() -> int:
+        async with app._lifespan(None):
+            return passwords.dummy_hash.cache_info().currsize
+
+    assert asyncio.run(started()) == 1
