@@ -152,7 +152,7 @@ class Dnsmasq:
             try:
                 dns.query.udp(probe, self.host, port=self.port, timeout=0.2)
                 return True
-            except (dns.exception.Timeout, OSError):
+            except (dns.exception.DNSException, OSError):  # no answer yet, or one to another question
                 time.sleep(0.05)
         return False
 
