@@ -73,14 +73,26 @@ def create_bare_reading_headers():
     return bare_reading_headers
 
 
+def create_ostiary():
+    """Not a floor: Ostiary's own application (settings from the environment), for serving it
+    the way the interface "uvicorn_asgi" does, which `ostiary serve` does not."""
+    from ostiary.app import create_app_from_env
+
+    return create_app_from_env()
+
+
 def serve(port: int, workers: int, factory: str = "create_bare", loop: str = "asyncio", interface: str = "asgi") -> None:
-    if interface == "uvicorn":  # ASGI under uvicorn, as `ostiary serve --server uvicorn` runs it
+    if interface in ("uvicorn", "uvicorn_asgi"):
+        # ASGI under uvicorn, as `ostiary serve --server uvicorn` runs it; "uvicorn_asgi": with
+        # uvicorn's own httptools protocol, every request through the ASGI task path (no check
+        # answered while parsed, ostiary/gate/uvicorn_protocol.py).
         import uvicorn
 
         from ostiary.serving import UVICORN_OPTIONS
 
+        options = {**UVICORN_OPTIONS, "http": "httptools"} if interface == "uvicorn_asgi" else UVICORN_OPTIONS
         uvicorn.run(f"bench.bare_app:{factory}", factory=True, host="127.0.0.1", port=port, workers=workers,
-                    loop=loop, log_level="warning", **UVICORN_OPTIONS)
+                    loop=loop, log_level="warning", **options)
         return
     # The same Granian call as ostiary.serving.run_server, with the bare handler.
     from granian import Granian

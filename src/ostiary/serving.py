@@ -66,9 +66,12 @@ SERVER_LOOPS = {"granian": LOOPS, "uvicorn": ("uvloop", "asyncio")}
 # the proxy, not Ostiary, closes an idle one and never sends a check down a connection being closed.
 UVICORN_KEEP_ALIVE_SECONDS = 125
 # How `ostiary serve --server uvicorn` runs uvicorn (bench/bare_app.py serves its floor the same way).
-# httptools parses HTTP in C (an install dependency); uvicorn's fallback, h11, parses it in Python at
-# several times the cost per check. No Server header; the proxy's X-Forwarded-* are Ostiary's to read.
-UVICORN_OPTIONS = {"http": "httptools", "timeout_keep_alive": UVICORN_KEEP_ALIVE_SECONDS, "server_header": False,
+# httptools parses HTTP in C (an install dependency; uvicorn's fallback, h11, parses it in Python at
+# several times the cost per check), in uvicorn's httptools protocol with a plain check answered while
+# its headers are parsed (gate/uvicorn_protocol.py). No Server header; the proxy's X-Forwarded-* are
+# Ostiary's to read.
+UVICORN_HTTP = "ostiary.gate.uvicorn_protocol:GateProtocol"
+UVICORN_OPTIONS = {"http": UVICORN_HTTP, "timeout_keep_alive": UVICORN_KEEP_ALIVE_SECONDS, "server_header": False,
                    "proxy_headers": False, "access_log": False}
 
 
