@@ -19,8 +19,12 @@ Variants (each edits only what it names; every other line is the shipped snippet
 - `uvicorn`: the shipped snippet against an Ostiary served by `ostiary serve --server uvicorn`
   (one process, uvloop and httptools: the whole request on one thread, where granian hands each
   request from its Rust thread to the Python one); bench/run measures it in case 2 too;
+- `uvicorn_asgi`: the same, but with uvicorn's own httptools protocol, so every check goes through
+  uvicorn's ASGI task path instead of being answered while its headers are parsed
+  (ostiary/gate/uvicorn_protocol.py): what that protocol saves;
 - `unix_socket`: the shipped snippet against an Ostiary (uvloop) listening on a Unix domain
   socket (`server unix:PATH;` in the upstream) instead of loopback TCP;
+- `uvicorn_unix_socket`: the same with Ostiary served as `ostiary serve --server uvicorn` serves it;
 - `bare_upstream`: the shipped snippet against bench/bare_app.py's ASGI handler (granian, uvloop,
   one worker) answering every check 200 with no identity: what any Python handler on granian
   costs under nginx, Ostiary's own work aside;
@@ -60,7 +64,7 @@ def _variant(block: str, name: str, app_port: int, port: int, upstream_port: int
              socket_path: str = "") -> str:
     """The shipped server block and upstream under new names, on `port`, edited for `name`."""
     text = shipped_copy(block, name, app_port, port, upstream_port)
-    if name == "unix_socket":
+    if name.endswith("unix_socket"):
         text = re.sub(r"server 127\.0\.0\.1:\d+;", f"server unix:{socket_path};", text, count=1)
     if name == "no_keepalive":
         text = text.replace("\tkeepalive 16;\n", "")
@@ -99,8 +103,8 @@ def main() -> None:
     store = open_store(url)
     _, cookie = mint_cookie(store, world)
     headers = check_headers(world, cookie)
-    names = ["no_keepalive", "keepalive_64", "lean_headers", "buffers", "minimal", *_OWN_OSTIARY, "unix_socket",
-             "bare_upstream"]
+    names = ["no_keepalive", "keepalive_64", "lean_headers", "buffers", "minimal", *_OWN_OSTIARY, "uvicorn_asgi",
+             "unix_socket", "uvicorn_unix_socket", "bare_upstream"]
     if args.only is not None:
         names = [n for n in names if n in args.only]
     one = ostiary(url, ports["ostiary"], 1, work)
@@ -110,11 +114,17 @@ def main() -> None:
         if name in _OWN_OSTIARY:
             workers, env = _OWN_OSTIARY[name]
             own[name] = ostiary(url, free_port(), workers, work, **env)
-    uds = bare = None
+    uds, bare = {}, None  # {variant: (server process, socket path)}
     if "bare_upstream" in names:
         bare = BareServer(free_port(), work, loop="uvloop")
-    if "unix_socket" in names:
-        uds = _unix_socket_ostiary(url, work, str(work / "ostiary.sock"))
+    if "uvicorn_asgi" in names:
+        os.environ.update({"OSTIARY_DATABASE_URL": url, "OSTIARY_DATA_DIR": str(work), "OSTIARY_LOG_LEVEL": "warning"})
+        own["uvicorn_asgi"] = BareServer(free_port(), work, factory="create_ostiary", loop="uvloop",
+                                         interface="uvicorn_asgi")
+    for name, server in (("unix_socket", "granian"), ("uvicorn_unix_socket", "uvicorn")):
+        if name in names:
+            path = str(work / f"{name}.sock")
+            uds[name] = (_unix_socket_ostiary(url, work, path, server=server), path)
     try:
         tls = issue_certificates(work / "tls", [APP_HOST])
         settings = load_settings(database_url=url, data_dir=work, public_port=ports["nginx"],
@@ -126,7 +136,7 @@ def main() -> None:
         extra = "".join(
             _variant(block, name, ports["nginx"], variant_ports[name],
                      own[name].port if name in own else bare.port if name == "bare_upstream" else None,
-                     str(work / "ostiary.sock"))
+                     uds[name][1] if name in uds else "")
             for name in names)
         (work / "variants.conf").write_text(block + extra)
         app_headers = {"Host": f"{APP_HOST}:{ports['nginx']}", "Accept": "text/html", "Cookie": headers["Cookie"]}
@@ -141,7 +151,7 @@ def main() -> None:
                                          headers, [], one_pids)}
             for name in names:
                 pids = (worker_pids(own[name].proc.pid, own[name].port) if name in own
-                        else descendants(uds.pid) if name == "unix_socket"
+                        else [uds[name][0].pid, *descendants(uds[name][0].pid)] if name in uds
                         else descendants(bare.proc.pid) if name == "bare_upstream" else one_pids)
                 targets[name] = (f"https://127.0.0.1:{variant_ports[name]}/", app_headers, nginx_pids, pids)
             runs = _interleaved(targets, args.connections, args.rounds, args.seconds)
@@ -151,9 +161,9 @@ def main() -> None:
             server.stop()
         if bare is not None:
             bare.stop()
-        if uds is not None:
-            os.killpg(uds.pid, 15)
-            uds.wait()
+        for proc, _ in uds.values():
+            os.killpg(proc.pid, 15)
+            proc.wait()
     print(f"config: {work / 'variants.conf'}")
     for c in args.connections:
         print(f"\n{c} connections, {args.rounds} interleaved rounds of {args.seconds} s; ratios are medians of "
@@ -167,8 +177,8 @@ def main() -> None:
                   f"{statistics.median(x['ostiary_us'] for x in a):>13.1f}")
 
 
-def _unix_socket_ostiary(url: str, work: Path, path: str):
-    """One granian worker of Ostiary's app on a Unix domain socket, as `ostiary serve` runs it otherwise."""
+def _unix_socket_ostiary(url: str, work: Path, path: str, server: str = "granian"):
+    """One worker of Ostiary's app on a Unix domain socket, as `ostiary serve --server SERVER` runs it otherwise."""
     import os
     import subprocess
     import sys
@@ -179,6 +189,10 @@ def _unix_socket_ostiary(url: str, work: Path, path: str):
             "from ostiary.serving import APP_FACTORY;"
             f"Granian(APP_FACTORY, uds=Path({path!r}), interface=Interfaces.ASGI, workers=1, factory=True,"
             " loop=Loops('uvloop')).serve()")
+    if server == "uvicorn":
+        code = ("import uvicorn; from ostiary.serving import APP_FACTORY, UVICORN_OPTIONS;"
+                f"uvicorn.run(APP_FACTORY, factory=True, uds={path!r}, loop='uvloop', log_level='warning',"
+                " **UVICORN_OPTIONS)")
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, start_new_session=True,
                             stdout=open(work / "uds.log", "ab"), stderr=subprocess.STDOUT)
     deadline = time.time() + 60
