@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ostiary.identity import ldap, linking
+from ostiary.identity import linking
 from ostiary.identity.method import PASSWORD
 from ostiary.identity.provider import ProviderUnavailable
 from ostiary.observability import events
@@ -76,6 +76,10 @@ async def form_submit(request: Request, tenant: TenantView) -> Response:
         response = _form(request, tenant, config, next_url, 429, throttled_message(verdict.retry_after), login)
         response.headers["retry-after"] = str(math.ceil(verdict.retry_after))
         return response
+    # ldap3 is imported with the first directory sign-in, not in every worker at start (memory per worker,
+    # BENCHMARKS.md target 5).
+    from ostiary.identity import ldap
+
     try:
         person = await run_in_threadpool(ldap.authenticate, config, login, password)
     except ldap.WrongCredentials:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from urllib.parse import urlencode
 
-import segno
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -149,7 +148,11 @@ def _enrol_page(request: Request, inst, tenant, session, user, next_url: str, se
 
 def qr_svg(uri: str) -> str:
     """The otpauth link as a QR code in inline SVG: drawn here, so the page
-    loads nothing from elsewhere and the CSP stays as it is."""
+    loads nothing from elsewhere and the CSP stays as it is. segno is imported
+    here, with the first enrolment, not in every worker at start (memory per
+    worker, BENCHMARKS.md target 5)."""
+    import segno
+
     return segno.make(uri, error="m").svg_inline(scale=4, border=4, dark="#000", light="#fff",
                                                   title="QR code of the authenticator link")
 

@@ -106,10 +106,19 @@ def load_full(conn: Connection, box: SecretBox | None = None) -> Snapshot:
     _reindex_hosts(snap, {a.host for a in snap.apps.values()})
     for row in conn.execute(select(groups)):
         snap.groups[row.id] = GroupView(row.id, row.tenant_id, row.name, row.parent_id)
+    # Memory per worker (BENCHMARKS.md, target 5): each row brings its own int objects, so a group id is
+    # replaced by the one its GroupView holds, and people in the same groups share one tuple.
+    same_id = {gid: gid for gid in snap.groups}
     direct: dict[int, set[int]] = defaultdict(set)
     for row in conn.execute(select(memberships.c.user_id, memberships.c.group_id)):
-        direct[row.user_id].add(row.group_id)
-    snap.user_direct_groups = {uid: tuple(sorted(g)) for uid, g in direct.items()}
+        gid = row.group_id
+        direct[row.user_id].add(same_id.get(gid, gid))
+    same_tuple: dict[tuple[int, ...], tuple[int, ...]] = {}
+    snap.user_direct_groups = {}
+    for uid, g in direct.items():
+        t = tuple(sorted(g))
+        snap.user_direct_groups[uid] = same_tuple.setdefault(t, t)
+    del direct, same_tuple, same_id
     with_passkeys = {r.user_id for r in conn.execute(select(webauthn_credentials.c.user_id).distinct())}
     _load_users(snap, conn.execute(select(users)), with_passkeys)
     now = time.time()
@@ -132,16 +141,22 @@ def _load_users(snap: Snapshot, rows, with_passkeys: set[int] | None = None) -> 
     # A closure is kept as a sorted tuple, not a frozenset: a sixth of the memory (100,000 people in ten
     # groups each: about 60 MB less per worker), and the check only ever asks app.granted.isdisjoint(it).
     cache: dict[tuple[int, ...], tuple[tuple[int, ...], str]] = {}
+    direct_groups = snap.user_direct_groups
     for row in rows:
-        direct = snap.user_direct_groups.get(row.id, ())
+        uid = row.id
+        direct = direct_groups.pop(uid, None)
+        if direct is None:
+            direct = ()
+        else:  # re-keyed by the UserView's own id object: one int per person, not two
+            direct_groups[uid] = direct
         key = direct
         if key not in cache:
             closure = with_ancestors(direct, parent_by_tenant[row.tenant_id])
             cache[key] = (tuple(sorted(closure)),
                           ",".join(sorted(snap.groups[g].name for g in closure if g in snap.groups)))
         closure, header = cache[key]
-        snap.users[row.id] = UserView(row.id, row.tenant_id, row.username, row.email, row.display_name,
-                                      bool(row.active), closure, header)
+        snap.users[uid] = UserView(uid, row.tenant_id, row.username, row.email, row.display_name,
+                                   bool(row.active), closure, header)
         if with_passkeys is not None:
             _note_second_factor_facts(snap, row, row.id in with_passkeys)
 
