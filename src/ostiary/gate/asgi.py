@@ -165,11 +165,17 @@ class CheckHandler:
     async def __call__(self, scope, receive, send) -> None:
         started = time.perf_counter()  # counted and timed in batches by observability/metrics.py
         outcome, start, body, req = self.answer(scope)
-        if outcome == NOT_SIGNED_IN and req is not None and req.cookies and self._newcomer(req):
+        if outcome == NOT_SIGNED_IN and self.waits_for_newcomer(req):
             outcome, start, body, req = await self._once_followed(scope)
         await send(start)
         await send(body)
         check_answered(outcome, started, req)
+
+    def waits_for_newcomer(self, req: ForwardedRequest | None) -> bool:
+        """Whether a "not signed in" answer must wait for the snapshot instead
+        (`_once_followed`): the request carries a newcomer's cookie. Asked by
+        every server path that answers checks (gate/uvicorn_protocol.py too)."""
+        return req is not None and bool(req.cookies) and self._newcomer(req)
 
     def _newcomer(self, req: ForwardedRequest) -> bool:
         """A forward-auth cookie signed moments ago for a person this worker's

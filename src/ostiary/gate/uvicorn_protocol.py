@@ -16,18 +16,17 @@ a concurrency limit, and an application uvicorn wrapped in middleware.
 The answer is the one the ASGI path sends (the same two messages), written as
 uvicorn writes them: its status line, its default headers (Date), a
 `connection: close` when the request asked for it or was HTTP/1.0, no body for
-HEAD. Header values carrying a control character are left to uvicorn's path,
-which refuses them as it always has.
+HEAD. A header uvicorn would refuse (its own HEADER_RE and HEADER_VALUE_RE) is
+left to uvicorn's path, which refuses it as it always has.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
 
 import httptools
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HEADER_RE, HEADER_VALUE_RE, STATUS_LINE, HttpToolsProtocol
 
 from ostiary.gate.asgi import CheckHandler
 from ostiary.observability.metrics import check_answered
@@ -37,7 +36,6 @@ log = logging.getLogger(__name__)
 
 _CHECK = CHECK_PATH.encode("ascii")
 _CHECK_SUB = _CHECK + b"/"
-_UNSAFE_VALUE = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
 _CLOSE = b"connection: close\r\n"
 
 
@@ -47,8 +45,6 @@ class _Answered:
     connection_lost see a complete response, as they would after uvicorn's."""
 
     response_complete = True
-    response_started = True
-    disconnected = False
 
     class message_event:  # noqa: N801 - read as the cycle's attribute
         @staticmethod
@@ -66,15 +62,15 @@ _ENCODED_MAX = 10_000
 
 def _encoded_headers(start: dict) -> bytes | None:
     """The status line and headers of `start` as uvicorn writes them, or None
-    when a header needs uvicorn's own handling (a control character, a
-    `connection` or `transfer-encoding` header the check never sends)."""
+    when a header needs uvicorn's own handling (a name or value uvicorn refuses,
+    a `connection` or `transfer-encoding` header the check never sends)."""
     entry = _ENCODED.get(id(start))
     if entry is not None and entry[0] is start:
         return entry[1]
     parts = [STATUS_LINE[start["status"]]]
     encoded: bytes | None = None
     for name, value in start["headers"]:
-        if _UNSAFE_VALUE.search(value) or name in (b"connection", b"transfer-encoding"):
+        if HEADER_RE.search(name) or HEADER_VALUE_RE.search(value) or name in (b"connection", b"transfer-encoding"):
             break
         parts += (name, b": ", value, b"\r\n")
     else:
@@ -141,7 +137,7 @@ class GateProtocol(HttpToolsProtocol):
         scope["raw_path"] = path
         scope["query_string"] = url.query or b""
         outcome, start, body, req = handler.answer(scope)
-        if outcome == NOT_SIGNED_IN and req is not None and req.cookies and handler._newcomer(req):
+        if outcome == NOT_SIGNED_IN and handler.waits_for_newcomer(req):
             return None  # it waits for the snapshot: uvicorn's task, the ASGI path
         head = _encoded_headers(start)
         if head is None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from urllib.parse import urlencode
 
-
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
