@@ -28,6 +28,10 @@ Variants (each edits only what it names; every other line is the shipped snippet
 - `bare_upstream`: the shipped snippet against bench/bare_app.py's ASGI handler (granian, uvloop,
   one worker) answering every check 200 with no identity: what any Python handler on granian
   costs under nginx, Ostiary's own work aside;
+- `get_check`: the check asked with GET instead of HEAD (the snippet before `proxy_method HEAD`),
+  loaded by a browser that is not signed in, beside `shipped_anonymous` (the shipped snippet, the
+  same browser): nginx closes a kept-alive connection after an answer with a body it did not read,
+  so with GET every refused request opened a new connection to Ostiary;
 - `ostiary_alone`: wrk straight at Ostiary's /check with the headers nginx sends
   (no nginx at all), for scale.
 """
@@ -72,6 +76,10 @@ def _variant(block: str, name: str, app_port: int, port: int, upstream_port: int
         text = text.replace("\tkeepalive 16;\n", "\tkeepalive 64;\n\tkeepalive_requests 100000;\n")
     elif name == "lean_headers":
         text = text.replace(_CHECK_HEAD, _CHECK_HEAD + _LEAN)
+    elif name == "get_check":
+        if text.count("\t\tproxy_method HEAD;\n") != 1:
+            raise ValueError("the snippet's check no longer asks with HEAD; update bench/nginx_variants.py")
+        text = text.replace("\t\tproxy_method HEAD;\n", "")
     elif name == "buffers":
         text = text.replace(_CHECK_HEAD, _CHECK_HEAD + "\t\tproxy_buffering off;\n")
     elif name == "minimal":
@@ -104,7 +112,7 @@ def main() -> None:
     _, cookie = mint_cookie(store, world)
     headers = check_headers(world, cookie)
     names = ["no_keepalive", "keepalive_64", "lean_headers", "buffers", "minimal", *_OWN_OSTIARY, "uvicorn_asgi",
-             "unix_socket", "uvicorn_unix_socket", "bare_upstream"]
+             "unix_socket", "uvicorn_unix_socket", "bare_upstream", "get_check"]
     if args.only is not None:
         names = [n for n in names if n in args.only]
     one = ostiary(url, ports["ostiary"], 1, work)
@@ -140,6 +148,7 @@ def main() -> None:
             for name in names)
         (work / "variants.conf").write_text(block + extra)
         app_headers = {"Host": f"{APP_HOST}:{ports['nginx']}", "Accept": "text/html", "Cookie": headers["Cookie"]}
+        anonymous = {"Host": f"{APP_HOST}:{ports['nginx']}", "Accept": "text/html", "Sec-Fetch-Mode": "navigate"}
         with BenchNginx(block + extra, [ports["nginx"], ports["floor"], ports["backend"], *variant_ports.values()],
                         work / "nginx") as nginx:
             nginx_pids = descendants(nginx.process.pid)
@@ -153,7 +162,10 @@ def main() -> None:
                 pids = (worker_pids(own[name].proc.pid, own[name].port) if name in own
                         else [uds[name][0].pid, *descendants(uds[name][0].pid)] if name in uds
                         else descendants(bare.proc.pid) if name == "bare_upstream" else one_pids)
-                targets[name] = (f"https://127.0.0.1:{variant_ports[name]}/", app_headers, nginx_pids, pids)
+                targets[name] = (f"https://127.0.0.1:{variant_ports[name]}/",
+                                 anonymous if name == "get_check" else app_headers, nginx_pids, pids)
+            if "get_check" in names:
+                targets["shipped_anonymous"] = (f"https://127.0.0.1:{ports['nginx']}/", anonymous, nginx_pids, one_pids)
             runs = _interleaved(targets, args.connections, args.rounds, args.seconds)
     finally:
         one.stop()

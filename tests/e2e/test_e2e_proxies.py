@@ -6,6 +6,7 @@ the echo app as every app."""
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -310,3 +311,36 @@ def test_requests_that_are_not_page_navigations_get_401_with_the_sign_in_locatio
     assert response.status_code == 401, (response.status_code, response.headers)
     assert response.headers["x-ostiary-location"].startswith(f"https://{ACME_PORTAL}:{e2e.port}/forward-auth/start?rd=")
     assert "location" not in response.headers
+
+
+# -- connections to Ostiary ----------------------------------------------------------
+
+
+def connections_with(port: int) -> set[frozenset[str]]:
+    """Every TCP connection with `port` at one end, in any state but LISTEN (TIME-WAIT included, so a
+    connection that was opened and closed still counts), as the pair of its two addresses."""
+    out = subprocess.run(["ss", "-tanH", f"( sport = :{port} or dport = :{port} )"], capture_output=True,
+                         text=True, check=True).stdout
+    return {frozenset(fields[3:5]) for fields in map(str.split, out.splitlines()) if fields[0] != "LISTEN"}
+
+
+def test_refused_requests_reuse_the_proxys_connections_to_ostiary(proxy, e2e, alice):
+    """A flood of anonymous or refused requests must cost no more than allowed ones: each proxy keeps
+    its connections to Ostiary open across refusals instead of opening one per request (nginx closed
+    a kept-alive connection after every 401 and 403 until its check was asked as HEAD)."""
+    grafana, wiki = e2e.url("grafana.acme-corp.test", "/x"), e2e.url("wiki.acme-corp.test", "/x")
+    cookie = [("Cookie", cookie_header(alice, grafana))]  # alice is in ops, not in sales: wiki refuses her
+    page, fetch = [("Accept", "text/html"), ("Sec-Fetch-Mode", "navigate")], [("Accept", "application/json")]
+    kinds = {"allowed": (grafana, page + cookie, 200), "not signed in, page": (grafana, page, 302),
+             "not signed in, fetch": (grafana, fetch, 401), "refused, page": (wiki, page + cookie, 403),
+             "refused, fetch": (wiki, fetch + cookie, 403)}
+    opened = {}
+    with proxy_client() as client:
+        for kind, (url, headers, status) in kinds.items():
+            for _ in range(4):  # the proxy's pool (each nginx worker's) holds a connection already
+                client.get(url, headers=headers)
+            before = connections_with(e2e.ostiary_port)
+            statuses = {client.get(url, headers=headers).status_code for _ in range(30)}
+            assert statuses == {status}, (kind, statuses)
+            opened[kind] = len(connections_with(e2e.ostiary_port) - before)
+    assert all(n <= 4 for n in opened.values()), (proxy.kind, opened)

@@ -8,7 +8,7 @@ and ``?not-signed-in=401`` (or the older ``?proxy=nginx``) turns every
 not-signed-in answer into 401 with ``X-Ostiary-Location`` (and
 ``X-Ostiary-Navigation: 1`` when the browser asked for a page). A portal
 host named in the path (``/forward-auth/check/<host>``) stands in for Host. Every request it receives is recorded for assertions.
-Header values are written as raw UTF-8 bytes.
+Header values are written as raw UTF-8 bytes; HEAD is answered as GET, without the body.
 """
 
 from __future__ import annotations
@@ -76,7 +76,10 @@ class _CheckHandler(BaseHTTPRequestHandler):
         lines = [f"HTTP/1.1 {status} X".encode()]
         for name, value in {**headers, "Content-Length": str(len(body)), "Content-Type": "text/plain"}.items():
             lines.append(name.encode("ascii") + b": " + value.encode("utf-8"))
-        self.wfile.write(b"\r\n".join(lines) + b"\r\n\r\n" + body)
+        self.wfile.write(b"\r\n".join(lines) + b"\r\n\r\n" + (b"" if self.command == "HEAD" else body))
+
+    # Ostiary answers HEAD exactly as GET, without the body (nginx's snippet asks with HEAD).
+    do_HEAD = do_GET
 
     def log_message(self, format: str, *args) -> None:
         pass

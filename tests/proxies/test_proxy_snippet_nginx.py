@@ -66,6 +66,17 @@ def test_nginx_check_location_asks_for_401_answers_with_the_portal_host(variants
     assert "server [::1]:9090;" in text
 
 
+def test_nginx_asks_the_auth_subrequest_as_head_and_the_refusal_page_as_get(variants):
+    """nginx drops a kept-alive connection whose answer body it did not read; the subrequest reads
+    none, so it asks with HEAD. The refused location relays the page, so it asks with GET."""
+    text = render_snippet(variants["prefix-port-some-headers"], "nginx")
+    check = text.split("location = /_ostiary_check {", 1)[1].split("\n\t}", 1)[0]
+    refused = text.split("location @ostiary_console_admin_refused {", 1)[1].split("\n\t}", 1)[0]
+    assert "\t\tproxy_method HEAD;" in check
+    assert "proxy_method" not in refused
+    assert text.count("proxy_method") == 1
+
+
 def test_nginx_check_over_https_verifies_the_portal_name(variants):
     text = render_snippet(variants["https-ostiary-by-other-name"], "nginx")
     assert "proxy_pass https://ostiary_chat_upstream/forward-auth/check?not-signed-in=401;" in text

@@ -160,6 +160,10 @@ def _server_part(facts: AppFacts) -> str:
         "",
         f"\tlocation = {CHECK_LOCATION} {{",
         "\t\tinternal;",
+        "\t\t# Asked as HEAD: the answer has no body, so nginx keeps the connection after a",
+        "\t\t# refusal too (it closes one whose body it did not read). X-Forwarded-Method",
+        "\t\t# below carries the request's own method.",
+        "\t\tproxy_method HEAD;",
         *_check_lines(facts),
     ]
     lines += ["\t}", "}"]
