@@ -12,7 +12,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from ostiary.store import open_store
-from tests.support import ordering
+from tests.support import hashing, ordering
 from tests.support.database import copy_sqlite, create_pg_database, drop_pg_database, pg_url
 
 # Every store and server of the tests seals its secrets with one test key, as
@@ -21,6 +21,9 @@ from tests.support.database import copy_sqlite, create_pg_database, drop_pg_data
 _TEST_KEY_FILE = Path(tempfile.mkdtemp(prefix="ostiary-test-key-")) / "secret.key"
 _TEST_KEY_FILE.write_text(Fernet.generate_key().decode() + "\n")
 os.environ.setdefault("OSTIARY_SECRET_KEY_FILE", str(_TEST_KEY_FILE))
+
+# Test people's passwords are hashed at minimal argon2id cost (tests/support/hashing.py).
+hashing.use(hashing.CHEAP)
 
 ARTIFACTS = Path(os.environ.get("OSTIARY_TEST_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts"))
 

@@ -40,23 +40,6 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 # -- the people every deployment starts with (tests/support/world.py's SCALEOUT) -------------
 
 
-@contextmanager
-def cheap_password_hashing():
-    """Argon2 with minimal cost while test people are created: the servers
-    verify with the parameters stored in each hash, so sign-ins stay real
-    but take milliseconds (the production cost is about a second on a busy CI box)."""
-    from argon2 import PasswordHasher
-
-    from ostiary.services.base import passwords
-
-    saved = passwords._hasher
-    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    try:
-        yield
-    finally:
-        passwords._hasher = saved
-
-
 # -- reaching one instance or the proxy ------------------------------------------------------
 
 
@@ -359,7 +342,7 @@ def deployment(tmp: Path, database_url: str, store: Store, *, instances: int = 2
     ports = [free_port() for _ in range(instances)]
     if not with_nginx:
         public_port = ports[0]  # one instance, reached directly: its port is the public one
-    with cheap_password_hashing(), Dnsmasq() as dns:
+    with Dnsmasq() as dns:
         tenant_ids = SCALEOUT.populate(store, dns, public_port)
     d = Deployment(store, public_port, tls.ca_cert, tenant_ids, PORTALS)
     try:

@@ -118,7 +118,6 @@ def test_a_backup_taken_under_write_load_restores_every_cookie_and_session(own_d
     visitor.close()
 
 
-
 def _older_backup(url: str, tmp_path: Path) -> Path:
     """A backup of the installation as it is, taken at schema OLDER: the backup restored into a scratch
     database, migrated down there, and backed up again (the live database is not touched)."""
@@ -170,11 +169,13 @@ def test_a_backup_from_an_older_schema_restores_and_the_servers_start_after_osti
     visitor.close()
 
 
-def test_a_backup_never_overwrites_a_file(own_deployment, tmp_path):
-    _, url = own_deployment
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_backup_never_overwrites_a_file(kind, tmp_path):
+    """No server takes part: the refusal is the command's own."""
     existing = tmp_path / "precious"
     existing.write_text("keep me")
-    ran = _ostiary(url, tmp_path, "backup", str(existing))
+    with database(kind, tmp_path / "db") as (url, _):
+        ran = _ostiary(url, tmp_path, "backup", str(existing))
     assert ran.returncode == 1 and "already exists" in ran.stderr
     assert existing.read_text() == "keep me"
 

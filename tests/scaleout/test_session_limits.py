@@ -14,14 +14,6 @@ from ostiary.services.rules import tenants, users
 from ostiary.services.base.actor import CLI_ACTOR
 from ostiary.services.rules.tenants import DEFAULT_ABSOLUTE, DEFAULT_IDLE
 from ostiary.store.tables import change_log, sessions
-from tests.scaleout.deployment import cheap_password_hashing
-
-
-@pytest.fixture(autouse=True)
-def _fast_hashing():
-    with cheap_password_hashing():
-        yield
-
 
 def _tenant_with_people(store):
     tenants.init_installation(store, "id.example.test", "acme", "admin@acme.test", "correct horse battery", CLI_ACTOR)
