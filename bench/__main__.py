@@ -175,6 +175,9 @@ def main() -> None:
             (RESULTS / ("nginx-bench-quick.conf.txt" if q else "nginx-bench.conf.txt")).write_text(block)
             app_headers = {"Host": f"{APP_HOST}:{ports['nginx']}", "Accept": "text/html",
                            "Cookie": headers["Cookie"]}
+            # A fetch with no cookie: the snippet's named location answers 401 with the sign-in target
+            # (a page navigation gets the 302 the same way, which wrk would not count as refused).
+            anonymous = {"Host": f"{APP_HOST}:{ports['nginx']}", "Accept": "application/json"}
             with BenchNginx(block, [ports["nginx"], ports["floor"], ports["backend"], bare_port, uvicorn_port],
                             work / "nginx") as nginx:
                 nginx_pids = descendants(nginx.process.pid)
@@ -192,6 +195,8 @@ def main() -> None:
                                    bare_parts),
                     "nginx_uvicorn": (f"https://127.0.0.1:{uvicorn_port}/", app_headers, nginx_pids + uvicorn_pids,
                                       False, uvicorn_parts),
+                    "nginx_uvicorn_anonymous": (f"https://127.0.0.1:{uvicorn_port}/", anonymous,
+                                                nginx_pids + uvicorn_pids, True, uvicorn_parts),
                 }, concurrencies, rounds_at, seconds)
             for done in (bare, on_uvicorn):
                 done.stop()
@@ -203,7 +208,11 @@ def main() -> None:
                                 "bare_floor_table": cases.summarise(runs, "nginx_bare", "nginx_floor"),
                                 "uvicorn_runs": runs["nginx_uvicorn"],
                                 "uvicorn_table": cases.summarise(runs, "nginx_uvicorn", "nginx_floor"),
-                                "uvicorn_vs_granian_table": cases.summarise(runs, "nginx_uvicorn", "nginx_ostiary")}
+                                "uvicorn_vs_granian_table": cases.summarise(runs, "nginx_uvicorn", "nginx_ostiary"),
+                                "anonymous_runs": runs["nginx_uvicorn_anonymous"],
+                                "anonymous_table": cases.summarise(runs, "nginx_uvicorn_anonymous", "nginx_floor"),
+                                "anonymous_vs_allowed_table": cases.summarise(runs, "nginx_uvicorn_anonymous",
+                                                                              "nginx_uvicorn")}
 
         if "3" in args.only:
             log("case 3: scale — building the large installation")

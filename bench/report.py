@@ -269,6 +269,11 @@ def targets(results: dict) -> list[Target]:
             g = _at(c2["table"], 16)
             out.append(Target("2", "the same with Ostiary on granian, `ostiary serve`'s default server", "—",
                               f"{g['ratio']:.2f}", None))
+        if c2.get("anonymous_table") and _has(c2["anonymous_table"], 16):
+            a, vs = _at(c2["anonymous_table"], 16), _at(c2["anonymous_vs_allowed_table"], 16)
+            out.append(Target("2", "the same on uvicorn, a fetch not signed in (401 with the sign-in target) vs nginx "
+                              "alone; in brackets, vs the allowed request", "—", f"{a['ratio']:.2f} ({vs['ratio']:.2f})",
+                              None))
     else:
         out.append(Target("2", "protected request through nginx + snippet vs nginx alone", f"≥ {TARGETS['case2']}",
                           NOT_RUN, None))
@@ -463,6 +468,9 @@ def _other_values(results: dict) -> dict:
                                    else "(not measured in this run)")
         values["c2_uvicorn_table"] = (_rows(c2["uvicorn_table"], "nginx_uvicorn", "nginx_floor")
                                       if "uvicorn_table" in c2 else "(not measured in this run)")
+        values["c2_anonymous_table"] = (_rows(c2["anonymous_vs_allowed_table"], "nginx_uvicorn_anonymous",
+                                              "nginx_uvicorn")
+                                        if "anonymous_vs_allowed_table" in c2 else "(not measured in this run)")
     if c3:
         values |= {
             "c3_table": _rows(c3["table"], "large", "small"),

@@ -53,6 +53,9 @@ def _case2(ratio: float, uvicorn_ratio: float | None = None) -> dict:
                             "nginx_floor": {"nginx": 42.0, "ostiary": 0.0}})
         out |= {"uvicorn_runs": on_uvicorn["runs"]["nginx_uvicorn"], "uvicorn_table": on_uvicorn["table"],
                 "uvicorn_vs_granian_table": _pair("nginx_uvicorn", "nginx_ostiary", uvicorn_ratio / ratio)["table"]}
+        anonymous = _pair("nginx_uvicorn_anonymous", "nginx_floor", uvicorn_ratio * 1.1)
+        out |= {"anonymous_runs": anonymous["runs"]["nginx_uvicorn_anonymous"], "anonymous_table": anonymous["table"],
+                "anonymous_vs_allowed_table": _pair("nginx_uvicorn_anonymous", "nginx_uvicorn", 1.1)["table"]}
     return out
 
 
@@ -217,6 +220,16 @@ def test_through_nginx_the_target_is_judged_on_the_recommended_server_and_the_de
     assert _summary_row(missed, "| 2 | protected request").endswith("**missed** |")
     left = missed.split("### What is left", 1)[1].split("\n### ", 1)[0]
     assert "and Ostiary 31 µs" in left and "On granian Ostiary spent 46 µs per check under nginx, on uvicorn 31 µs" in left
+
+
+def test_a_refused_request_through_nginx_is_reported_against_nginx_alone_and_the_allowed_one():
+    text = report.render(results(case2_ratio=0.8, uvicorn_ratio=0.8))
+    row = _summary_row(text, "| 2 | the same on uvicorn, a fetch not signed in")
+    assert "| 0.88 (1.10) |" in row and "holds" not in row and "missed" not in row, row
+    section2 = text.split("## 2. Through nginx", 1)[1].split("\n## ", 1)[0]
+    assert "| connections | nginx_uvicorn_anonymous req/s | nginx_uvicorn req/s |" in section2
+    before = report.render(results(uvicorn_ratio=None))  # a run from before it was measured
+    assert "a fetch not signed in" not in before
 
 
 def test_target_1_is_read_on_granian_and_uvicorn_is_reported_beside():
