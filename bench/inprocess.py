@@ -130,6 +130,9 @@ class _Forgetful:
     def get(self, snap, key, now):
         return None
 
+    def get_read(self, snap, key, exact, now):
+        return None
+
     def put(self, snap, key, answer, signed_in) -> None:
         pass
 

@@ -53,8 +53,8 @@ class Gate:
                             "exp": self.now + ttl}, snap.signing_key, now=self.now)
         return session.id, value
 
-    def ask(self, cookie: str | None, uri: str = "/") -> int:
-        headers = [(b"host", PORTAL.encode()), (b"x-forwarded-proto", b"https"),
+    def ask(self, cookie: str | None, uri: str = "/", extra: tuple = ()) -> int:
+        headers = [*extra, (b"host", PORTAL.encode()), (b"x-forwarded-proto", b"https"),
                    (b"x-forwarded-host", b"grafana.acme-corp.test"), (b"x-forwarded-uri", uri.encode()),
                    (b"x-forwarded-method", b"GET"), (b"accept", b"text/html")]
         if cookie is not None:
@@ -231,3 +231,30 @@ def test_an_answer_decided_while_a_change_is_applied_is_not_kept(gate):
     snap.generation += 1  # the follower applied a change after the lookup, before the answer was kept
     cache.put(snap, key, (gate.now + 60, "allowed", {}, {}), signed_in=True)
     assert len(cache) == 0
+
+
+def test_headers_the_check_does_not_read_share_the_answer_and_its_end(gate):
+    """An answer is kept under the whole headers too (looked up first); a request that differs
+    only in headers /check does not read gets the same answer and adds its own whole-headers key,
+    and a sign-out refuses every one of them at the next check."""
+    session_id, cookie = gate.cookie()
+    ua = [(b"user-agent", f"browser/{i}".encode()) for i in range(3)]
+    assert gate.ask(cookie, extra=ua[:1]) == 200
+    assert len(gate.check.answers) == 2  # by the read headers and by all of them
+    assert gate.ask(cookie, extra=ua[1:2]) == 200  # found by the read headers: its whole key is added
+    assert len(gate.check.answers) == 3
+    assert gate.ask(cookie, extra=ua[1:2]) == 200 and len(gate.check.answers) == 3
+    assert gate.ask(cookie) == 200 and len(gate.check.answers) == 3  # the read headers alone: the same key
+    sessions.end_session(gate.store, gate.tid, session_id, "signed out", CLI_ACTOR)
+    gate.poll()
+    assert [gate.ask(cookie, extra=h) for h in ([], ua[:1], ua[1:2], ua[2:])] == [302] * 4
+
+
+def test_a_read_header_that_differs_is_never_answered_from_another_request(gate):
+    """Whole-headers keys cannot stand in for another request: the same other headers without
+    the cookie, or with another one, are decided on their own."""
+    _, cookie = gate.cookie()
+    extra = [(b"user-agent", b"browser/1")]
+    assert gate.ask(cookie, extra=extra) == 200
+    assert gate.ask(None, extra=extra) == 302
+    assert gate.ask(cookie[:-2] + "xx", extra=extra) == 302

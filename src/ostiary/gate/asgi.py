@@ -89,15 +89,22 @@ def _encode(keys: tuple[str, ...], user, shared_cookie_user: str | None) -> list
 class AnswerCache:
     """The answers to exact requests, remembered for as long as they stay true.
 
-    The key is everything an answer depends on besides the snapshot and the
-    clock: the path, the query and the headers /check reads
-    (forwarded.read_headers; Accept-Language among them, for the refusal page). An answer is given again only while the snapshot
-    is the same object at the same generation (any change applied, a sign-out,
-    a revoked grant, a disabled user, empties the cache before the next check
-    is answered) and before Decision.until: the expiry of the one forward-auth
-    cookie (or of its key) that decided it. Answers that no cookie decided (no
-    app, a public path, a request without any forward-auth cookie) depend on
-    the request and the snapshot alone.
+    An answer is kept under two keys, both the path, the query and headers:
+    all the request's headers as they came (the key looked up first, built
+    without a line of Python per header), and only the headers /check reads
+    (forwarded.read_headers; Accept-Language among them, for the refusal page),
+    which is what the answer depends on. A request that misses the first but
+    matches the second (the same browser with a new Referer, say) adds its
+    whole-headers key. Two keys can only be equal when both requests have the
+    same read headers, so neither kind can ever give another request's answer.
+
+    An answer is given again only while the snapshot is the same object at the
+    same generation (any change applied, a sign-out, a revoked grant, a
+    disabled user, empties the cache before the next check is answered) and
+    before Decision.until: the expiry of the one forward-auth cookie (or of
+    its key) that decided it. Answers that no cookie decided (no app, a public
+    path, a request without any forward-auth cookie) depend on the request
+    and the snapshot alone.
 
     Two bounded tiers, each emptied when full: answers decided by a valid
     cookie, which only a signed-in person can add, and the rest, which anyone
@@ -145,6 +152,15 @@ class AnswerCache:
         if len(tier) >= limit:
             tier.clear()
         tier[key] = answer
+
+    def get_read(self, snap, key: tuple, exact: tuple,
+                 now: float) -> tuple[float, str, dict, dict, ForwardedRequest] | None:
+        """`get` by the read headers' key, after `exact` (the whole headers') missed;
+        a hit is kept under `exact` too, in the tier it came from."""
+        hit = self.get(snap, key, now)
+        if hit is not None:
+            self.put(snap, exact, hit, signed_in=key in self._answers)
+        return hit
 
 
 # A forward-auth cookie younger than this, for a user the snapshot does not know, is a newcomer
@@ -214,11 +230,16 @@ class CheckHandler:
         snap = self.holder.snapshot
         try:
             now = self.clock()
-            key = (scope["path"], scope.get("query_string", b""), read_headers(scope["headers"]))
-            hit = self.answers.get(snap, key, now)
+            path, query, raw = scope["path"], scope.get("query_string", b""), scope["headers"]
+            exact = (path, query, tuple(raw))
+            hit = self.answers.get(snap, exact, now)
             if hit is not None:
                 return hit[1], hit[2], hit[3], hit[4]
-            req = parse_forwarded_request(key[2], key[1], key[0])
+            key = (path, query, read_headers(raw))
+            hit = self.answers.get_read(snap, key, exact, now)
+            if hit is not None:
+                return hit[1], hit[2], hit[3], hit[4]
+            req = parse_forwarded_request(key[2], query, path)
             decision = decide(snap, req, now, self.portal_url, self.allow_http)
         except Exception:  # fail closed: no error path answers 2xx
             return (ERROR,) + _messages(500, [_NO_STORE, _TEXT]) + (None,)  # nothing read to log
@@ -247,7 +268,9 @@ class CheckHandler:
                 headers.append(_NAVIGATION)  # the proxy turns this 401 into the redirect
         start, body = _messages(decision.status, headers, page)
         if until is not None:
-            self.answers.put(snap, key, (until, decision.outcome, start, body, req), signed_in=decision.user is not None)
+            answer = (until, decision.outcome, start, body, req)
+            self.answers.put(snap, key, answer, signed_in=decision.user is not None)
+            self.answers.put(snap, exact, answer, signed_in=decision.user is not None)
         return decision.outcome, start, body, req
 
 
