@@ -1,5 +1,6 @@
-"""Starting the server: migrations once in the parent, then granian or
-uvicorn with one snapshot per worker (docs/configuration.md, "Serving")."""
+"""Starting the server: migrations once in the parent, then uvicorn (the
+default) or granian with one snapshot per worker (docs/configuration.md,
+"Serving")."""
 
 from __future__ import annotations
 
@@ -75,7 +76,7 @@ UVICORN_OPTIONS = {"http": UVICORN_HTTP, "timeout_keep_alive": UVICORN_KEEP_ALIV
                    "proxy_headers": False, "access_log": False}
 
 
-def event_loop(choice: str = "auto", server: str = "granian") -> str:
+def event_loop(choice: str = "auto", server: str = "uvicorn") -> str:
     """The loop `ostiary serve` runs: the one asked for, or for "auto" the first of
     AUTO_LOOPS that is installed. A loop asked for by name must be installed and
     driven by the server."""

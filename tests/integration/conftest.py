@@ -1,5 +1,5 @@
 """A running Ostiary (two workers, HTTPS with a test CA, production mode),
-served by granian on SQLite and on PostgreSQL and by uvicorn on SQLite, with
+served by uvicorn (`ostiary serve`'s default) on SQLite and on PostgreSQL and by granian on SQLite, with
 two tenants, three protected domains verified against a real DNS server, and
 users, groups and apps: tests/support/world.py's INTEGRATION population."""
 
@@ -34,7 +34,7 @@ def wait_until(predicate, timeout: float = 1.0, interval: float = 0.02) -> float
 
 # Each world: (database, the server `ostiary serve --server` runs). Every test here holds for both
 # servers production may run (docs/configuration.md, "Serving").
-WORLDS = {"sqlite": ("sqlite", "granian"), "postgresql": ("postgresql", "granian"), "uvicorn": ("sqlite", "uvicorn")}
+WORLDS = {"sqlite": ("sqlite", "uvicorn"), "postgresql": ("postgresql", "uvicorn"), "granian": ("sqlite", "granian")}
 
 
 @pytest.fixture(scope="module", params=list(WORLDS))

@@ -65,7 +65,7 @@ class Running:
         return out
 
 
-def start(installation: Path, name: str, server: str = "granian", **env: str) -> Running:
+def start(installation: Path, name: str, server: str = "uvicorn", **env: str) -> Running:
     port, metrics_port = free_port(), free_port()
     log = installation / f"{name}.log"
     settings = {"OSTIARY_DATA_DIR": str(installation), "OSTIARY_DEV": "1", "OSTIARY_PUBLIC_PORT": str(port),

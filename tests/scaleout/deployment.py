@@ -336,7 +336,7 @@ class Deployment(World):
 
 @contextmanager
 def deployment(tmp: Path, database_url: str, store: Store, *, instances: int = 2, workers: int = 2,
-               with_nginx: bool = True, instance_env: tuple[dict, ...] = (), server: str = "granian"):
+               with_nginx: bool = True, instance_env: tuple[dict, ...] = (), server: str = "uvicorn"):
     tls = issue_certificates(tmp / "tls", CERTIFICATE_HOSTS)
     public_port = free_port()
     ports = [free_port() for _ in range(instances)]

@@ -56,7 +56,7 @@ WORKER_READY = b"ready: snapshot at change"
 
 class OstiaryServer:
     def __init__(self, env: dict[str, str], port: int, workers: int = 2, tls: tuple[Path, Path] | None = None,
-                 log_path: Path | None = None, server: str = "granian"):
+                 log_path: Path | None = None, server: str = "uvicorn"):
         # Each server its own metrics listener: several run side by side in the tests.
         self.env = {**os.environ, "OSTIARY_METRICS_LISTEN": f"127.0.0.1:{free_port()}", **env}
         self.port = port

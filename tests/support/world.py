@@ -292,7 +292,7 @@ class World:
 
 def serve(world: World, env: dict[str, str], port: int, log_path: Path, *, workers: int = 2,
           tls: tuple[Path, Path] | None = None, ready_host: str = TENANT_HOST,
-          server: str = "granian") -> OstiaryServer:
+          server: str = "uvicorn") -> OstiaryServer:
     """Starts one more `ostiary serve --server SERVER` for `world` on `port`; should it not
     come up, the world's servers already running are stopped before the error is raised."""
     server = OstiaryServer(env, port, workers=workers, tls=tls, log_path=log_path, server=server)
