@@ -96,58 +96,65 @@ def main() -> None:
             running += floors.values()
             floor_targets = bare_targets(floors, headers)
             chosen = cases.interleaved(floor_targets, [16], 1 if q else 3, seconds)
-            # Target 1 is per server: /check on granian (the default) against granian's fastest floor, and
-            # beside it /check on uvicorn against uvicorn's (BENCHMARKS.md, "The floor").
+            # Target 1's floor is the fastest bare handler `ostiary serve` can run on either server
+            # (BENCHMARKS.md, "The floor"); each server's own fastest is reported beside it.
             on_granian = [n for n in floor_targets if not n.startswith("bare_uvicorn_")]
-            fastest_floor = fastest(chosen, available(on_granian, fidelity))
-            fastest_any = fastest(chosen, on_granian)
+            fastest_floor = fastest(chosen, available(list(floor_targets), fidelity))
+            fastest_any = fastest(chosen, list(floor_targets))
+            granian_floor = fastest(chosen, available(on_granian, fidelity))
             uvicorn_floor = fastest(chosen, [n for n in floor_targets if n.startswith("bare_uvicorn_")])
-            serve_floor = f"bare_asgi_{event_loop('auto')}"  # the loop and interface `ostiary serve` runs
+            # The server and loop `ostiary serve` runs by default.
+            serve_floor = f"bare_uvicorn_{event_loop('auto', 'uvicorn')}"
             results["floors"] = {"runs": chosen, "fastest": fastest_floor, "serve": serve_floor,
-                                 "fastest_any": fastest_any, "uvicorn": uvicorn_floor, "fidelity": fidelity,
+                                 "fastest_any": fastest_any, "uvicorn": uvicorn_floor, "granian": granian_floor,
+                                 "fidelity": fidelity,
                                  "table": {name: cases.summarise(chosen, name, "bare_asgi_asyncio")[16]
                                            for name in floor_targets}}
-            log(f"  header bytes intact: {fidelity}; fastest floor ostiary serve can run on granian: "
-                f"{fastest_floor}; fastest of all: {fastest_any}; ostiary serve runs {serve_floor}; "
+            log(f"  header bytes intact: {fidelity}; fastest floor ostiary serve can run: {fastest_floor}; "
+                f"fastest of all: {fastest_any}; ostiary serve runs {serve_floor}; granian's: {granian_floor}; "
                 f"uvicorn's: {uvicorn_floor}")
-            kept = (fastest_floor, serve_floor, fastest_any, uvicorn_floor)
-            for name, s in floors.items():
-                if name not in kept:
-                    s.stop()
-                    running.remove(s)
-            log("case 1c: /check, allowed and refused, against the fastest floor, one granian worker")
+            # Each floor runs once per round however many names it has; a name whose floor is another's
+            # gets that one's runs.
+            named = {"floor": fastest_floor, "floor_granian": granian_floor, "floor_serve": serve_floor,
+                     "floor_any": fastest_any, "floor_uvicorn": uvicorn_floor}
+            for name in floors:
+                if name not in named.values():
+                    floors[name].stop()
+                    running.remove(floors[name])
+            log("case 1c: /check, allowed and refused, against the fastest floor; one worker of each server")
             check_pids = worker_pids(server.proc.pid, server.port)
             refusals = refused_headers(world, small_store, headers)
-            on_uvicorn = ostiary(small_url, free_port(), 1, work, server="uvicorn")
-            running.append(on_uvicorn)
-            targets = {"check": (check_url, headers, check_pids), "floor": floor_targets[fastest_floor],
-                       "check_uvicorn": (f"http://127.0.0.1:{on_uvicorn.port}/forward-auth/check?not-signed-in=401",
-                                         headers, worker_pids(on_uvicorn.proc.pid, on_uvicorn.port)),
-                       "floor_uvicorn": floor_targets[uvicorn_floor]}
-            if serve_floor != fastest_floor:
-                targets["floor_serve"] = floor_targets[serve_floor]
-            if fastest_any != fastest_floor:  # reported beside: what an interface that drops header bytes gives
-                targets["floor_any"] = floor_targets[fastest_any]
+            on_granian_server = ostiary(small_url, free_port(), 1, work, server="granian")
+            running.append(on_granian_server)
+            targets = {"check": (check_url, headers, check_pids),
+                       "check_granian": (f"http://127.0.0.1:{on_granian_server.port}/forward-auth/check"
+                                         "?not-signed-in=401", headers,
+                                         worker_pids(on_granian_server.proc.pid, on_granian_server.port))}
+            first_name: dict[str, str] = {}
+            for name, floor_name in named.items():
+                if floor_name not in first_name:
+                    first_name[floor_name] = name
+                    targets[name] = floor_targets[floor_name]
             # The refused paths run in the same rounds, at every concurrency, against the same floor.
             targets.update({name: (check_url, h, check_pids, True) for name, h in refusals.items()})
             runs = cases.interleaved(targets, concurrencies, rounds_at, seconds)
-            on_uvicorn.stop()
-            running.remove(on_uvicorn)
-            ours = ("check", "floor", "floor_serve", "floor_any", "check_uvicorn", "floor_uvicorn")
+            for name, floor_name in named.items():
+                runs.setdefault(name, runs[first_name[floor_name]])
+            on_granian_server.stop()
+            running.remove(on_granian_server)
+            ours = ("check", "check_granian", *named)
             results["case1"] = {"runs": {k: v for k, v in runs.items() if k in ours},
                                 "table": cases.summarise(runs, "check", "floor"),
                                 "floor": fastest_floor, "serve_floor": serve_floor, "any_floor": fastest_any,
-                                "uvicorn_floor": uvicorn_floor,
-                                "uvicorn_table": cases.summarise(runs, "check_uvicorn", "floor_uvicorn"),
-                                "check_vs_uvicorn_floor_table": cases.summarise(runs, "check", "floor_uvicorn")}
-            if "floor_serve" in targets:
-                results["case1"]["serve_table"] = cases.summarise(runs, "check", "floor_serve")
-            if "floor_any" in targets:
-                results["case1"]["any_table"] = cases.summarise(runs, "check", "floor_any")
+                                "uvicorn_floor": uvicorn_floor, "granian_floor": granian_floor,
+                                "serve_table": cases.summarise(runs, "check", "floor_serve"),
+                                "any_table": cases.summarise(runs, "check", "floor_any"),
+                                "granian_table": cases.summarise(runs, "check_granian", "floor_granian"),
+                                "granian_vs_floor_table": cases.summarise(runs, "check_granian", "floor")}
             results["refused"] = {"runs": {k: v for k, v in runs.items() if k not in ours},
                                   "table": {name: cases.summarise(runs, name, "floor")[16] for name in refusals},
                                   "by_connections": {name: cases.summarise(runs, name, "floor") for name in refusals}}
-            for name in kept:
+            for name in set(named.values()):
                 if floors[name] in running:
                     floors[name].stop()
                     running.remove(floors[name])
@@ -160,45 +167,45 @@ def main() -> None:
             snippet = snippet_for_app(small_store, settings, world.tenant_id, "app", "nginx")
             block = http_block(snippet, app_host=APP_HOST, app_port=ports["nginx"], floor_port=ports["floor"],
                                backend_port=ports["backend"], cert=tls.cert_chain, key=tls.private_key, workdir=work)
-            # A third site: the same snippet in front of the bare ASGI handler on the loop `ostiary serve`
-            # runs (it answers every check 200): what any Python handler on granian costs under nginx.
-            bare = BareServer(free_port(), work, loop=event_loop("auto"))
+            # A third site: the same snippet in front of the bare ASGI handler on the server and loop
+            # `ostiary serve` runs (it answers every check 200): what any Python handler there costs under nginx.
+            bare = BareServer(free_port(), work, loop=event_loop("auto", "uvicorn"), interface="uvicorn")
             running.append(bare)
             bare_port = free_port()
             block += shipped_copy(block, "bare", ports["nginx"], bare_port, bare.port)
-            # A fourth: the same snippet in front of the same Ostiary served by `ostiary serve --server uvicorn`,
-            # the server docs/proxies/nginx.md recommends behind nginx (one worker: it serves in its own process).
-            on_uvicorn = ostiary(small_url, free_port(), 1, work, server="uvicorn")
-            running.append(on_uvicorn)
-            uvicorn_port = free_port()
-            block += shipped_copy(block, "uvicorn", ports["nginx"], uvicorn_port, on_uvicorn.port)
+            # A fourth: the same snippet in front of the same Ostiary served by `ostiary serve --server granian`
+            # (one worker).
+            on_granian = ostiary(small_url, free_port(), 1, work, server="granian")
+            running.append(on_granian)
+            granian_port = free_port()
+            block += shipped_copy(block, "granian", ports["nginx"], granian_port, on_granian.port)
             (RESULTS / ("nginx-bench-quick.conf.txt" if q else "nginx-bench.conf.txt")).write_text(block)
             app_headers = {"Host": f"{APP_HOST}:{ports['nginx']}", "Accept": "text/html",
                            "Cookie": headers["Cookie"]}
             # A fetch with no cookie: the snippet's named location answers 401 with the sign-in target
             # (a page navigation gets the 302 the same way, which wrk would not count as refused).
             anonymous = {"Host": f"{APP_HOST}:{ports['nginx']}", "Accept": "application/json"}
-            with BenchNginx(block, [ports["nginx"], ports["floor"], ports["backend"], bare_port, uvicorn_port],
+            with BenchNginx(block, [ports["nginx"], ports["floor"], ports["backend"], bare_port, granian_port],
                             work / "nginx") as nginx:
                 nginx_pids = descendants(nginx.process.pid)
                 ostiary_pids = worker_pids(server.proc.pid, server.port)
-                bare_pids = descendants(bare.proc.pid)
-                uvicorn_pids = worker_pids(on_uvicorn.proc.pid, on_uvicorn.port)
+                bare_pids = worker_pids(bare.proc.pid, bare.port)
+                granian_pids = worker_pids(on_granian.proc.pid, on_granian.port)
                 parts = {"nginx": nginx_pids, "ostiary": ostiary_pids}
                 bare_parts = {"nginx": nginx_pids, "ostiary": bare_pids}
-                uvicorn_parts = {"nginx": nginx_pids, "ostiary": uvicorn_pids}
+                granian_parts = {"nginx": nginx_pids, "ostiary": granian_pids}
                 runs = cases.interleaved({
                     "nginx_ostiary": (f"https://127.0.0.1:{ports['nginx']}/", app_headers, nginx_pids + ostiary_pids,
                                       False, parts),
                     "nginx_floor": (f"https://127.0.0.1:{ports['floor']}/", app_headers, nginx_pids, False, parts),
                     "nginx_bare": (f"https://127.0.0.1:{bare_port}/", app_headers, nginx_pids + bare_pids, False,
                                    bare_parts),
-                    "nginx_uvicorn": (f"https://127.0.0.1:{uvicorn_port}/", app_headers, nginx_pids + uvicorn_pids,
-                                      False, uvicorn_parts),
-                    "nginx_uvicorn_anonymous": (f"https://127.0.0.1:{uvicorn_port}/", anonymous,
-                                                nginx_pids + uvicorn_pids, True, uvicorn_parts),
+                    "nginx_granian": (f"https://127.0.0.1:{granian_port}/", app_headers, nginx_pids + granian_pids,
+                                      False, granian_parts),
+                    "nginx_anonymous": (f"https://127.0.0.1:{ports['nginx']}/", anonymous,
+                                        nginx_pids + ostiary_pids, True, parts),
                 }, concurrencies, rounds_at, seconds)
-            for done in (bare, on_uvicorn):
+            for done in (bare, on_granian):
                 done.stop()
                 running.remove(done)
             results["case2"] = {"runs": {k: v for k, v in runs.items() if k in ("nginx_ostiary", "nginx_floor")},
@@ -206,13 +213,13 @@ def main() -> None:
                                 "bare_runs": runs["nginx_bare"],
                                 "bare_table": cases.summarise(runs, "nginx_ostiary", "nginx_bare"),
                                 "bare_floor_table": cases.summarise(runs, "nginx_bare", "nginx_floor"),
-                                "uvicorn_runs": runs["nginx_uvicorn"],
-                                "uvicorn_table": cases.summarise(runs, "nginx_uvicorn", "nginx_floor"),
-                                "uvicorn_vs_granian_table": cases.summarise(runs, "nginx_uvicorn", "nginx_ostiary"),
-                                "anonymous_runs": runs["nginx_uvicorn_anonymous"],
-                                "anonymous_table": cases.summarise(runs, "nginx_uvicorn_anonymous", "nginx_floor"),
-                                "anonymous_vs_allowed_table": cases.summarise(runs, "nginx_uvicorn_anonymous",
-                                                                              "nginx_uvicorn")}
+                                "granian_runs": runs["nginx_granian"],
+                                "granian_table": cases.summarise(runs, "nginx_granian", "nginx_floor"),
+                                "granian_vs_default_table": cases.summarise(runs, "nginx_granian", "nginx_ostiary"),
+                                "anonymous_runs": runs["nginx_anonymous"],
+                                "anonymous_table": cases.summarise(runs, "nginx_anonymous", "nginx_floor"),
+                                "anonymous_vs_allowed_table": cases.summarise(runs, "nginx_anonymous",
+                                                                              "nginx_ostiary")}
 
         if "3" in args.only:
             log("case 3: scale — building the large installation")
@@ -302,7 +309,7 @@ def main() -> None:
         if "7" in args.only:
             from bench import profile_check
 
-            log("case 7: where a granian worker's time goes under the case-1 load (py-spy)")
+            log("case 7: where an `ostiary serve` worker's time goes under the case-1 load (py-spy)")
             out = RESULTS / ("profile-check-quick.collapsed.txt" if q else "profile-check.collapsed.txt")
             try:
                 results["profile"] = profile_check.profile(work / "profile", 4 if q else 12, out)

@@ -11,9 +11,9 @@ app's UTF-8 cookie beside Ostiary's would vanish whole, and the person would
 be sent to sign in again and again. The RSGI floor is still measured and
 reported beside it. Run alone, this prints every variant's throughput and its
 ratio to the asyncio ASGI floor, which is how `ostiary serve --loop auto`
-chose its order (ostiary/serving.py). Ostiary under `ostiary serve --server
-uvicorn` (uvloop and httptools, one thread) runs beside them
-(docs/proxies/nginx.md).
+chose its order (ostiary/serving.py). Ostiary under `ostiary serve` (uvicorn,
+the default: uvloop and httptools, one thread) and under granian on each loop
+runs beside them.
 """
 
 from __future__ import annotations
@@ -122,11 +122,11 @@ def main() -> None:
         running += floors.values()
         targets = bare_targets(floors, headers)
         for loop in installed_loops():
-            server = ostiary(url, free_port(), 1, work, OSTIARY_EVENT_LOOP=loop)
+            server = ostiary(url, free_port(), 1, work, server="granian", OSTIARY_EVENT_LOOP=loop)
             running.append(server)
-            targets[f"check_{loop}"] = (f"http://127.0.0.1:{server.port}/forward-auth/check?not-signed-in=401",
-                                        headers, worker_pids(server.proc.pid, server.port))
-        server = ostiary(url, free_port(), 1, work, server="uvicorn")  # beside them: Ostiary on uvicorn
+            targets[f"check_granian_{loop}"] = (f"http://127.0.0.1:{server.port}/forward-auth/check?not-signed-in=401",
+                                                headers, worker_pids(server.proc.pid, server.port))
+        server = ostiary(url, free_port(), 1, work, server="uvicorn")  # beside them: `ostiary serve`'s default
         running.append(server)
         targets["check_uvicorn"] = (f"http://127.0.0.1:{server.port}/forward-auth/check?not-signed-in=401",
                                     headers, worker_pids(server.proc.pid, server.port))
@@ -143,9 +143,8 @@ def main() -> None:
         for name in targets:
             t = cases.summarise(runs, name, base)[c]
             print(f"| {name} | {t[f'{name}_rps']:,.0f} | {t['ratio']:.2f} | {t[f'{name}_cpu_us']:.0f} |")
-        on_granian = [n for n in targets if n.startswith("bare_") and not n.startswith("bare_uvicorn_")]
-        best_floor = fastest(runs, available(on_granian, fidelity), c)  # target 1's reading, as bench/run's
-        print(f"\nfastest floor `ostiary serve` can run on granian: {best_floor}")
+        best_floor = fastest(runs, available([n for n in targets if n.startswith("bare_")], fidelity), c)
+        print(f"\nfastest floor `ostiary serve` can run, on either server (target 1's, as bench/run's): {best_floor}")
         for name in targets:
             if name.startswith("check_"):
                 t = cases.summarise(runs, name, best_floor)[c]

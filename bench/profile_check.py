@@ -1,5 +1,5 @@
-"""`bench/profile`: where one granian worker's time goes under the /check
-load of case 1, sampled by py-spy (collapsed stacks in bench/results/,
+"""`bench/profile`: where the worker of `ostiary serve` (uvicorn, the default
+server; `--server granian` for granian's) spends its time under the /check load of case 1, sampled by py-spy (collapsed stacks in bench/results/,
 a summary by function on stdout). `bench/run` runs it as case 7 and puts
 the summary in BENCHMARKS.md; it needs py-spy and ptrace rights (root, or
 CAP_SYS_PTRACE): without them case 7 is reported as not run."""
@@ -22,9 +22,9 @@ from ostiary.store import open_store
 OUT = ROOT / "bench" / "results" / "profile-check.collapsed.txt"
 
 
-def profile(work: Path, seconds: int = 12, out: Path = OUT) -> dict:
-    """py-spy on the one granian worker of `ostiary serve` under the case-1 load
-    (wrk -c16, allowed checks); the collapsed stacks go to `out`."""
+def profile(work: Path, seconds: int = 12, out: Path = OUT, server: str = "uvicorn") -> dict:
+    """py-spy on the one worker of `ostiary serve --server SERVER` under the case-1
+    load (wrk -c16, allowed checks); the collapsed stacks go to `out`."""
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(py_spy).exists():
         raise RuntimeError("py-spy is not installed: .venv/bin/pip install -e '.[bench]'")
@@ -33,7 +33,8 @@ def profile(work: Path, seconds: int = 12, out: Path = OUT) -> dict:
     world = build_small(url, 8443)
     _, cookie = mint_cookie(open_store(url), world)
     port = free_port()
-    server = ostiary(url, port, 1, work)
+    served_by = server
+    server = ostiary(url, port, 1, work, server=served_by)
     try:
         pid = worker_pids(server.proc.pid, port)[0]
         load = threading.Thread(target=run_wrk, args=(f"http://127.0.0.1:{port}/forward-auth/check?not-signed-in=401",
@@ -46,13 +47,19 @@ def profile(work: Path, seconds: int = 12, out: Path = OUT) -> dict:
             raise RuntimeError(f"py-spy failed (it needs ptrace rights): {done.stderr.strip()[-500:]}")
     finally:
         server.stop()
-    return shares(out)
+    return {"server": served_by, **shares(out)}
 
 
 def main(seconds: int = 12) -> None:
+    server = sys.argv[sys.argv.index("--server") + 1] if "--server" in sys.argv else "uvicorn"
     work = Path(tempfile.mkdtemp(prefix="ostiary-profile-"))
-    profile(work, seconds)
+    profile(work, seconds, server=server)
     summarise(OUT)
+
+
+NATIVE = "native code: no Python frame below the loop's (uvloop's libuv and the sockets; granian's Rust threads)"
+# The innermost Python frame while uvloop runs native code: the call that runs the loop.
+_LOOP_RUNNERS = ("Runner.run", "run_until_complete", "asyncio_run", "run", "MPServer._spawn_asgi_lifespan_worker")
 
 
 def _name(frame: str) -> str:
@@ -60,9 +67,10 @@ def _name(frame: str) -> str:
 
 
 def shares(path: Path, top: int = 12) -> dict:
-    """Samples by where the worker was: Ostiary's handler, the event loop
-    granian drives, granian's native threads (no Python frames), or else;
-    and inside the handler, by innermost Python function. Shares in %."""
+    """Samples by where the worker was: Ostiary's handler, the server's HTTP
+    protocol in Python (uvicorn's), the event loop, native code (no Python
+    frames), background threads; and inside the handler, by innermost Python
+    function. Shares in %."""
     groups: collections.Counter = collections.Counter()
     ours: collections.Counter = collections.Counter()
     total = 0
@@ -71,12 +79,16 @@ def shares(path: Path, top: int = 12) -> dict:
         n = int(count)
         total += n
         frames = [_name(f) for f in stack.split(";") if f]
-        if not frames:
-            # Under uvloop (the default) the loop's own waiting is native code too.
-            groups["native code: granian's threads (HTTP parsing, I/O), uvloop's libuv; no Python frames"] += n
-        elif "OstiaryApp.__call__" in frames:
+        if not frames or frames[-1] in _LOOP_RUNNERS:
+            # Under uvloop (the default) the loop's own work (epoll, reading and writing the sockets) is
+            # native code below the frame that runs the loop.
+            groups[NATIVE] += n
+        elif "OstiaryApp.__call__" in frames or any(f.startswith("GateProtocol._answer") for f in frames):
+            # Under uvicorn a plain check is answered in the parser's callback (gate/uvicorn_protocol.py).
             groups["Ostiary's /check handler and everything it calls"] += n
             ours[frames[-1]] += n
+        elif any(f.startswith(("HttpToolsProtocol.", "GateProtocol.")) for f in frames):
+            groups["uvicorn's HTTP protocol (httptools' callbacks, the connection)"] += n
         elif any(f in ("BaseSelectorEventLoop._write_to_self", "EpollSelector.select") for f in frames):
             groups["asyncio loop: waiting in epoll and self-pipe wake-ups (call_soon_threadsafe)"] += n
         elif "SnapshotHolder._run" in frames or "Reverifier" in stack:

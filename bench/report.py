@@ -107,12 +107,8 @@ def ratio_series(results: dict) -> dict[str, tuple[list[int], list[float], float
                 _connections(t), [_at(t, c)["ratio"] for c in _connections(t)], TARGETS["refused"])
     if "case2" in results:
         t = results["case2"]["table"]
-        series["nginx + snippet (granian) vs nginx alone"] = (
+        series["nginx + snippet vs nginx alone"] = (
             _connections(t), [_at(t, c)["ratio"] for c in _connections(t)], TARGETS["case2"])
-        u = results["case2"].get("uvicorn_table")
-        if u:
-            series["nginx + snippet (uvicorn) vs nginx alone"] = (
-                _connections(u), [_at(u, c)["ratio"] for c in _connections(u)], TARGETS["case2"])
     return series
 
 
@@ -200,8 +196,9 @@ def targets(results: dict) -> list[Target]:
                      f"remembered check (in process, section 1)")
         if handler_share is not None:
             left += f"; py-spy puts {handler_share:.1f} % of the worker's samples in Ostiary's handler (section 7)"
-        out.append(Target("1", f"`/check` (allowed) vs the fastest bare handler `ostiary serve` can run on granian ({floor}), "
-                          "16 connections", f"≥ {TARGETS['case1']}",
+        out.append(Target("1", f"`/check` (allowed) on `ostiary serve` ({_server_label(c1)}) vs the fastest bare "
+                          f"handler `ostiary serve` can run on either server ({floor}), 16 connections",
+                          f"≥ {TARGETS['case1']}",
                           f"{_verdict_ratio(t['ratio'], TARGETS['case1'])} (server CPU per request: {t['cpu_ratio']:.2f})",
                           t["ratio"] >= TARGETS["case1"], left + "."))
         p99 = t["check_p99_ms"] / t["floor_p99_ms"]
@@ -212,28 +209,24 @@ def targets(results: dict) -> list[Target]:
                           "queues the connections behind it."))
         others = ", ".join(f"{c}: {_at(c1['table'], c)['ratio']:.2f}" for c in (1, 4, 64) if _has(c1["table"], c))
         out.append(Target("1", "the same ratio at 1, 4 and 64 connections", "—", others or NOT_RUN, None))
-        if c1.get("any_table") and _has(c1["any_table"], 16):
-            out.append(Target("1", f"the same vs the fastest bare handler granian offers at all "
+        if c1.get("any_floor") not in (None, c1.get("floor")) and _has(c1.get("any_table", {}), 16):
+            out.append(Target("1", f"the same vs the fastest bare handler of all "
                                f"({_floor_label(c1['any_floor'])}), an interface that drops header bytes", "—",
                                f"{_at(c1['any_table'], 16)['ratio']:.2f}", None))
-        if c1.get("uvicorn_table") and _has(c1["uvicorn_table"], 16):
-            uf = _floor_label(c1["uvicorn_floor"])
-            out.append(Target("1", f"on uvicorn (`--server uvicorn`): `/check` vs uvicorn's fastest bare handler "
-                               f"({uf}), 16 connections", "—", f"{_at(c1['uvicorn_table'], 16)['ratio']:.2f}", None))
-            out.append(Target("1", f"`/check` on granian vs uvicorn's bare handler ({uf}), 16 connections", "—",
-                              f"{_at(c1['check_vs_uvicorn_floor_table'], 16)['ratio']:.2f}", None))
+        if c1.get("granian_table") and _has(c1["granian_table"], 16):
+            gf = _floor_label(c1["granian_floor"])
+            out.append(Target("1", f"on granian (`--server granian`): `/check` vs granian's fastest bare handler "
+                               f"({gf}), 16 connections", "—", f"{_at(c1['granian_table'], 16)['ratio']:.2f}", None))
+            out.append(Target("1", f"`/check` on granian vs the floor of target 1 ({floor}), 16 connections", "—",
+                              f"{_at(c1['granian_vs_floor_table'], 16)['ratio']:.2f}", None))
     else:
         out.append(Target("1", "`/check` (allowed) vs the fastest bare handler, 16 connections",
                           f"≥ {TARGETS['case1']}", NOT_RUN, None))
     if c2:
-        # Target 2 is the deployment docs/proxies/nginx.md recommends: Ostiary on uvicorn behind nginx
-        # (measured since 2026-12-01; a results file from before has granian only).
-        on_uvicorn = bool(c2.get("uvicorn_table")) and _has(c2["uvicorn_table"], 16)
-        t = _at(c2["uvicorn_table"] if on_uvicorn else c2["table"], 16)
-        ours = "nginx_uvicorn" if on_uvicorn else "nginx_ostiary"
+        t = _at(c2["table"], 16)
         left = (f"nginx alone spent {t['nginx_floor_cpu_us']:.0f} µs of CPU per request; with the "
-                f"snippet nginx and Ostiary together spent {t[f'{ours}_cpu_us']:.0f} µs")
-        parts = t.get(f"{ours}_cpu_parts_us")
+                f"snippet nginx and Ostiary together spent {t['nginx_ostiary_cpu_us']:.0f} µs")
+        parts = t.get("nginx_ostiary_cpu_parts_us")
         if parts:
             nginx_alone = t["nginx_floor_cpu_parts_us"]["nginx"]
             left += (f", of which nginx {parts['nginx']:.0f} µs (the subrequest adds {parts['nginx'] - nginx_alone:.0f} "
@@ -241,37 +234,35 @@ def targets(results: dict) -> list[Target]:
                      f"the ratio cannot pass {nginx_alone / parts['nginx']:.2f} ({nginx_alone:.0f} / "
                      f"{parts['nginx']:.0f}), whatever Ostiary does; Ostiary's time runs beside it, on the core wrk "
                      "also needs")
-        if on_uvicorn:
-            g, vs = _at(c2["table"], 16), _at(c2["uvicorn_vs_granian_table"], 16)
-            left += (f". On granian Ostiary spent {g['nginx_ostiary_cpu_parts_us']['ostiary']:.0f} µs per check "
-                     f"under nginx, on uvicorn {t['nginx_uvicorn_cpu_parts_us']['ostiary']:.0f} µs: granian "
+        g = c2.get("granian_table")
+        if g and _has(g, 16):
+            g, vs = _at(g, 16), _at(c2["granian_vs_default_table"], 16)
+            left += (f". On granian Ostiary spent {g['nginx_granian_cpu_parts_us']['ostiary']:.0f} µs per check "
+                     f"under nginx, on uvicorn {t['nginx_ostiary_cpu_parts_us']['ostiary']:.0f} µs: granian "
                      f"hands each check from its Rust thread to the Python thread and back, uvicorn reads, decides "
-                     f"and answers on one thread; uvicorn served {vs['ratio']:.2f}× granian's requests in the same "
+                     f"and answers on one thread; granian served {vs['ratio']:.2f}× uvicorn's requests in the same "
                      "rounds")
         bare = c2.get("bare_table")
         if bare and _has(bare, 16):
             b, bf = _at(bare, 16), _at(c2["bare_floor_table"], 16)
-            left += (f". The same snippet in front of a bare ASGI handler on granian (which answers every "
+            left += (f". The same snippet in front of a bare ASGI handler on the same server (which answers every "
                      f"check 200 and does nothing else) reached {bf['ratio']:.2f} of nginx alone, costing "
                      f"{b['nginx_bare_cpu_parts_us']['ostiary']:.0f} µs of its worker's CPU per request against "
-                     f"Ostiary-on-granian's {b['nginx_ostiary_cpu_parts_us']['ostiary']:.0f} µs; Ostiary on granian "
-                     f"reached {b['ratio']:.2f} of it (section 2): under nginx the server's cost per check is what "
-                     "is left, not Ostiary's work")
-        server = ("Ostiary on uvicorn (`ostiary serve --server uvicorn`, as docs/proxies/nginx.md recommends "
-                  "behind nginx)" if on_uvicorn else "Ostiary on granian")
-        out.append(Target("2", f"protected request through nginx + snippet, {server}, vs nginx answering "
-                          "`auth_request` itself, 16 connections", f"≥ {TARGETS['case2']}",
+                     f"Ostiary's {b['nginx_ostiary_cpu_parts_us']['ostiary']:.0f} µs; Ostiary "
+                     f"reached {b['ratio']:.2f} of it (section 2)")
+        out.append(Target("2", f"protected request through nginx + snippet, Ostiary on `ostiary serve` "
+                          f"({_server_label(c1 or {})}), vs nginx answering `auth_request` itself, 16 connections",
+                          f"≥ {TARGETS['case2']}",
                           f"{_verdict_ratio(t['ratio'], TARGETS['case2'])} (server CPU per request: {t['cpu_ratio']:.2f})",
                           t["ratio"] >= TARGETS["case2"],
                           left + ". `python -m bench.nginx_variants` measures the snippet's options side by side "
                           "(docs/proxies/nginx.md, \"Performance\")."))
-        if on_uvicorn:
-            g = _at(c2["table"], 16)
-            out.append(Target("2", "the same with Ostiary on granian, `ostiary serve`'s default server", "—",
-                              f"{g['ratio']:.2f}", None))
+        if c2.get("granian_table") and _has(c2["granian_table"], 16):
+            out.append(Target("2", "the same with Ostiary on granian (`--server granian`)", "—",
+                              f"{_at(c2['granian_table'], 16)['ratio']:.2f}", None))
         if c2.get("anonymous_table") and _has(c2["anonymous_table"], 16):
             a, vs = _at(c2["anonymous_table"], 16), _at(c2["anonymous_vs_allowed_table"], 16)
-            out.append(Target("2", "the same on uvicorn, a fetch not signed in (401 with the sign-in target) vs nginx "
+            out.append(Target("2", "the same, a fetch not signed in (401 with the sign-in target) vs nginx "
                               "alone (nginx answers it without the app's upstream, so it can pass 1); in brackets, vs the allowed "
                               "request", "—", f"{a['ratio']:.2f} ({vs['ratio']:.2f})",
                               None))
@@ -370,11 +361,12 @@ def profile_section(results: dict) -> str:
     groups = prof["groups"]
     share = lambda prefix: sum(v for k, v in groups.items() if k.startswith(prefix))  # noqa: E731
     handler, native, loop = share("Ostiary"), share("native"), share("asyncio") + share("event loop")
-    text = (f"Of the granian worker's samples under the case-1 load, {handler:.1f} % are in Ostiary's handler "
-            f"and what it calls; {native:.1f} % are native code (granian's Rust threads parsing HTTP and doing "
-            f"the I/O, and uvloop's libuv), and {loop:.1f} % the event loop's Python (scheduling, waking up), "
-            "work the bare handler pays too. What Ostiary adds is the handler's share and the loop work its "
-            "awaits cause.")
+    protocol = share("uvicorn")
+    text = (f"Of the {prof.get('server', 'granian')} worker's samples under the case-1 load, {handler:.1f} % are in "
+            f"Ostiary's handler and what it calls (under uvicorn that includes writing the answer); {native:.1f} % "
+            f"are native code (the sockets and uvloop's libuv; under granian, its Rust threads parsing HTTP), "
+            f"{protocol:.1f} % uvicorn's HTTP protocol in Python and {loop:.1f} % the event loop's Python "
+            "(scheduling, waking up), work any handler on the same server pays too.")
     ip = results.get("inprocess")
     if ip:
         text += (f" In process, a remembered allowed check costs {_ip_us(ip, 'allowed'):.1f} µs of Python beyond "
@@ -391,6 +383,11 @@ def _verdict_ratio(ratio: float, target: float) -> str:
     return f"{ratio:.3f}" if ratio < target and float(text) >= target else text
 
 
+def _server_label(c1: dict) -> str:
+    """The server `ostiary serve` ran in this run: uvicorn since 2026-12-02, granian before."""
+    return "uvicorn" if c1.get("serve_floor", "").startswith("bare_uvicorn_") else "granian"
+
+
 def _floor_label(name: str) -> str:
     """"bare_asgi_uvloop" -> "asgi on uvloop"."""
     return name.removeprefix("bare_").replace("_", " on ")
@@ -405,8 +402,9 @@ def _case1_values(results: dict) -> dict:
                  "|---|---:|---:|---|---:|"]
         fidelity = floors.get("fidelity", {})
         for name, row in sorted(floors["table"].items(), key=lambda kv: -kv[1][f"{kv[0]}_rps"]):
-            mark = " (fastest available on granian: the floor)" if name == floors["fastest"] else ""
-            mark += " (uvicorn's floor)" if name == floors.get("uvicorn") else ""
+            mark = " (fastest available: the floor)" if name == floors["fastest"] else ""
+            mark += " (uvicorn's fastest)" if name == floors.get("uvicorn") else ""
+            mark += " (granian's fastest)" if name == floors.get("granian") else ""
             mark += " (`ostiary serve`)" if name == floors["serve"] else ""
             if fidelity.get(name.split("_")[1]) is False:
                 mark += " (drops header bytes: not available)"
@@ -417,27 +415,28 @@ def _case1_values(results: dict) -> dict:
         kept = ", ".join(f"{i.upper()} {'yes' if ok else '**no**'}" for i, ok in fidelity.items())
         values["floors_fidelity"] = f"Header bytes handed over intact in this run: {kept}." if kept else ""
         values |= {"floors_table": "\n".join(lines), "floor_rounds": len(_at(first, 16)),
-                   "serve_loop": floors["serve"].removeprefix("bare_asgi_")}
+                   "serve_loop": floors["serve"].removeprefix("bare_uvicorn_").removeprefix("bare_asgi_")}
     if c1:
         values |= {"c1_floor": _floor_label(c1.get("floor", "bare_asgi")),
                    "c1_table": _rows(c1["table"], "check", "floor"), "c1_serve_note": "", "c1_any_note": ""}
-        if "any_table" in c1:
+        if c1.get("any_floor") not in (None, c1.get("floor")) and "any_table" in c1:
             values["c1_any_note"] = (
-                f"Against the fastest bare handler granian offers at all ({_floor_label(c1['any_floor'])}), whose "
+                f"Against the fastest bare handler of all ({_floor_label(c1['any_floor'])}), whose "
                 f"interface `ostiary serve` cannot use (it drops header bytes; see the floor above), in the same "
                 f"rounds:\n\n{_rows(c1['any_table'], 'check', 'floor_any')}")
-        values["c1_uvicorn_note"] = ""
-        if "uvicorn_table" in c1:
-            values["c1_uvicorn_note"] = (
-                f"`/check` on uvicorn (`ostiary serve --server uvicorn`, one worker) against uvicorn's fastest bare "
-                f"handler ({_floor_label(c1['uvicorn_floor'])}), in the same rounds:\n\n"
-                f"{_rows(c1['uvicorn_table'], 'check_uvicorn', 'floor_uvicorn')}\n\n"
-                f"And `/check` on granian against that uvicorn floor:\n\n"
-                f"{_rows(c1['check_vs_uvicorn_floor_table'], 'check', 'floor_uvicorn')}")
-        if "serve_table" in c1:
+        values["c1_granian_note"] = ""
+        if "granian_table" in c1:
+            values["c1_granian_note"] = (
+                f"`/check` on granian (`ostiary serve --server granian`, one worker, on `--loop auto`) against "
+                f"granian's fastest bare handler ({_floor_label(c1['granian_floor'])}), in the same rounds:\n\n"
+                f"{_rows(c1['granian_table'], 'check_granian', 'floor_granian')}\n\n"
+                f"And `/check` on granian against the floor of target 1 ({_floor_label(c1['floor'])}):\n\n"
+                f"{_rows(c1['granian_vs_floor_table'], 'check_granian', 'floor')}")
+        if c1.get("serve_floor") not in (None, c1.get("floor")) and "serve_table" in c1:
             values["c1_serve_note"] = (
-                f"Against the bare handler on the loop and interface `ostiary serve` runs ({c1['serve_floor']}), "
-                f"in the same rounds:\n\n{_rows(c1['serve_table'], 'check', 'floor_serve')}")
+                f"Against the bare handler on the server and loop `ostiary serve` runs "
+                f"({_floor_label(c1['serve_floor'])}), in the same rounds:\n\n"
+                f"{_rows(c1['serve_table'], 'check', 'floor_serve')}")
     if refused:
         rlines = ["| outcome | connections | req/s | floor req/s | throughput ratio | per round | p99 ms (floor) | "
                   "server CPU µs/req | CPU ratio |", "|---|---:|---:|---:|---:|---|---:|---:|---:|"]
@@ -467,10 +466,10 @@ def _other_values(results: dict) -> dict:
         values["c2_table"] = _rows(c2["table"], "nginx_ostiary", "nginx_floor")
         values["c2_bare_table"] = (_rows(c2["bare_table"], "nginx_ostiary", "nginx_bare") if "bare_table" in c2
                                    else "(not measured in this run)")
-        values["c2_uvicorn_table"] = (_rows(c2["uvicorn_table"], "nginx_uvicorn", "nginx_floor")
-                                      if "uvicorn_table" in c2 else "(not measured in this run)")
-        values["c2_anonymous_table"] = (_rows(c2["anonymous_vs_allowed_table"], "nginx_uvicorn_anonymous",
-                                              "nginx_uvicorn")
+        values["c2_granian_table"] = (_rows(c2["granian_table"], "nginx_granian", "nginx_floor")
+                                      if "granian_table" in c2 else "(not measured in this run)")
+        values["c2_anonymous_table"] = (_rows(c2["anonymous_vs_allowed_table"], "nginx_anonymous",
+                                              "nginx_ostiary")
                                         if "anonymous_vs_allowed_table" in c2 else "(not measured in this run)")
     if c3:
         values |= {
@@ -558,7 +557,8 @@ def write(results: dict, quick: bool, out: Path | None = None) -> Path:
     drawn: dict[str, Path | None] = {"ratios": files["ratios"] if plot_ratios(results, files["ratios"]) else None}
     if "case1" in results:
         plot(results, "case1", "check", "floor",
-             f"/check vs the fastest bare handler ({results['case1'].get('floor', 'bare_asgi')}), one granian worker", files["case1"])
+             f"/check vs the fastest bare handler ({results['case1'].get('floor', 'bare_asgi')}), one "
+             f"{_server_label(results['case1'])} worker", files["case1"])
         drawn["case1"] = files["case1"]
     if "case2" in results:
         plot(results, "case2", "nginx_ostiary", "nginx_floor", "nginx + Ostiary snippet vs nginx answering auth_request",

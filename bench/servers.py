@@ -16,7 +16,7 @@ from tests.support.server import OstiaryServer, free_port  # noqa: F401  (re-exp
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def ostiary(url: str, port: int, workers: int, workdir: Path, server: str = "granian", **env: str) -> OstiaryServer:
+def ostiary(url: str, port: int, workers: int, workdir: Path, server: str = "uvicorn", **env: str) -> OstiaryServer:
     base = {"OSTIARY_DATABASE_URL": url, "OSTIARY_DATA_DIR": str(workdir), "OSTIARY_LOG_LEVEL": "warning"}
     return OstiaryServer({**base, **env}, port, workers=workers, log_path=workdir / f"ostiary-{port}.log",
                          server=server).start(timeout=120)
