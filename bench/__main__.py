@@ -98,10 +98,10 @@ def main() -> None:
             chosen = cases.interleaved(floor_targets, [16], 1 if q else 3, seconds)
             # Target 1's floor is the fastest bare handler `ostiary serve` can run on either server
             # (BENCHMARKS.md, "The floor"); each server's own fastest is reported beside it.
-            on_granian = [n for n in floor_targets if not n.startswith("bare_uvicorn_")]
+            granian_floors = [n for n in floor_targets if not n.startswith("bare_uvicorn_")]
             fastest_floor = fastest(chosen, available(list(floor_targets), fidelity))
             fastest_any = fastest(chosen, list(floor_targets))
-            granian_floor = fastest(chosen, available(on_granian, fidelity))
+            granian_floor = fastest(chosen, available(granian_floors, fidelity))
             uvicorn_floor = fastest(chosen, [n for n in floor_targets if n.startswith("bare_uvicorn_")])
             # The server and loop `ostiary serve` runs by default.
             serve_floor = f"bare_uvicorn_{event_loop('auto', 'uvicorn')}"
@@ -116,7 +116,7 @@ def main() -> None:
             # Each floor runs once per round however many names it has; a name whose floor is another's
             # gets that one's runs.
             named = {"floor": fastest_floor, "floor_granian": granian_floor, "floor_serve": serve_floor,
-                     "floor_any": fastest_any, "floor_uvicorn": uvicorn_floor}
+                     "floor_any": fastest_any}
             for name in floors:
                 if name not in named.values():
                     floors[name].stop()
@@ -124,12 +124,12 @@ def main() -> None:
             log("case 1c: /check, allowed and refused, against the fastest floor; one worker of each server")
             check_pids = worker_pids(server.proc.pid, server.port)
             refusals = refused_headers(world, small_store, headers)
-            on_granian_server = ostiary(small_url, free_port(), 1, work, server="granian")
-            running.append(on_granian_server)
+            granian_check = ostiary(small_url, free_port(), 1, work, server="granian")
+            running.append(granian_check)
             targets = {"check": (check_url, headers, check_pids),
-                       "check_granian": (f"http://127.0.0.1:{on_granian_server.port}/forward-auth/check"
+                       "check_granian": (f"http://127.0.0.1:{granian_check.port}/forward-auth/check"
                                          "?not-signed-in=401", headers,
-                                         worker_pids(on_granian_server.proc.pid, on_granian_server.port))}
+                                         worker_pids(granian_check.proc.pid, granian_check.port))}
             first_name: dict[str, str] = {}
             for name, floor_name in named.items():
                 if floor_name not in first_name:
@@ -140,13 +140,13 @@ def main() -> None:
             runs = cases.interleaved(targets, concurrencies, rounds_at, seconds)
             for name, floor_name in named.items():
                 runs.setdefault(name, runs[first_name[floor_name]])
-            on_granian_server.stop()
-            running.remove(on_granian_server)
+            granian_check.stop()
+            running.remove(granian_check)
             ours = ("check", "check_granian", *named)
             results["case1"] = {"runs": {k: v for k, v in runs.items() if k in ours},
                                 "table": cases.summarise(runs, "check", "floor"),
                                 "floor": fastest_floor, "serve_floor": serve_floor, "any_floor": fastest_any,
-                                "uvicorn_floor": uvicorn_floor, "granian_floor": granian_floor,
+                                "granian_floor": granian_floor,
                                 "serve_table": cases.summarise(runs, "check", "floor_serve"),
                                 "any_table": cases.summarise(runs, "check", "floor_any"),
                                 "granian_table": cases.summarise(runs, "check_granian", "floor_granian"),

@@ -1,11 +1,13 @@
 """`bench/profile`: where the worker of `ostiary serve` (uvicorn, the default
-server; `--server granian` for granian's) spends its time under the /check load of case 1, sampled by py-spy (collapsed stacks in bench/results/,
-a summary by function on stdout). `bench/run` runs it as case 7 and puts
+server; `--server granian` for granian's) spends its time under the /check
+load of case 1, sampled by py-spy (collapsed stacks in bench/results/, a
+summary by function on stdout). `bench/run` runs it as case 7 and puts
 the summary in BENCHMARKS.md; it needs py-spy and ptrace rights (root, or
 CAP_SYS_PTRACE): without them case 7 is reported as not run."""
 
 from __future__ import annotations
 
+import argparse
 import collections
 import shutil
 import subprocess
@@ -33,10 +35,9 @@ def profile(work: Path, seconds: int = 12, out: Path = OUT, server: str = "uvico
     world = build_small(url, 8443)
     _, cookie = mint_cookie(open_store(url), world)
     port = free_port()
-    served_by = server
-    server = ostiary(url, port, 1, work, server=served_by)
+    serving = ostiary(url, port, 1, work, server=server)
     try:
-        pid = worker_pids(server.proc.pid, port)[0]
+        pid = worker_pids(serving.proc.pid, port)[0]
         load = threading.Thread(target=run_wrk, args=(f"http://127.0.0.1:{port}/forward-auth/check?not-signed-in=401",
                                                        check_headers(world, cookie), 16, seconds + 2))
         load.start()
@@ -46,14 +47,16 @@ def profile(work: Path, seconds: int = 12, out: Path = OUT, server: str = "uvico
         if done.returncode != 0:
             raise RuntimeError(f"py-spy failed (it needs ptrace rights): {done.stderr.strip()[-500:]}")
     finally:
-        server.stop()
-    return {"server": served_by, **shares(out)}
+        serving.stop()
+    return {"server": server, **shares(out)}
 
 
 def main(seconds: int = 12) -> None:
-    server = sys.argv[sys.argv.index("--server") + 1] if "--server" in sys.argv else "uvicorn"
+    parser = argparse.ArgumentParser(prog="bench/profile")
+    parser.add_argument("--server", choices=("uvicorn", "granian"), default="uvicorn")
+    args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ostiary-profile-"))
-    profile(work, seconds, server=server)
+    profile(work, seconds, server=args.server)
     summarise(OUT)
 
 

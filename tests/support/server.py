@@ -56,7 +56,7 @@ WORKER_READY = b"ready: snapshot at change"
 
 class OstiaryServer:
     def __init__(self, env: dict[str, str], port: int, workers: int = 2, tls: tuple[Path, Path] | None = None,
-                 log_path: Path | None = None, server: str = "uvicorn"):
+                 log_path: Path | None = None, server: str | None = "uvicorn"):
         # Each server its own metrics listener: several run side by side in the tests.
         self.env = {**os.environ, "OSTIARY_METRICS_LISTEN": f"127.0.0.1:{free_port()}", **env}
         self.port = port
@@ -67,8 +67,9 @@ class OstiaryServer:
         self.proc: subprocess.Popen | None = None
 
     def start(self, ready_host: str = "localhost", ca_cert: Path | None = None, timeout: float = 30) -> "OstiaryServer":
-        cmd = [sys.executable, "-m", "ostiary", "serve", "--port", str(self.port), "--workers", str(self.workers),
-               "--server", self.server]
+        cmd = [sys.executable, "-m", "ostiary", "serve", "--port", str(self.port), "--workers", str(self.workers)]
+        if self.server is not None:  # None: the server `ostiary serve` picks unless told
+            cmd += ["--server", self.server]
         if self.tls:
             cmd += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
         offset = self.log_path.stat().st_size if self.log_path and self.log_path.exists() else 0

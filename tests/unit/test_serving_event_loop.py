@@ -1,4 +1,4 @@
-"""`ostiary serve` runs granian, or uvicorn with httptools, on uvloop when it is
+"""`ostiary serve` runs uvicorn with httptools unless told otherwise, or granian, on uvloop when it is
 installed (an install dependency), falls back to asyncio where it is not, and
 refuses a loop asked for by name that is missing or that the server does not run."""
 
@@ -36,7 +36,8 @@ def test_uvicorn_runs_uvloop_or_asyncio_and_refuses_rloop_by_name():
         serving.event_loop("rloop", "uvicorn")
 
 
-@pytest.mark.parametrize("server, named", [("granian", "granian"), ("uvicorn", "uvicorn (httptools)")])
+@pytest.mark.parametrize("server, named", [("granian", "granian"), ("uvicorn", "uvicorn (httptools)"),
+                                           (None, "uvicorn (httptools)")])  # None: no --server given
 @pytest.mark.parametrize("loop, module", [("auto", "uvloop"), ("asyncio", "asyncio.unix_events")])
 def test_the_worker_runs_the_chosen_server_and_loop(tmp_path, loop, module, server, named):
     from ostiary.store import open_store

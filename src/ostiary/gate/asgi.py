@@ -89,14 +89,15 @@ def _encode(keys: tuple[str, ...], user, shared_cookie_user: str | None) -> list
 class AnswerCache:
     """The answers to exact requests, remembered for as long as they stay true.
 
-    An answer is kept under two keys, both the path, the query and headers:
-    all the request's headers as they came (the key looked up first, built
-    without a line of Python per header), and only the headers /check reads
-    (forwarded.read_headers; Accept-Language among them, for the refusal page),
-    which is what the answer depends on. A request that misses the first but
-    matches the second (the same browser with a new Referer, say) adds its
-    whole-headers key. Two keys can only be equal when both requests have the
-    same read headers, so neither kind can ever give another request's answer.
+    An answer is kept under up to two keys, each the path, the query and
+    headers: all the request's headers as they came (looked up first: built
+    and compared without a line of Python per header), and only the headers
+    /check reads (forwarded.read_headers; Accept-Language among them, for the
+    refusal page), which is what the answer depends on. A request that misses
+    the first but matches the second (the same browser with a new Referer,
+    say) adds its whole-headers key. A key of either kind equals another only
+    when both requests have the same read headers, so no request is ever given
+    another's answer.
 
     An answer is given again only while the snapshot is the same object at the
     same generation (any change applied, a sign-out, a revoked grant, a
@@ -236,7 +237,9 @@ class CheckHandler:
             if hit is not None:
                 return hit[1], hit[2], hit[3], hit[4]
             key = (path, query, read_headers(raw))
-            hit = self.answers.get_read(snap, key, exact, now)
+            # The two keys differ only when the request has headers /check does not read.
+            differs = len(key[2]) != len(raw)
+            hit = self.answers.get_read(snap, key, exact, now) if differs else None
             if hit is not None:
                 return hit[1], hit[2], hit[3], hit[4]
             req = parse_forwarded_request(key[2], query, path)
@@ -270,7 +273,8 @@ class CheckHandler:
         if until is not None:
             answer = (until, decision.outcome, start, body, req)
             self.answers.put(snap, key, answer, signed_in=decision.user is not None)
-            self.answers.put(snap, exact, answer, signed_in=decision.user is not None)
+            if differs:
+                self.answers.put(snap, exact, answer, signed_in=decision.user is not None)
         return decision.outcome, start, body, req
 
 
