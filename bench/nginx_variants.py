@@ -4,7 +4,7 @@ snippet, and variants of the snippet's check location and upstream; wrk
 loads each in interleaved rounds and the ratio to the floor is reported.
 Not part of `bench/run`; its findings are in docs/proxies/nginx.md.
 
-    .venv/bin/python -m bench.nginx_variants [--rounds 5] [--seconds 3] [--connections 16]
+    .venv/bin/python -m bench.nginx_variants [--rounds 5] [--seconds 3] [--connections 16] [--pin-nginx CPU]
 
 Variants (each edits only what it names; every other line is the shipped snippet):
 - `no_keepalive`: the upstream without `keepalive` (a new TCP connection per check);
@@ -32,6 +32,10 @@ Variants (each edits only what it names; every other line is the shipped snippet
   loaded by a browser that is not signed in, beside `shipped_anonymous` (the shipped snippet, the
   same browser): nginx closes a kept-alive connection after an answer with a body it did not read,
   so with GET every refused request opened a new connection to Ostiary;
+- `bare_uvicorn`: the same bare handler served by uvicorn (uvloop, httptools), as `ostiary serve` serves Ostiary;
+- `granian`: the shipped snippet against an Ostiary served by `ostiary serve --server granian`;
+- `floor_identity` (always run): the floor, its `auth_request_set` lines giving the identity values
+  Ostiary's allowed answer gives, so the app gets the same request as through the snippet;
 - `ostiary_alone`: wrk straight at Ostiary's /check with the headers nginx sends
   (no nginx at all), for scale.
 """
@@ -47,7 +51,7 @@ from pathlib import Path
 
 from bench import cases
 from bench.cases import log
-from bench.nginx_config import BenchNginx, http_block, shipped_copy
+from bench.nginx_config import FLOOR_MARK, BenchNginx, http_block, shipped_copy
 from bench.servers import BareServer, descendants, free_port, ostiary, worker_pids
 from bench.world import APP_HOST, build_small, check_headers, mint_cookie
 from bench.wrk import run_wrk
@@ -57,7 +61,8 @@ from ostiary.store import open_store
 from tests.support.tls import issue_certificates
 
 _OWN_OSTIARY = {"two_workers": (2, {}), "loop_rloop": (1, {"OSTIARY_EVENT_LOOP": "rloop"}),
-                "loop_asyncio": (1, {"OSTIARY_EVENT_LOOP": "asyncio"}), "uvicorn": (1, {"server": "uvicorn"})}
+                "loop_asyncio": (1, {"OSTIARY_EVENT_LOOP": "asyncio"}), "uvicorn": (1, {"server": "uvicorn"}),
+                "granian": (1, {"server": "granian"})}
 _CHECK_HEAD = "\tlocation = /_ostiary_check {\n\t\tinternal;\n"
 _LEAN = ("\t\tproxy_pass_request_headers off;\n\t\tproxy_set_header Cookie $http_cookie;\n"
          "\t\tproxy_set_header Accept $http_accept;\n\t\tproxy_set_header Sec-Fetch-Mode $http_sec_fetch_mode;\n"
@@ -95,6 +100,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3)
     parser.add_argument("--connections", type=int, nargs="+", default=[16])
     parser.add_argument("--only", nargs="*", default=None, help="variant names to run besides floor and shipped")
+    parser.add_argument("--pin-nginx", type=int, default=None, metavar="CPU",
+                        help="pin nginx's processes to this CPU (as `worker_cpu_affinity` would)")
     args = parser.parse_args()
     import os
 
@@ -105,14 +112,14 @@ def main() -> None:
         (work / "secret.key").write_text(generate_key() + "\n")
         (work / "secret.key").chmod(0o600)
         os.environ["OSTIARY_SECRET_KEY_FILE"] = str(work / "secret.key")
-    ports = {k: free_port() for k in ("ostiary", "nginx", "floor", "backend")}
+    ports = {k: free_port() for k in ("ostiary", "nginx", "floor", "backend", "floor_identity")}
     url = f"sqlite:///{work / 'small.db'}"
     world = build_small(url, ports["nginx"])
     store = open_store(url)
     _, cookie = mint_cookie(store, world)
     headers = check_headers(world, cookie)
     names = ["no_keepalive", "keepalive_64", "lean_headers", "buffers", "minimal", *_OWN_OSTIARY, "uvicorn_asgi",
-             "unix_socket", "uvicorn_unix_socket", "bare_upstream", "get_check"]
+             "unix_socket", "uvicorn_unix_socket", "bare_upstream", "bare_uvicorn", "get_check"]
     if args.only is not None:
         names = [n for n in names if n in args.only]
     one = ostiary(url, ports["ostiary"], 1, work)
@@ -125,6 +132,8 @@ def main() -> None:
     uds, bare = {}, None  # {variant: (server process, socket path)}
     if "bare_upstream" in names:
         bare = BareServer(free_port(), work, loop="uvloop")
+    if "bare_uvicorn" in names:
+        own["bare_uvicorn"] = BareServer(free_port(), work, loop="uvloop", interface="uvicorn")
     if "uvicorn_asgi" in names:
         os.environ.update({"OSTIARY_DATABASE_URL": url, "OSTIARY_DATA_DIR": str(work), "OSTIARY_LOG_LEVEL": "warning"})
         own["uvicorn_asgi"] = BareServer(free_port(), work, factory="create_ostiary", loop="uvloop",
@@ -146,15 +155,21 @@ def main() -> None:
                      own[name].port if name in own else bare.port if name == "bare_upstream" else None,
                      uds[name][1] if name in uds else "")
             for name in names)
+        extra += _floor_identity(block, ports["floor"], ports["floor_identity"], _identity(ports["ostiary"], headers))
         (work / "variants.conf").write_text(block + extra)
         app_headers = {"Host": f"{APP_HOST}:{ports['nginx']}", "Accept": "text/html", "Cookie": headers["Cookie"]}
         anonymous = {"Host": f"{APP_HOST}:{ports['nginx']}", "Accept": "text/html", "Sec-Fetch-Mode": "navigate"}
-        with BenchNginx(block + extra, [ports["nginx"], ports["floor"], ports["backend"], *variant_ports.values()],
+        with BenchNginx(block + extra, [ports["nginx"], ports["floor"], ports["backend"], ports["floor_identity"],
+                                        *variant_ports.values()],
                         work / "nginx") as nginx:
             nginx_pids = descendants(nginx.process.pid)
+            if args.pin_nginx is not None:
+                for pid in [nginx.process.pid, *nginx_pids]:
+                    os.sched_setaffinity(pid, {args.pin_nginx})
             one_pids = worker_pids(one.proc.pid, one.port)
             # (url, headers, nginx pids, Ostiary pids): the CPU of each side is recorded apart.
             targets = {"floor": (f"https://127.0.0.1:{ports['floor']}/", app_headers, nginx_pids, []),
+                       "floor_identity": (f"https://127.0.0.1:{ports['floor_identity']}/", app_headers, nginx_pids, []),
                        "shipped": (f"https://127.0.0.1:{ports['nginx']}/", app_headers, nginx_pids, one_pids),
                        "ostiary_alone": (f"http://127.0.0.1:{ports['ostiary']}/forward-auth/check?not-signed-in=401",
                                          headers, [], one_pids)}
@@ -187,6 +202,34 @@ def main() -> None:
             print(f"{name:<16}{statistics.median(x['rps'] for x in a):>10,.0f}{to('floor'):>10.2f}"
                   f"{to('shipped'):>12.2f}{statistics.median(x['nginx_us'] for x in a):>11.1f}"
                   f"{statistics.median(x['ostiary_us'] for x in a):>13.1f}")
+
+
+def _identity(port: int, headers: dict) -> dict[str, str]:
+    """The identity headers Ostiary's allowed answer carries for `headers`."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("HEAD", "/forward-auth/check?not-signed-in=401", headers=headers)
+    resp = conn.getresponse()
+    if resp.status != 200:
+        raise RuntimeError(f"the check answered {resp.status}, not 200")
+    # http.client reads header bytes as Latin-1; Ostiary writes UTF-8.
+    return {k.lower(): v.encode("latin-1").decode("utf-8") for k, v in resp.getheaders()
+            if k.lower().startswith("x-forwarded-")}
+
+
+def _floor_identity(block: str, floor_port: int, port: int, identity: dict[str, str]) -> str:
+    """The floor's server block on `port`, its auth_request_set lines giving the identity
+    Ostiary's answer gives: the app gets the same request, only the check is nginx's own."""
+    floor = block.split(FLOOR_MARK)[1]
+    floor = floor[:floor.index("server {\n\tlisten 127.0.0.1:")]  # not the backend
+    floor = floor.replace(f"listen {floor_port} ssl;", f"listen {port} ssl;")
+    for name, value in identity.items():
+        var = "$upstream_http_" + name.replace("-", "_")
+        if var not in floor:
+            raise ValueError(f"the floor has no {var}")
+        floor = floor.replace(var, '"' + value.replace('"', '\\"') + '"')
+    return floor
 
 
 def _unix_socket_ostiary(url: str, work: Path, path: str, server: str = "granian"):
