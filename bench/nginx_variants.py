@@ -101,9 +101,13 @@ def main() -> None:
     parser.add_argument("--connections", type=int, nargs="+", default=[16])
     parser.add_argument("--only", nargs="*", default=None, help="variant names to run besides floor and shipped")
     parser.add_argument("--pin-nginx", type=int, default=None, metavar="CPU",
-                        help="pin nginx's processes to this CPU (as `worker_cpu_affinity` would)")
+                        help="pin nginx's processes to this CPU (as `worker_cpu_affinity` would), "
+                             "and Ostiary's and wrk's to the others")
     args = parser.parse_args()
     import os
+
+    if args.pin_nginx is not None:  # everything but nginx (Ostiary, wrk) on the other CPUs
+        os.sched_setaffinity(0, os.sched_getaffinity(0) - {args.pin_nginx})
 
     work = Path(tempfile.mkdtemp(prefix="ostiary-nginx-variants-"))
     if "OSTIARY_SECRET_KEY_FILE" not in os.environ:
