@@ -60,7 +60,9 @@ def prepare_database(settings: Settings, migrate: bool) -> None:
 # uvicorn drives uvloop and asyncio only.
 LOOPS = ("uvloop", "rloop", "asyncio")
 AUTO_LOOPS = ("uvloop", "asyncio")
-SERVER_LOOPS = {"granian": LOOPS, "uvicorn": ("uvloop", "asyncio")}
+# `ostiary serve --server`'s choices, the default first, and the loops each drives.
+SERVER_LOOPS = {"uvicorn": ("uvloop", "asyncio"), "granian": LOOPS}
+DEFAULT_SERVER = next(iter(SERVER_LOOPS))
 
 # uvicorn keeps an idle connection this long (its own default is 5 s). Longer than the proxies'
 # idle timeouts for their pooled upstream connections (nginx 60 s, Traefik 90 s, Caddy 2 min), so
@@ -76,7 +78,7 @@ UVICORN_OPTIONS = {"http": UVICORN_HTTP, "timeout_keep_alive": UVICORN_KEEP_ALIV
                    "proxy_headers": False, "access_log": False}
 
 
-def event_loop(choice: str = "auto", server: str = "uvicorn") -> str:
+def event_loop(choice: str = "auto", server: str = DEFAULT_SERVER) -> str:
     """The loop `ostiary serve` runs: the one asked for, or for "auto" the first of
     AUTO_LOOPS that is installed. A loop asked for by name must be installed and
     driven by the server."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ostiary.cli.base import Context, fail, handles_errors, main, pass_ctx, read_secret_file
+from ostiary.serving import DEFAULT_SERVER, LOOPS, SERVER_LOOPS, run_server
 from ostiary.services.rules import tenants as tenants_service
 from ostiary.services.base.actor import CLI_ACTOR
 
@@ -16,11 +17,11 @@ from ostiary.services.base.actor import CLI_ACTOR
 @click.option("--port", default=9090, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
 @click.option("--no-migrate", is_flag=True, help="Refuse to start unless the schema is already current.")
-@click.option("--server", type=click.Choice(["uvicorn", "granian"]), default="uvicorn", show_default=True,
+@click.option("--server", type=click.Choice(list(SERVER_LOOPS)), default=DEFAULT_SERVER, show_default=True,
               envvar="OSTIARY_SERVER",
               help="The HTTP server: uvicorn (with httptools), which answers a check for about half granian's CPU, "
                    "or granian (docs/configuration.md, \"Serving\").")
-@click.option("--loop", type=click.Choice(["auto", "uvloop", "rloop", "asyncio"]), default="auto",
+@click.option("--loop", type=click.Choice(["auto", *LOOPS]), default="auto",
               show_default=True, envvar="OSTIARY_EVENT_LOOP",
               help="The event loop; auto: the fastest one installed (uvloop, then asyncio); rloop: granian only.")
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -31,8 +32,6 @@ from ostiary.services.base.actor import CLI_ACTOR
 def serve(ctx: Context, host: str, port: int, workers: int, no_migrate: bool, server: str, loop: str,
           tls_cert: str | None, tls_key: str | None) -> None:
     """Serve Ostiary (SQLite under the data dir unless OSTIARY_DATABASE_URL is set)."""
-    from ostiary.serving import run_server
-
     if bool(tls_cert) != bool(tls_key):
         fail("tls: pass both --tls-cert and --tls-key, or neither")
     run_server(ctx.settings, host=host, port=port, workers=workers, migrate=not no_migrate, server=server,
