@@ -10,8 +10,11 @@ import codecs
 import os
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
+import tempfile
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -178,13 +181,50 @@ def _restore_postgresql(url: str, source: Path, box: SecretBox) -> str:
     # goes with them (another application's table referring to one makes the restore fail, unchanged).
     newer = sorted(_ostiary_tables(url, schema) - _archive_table_names(listing, schema))
     drops = f"DROP TABLE {', '.join(f'{_quoted(schema)}.{_quoted(t)}' for t in newer)};\n" if newer else ""
-    script = _run([tool, "--clean", "--if-exists", "--no-owner", "--no-privileges", "--file=-", str(source)],
-                  env, "pg_restore")
     # One transaction: psql stops at the first error and then commits nothing.
     env["PGOPTIONS"] = f"{env.get('PGOPTIONS', '')} -c client_min_messages=warning".strip()
-    _run([psql, "--no-psqlrc", "--quiet", "--single-transaction", "--set=ON_ERROR_STOP=1", "--file=-", *dbname],
-         env, "restoring with psql", stdin=drops.encode("ascii") + script)
+    _restore_through_psql([tool, "--clean", "--if-exists", "--no-owner", "--no-privileges", "--file=-", str(source)],
+                          [psql, "--no-psqlrc", "--quiet", "--single-transaction", "--set=ON_ERROR_STOP=1",
+                           "--file=-", *dbname], env, drops.encode("ascii"))
     return f"restored {describe_database(url)} from {source}"
+
+
+def _stderr(file) -> str:
+    file.seek(0)
+    return " ".join(file.read().decode("utf-8", errors="replace").split())[:400]
+
+
+def _restore_through_psql(restore: list[str], psql: list[str], env: dict[str, str], preamble: bytes) -> None:
+    """pg_restore's script piped into psql as it is written, after `preamble`: never whole in
+    memory, however large the installation. psql runs it in one transaction, which it commits
+    only at the end of its input; that end comes only after pg_restore finished cleanly. If
+    pg_restore fails part way (a truncated or damaged archive), psql is killed first, and the
+    server rolls back the transaction of the connection that went."""
+    with tempfile.TemporaryFile() as restore_err, tempfile.TemporaryFile() as psql_err:
+        into = subprocess.Popen(psql, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=psql_err)
+        try:
+            try:
+                into.stdin.write(preamble)
+                into.stdin.flush()
+            except BrokenPipeError:
+                pass  # psql has already stopped: its own error is reported below
+            reader = subprocess.Popen(restore, env=env, stdout=into.stdin, stderr=restore_err)
+            finished = reader.wait()
+            if finished != 0 or into.poll() is not None:
+                # Nothing is committed: psql has not read the end of its input (this process holds it open).
+                into.kill()
+                stopped = into.wait()
+                if stopped not in (0, -signal.SIGKILL) and (detail := _stderr(psql_err)):
+                    raise BackupRefused(f"restoring with psql failed: {detail}")
+                raise BackupRefused(f"pg_restore failed: {_stderr(restore_err) or f'exit status {finished}'}")
+            into.stdin.close()
+            if into.wait() != 0:
+                raise BackupRefused(f"restoring with psql failed: {_stderr(psql_err)}")
+        except BaseException:
+            if into.poll() is None:
+                into.kill()
+                into.wait()
+            raise
 
 
 def _quoted(name: str) -> str:
@@ -292,12 +332,16 @@ class _ArchiveTable:
 
 def _archive_tables(tool: str, source: Path, names: tuple[str, ...]) -> dict[tuple[str | None, str], _ArchiveTable]:
     """The tables called `names` (in any schema) in the pg_dump archive `source`, keyed by (schema, table)."""
-    script = _run([tool, "--data-only", *(f"--table={name}" for name in names), "--file=-", str(source)],
-                  dict(os.environ), f"reading the data in {source}")
+    with closing(_lines([tool, "--data-only", *(f"--table={name}" for name in names), "--file=-", str(source)],
+                        dict(os.environ), f"reading the data in {source}")) as lines:
+        return _read_copy(lines, source)
+
+
+def _read_copy(lines, source: Path) -> dict[tuple[str | None, str], _ArchiveTable]:
+    """The tables in pg_restore's data-only script, read line by line."""
     damaged = f"{source} is damaged: pg_restore wrote data `ostiary restore` cannot read"
     encoding = "utf-8"
     tables: dict[tuple[str | None, str], _ArchiveTable] = {}
-    lines = iter(script.split(b"\n"))
     for line in lines:
         if line.startswith(b"SET client_encoding = "):
             encoding = _codec(line, source)
@@ -322,6 +366,23 @@ def _archive_tables(tool: str, source: Path, names: tuple[str, ...]) -> dict[tup
             else:
                 raise BackupRefused(f"{damaged} (the rows of {name} do not end)")
     return tables
+
+
+def _lines(args: list[str], env: dict[str, str], what: str):
+    """The lines a client tool writes (without their ends), read as it writes them; a failure
+    of the tool is raised after its last line, as _run raises it."""
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=err)
+        try:
+            for line in proc.stdout:
+                yield line.removesuffix(b"\n")
+            if proc.wait() != 0:
+                raise BackupRefused(f"{what} failed: {_stderr(err)}")
+        finally:
+            if proc.poll() is None:  # the reader stopped early (a refusal): no tool left behind
+                proc.kill()
+            proc.wait()
+            proc.stdout.close()
 
 
 def _ostiary_schema(url: str, source: Path, schemas: list[str | None]) -> str | None:

@@ -291,3 +291,21 @@ def test_restoring_an_older_backup_drops_only_ostiarys_own_newer_tables(installa
     assert _sql(url, "SELECT version_num FROM alembic_version") == [(OLDER,)]
     assert _sql(url, "SELECT id FROM public.widgets") == [(7,)]
     assert _sql(url, "SELECT id FROM other.oidc_codes") == [(8,)]
+
+
+@pytest.mark.parametrize("installation", ["postgresql"], indirect=True)
+def test_a_backup_cut_short_is_refused_part_way_and_nothing_of_it_is_committed(installation, tmp_path):
+    """The restore streams pg_restore's script into psql as it is written; when pg_restore fails
+    after psql has run part of it (here the archive's last table data is cut off, as in a copy that
+    stopped early, after the rows the checks read), psql's one transaction must not commit."""
+    url, box, tenant = installation
+    whole = tmp_path / "whole.backup"
+    backup(url, whole)
+    live = _moves_on(url, box, tenant)
+    cut = tmp_path / "cut.backup"
+    cut.write_bytes(whole.read_bytes()[:-16])
+    with pytest.raises(BackupRefused, match="^pg_restore failed: .*"):
+        restore(url, cut, box)
+    assert _live(url) == live, "a restore that failed part way changed the live database"
+    restore(url, whole, box)  # the whole file still restores
+    assert _live(url) != live
