@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from ostiary.issuer import clients
 from ostiary.services.rules import apps, groups, tenants, users
 from ostiary.services.queries import audit
 from ostiary.services.base.actor import Actor
@@ -402,9 +403,12 @@ def test_on_a_phone_the_new_lists_are_cards_and_nothing_scrolls_sideways(admin, 
     staff = groups.get_group(world.store, world.tenant_id, "staff")
     users.add_user(world.store, world.tenant_id, SETUP, email="ivy@acme.test", password=PASSWORD)
     groups.add_member(world.store, world.tenant_id, SETUP, "staff", "ivy@acme.test")
+    clients.add_client(world.store, world.tenant_id, SETUP, "grafana-phone", clients.ClientSettings(
+        redirect_uris=["https://grafana.acme-corp.test/login/generic_oauth"], all_users=True))
     admin.set_viewport_size({"width": 375, "height": 740})
     try:
-        for path in ("/admin/groups", f"/admin/groups/{staff.id}", "/admin/providers", "/admin/keys"):
+        for path in ("/admin/groups", f"/admin/groups/{staff.id}", "/admin/providers", "/admin/keys",
+                     "/admin/oidc-clients", "/account"):
             admin.goto(world.url(path))
             assert admin.evaluate("getComputedStyle(document.querySelector('tbody tr')).display") == "block", path
             label = admin.evaluate("getComputedStyle(document.querySelector('tbody td[data-label]'), '::before')"
