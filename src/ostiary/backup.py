@@ -18,12 +18,12 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, inspect, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from ostiary.secretbox import SecretBox
-from ostiary.store import sealed
-from ostiary.store.engine import create_owner_only, current_revision, describe_database, revisions, sqlite_file
+from ostiary.store import answer_deadline, sealed
+from ostiary.store.engine import alembic_config, create_owner_only, current_revision, describe_database, revisions, sqlite_file
 
 
 class BackupRefused(Exception):
@@ -89,10 +89,38 @@ def _check_revision(revision: str | None, source: Path) -> None:
                             "restore it with the Ostiary release that made it")
 
 
+def _tables_at(revision: str, box: SecretBox) -> set[str]:
+    """The tables Ostiary's schema has at `revision`: its migrations, run up to it on a scratch SQLite database."""
+    from alembic import command
+
+    with tempfile.TemporaryDirectory(prefix="ostiary-restore-") as scratch:
+        engine = create_engine(f"sqlite:///{Path(scratch) / 'schema.db'}")
+        try:
+            with answer_deadline.unbounded_answers():
+                command.upgrade(alembic_config(engine, box), revision)
+            return set(inspect(engine).get_table_names())
+        finally:
+            engine.dispose()
+
+
+def _check_whole(revision: str, tables: set[str], source: Path, box: SecretBox) -> None:
+    """Refuse a backup that lacks a table its own schema revision has (a partial copy,
+    `pg_dump --exclude-table`, a table dropped by hand): restoring it would leave Ostiary
+    without one of its tables."""
+    missing = sorted(_tables_at(revision, box) - tables)
+    if missing:
+        raise BackupRefused(f"{source} lacks tables its schema {revision} has ({', '.join(missing)}): it is not a "
+                            "whole backup; name a backup made by `ostiary backup`")
+
+
 def _check_backup(url: str, source: Path, box: SecretBox) -> None:
     engine = create_engine(url)
     try:
-        _check_revision(current_revision(engine), source)
+        revision = current_revision(engine)
+        _check_revision(revision, source)
+        with engine.connect() as conn:
+            tables = set(inspect(conn).get_table_names())
+        _check_whole(revision, tables, source, box)
         with engine.connect() as conn:
             # Only the sealed columns the backup has: an older schema lacks the later ones.
             sealed.check_all(conn, box)  # SecretsUnreadable names the key setting
@@ -172,7 +200,8 @@ def _restore_postgresql(url: str, source: Path, box: SecretBox) -> str:
     tool, psql = _tool("pg_restore"), _tool("psql")
     dbname, env = _libpq(url)
     listing = _run([tool, "--list", str(source)], env, f"reading {source} as a pg_dump archive")
-    schema = _check_archive(url, tool, source, box)  # before anything changes
+    schema, revision = _check_archive(url, tool, source, box)  # before anything changes
+    _check_whole(revision, _archive_table_names(listing, schema), source, box)
     if schema is None:
         schema = _current_schema(url)
     # pg_restore --clean drops only what the backup holds. The tables of Ostiary's live schema that an
@@ -404,9 +433,9 @@ def _ostiary_schema(url: str, source: Path, schemas: list[str | None]) -> str | 
     return current
 
 
-def _check_archive(url: str, tool: str, source: Path, box: SecretBox) -> str | None:
+def _check_archive(url: str, tool: str, source: Path, box: SecretBox) -> tuple[str | None, str]:
     """The checks _check_backup runs on a database, run on the archive's own rows; returns
-    the archive's schema holding Ostiary's tables."""
+    the archive's schema holding Ostiary's tables, and its revision."""
     names = tuple(dict.fromkeys(("alembic_version", *(table for table, _, _ in sealed.SEALED_COLUMNS))))
     tables = _archive_tables(tool, source, names)
     schema = _ostiary_schema(url, source, [s for s, table in tables if table == "alembic_version"])
@@ -418,4 +447,4 @@ def _check_archive(url: str, tool: str, source: Path, box: SecretBox) -> str | N
     versions = values("alembic_version", "version_num")
     _check_revision(versions[0] if versions else None, source)
     sealed.check_values((value for table, _, column in sealed.SEALED_COLUMNS for value in values(table, column)), box)
-    return schema
+    return schema, versions[0]

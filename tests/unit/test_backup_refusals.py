@@ -309,3 +309,29 @@ def test_a_backup_cut_short_is_refused_part_way_and_nothing_of_it_is_committed(i
     assert _live(url) == live, "a restore that failed part way changed the live database"
     restore(url, whole, box)  # the whole file still restores
     assert _live(url) != live
+
+
+def test_a_backup_lacking_one_of_its_schemas_tables_is_refused_before_anything_changes(installation, tmp_path):
+    """A partial copy (here: signing_keys left out, as `pg_dump --exclude-table` or a table
+    dropped by hand leaves it) has a known revision and secrets the key opens, yet restoring it
+    would leave Ostiary without a table its schema has."""
+    url, box, tenant = installation
+    partial = tmp_path / "partial.backup"
+    if url.startswith("sqlite"):
+        backup(url, partial)
+        import sqlite3
+
+        with sqlite3.connect(partial) as conn:
+            conn.execute("DROP TABLE signing_keys")
+    else:
+        import subprocess
+
+        from ostiary.backup import _libpq
+
+        dbname, env = _libpq(url)
+        subprocess.run(["pg_dump", "--format=custom", "--no-owner", "--exclude-table=signing_keys", "--file",
+                        str(partial), *dbname], env=env, check=True)
+    live = _moves_on(url, box, tenant)
+    with pytest.raises(BackupRefused, match=r"lacks tables its schema \w+ has \(signing_keys\): it is not a whole "):
+        restore(url, partial, box)
+    assert _live(url) == live, "a refused restore changed the live database"
