@@ -103,11 +103,12 @@ def _tables_at(revision: str, box: SecretBox) -> set[str]:
             engine.dispose()
 
 
-def _check_whole(revision: str, tables: set[str], source: Path, box: SecretBox) -> None:
+def _check_whole(revision: str, tables: set[str], source: Path, box: SecretBox,
+                 expected: set[str] | None = None) -> None:
     """Refuse a backup that lacks a table its own schema revision has (a partial copy,
     `pg_dump --exclude-table`, a table dropped by hand): restoring it would leave Ostiary
-    without one of its tables."""
-    missing = sorted(_tables_at(revision, box) - tables)
+    without one of its tables. `expected`: _tables_at(revision), when already known."""
+    missing = sorted((expected if expected is not None else _tables_at(revision, box)) - tables)
     if missing:
         raise BackupRefused(f"{source} lacks tables its schema {revision} has ({', '.join(missing)}): it is not a "
                             "whole backup; name a backup made by `ostiary backup`")
@@ -201,14 +202,16 @@ def _restore_postgresql(url: str, source: Path, box: SecretBox) -> str:
     dbname, env = _libpq(url)
     listing = _run([tool, "--list", str(source)], env, f"reading {source} as a pg_dump archive")
     schema, revision = _check_archive(url, tool, source, box)  # before anything changes
-    _check_whole(revision, _archive_table_names(listing, schema), source, box)
+    expected = _tables_at(revision, box)
+    _check_whole(revision, _archive_table_names(listing, schema, expected), source, box, expected)
     if schema is None:
         schema = _current_schema(url)
     # pg_restore --clean drops only what the backup holds. The tables of Ostiary's live schema that an
     # older backup lacks (a later migration added them, and they refer to `users`) go in the same
     # transaction, first: one DROP TABLE naming them all, no CASCADE, so nothing that is not Ostiary's
     # goes with them (another application's table referring to one makes the restore fail, unchanged).
-    newer = sorted(_ostiary_tables(url, schema) - _archive_table_names(listing, schema))
+    live = _ostiary_tables(url, schema)
+    newer = sorted(live - _archive_table_names(listing, schema, live))
     drops = f"DROP TABLE {', '.join(f'{_quoted(schema)}.{_quoted(t)}' for t in newer)};\n" if newer else ""
     # One transaction: psql stops at the first error and then commits nothing.
     env["PGOPTIONS"] = f"{env.get('PGOPTIONS', '')} -c client_min_messages=warning".strip()
@@ -283,13 +286,14 @@ def _ostiary_tables(url: str, schema: str) -> set[str]:
         engine.dispose()
 
 
-_TOC_TABLE = re.compile(rb"^\d+; \d+ \d+ TABLE (\S+) (\S+) ", re.MULTILINE)
-
-
-def _archive_table_names(listing: bytes, schema: str) -> set[str]:
-    """The tables in `schema` that the archive holds, from `pg_restore --list`."""
-    return {name.decode("utf-8", errors="replace") for found_in, name in _TOC_TABLE.findall(listing)
-            if found_in.decode("utf-8", errors="replace") == schema}
+def _archive_table_names(listing: bytes, schema: str, names: set[str]) -> set[str]:
+    """Which of the tables `names` the archive holds in `schema`, from `pg_restore --list`. Its
+    lines name a table as `ID; OID OID TABLE SCHEMA NAME OWNER`, unquoted and separated by
+    spaces (which a schema's name may hold too), so each known name is looked for as a whole."""
+    lines = [line.decode("utf-8", errors="replace") for line in listing.splitlines()]
+    tables = [line.split(" TABLE ", 1)[1] for line in lines
+              if " TABLE " in line and not line.startswith(";") and "; " in line.split(" TABLE ", 1)[0]]
+    return {name for name in names if any(table.startswith(f"{schema} {name} ") for table in tables)}
 
 
 # -- Checking a pg_dump archive before restoring it -------------------------------------

@@ -335,3 +335,36 @@ def test_a_backup_lacking_one_of_its_schemas_tables_is_refused_before_anything_c
     with pytest.raises(BackupRefused, match=r"lacks tables its schema \w+ has \(signing_keys\): it is not a whole "):
         restore(url, partial, box)
     assert _live(url) == live, "a refused restore changed the live database"
+
+
+def test_an_installation_in_a_schema_whose_name_has_a_space_backs_up_and_restores(tmp_path):
+    """pg_restore --list writes a table's schema and name unquoted, separated by spaces: the
+    tables are found by the names Ostiary knows, so a schema called "ostiary data" reads right."""
+    name = create_pg_database()
+    try:
+        with _admin_connection(name) as conn:
+            conn.execute('CREATE SCHEMA "ostiary data"')
+            conn.execute(f'ALTER DATABASE "{name}" SET search_path = "ostiary data"')
+        url, box = pg_url(name), _box(tmp_path, "right")
+        store = open_store(url, box)
+        store.migrate()
+        keys_service.ensure_signing_key(store)
+        tenant = tenants.add_tenant(store, "acme", CLI_ACTOR).id
+        store.dispose()
+        assert _sql(url, "SELECT count(*) FROM \"ostiary data\".signing_keys") == [(1,)]
+        copy = tmp_path / "spaced.backup"
+        backup(url, copy)
+        backed_up = _live(url)
+        assert _moves_on(url, box, tenant) != backed_up
+        restore(url, copy, box)
+        assert _live(url) == backed_up
+    finally:
+        drop_pg_database(name)
+
+
+def _admin_connection(name: str):
+    import psycopg
+
+    from tests.support.database import PG_ADMIN_DSN
+
+    return psycopg.connect(PG_ADMIN_DSN.rsplit("/", 1)[0] + "/" + name, autocommit=True)
