@@ -23,7 +23,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ostiary.secretbox import SecretBox
 from ostiary.store import answer_deadline, sealed
-from ostiary.store.engine import alembic_config, create_owner_only, current_revision, describe_database, revisions, sqlite_file
+from ostiary.store.engine import (alembic_config, create_owner_only, current_revision, describe_database, revisions,
+                                  sqlite_file)
 
 
 class BackupRefused(Exception):
@@ -202,10 +203,10 @@ def _restore_postgresql(url: str, source: Path, box: SecretBox) -> str:
     dbname, env = _libpq(url)
     listing = _run([tool, "--list", str(source)], env, f"reading {source} as a pg_dump archive")
     schema, revision = _check_archive(url, tool, source, box)  # before anything changes
-    expected = _tables_at(revision, box)
-    _check_whole(revision, _archive_table_names(listing, schema, expected), source, box, expected)
     if schema is None:
         schema = _current_schema(url)
+    expected = _tables_at(revision, box)
+    _check_whole(revision, _archive_table_names(listing, schema, expected), source, box, expected)
     # pg_restore --clean drops only what the backup holds. The tables of Ostiary's live schema that an
     # older backup lacks (a later migration added them, and they refer to `users`) go in the same
     # transaction, first: one DROP TABLE naming them all, no CASCADE, so nothing that is not Ostiary's
