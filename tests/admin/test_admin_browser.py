@@ -193,6 +193,7 @@ def test_admin_builds_the_group_tree_and_sees_what_each_group_grants(admin, sqli
     assert "grafana (via staff)" in admin.inner_text("dl.facts")
     admin.fill("#member-email", "carol@acme.test")
     admin.click("button:text-is('Add member')")
+    admin.locator(".notice", has_text="Added carol@acme.test").wait_for()  # count() does not wait for the page
     assert admin.locator("tbody tr").count() == 1
     admin.fill("#parent", "nightshift")
     admin.click("button:text-is('Move')")
@@ -233,9 +234,11 @@ def test_audit_log_shows_ui_changes_with_the_admin_and_address_and_filters(admin
     assert any("Group may enter app" in r and "group: ops" in r for r in rows)
     admin.select_option("#entity", "domain")
     admin.click("button:text-is('Filter')")
+    admin.wait_for_url(re.compile(r".*entity=domain.*"))  # the filtered page, not the one before it
     assert all("domain" in r.lower() for r in admin.locator("tbody tr").all_inner_texts())
     admin.fill("#until", "2001-01-01")
     admin.click("button:text-is('Filter')")
+    admin.wait_for_url(re.compile(r".*until=2001-01-01.*"))
     assert admin.locator("tbody tr").count() == 0
     admin.goto(w.url("/admin/audit"))
     shots(admin, "audit")
@@ -247,6 +250,7 @@ def test_admin_rotates_keys_and_manages_api_tokens_shown_once(admin, sqlite_worl
     before = admin.locator("tbody tr").count()
     admin.click("button:text-is('Rotate keys…')")
     admin.click("#confirm-button")
+    admin.locator("tbody tr").nth(before).wait_for()  # count() does not wait for the page
     assert admin.locator("tbody tr").count() == before + 1
     assert admin.locator("tbody tr").first.inner_text().endswith("signing")
     shots(admin, "keys")
