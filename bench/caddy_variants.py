@@ -5,8 +5,8 @@ own HTTPS port, and wrk loads them in interleaved rounds:
 
 - `caddy_alone`: the snippet's site without its `forward_auth` (Caddy and the
   backend only): what a request costs with no check at all;
-- `granian`: the snippet as generated, Ostiary on granian (`ostiary serve`'s default);
-- `uvicorn`: the same, Ostiary on `ostiary serve --server uvicorn`;
+- `granian`: the snippet as generated, Ostiary on `ostiary serve --server granian`;
+- `uvicorn`: the same, Ostiary on uvicorn (`ostiary serve`'s default);
 - `bare_granian`: the same, in front of bench/bare_app.py's ASGI handler on granian,
   which answers every check 200 and does nothing else.
 
@@ -93,7 +93,7 @@ def main() -> None:
     store = open_store(url)
     _, cookie = mint_cookie(store, world)
     cookie_header = check_headers(world, cookie)["Cookie"]
-    on_granian = ostiary(url, free_port(), 1, work)
+    on_granian = ostiary(url, free_port(), 1, work, server="granian")
     on_uvicorn = ostiary(url, free_port(), 1, work, server="uvicorn")
     bare = BareServer(free_port(), work, loop="uvloop")
     try:
