@@ -22,13 +22,12 @@ import argparse
 import os
 import re
 import shutil
-import statistics
 import tempfile
 from pathlib import Path
 
 from bench.cases import log
-from bench.nginx_variants import _interleaved
-from bench.servers import BareServer, free_port, ostiary, worker_pids
+from bench.nginx_variants import _interleaved, print_table
+from bench.servers import BareServer, ensure_secret_key, free_port, ostiary, worker_pids
 from bench.world import APP_HOST, build_small, check_headers, mint_cookie
 from ostiary.config import load_settings
 from ostiary.services.queries.snippets import snippet_for_app
@@ -79,12 +78,7 @@ def main() -> None:
     args = parser.parse_args()
     binary = os.environ.get("CADDY") or shutil.which("caddy") or "/usr/bin/caddy"
     work = Path(tempfile.mkdtemp(prefix="ostiary-caddy-variants-"))
-    if "OSTIARY_SECRET_KEY_FILE" not in os.environ:
-        from ostiary.secretbox import generate_key
-
-        (work / "secret.key").write_text(generate_key() + "\n")
-        (work / "secret.key").chmod(0o600)
-        os.environ["OSTIARY_SECRET_KEY_FILE"] = str(work / "secret.key")
+    ensure_secret_key(work)
     names = ("caddy_alone", "granian", "uvicorn", "bare_granian")
     ports = {name: free_port() for name in names}
     public, backend = ports["granian"], free_port()
@@ -122,15 +116,7 @@ def main() -> None:
     for c in args.connections:
         print(f"\n{c} connections, {args.rounds} interleaved rounds of {args.seconds} s; ratios are medians of "
               "per-round ratios; CPU is µs per request")
-        print(f"{'target':<14}{'req/s':>10}{'non-2xx':>9}{'to alone':>10}{'to granian':>12}{'Caddy CPU':>11}"
-              f"{'Ostiary CPU':>13}")
-        for name in targets:
-            a = runs[name][c]
-            to = lambda other: statistics.median(x["rps"] / y["rps"] for x, y in zip(a, runs[other][c]))  # noqa: E731
-            print(f"{name:<14}{statistics.median(x['rps'] for x in a):>10,.0f}{sum(x['non2xx'] for x in a):>9}"
-                  f"{to('caddy_alone'):>10.2f}{to('granian'):>12.2f}"
-                  f"{statistics.median(x['nginx_us'] for x in a):>11.1f}"
-                  f"{statistics.median(x['ostiary_us'] for x in a):>13.1f}")
+        print_table(runs, c, {"to alone": "caddy_alone", "to granian": "granian"}, ("Caddy CPU", "Ostiary CPU"))
 
 
 if __name__ == "__main__":

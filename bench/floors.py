@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 from bench import cases
-from bench.servers import BareServer, free_port, ostiary, worker_pids
+from bench.servers import BareServer, ensure_secret_key, free_port, ostiary, worker_pids
 
 LOOPS = ("asyncio", "uvloop", "rloop")
 # granian's two interfaces, and ASGI under uvicorn (`ostiary serve --server uvicorn`); a floor is named
@@ -103,14 +103,7 @@ def main() -> None:
     args = parser.parse_args()
     concurrencies = [int(c) for c in args.connections.split(",")]
     work = Path(tempfile.mkdtemp(prefix="ostiary-floors-"))
-    import os
-
-    if "OSTIARY_SECRET_KEY_FILE" not in os.environ:
-        from ostiary.secretbox import generate_key
-
-        (work / "secret.key").write_text(generate_key() + "\n")
-        (work / "secret.key").chmod(0o600)
-        os.environ["OSTIARY_SECRET_KEY_FILE"] = str(work / "secret.key")
+    ensure_secret_key(work)
     url = f"sqlite:///{work / 'small.db'}"
     world = build_small(url, 8443)
     _, cookie = mint_cookie(open_store(url), world)

@@ -52,7 +52,7 @@ from pathlib import Path
 from bench import cases
 from bench.cases import log
 from bench.nginx_config import FLOOR_MARK, BenchNginx, http_block, shipped_copy
-from bench.servers import BareServer, descendants, free_port, ostiary, worker_pids
+from bench.servers import BareServer, descendants, ensure_secret_key, free_port, ostiary, worker_pids
 from bench.world import APP_HOST, build_small, check_headers, mint_cookie
 from bench.wrk import run_wrk
 from ostiary.config import load_settings
@@ -112,12 +112,7 @@ def main() -> None:
         os.sched_setaffinity(0, os.sched_getaffinity(0) - {args.pin_nginx})
 
     work = Path(tempfile.mkdtemp(prefix="ostiary-nginx-variants-"))
-    if "OSTIARY_SECRET_KEY_FILE" not in os.environ:
-        from ostiary.secretbox import generate_key
-
-        (work / "secret.key").write_text(generate_key() + "\n")
-        (work / "secret.key").chmod(0o600)
-        os.environ["OSTIARY_SECRET_KEY_FILE"] = str(work / "secret.key")
+    ensure_secret_key(work)
     ports = {k: free_port() for k in ("ostiary", "nginx", "floor", "backend", "floor_identity")}
     url = f"sqlite:///{work / 'small.db'}"
     world = build_small(url, ports["nginx"])
@@ -201,13 +196,22 @@ def main() -> None:
     for c in args.connections:
         print(f"\n{c} connections, {args.rounds} interleaved rounds of {args.seconds} s; ratios are medians of "
               "per-round ratios; CPU is µs per request")
-        print(f"{'target':<16}{'req/s':>10}{'to floor':>10}{'to shipped':>12}{'nginx CPU':>11}{'Ostiary CPU':>13}")
-        for name in targets:
-            a = runs[name][c]
-            to = lambda other: statistics.median(x["rps"] / y["rps"] for x, y in zip(a, runs[other][c]))  # noqa: E731
-            print(f"{name:<16}{statistics.median(x['rps'] for x in a):>10,.0f}{to('floor'):>10.2f}"
-                  f"{to('shipped'):>12.2f}{statistics.median(x['nginx_us'] for x in a):>11.1f}"
-                  f"{statistics.median(x['ostiary_us'] for x in a):>13.1f}")
+        print_table(runs, c, {"to floor": "floor", "to shipped": "shipped"}, ("nginx CPU", "Ostiary CPU"))
+
+
+def print_table(runs: dict, c: int, refs: dict[str, str], cpu: tuple[str, str], width: int = 22) -> None:
+    """_interleaved's `runs` at `c` connections, a line per target: requests/s, answers other
+    than 2xx, the median per-round ratio to each target of `refs` ({column: target}), and the
+    CPU per request of the proxy's and the check's processes (their columns named by `cpu`)."""
+    print(f"{'target':<{width}}{'req/s':>10}{'non-2xx':>9}" + "".join(f"{label:>12}" for label in refs)
+          + f"{cpu[0]:>12}{cpu[1]:>13}")
+    for name, by_c in runs.items():
+        a = by_c[c]
+        ratios = "".join(f"{statistics.median(x['rps'] / y['rps'] for x, y in zip(a, runs[ref][c])):>12.2f}"
+                         for ref in refs.values())
+        print(f"{name:<{width}}{statistics.median(x['rps'] for x in a):>10,.0f}{sum(x['non2xx'] for x in a):>9}"
+              f"{ratios}{statistics.median(x['nginx_us'] for x in a):>12.1f}"
+              f"{statistics.median(x['ostiary_us'] for x in a):>13.1f}")
 
 
 def _identity(port: int, headers: dict) -> dict[str, str]:

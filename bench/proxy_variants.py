@@ -28,16 +28,14 @@ in docs/proxies/traefik.md and docs/proxies/haproxy.md ("Performance").
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import statistics
 import tempfile
 from pathlib import Path
 
 from bench.cases import log
 from bench.nginx_config import BenchNginx
-from bench.nginx_variants import _interleaved
-from bench.servers import BareServer, descendants, free_port, ostiary, worker_pids
+from bench.nginx_variants import _interleaved, print_table
+from bench.servers import BareServer, descendants, ensure_secret_key, free_port, ostiary, worker_pids
 from bench.world import APP_HOST, build_small, check_headers, mint_cookie
 from ostiary.config import load_settings
 from ostiary.proxies.haproxy import assemble, lua_script, render_ostiary_haproxy
@@ -102,12 +100,7 @@ def main() -> None:
     parser.add_argument("--only", choices=PROXIES, default=None)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ostiary-proxy-variants-"))
-    if "OSTIARY_SECRET_KEY_FILE" not in os.environ:
-        from ostiary.secretbox import generate_key
-
-        (work / "secret.key").write_text(generate_key() + "\n")
-        (work / "secret.key").chmod(0o600)
-        os.environ["OSTIARY_SECRET_KEY_FILE"] = str(work / "secret.key")
+    ensure_secret_key(work)
     proxies = [args.only] if args.only else list(PROXIES)
     # One port for every proxy, one after the other: the app's URL (and so its check) names it.
     port, backend = free_port(), free_port()
@@ -137,19 +130,11 @@ def main() -> None:
         bare_granian.stop()
     for kind in proxies:
         print(f"\n{kind}: config {configs[kind]}")
-        runs = results[kind]
         for c in args.connections:
             print(f"{c} connections, {args.rounds} interleaved rounds of {args.seconds} s; ratios are medians of "
                   "per-round ratios; CPU is µs per request")
-            print(f"{'target':<22}{'req/s':>10}{'non-2xx':>9}{'to alone':>10}{'to bare':>10}{'proxy CPU':>11}"
-                  f"{'check CPU':>11}")
-            for name in runs:
-                a = runs[name][c]
-                to = lambda other: statistics.median(x["rps"] / y["rps"] for x, y in zip(a, runs[other][c]))  # noqa: E731
-                print(f"{name:<22}{statistics.median(x['rps'] for x in a):>10,.0f}{sum(x['non2xx'] for x in a):>9}"
-                      f"{to(f'{kind}_alone'):>10.2f}{to(f'{kind}_bare'):>10.2f}"
-                      f"{statistics.median(x['nginx_us'] for x in a):>11.1f}"
-                      f"{statistics.median(x['ostiary_us'] for x in a):>11.1f}")
+            print_table(results[kind], c, {"to alone": f"{kind}_alone", "to bare": f"{kind}_bare"},
+                        ("proxy CPU", "check CPU"))
 
 
 def _measure(kind: str, port: int, url: str, world, cookie: str, work: Path, server, bares: dict, backend: int, tls,

@@ -16,6 +16,17 @@ from tests.support.server import OstiaryServer, free_port  # noqa: F401  (re-exp
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def ensure_secret_key(work: Path) -> None:
+    """A fresh secret key in `work` for the servers and the world the run builds, unless
+    OSTIARY_SECRET_KEY_FILE already names one."""
+    if "OSTIARY_SECRET_KEY_FILE" not in os.environ:
+        from ostiary.secretbox import generate_key
+
+        (work / "secret.key").write_text(generate_key() + "\n")
+        (work / "secret.key").chmod(0o600)
+        os.environ["OSTIARY_SECRET_KEY_FILE"] = str(work / "secret.key")
+
+
 def ostiary(url: str, port: int, workers: int, workdir: Path, server: str = "uvicorn", **env: str) -> OstiaryServer:
     base = {"OSTIARY_DATABASE_URL": url, "OSTIARY_DATA_DIR": str(workdir), "OSTIARY_LOG_LEVEL": "warning"}
     return OstiaryServer({**base, **env}, port, workers=workers, log_path=workdir / f"ostiary-{port}.log",
