@@ -19,12 +19,13 @@ from pathlib import Path
 from bench.servers import ROOT, free_port, ostiary, worker_pids
 from bench.world import build_small, check_headers, mint_cookie
 from bench.wrk import run_wrk
+from ostiary.serving import DEFAULT_SERVER, SERVER_LOOPS
 from ostiary.store import open_store
 
 OUT = ROOT / "bench" / "results" / "profile-check.collapsed.txt"
 
 
-def profile(work: Path, seconds: int = 12, out: Path = OUT, server: str = "uvicorn") -> dict:
+def profile(work: Path, seconds: int = 12, out: Path = OUT, server: str = DEFAULT_SERVER) -> dict:
     """py-spy on the one worker of `ostiary serve --server SERVER` under the case-1
     load (wrk -c16, allowed checks); the collapsed stacks go to `out`."""
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -53,7 +54,7 @@ def profile(work: Path, seconds: int = 12, out: Path = OUT, server: str = "uvico
 
 def main(seconds: int = 12) -> None:
     parser = argparse.ArgumentParser(prog="bench/profile")
-    parser.add_argument("--server", choices=("uvicorn", "granian"), default="uvicorn")
+    parser.add_argument("--server", choices=list(SERVER_LOOPS), default=DEFAULT_SERVER)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ostiary-profile-"))
     profile(work, seconds, server=args.server)

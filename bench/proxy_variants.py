@@ -88,7 +88,7 @@ def haproxy_snippet(snippet: str, *, site: str, check_port: int, backend_port: i
     if n != 1:
         raise ValueError("cannot find the Lua check in the HAProxy snippet")
     if site == "alone":
-        text = "\n".join(line for line in text.split("\n") if not line.lstrip().startswith(("http-request", "#\t")))
+        text = "\n".join(line for line in text.split("\n") if not line.lstrip().startswith("http-request"))
     return text
 
 
@@ -139,7 +139,7 @@ def main() -> None:
 
 def _measure(kind: str, port: int, url: str, world, cookie: str, work: Path, server, bares: dict, backend: int, tls,
              args):
-    """(runs, config path) for one proxy's three sites."""
+    """(runs, config path) for one proxy's sites (SITES)."""
     store = open_store(url)
     try:
         settings = load_settings(database_url=url, data_dir=work, public_port=port,

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from ostiary.serving import DEFAULT_SERVER
 from tests.support.server import OstiaryServer, free_port  # noqa: F401  (re-exported for the cases)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +28,8 @@ def ensure_secret_key(work: Path) -> None:
         os.environ["OSTIARY_SECRET_KEY_FILE"] = str(work / "secret.key")
 
 
-def ostiary(url: str, port: int, workers: int, workdir: Path, server: str = "uvicorn", **env: str) -> OstiaryServer:
+def ostiary(url: str, port: int, workers: int, workdir: Path, server: str = DEFAULT_SERVER,
+            **env: str) -> OstiaryServer:
     base = {"OSTIARY_DATABASE_URL": url, "OSTIARY_DATA_DIR": str(workdir), "OSTIARY_LOG_LEVEL": "warning"}
     return OstiaryServer({**base, **env}, port, workers=workers, log_path=workdir / f"ostiary-{port}.log",
                          server=server).start(timeout=120)

@@ -104,12 +104,11 @@ def _tables_at(revision: str, box: SecretBox) -> set[str]:
             engine.dispose()
 
 
-def _check_whole(revision: str, tables: set[str], source: Path, box: SecretBox,
-                 expected: set[str] | None = None) -> None:
-    """Refuse a backup that lacks a table its own schema revision has (a partial copy,
-    `pg_dump --exclude-table`, a table dropped by hand): restoring it would leave Ostiary
-    without one of its tables. `expected`: _tables_at(revision), when already known."""
-    missing = sorted((expected if expected is not None else _tables_at(revision, box)) - tables)
+def _check_whole(revision: str, tables: set[str], expected: set[str], source: Path) -> None:
+    """Refuse a backup that lacks a table its own schema revision has (`expected`, from
+    _tables_at): a partial copy, `pg_dump --exclude-table`, a table dropped by hand.
+    Restoring it would leave Ostiary without one of its tables."""
+    missing = sorted(expected - tables)
     if missing:
         raise BackupRefused(f"{source} lacks tables its schema {revision} has ({', '.join(missing)}): it is not a "
                             "whole backup; name a backup made by `ostiary backup`")
@@ -122,7 +121,7 @@ def _check_backup(url: str, source: Path, box: SecretBox) -> None:
         _check_revision(revision, source)
         with engine.connect() as conn:
             tables = set(inspect(conn).get_table_names())
-        _check_whole(revision, tables, source, box)
+        _check_whole(revision, tables, _tables_at(revision, box), source)
         with engine.connect() as conn:
             # Only the sealed columns the backup has: an older schema lacks the later ones.
             sealed.check_all(conn, box)  # SecretsUnreadable names the key setting
@@ -206,7 +205,7 @@ def _restore_postgresql(url: str, source: Path, box: SecretBox) -> str:
     if schema is None:
         schema = _current_schema(url)
     expected = _tables_at(revision, box)
-    _check_whole(revision, _archive_table_names(listing, schema, expected), source, box, expected)
+    _check_whole(revision, _archive_table_names(listing, schema, expected), expected, source)
     # pg_restore --clean drops only what the backup holds. The tables of Ostiary's live schema that an
     # older backup lacks (a later migration added them, and they refer to `users`) go in the same
     # transaction, first: one DROP TABLE naming them all, no CASCADE, so nothing that is not Ostiary's
